@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds the binary, then runs every test with
+# `bun test` (type-checking is one of them). Ends with "N passed, N failed" from bun's own counts.
+# Usage: scripts/test.sh [bun test filters...]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh all || { echo "0 passed, 1 failed"; exit 1; }
+node_modules/.bin/bun scripts/build.ts || { echo "0 passed, 1 failed"; exit 1; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+node_modules/.bin/bun test "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+# bun prints its totals as " N pass", " N skip", " N fail" on lines of their own.
+count() { grep -E "^ *[0-9]+ $1\$" "$log" | tail -1 | tr -dc 0-9; }
+pass=$(count pass); fail=$(count fail); skip=$(count skip)
+pass=${pass:-0}; fail=${fail:-0}
+if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi  # the runner itself failed
+if [ -n "$skip" ] && [ "$skip" -gt 0 ]; then
+  echo "${pass} passed, ${fail} failed, ${skip} skipped"
+else
+  echo "${pass} passed, ${fail} failed"
+fi
+exit "$rc"

@@ -1,0 +1,17 @@
+import type { Personality } from "./personality.ts";
+
+/**
+ * Every name the binary answers to. One line per personality; the folder of the same name holds
+ * its code. Imports are dynamic so `bunker --help` loads none of them.
+ */
+export const personalities: Personality[] = [
+  { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
+];
+
+/** Other names a personality answers to (`bunker ctl` is `bunkerctl`). */
+export const aliases: Record<string, string> = {};
+
+export function findPersonality(name: string): Personality | undefined {
+  const real = aliases[name] ?? name;
+  return personalities.find((p) => p.name === real);
+}
