@@ -5,11 +5,12 @@ import type { Personality } from "./personality.ts";
  * its code. Imports are dynamic so `bunker --help` loads none of them.
  */
 export const personalities: Personality[] = [
+  { name: "bunkerctl", summary: "the remote client: generate configs, drive nodes through the API", load: () => import("./bunkerctl/main.ts") },
   { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
 ];
 
 /** Other names a personality answers to (`bunker ctl` is `bunkerctl`). */
-export const aliases: Record<string, string> = {};
+export const aliases: Record<string, string> = { ctl: "bunkerctl" };
 
 export function findPersonality(name: string): Personality | undefined {
   const real = aliases[name] ?? name;
