@@ -1,0 +1,66 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkArtifacts, describeFile, generateSigningKey, loadSigningKey, openManifest, parsePublicKey, rawPublicKey, sha256File, signManifest } from "./manifest.ts";
+
+describe("signed manifest", () => {
+  test("sha256File agrees with sha256sum", () => {
+    const dir = mkdtempSync(join(tmpdir(), "man-"));
+    try {
+      writeFileSync(join(dir, "f"), Buffer.alloc(5_000_000, 7));
+      const ref = Bun.spawnSync(["sha256sum", join(dir, "f")]).stdout.toString().slice(0, 64);
+      expect(sha256File(join(dir, "f"))).toBe(ref);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a signature openssl accepts; a flipped byte, a wrong key and a flipped artifact are caught", () => {
+    const dir = mkdtempSync(join(tmpdir(), "man-"));
+    try {
+      const key = generateSigningKey();
+      writeFileSync(join(dir, "a"), "alpha");
+      writeFileSync(join(dir, "b"), "bravo");
+      const { json, sig } = signManifest("image", { version: "1" }, [describeFile("b", join(dir, "b")), describeFile("a", join(dir, "a"))], key);
+      // Deterministic: Ed25519 signatures do not depend on randomness.
+      expect(signManifest("image", { version: "1" }, [describeFile("a", join(dir, "a")), describeFile("b", join(dir, "b"))], key)).toEqual({ json, sig });
+
+      // Independent check of the signature with openssl.
+      writeFileSync(join(dir, "m.json"), json);
+      writeFileSync(join(dir, "m.sig"), Buffer.from(sig.trim(), "base64"));
+      const pub = loadSigningKey(key).publicKey.export({ format: "pem", type: "spki" }).toString();
+      writeFileSync(join(dir, "pub.pem"), pub);
+      const ossl = Bun.spawnSync(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-rawin", "-in", join(dir, "m.json"), "-sigfile", join(dir, "m.sig")]);
+      expect(ossl.stdout.toString()).toContain("Signature Verified Successfully");
+
+      const m = openManifest(Buffer.from(json), sig, parsePublicKey(pub));
+      expect(m.artifacts.map((a) => a.name)).toEqual(["a", "b"]);
+      expect(checkArtifacts(m, (n) => join(dir, n))).toEqual([]);
+
+      const tampered = Buffer.from(json);
+      tampered[tampered.indexOf("alpha".length.toString())] ^= 1;
+      expect(() => openManifest(tampered, sig)).toThrow("signature does not match");
+      const other = parsePublicKey(rawPublicKey(loadSigningKey(generateSigningKey()).publicKey).toString("base64"));
+      expect(() => openManifest(Buffer.from(json), sig, other)).toThrow("does not match the trusted public key");
+
+      const b = readFileSync(join(dir, "b"));
+      b[2] ^= 0x20;
+      writeFileSync(join(dir, "b"), b);
+      rmSync(join(dir, "a"));
+      expect(checkArtifacts(m, (n) => join(dir, n))).toEqual([
+        { name: "a", problem: "missing" },
+        { name: "b", problem: expect.stringContaining("sha256 ") },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a non-Ed25519 key and a duplicate artifact are refused", () => {
+    const rsa = Bun.spawnSync(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]).stdout.toString();
+    expect(() => signManifest("x", {}, [], rsa)).toThrow("expected ed25519");
+    const a = { name: "a", size: 1, sha256: "00" };
+    expect(() => signManifest("x", {}, [a, a], generateSigningKey())).toThrow("'a' listed twice");
+  });
+});
