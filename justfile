@@ -21,3 +21,19 @@ test *ARGS:
 # type-check only
 typecheck:
     node_modules/.bin/tsc --noEmit -p .
+
+# build our kernel (cached by the hash of its configuration and source; prints the cache folder)
+kernel:
+    bash kernel-config/build.sh --print-dir
+
+# run kernel-hardening-checker on our kernel config; writes kernel-config/hardening-report.md
+kernel-check:
+    {{bun}} kernel-config/check.ts
+
+# build the bootable image into out/image (kernel, initramfs, SquashFS, ISO, iPXE, signed manifest)
+image *ARGS: build
+    {{bun}} rootfs/build/main.ts {{ARGS}}
+
+# check an image folder against its signed manifest
+verify-image DIR="out/image" *ARGS:
+    out/bunker verify-image {{DIR}} {{ARGS}}

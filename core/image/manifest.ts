@@ -24,6 +24,11 @@ export interface Manifest {
   /** The Ed25519 public key that signed it, raw 32 bytes in base64 (informative: pin it to trust it). */
   publicKey: string;
   artifacts: Artifact[];
+  /**
+   * Root manifests only: files of the initramfs (the binary, its loader and libraries) that init
+   * bind-mounts onto empty placeholders of the same path in the SquashFS, so they are stored once.
+   */
+  binds?: string[];
 }
 
 /** SHA-256 of a file, read in 4 MiB chunks (the Bun binary is over 100 MB). */
@@ -80,7 +85,7 @@ export function loadSigningKey(pem: string): { privateKey: KeyObject; publicKey:
 }
 
 /** Serialises and signs a manifest: returns the bytes of manifest.json and of manifest.sig. */
-export function signManifest(kind: string, build: Record<string, string>, artifacts: Artifact[], keyPem: string): { json: string; sig: string } {
+export function signManifest(kind: string, build: Record<string, string>, artifacts: Artifact[], keyPem: string, binds?: string[]): { json: string; sig: string } {
   const { privateKey, publicKey } = loadSigningKey(keyPem);
   const names = new Set<string>();
   for (const a of artifacts) {
@@ -93,6 +98,7 @@ export function signManifest(kind: string, build: Record<string, string>, artifa
     build,
     publicKey: rawPublicKey(publicKey).toString("base64"),
     artifacts: [...artifacts].sort((a, b) => (a.name < b.name ? -1 : 1)),
+    ...(binds ? { binds: [...binds].sort() } : {}),
   };
   const json = JSON.stringify(manifest, null, 2) + "\n";
   const sig = sign(null, Buffer.from(json), privateKey).toString("base64") + "\n";

@@ -1,0 +1,149 @@
+/**
+ * Builds the bootable image into one folder (default out/image):
+ *   vmlinuz, initramfs.zst, rootfs.sqsh (also inside the initramfs; here for inspection),
+ *   bunker.iso (BIOS + UEFI), boot.ipxe, image.pub, manifest.json + manifest.sig.
+ * Reproducible: the same commit, binary, kernel and signing key give byte-identical files.
+ *
+ * Usage: bun rootfs/build/main.ts [--out DIR] [--binary FILE] [--kernel BZIMAGE] [--key PEM]
+ *                                 [--zstd-level N] [--no-iso]
+ * The signing key (Ed25519, PKCS#8 PEM): --key, else $BUNKER_IMAGE_KEY, else
+ * ${XDG_CONFIG_HOME:-~/.config}/bunker/image-signing-key.pem, generated on first use.
+ */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { describeFile, generateSigningKey, loadSigningKey, rawPublicKey, signManifest } from "../../core/image/manifest.ts";
+import { ROOT_IMAGE } from "../../services/init/rootfs/enter-root.ts";
+import { personalities } from "../../services/personalities.ts";
+import { buildIso, ipxeScript } from "./boot.ts";
+import { writeInitramfs, zstdCached } from "./initramfs.ts";
+import { Progress } from "./progress.ts";
+import { buildPreinit, payloadOf, squash, stageRoot, type BuildInfo } from "./rootfs.ts";
+import { run } from "./tools.ts";
+
+const repo = resolve(import.meta.dir, "../..");
+
+export interface ImageOptions {
+  out: string;
+  binary: string;
+  kernel?: string;
+  keyPem: string;
+  zstdLevel: number;
+  iso: boolean;
+  epoch: number;
+  build: BuildInfo;
+}
+
+/** The signing key's PEM, generating the default one when absent. */
+export function signingKey(explicit?: string): string {
+  const path = explicit ?? process.env.BUNKER_IMAGE_KEY ?? join(process.env.XDG_CONFIG_HOME || join(homedir(), ".config"), "bunker", "image-signing-key.pem");
+  if (!existsSync(path)) {
+    if (explicit || process.env.BUNKER_IMAGE_KEY) throw new Error(`image: signing key ${path} does not exist`);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(path, generateSigningKey(), { mode: 0o600 });
+    process.stderr.write(`image: generated a new signing key in ${path} (keep it: it identifies your images)\n`);
+  }
+  return readFileSync(path, "utf8");
+}
+
+async function gitOr(args: string[], fallback: string): Promise<string> {
+  return (await run(["git", "-C", repo, ...args]).catch(() => fallback)).trim() || fallback;
+}
+
+export async function buildImage(o: ImageOptions): Promise<void> {
+  const p = new Progress(o.iso ? 8 : 7);
+  const work = mkdtempSync(join(tmpdir(), "bunker-image-"));
+  const stage = `${o.out}.tmp-${process.pid}`;
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { recursive: true });
+  try {
+    const kernel = await p.step("kernel (cached by config hash; a first build takes minutes)", async () => {
+      if (o.kernel) return o.kernel;
+      const dir = (await run(["bash", join(repo, "kernel-config/build.sh"), "--print-dir"])).trim();
+      return join(dir, "bzImage");
+    });
+    const preinit = await p.step("pre-init shim (musl-gcc -static -Os)", () => buildPreinit(join(repo, "rootfs/preinit/preinit.c")));
+    const payload = await p.step("payload: the binary and its glibc libraries", () => payloadOf(o.binary));
+
+    const rootImage = join(stage, ROOT_IMAGE);
+    await p.step("root filesystem: SquashFS (zstd)", async () => {
+      const dir = join(work, "root");
+      stageRoot(dir, join(repo, "rootfs/skeleton"), personalities.map((x) => x.name).sort(), payload, o.build);
+      await squash(dir, rootImage, o.epoch);
+    });
+
+    const pub = join(stage, "image.pub");
+    await p.step("root manifest: SHA-256 signed with Ed25519", () => {
+      writeFileSync(pub, rawPublicKey(loadSigningKey(o.keyPem).publicKey).toString("base64") + "\n");
+      const { json, sig } = signManifest("rootfs", { ...o.build }, [describeFile(ROOT_IMAGE, rootImage)], o.keyPem, payload.map((f) => f.image));
+      writeFileSync(join(work, "rootfs.manifest.json"), json);
+      writeFileSync(join(work, "rootfs.manifest.sig"), sig);
+    });
+
+    const initramfs = join(stage, "initramfs.zst");
+    await p.step(`initramfs: cpio newc, zstd -${o.zstdLevel} (cached by content)`, async () => {
+      const cpio = join(work, "initramfs.cpio");
+      writeInitramfs(cpio, { preinit, payload, rootImage, rootManifest: join(work, "rootfs.manifest.json"), rootSignature: join(work, "rootfs.manifest.sig"), publicKey: pub }, o.epoch);
+      await zstdCached(cpio, initramfs, o.zstdLevel);
+    });
+    copyFileSync(kernel, join(stage, "vmlinuz"));
+    chmodSync(join(stage, "vmlinuz"), 0o644);
+
+    if (o.iso) await p.step("ISO: GRUB for BIOS and UEFI (grub-mkrescue)", () => buildIso(join(stage, "bunker.iso"), kernel, initramfs, work, o.epoch));
+
+    await p.step("iPXE script and the signed manifest of every artifact", () => {
+      writeFileSync(join(stage, "boot.ipxe"), ipxeScript());
+      const names = ["vmlinuz", "initramfs.zst", ROOT_IMAGE, "boot.ipxe", "image.pub", ...(o.iso ? ["bunker.iso"] : [])];
+      const { json, sig } = signManifest("image", { ...o.build, kernel: basename(dirname(kernel)) }, names.map((n) => describeFile(n, join(stage, n))), o.keyPem);
+      writeFileSync(join(stage, "manifest.json"), json);
+      writeFileSync(join(stage, "manifest.sig"), sig);
+    });
+    rmSync(o.out, { recursive: true, force: true });
+    renameSync(stage, o.out);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const opt = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(readFileSync(import.meta.path, "utf8").split("*/")[0]!.replace(/^\/\*\*\n?| \* ?/gm, ""));
+    return 0;
+  }
+  const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string };
+  const epochText = process.env.SOURCE_DATE_EPOCH ?? (await gitOr(["log", "-1", "--format=%ct"], "0"));
+  const o: ImageOptions = {
+    out: resolve(opt("--out") ?? join(repo, "out/image")),
+    binary: resolve(opt("--binary") ?? join(repo, "out/bunker")),
+    kernel: opt("--kernel") ? resolve(opt("--kernel")!) : undefined,
+    keyPem: signingKey(opt("--key") ? resolve(opt("--key")!) : undefined),
+    zstdLevel: Number(opt("--zstd-level") ?? 19),
+    iso: !argv.includes("--no-iso"),
+    epoch: Number(epochText),
+    build: { version: pkg.version, commit: await gitOr(["rev-parse", "--short=12", "HEAD"], "unknown") },
+  };
+  if (!existsSync(o.binary)) throw new Error(`image: binary ${o.binary} does not exist (build it first: just build)`);
+  if (!Number.isInteger(o.zstdLevel) || o.zstdLevel < 1 || o.zstdLevel > 19) throw new Error(`image: --zstd-level must be 1..19, got ${opt("--zstd-level")}`);
+  await buildImage(o);
+  for (const n of ["vmlinuz", "initramfs.zst", ROOT_IMAGE, "bunker.iso"]) {
+    const f = join(o.out, n);
+    if (existsSync(f)) process.stderr.write(`  ${n.padEnd(14)} ${(statSync(f).size / 1e6).toFixed(1).padStart(6)} MB\n`);
+  }
+  process.stderr.write(`image: ${o.out}\n`);
+  return 0;
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      process.stderr.write(`image: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
+}
