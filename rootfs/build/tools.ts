@@ -1,7 +1,7 @@
 /** Helpers of the image build: running external tools with context, and the build cache. */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Runs a command; throws with the command, exit code and the end of its output on failure. */
@@ -29,10 +29,16 @@ export function sha256(...parts: (string | Uint8Array)[]): string {
 }
 
 /**
- * Returns `cache/<key>/<name>`, producing it with `make(tmpPath)` when absent. The result appears
+ * Returns `cache/<key>/<name>` (set BUNKER_NO_BUILD_CACHE=1 to bypass), producing it with `make(tmpPath)` when absent. The result appears
  * by rename, so an interrupted build never leaves a half-written cache entry.
  */
 export async function cached(kind: string, key: string, name: string, make: (tmp: string) => Promise<void>): Promise<string> {
+  if (process.env.BUNKER_NO_BUILD_CACHE === "1") {
+    // Rebuild everything (the reproducibility test uses this to compare real outputs).
+    const d = mkdtempSync(join(tmpdir(), `bunker-${kind}-`));
+    await make(join(d, name));
+    return join(d, name);
+  }
   const dir = join(cacheDir(kind), key.slice(0, 24));
   const final = join(dir, name);
   if (existsSync(final)) return final;

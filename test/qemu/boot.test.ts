@@ -1,0 +1,109 @@
+/**
+ * Boot paths of the image in QEMU (TCG, -cpu max): kernel + initramfs directly, the ISO on BIOS
+ * and on UEFI, iPXE over QEMU's TFTP, and a tampered SquashFS that must not boot. PID 1 is the
+ * stand-in of fixtures/stage-init.ts, which runs init's root stage (services/init/rootfs) and
+ * reports what it sees; the console must show each stage in order.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readCpioFile } from "../../core/image/cpio.ts";
+import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
+import { run } from "../../rootfs/build/tools.ts";
+import { stageBinary, testImage } from "../image/fixture.ts";
+import { haveQemu, withQemu, type Qemu, type QemuOptions } from "./runner.ts";
+
+const BOOT_MS = 150_000;
+let work = "";
+let img = "";
+
+beforeAll(async () => {
+  if (!haveQemu()) return;
+  work = mkdtempSync(join(tmpdir(), "boot-test-"));
+  img = await testImage(join(work, "image"), await stageBinary());
+}, 900_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** The stages every good boot shows, in this order. */
+const STAGES = [
+  "[preinit] mounted /proc /sys /dev",
+  "[stage-init] started as init pid 1",
+  "[stage-init] root verified: rootfs.sqsh sha256",
+  "[stage-init] root mounted: /dev/loop0 read-only on /newroot",
+  "[stage-init] bound 6 file(s) from the initramfs",
+  "[stage-init] switched root",
+  "[stage-init] STAGE-OK os-release=Bunker root-write=EROFS",
+];
+
+async function bootsToStageOk(o: QemuOptions): Promise<Qemu> {
+  return withQemu(o, async (q) => {
+    await q.waitFor("STAGE-OK", BOOT_MS);
+    // The guest powers itself off: QEMU ends on its own.
+    expect(await q.waitExit(30_000)).toBe(0);
+    let last = -1;
+    for (const s of STAGES) {
+      const i = q.lines.findIndex((l) => l.text.includes(s));
+      if (i < 0) throw new Error(`console lacks '${s}':\n${q.tail(60)}`);
+      expect(i).toBeGreaterThan(last);
+      last = i;
+    }
+    const ok = q.find("STAGE-OK")!.text;
+    expect(ok).toMatch(/binary-bytes=\d{8,}/); // the real binary is bound over the empty placeholder
+    expect(ok).toMatch(/libc-bytes=\d{6,}/);
+    // The environment was replaced by the shim's fixed one.
+    expect(q.find("started as init")!.text).toContain("env HOME,LANG,PATH,TERM");
+    return q;
+  });
+}
+
+describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
+  test(
+    "kernel + initramfs directly; cmdline words do not reach PID 1's environment",
+    async () => {
+      await bootsToStageOk({ kernel: join(img, "vmlinuz"), initrd: join(img, "initramfs.zst"), append: `${KERNEL_CMDLINE} BUN_BE_BUN=1 BUN_OPTIONS=--inspect` });
+    },
+    BOOT_MS + 60_000,
+  );
+
+  test("ISO on BIOS (SeaBIOS, El Torito)", async () => {
+    await bootsToStageOk({ cdrom: join(img, "bunker.iso") });
+  }, BOOT_MS + 60_000);
+
+  test("ISO on UEFI (OVMF)", async () => {
+    await bootsToStageOk({ cdrom: join(img, "bunker.iso"), uefi: true });
+  }, BOOT_MS + 60_000);
+
+  test("iPXE over QEMU's user-network TFTP", async () => {
+    const tftp = join(work, "tftp");
+    mkdirSync(tftp, { recursive: true });
+    for (const f of ["boot.ipxe", "vmlinuz", "initramfs.zst"]) copyFileSync(join(img, f), join(tftp, f));
+    await bootsToStageOk({ tftp: { dir: tftp, bootfile: "boot.ipxe" } });
+  }, BOOT_MS + 60_000);
+
+  test("a tampered SquashFS does not boot, and the console says why", async () => {
+    // Flip one byte of rootfs.sqsh inside the initramfs, keeping its signed manifest.
+    const cpio = readFileSync(await decompress());
+    const sqsh = readCpioFile(cpio, "rootfs.sqsh")!;
+    sqsh[Math.floor(sqsh.length / 2)]! ^= 0xff;
+    writeFileSync(join(work, "tampered.cpio"), cpio);
+    await run(["zstd", "-q", "-1", "-f", "-o", join(work, "tampered.zst"), join(work, "tampered.cpio")]);
+    await withQemu({ kernel: join(img, "vmlinuz"), initrd: join(work, "tampered.zst"), append: KERNEL_CMDLINE }, async (q) => {
+      await q.waitFor("FATAL:", BOOT_MS);
+      expect(q.find("FATAL:")!.text).toContain("root image does not match its signed manifest, refusing to mount it: rootfs.sqsh: sha256");
+      // It reboots (QEMU exits under -no-reboot) without ever mounting the root.
+      await q.waitExit(30_000);
+      expect(q.find("root mounted")).toBeUndefined();
+      expect(q.find("STAGE-OK")).toBeUndefined();
+    });
+  }, BOOT_MS + 60_000);
+});
+
+async function decompress(): Promise<string> {
+  const out = join(work, "initramfs.cpio");
+  await run(["zstd", "-d", "-q", "-f", "-o", out, join(img, "initramfs.zst")]);
+  return out;
+}
