@@ -22,6 +22,10 @@ test *ARGS:
 typecheck:
     node_modules/.bin/tsc --noEmit -p .
 
+# benchmarks of the binary (size, cold start, RSS); writes bench/results/binary.md
+bench: build
+    {{bun}} bench/binary.ts
+
 # build our kernel (cached by the hash of its configuration and source; prints the cache folder)
 kernel:
     bash kernel-config/build.sh --print-dir
