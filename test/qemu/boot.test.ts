@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readCpioFile } from "../../core/image/cpio.ts";
+import { readCpioFile, writeCpio } from "../../core/image/cpio.ts";
 import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
+import { buildPreinit } from "../../rootfs/build/rootfs.ts";
 import { run } from "../../rootfs/build/tools.ts";
-import { stageBinary, testImage } from "../image/fixture.ts";
+import { repo, stageBinary, testImage } from "../image/fixture.ts";
 import { haveQemu, withQemu, type Qemu, type QemuOptions } from "./runner.ts";
 
 const BOOT_MS = 150_000;
@@ -98,6 +99,24 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
       await q.waitExit(30_000);
       expect(q.find("root mounted")).toBeUndefined();
       expect(q.find("STAGE-OK")).toBeUndefined();
+    });
+  }, BOOT_MS + 60_000);
+
+  test("the shim, when the binary is missing, says why on the console and reboots (no panic)", async () => {
+    const cpio = join(work, "shim-only.cpio");
+    writeCpio(cpio, [
+      { path: "init", type: "file", mode: 0o755, source: await buildPreinit(join(repo, "rootfs/preinit/preinit.c")) },
+      { path: "dev/console", type: "char", mode: 0o600, major: 5, minor: 1 },
+      { path: "proc", type: "dir" },
+      { path: "sys", type: "dir" },
+    ]);
+    await withQemu({ kernel: join(img, "vmlinuz"), initrd: cpio, append: KERNEL_CMDLINE }, async (q) => {
+      await q.waitFor("[preinit] cannot execute /usr/bin/bunker: No such file or directory", BOOT_MS);
+      await q.waitFor("[preinit] rebooting in 10 s", 5_000);
+      // -no-reboot turns the guest's reboot into QEMU's exit.
+      await q.waitExit(60_000);
+      expect(q.find("reboot: Restarting system")).toBeDefined();
+      expect(q.find("Kernel panic")).toBeUndefined();
     });
   }, BOOT_MS + 60_000);
 });
