@@ -9,17 +9,18 @@
 # Usage: kernel-config/build.sh [--config-only] [--print-dir]
 #   --config-only  stop after the checked .config (fast: for kernel-check and editing the fragment)
 #   --print-dir    print only the cache directory of the result on stdout (for other scripts)
-# Environment: BUNKER_LINUX_SOURCE=path/to/linux-source-X.tar.xz overrides the newest in /usr/src.
+# Environment: BUNKER_LINUX_SOURCE=path/to/linux-source-X.tar.xz overrides the newest in /usr/src;
+#   BUNKER_KERNEL_FRAGMENT=FILE uses another fragment (tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-fragment=$here/bunker.fragment
+fragment=${BUNKER_KERNEL_FRAGMENT:-$here/bunker.fragment}
 config_only=0
 print_dir=0
 for a in "$@"; do
   case "$a" in
     --config-only) config_only=1 ;;
     --print-dir) print_dir=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kernel: unknown argument '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
