@@ -22,6 +22,7 @@ let img = "";
 beforeAll(async () => {
   if (!haveQemu()) return;
   work = mkdtempSync(join(tmpdir(), "boot-test-"));
+  mkdirSync(join(work, "empty"));
   img = await testImage(join(work, "image"), await stageBinary());
 }, 900_000);
 
@@ -83,6 +84,26 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
     mkdirSync(tftp, { recursive: true });
     for (const f of ["boot.ipxe", "vmlinuz", "initramfs.zst"]) copyFileSync(join(img, f), join(tftp, f));
     await bootsToStageOk({ tftp: { dir: tftp, bootfile: "boot.ipxe" } });
+  }, BOOT_MS + 60_000);
+
+  test("iPXE over HTTP from 127.0.0.1 (QEMU user networking maps 10.0.2.2 to the host)", async () => {
+    const served: string[] = [];
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const name = new URL(req.url).pathname.slice(1);
+        if (!["boot.ipxe", "vmlinuz", "initramfs.zst"].includes(name)) return new Response("not found", { status: 404 });
+        served.push(name);
+        return new Response(Bun.file(join(img, name)));
+      },
+    });
+    try {
+      await bootsToStageOk({ tftp: { dir: join(work, "empty"), bootfile: `http://10.0.2.2:${server.port}/boot.ipxe` } });
+      expect(served).toEqual(["boot.ipxe", "vmlinuz", "initramfs.zst"]);
+    } finally {
+      server.stop(true);
+    }
   }, BOOT_MS + 60_000);
 
   test("a tampered SquashFS does not boot, and the console says why", async () => {
