@@ -1,4 +1,4 @@
-/** Helpers of the image build: running external tools with context, and the build cache. */
+/** Utilities of the image build: running external tools with context, and the build cache. */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
