@@ -6,6 +6,7 @@ import type { Personality } from "./personality.ts";
  */
 export const personalities: Personality[] = [
   { name: "bunkerctl", summary: "the remote client: generate configs, drive nodes through the API", load: () => import("./bunkerctl/main.ts") },
+  { name: "partition", summary: "disks, the GPT and Bunker's disk layout: show, plan, apply, repair, grow", load: () => import("./partition/main.ts") },
   { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
 ];
 

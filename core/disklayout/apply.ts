@@ -35,6 +35,8 @@ export interface ApplyOptions {
    */
   targetFor?: (v: PlannedVolume) => FormatTarget;
   progress?: (step: string) => void;
+  /** Called once the table is written, before formatting (to have the kernel re-read it). */
+  afterTable?: () => void;
 }
 
 export interface ApplyResult { wiped: string[]; formatted: string[] }
@@ -64,6 +66,7 @@ export function applyLayout(dev: DiskDevice, plan: LayoutPlan, opts: ApplyOption
   dev.sync();
   say(`writing the partition table (${plan.volumes.length} partitions)`);
   writeGpt(dev, plan.table);
+  opts.afterTable?.();
   const formatted: string[] = [];
   if (opts.format ?? true) {
     for (const v of plan.volumes) {
