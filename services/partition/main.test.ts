@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, openSync, readSync, writeSync, closeSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { openDisk } from "../../core/gpt/device.ts";
+import { readGpt } from "../../core/gpt/disk.ts";
+import { metaLocation } from "../../core/disklayout/volumes.ts";
+import { Tag } from "../../core/meta/block.ts";
+import { setText, updateMeta } from "../../core/meta/store.ts";
 import { have, sfdiskJson, sparseImage, tempDir, tool } from "../../test/disktools.ts";
 
 // The compiled binary that scripts/test.sh builds: what an operator runs on the console.
@@ -129,4 +134,24 @@ test.skipIf(!TOOLS)("show reports a corrupt primary (exit 1), repair fixes it, g
   const last = sfdiskJson(path).partitions![6]!;
   expect((last.start + last.size) * 512).toBe(3 * GiB - MiB);
   expect(tool(["sgdisk", "-v", path]).all).toContain("No problems found");
+}, 60_000);
+
+test.skipIf(!TOOLS)("meta shows blank META after apply, then values, and a corrupt copy 1 (exit 1)", () => {
+  const path = image(2 * GiB);
+  expect(run("apply", "--disk", path, "--no-format").code).toBe(0);
+  expect(run("meta", path).out).toContain(`${path}: META is blank (never written)`);
+  const dev = openDisk(path, { write: true });
+  const loc = metaLocation(dev, readGpt(dev).table!);
+  updateMeta(loc, (v) => { setText(v, Tag.Upgrade, "B"); v.set(Tag.UniqueMachineToken, new Uint8Array([1, 2, 0xff])); });
+  dev.close();
+  const ok = run("meta", path);
+  expect(ok.code).toBe(0);
+  expect(ok.out).toMatch(/META read from copy 1\nTAG\s+NAME\s+SIZE\s+VALUE\n6\s+Upgrade\s+1\s+B\n16\s+UniqueMachineToken\s+3\s+hex:0102ff\n$/);
+  const fd = openSync(path, "r+");
+  try { writeSync(fd, Buffer.from([0xee]), 0, 1, loc.offset + 9); } finally { closeSync(fd); }
+  const j = JSON.parse(run("meta", path, "-o", "json").out);
+  expect(j.copy).toBe(2);
+  expect(j.problems).toEqual([`copy 1 at byte ${loc.offset}: SHA-256 mismatch; copy 2 used`]);
+  expect(j.values[0]).toEqual({ tag: 6, name: "Upgrade", size: 1, text: "B" });
+  expect(run("meta", path).code).toBe(1);
 }, 60_000);

@@ -6,6 +6,7 @@
  *   apply --disk D [--dry-run] [--wipe]
  *   repair DISK                        rewrite a damaged primary/backup GPT from the other copy
  *   grow DISK                          after the disk grew: move the backup GPT, grow the last partition
+ *   meta DISK                          the META values and the health of both copies
  *
  * Only the disk named on the command line (a path, or --select for a diskSelector) is ever
  * opened for writing, and a disk holding anything is wiped only with --wipe.
@@ -20,6 +21,9 @@ import { discoverDisks, type Disk } from "../../core/disks/disk.ts";
 import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
 import { plan, planText, fmtBytes, type LayoutConfig, type LayoutPlan } from "../../core/disklayout/plan.ts";
 import { applyLayout, existingContent } from "../../core/disklayout/apply.ts";
+import { metaLocation } from "../../core/disklayout/volumes.ts";
+import { Tag } from "../../core/meta/block.ts";
+import { readMeta } from "../../core/meta/store.ts";
 import { rereadPartitions } from "../../core/sys/blkdev.ts";
 
 const HELP = `Usage: bunker partition COMMAND [OPTIONS]
@@ -32,6 +36,7 @@ Commands:
   apply --disk D         write the layout on D and make its filesystems
   repair DISK            rewrite a corrupt primary or backup GPT from the intact copy
   grow DISK              after DISK grew: move the backup GPT to the end, grow the last partition
+  meta DISK              show the META values of DISK and the health of both copies
 
 Options:
   --disk PATH            the one disk to plan for or write (a block device or an image file)
@@ -91,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       case "apply": return applyCmd(values, json);
       case "repair": return repairCmd(needOne(rest, "repair"), values, json);
       case "grow": return growCmd(needOne(rest, "grow"), values, json);
+      case "meta": return metaCmd(needOne(rest, "meta"), values, json);
       default: throw new UsageError(`unknown command "${cmd}"`);
     }
   } catch (err) {
@@ -273,5 +279,36 @@ function growCmd(path: string, values: Values, json: boolean): number {
     if (json) console.log(toJson({ disk: path, partition: g.index, addedBytes: bytes }));
     else console.log(`${path}: partition ${g.index} grew by ${fmtBytes(bytes)}; backup GPT at the last LBA (grow its filesystem next)`);
     return 0;
+  });
+}
+
+const TAG_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Tag).map(([k, v]) => [v, k]));
+
+/** A META value for people: its text when it is printable UTF-8, else hex. */
+function metaValue(bytes: Uint8Array): { text?: string; hex?: string } {
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    if (!/[\x00-\x08\x0e-\x1f\x7f]/.test(text)) return { text };
+  } catch { /* not UTF-8 */ }
+  return { hex: Buffer.from(bytes).toString("hex") };
+}
+
+function metaCmd(path: string, values: Values, json: boolean): number {
+  return withDisk(path, values, false, (dev) => {
+    const s = readGpt(dev);
+    if (!s.table) throw new Error(`${path}: no readable GPT (${s.problems.join("; ")})`);
+    const r = readMeta(metaLocation(dev, s.table));
+    if (!r.ok) {
+      if (json) console.log(toJson({ disk: path, ok: false, blank: r.blank, error: r.error }));
+      else console.log(r.blank ? `${path}: META is blank (never written)` : r.error);
+      return r.blank ? 0 : 1;
+    }
+    const entries = [...r.values].map(([tag, v]) => ({ tag, name: TAG_NAMES[tag] ?? `tag${tag}`, size: v.length, ...metaValue(v) }));
+    if (json) console.log(toJson({ disk: path, ok: true, copy: r.copy, problems: r.problems, values: entries }));
+    else {
+      console.log(`${path}: META read from copy ${r.copy}${r.problems.length ? `\nproblems:\n${r.problems.map((p) => `  - ${p}`).join("\n")}` : ""}`);
+      console.log(columns([["TAG", "NAME", "SIZE", "VALUE"], ...entries.map((e) => [String(e.tag), e.name, String(e.size), e.text ?? `hex:${e.hex}`])]));
+    }
+    return r.problems.length ? 1 : 0;
   });
 }
