@@ -22,8 +22,9 @@ export function mkfsCommand(fs: Filesystem, label: string, t: FormatTarget): str
   switch (fs) {
     case "vfat":
       // FAT32 with one sector per cluster so 100 MiB still has enough clusters for FAT32, as
-      // UEFI firmware expects on an ESP. --offset counts in the -S sector size.
-      return ["mkfs.fat", "-F", "32", "-s", "1", "-S", String(t.sectorSize), "-n", label.toUpperCase().slice(0, 11),
+      // UEFI firmware expects on an ESP. --offset counts in the -S sector size. -I: writing
+      // inside a whole-disk device at an offset is intended (mkfs.fat refuses some otherwise).
+      return ["mkfs.fat", "-I", "-F", "32", "-s", "1", "-S", String(t.sectorSize), "-n", label.toUpperCase().slice(0, 11),
         ...(t.offset ? ["--offset", String(t.offset / t.sectorSize)] : []), t.path, String(kib)];
     case "ext4":
       // 4 KiB blocks whatever the size (mke2fs picks 1 KiB for small ones, which 4K-sector disks cannot take).

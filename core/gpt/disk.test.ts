@@ -209,6 +209,21 @@ describe.skipIf(!TOOLS)("growing after the disk got bigger", () => {
     expect((data.start + data.size) * 512).toBe(95 * MiB); // ends on the last whole MiB before the backup
   });
 
+  test("a corrupt primary on a disk that grew: the backup is found where the primary pointed, and repair moves it", () => {
+    const { path, table } = writeSample(64 * MiB);
+    truncateSync(path, 80 * MiB);
+    flip(path, 512 + 20); // inside the header CRC field, not AlternateLBA
+    const state = withDisk(path, readGpt);
+    expect(state.primary.ok).toBe(false);
+    expect(state.backup).toMatchObject({ ok: true, lba: 64 * MiB / 512 - 1 });
+    expect(state.table!.partitions).toEqual(table.partitions);
+    const r = withDisk(path, repairGpt, true);
+    expect(r.repaired).toBe(true);
+    expect(r.state.problems).toEqual([]);
+    expect(r.state.backup.lba).toBe(80 * MiB / 512 - 1);
+    expectSgdiskClean(path);
+  });
+
   test("growing a partition that already fills the disk changes nothing", () => {
     const { table } = writeSample();
     expect(growLastPartition(table).addedSectors).toBe(0);

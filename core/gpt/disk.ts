@@ -61,12 +61,14 @@ export function readGpt(dev: DiskDevice): GptState {
   const mbr = checkProtectiveMbr(dev.read(0, ss));
   const primary = readCopy(dev, 1);
   // The primary says where its backup is; a disk that has since grown keeps it there. Without a
-  // usable primary, the backup can only be looked for in the last sector.
-  const backupLba = primary.ok ? primary.header.alternateLba : lastLba;
-  let backup = readCopy(dev, backupLba);
-  if (!backup.ok && primary.ok && backupLba !== lastLba) {
-    const atEnd = readCopy(dev, lastLba);
-    if (atEnd.ok) backup = atEnd;
+  // valid primary, the backup is looked for in the last sector, then where the damaged primary's
+  // AlternateLBA field points (the damage is rarely in those 8 bytes).
+  const candidates = primary.ok ? [primary.header.alternateLba, lastLba] : [lastLba, rawAlternateLba(dev)];
+  let backup = readCopy(dev, candidates[0]!);
+  for (const lba of candidates.slice(1)) {
+    if (backup.ok || lba === undefined || lba === backup.lba) continue;
+    const other = readCopy(dev, lba);
+    if (other.ok) backup = other;
   }
   const problems: string[] = [];
   const present = !(unsigned(primary) && unsigned(backup));
@@ -91,6 +93,14 @@ export function readGpt(dev: DiskDevice): GptState {
     problems.push(`table: ${p}`);
   }
   return { table, present, mbr, primary: strip(primary), backup: strip(backup), problems };
+}
+
+/** AlternateLBA as written in LBA 1 when it carries the GPT signature, whatever its CRC says. */
+function rawAlternateLba(dev: DiskDevice): number | undefined {
+  const sector = dev.read(dev.sectorSize, dev.sectorSize);
+  if (new TextDecoder().decode(sector.subarray(0, 8)) !== "EFI PART") return undefined;
+  const lba = new DataView(sector.buffer, sector.byteOffset).getBigUint64(32, true);
+  return lba > 1n && lba < BigInt(Math.floor(dev.size / dev.sectorSize)) ? Number(lba) : undefined;
 }
 
 /** True when a copy is absent altogether (no signature), as on a blank disk. */
