@@ -155,3 +155,15 @@ test.skipIf(!TOOLS)("meta shows blank META after apply, then values, and a corru
   expect(j.values[0]).toEqual({ tag: 6, name: "Upgrade", size: 1, text: "B" });
   expect(run("meta", path).code).toBe(1);
 }, 60_000);
+
+test.skipIf(!TOOLS)("--sector-size 4096 lays out and reads an image file made for a 4K-sector disk", () => {
+  const path = image(2 * GiB);
+  expect(run("plan", "--disk", path, "--sector-size", "4096", "-o", "json").out).toContain('"sectorSize": 4096');
+  expect(run("apply", "--disk", path, "--sector-size", "4096", "--no-format").code).toBe(0);
+  const four = JSON.parse(run("show", path, "--sector-size", "4096", "-o", "json").out);
+  expect(four.problems).toEqual([]);
+  expect(four.table.partitions[0]).toMatchObject({ name: "EFI", firstLba: 256 });
+  // Read as 512-byte sectors the same bytes are not a GPT (LBA 1 is at byte 512, not 4096).
+  expect(run("show", path, "-o", "json").out).toContain('"present": false');
+  expect(run("plan", "--disk", path, "--sector-size", "1024").code).toBe(2);
+});
