@@ -142,3 +142,25 @@ export const oneLine: FormCheck = (s) => (/[\n\r\0]/.test(s) ? "expected a value
 
 /** Network interface names: what the kernel accepts (1-15 chars, no "/" or spaces). */
 export const linkName: FormCheck = (s) => (/^[A-Za-z0-9_.:-]{1,15}$/.test(s) && s !== "." && s !== ".." ? undefined : `expected an interface name of 1-15 characters (letters, digits, "_", ".", ":", "-"), found "${s}"`);
+
+/**
+ * What JSON Schema can say about a form, for editors (jsonschema.ts). Forms without an entry are
+ * exported as plain strings: the loader still checks them.
+ */
+export const JSON_SCHEMA_HINTS = new Map<FormCheck, Record<string, unknown>>([
+  [hostname, { format: "hostname", maxLength: 253 }],
+  [ip, { anyOf: [{ format: "ipv4" }, { format: "ipv6" }] }],
+  [cidr, { pattern: "^[0-9A-Fa-f:.]+/[0-9]{1,3}$" }],
+  [routeNetwork, { pattern: "^[0-9A-Fa-f:.]+/[0-9]{1,3}$" }],
+  [duration, { pattern: DURATION.source }],
+  [sysctlKey, { pattern: SYSCTL_KEY.source }],
+  [devicePath, { pattern: "^/dev/[^\\s]+$" }],
+  [writableFilePath, { pattern: `^(${WRITABLE_ROOTS.join("|")})/` }],
+  [kernelArg, { pattern: "^[^\\s\"']+$" }],
+  [token, { pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$" }],
+  [base64Of32Bytes, { pattern: "^[A-Za-z0-9+/]{43}=$" }],
+  [httpsEndpoint, { pattern: "^https://[^/]+:[0-9]+/?$" }],
+  [logEndpoint, { pattern: "^(udp|tcp)://[^/]+:[0-9]+/?$" }],
+  [sizeCondition, { pattern: SIZE.source }],
+  [linkName, { pattern: "^[A-Za-z0-9_.:-]{1,15}$" }],
+]);

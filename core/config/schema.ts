@@ -17,7 +17,8 @@ function form(check: f.FormCheck) {
   });
 }
 
-const str = (check: f.FormCheck, description: string) => v.pipe(v.string(), form(check), v.description(description));
+const str = (check: f.FormCheck, description: string) =>
+  v.pipe(v.string(), form(check), v.metadata({ jsonSchema: f.JSON_SCHEMA_HINTS.get(check) ?? {} }), v.description(description));
 const int = (min: number, max: number, description: string) =>
   v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max), v.description(description));
 const bool = (def: boolean, description: string) => v.optional(v.pipe(v.boolean(), v.description(description)), def);
@@ -132,7 +133,7 @@ const Machine = v.pipe(v.strictObject({
   install: v.optional(Install),
   time: v.optional(Time, {}),
   sysctls: v.optional(v.pipe(
-    v.record(v.pipe(v.string(), form(f.sysctlKey)), v.pipe(v.union([v.string(), v.number()]), v.transform(String), form(f.oneLine))),
+    v.record(v.pipe(v.string(), form(f.sysctlKey), v.metadata({ jsonSchema: f.JSON_SCHEMA_HINTS.get(f.sysctlKey) ?? {} })), v.pipe(v.union([v.string(), v.number()]), v.transform(String), form(f.oneLine))),
     v.description("Kernel parameters: name (net.ipv4.ip_forward) to value."),
   ), {}),
   files: list(File, "Files written at boot."),

@@ -1,0 +1,38 @@
+/** `bunkerctl gen schema [-o FILE]` */
+import { machineConfigJsonSchema } from "../../../core/config/jsonschema.ts";
+import { writeFileAtomic } from "./writefile.ts";
+import { parseArgs, optionValue, UsageError } from "./args.ts";
+
+const HELP = `Usage: bunkerctl gen schema [-o FILE]
+
+Writes the JSON Schema (draft 2020-12) of the machine config, for editors: point the YAML
+language server at it with a first line "# yaml-language-server: $schema=FILE". Without -o the
+schema goes to standard output. Editors check types, keys and simple forms; bunkerctl validate
+checks everything.`;
+
+export function run(argv: string[]): number {
+  let out: string | undefined;
+  try {
+    const p = parseArgs(argv, [{ name: "output", short: "o", value: true }, { name: "help", short: "h" }]);
+    if (p.options.has("help")) { console.log(HELP); return 0; }
+    if (p.positional.length > 0) throw new UsageError(`unexpected argument "${p.positional[0]}"`);
+    out = optionValue(p, "output");
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`bunkerctl gen schema: ${e.message}\n\n${HELP}`);
+    return 2;
+  }
+  const text = JSON.stringify(machineConfigJsonSchema(), null, 2) + "\n";
+  if (out === undefined || out === "-") {
+    process.stdout.write(text);
+    return 0;
+  }
+  try {
+    writeFileAtomic(out, text);
+  } catch (e) {
+    console.error(`bunkerctl gen schema: cannot write ${out}: ${(e as Error).message}`);
+    return 1;
+  }
+  console.error(`wrote ${out}`);
+  return 0;
+}
