@@ -5,9 +5,9 @@
 import * as v from "valibot";
 import { MachineConfigSchema, type MachineConfig } from "./schema.ts";
 import { parseSource, type Source } from "./source.ts";
-import { formatPath, sortProblems, type PathSegment, type Problem } from "./problem.ts";
+import { ROOT_PATH, formatPath, sortProblems, type PathSegment, type Problem } from "./problem.ts";
 import { checkSemantics, type Mode } from "./semantic.ts";
-import { describeType, schemaAt, unwrap, type AnySchema } from "./schemawalk.ts";
+import { child, describeType, schemaAt, unwrap, type AnySchema } from "./schemawalk.ts";
 import { closest } from "./suggest.ts";
 
 export interface LoadOptions {
@@ -32,9 +32,20 @@ export function loadConfig(text: string, options: LoadOptions = {}): LoadResult 
   if (src.fatal || src.value === undefined) return { errors: sortProblems(errors), warnings: sortProblems(warnings) };
 
   const problem = (path: PathSegment[], message: string, at: "key" | "value" = "value"): Problem => ({ path: formatPath(path), ...src.locate(path, at), message });
+  // valibot takes a JS array for an object (arrays are objects): a list where a map belongs is
+  // found here, and what valibot says beneath it is noise.
+  const listsForMaps: string[] = [];
+  findListsForMaps(root, src.value, [], (path) => {
+    listsForMaps.push(formatPath(path));
+    errors.push(problem(path, "expected a map, found a list"));
+  });
+  const beneath = (path: string) => listsForMaps.some((l) => path === l || path.startsWith(l + ".") || path.startsWith(l + "[") || l === ROOT_PATH);
   const parsed = v.safeParse(MachineConfigSchema, src.value, { abortEarly: false, abortPipeEarly: false });
-  if (!parsed.success) {
-    for (const issue of parsed.issues) errors.push(issueToProblem(issue, problem));
+  if (!parsed.success || listsForMaps.length > 0) {
+    for (const issue of parsed.issues ?? []) {
+      const p = issueToProblem(issue, problem);
+      if (!beneath(p.path)) errors.push(p);
+    }
     return { errors: sortProblems(errors), warnings: sortProblems(warnings) };
   }
   checkSemantics(parsed.output, mode, {
@@ -44,6 +55,21 @@ export function loadConfig(text: string, options: LoadOptions = {}): LoadResult 
     textOf: (path) => src.textOf(path),
   });
   return { config: errors.length === 0 ? parsed.output : undefined, errors: sortProblems(errors), warnings: sortProblems(warnings) };
+}
+
+function findListsForMaps(schema: AnySchema, value: unknown, path: PathSegment[], found: (path: PathSegment[]) => void): void {
+  if (value === null || typeof value !== "object") return;
+  const u = unwrap(schema);
+  const isMap = u.type === "strict_object" || u.type === "object" || u.type === "record";
+  if (Array.isArray(value)) {
+    if (isMap) found(path);
+    else if (u.type === "array" && u.item) value.forEach((x, i) => findListsForMaps(u.item!, x, [...path, i], found));
+    return;
+  }
+  for (const [k, x] of Object.entries(value)) {
+    const c = child(u, k);
+    if (c) findListsForMaps(c, x, [...path, k], found);
+  }
 }
 
 type Issue = v.InferIssue<typeof MachineConfigSchema>;

@@ -8,7 +8,7 @@ import { ROOT_PATH, formatPath, type PathSegment, type Problem } from "./problem
 
 /** Bounds that keep a hostile file (deep nesting, alias bombs) from costing more than a real config. */
 const MAX_DEPTH = 64;
-const MAX_NODES = 100_000;
+const MAX_NODES = 20_000;
 
 interface Span {
   /** Offset of the key (map entries only). */
@@ -17,6 +17,8 @@ interface Span {
   start: number;
   end: number;
   depth: number;
+  /** Whether the value is empty or a block map or list: then its key is where to point. */
+  pointAtKey: boolean;
 }
 
 export interface Position {
@@ -79,7 +81,7 @@ export function parseSource(text: string): Source {
           const s = spans.get(formatPath(path.slice(0, n)));
           if (!s) continue;
           // A missing child is reported at its parent's key: the line an operator would edit.
-          const useKey = (n < path.length || which === "key") && s.key !== undefined;
+          const useKey = (n < path.length || which === "key" || s.pointAtKey) && s.key !== undefined;
           return pos(useKey ? s.key! : s.start);
         }
         return { line: 1, column: 1 };
@@ -103,10 +105,12 @@ export function parseSource(text: string): Source {
 
   let nodes = 0;
   let bombed = false;
+  let broken = false;
   const toJS = (node: Node | null | undefined, path: PathSegment[], key: number | undefined, depth: number): unknown => {
     let n: unknown = node;
     const here = node?.range ?? [key ?? 0, key ?? 0];
-    spans.set(formatPath(path), { key, start: here[0], end: here[1], depth });
+    const block = (isMap(node) || isSeq(node)) && !node.flow;
+    spans.set(formatPath(path), { key, start: here[0], end: here[1], depth, pointAtKey: block || node === null || node === undefined || (isScalar(node) && node.value === null) });
     if (++nodes > MAX_NODES || depth > MAX_DEPTH) {
       if (!bombed) errors.push(at(here[0], formatPath(path), nodes > MAX_NODES ? `the document expands to more than ${MAX_NODES} nodes (aliases?)` : `nesting deeper than ${MAX_DEPTH} levels`));
       bombed = true;
@@ -116,6 +120,7 @@ export function parseSource(text: string): Source {
       const target = (n as Alias).resolve(doc);
       if (!target) {
         errors.push(at(here[0], formatPath(path), `the alias *${(n as Alias).source} names no anchor defined before it`));
+        broken = true;
         return null;
       }
       n = target;
@@ -144,7 +149,7 @@ export function parseSource(text: string): Source {
         firstAt.set(name, kOffset);
         // defineProperty: a key named __proto__ stays an ordinary key.
         Object.defineProperty(out, name, { value: toJS(pair.value as Node | null, childPath, kOffset, depth + 1), enumerable: true, writable: true, configurable: true });
-        if (pair.value === null) spans.set(formatPath(childPath), { key: kOffset, start: kOffset, end: kOffset + name.length, depth: depth + 1 });
+        if (pair.value === null) spans.set(formatPath(childPath), { key: kOffset, start: kOffset, end: kOffset + name.length, depth: depth + 1, pointAtKey: true });
       }
       return out;
     }
@@ -152,7 +157,7 @@ export function parseSource(text: string): Source {
   };
   const value = toJS(doc.contents as Node, [], undefined, 0);
 
-  let fatal = bombed;
+  let fatal = bombed || broken;
   for (const d of docs) {
     for (const e of d.errors) {
       const offset = e.pos[0];
