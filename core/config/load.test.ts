@@ -197,77 +197,48 @@ describe("schema problems: path, line:column, expected and found", () => {
   });
 });
 
+/**
+ * One edit of a sample that makes one value ill-formed: [what, sample, from, to, path, message,
+ * where in `to` the error must point (default: the value after "key: ")].
+ */
+type FormCase = [string, string, string, string, string, string | RegExp, string?];
+const SECRET = valueOf(WK, "secret");
+const FORM_CASES: FormCase[] = [
+  ["IPv6 prefix too long", CP, '"fd00::2/64"', '"fd00::2/129"', "machine.network.interfaces[0].addresses[1]", /the prefix length must be 0-128 for IPv6/, '"fd00'],
+  ["CIDR without a prefix", CP, "addresses: [10.5.0.2/24,", "addresses: [10.5.0.2,", "machine.network.interfaces[0].addresses[0]", 'a prefix length is missing (e.g. "10.5.0.2/24")', "10.5"],
+  ["CIDR with a bad IPv4", CP, "addresses: [10.5.0.2/24,", "addresses: [10.5.0.300/24,", "machine.network.interfaces[0].addresses[0]", '"10.5.0.300" is not an IPv4 or IPv6 address', "10.5"],
+  ["a short IPv4", CP, "nameservers: [1.1.1.1,", "nameservers: [1.1.1,", "machine.network.nameservers[0]", 'expected an IPv4 or IPv6 address, found "1.1.1"', "1.1"],
+  ["an IPv4 octet with a leading zero", CP, "gateway: 10.5.0.1,", "gateway: 10.5.0.01,", "machine.network.interfaces[0].routes[0].gateway", "expected an IPv4 or IPv6 address"],
+  ["a route network with host bits", CP, "network: 0.0.0.0/0,", "network: 10.5.0.7/24,", "machine.network.interfaces[0].routes[0].network", "no host bits set"],
+  ...["http://10.5.0.2:50000", "https://10.5.0.2", "https://10.5.0.2:50000/api", "10.5.0.2:50000"].map((bad): FormCase =>
+    [`endpoint ${bad}`, WK, "endpoint: https://10.5.0.2:50000", `endpoint: ${bad}`, "cluster.controlPlane.endpoint", "expected an https URL with a host and a port"]),
+  ...["sda", "/dev/../etc/passwd", "/mnt/sda", "/dev/"].map((bad): FormCase =>
+    [`install disk ${bad}`, CP, "disk: /dev/sda", `disk: ${bad}`, "machine.install.disk", /device path/]),
+  ...["-node1", "node_1", "a".repeat(64), "node1..example"].map((bad): FormCase =>
+    [`host name ${bad}`, CP, "hostname: node1", `hostname: ${bad}`, "machine.network.hostname", /host name|labels/]),
+  ["a sysctl name of the wrong form", CP, "vm.max_map_count: 262144", "Vm..max: 1", 'machine.sysctls["Vm..max"]', "expected a sysctl name of dot-separated parts", "Vm"],
+  ["a sysctl outside /proc/sys's trees", CP, "vm.max_map_count: 262144", "foo.bar: 1", 'machine.sysctls["foo.bar"]', 'found the tree "foo"', "foo"],
+  ["a relative file path", CP, "path: /var/etc/motd", "path: var/etc/motd", "machine.files[0].path", "expected an absolute path"],
+  ["a file on the read-only root", CP, "path: /var/etc/motd", "path: /etc/motd", "machine.files[0].path", "under one of the writable roots /var, /system/state, /run, /tmp"],
+  ["a file path with ..", CP, "path: /var/etc/motd", "path: /var/../etc/motd", "machine.files[0].path", "normalized"],
+  ["a duration in words", CP, "bootTimeout: 2m", "bootTimeout: 2 minutes", "machine.time.bootTimeout", "expected a duration like 30s, 2m or 1h30m"],
+  ["a short token", WK, "token: abcdef.0123456789abcdef", "token: short", "machine.token", "expected a token of 6 and 16"],
+  ["a short cluster secret", WK, `secret: ${SECRET}`, "secret: c2hvcnQ=", "cluster.secret", "expected base64 of 32 bytes, found 5 bytes"],
+];
+
 describe("value forms", () => {
-  test("CIDR syntax, IPv4 and IPv6", () => {
-    let text = edit(CP, '"fd00::2/64"', '"fd00::2/129"');
-    expectError(text, "machine.network.interfaces[0].addresses[1]", posOf(text, '"fd00::2/129"'), /the prefix length must be 0-128 for IPv6/);
-    text = edit(CP, "addresses: [10.5.0.2/24,", "addresses: [10.5.0.2,");
-    expectError(text, "machine.network.interfaces[0].addresses[0]", posOf(text, "[10.5.0.2, \"fd00", 1), 'a prefix length is missing (e.g. "10.5.0.2/24")');
-    text = edit(CP, "addresses: [10.5.0.2/24,", "addresses: [10.5.0.300/24,");
-    expectError(text, "machine.network.interfaces[0].addresses[0]", posOf(text, "10.5.0.300"), '"10.5.0.300" is not an IPv4 or IPv6 address');
-  });
+  for (const [what, base, from, to, path, message, at] of FORM_CASES) {
+    test(what, () => {
+      const text = edit(base, from, to);
+      // The error points at the edited value: where `at` (or the text after "key: ") starts.
+      const skip = at !== undefined ? to.indexOf(at) : to.indexOf(": ") + 2;
+      expectError(text, path, posOf(text, to, skip), message);
+    });
+  }
 
-  test("IP addresses", () => {
-    let text = edit(CP, "nameservers: [1.1.1.1,", "nameservers: [1.1.1,");
-    expectError(text, "machine.network.nameservers[0]", posOf(text, "1.1.1,"), 'expected an IPv4 or IPv6 address, found "1.1.1"');
-    text = edit(CP, "gateway: 10.5.0.1,", "gateway: 10.5.0.01,");
-    expectError(text, "machine.network.interfaces[0].routes[0].gateway", posOf(text, "10.5.0.01"), "expected an IPv4 or IPv6 address");
-  });
-
-  test("a route network with host bits", () => {
-    const text = edit(CP, "network: 0.0.0.0/0,", "network: 10.5.0.7/24,");
-    expectError(text, "machine.network.interfaces[0].routes[0].network", posOf(text, "10.5.0.7/24"), "no host bits set");
-  });
-
-  test("the endpoint is an https URL with host and port", () => {
-    for (const bad of ["http://10.5.0.2:50000", "https://10.5.0.2", "https://10.5.0.2:50000/api", "10.5.0.2:50000"]) {
-      const text = edit(WK, "endpoint: https://10.5.0.2:50000", `endpoint: ${bad}`);
-      expectError(text, "cluster.controlPlane.endpoint", posOf(text, bad), "expected an https URL with a host and a port");
-    }
+  test("an IPv6 endpoint in brackets is fine", () => {
     const v6 = edit(WK, "endpoint: https://10.5.0.2:50000", "endpoint: https://[fd00::2]:50000");
     expect(loadConfig(v6).errors).toEqual([]);
-  });
-
-  test("the install disk is an absolute /dev path", () => {
-    for (const bad of ["sda", "/dev/../etc/passwd", "/mnt/sda", "/dev/"]) {
-      const text = edit(CP, "disk: /dev/sda", `disk: ${bad}`);
-      expectError(text, "machine.install.disk", posOf(text, `disk: ${bad}`, 6), /device path/);
-    }
-  });
-
-  test("host names", () => {
-    for (const bad of ["-node1", "node_1", "a".repeat(64), "node1..example"]) {
-      const text = edit(CP, "hostname: node1", `hostname: ${bad}`);
-      expectError(text, "machine.network.hostname", posOf(text, `hostname: ${bad}`, 10), /host name|labels/);
-    }
-  });
-
-  test("sysctl names: form and tree", () => {
-    let text = edit(CP, "vm.max_map_count: 262144", "Vm..max: 1");
-    expectError(text, 'machine.sysctls["Vm..max"]', posOf(text, "Vm..max"), "expected a sysctl name of dot-separated parts");
-    text = edit(CP, "vm.max_map_count: 262144", "foo.bar: 1");
-    expectError(text, 'machine.sysctls["foo.bar"]', posOf(text, "foo.bar"), 'found the tree "foo"');
-  });
-
-  test("file paths are absolute, normalized and under a writable root", () => {
-    let text = edit(CP, "path: /var/etc/motd", "path: var/etc/motd");
-    expectError(text, "machine.files[0].path", posOf(text, "var/etc/motd"), "expected an absolute path");
-    text = edit(CP, "path: /var/etc/motd", "path: /etc/motd");
-    expectError(text, "machine.files[0].path", posOf(text, "/etc/motd"), "under one of the writable roots /var, /system/state, /run, /tmp");
-    text = edit(CP, "path: /var/etc/motd", "path: /var/../etc/motd");
-    expectError(text, "machine.files[0].path", posOf(text, "/var/../etc/motd"), "normalized");
-  });
-
-  test("durations", () => {
-    const text = edit(CP, "bootTimeout: 2m", "bootTimeout: 2 minutes");
-    expectError(text, "machine.time.bootTimeout", posOf(text, "2 minutes"), "expected a duration like 30s, 2m or 1h30m");
-  });
-
-  test("the token and the cluster secrets", () => {
-    let text = edit(WK, "token: abcdef.0123456789abcdef", "token: short");
-    expectError(text, "machine.token", posOf(text, "short"), "expected a token of 6 and 16");
-    text = edit(WK, `secret: ${valueOf(WK, "secret")}`, "secret: c2hvcnQ=");
-    expectError(text, "cluster.secret", posOf(text, "c2hvcnQ="), "expected base64 of 32 bytes, found 5 bytes");
   });
 
   test("CA certificates are base64 PEM that parse", () => {
