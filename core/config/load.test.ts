@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { stringify } from "yaml";
 import { loadConfig, type Problem } from "./config.ts";
-import { edit, fixture, posOf, strayKeyB64, valueOf } from "./testdata/fixtures.ts";
+import { edit, fixture, opensslCert, posOf, strayKeyB64, valueOf } from "./testdata/fixtures.ts";
 
 const CP = fixture("controlplane.yaml");
 const WK = fixture("worker.yaml");
@@ -377,6 +377,30 @@ describe("warnings", () => {
   test("a gateway outside the link's subnets", () => {
     const text = edit(CP, "gateway: 10.5.0.1,", "gateway: 10.6.0.1,");
     expectWarning(text, "machine.network.interfaces[0].routes[0].gateway", posOf(text, "10.6.0.1"), "in none of this link's subnets");
+  });
+
+  test("CA certificates: the expected algorithms, marked as CAs, not expired", () => {
+    const [osCrt, etcdCrt] = [...CP.matchAll(/^\s*crt: (\S+)$/gm)].map((m) => m[1]!);
+    const [osKey, etcdKey] = [...CP.matchAll(/^\s*key: (\S+)$/gm)].map((m) => m[1]!);
+    // Swap the two CAs: each is then of the other's algorithm.
+    let text = CP.replace(osCrt!, "OS_CRT").replace(osKey!, "OS_KEY").replace(etcdCrt!, osCrt!).replace(etcdKey!, osKey!).replace("OS_CRT", etcdCrt!).replace("OS_KEY", etcdKey!);
+    let r = loadConfig(text);
+    expect(r.errors).toEqual([]);
+    expect(only(r.warnings, "machine.ca.crt").message).toBe("the cluster CA is expected to be Ed25519 (as bunkerctl gen config makes it), found ECDSA P-256");
+    expect(only(r.warnings, "cluster.etcd.ca.crt").message).toBe("the etcd CA is expected to be ECDSA P-256 (as bunkerctl gen config makes it), found Ed25519");
+
+    const expired = opensslCert({ ca: true, start: "20200101000000Z", end: "20210101000000Z" });
+    text = CP.replace(osCrt!, expired.crt).replace(osKey!, expired.key);
+    r = loadConfig(text);
+    expect(r.errors).toEqual([]);
+    const w = only(r.warnings, "machine.ca.crt");
+    expect({ line: w.line, column: w.column }).toEqual(posOf(text, expired.crt));
+    expect(w.message).toBe("the certificate of the cluster CA expired on 2021-01-01T00:00:00.000Z");
+
+    const leaf = opensslCert({ ca: false, start: "20250101000000Z", end: "20990101000000Z" });
+    r = loadConfig(CP.replace(osCrt!, leaf.crt).replace(osKey!, leaf.key));
+    expect(r.errors).toEqual([]);
+    expect(only(r.warnings, "machine.ca.crt").message).toContain("is not marked as a CA");
   });
 
   test("a container ignores links, install and kernel args", () => {

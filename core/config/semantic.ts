@@ -4,7 +4,7 @@
  * invalid; warnings name values that are legal but probably not what the operator meant.
  */
 import { formatIP, formatCIDR, networkOf, parseCIDR, parseIP, contains, type Family } from "./net.ts";
-import { keyMatchesCertificate, parseCertificate, parsePrivateKey } from "./pem.ts";
+import { describeKey, keyMatchesCertificate, parseCertificate, parsePrivateKey } from "./pem.ts";
 import type { PathSegment } from "./problem.ts";
 import { formatPath } from "./problem.ts";
 import type { MachineConfig } from "./schema.ts";
@@ -17,7 +17,7 @@ export const MODES: readonly Mode[] = ["metal", "qemu", "container"];
 export interface Reporter {
   error(path: PathSegment[], message: string): void;
   warn(path: PathSegment[], message: string): void;
-  /** Whether the operator wrote this path (as opposed to a default filling it). */
+  /** Whether the operator wrote this path (as opposed to a default filling it in). */
   written(path: PathSegment[]): boolean;
   /** The source text of a scalar, to see how it was written. */
   textOf(path: PathSegment[]): string | undefined;
@@ -39,11 +39,11 @@ export function checkSemantics(c: MachineConfig, mode: Mode, r: Reporter): void 
 }
 
 function checkCAs(c: MachineConfig, r: Reporter): void {
-  const cas: [PathSegment[], { crt: string; key?: string | undefined }, string][] = [
-    [["machine", "ca"], c.machine.ca, "the cluster CA"],
-    [["cluster", "etcd", "ca"], c.cluster.etcd.ca, "the etcd CA"],
+  const cas: [PathSegment[], { crt: string; key?: string | undefined }, string, string][] = [
+    [["machine", "ca"], c.machine.ca, "the cluster CA", "Ed25519"],
+    [["cluster", "etcd", "ca"], c.cluster.etcd.ca, "the etcd CA", "ECDSA P-256"],
   ];
-  for (const [path, ca, what] of cas) {
+  for (const [path, ca, what, expectedAlgorithm] of cas) {
     if (c.machine.type === "controlplane" && ca.key === undefined) {
       r.error(path, `a controlplane needs ${formatPath([...path, "key"])}, the private key of ${what}: it signs certificates`);
     }
@@ -52,6 +52,8 @@ function checkCAs(c: MachineConfig, r: Reporter): void {
     }
     const cert = parseCertificate(ca.crt);
     if (!cert.ok) continue; // the schema reported it
+    const algorithm = describeKey(cert.value.publicKey);
+    if (algorithm !== expectedAlgorithm) r.warn([...path, "crt"], `${what} is expected to be ${expectedAlgorithm} (as bunkerctl gen config makes it), found ${algorithm}`);
     if (!cert.value.ca) r.warn([...path, "crt"], `the certificate of ${what} is not marked as a CA (basicConstraints CA:FALSE or absent)`);
     if (cert.value.validToDate.getTime() < Date.now()) r.warn([...path, "crt"], `the certificate of ${what} expired on ${cert.value.validToDate.toISOString()}`);
     if (ca.key === undefined) continue;
@@ -225,6 +227,11 @@ function checkFiles(c: MachineConfig, r: Reporter): void {
 function checkContainerIgnores(c: MachineConfig, mode: Mode, r: Reporter): void {
   if (mode !== "container") return;
   const why = "in container mode the container runtime owns it, so this is ignored";
-  const paths: PathSegment[][] = [["machine", "install"], ["machine", "network", "interfaces"], ["machine", "kernel", "args"], ["machine", "time", "servers"]];
-  for (const p of paths) if (r.written(p)) r.warn(p, why);
+  const given: [PathSegment[], boolean][] = [
+    [["machine", "install"], c.machine.install !== undefined],
+    [["machine", "network", "interfaces"], c.machine.network.interfaces.length > 0],
+    [["machine", "kernel", "args"], c.machine.kernel.args.length > 0],
+    [["machine", "time", "servers"], r.written(["machine", "time", "servers"])],
+  ];
+  for (const [p, present] of given) if (present) r.warn(p, why);
 }

@@ -1,6 +1,7 @@
 /** Helpers for the config tests: the sample configs, text edits, and where a needle sits. */
 import { generateKeyPairSync } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export function fixture(name: string): string {
@@ -34,4 +35,32 @@ export function valueOf(text: string, key: string): string {
   const m = new RegExp(`^\\s*${key}: (\\S+)$`, "m").exec(text);
   if (!m) throw new Error(`valueOf: no "${key}:" line`);
   return m[1]!;
+}
+
+/**
+ * A self-signed Ed25519 certificate and its key made by openssl (`openssl ca -selfsign`, which
+ * accepts explicit validity dates), as base64 PEM. For certificates the samples do not cover.
+ */
+export function opensslCert(opts: { ca: boolean; start: string; end: string }): { crt: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-openssl-"));
+  try {
+    writeFileSync(join(dir, "index.txt"), "");
+    writeFileSync(join(dir, "serial"), "01\n");
+    writeFileSync(join(dir, "cnf"), [
+      "[ca]", "default_ca = d", "[d]", "database = index.txt", "new_certs_dir = .", "serial = serial",
+      "default_md = default", "policy = p", "unique_subject = no", "[p]", "commonName = supplied",
+      "[ext]", `basicConstraints = critical,CA:${opts.ca ? "TRUE" : "FALSE"}`, "",
+    ].join("\n"));
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync(["openssl", ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
+    };
+    run("genpkey", "-algorithm", "ed25519", "-out", "k");
+    run("req", "-new", "-key", "k", "-subj", "/CN=test-ca", "-out", "csr");
+    run("ca", "-batch", "-config", "cnf", "-selfsign", "-keyfile", "k", "-in", "csr", "-startdate", opts.start, "-enddate", opts.end, "-extensions", "ext", "-notext", "-out", "crt");
+    const b64 = (f: string) => readFileSync(join(dir, f)).toString("base64");
+    return { crt: b64("crt"), key: b64("k") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
