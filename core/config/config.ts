@@ -6,4 +6,4 @@ export { loadConfig, type LoadOptions, type LoadResult } from "./load.ts";
 export { MachineConfigSchema, type MachineConfig, type MachineConfigInput } from "./schema.ts";
 export { formatProblems, formatPath, ROOT_PATH, type Problem, type PathSegment } from "./problem.ts";
 export { MODES, type Mode } from "./semantic.ts";
-export { applyEffect, splitPath, APPLY_EFFECTS, type ApplyEffect } from "./effects.ts";
+export { applyEffect, changedPaths, planApply, splitPath, APPLY_EFFECTS, type ApplyEffect, type ApplyPlan } from "./effects.ts";

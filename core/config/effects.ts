@@ -3,7 +3,7 @@
  * each changed path, and docs/config.md lists it. The most specific rule wins; a path no rule
  * names needs a reboot, the safe answer.
  */
-import type { PathSegment } from "./problem.ts";
+import { formatPath, type PathSegment } from "./problem.ts";
 
 export type ApplyEffect = "live" | "reboot";
 
@@ -60,4 +60,39 @@ export function applyEffect(path: string | readonly PathSegment[]): ApplyEffect 
     if (n > bestLen) { best = rule.effect; bestLen = n; }
   }
   return best;
+}
+
+/**
+ * The paths where two configs differ, as deep as both sides go: a list of another length or a
+ * value of another type is one change at its own path.
+ */
+export function changedPaths(before: unknown, after: unknown, at: PathSegment[] = []): PathSegment[][] {
+  if (Object.is(before, after)) return [];
+  const bothLists = Array.isArray(before) && Array.isArray(after);
+  const bothMaps = isPlainMap(before) && isPlainMap(after);
+  if (bothLists && before.length === after.length) {
+    return before.flatMap((x, i) => changedPaths(x, after[i], [...at, i]));
+  }
+  if (bothMaps) {
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    return [...keys].flatMap((k) => changedPaths(before[k], after[k], [...at, k]));
+  }
+  return [at];
+}
+
+function isPlainMap(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === "object" && !Array.isArray(x);
+}
+
+export interface ApplyPlan {
+  /** Every changed path (formatted like problem paths) and how it applies. */
+  changes: { path: string; effect: ApplyEffect }[];
+  /** "reboot" when any change needs one; "live" otherwise (also when nothing changed). */
+  effect: ApplyEffect;
+}
+
+/** What applying `after` over `before` does: the API's dry-run answer. */
+export function planApply(before: unknown, after: unknown): ApplyPlan {
+  const changes = changedPaths(before, after).map((p) => ({ path: formatPath(p), effect: applyEffect(p) }));
+  return { changes, effect: changes.some((c) => c.effect === "reboot") ? "reboot" : "live" };
 }
