@@ -36,9 +36,11 @@ export const routeNetwork: FormCheck = (s) => {
   return hasHostBits(parseCIDR(s)!) ? `expected a network prefix with no host bits set, found "${s}"` : undefined;
 };
 
-export const ipOrHostname: FormCheck = (s) => (parseIP(s) ? undefined : hostname(s) && `expected an IP address or a host name, found "${s}"`);
+export const ipOrHostname: FormCheck = (s) =>
+  parseIP(s) || !hostname(s) ? undefined : `expected an IP address or a host name, found "${s}"`;
 
-export const ipOrDnsName: FormCheck = (s) => (parseIP(s) ? undefined : dnsNameOrWildcard(s) && `expected an IP address or a DNS name, found "${s}"`);
+export const ipOrDnsName: FormCheck = (s) =>
+  parseIP(s) || !dnsNameOrWildcard(s) ? undefined : `expected an IP address or a DNS name, found "${s}"`;
 
 /** Go-style duration as Talos uses it: `30s`, `2m`, `1h30m`, `500ms`. */
 const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
