@@ -137,6 +137,11 @@ describe("schema problems: path, line:column, expected and found", () => {
     expectError(text, "cluster.flavour", posOf(text, "flavour"), "known keys: id, secret, clusterName, controlPlane, etcd");
   });
 
+  test("a known key in the wrong place says where it belongs", () => {
+    const text = edit(WK, "  type: worker", "  type: worker\n  hostname: node2");
+    expectError(text, "machine.hostname", posOf(text, "hostname: node2"), 'unknown key "hostname": it belongs at machine.network.hostname');
+  });
+
   test("a missing required key is reported at its parent", () => {
     const text = edit(WK, "  token: abcdef.0123456789abcdef\n", "");
     expectError(text, "machine.token", posOf(text, "machine:"), 'missing required key "token" (expected a string)');

@@ -9,6 +9,7 @@ import { ROOT_PATH, formatPath, sortProblems, type PathSegment, type Problem } f
 import { checkSemantics, type Mode } from "./semantic.ts";
 import { child, describeType, schemaAt, unwrap, type AnySchema } from "./schemawalk.ts";
 import { closest } from "./suggest.ts";
+import { fieldReference } from "./reference.ts";
 
 export interface LoadOptions {
   /** What the node runs on; decides what is required. Default "metal". */
@@ -85,7 +86,9 @@ function issueToProblem(issue: Issue, problem: (path: PathSegment[], message: st
     const name = String(last.key);
     if (issue.expected === "never") {
       const guess = closest(name, known);
-      const hint = guess ? `did you mean "${guess}"?` : `known keys: ${known.join(", ")}`;
+      // A right key in the wrong place (hostname directly under machine) is a common slip.
+      const elsewhere = guess ? undefined : fieldReference().find((r) => r.path.endsWith(`.${name}`) && !r.path.includes("[]"))?.path;
+      const hint = guess ? `did you mean "${guess}"?` : elsewhere ? `it belongs at ${elsewhere}` : `known keys: ${known.join(", ")}`;
       return problem(path, `unknown key "${name}": ${hint}`, "key");
     }
     const want = schemaAt(root, path);
