@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { stringify } from "yaml";
-import { loadConfig, type Problem } from "./config.ts";
+import { formatProblems, loadConfig, type Problem } from "./config.ts";
 import { edit, fixture, opensslCert, posOf, strayKeyB64, valueOf } from "./testdata/fixtures.ts";
 
 const CP = fixture("controlplane.yaml");
@@ -326,6 +326,12 @@ describe("rules that relate fields", () => {
   test("two files created at one path", () => {
     const text = edit(CP, "      op: create\n", "      op: create\n    - {path: /var/etc/motd, content: x}\n");
     expectError(text, "machine.files[1].path", posOf(text, "/var/etc/motd, content"), 'is already created by machine.files[0]');
+  });
+
+  test("a config broken only in rules relating fields: every problem at once, as in the golden file", () => {
+    const r = loadConfig(fixture("semantic-errors.yaml"));
+    expect(r.config).toBeUndefined();
+    expect(formatProblems("semantic-errors.yaml", r.errors, r.warnings)).toBe(fixture("semantic-errors.txt").trimEnd());
   });
 
   test("every problem is listed at once", () => {
