@@ -383,6 +383,10 @@ describe("warnings", () => {
     const w = only(r.warnings, "machine.files[0].permissions");
     expect({ line: w.line, column: w.column }).toEqual(posOf(text, "0644"));
     expect(w.message).toBe("0644 is the decimal number 644 in YAML 1.2 (mode 0o1204); for octal write 0o644");
+    // A document that asks for YAML 1.1 gets octal, and no warning.
+    const r11 = loadConfig("%YAML 1.1\n---\n" + text);
+    expect(r11.config!.machine.files[0]!.permissions).toBe(0o644);
+    expect(r11.warnings).toEqual([]);
   });
 
   test("a gateway outside the link's subnets", () => {

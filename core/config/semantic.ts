@@ -216,7 +216,8 @@ function checkFiles(c: MachineConfig, r: Reporter): void {
       else created.set(file.path, i);
     }
     const text = r.textOf([...at, "permissions"]);
-    if (text !== undefined && /^0[0-7]+$/.test(text.trim())) {
+    // Only when YAML 1.2 read it as decimal: under a %YAML 1.1 directive 0644 is octal.
+    if (text !== undefined && /^0[0-7]+$/.test(text.trim()) && file.permissions === Number.parseInt(text.trim(), 10)) {
       r.warn([...at, "permissions"], `${text.trim()} is the decimal number ${file.permissions} in YAML 1.2 (mode 0o${file.permissions.toString(8)}); for octal write 0o${text.trim().slice(1)}`);
     }
     if (file.permissions & 0o002) r.warn([...at, "permissions"], `mode 0o${file.permissions.toString(8)} makes the file writable by everyone`);
