@@ -54,3 +54,23 @@ export function optionValue(p: ParsedArgs, name: string): string | undefined {
   const v = p.options.get(name);
   return typeof v === "string" ? v : undefined;
 }
+
+/**
+ * The common frame of a command: parse argv, answer --help, turn a UsageError into its message
+ * plus the help text and exit 2. `body` gets the parsed arguments and returns the exit code.
+ */
+export function runCommand(name: string, help: string, argv: string[], specs: OptionSpec[], body: (p: ParsedArgs) => number): number {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseArgs(argv, [...specs, { name: "help", short: "h" }]);
+    if (parsed.options.has("help")) {
+      console.log(help);
+      return 0;
+    }
+    return body(parsed);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`bunkerctl ${name}: ${e.message}\n\n${help}`);
+    return 2;
+  }
+}

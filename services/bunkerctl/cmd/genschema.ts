@@ -1,7 +1,7 @@
 /** `bunkerctl gen schema [-o FILE]` */
 import { machineConfigJsonSchema } from "../../../core/config/jsonschema.ts";
 import { writeFileAtomic } from "./writefile.ts";
-import { parseArgs, optionValue, UsageError } from "./args.ts";
+import { optionValue, runCommand, UsageError } from "./args.ts";
 
 const HELP = `Usage: bunkerctl gen schema [-o FILE]
 
@@ -11,28 +11,21 @@ schema goes to standard output. Editors check types, keys and simple forms; bunk
 checks everything.`;
 
 export function run(argv: string[]): number {
-  let out: string | undefined;
-  try {
-    const p = parseArgs(argv, [{ name: "output", short: "o", value: true }, { name: "help", short: "h" }]);
-    if (p.options.has("help")) { console.log(HELP); return 0; }
+  return runCommand("gen schema", HELP, argv, [{ name: "output", short: "o", value: true }], (p) => {
     if (p.positional.length > 0) throw new UsageError(`unexpected argument "${p.positional[0]}"`);
-    out = optionValue(p, "output");
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`bunkerctl gen schema: ${e.message}\n\n${HELP}`);
-    return 2;
-  }
-  const text = JSON.stringify(machineConfigJsonSchema(), null, 2) + "\n";
-  if (out === undefined || out === "-") {
-    process.stdout.write(text);
+    const out = optionValue(p, "output");
+    const text = JSON.stringify(machineConfigJsonSchema(), null, 2) + "\n";
+    if (out === undefined || out === "-") {
+      process.stdout.write(text);
+      return 0;
+    }
+    try {
+      writeFileAtomic(out, text);
+    } catch (e) {
+      console.error(`bunkerctl gen schema: cannot write ${out}: ${(e as Error).message}`);
+      return 1;
+    }
+    console.error(`wrote ${out}`);
     return 0;
-  }
-  try {
-    writeFileAtomic(out, text);
-  } catch (e) {
-    console.error(`bunkerctl gen schema: cannot write ${out}: ${(e as Error).message}`);
-    return 1;
-  }
-  console.error(`wrote ${out}`);
-  return 0;
+  });
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { machineConfigJsonSchema } from "../../../core/config/jsonschema.ts";
@@ -96,4 +96,9 @@ test("gen schema writes the JSON Schema to stdout or to a file", () => {
   expect(w.code).toBe(0);
   expect(JSON.parse(readFileSync(join(dir, "schema.json"), "utf8"))).toEqual(want);
   expect(ctl(["gen", "schema", "extra"]).code).toBe(2);
+  const bad = ctl(["gen", "schema", "-o", "no/such/dir/schema.json"]);
+  expect(bad.code).toBe(1);
+  expect(bad.err).toContain("cannot write no/such/dir/schema.json");
+  // Written through a temp file and a rename: nothing else is left beside it.
+  expect(readdirSync(dir).filter((n) => n.includes("schema"))).toEqual(["schema.json"]);
 });

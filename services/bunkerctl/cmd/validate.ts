@@ -1,7 +1,7 @@
 /** `bunkerctl validate -f FILE [--mode metal|qemu|container] [-o text|json]` */
 import { readFileSync } from "node:fs";
 import { loadConfig, formatProblems, MODES, type Mode } from "../../../core/config/config.ts";
-import { parseArgs, optionValue, UsageError } from "./args.ts";
+import { optionValue, runCommand, UsageError } from "./args.ts";
 
 const HELP = `Usage: bunkerctl validate -f FILE [--mode metal|qemu|container] [-o text|json]
 
@@ -20,28 +20,20 @@ Options:
 Exit status: 0 valid (warnings allowed), 1 invalid or unreadable, 2 bad usage.`;
 
 export function run(argv: string[]): number {
-  let file: string, mode: Mode, output: string;
-  try {
-    const p = parseArgs(argv, [
-      { name: "file", short: "f", value: true },
-      { name: "mode", short: "m", value: true },
-      { name: "output", short: "o", value: true },
-      { name: "help", short: "h" },
-    ]);
-    if (p.options.has("help")) { console.log(HELP); return 0; }
+  const specs = [{ name: "file", short: "f", value: true }, { name: "mode", short: "m", value: true }, { name: "output", short: "o", value: true }];
+  return runCommand("validate", HELP, argv, specs, (p) => {
     if (p.positional.length > 0) throw new UsageError(`unexpected argument "${p.positional[0]}" (the file goes after -f)`);
-    file = optionValue(p, "file") ?? "";
+    const file = optionValue(p, "file") ?? "";
     if (!file) throw new UsageError("-f FILE is required");
-    mode = (optionValue(p, "mode") ?? "metal") as Mode;
+    const mode = (optionValue(p, "mode") ?? "metal") as Mode;
     if (!MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MODES.join(", ")}, not "${mode}"`);
-    output = optionValue(p, "output") ?? "text";
+    const output = optionValue(p, "output") ?? "text";
     if (output !== "text" && output !== "json") throw new UsageError(`-o must be text or json, not "${output}"`);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`bunkerctl validate: ${e.message}\n\n${HELP}`);
-    return 2;
-  }
+    return validate(file, mode, output);
+  });
+}
 
+function validate(file: string, mode: Mode, output: "text" | "json"): number {
   let text: string;
   try {
     text = readFileSync(file === "-" ? 0 : file, "utf8");
