@@ -40,6 +40,23 @@ export interface TlsTarget {
   insecure?: boolean;
 }
 
+const sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
+
+/** The status of a stream that closed without grpc-status, from its RST_STREAM code (as the gRPC spec maps them). */
+function closedWithoutStatus(rst: number, session: http2.ClientHttp2Session, sessionError: Error | undefined): GrpcError {
+  const c = http2.constants;
+  if (sessionError) return new GrpcError(Status.UNAVAILABLE, `connection failed: ${sessionError.message}`);
+  if (session.destroyed || session.closed) return new GrpcError(Status.UNAVAILABLE, "connection closed before the call ended");
+  switch (rst) {
+    case c.NGHTTP2_NO_ERROR: return new GrpcError(Status.UNAVAILABLE, "stream ended without a gRPC status");
+    case c.NGHTTP2_REFUSED_STREAM: return new GrpcError(Status.UNAVAILABLE, "stream refused by the server");
+    case c.NGHTTP2_CANCEL: return new GrpcError(Status.CANCELLED, "stream cancelled by the server");
+    case c.NGHTTP2_ENHANCE_YOUR_CALM: return new GrpcError(Status.RESOURCE_EXHAUSTED, "server asked to slow down (ENHANCE_YOUR_CALM)");
+    case c.NGHTTP2_INADEQUATE_SECURITY: return new GrpcError(Status.PERMISSION_DENIED, "server refused the connection's security (INADEQUATE_SECURITY)");
+    default: return new GrpcError(Status.INTERNAL, `stream reset by the server (HTTP/2 code ${rst})`);
+  }
+}
+
 /** HTTP status of a non-gRPC answer, mapped as the gRPC spec says. */
 function httpToGrpc(status: number): number {
   switch (status) {
@@ -107,7 +124,7 @@ export class GrpcClient {
   private getSession(): http2.ClientHttp2Session {
     if (!this.session || this.session.closed || this.session.destroyed) {
       const s = this.connect();
-      s.on("error", () => { /* surfaced through each call's stream */ });
+      s.on("error", (err) => sessionErrors.set(s, err)); // reported by the calls that fail with it
       s.on("close", () => { if (this.session === s) this.session = undefined; });
       this.session = s;
     }
@@ -177,13 +194,12 @@ export class GrpcClient {
     });
     stream.on("error", (err) => fail(Status.UNAVAILABLE, `${method.path}: ${err.message}`));
     stream.on("close", () => {
-      if (status === undefined) {
-        const rst = stream.rstCode;
-        status = rst === http2.constants.NGHTTP2_REFUSED_STREAM
-          ? new GrpcError(Status.UNAVAILABLE, "stream refused by the server")
-          : new GrpcError(rst ? Status.INTERNAL : Status.UNAVAILABLE, rst ? `stream reset by the server (HTTP/2 code ${rst})` : "connection closed without a gRPC status");
-      }
-      queue.end();
+      // A failed handshake or lost connection closes the stream first and reports the session's
+      // error just after: look one turn later so the status names the real cause.
+      setImmediate(() => {
+        if (status === undefined) status = closedWithoutStatus(stream.rstCode ?? 0, session, sessionErrors.get(session));
+        queue.end();
+      });
     });
     stream.end(body);
 
