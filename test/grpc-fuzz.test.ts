@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { allMethods, MachineService as M } from "../core/api/gen/services.ts";
 import { GrpcClient } from "../core/grpc/client.ts";
 import { encodeFrame } from "../core/grpc/framing.ts";
+import type { Method } from "../core/grpc/method.ts";
 import { statusName } from "../core/grpc/status.ts";
 import { fixtureServer } from "./lib/fixture-server.ts";
 import { connectUnix, rawCall } from "./lib/raw-h2.ts";
@@ -42,8 +43,8 @@ const { server } = fixtureServer({ requestTimeoutMs: 200, maxReceiveMessageBytes
 // Every other method answers too, so garbled requests reach protobuf decoding everywhere.
 for (const m of allMethods.values()) {
   if (server.methods.includes(m.path)) continue;
-  if (m.responseStream) server.handle(m, async function* () { yield {}; });
-  else server.handle(m, () => ({}));
+  if (m.responseStream) server.handle(m as Method<unknown, unknown, true>, async function* () { yield {}; });
+  else server.handle(m as Method<unknown, unknown, false>, () => ({}));
 }
 
 beforeAll(() => server.listenUnix(sock));
@@ -105,7 +106,10 @@ test("garbled gRPC frames, mutated protobuf and random metadata to every method"
         case 1: body = [encodeFrame(bytes(int(64)))]; break; // a frame of random protobuf
         case 2: { // a valid-looking frame with flipped bits and a lying length
           const f = encodeFrame(Buffer.concat([valid, bytes(int(16))]));
-          for (let k = 0; k < 1 + int(3); k++) f[int(f.length)] ^= 1 << int(8);
+          for (let k = 0; k < 1 + int(3); k++) {
+            const j = int(f.length);
+            f[j] = f[j]! ^ (1 << int(8));
+          }
           body = [f];
           break;
         }
