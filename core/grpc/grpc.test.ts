@@ -177,6 +177,36 @@ describe("over mutual TLS", () => {
     ok.close();
   });
 
+  test("new credentials reach new connections while an open stream keeps flowing", async () => {
+    const cc = pki.client("carol", { roles: ["os:admin"] });
+    const before = GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
+    const it = before.stream(M.Logs, { id: "follow" });
+    expect((await it.next()).value?.message).toBe("f0");
+    // Renewal under a new CA (rotation): the server trusts both, serves a certificate from the new one.
+    const next = new TestPki("next");
+    try {
+      const sc2 = next.server("server2");
+      tls.server.setCredentials({ key: sc2.key, cert: sc2.cert, ca: [pki.ca.cert, next.ca.cert] });
+      const oldTrust = GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
+      expect(code(await oldTrust.unary(M.Version, {}).catch((e) => e))).toBe("UNAVAILABLE");
+      oldTrust.close();
+      const nc = next.client("dave", { roles: ["os:admin"] });
+      const after = GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: next.ca.cert, cert: nc.cert, key: nc.key });
+      expect((await after.unary(M.Version, {})).commit).toBe("CN=dave");
+      after.close();
+      // The stream opened before the renewal still flows: messages made well after it arrive.
+      let last = "";
+      for (let i = 0; i < 200 && last !== "f40"; i++) last = (await it.next()).value?.message ?? "";
+      expect(last).toBe("f40");
+      await it.return(undefined);
+    } finally {
+      before.close();
+      const sc = pki.server();
+      tls.server.setCredentials({ key: sc.key, cert: sc.cert, ca: pki.ca.cert });
+      next.remove();
+    }
+  });
+
   test("closing the server cancels open calls with UNAVAILABLE-reason signals", async () => {
     const { server: s, observed: o } = fixtureServer();
     const p = join(dir, "close.sock");

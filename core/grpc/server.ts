@@ -81,6 +81,7 @@ const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc", "grpc
 export class GrpcServer {
   private readonly handlers = new Map<string, Entry>();
   private readonly servers: H2Server[] = [];
+  private readonly tlsServers: http2.Http2SecureServer[] = [];
   private readonly unixPaths: string[] = [];
   private readonly openStreams = new Map<http2.Http2Session, number>();
   private readonly calls = new Set<AbortController>();
@@ -119,6 +120,7 @@ export class GrpcServer {
       settings: { maxConcurrentStreams: this.opts.maxConcurrentStreams },
     });
     server.on("tlsClientError", (err: Error) => this.opts.onError?.(err, "tls handshake"));
+    this.tlsServers.push(server);
     this.attach(server, (session) => {
       const sock = session.socket as TLSSocket;
       const cert = sock.getPeerCertificate?.(true);
@@ -135,6 +137,14 @@ export class GrpcServer {
       server.listen(o.port, o.host, () => { server.off("error", reject); resolve(); });
     });
     return server.address() as AddressInfo;
+  }
+
+  /**
+   * Replaces the TLS key, certificate and trusted CAs for new connections (certificate renewal,
+   * CA rotation). Open connections and their streams keep going on the old ones.
+   */
+  setCredentials(c: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer | (string | Buffer)[] }): void {
+    for (const s of this.tlsServers) s.setSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: "TLSv1.3" });
   }
 
   /** Listens with plaintext HTTP/2 (h2c, prior knowledge) on a unix socket, replacing a stale one. */
@@ -162,6 +172,7 @@ export class GrpcServer {
     await Promise.all(closing);
     for (const p of this.unixPaths) { try { unlinkSync(p); } catch { /* already gone */ } }
     this.servers.length = 0;
+    this.tlsServers.length = 0;
     this.unixPaths.length = 0;
   }
 
