@@ -309,12 +309,17 @@ class ServerCall {
       if (!entry.method.responseStream) {
         const res = await (entry.fn(req, ctx) as Promise<unknown>);
         if (this.done) return;
-        this.sendMessage(entry.method, res);
-      } else {
-        for await (const res of entry.fn(req, ctx) as AsyncIterable<unknown>) {
-          if (this.done) break; // leaving the loop runs the generator's finally blocks
-          if (!this.sendMessage(entry.method, res)) await this.drained();
-        }
+        // Message and trailers leave in one go: one write fewer per unary call.
+        const frame = this.encodeResponse(entry.method, res);
+        this.sendHeaders();
+        return this.finish(Status.OK, "", frame);
+      }
+      for await (const res of entry.fn(req, ctx) as AsyncIterable<unknown>) {
+        if (this.done) break; // leaving the loop runs the generator's finally blocks
+        const frame = this.encodeResponse(entry.method, res);
+        this.sendHeaders();
+        if (this.done || this.stream.closed) break;
+        if (!this.stream.write(frame)) await this.drained();
       }
       this.finish(Status.OK, "");
     } catch (err) {
@@ -335,8 +340,8 @@ class ServerCall {
 
   private pendingTrailers: Record<string, string> = {};
 
-  /** Ends the call with a status; the first end wins. Later calls do nothing. */
-  finish(code: number, details: string): void {
+  /** Ends the call with a status (after `lastFrame`, if given); the first end wins. */
+  finish(code: number, details: string, lastFrame?: Buffer): void {
     if (this.done) return;
     this.done = true;
     this.clearTimers();
@@ -353,7 +358,8 @@ class ServerCall {
       this.stream.respond({ ...GRPC_HEADERS, ...trailers }, { endStream: true });
     } else {
       this.pendingTrailers = trailers;
-      this.stream.end();
+      if (lastFrame) this.stream.end(lastFrame);
+      else this.stream.end();
     }
     // A client still sending (an oversize or endless request) is told to stop.
     if (!this.stream.readableEnded) {
@@ -368,8 +374,8 @@ class ServerCall {
     this.finish(Status.UNKNOWN, e?.message ?? String(err));
   }
 
-  /** Encodes and writes one response; false when the stream's buffer is full (wait for drain). */
-  private sendMessage(method: AnyMethod, res: unknown): boolean {
+  /** One response as a frame; throws INTERNAL if it does not encode, RESOURCE_EXHAUSTED if too big. */
+  private encodeResponse(method: AnyMethod, res: unknown): Buffer {
     let bytes: Uint8Array;
     try {
       bytes = method.responseType.encode(res).finish();
@@ -379,9 +385,7 @@ class ServerCall {
     if (bytes.byteLength > this.opts.maxSendMessageBytes) {
       throw new GrpcError(Status.RESOURCE_EXHAUSTED, `${method.name} response of ${bytes.byteLength} bytes is larger than the limit of ${this.opts.maxSendMessageBytes} bytes`);
     }
-    this.sendHeaders();
-    if (this.done || this.stream.closed) return true;
-    return this.stream.write(encodeFrame(bytes));
+    return encodeFrame(bytes);
   }
 
   /** Resolves when the stream can take more data or the call is over. */
