@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
+import http2 from "node:http2";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { encodeFrame } from "../core/grpc/framing.ts";
 import type { Method } from "../core/grpc/method.ts";
 import { statusName } from "../core/grpc/status.ts";
 import { fixtureServer } from "./lib/fixture-server.ts";
+import { TestPki } from "./lib/pki.ts";
 import { connectUnix, rawCall } from "./lib/raw-h2.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
@@ -91,13 +93,13 @@ test("raw bytes and random HTTP/2 frames on the socket", async () => {
   c.close();
 }, 60_000);
 
-test("garbled gRPC frames, mutated protobuf and random metadata to every method", async () => {
+/** Sends `count` garbled calls on one HTTP/2 session; returns how each ended, by outcome. */
+async function garble(session: http2.ClientHttp2Session, count: number): Promise<Record<string, number>> {
   // Hostname's fixture handler waits 10 s by design (for deadline tests): leave it out.
   const methods = [...allMethods.values()].filter((m) => m !== M.Hostname);
   const outcomes: Record<string, number> = {};
-  const session = connectUnix(sock);
   try {
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < count; i++) {
       const m = pick(methods);
       const valid = Buffer.from(m.requestType.encode({}).finish());
       let body: Buffer[];
@@ -127,6 +129,11 @@ test("garbled gRPC frames, mutated protobuf and random metadata to every method"
   } finally {
     session.close();
   }
+  return outcomes;
+}
+
+test("garbled gRPC frames, mutated protobuf and random metadata to every method", async () => {
+  const outcomes = await garble(connectUnix(sock), 300);
   // Every call got an answer (rawCall rejects on a hang); most are statuses, some are OK
   // because random bytes can be a valid message.
   if (process.env.FUZZ_VERBOSE) console.log(outcomes);
@@ -136,4 +143,31 @@ test("garbled gRPC frames, mutated protobuf and random metadata to every method"
   expect((await c.unary(M.Version, {})).version).toBe("1.2.3");
   expect((await Array.fromAsync(c.stream(M.Logs, { id: "x", tail: 3 }))).length).toBe(3);
   c.close();
+}, 120_000);
+
+test("the same over mutual TLS, and garbage in place of a TLS handshake", async () => {
+  const pki = new TestPki();
+  try {
+    const sc = pki.server();
+    const cc = pki.client("fuzzer", { roles: ["os:admin"] });
+    const { port } = await server.listenTls({ host: "127.0.0.1", port: 0, key: sc.key, cert: sc.cert, ca: pki.ca.cert });
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect(port, "127.0.0.1");
+        const done = () => { clearTimeout(t); s.destroy(); resolve(); };
+        const t = setTimeout(done, 500);
+        s.on("error", done).on("close", done).on("data", () => {});
+        s.write(i % 2 ? bytes(1 + int(300)) : Buffer.concat([Buffer.from([0x16, 0x03, 0x01]), bytes(int(200))]));
+      });
+    }
+    const session = http2.connect(`https://127.0.0.1:${port}`, { ca: pki.ca.cert, cert: cc.cert, key: cc.key });
+    session.on("error", () => {});
+    const outcomes = await garble(session, 150);
+    expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(150);
+    const c = GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
+    expect((await c.unary(M.Version, {})).version).toBe("1.2.3");
+    c.close();
+  } finally {
+    pki.remove();
+  }
 }, 120_000);

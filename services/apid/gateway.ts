@@ -6,7 +6,7 @@
  * certificate and lets through only the maintenance table, marked `x-bunker-maintenance: 1`.
  *
  * Whatever the client sends in x-bunker-* metadata is dropped: only apid sets those, and init
- * trusts them only from apid's uid (SO_PEERCRED).
+ * must trust them only from apid's uid (SO_PEERCRED, given to its handlers as ctx.peer).
  */
 import type { AddressInfo } from "node:net";
 import { allMethods } from "../../core/api/gen/services.ts";
