@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { MachineService as M, ResourceService as R, allMethods } from "./gen/services.ts";
-import { authorize, authorizeMaintenance, formatRoleList, METHOD_ROLES, parseRoleList, parseRoles, rolesFor, type Role } from "./roles.ts";
+import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, METHOD_ROLES, parseRoleList, parseRoles, rolesFor, type Role } from "./roles.ts";
 
 const may = (path: string, ...roles: Role[]) => authorize(path, roles).allowed;
 
@@ -30,6 +30,11 @@ test("admin may call every RPC; etcd:backup alone, no role, or unknown roles get
     expect(may(p, "os:etcd:backup")).toBe(false);
     expect(may(p)).toBe(false);
   }
+});
+
+test("os:impersonator (node certificates) is no role of its own: not parsed as one, allows nothing", () => {
+  expect(parseRoles([IMPERSONATOR, "os:reader"])).toEqual({ roles: ["os:reader"], unknown: [IMPERSONATOR] });
+  for (const p of allMethods.keys()) expect(authorize(p, [IMPERSONATOR as Role]).allowed).toBe(false);
 });
 
 test("an RPC missing from the table is admin-only (a future or unknown method)", () => {

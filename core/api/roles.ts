@@ -9,6 +9,13 @@ import { MachineService as M, ResourceService as R } from "./gen/services.ts";
 export const ROLES = ["os:admin", "os:operator", "os:reader", "os:etcd:backup"] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * Not a role for people: node certificates carry it so one node's apid can relay a call it has
+ * already checked to another node, whose apid then applies the relayed caller's roles. By itself
+ * it allows no RPC (it is in no table entry).
+ */
+export const IMPERSONATOR = "os:impersonator";
+
 const ADMIN: readonly Role[] = ["os:admin"];
 const OPERATOR: readonly Role[] = ["os:admin", "os:operator"];
 const READER: readonly Role[] = ["os:admin", "os:operator", "os:reader"];

@@ -25,7 +25,7 @@ const rogue = new TestPki("rogue");
 let seen: Record<string, string> = {};
 const backendAborts: string[] = [];
 
-function stubBackend(): GrpcServer {
+function stubBackend(name = "stub"): GrpcServer {
   const s = new GrpcServer();
   for (const m of allMethods.values()) {
     if (m.responseStream) s.handle(m as Method<unknown, unknown, true>, async function* () { yield {}; });
@@ -34,7 +34,7 @@ function stubBackend(): GrpcServer {
   s.handle(M.Version, (_req, ctx) => {
     seen = Object.fromEntries(Object.entries(ctx.metadata).map(([k, v]) => [k, String(v)]));
     seen.peerUid = String(ctx.peer.transport === "unix" ? ctx.peer.uid : -1);
-    return { version: "stub" };
+    return { version: name };
   });
   s.handle(M.ServiceStart, (req, ctx) => {
     ctx.setTrailers({ "x-why": "unknown-service" });
@@ -215,8 +215,8 @@ describe("what reaches init", () => {
     expect(await eventually(() => backendAborts.includes("CANCELLED"))).toBe(true);
   });
 
-  test("proxying to another node is refused clearly, not silently served here", async () => {
-    expect(await statusOf("admin", M.Version, false, { metadata: { node: "10.0.0.2" } })).toBe("UNIMPLEMENTED");
+  test("a client's own x-bunker-roles claim grants nothing", async () => {
+    expect(await statusOf("reader", M.Reset, false, { metadata: { "x-bunker-roles": "os:admin" } })).toBe("PERMISSION_DENIED");
   });
 
   test("init unreachable: UNAVAILABLE", async () => {
@@ -228,5 +228,85 @@ describe("what reaches init", () => {
     c.close();
     await lonely.close();
     expect(statusName((e as GrpcError).code)).toBe("UNAVAILABLE");
+  });
+});
+
+describe("proxying to another node (metadata node)", () => {
+  // Two nodes, A and B, each an apid with its own init; their certificates are node certificates.
+  const sockB = join(dir, "init-b.sock");
+  const backendB = stubBackend("stub-B");
+  let a: Gateway;
+  let b: Gateway;
+  let portA = 0;
+  let nodeB = "";
+  beforeAll(async () => {
+    await backendB.listenUnix(sockB);
+    const na = pki.node("node-a");
+    const nb = pki.node("node-b");
+    b = new Gateway({ host: "127.0.0.1", port: 0, cert: nb.cert, key: nb.key, cas: [pki.ca.cert], backend: sockB, onError: () => {} });
+    nodeB = `127.0.0.1:${(await b.listen()).port}`;
+    a = new Gateway({ host: "127.0.0.1", port: 0, cert: na.cert, key: na.key, cas: [pki.ca.cert], backend: backendSock, onError: () => {} });
+    portA = (await a.listen()).port;
+  }, 30_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await backendB.close();
+  });
+
+  const viaA = (who: string) => GrpcClient.tls({ address: `127.0.0.1:${portA}`, ca: pki.ca.cert, cert: certs[who]!.cert, key: certs[who]!.key });
+  async function statusViaA(who: string, m: AnyMethod): Promise<string> {
+    const c = viaA(who);
+    try {
+      await c.unary(m as Method<unknown, unknown, false>, {}, { metadata: { node: nodeB }, timeoutMs: 5000 });
+      return "OK";
+    } catch (e) {
+      return e instanceof GrpcError ? statusName(e.code) : String(e);
+    } finally {
+      c.close();
+    }
+  }
+
+  test("a reader's call reaches B's init with the reader's roles, not the node's", async () => {
+    const c = viaA("reader");
+    const res = await c.unary(M.Version, {}, { metadata: { node: nodeB } });
+    c.close();
+    expect(res.version).toBe("stub-B");
+    expect(seen["x-bunker-roles"]).toBe("os:reader");
+    expect(seen["x-bunker-identity"]).toBe("reader via node-a");
+  });
+
+  test("proxying with a reader certificate does not lend the node's authority", async () => {
+    expect(await statusViaA("reader", M.Reboot)).toBe("PERMISSION_DENIED");
+    expect(await statusViaA("reader", M.Reset)).toBe("PERMISSION_DENIED");
+    expect(await statusViaA("operator", M.Reset)).toBe("PERMISSION_DENIED");
+    expect(await statusViaA("operator", M.Reboot)).toBe("OK");
+    expect(await statusViaA("admin", M.Reset)).toBe("OK");
+  });
+
+  test("B refuses a relay whose roles do not allow the call (its own check, not only A's)", async () => {
+    // Present node A's certificate straight to B with a forged reader role, calling Reset.
+    const na = pki.node("node-a2");
+    const c = GrpcClient.tls({ address: nodeB, ca: pki.ca.cert, cert: na.cert, key: na.key });
+    const denied = await c.unary(M.Reset, {}, { metadata: { "x-bunker-roles": "os:reader" } }).catch((e) => e);
+    const noRoles = await c.unary(M.Version, {}).catch((e) => e);
+    c.close();
+    expect(statusName((denied as GrpcError).code)).toBe("PERMISSION_DENIED");
+    expect(statusName((noRoles as GrpcError).code)).toBe("PERMISSION_DENIED");
+  });
+
+  test("a stream through the proxy", async () => {
+    const c = viaA("reader");
+    const got = await Array.fromAsync(c.stream(M.Logs, { id: "x" }, { metadata: { node: nodeB } }));
+    c.close();
+    expect(got.map((e) => e.message)).toEqual(["one line"]);
+  });
+
+  test("an unreachable node: UNAVAILABLE; maintenance mode does not proxy", async () => {
+    const c = viaA("admin");
+    const e = await c.unary(M.Version, {}, { metadata: { node: "127.0.0.1:1" }, timeoutMs: 5000 }).catch((x) => x);
+    c.close();
+    expect(statusName((e as GrpcError).code)).toBe("UNAVAILABLE");
+    expect(await statusOf("none", M.Version, true, { metadata: { node: nodeB } })).toBe("PERMISSION_DENIED");
   });
 });

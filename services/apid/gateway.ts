@@ -7,10 +7,15 @@
  *
  * Whatever the client sends in x-bunker-* metadata is dropped: only apid sets those, and init
  * must trust them only from apid's uid (SO_PEERCRED, given to its handlers as ctx.peer).
+ *
+ * Metadata `node` asks for another node: the call is checked here, then forwarded to that node's
+ * apid over mTLS with this node's own certificate, which carries the role os:impersonator; the
+ * other apid then applies the original caller's roles (x-bunker-roles), and only from such a
+ * certificate. The forwarded call has no `node`, so it cannot bounce further.
  */
 import type { AddressInfo } from "node:net";
 import { allMethods } from "../../core/api/gen/services.ts";
-import { authorize, authorizeMaintenance, formatRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
+import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
 import type { Method } from "../../core/grpc/method.ts";
@@ -32,6 +37,8 @@ export interface GatewayOptions {
   cas: string[];
   /** init's unix socket. */
   backend: string;
+  /** Port of other nodes' apid, for `node` metadata without a port. Default 50000. */
+  peerPort?: number;
   maintenance?: boolean;
   onError?: (err: Error, where: string) => void;
 }
@@ -51,18 +58,31 @@ export function identify(ctx: CallContext, maintenance: boolean): Caller {
     return { error: new GrpcError(Status.UNAUTHENTICATED, "the client certificate lacks extended key usage clientAuth") };
   }
   const subject = peer.certificate.subject as unknown as Record<string, string | string[] | undefined>;
-  const { roles } = parseRoles(subject.O);
+  const { roles, unknown } = parseRoles(subject.O);
   const cn = subject.CN;
-  return { roles, identity: Array.isArray(cn) ? cn.join(",") : (cn ?? "") };
+  const identity = Array.isArray(cn) ? cn.join(",") : (cn ?? "");
+  if (unknown.includes(IMPERSONATOR)) {
+    // Another node's apid relaying a caller it already checked: that caller's roles apply.
+    const relayed = ctx.metadata[ROLES_HEADER];
+    const who = ctx.metadata[IDENTITY_HEADER];
+    return {
+      roles: parseRoleList(typeof relayed === "string" ? relayed : undefined),
+      identity: `${typeof who === "string" ? who : "?"} via ${identity}`,
+    };
+  }
+  return { roles, identity };
 }
 
 export class Gateway {
   readonly server: GrpcServer;
   private readonly backend: GrpcClient;
+  private readonly peers = new Map<string, GrpcClient>();
+  private creds: { cert: string; key: string; cas: string[] };
   private address: AddressInfo | undefined;
 
   constructor(private readonly o: GatewayOptions) {
     this.server = new GrpcServer({ onError: o.onError });
+    this.creds = { cert: o.cert, key: o.key, cas: o.cas };
     this.backend = GrpcClient.unix(o.backend);
     for (const m of allMethods.values()) {
       if (m.responseStream) {
@@ -87,23 +107,29 @@ export class Gateway {
   /** New certificate or CAs for new connections; open streams continue. */
   setCredentials(c: { cert: string; key: string; cas: string[] }): void {
     this.server.setCredentials({ key: c.key, cert: c.cert, ca: this.o.maintenance ? undefined : c.cas });
+    // Connections to other nodes are made again with the new certificate.
+    this.creds = c;
+    for (const p of this.peers.values()) p.close();
+    this.peers.clear();
   }
 
   async close(): Promise<void> {
     await this.server.close();
     this.backend.close();
+    for (const p of this.peers.values()) p.close();
   }
 
-  /** Checks the caller and builds the backend call's options; throws the refusal. */
-  private admit(ctx: CallContext): CallOptions {
+  /** Checks the caller; returns where the call goes and the options to call it with. Throws the refusal. */
+  private admit(ctx: CallContext): { target: GrpcClient; opts: CallOptions } {
     const maintenance = this.o.maintenance === true;
     const caller = identify(ctx, maintenance);
     if ("error" in caller) throw caller.error;
     const decision = maintenance ? authorizeMaintenance(ctx.method.path) : authorize(ctx.method.path, caller.roles);
     if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason);
     const node = ctx.metadata.node;
-    if (node !== undefined && node !== "") {
-      throw new GrpcError(Status.UNIMPLEMENTED, `proxying to another node (metadata node=${String(node)}) is not available yet; call that node's endpoint directly`);
+    const remote = typeof node === "string" && node !== "" ? node : undefined;
+    if (remote && maintenance) {
+      throw new GrpcError(Status.PERMISSION_DENIED, "a node in maintenance mode does not proxy to other nodes");
     }
     const metadata: Metadata = {};
     for (const [k, v] of Object.entries(ctx.metadata)) if (!k.startsWith("x-bunker-") && k !== "node") metadata[k] = v;
@@ -111,27 +137,42 @@ export class Gateway {
     metadata[IDENTITY_HEADER] = caller.identity.replace(/[^\x20-\x7e]/g, "?");
     if (maintenance) metadata[MAINTENANCE_HEADER] = "1";
     return {
-      metadata,
-      signal: ctx.signal,
-      timeoutMs: ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - Date.now()),
-      onMetadata: (md) => ctx.sendMetadata(md),
-      onTrailers: (md) => ctx.setTrailers(md),
+      target: remote ? this.peer(remote) : this.backend,
+      opts: {
+        metadata,
+        signal: ctx.signal,
+        timeoutMs: ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - Date.now()),
+        onMetadata: (md) => ctx.sendMetadata(md),
+        onTrailers: (md) => ctx.setTrailers(md),
+      },
     };
   }
 
+  /** A connection to another node's apid ("host" or "host:port"), kept for later calls. */
+  private peer(node: string): GrpcClient {
+    const address = /^\[.*\]:\d+$|^[^:]+:\d+$/.test(node) ? node : `${node.includes(":") ? `[${node}]` : node}:${this.o.peerPort ?? 50000}`;
+    let c = this.peers.get(address);
+    if (!c) {
+      if (this.peers.size >= 64) throw new GrpcError(Status.RESOURCE_EXHAUSTED, "too many other nodes addressed through this one");
+      c = GrpcClient.tls({ address, ca: this.creds.cas, cert: this.creds.cert, key: this.creds.key });
+      this.peers.set(address, c);
+    }
+    return c;
+  }
+
   private async forwardUnary(m: Method<unknown, unknown, false>, req: unknown, ctx: CallContext): Promise<unknown> {
-    const opts = this.admit(ctx);
+    const { target, opts } = this.admit(ctx);
     try {
-      return await this.backend.unary(m, req, opts);
+      return await target.unary(m, req, opts);
     } catch (err) {
       throw backendError(err);
     }
   }
 
   private async *forwardStream(m: Method<unknown, unknown, true>, req: unknown, ctx: CallContext): AsyncGenerator<unknown> {
-    const opts = this.admit(ctx);
+    const { target, opts } = this.admit(ctx);
     try {
-      yield* this.backend.stream(m, req, opts);
+      yield* target.stream(m, req, opts);
     } catch (err) {
       throw backendError(err);
     }
@@ -141,5 +182,5 @@ export class Gateway {
 /** A backend failure as the client should see it: its own status, or UNAVAILABLE. */
 function backendError(err: unknown): GrpcError {
   if (err instanceof GrpcError) return err;
-  return new GrpcError(Status.UNAVAILABLE, `init's API is not reachable: ${(err as Error)?.message ?? String(err)}`);
+  return new GrpcError(Status.UNAVAILABLE, `the node's API is not reachable: ${(err as Error)?.message ?? String(err)}`);
 }

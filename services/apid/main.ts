@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { Gateway } from "./gateway.ts";
 
 const HELP = `Usage: apid --cert FILE --key FILE --ca FILE [--accepted-ca FILE]... --backend SOCKET
-            [--listen HOST:PORT] [--maintenance]
+            [--listen HOST:PORT] [--peer-port PORT] [--maintenance]
 
 The API gateway: serves the node API over TLS 1.3 on --listen (default 0.0.0.0:50000), requires
 a client certificate chaining to the CA in --ca (or an --accepted-ca, for CA rotation) with EKU
@@ -12,6 +12,10 @@ forwards each call to init's unix socket (--backend) with the roles in x-bunker-
 
   --maintenance   no client certificate asked; only the maintenance-mode RPCs pass
                   (Version, Hostname, Disks, Memory, LoadAvg, CPUInfo, ApplyConfiguration)
+
+Metadata "node: HOST[:PORT]" relays a call, once checked here, to that node's apid (port
+--peer-port, default 50000) with this node's certificate, which must carry EKU clientAuth and
+Subject O os:impersonator; the other node applies the caller's roles.
 
 SIGHUP re-reads --cert, --key, --ca and --accepted-ca: renewed certificates apply to new
 connections while open streams continue. SIGTERM stops.`;
@@ -37,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
         "accepted-ca": { type: "string", multiple: true, default: [] },
         backend: { type: "string" },
         maintenance: { type: "boolean", default: false },
+        "peer-port": { type: "string", default: "50000" },
       },
       strict: true,
     }).values;
@@ -62,8 +67,10 @@ export async function main(argv: string[]): Promise<number> {
   let gateway: Gateway;
   try {
     const { host, port } = parseListen(args.listen!);
+    const peerPort = Number(args["peer-port"]);
+    if (!(Number.isInteger(peerPort) && peerPort > 0 && peerPort < 65536)) throw new Error(`--peer-port ${args["peer-port"]}: expected a port number`);
     gateway = new Gateway({
-      host, port, ...read(), backend: args.backend!, maintenance: args.maintenance,
+      host, port, ...read(), backend: args.backend!, maintenance: args.maintenance, peerPort,
       onError: (err, where) => console.error(`apid: ${where}: ${err.message}`),
     });
     const addr = await gateway.listen();

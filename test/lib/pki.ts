@@ -84,6 +84,14 @@ export class TestPki {
     ], 2);
   }
 
+  /** A node's API certificate: serves, and authenticates to other nodes as os:impersonator. */
+  node(base: string): CertPair {
+    return this.leaf(base, `/O=os:impersonator/CN=${base}`, [
+      "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
+      "extendedKeyUsage=serverAuth,clientAuth", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
+    ], 2);
+  }
+
   client(base: string, o: ClientCertOptions = {}): CertPair {
     const subject = (o.roles ?? []).map((r) => `/O=${r}`).join("") + `/CN=${o.cn ?? base}`;
     const eku = o.eku ?? "clientAuth";
