@@ -13,6 +13,7 @@ import { fixtureServer, eventually, sleep } from "../../test/lib/fixture-server.
 import { TestPki } from "../../test/lib/pki.ts";
 import { connectUnix, rawCall } from "../../test/lib/raw-h2.ts";
 import { GrpcClient } from "./client.ts";
+import { GrpcServer } from "./server.ts";
 import { encodeFrame } from "./framing.ts";
 import { GrpcError, Status, statusName } from "./status.ts";
 
@@ -104,6 +105,68 @@ describe("our client and server over the unix socket", () => {
     expect(initial).toEqual({ "x-served-by": "bunker" });
     expect(() => client.unary(M.Version, {}, { metadata: { "grpc-status": "0" } })).toThrow(/not allowed/);
   });
+});
+
+describe("flow control and idle connections", () => {
+  test("a slow reader holds the streaming handler back (backpressure), then gets everything", async () => {
+    let produced = 0;
+    const s = new GrpcServer().handle(M.Read, async function* () {
+      for (let i = 0; i < 200; i++) {
+        produced++;
+        yield { data: new Uint8Array(64 * 1024).fill(i) };
+      }
+    });
+    const p = join(dir, "slow.sock");
+    await s.listenUnix(p);
+    const c = GrpcClient.unix(p);
+    try {
+      const it = c.stream(M.Read, { path: "x" });
+      await it.next();
+      await sleep(300);
+      // 200 chunks are 12.5 MiB; without backpressure all would be produced by now.
+      expect(produced).toBeLessThan(100);
+      let n = 1;
+      for await (const chunk of it) {
+        expect(chunk.data![0]).toBe(n % 256);
+        n++;
+      }
+      expect(n).toBe(200);
+    } finally {
+      c.close();
+      await s.close();
+    }
+  }, 20_000);
+
+  test("a connection with no call is closed after idleSessionMs; one holding a quiet stream stays", async () => {
+    const s = new GrpcServer({ idleSessionMs: 150 })
+      .handle(M.Version, () => ({ version: "v" }))
+      .handle(M.Logs, async function* (_r, ctx) {
+        await sleep(10_000, ctx.signal); // a quiet `logs -f`: nothing to say for a while
+        yield { message: "late" };
+      });
+    const p = join(dir, "idle.sock");
+    await s.listenUnix(p);
+    const idle = connectUnix(p);
+    const busy = GrpcClient.unix(p);
+    try {
+      const closed = new Promise<boolean>((resolve) => { idle.once("close", () => resolve(true)); setTimeout(() => resolve(false), 3000); });
+      await rawCall(idle, M.Version.path, versionBody());
+      const ac = new AbortController();
+      let settled = "pending";
+      const first = busy.stream(M.Logs, { follow: true }, { signal: ac.signal }).next()
+        .then(() => { settled = "message"; }, (e) => { settled = code(e); });
+      expect(await closed).toBe(true);
+      await sleep(400);
+      // The connection holding the quiet stream was not closed: the stream is still waiting.
+      expect(settled).toBe("pending");
+      ac.abort();
+      await first;
+      expect(settled).toBe("CANCELLED");
+    } finally {
+      busy.close();
+      await s.close();
+    }
+  }, 20_000);
 });
 
 describe("requests no good client sends get a clear answer", () => {
