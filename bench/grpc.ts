@@ -9,21 +9,28 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { MachineService as M } from "../core/api/gen/services.ts";
 import { GrpcClient } from "../core/grpc/client.ts";
 import { GrpcServer } from "../core/grpc/server.ts";
 import { GrpcError, Status } from "../core/grpc/status.ts";
 import { TestPki } from "../test/lib/pki.ts";
+import { median, percentile, root, writeResults } from "./lib.ts";
 
-const root = resolve(import.meta.dir, "..");
 const callsArg = process.argv.indexOf("--calls");
 const CALLS = callsArg > 0 ? Number(process.argv[callsArg + 1]) : 4000;
 const WARMUP = 500;
 const ROUNDS = 3;
 
 interface Run { p50: number; p99: number; rps: number }
-interface ServerResult { name: string; runtime: string; runs: Record<number, Run>; rssIdle: number; rssAfter: number }
+interface ServerResult { name: string; runtime: string; runs: Record<number, Run>; rssIdle: number; rssAfter: number; cpuUsPerCall: number }
+
+/** CPU time (user + system) a process has used, in ms, from /proc/PID/stat (10 ms ticks). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15) at 100 Hz
+}
 
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -43,7 +50,6 @@ async function startServer(cmd: string[]): Promise<{ proc: ReturnType<typeof Bun
   return { proc, port: Number(/PORT (\d+)/.exec(out)![1]) };
 }
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 async function measure(client: GrpcClient, concurrency: number): Promise<Run> {
   const lat: number[] = [];
@@ -59,11 +65,10 @@ async function measure(client: GrpcClient, concurrency: number): Promise<Run> {
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), rps: lat.length / secs };
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), rps: lat.length / secs };
 }
 
-interface Contender { name: string; runtime: string; proc: ReturnType<typeof Bun.spawn>; client: GrpcClient; rounds: Record<number, Run[]>; rssIdle: number }
+interface Contender { name: string; runtime: string; proc: ReturnType<typeof Bun.spawn>; client: GrpcClient; rounds: Record<number, Run[]>; rssIdle: number; cpuMs: number }
 
 async function startContender(name: string, runtime: string, cmd: string[], pki: TestPki): Promise<Contender> {
   const { proc, port } = await startServer(cmd);
@@ -76,19 +81,22 @@ async function startContender(name: string, runtime: string, cmd: string[], pki:
   for (const c of [1, 16]) {
     await Promise.all(Array.from({ length: c }, async () => { for (let i = 0; i < WARMUP / c; i++) await client.unary(M.Version, {}); }));
   }
-  return { name, runtime, proc, client, rounds: { 1: [], 16: [] }, rssIdle };
+  return { name, runtime, proc, client, rounds: { 1: [], 16: [] }, rssIdle, cpuMs: 0 };
 }
 
 /** Median of each figure over the rounds (robust to a noisy neighbour during one round). */
-function median(runs: Run[]): Run {
-  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return { p50: mid(runs.map((r) => r.p50)), p99: mid(runs.map((r) => r.p99)), rps: mid(runs.map((r) => r.rps)) };
+function medianRun(runs: Run[]): Run {
+  return { p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), rps: median(runs.map((r) => r.rps)) };
 }
 
 /** Runs ROUNDS rounds, each measuring every contender in turn, so drift hits all alike. */
 async function benchAll(contenders: Contender[]): Promise<ServerResult[]> {
   for (let r = 0; r < ROUNDS; r++) {
-    for (const k of contenders) for (const c of [1, 16]) k.rounds[c]!.push(await measure(k.client, c));
+    for (const k of contenders) {
+      const cpu0 = cpuMs(k.proc.pid);
+      for (const c of [1, 16]) k.rounds[c]!.push(await measure(k.client, c));
+      k.cpuMs += cpuMs(k.proc.pid) - cpu0;
+    }
   }
   const out: ServerResult[] = [];
   for (const k of contenders) {
@@ -96,7 +104,7 @@ async function benchAll(contenders: Contender[]): Promise<ServerResult[]> {
     k.client.close();
     (k.proc.stdin as import("bun").FileSink).end();
     await k.proc.exited;
-    out.push({ name: k.name, runtime: k.runtime, runs: { 1: median(k.rounds[1]!), 16: median(k.rounds[16]!) }, rssIdle: k.rssIdle, rssAfter });
+    out.push({ name: k.name, runtime: k.runtime, runs: { 1: medianRun(k.rounds[1]!), 16: medianRun(k.rounds[16]!) }, rssIdle: k.rssIdle, rssAfter, cpuUsPerCall: (k.cpuMs * 1000) / (ROUNDS * 2 * CALLS) });
   }
   return out;
 }
@@ -182,10 +190,8 @@ try {
     return `| ${r.name} (${r.runtime}) | ${c} | ${f3(x.p50)} | ${f3(x.p99)} | ${Math.round(x.rps).toLocaleString("en")} |`;
   }));
   const ratio = (c: number, other = ref) => (ours.runs[c]!.rps / other.runs[c]!.rps).toFixed(2);
-  const md = [
-    "# gRPC: our node:http2 server vs @grpc/grpc-js",
-    "",
-    `Generated by \`bun bench/grpc.ts\` on ${new Date().toISOString().slice(0, 10)}. Unary \`MachineService.Version\` over`,
+  writeResults("grpc", "gRPC: our node:http2 server vs @grpc/grpc-js", [
+    "Generated by `bun bench/grpc.ts` (needs out/bunker for the apid figures). Unary `MachineService.Version` over",
     "mutual TLS 1.3 (Ed25519 certificates) on 127.0.0.1; each server in its own process; the same",
     `client (core/grpc, Bun ${Bun.version}, one HTTP/2 connection per server); ${CALLS} calls per measurement after ${WARMUP}`,
     `warm-up calls; ${ROUNDS} rounds, each measuring every server in turn, and each figure is the median of the rounds.`,
@@ -198,6 +204,11 @@ try {
     "",
     `Throughput ratio ours / grpc-js under Node: **${ratio(1)}x** with 1 stream, **${ratio(16)}x** with 16 streams.`,
     `Ours / grpc-js under Bun (the alternative for the one binary): ${ratio(1, refBun)}x and ${ratio(16, refBun)}x.`,
+    "",
+    "Server CPU time per call (user + system of the server process over every measured call; this",
+    "depends far less on the neighbours' load than calls/s does):",
+    "",
+    ...[ours, ref, refBun].map((r) => `- ${r.name} (${r.runtime}): ${r.cpuUsPerCall.toFixed(0)} µs`),
     "",
     "| server | RSS idle MiB | RSS after the runs MiB |",
     "|---|---|---|",
@@ -212,10 +223,7 @@ try {
     "",
     `- core/grpc server (+ its framing, metadata, status, core/sys/socket): ${(ourBytes / 1024).toFixed(1)} KiB`,
     `- @grpc/grpc-js ${grpcJsVersion} + @grpc/proto-loader (which brings its own protobufjs): ${(refBytes / 1024).toFixed(1)} KiB`,
-    "",
-  ].join("\n");
-  writeFileSync(join(root, "bench/results/grpc.md"), md);
-  console.log(md);
+  ]);
 } finally {
   pki.remove();
   rmSync(tmp, { recursive: true, force: true });

@@ -195,6 +195,8 @@ export class GrpcServer {
       }
     });
     server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      // A stream closed with an error code emits 'error'; unheard, that would end the process.
+      stream.on("error", () => { /* the 'close' handlers end the call */ });
       const session = stream.session;
       const peer = session && this.peers.get(session);
       if (!session || !peer) {
@@ -208,7 +210,6 @@ export class GrpcServer {
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer: Peer): void {
-    stream.on("error", () => { /* a reset stream; the 'close' handler below ends the call */ });
     const path = String(headers[":path"] ?? "");
     if (headers[":method"] !== "POST") return plainHttp(stream, 405);
     if (!String(headers["content-type"] ?? "").startsWith("application/grpc")) return plainHttp(stream, 415);
