@@ -270,6 +270,14 @@ describe("over mutual TLS", () => {
     }
   });
 
+  test("listening on a port already taken rejects with EADDRINUSE, and close() still works", async () => {
+    const sc = pki.server("dup");
+    const s = new GrpcServer({ onError: () => {} });
+    const err = await s.listenTls({ host: "127.0.0.1", port, key: sc.key, cert: sc.cert, ca: pki.ca.cert }).catch((e) => e);
+    expect((err as NodeJS.ErrnoException).code).toBe("EADDRINUSE");
+    await s.close();
+  });
+
   test("closing the server cancels open calls with UNAVAILABLE-reason signals", async () => {
     const { server: s, observed: o } = fixtureServer();
     const p = join(dir, "close.sock");

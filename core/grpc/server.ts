@@ -179,6 +179,8 @@ export class GrpcServer {
   private attach(server: H2Server, peerOf: (s: http2.ServerHttp2Session) => Peer): void {
     this.servers.push(server);
     server.on("sessionError", (err: Error) => this.opts.onError?.(err, "http2 session"));
+    // After listening, a failing accept (EMFILE, ...) is reported, never fatal.
+    server.on("error", (err: Error) => this.opts.onError?.(err, "listener"));
     server.on("session", (session: http2.ServerHttp2Session) => {
       this.openStreams.set(session, 0);
       session.on("error", (err) => this.opts.onError?.(err, "http2 session"));
