@@ -5,6 +5,7 @@ import type { Personality } from "./personality.ts";
  * its code. Imports are dynamic so `bunker --help` loads none of them.
  */
 export const personalities: Personality[] = [
+  { name: "apid", summary: "the API gateway: mTLS on TCP 50000, roles from client certificates, forwards to init", load: () => import("./apid/main.ts") },
   { name: "bunkerctl", summary: "the remote client: generate configs, drive nodes through the API", load: () => import("./bunkerctl/main.ts") },
   { name: "partition", summary: "disks, the GPT and Bunker's disk layout: show, plan, apply, repair, grow", load: () => import("./partition/main.ts") },
   { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
