@@ -75,16 +75,17 @@ export class Sequencer {
   }
 
   /**
-   * Runs a sequence to its end. Throws BusyError at once when another sequence runs that this
-   * one may not preempt; rejects with the first task error, or PreemptedError.
+   * Starts a sequence and returns its completion. Throws BusyError at once (synchronously) when
+   * another sequence runs that this one may not preempt, so a caller can answer "accepted" or
+   * "busy" before the sequence ends.
    */
-  run(name: SequenceName, args: Record<string, unknown> = {}): Promise<void> {
+  start(name: SequenceName, args: Record<string, unknown> = {}): { done: Promise<void> } {
     const def = this.defs.get(name);
-    if (!def) return Promise.reject(new Error(`sequence ${name}: not defined`));
+    if (!def) throw new Error(`sequence ${name}: not defined`);
     const prev = this.current;
     if (prev) {
       const prevDef = this.defs.get(prev.name)!;
-      if (!prevDef.preemptedBy.includes(name)) return Promise.reject(new BusyError(prev.name, name));
+      if (!prevDef.preemptedBy.includes(name)) throw new BusyError(prev.name, name);
       prev.abort.abort(new PreemptedError(name));
     }
     const abort = new AbortController();
@@ -97,7 +98,16 @@ export class Sequencer {
     this.current = cur;
     const release = () => { if (this.current === cur) this.current = undefined; };
     done.then(release, release);
-    return done;
+    return { done };
+  }
+
+  /** Runs a sequence to its end; rejects with BusyError, the first task error, or PreemptedError. */
+  run(name: SequenceName, args: Record<string, unknown> = {}): Promise<void> {
+    try {
+      return this.start(name, args).done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private async execute(def: SequenceDef, args: Record<string, unknown>, signal: AbortSignal): Promise<void> {
