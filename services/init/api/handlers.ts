@@ -62,6 +62,9 @@ export function createHandlers(m: Machine) {
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
 
+    /** init's own counters: orphans reaped, controller runs and failures. */
+    "init.stats": () => ({ reaped: m.reaper.count, controllers: m.runtime.status(), sequence: m.sequencer.running() ?? null }),
+
     "machine.status": () => m.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec ?? null,
 
     "services.list": (): ServiceInfo[] => m.supervisor.ids().map((id) => ({ id, ...m.supervisor.status(id) })),
