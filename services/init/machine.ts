@@ -192,6 +192,7 @@ export class Machine {
   private power(action: "reboot" | "poweroff"): void {
     if (this.powering) return;
     this.powering = true;
+    this.sequencer.seal(this.sequencer.running() ?? (action === "reboot" ? "reboot" : "shutdown"));
     this.runtime.stop();
     this.reaper.stop();
     log.info(`power: ${action}`);

@@ -47,6 +47,7 @@ export class RingBuffer {
 
   /** The position where the last `lines` lines start (a partial first line kept is dropped). */
   tailPosition(lines: number): number {
+    if (lines <= 0) return this.written;
     const { data } = this.read(this.start);
     let i = data.byteLength;
     // A trailing newline ends the last line; it does not start an empty one.

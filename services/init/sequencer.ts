@@ -63,11 +63,17 @@ export interface SequencerOptions {
 export class Sequencer {
   private readonly defs = new Map<SequenceName, SequenceDef>();
   private current: Current | undefined;
+  private sealedBy: SequenceName | undefined;
 
   constructor(private readonly opts: SequencerOptions) {}
 
   define(def: SequenceDef): void {
     this.defs.set(def.name, def);
+  }
+
+  /** Refuses every later request as busy with `by` (the machine is powering off or rebooting). */
+  seal(by: SequenceName): void {
+    this.sealedBy = by;
   }
 
   running(): SequenceName | undefined {
@@ -82,6 +88,7 @@ export class Sequencer {
   start(name: SequenceName, args: Record<string, unknown> = {}): { done: Promise<void> } {
     const def = this.defs.get(name);
     if (!def) throw new Error(`sequence ${name}: not defined`);
+    if (this.sealedBy) throw new BusyError(this.sealedBy, name);
     const prev = this.current;
     if (prev) {
       const prevDef = this.defs.get(prev.name)!;

@@ -1,6 +1,7 @@
 /**
  * init's local API server: the JSON-lines protocol on a unix socket. Each connection is
- * authorised once, by the kernel's SO_PEERCRED (uid), before any request is read. Streams end
+ * authorised once, by the kernel's SO_PEERCRED (uid), taken when it opens; a refused peer gets
+ * permission_denied for its first request and the connection is closed. Streams end
  * when the client cancels or goes away; a reader too slow to take what it asked for is cut off
  * rather than letting init buffer without bound.
  */
@@ -92,15 +93,9 @@ export function serveApi(o: ServeOptions): { stop(): void } {
         } catch (err) {
           o.onError?.(`api: cannot read the peer's credentials: ${err instanceof Error ? err.message : String(err)}`);
         }
-        const peer = sock.data.peer;
-        if (!peer || !allow.has(peer.uid)) {
-          send(sock, { id: 0, error: { code: "permission_denied", message: `uid ${peer?.uid ?? "unknown"} may not use this socket` } });
-          sock.end();
-        }
       },
       data(sock, chunk) {
         const c = sock.data;
-        if (!c.peer || !allow.has(c.peer.uid)) return;
         c.buf += chunk.toString();
         if (c.buf.length > MAX_LINE) {
           send(sock, { id: 0, error: { code: "invalid_argument", message: `request longer than ${MAX_LINE} bytes` } });
@@ -119,6 +114,13 @@ export function serveApi(o: ServeOptions): { stop(): void } {
           } catch (err) {
             send(sock, { id: 0, error: { code: "invalid_argument", message: `bad request: ${err instanceof Error ? err.message : String(err)}` } });
             continue;
+          }
+          if (!c.peer || !allow.has(c.peer.uid)) {
+            // Answer the request it sent (closing at once would reset the connection before the
+            // client reads why), then hang up: nothing else is read from this peer.
+            send(sock, { id: req.id, error: { code: "permission_denied", message: `uid ${c.peer?.uid ?? "unknown"} may not use this socket` } });
+            sock.end();
+            return;
           }
           void dispatch(sock, req);
         }

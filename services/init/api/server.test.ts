@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Machine, type PowerRequest } from "../machine.ts";
+import { InitClient } from "./client.ts";
+import { createHandlers } from "./handlers.ts";
+import { serveApi } from "./server.ts";
+import { spawnTracked } from "../children.ts";
+import type { WatchEvent } from "../../../core/resources/index.ts";
+
+let dir = "";
+let machine: Machine;
+let server: { stop(): void };
+let client: InitClient;
+const powered: PowerRequest[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "bunker-api-"));
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "svc.yaml"), JSON.stringify([
+    { id: "echo", argv: ["/bin/sh", "-c", "for i in 1 2 3; do echo line$i; done; exec sleep 1000"] },
+  ]));
+  machine = new Machine({
+    mode: "container", stateDir: dir, runDir: dir, servicesFile: join(dir, "svc.yaml"), noTable: true,
+    onPower: (a) => powered.push(a),
+    startApi: () => { server = serveApi({ path: machine.socketPath, handlers: createHandlers(machine) }); },
+  });
+  await machine.boot();
+  client = await InitClient.connect(machine.socketPath);
+});
+
+afterAll(async () => {
+  client?.close();
+  server?.stop();
+  await machine?.supervisor.stopAll();
+  machine?.runtime.stop();
+  machine?.reaper.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("logs: tail then follow a service's output", async () => {
+  for (let i = 0; i < 500 && !machine.supervisor.logs("echo").tail(3).includes("line3"); i++) await Bun.sleep(10);
+  const got: string[] = [];
+  await client.stream<string>("logs", { id: "echo", tail: 2 }, (s) => { got.push(s); });
+  expect(got.join("")).toBe("line2\nline3\n");
+  const followed: string[] = [];
+  const done = client.stream<string>("logs", { id: "echo", tail: 0, follow: true }, (s) => { followed.push(s); return !s.includes("extra"); });
+  await Bun.sleep(20);
+  machine.supervisor.logs("echo").write(new TextEncoder().encode("extra\n"));
+  await done;
+  expect(followed.join("")).toBe("extra\n");
+});
+
+test("resources: definitions, get by alias, watch with snapshot and Bootstrapped", async () => {
+  const defs = await client.call<{ type: string; aliases: string[] }[]>("resources.definitions");
+  expect(defs.find((d) => d.aliases.includes("svc"))?.type).toBe("Services.runtime.bunker.dev");
+  const svc = await client.call<{ metadata: { id: string }; spec: { state: string } }>("resources.get", { type: "svc", id: "echo" });
+  expect(svc.spec.state).toBe("Running");
+  const seen: string[] = [];
+  const w = client.stream<WatchEvent>("resources.watch", { type: "machinestatus" }, (ev) => {
+    seen.push(ev.type);
+    return ev.type !== "Updated";
+  });
+  await Bun.sleep(20);
+  await client.call("apply-config", { data: "version: v1alpha1\nmachine: {type: worker}\n" });
+  await w;
+  expect(seen.slice(0, 3)).toEqual(["Created", "Bootstrapped", "Updated"]);
+  const st = await client.call<{ stage: string; ready: boolean }>("machine.status");
+  expect(st).toMatchObject({ stage: "running", ready: true });
+});
+
+test("errors carry gRPC-style codes: bad config, unknown type, unknown method, busy", async () => {
+  await expect(client.call("apply-config", { data: "version: v9\n" })).rejects.toMatchObject({ code: "invalid_argument" });
+  await expect(client.call("resources.list", { type: "nope" })).rejects.toMatchObject({ code: "not_found" });
+  await expect(client.call("no.such.method")).rejects.toMatchObject({ code: "unimplemented" });
+  await expect(client.call("upgrade")).rejects.toThrow("needs the installer");
+  expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
+});
+
+const root = process.getuid?.() === 0;
+test.skipIf(!root)("a peer whose uid is not allowed is refused by SO_PEERCRED (needs root to switch uid)", async () => {
+  const probe = resolve(import.meta.dir, "client.ts");
+  const script = `import { InitClient } from ${JSON.stringify(probe)};
+    const c = await InitClient.connect(${JSON.stringify(machine.socketPath)});
+    try { await c.call("version"); console.log("ALLOWED"); } catch (e) { console.log("DENIED " + e.message); } finally { c.close(); }`;
+  chmodSync(machine.socketPath, 0o666); // the file mode would stop it first; show the credential check
+  // Through spawnTracked: the reaper running in this process must leave the status to Bun.
+  const p = spawnTracked([process.execPath, "-e", script], { uid: 65534, gid: 65534, stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: "/", env: { PATH: "/usr/bin:/bin", HOME: "/" } });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  await p.exited;
+  expect(out.trim() || err).toBe("DENIED uid 65534 may not use this socket");
+  chmodSync(machine.socketPath, 0o660);
+}, 15_000);
+
+test("reboot through the API runs the reboot sequence and ends in the power request", async () => {
+  await expect(client.call("reboot")).resolves.toMatchObject({ accepted: true });
+  for (let i = 0; i < 200 && powered.length === 0; i++) await Bun.sleep(10);
+  expect(powered).toEqual(["reboot"]);
+  expect(machine.supervisor.status("echo").state).toBe("Finished");
+  // Once powering, every later request is refused: there is no second power action.
+  await expect(client.call("shutdown")).rejects.toThrow("busy: reboot in progress");
+  expect(powered).toEqual(["reboot"]);
+});
