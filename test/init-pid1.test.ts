@@ -69,7 +69,7 @@ beforeAll(async () => {
     { id: "stubborn", dependsOn: ["base"], stopGraceMs: 500, argv: ["/bin/sh", "-c", `trap 'echo stubborn-got-term >> ${stops}' TERM; while :; do sleep 0.05; done`] },
   ]));
   proc = Bun.spawn([unshare!, "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL", bin, "init", "--mode=container",
-    "--state-dir", dir, "--services", join(dir, "services.yaml"), "--no-table", "--inject-faulty-controller"],
+    "--state-dir", dir, "--services", join(dir, "services.yaml"), "--no-table", "--inject-fault", "controller"],
   { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   void (async () => { for await (const c of proc!.stderr as ReadableStream<Uint8Array>) stderrChunks.push(new TextDecoder().decode(c)); })();
   initHostPid = await until("init's pid", () => childrenOf(proc!.pid)[0]?.pid);

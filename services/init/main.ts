@@ -41,8 +41,9 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
         services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
-        // Test hook (container mode only): a controller that always throws.
-        "inject-faulty-controller": { type: "boolean" },
+        // Test hooks (container mode only): "controller" adds a controller that always throws,
+        // "uncaught" throws an uncaught error shortly after boot.
+        "inject-fault": { type: "string", multiple: true },
       },
     }).values;
   } catch (err) {
@@ -57,7 +58,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (mode === "metal" && process.pid !== 1) { console.error("init: --mode=metal runs only as PID 1; use --mode=container on a host"); return 2; }
   if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || args["inject-faulty-controller"])) {
+  const faults = args["inject-fault"] ?? [];
+  for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
+  if (mode === "metal" && (args.services || args["no-table"] || faults.length)) {
     console.error("init: --services, --no-table and test hooks are for container mode only");
     return 2;
   }
@@ -81,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const opts: MachineOptions = {
     mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
-    noTable: args["no-table"], faultyController: args["inject-faulty-controller"], onPower,
+    noTable: args["no-table"], faultyController: faults.includes("controller"), onPower,
     startApi: () => {
       api = serveApi({ path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m) });
       log.info(`api: serving on ${machine.socketPath}`);
@@ -114,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     // A failed boot leaves the API up so the node can be diagnosed and fixed, not a dead end.
     log.error(`boot failed: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (faults.includes("uncaught")) setTimeout(() => { throw new Error("injected uncaught error (test hook)"); }, 100);
   // init ends only through a power action.
   return new Promise<number>(() => {});
 }

@@ -9,7 +9,7 @@ import {
 } from "../../../core/resources/index.ts";
 import { parseMachineConfig } from "../config.ts";
 import type { Machine } from "../machine.ts";
-import { EVENTS, MACHINE_STATUS, type MachineStatusSpec } from "../resources.ts";
+import { EVENTS, HOSTNAME, MACHINE_STATUS, type HostnameSpec, type MachineStatusSpec } from "../resources.ts";
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./protocol.ts";
@@ -64,6 +64,8 @@ export function createHandlers(m: Machine) {
 
     /** init's own counters: orphans reaped, controller runs and failures. */
     "init.stats": () => ({ reaped: m.reaper.count, controllers: m.runtime.status(), sequence: m.sequencer.running() ?? null }),
+
+    hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 
     "machine.status": () => m.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec ?? null,
 
