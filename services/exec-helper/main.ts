@@ -44,6 +44,9 @@ export function main(argv: string[]): number {
     }
     if (spec.capabilities) restrictBoundingSet(new Set(spec.capabilities.map((c) => CAPS[c]!)));
     if (process.getuid?.() === 0) setCredentials(spec.uid ?? 0, spec.gid ?? 0);
+    else if ((spec.uid !== undefined && spec.uid !== process.getuid?.()) || (spec.gid !== undefined && spec.gid !== process.getgid?.())) {
+      throw new Error(`uid ${spec.uid}/gid ${spec.gid}: only root can change credentials`);
+    }
     if (spec.noNewPrivs) setNoNewPrivs();
     execve(path, [spec.argv0 ?? spec.argv[0]!, ...spec.argv.slice(1)], spec.env);
   } catch (err) {

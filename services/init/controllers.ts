@@ -20,9 +20,12 @@ export const machineStatusController: Controller = {
   inputs: [kindOf(MACHINE_STAGE), kindOf(MACHINE_CONFIG), SERVICES],
   outputs: [MACHINE_STATUS.type],
   reconcile(ctx) {
-    const stage = ctx.get<MachineStageSpec>(MACHINE_STAGE)?.spec.stage ?? "booting";
+    const stageSpec = ctx.get<MachineStageSpec>(MACHINE_STAGE)?.spec;
+    const stage = stageSpec?.stage ?? "booting";
     const unmet: MachineStatusSpec["unmetConditions"] = [];
-    if (!ctx.get(MACHINE_CONFIG)) unmet.push({ name: "config", reason: "no machine config: waiting in maintenance mode for apply-config" });
+    if (!ctx.get(MACHINE_CONFIG)) {
+      unmet.push({ name: "config", reason: stageSpec?.configError ?? "no machine config: waiting in maintenance mode for apply-config" });
+    }
     for (const s of ctx.list<ServiceStatus>(SERVICES)) {
       if (!serviceUp(s.spec)) {
         const last = s.spec.events.at(-1)?.message ?? "";

@@ -85,8 +85,11 @@ export class Machine {
   get savedConfigPath(): string { return join(this.opts.stateDir, "config.yaml"); }
   get socketPath(): string { return join(this.opts.runDir, "init.sock"); }
 
-  setStage(stage: Stage): void {
-    this.store.modify<MachineStageSpec>(MACHINE_STAGE, () => ({ stage }), { owner: "sequencer" });
+  /** The boot config source's error, kept until a config is applied. */
+  private configError: string | undefined;
+
+  setStage(stage: Stage, configError?: string): void {
+    this.store.modify<MachineStageSpec>(MACHINE_STAGE, () => (configError ? { stage, configError } : { stage }), { owner: "sequencer" });
   }
 
   stage(): Stage {
@@ -129,15 +132,25 @@ export class Machine {
         { name: "api", tasks: [this.task("serve", () => this.opts.startApi?.())] },
         { name: "config", tasks: [this.task("load-config", async ({ signal }) => {
           const cmdline = metal && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : undefined;
-          const cfg = await loadBootConfig({ file: this.opts.configFile, cmdline, savedPath: this.savedConfigPath }, {
-            signal, onRetry: (i, e, d) => log.warn(`fetching the config: attempt ${i} failed (${e}), retrying in ${d} ms`),
-          });
+          let cfg;
+          try {
+            cfg = await loadBootConfig({ file: this.opts.configFile, cmdline, savedPath: this.savedConfigPath }, {
+              signal, onRetry: (i, e, d) => log.warn(`fetching the config: attempt ${i} failed (${e}), retrying in ${d} ms`),
+            });
+          } catch (err) {
+            if (signal.aborted) throw err;
+            // A broken config must not leave the node without its API and services: boot on in
+            // maintenance mode, where a good config can be applied, and say why.
+            this.configError = err instanceof Error ? err.message : String(err);
+            log.error(`${this.configError}; continuing in maintenance mode`);
+            this.events.add("config", this.configError);
+          }
           if (cfg) this.putConfig(cfg);
-          else log.warn("no machine config: maintenance mode, waiting for apply-config");
+          else if (!this.configError) log.warn("no machine config: maintenance mode, waiting for apply-config");
         })] },
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start())] },
-        { name: "ready", tasks: [this.task("stage", () => this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance"))] },
+        { name: "ready", tasks: [this.task("stage", () => this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError))] },
       ],
     });
 
@@ -150,7 +163,7 @@ export class Machine {
           this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api"))),
           this.task("config-sysctls", () => this.applyConfigSysctls()),
         ] },
-        { name: "ready", tasks: [this.task("stage", () => { if (this.stage() === "maintenance") this.setStage("running"); })] },
+        { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
       ],
     });
 

@@ -21,7 +21,7 @@ export interface MachineConfigSpec {
   /** Where it came from: a path, a URL, "api" or "state". */
   source: string;
 }
-export interface MachineStageSpec { stage: Stage }
+export interface MachineStageSpec { stage: Stage; /** Why the boot config was refused, if it was. */ configError?: string }
 export interface MachineStatusSpec { stage: Stage; ready: boolean; unmetConditions: { name: string; reason: string }[] }
 export interface HostnameSpec { hostname: string; domainname: string; source: "config" | "default" }
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
