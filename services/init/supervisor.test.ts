@@ -74,6 +74,22 @@ test("a crash loop is restarted with doubling delays up to the cap", async () =>
   expect(st.events.some((e) => e.state === "Failed" && e.message === "exited with code 3")).toBe(true);
 }, 10_000);
 
+test("a service keeps only its last 64 events, oldest dropped first", async () => {
+  const store = new Store();
+  let emitted = 0;
+  const sup = new Supervisor({ store, onEvent: () => emitted++ });
+  sups.push(sup);
+  sup.add({ id: "churn", runner: sh("exit 1"), restart: { policy: "always", baseDelayMs: 1, maxDelayMs: 1 } });
+  sup.start();
+  await sup.waitFor(() => sup.status("churn").restarts >= 30); // about 4 events per restart
+  await sup.stop("churn");
+  const events = store.get<ServiceStatus>({ ...SERVICES, id: "churn" })!.spec.events;
+  expect(events.length).toBe(64);
+  expect(events.at(-1)!.message).toBe("stopped");
+  expect(emitted).toBeGreaterThan(100); // so the first ones were dropped
+  expect(events.map((e) => e.time)).toEqual(events.map((e) => e.time).sort());
+}, 15_000);
+
 test("restartDelay never exceeds 30 s whatever the settings", () => {
   for (let n = 1; n < 40; n++) expect(restartDelay(n, 1000, 10 ** 9)).toBeLessThanOrEqual(30_000);
   expect(restartDelay(1, 100, 30_000)).toBeGreaterThanOrEqual(75);

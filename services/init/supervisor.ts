@@ -117,7 +117,7 @@ export class Supervisor {
   status(id: string): ServiceStatus {
     const s = this.get(id);
     return {
-      state: s.state, running: s.proc !== undefined && s.state === "Running" || s.state === "Stopping",
+      state: s.state, running: (s.proc !== undefined && s.state === "Running") || s.state === "Stopping",
       healthy: s.healthy, pid: s.proc?.pid, restarts: s.restarts, lastExit: s.lastExit,
       dependsOn: s.spec.dependsOn ?? [], description: s.spec.description ?? "", events: [...s.events],
     };
