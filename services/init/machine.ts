@@ -156,14 +156,17 @@ export class Machine {
 
     this.sequencer.define({
       name: "apply-config", preemptedBy: ["reboot", "shutdown", "reset"],
+      // args.staged: save for the next boot only, change nothing now.
       phases: (args) => [
         { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api"); })] },
         { name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] },
-        { name: "apply", tasks: [
-          this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api"))),
-          this.task("config-sysctls", () => this.applyConfigSysctls()),
-        ] },
-        { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
+        ...(args.staged ? [] : [
+          { name: "apply", tasks: [
+            this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api"))),
+            this.task("config-sysctls", () => this.applyConfigSysctls()),
+          ] },
+          { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
+        ]),
       ],
     });
 

@@ -8,8 +8,12 @@ import {
   type Resource, type ResourceDefinition, type WatchEvent,
 } from "../../../core/resources/index.ts";
 import { parseMachineConfig } from "../config.ts";
+import { diffConfigs, type ConfigChange } from "../configdiff.ts";
 import type { Machine } from "../machine.ts";
-import { EVENTS, HOSTNAME, MACHINE_STATUS, type HostnameSpec, type MachineStatusSpec } from "../resources.ts";
+import {
+  EVENTS, HOSTNAME, MACHINE_CONFIG, MACHINE_STATUS,
+  type HostnameSpec, type MachineConfigSpec, type MachineStatusSpec,
+} from "../resources.ts";
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./protocol.ts";
@@ -41,6 +45,15 @@ export function toApiError(err: unknown): ApiError {
 }
 
 export interface ServiceInfo extends ServiceStatus { id: string }
+
+export type ApplyMode = "auto" | "live" | "reboot" | "staged" | "try";
+export interface ApplyResult {
+  mode: Exclude<ApplyMode, "auto" | "try">;
+  applied: boolean;
+  dryRun: boolean;
+  changes: ConfigChange[];
+  message: string;
+}
 
 export function createHandlers(m: Machine) {
   const def = (type: string): ResourceDefinition => {
@@ -104,12 +117,36 @@ export function createHandlers(m: Machine) {
       yield* m.store.watchIter(EVENTS, { signal: ctx.signal, tailOnly: true });
     },
 
-    "apply-config": async (p: Record<string, unknown>) => {
+    /**
+     * Applies a machine config. mode: auto (live when every change applies live, else reboot),
+     * live (refused if a change needs a reboot), reboot (save, then reboot), staged (save for the
+     * next boot only). dryRun validates and lists the changes without touching anything.
+     */
+    "apply-config": async (p: Record<string, unknown>): Promise<ApplyResult> => {
       const raw = str(p, "data");
-      try { parseMachineConfig(raw, "api"); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
-      if (p.dryRun === true) return { applied: false, dryRun: true };
-      await m.sequencer.run("apply-config", { raw });
-      return { applied: true };
+      const mode = (p.mode ?? "auto") as ApplyMode;
+      if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
+      if (mode === "try") throw new ApiError("unimplemented", "mode try: not supported yet");
+      let next;
+      try { next = parseMachineConfig(raw, "api"); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
+      const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
+      const changes = diffConfigs(current, next.config);
+      const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
+      // Maintenance mode has nothing running to disturb: a first config always applies live.
+      const resolved: Exclude<ApplyMode, "auto" | "try"> = mode === "auto" ? (needsReboot.length && current ? "reboot" : "live") : mode;
+      if (resolved === "live" && needsReboot.length && current) {
+        throw new ApiError("invalid_argument", `mode live: these changes need a reboot: ${needsReboot.join(", ")}`);
+      }
+      const result = (applied: boolean, message: string): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message });
+      if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
+      if (resolved === "live") {
+        await m.sequencer.run("apply-config", { raw });
+        return result(true, "applied live");
+      }
+      await m.sequencer.run("apply-config", { raw, staged: true });
+      if (resolved === "staged") return result(true, "saved; applies at the next boot");
+      startSequence("reboot");
+      return result(true, "saved; rebooting to apply");
     },
     reboot: () => startSequence("reboot"),
     shutdown: () => startSequence("shutdown"),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Machine, type PowerRequest } from "../machine.ts";
@@ -76,6 +76,24 @@ test("errors carry gRPC-style codes: bad config, unknown type, unknown method, b
   await expect(client.call("no.such.method")).rejects.toMatchObject({ code: "unimplemented" });
   await expect(client.call("upgrade")).rejects.toThrow("needs the installer");
   expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
+});
+
+test("apply-config modes: dry run lists changes, live refuses reboot-only changes, staged only saves", async () => {
+  const base = "version: v1alpha1\nmachine: {type: worker}\n";
+  await client.call("apply-config", { data: base });
+  const hostOnly = "version: v1alpha1\nmachine: {type: worker, network: {hostname: web1}}\n";
+  const withDisk = "version: v1alpha1\nmachine: {type: worker, install: {disk: /dev/vda}}\n";
+  expect(await client.call("apply-config", { data: hostOnly, dryRun: true })).toMatchObject({
+    mode: "live", applied: false, dryRun: true, changes: [{ path: "machine.network.hostname", kind: "added", live: true }],
+  });
+  expect(await client.call("apply-config", { data: withDisk, dryRun: true })).toMatchObject({ mode: "reboot", applied: false });
+  await expect(client.call("apply-config", { data: withDisk, mode: "live" })).rejects.toThrow("these changes need a reboot: machine.install.disk");
+  await expect(client.call("apply-config", { data: base, mode: "try" })).rejects.toMatchObject({ code: "unimplemented" });
+  expect(await client.call("apply-config", { data: withDisk, mode: "staged" })).toMatchObject({ mode: "staged", applied: true });
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withDisk);
+  expect((await client.call<{ hostname: string }>("hostname")).hostname).not.toBe("web1");
+  expect(await client.call("apply-config", { data: hostOnly })).toMatchObject({ mode: "live", applied: true });
+  expect((await client.call<{ hostname: string }>("hostname")).hostname).toBe("web1");
 });
 
 const root = process.getuid?.() === 0;
