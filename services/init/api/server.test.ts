@@ -6,6 +6,8 @@ import { Machine, type PowerRequest } from "../machine.ts";
 import { InitClient } from "./client.ts";
 import { createHandlers } from "./handlers.ts";
 import { serveApi } from "./server.ts";
+import { machineServiceImpl, resourceServiceImpl } from "./contract.ts";
+import { MachineService, ResourceService } from "../../../core/api/gen/services.ts";
 import { spawnTracked } from "../children.ts";
 import type { WatchEvent } from "../../../core/resources/index.ts";
 
@@ -94,6 +96,55 @@ test("apply-config modes: dry run lists changes, live refuses reboot-only change
   expect((await client.call<{ hostname: string }>("hostname")).hostname).not.toBe("web1");
   expect(await client.call("apply-config", { data: hostOnly })).toMatchObject({ mode: "live", applied: true });
   expect((await client.call<{ hostname: string }>("hostname")).hostname).toBe("web1");
+});
+
+test("the gRPC contract adapters answer with messages that survive protobuf encoding", async () => {
+  const h = createHandlers(machine);
+  const msvc = machineServiceImpl(h);
+  const rsvc = resourceServiceImpl(h);
+  const ctx = { signal: new AbortController().signal, peer: { pid: 0, uid: 0, gid: 0 } };
+  const roundTrip = <T>(codec: { encode(m: T): { finish(): Uint8Array }; decode(b: Uint8Array): unknown }, msg: T) =>
+    (codec.decode(codec.encode(msg).finish()) as { toJSON(): Record<string, unknown> }).toJSON();
+
+  const v = roundTrip(MachineService.Version.responseType, await msvc.Version({}, ctx));
+  expect(v).toMatchObject({ bunVersion: Bun.version, arch: process.arch, hostname: "web1" });
+  const list = roundTrip(MachineService.ServiceList.responseType, await msvc.ServiceList({}, ctx)) as { services: { id: string; state: string; pid: number; events: unknown[] }[] };
+  const echo = list.services.find((s) => s.id === "echo")!;
+  expect(echo.state).toBe("Running");
+  expect(echo.pid).toBeGreaterThan(0);
+  expect(echo.events.length).toBeGreaterThan(0);
+
+  const logLines: string[] = [];
+  for await (const e of msvc.Logs({ id: "echo", tail: 2 }, ctx)) logLines.push(roundTrip(MachineService.Logs.responseType, e).message as string);
+  expect(logLines).toEqual(["line3", "extra"]);
+
+  const dry = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
+    data: new TextEncoder().encode("version: v1alpha1\nmachine: {type: worker, network: {hostname: web2}}\n"), dryRun: true,
+  }, ctx));
+  // LIVE is enum value 0, the default, so it is not on the wire; REBOOT is.
+  expect(dry).toMatchObject({ mode: "APPLY_MODE_LIVE", changes: [{ path: "machine.network.hostname", kind: "changed" }] });
+  const dryDisk = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
+    data: new TextEncoder().encode("version: v1alpha1\nmachine: {type: worker, network: {hostname: web1}, install: {disk: /dev/vda}}\n"), dryRun: true,
+  }, ctx));
+  expect(dryDisk).toMatchObject({ mode: "APPLY_MODE_REBOOT", changes: [{ path: "machine.install.disk", kind: "added", effect: "CHANGE_EFFECT_REBOOT" }] });
+
+  const got = roundTrip(ResourceService.Get.responseType, await rsvc.Get({ type: "svc", id: "echo" }, ctx)) as { resource: { metadata: { version: string | number; created: string | number }; specJson: string }; definition: { aliases: string[] } };
+  expect(JSON.parse(got.resource.specJson).state).toBe("Running");
+  expect(got.definition.aliases).toContain("svc");
+  expect(Number(got.resource.metadata.created)).toBeGreaterThan(0);
+
+  const ac = new AbortController();
+  const seen: string[] = [];
+  for await (const ev of rsvc.Watch({ type: "hostname", bootstrap: true }, { ...ctx, signal: ac.signal })) {
+    seen.push(String(roundTrip(ResourceService.Watch.responseType, ev).type));
+    if (seen.length === 2) ac.abort();
+  }
+  expect(seen).toEqual(["EVENT_TYPE_CREATED", "EVENT_TYPE_BOOTSTRAPPED"]);
+
+  const events: { source: string; type: string }[] = [];
+  for await (const e of msvc.Events({ tailEvents: 3 }, ctx)) events.push(e as { source: string; type: string });
+  expect(events.length).toBe(3);
+  await expect(msvc.Memory({}, ctx)).rejects.toMatchObject({ code: "unimplemented" });
 });
 
 const root = process.getuid?.() === 0;
