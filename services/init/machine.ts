@@ -225,7 +225,7 @@ export class Machine {
     setTimeout(() => this.opts.onPower("fatal"), delayMs);
   }
 
-  /** Asks for a sequence the way the API and signals do; errors are logged, not thrown. */
+  /** Runs a sequence as the signals do; rejects with BusyError or the sequence's failure. */
   request(name: SequenceName, args: Record<string, unknown> = {}): Promise<void> {
     return this.sequencer.run(name, args);
   }

@@ -9,7 +9,6 @@ export const SERVICES: Kind = { namespace: "runtime", type: "Services.runtime.bu
 export const EVENTS: Kind = { namespace: "runtime", type: "Events.runtime.bunker.dev" };
 export const SEQUENCES: Kind = { namespace: "runtime", type: "Sequences.runtime.bunker.dev" };
 export const HOSTNAME = { namespace: "network", type: "HostnameStatuses.network.bunker.dev", id: "hostname" };
-export const CONTROLLERS: Kind = { namespace: "runtime", type: "ControllerStatuses.runtime.bunker.dev" };
 
 export type Stage = "booting" | "maintenance" | "running" | "rebooting" | "shutting down" | "resetting" | "upgrading";
 
@@ -43,7 +42,6 @@ const defs: ResourceDefinition[] = [
   { type: EVENTS.type, aliases: ["event", "ev"], namespace: "runtime", columns: [{ name: "SOURCE", path: "spec.source" }, { name: "MESSAGE", path: "spec.message" }] },
   { type: SEQUENCES.type, aliases: ["sequence", "seq"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "PHASE", path: "spec.phase" }] },
   { type: HOSTNAME.type, aliases: ["hostname", "hostnames"], namespace: "network", columns: [{ name: "HOSTNAME", path: "spec.hostname" }, { name: "DOMAINNAME", path: "spec.domainname" }] },
-  { type: CONTROLLERS.type, aliases: ["controller", "controllers", "ctrl"], namespace: "runtime", columns: [{ name: "RUNS", path: "spec.runs" }, { name: "FAILURES", path: "spec.failures" }] },
 ];
 
 export function registerInitDefinitions(store: Store): void {
