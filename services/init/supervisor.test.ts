@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../../core/resources/index.ts";
-import { fileExists } from "./conditions.ts";
+import { fileExists, NETWORK_STATUS, networkOnline } from "./conditions.ts";
 import { SERVICES } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
 import { restartDelay, Supervisor } from "./supervisor.ts";
@@ -182,3 +182,47 @@ test.skipIf(!root)("the exec helper applies uid, groups, bounding set, no_new_pr
   expect(field("CapBnd")).toBe("0000000000000400"); // bit 10: CAP_NET_BIND_SERVICE
   expect(out).toContain("oom=500");
 }, 15_000);
+
+test("a health check that hangs past its timeout marks the service unhealthy, holding back dependants", async () => {
+  const { sup } = setup();
+  sup.add({
+    id: "slow", runner: sh("exec sleep 30"),
+    health: { initialDelayMs: 0, intervalMs: 20, timeoutMs: 50, check: (signal) => new Promise((_, rej) => signal.addEventListener("abort", () => rej(signal.reason))) },
+  });
+  sup.add({ id: "after", dependsOn: ["slow"], runner: sh("exec sleep 30") });
+  sup.start();
+  await sup.waitFor(() => sup.status("slow").events.some((e) => e.message.startsWith("health check failed")));
+  expect(sup.status("slow").events.at(-1)!.message).toBe("health check failed: timed out after 50 ms");
+  expect(sup.status("slow").healthy).toBe(false);
+  expect(sup.status("after").state).toBe("Waiting");
+}, 10_000);
+
+test("pre-start runs before the process; a failing pre-start fails the run and is retried", async () => {
+  const { dir, sup } = setup();
+  const marker = join(dir, "prepared");
+  let attempts = 0;
+  sup.add({
+    id: "prep", restart: { policy: "on-failure", baseDelayMs: 5 },
+    preStart: () => { attempts++; if (attempts === 1) throw new Error("volume not ready"); writeFileSync(marker, "ok"); },
+    runner: sh(`test -f ${marker} && exec sleep 30`),
+  });
+  sup.start();
+  await sup.waitFor(() => sup.status("prep").state === "Running");
+  const msgs = sup.status("prep").events.map((e) => `${e.state}: ${e.message}`);
+  expect(msgs).toContain("Failed: failed to start: volume not ready");
+  expect(msgs).toContain("Preparing: running pre-start");
+  expect(attempts).toBe(2);
+}, 10_000);
+
+test("a service waiting for network online starts when the network status says so", async () => {
+  const { store, sup } = setup();
+  sup.add({ id: "needs-net", conditions: [networkOnline(store)], runner: sh("exec sleep 30") });
+  sup.start();
+  await sup.waitFor(() => sup.status("needs-net").state === "Waiting");
+  expect(sup.status("needs-net").events.at(-1)!.message).toBe("waiting for network online");
+  store.create(NETWORK_STATUS, { online: false });
+  await Bun.sleep(20);
+  expect(sup.status("needs-net").state).toBe("Waiting");
+  store.update(NETWORK_STATUS, { online: true });
+  await sup.waitFor(() => sup.status("needs-net").state === "Running");
+}, 10_000);

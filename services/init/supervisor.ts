@@ -285,6 +285,7 @@ export class Supervisor {
     const h = s.spec.health!;
     try {
       await sleep(h.initialDelayMs ?? 1000, signal);
+      let first = true;
       while (!signal.aborted) {
         const timeout = h.timeoutMs ?? 500;
         const ac = new AbortController();
@@ -300,7 +301,9 @@ export class Supervisor {
           clearTimeout(timer);
         }
         if (signal.aborted) return;
-        if (ok !== s.healthy) {
+        // The first result is always reported; later ones only when they change.
+        if (first || ok !== s.healthy) {
+          first = false;
           s.healthy = ok;
           this.event(s, s.state, ok ? "health check passed" : `health check failed: ${why}`);
         }
