@@ -81,3 +81,15 @@ test("a request that may not preempt gets busy: <sequence> in progress, and noth
   expect(seq.running()).toBe("reboot");
   reboot.catch(() => {});
 });
+
+test("a preempted sequence whose task ignores its signal delays the next one only a bounded time", async () => {
+  const store = new Store();
+  const seq = new Sequencer({ store, preemptWaitMs: 50 });
+  let rebooted = false;
+  seq.define({ name: "boot", preemptedBy: ["reboot"], phases: () => [{ name: "stuck", tasks: [{ name: "deaf", run: () => new Promise<void>(() => {}) }] }] });
+  seq.define({ name: "reboot", preemptedBy: [], phases: () => [{ name: "go", tasks: [{ name: "reboot", run() { rebooted = true; } }] }] });
+  void seq.run("boot").catch(() => {});
+  await Bun.sleep(5);
+  await seq.run("reboot");
+  expect(rebooted).toBe(true);
+});

@@ -58,6 +58,8 @@ export interface SequencerOptions {
   store: Store;
   /** Told about every sequence, phase and task start and end. */
   onEvent?: (message: string, data: Record<string, unknown>) => void;
+  /** How long a preempting sequence waits for the preempted one to wind down (default 30 s). */
+  preemptWaitMs?: number;
 }
 
 export class Sequencer {
@@ -98,7 +100,12 @@ export class Sequencer {
     const abort = new AbortController();
     // Claim the lock now, so a third request is judged against this one, not the preempted one.
     const done = (async () => {
-      if (prev) await prev.done.catch(() => {});
+      if (prev) {
+        // A task that ignores its signal must not block a reboot forever: wait a bounded time.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([prev.done.catch(() => {}), new Promise((r) => { timer = setTimeout(r, this.opts.preemptWaitMs ?? 30_000); })]);
+        clearTimeout(timer);
+      }
       await this.execute(def, args, abort.signal);
     })();
     const cur: Current = { name, abort, done };
