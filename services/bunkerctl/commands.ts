@@ -2,4 +2,12 @@ import type { Command } from "./command.ts";
 
 /** Every bunkerctl subcommand, one line each; each loads its module only when chosen. */
 export const commands: Command[] = [
+  { path: ["gen", "secrets"], summary: "generate a secrets bundle (CAs, token, cluster secrets)", run: async (a) => (await import("./cmd/gen-secrets.ts")).run(a) },
+  { path: ["gen", "config"], summary: "generate control-plane, worker and client configs for a cluster", run: async (a) => (await import("./cmd/gen-config.ts")).run(a) },
+  { path: ["config", "contexts"], summary: "list the contexts of the client config", run: async (a) => (await import("./cmd/config-contexts.ts")).run(a) },
+  { path: ["config", "context"], summary: "choose the current context", run: async (a) => (await import("./cmd/config-context.ts")).run(a) },
+  { path: ["config", "endpoint"], summary: "set the endpoints of the current context", run: async (a) => (await import("./cmd/config-endpoint.ts")).run(a) },
+  { path: ["config", "node"], summary: "set the default nodes of the current context", run: async (a) => (await import("./cmd/config-node.ts")).run(a) },
+  { path: ["config", "merge"], summary: "merge a client config file into yours", run: async (a) => (await import("./cmd/config-merge.ts")).run(a) },
+  { path: ["config", "info"], summary: "show the current context and its certificate", run: async (a) => (await import("./cmd/config-info.ts")).run(a) },
 ];
