@@ -1,6 +1,6 @@
 /** What the `bunkerctl config ...` commands share: load, edit and save the client config. */
 import { loadClientConfig, saveClientConfig, setContextList, type ClientConfig } from "../../core/clientconfig/clientconfig.ts";
-import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, parseCommandArgs } from "./args.ts";
+import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, OUTPUT_OPTION, outputFormat, parseCommandArgs } from "./args.ts";
 
 /** Loads, applies `edit`, saves (0600, atomic) and prints `done`. */
 export function editClientConfig(path: string, edit: (c: ClientConfig) => { config: ClientConfig; message: string }, allowMissing = false): number {
@@ -29,4 +29,20 @@ ${BUNKERCONFIG_HELP}`;
     const config = setContextList(c, field, values);
     return { config, message: `context "${config.context}": ${field} ${values.join(", ")}` };
   });
+}
+
+/**
+ * For read-only `config` commands whose output is data: parses --bunkerconfig and -o, loads the
+ * client config, and returns it with the format (or the exit code when stopping here).
+ */
+export function readClientConfigForOutput(argv: string[], help: string): { config: ClientConfig; format: "text" | "json" } | number {
+  const a = parseCommandArgs(argv, help, { ...BUNKERCONFIG_OPTION, ...OUTPUT_OPTION });
+  if (typeof a === "number") return a;
+  const format = outputFormat(a.values.output, help);
+  if (typeof format === "number") return format;
+  try {
+    return { config: loadClientConfig(clientConfigPath(a.values.bunkerconfig)), format };
+  } catch (e) {
+    return fail(e);
+  }
 }

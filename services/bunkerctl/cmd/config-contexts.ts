@@ -1,5 +1,5 @@
-import { loadClientConfig } from "../../../core/clientconfig/clientconfig.ts";
-import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, OUTPUT_OPTION, outputFormat, parseCommandArgs } from "../args.ts";
+import { BUNKERCONFIG_HELP } from "../args.ts";
+import { readClientConfigForOutput } from "../clientconfig-cmd.ts";
 
 const HELP = `Usage: bunkerctl config contexts [-o text|json] [--bunkerconfig PATH]
 
@@ -10,16 +10,9 @@ Options:
 ${BUNKERCONFIG_HELP}`;
 
 export function run(argv: string[]): number {
-  const a = parseCommandArgs(argv, HELP, { ...BUNKERCONFIG_OPTION, ...OUTPUT_OPTION });
-  if (typeof a === "number") return a;
-  const format = outputFormat(a.values.output, HELP);
-  if (typeof format === "number") return format;
-  let c;
-  try {
-    c = loadClientConfig(clientConfigPath(a.values.bunkerconfig));
-  } catch (e) {
-    return fail(e);
-  }
+  const r = readClientConfigForOutput(argv, HELP);
+  if (typeof r === "number") return r;
+  const { config: c, format } = r;
   const rows = Object.entries(c.contexts).map(([name, ctx]) => ({ current: name === c.context, name, endpoints: ctx.endpoints, nodes: ctx.nodes }));
   if (format === "json") {
     console.log(JSON.stringify(rows, null, 2));

@@ -1,6 +1,7 @@
-import { currentContext, loadClientConfig } from "../../../core/clientconfig/clientconfig.ts";
+import { currentContext } from "../../../core/clientconfig/clientconfig.ts";
 import { loadCertificate, formatName } from "../../../core/pki/x509.ts";
-import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, OUTPUT_OPTION, outputFormat, parseCommandArgs } from "../args.ts";
+import { BUNKERCONFIG_HELP, fail } from "../args.ts";
+import { readClientConfigForOutput } from "../clientconfig-cmd.ts";
 
 const HELP = `Usage: bunkerctl config info [-o text|json] [--bunkerconfig PATH]
 
@@ -14,13 +15,12 @@ ${BUNKERCONFIG_HELP}`;
 const pem = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 
 export function run(argv: string[]): number {
-  const a = parseCommandArgs(argv, HELP, { ...BUNKERCONFIG_OPTION, ...OUTPUT_OPTION });
-  if (typeof a === "number") return a;
-  const format = outputFormat(a.values.output, HELP);
-  if (typeof format === "number") return format;
+  const r = readClientConfigForOutput(argv, HELP);
+  if (typeof r === "number") return r;
+  const format = r.format;
   let info;
   try {
-    const { name, ctx } = currentContext(loadClientConfig(clientConfigPath(a.values.bunkerconfig)));
+    const { name, ctx } = currentContext(r.config);
     const crt = ctx.crt ? loadCertificate(pem(ctx.crt), `context "${name}" crt`) : undefined;
     info = {
       context: name,
