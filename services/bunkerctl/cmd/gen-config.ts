@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Patch } from "../../../core/configpatch/patch.ts";
 import { loadPatchArg } from "../../../core/configpatch/patch.ts";
-import { writeFileAtomic } from "../../../core/fileio/atomic.ts";
 import { DEFAULT_INSTALL_DISK, generateConfigs } from "../../../core/genconfig/genconfig.ts";
 import { generateSecrets, loadSecrets } from "../../../core/secrets/secrets.ts";
 import { fail, parseCommandArgs } from "../args.ts";
+import { writeNewFiles } from "../write-files.ts";
 
 const HELP = `Usage: bunkerctl gen config CLUSTER-NAME https://ENDPOINT:PORT [options]
 
@@ -63,15 +62,7 @@ export function run(argv: string[]): number {
     });
     // The bundle given with --with-secrets already exists; do not copy it around.
     const files = gen.files.filter((f) => !(v["with-secrets"] && f.name === "secrets.yaml"));
-    const existing = files.map((f) => join(dir, f.name)).filter((p) => existsSync(p));
-    if (existing.length && !v.force) {
-      return fail(`${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}; nothing was written (use --force to replace)`);
-    }
-    mkdirSync(dir, { recursive: true });
-    for (const f of files) {
-      writeFileAtomic(join(dir, f.name), f.content, { mode: f.mode, overwrite: v.force ?? false });
-      console.log(`wrote ${join(dir, f.name)}`);
-    }
+    writeNewFiles(files.map((f) => ({ path: join(dir, f.name), content: f.content, mode: f.mode })), v.force ?? false);
   } catch (e) {
     return fail(e);
   }

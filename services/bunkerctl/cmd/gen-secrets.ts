@@ -1,6 +1,6 @@
-import { FileExistsError } from "../../../core/fileio/atomic.ts";
-import { generateSecrets, saveSecrets } from "../../../core/secrets/secrets.ts";
+import { generateSecrets, secretsToYaml } from "../../../core/secrets/secrets.ts";
 import { fail, parseCommandArgs } from "../args.ts";
+import { writeNewFiles } from "../write-files.ts";
 
 const HELP = `Usage: bunkerctl gen secrets [-o secrets.yaml] [--force]
 
@@ -17,11 +17,9 @@ export function run(argv: string[]): number {
   if (typeof a === "number") return a;
   const path = a.values.output ?? "secrets.yaml";
   try {
-    saveSecrets(path, generateSecrets(), { overwrite: a.values.force ?? false });
+    writeNewFiles([{ path, content: secretsToYaml(generateSecrets()) }], a.values.force ?? false);
   } catch (e) {
-    if (e instanceof FileExistsError) return fail(`${path} already exists; use --force to replace it`);
     return fail(e);
   }
-  console.log(`wrote ${path}`);
   return 0;
 }

@@ -95,7 +95,7 @@ test("usage errors exit 2, failures exit 1, both saying why; nothing is written"
 test("gen secrets refuses to replace a bundle without --force", () => {
   expect(ctl("gen", "secrets").code).toBe(0);
   const before = readFileSync(join(dir, "secrets.yaml"), "utf8");
-  expect(ctl("gen", "secrets")).toMatchObject({ code: 1, err: "error: secrets.yaml already exists; use --force to replace it\n" });
+  expect(ctl("gen", "secrets")).toMatchObject({ code: 1, err: "error: secrets.yaml already exists; nothing was written (use --force to replace)\n" });
   expect(readFileSync(join(dir, "secrets.yaml"), "utf8")).toBe(before);
   expect(ctl("gen", "secrets", "--force").code).toBe(0);
   expect(readFileSync(join(dir, "secrets.yaml"), "utf8")).not.toBe(before);
