@@ -285,7 +285,13 @@ export function readString(n: Node | undefined, what: string): string {
     return s;
   }
   if (!STRING_TAGS.has(n.tag)) throw new DerError(`${what}: expected a string, found tag 0x${n.tag.toString(16)}`, n.offset);
-  if (n.tag === Tag.UTF8_STRING) return new TextDecoder("utf-8", { fatal: true }).decode(n.content);
+  if (n.tag === Tag.UTF8_STRING) {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(n.content);
+    } catch {
+      throw new DerError(`${what}: invalid UTF-8 in UTF8String`, n.offset);
+    }
+  }
   return String.fromCharCode(...n.content);
 }
 

@@ -164,7 +164,10 @@ export interface Extensions {
 function readAltNames(value: Uint8Array, out: AltNames, what: string): void {
   for (const gn of children(parse(value))) {
     if (gn.tag === 0x82) out.dns.push(String.fromCharCode(...gn.content));
-    else if (gn.tag === 0x87) out.ips.push(bytesToIp(gn.content));
+    else if (gn.tag === 0x87) {
+      if (gn.content.length !== 4 && gn.content.length !== 16) throw new DerError(`${what}: an iPAddress holds 4 or 16 bytes, found ${gn.content.length}`, gn.offset);
+      out.ips.push(bytesToIp(gn.content));
+    }
     // other GeneralName forms (email, URI, directoryName) are not used by Bunker; skipped
     else if (gn.tag !== 0x81 && gn.tag !== 0x86 && gn.tag !== 0xa4) throw new DerError(`${what}: unsupported GeneralName tag 0x${gn.tag.toString(16)}`, gn.offset);
   }
