@@ -226,6 +226,24 @@ describe("certificates openssl made, read by our parser", () => {
   });
 });
 
+test("an openssl RSA certificate is read; it can never pass as one of ours", () => {
+  expect(openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "o-rsa.key", "-subj", "/CN=rsa", "-days", "1", "-out", "o-rsa.pem").code).toBe(0);
+  const c = loadCertificate(readFileSync(join(dir, "o-rsa.pem"), "utf8"));
+  expect(c.publicKey.algorithm).toBe("1.2.840.113549.1.1.1");
+  expect(c.signatureAlgorithm).toBe("1.2.840.113549.1.1.11");
+  expect(signatureValid(c, c)).toBe(false);
+  expect(checkIssuedBy(c, c)).toContain("the signature is not the CA's");
+});
+
+test("long DNS names (over 127 bytes, long-form lengths) survive both ways", () => {
+  const long = `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.example`;
+  const ck = issueNodeServerCert(ca, { hostname: "n", sans: [long], now });
+  expect(ck.certificate.extensions.altNames.dns).toEqual(["n", long]);
+  write("long.pem", certificatePem(ck.certificate));
+  expect(openssl("verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", "ca.pem", "long.pem").code).toBe(0);
+  expect(new X509Certificate(certificatePem(ck.certificate)).subjectAltName).toBe(`DNS:n, DNS:${long}`);
+});
+
 describe("PKCS#10 requests", () => {
   test("openssl verifies our request and shows its subject and SANs", () => {
     const key = generateKey("ed25519");

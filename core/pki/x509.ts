@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, type KeyObject } from "node:crypto";
 import {
-  bits, bool, DerError, explicit, expectTag, hex, ia5, implicitPrimitive, int, namedBits, octets, oid, parse,
+  bits, bool, DerError, explicit, expectTag, hex, implicitPrimitive, int, namedBits, octets, oid, parse,
   readBits, readBool, readInt, readNamedBits, readOid, readString, readTime, seq, seqOf, set, Tag, time, utf8,
   children, type Node,
 } from "./der.ts";
@@ -125,7 +125,7 @@ export function encodeAltNames(alt: Partial<AltNames>): Uint8Array {
     if (!/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(d)) {
       throw new Error(`subjectAltName: ${JSON.stringify(d)} is neither an IP address nor a DNS name`);
     }
-    names.push(implicitPrimitive(2, ia5(d).subarray(2)));
+    names.push(implicitPrimitive(2, new TextEncoder().encode(d))); // the regex admits ASCII only
   }
   for (const ip of alt.ips ?? []) names.push(implicitPrimitive(7, ipToBytes(ip)));
   return seq(...names);
@@ -259,7 +259,8 @@ export function buildCertificate(spec: CertificateSpec): Certificate {
   const alg = keyAlgorithm(signer);
   const spki = spkiDer(spec.publicKey);
   const ski = keyIdentifier(spki);
-  const aki = spec.issuer ? spec.issuer.certificate.extensions.subjectKeyId : hex(ski);
+  // An issuer without a subjectKeyIdentifier (some foreign CAs) still gets a usable AKI.
+  const aki = spec.issuer ? (spec.issuer.certificate.extensions.subjectKeyId ?? hex(keyIdentifier(spec.issuer.certificate.publicKey.spki))) : hex(ski);
   const ext = encodeExtensions({
     ...spec.extensions,
     subjectKeyId: ski,
@@ -360,7 +361,11 @@ export function loadCertificate(pem: string, what = "certificate"): Certificate 
 
 /** Whether `issuer`'s key made `cert`'s signature (no name, time or constraint checks). */
 export function signatureValid(cert: Certificate, issuer: Certificate): boolean {
-  return verifyBytes(publicKeyFromSpki(issuer.publicKey.spki), cert.signatureAlgorithm, cert.tbs, cert.signature);
+  try {
+    return verifyBytes(publicKeyFromSpki(issuer.publicKey.spki), cert.signatureAlgorithm, cert.tbs, cert.signature);
+  } catch {
+    return false; // a key type we do not use (RSA, other curves) cannot have signed for us
+  }
 }
 
 /**
