@@ -80,6 +80,8 @@ test("swapped CAs, missing sections and broken YAML are refused by name", () => 
   const swapped = good.replace(/(\n  os:\n)([\s\S]*?)(\n  etcd:\n)([\s\S]*)$/, (_m, a, os, c, etcd) => `${a}${etcd.trimEnd()}${c}${os}\n`);
   const list = problems(swapped);
   expect(list.some((p) => p.startsWith("certs.os.key") && p.includes("expected an ed25519 key, found ecdsa-p256"))).toBe(true);
+  const later = new Date(Date.now() + 11 * 365 * 24 * 3600_000);
+  expect(() => parseSecrets(good, "s.yaml", later)).toThrow(/certs\.os\.crt \(line \d+:\d+\): the CA expired at .*; rotate it/);
   expect(problems("cluster: {id: x}\n").some((p) => p.startsWith("certs@") && p.includes("missing"))).toBe(true);
   expect(problems("cluster: [\n")[0]).toMatch(/^@\d+:\d+ /);
   expect(() => loadSecrets(join(dir, "absent.yaml"))).toThrow(/cannot read secrets bundle .*absent\.yaml: ENOENT/);

@@ -89,7 +89,7 @@ export function readPemPair(r: YamlReader, path: Path, what: string, needKey = t
 }
 
 /** Parses a bundle, listing every problem with its path and line:column. */
-export function parseSecrets(text: string, source = "secrets.yaml"): Secrets {
+export function parseSecrets(text: string, source = "secrets.yaml", now = new Date()): Secrets {
   const r = new YamlReader(text, source);
   r.done();
   r.map([], ["cluster", "trustdinfo", "certs"]);
@@ -105,6 +105,8 @@ export function parseSecrets(text: string, source = "secrets.yaml"): Secrets {
     if (!ca) continue;
     if (!ca.certificate.extensions.basicConstraints?.ca) r.fail(["certs", path, "crt"], "not a CA certificate (basicConstraints CA:FALSE)");
     if (keyAlgorithm(ca.key) !== alg) r.fail(["certs", path, "key"], `expected an ${alg} key, found ${keyAlgorithm(ca.key)}`);
+    // Configs made from an expired CA would carry certificates no peer accepts.
+    if (ca.certificate.notAfter < now) r.fail(["certs", path, "crt"], `the CA expired at ${ca.certificate.notAfter.toISOString()}; rotate it`);
   }
   r.done();
   return { cluster: { id: id!, secret: secret! }, token: token!, os: os!, etcd: etcd! };
