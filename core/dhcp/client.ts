@@ -67,6 +67,7 @@ export class DhcpClient {
   async stop(opts: { release?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    this.o.transport.interrupt();
     await this.loop?.catch(() => undefined);
     if (opts.release && this.lease) {
       try {
@@ -171,10 +172,11 @@ export class DhcpClient {
       const secs = Math.min(0xffff, Math.floor((now - began) / 1000));
       this.o.transport.send(encodePacket(this.packet(type, xid, f, secs)), to);
       this.stats.sent++;
-      // RFC 2131 4.4.5: while renewing/rebinding, wait half the remaining time (at least one second) between tries.
+      // RFC 2131 4.4.5: while renewing/rebinding, wait half the remaining time between tries
+      // (at least a second, at most maxTimeoutMs so a returning server is found soon).
       const wait = deadline === Infinity
         ? timeout + Math.floor(Math.random() * 1000)
-        : Math.max(1000, Math.floor((deadline - now) / 2));
+        : Math.min(this.o.maxTimeoutMs, Math.max(1000, Math.floor((deadline - now) / 2)));
       const reply = await this.await(xid, want, Math.min(wait, deadline - now));
       if (reply) return reply;
       timeout = Math.min(timeout * 2, this.o.maxTimeoutMs);

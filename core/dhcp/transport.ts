@@ -14,6 +14,8 @@ export interface DhcpTransport {
   send(pkt: Uint8Array, to?: string): void;
   /** The next datagram, or null when none came within `ms`. */
   recv(ms: number): Promise<Uint8Array | null>;
+  /** Ends a pending recv() early (it returns null). */
+  interrupt(): void;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,10 @@ export class UdpTransport implements DhcpTransport {
       if (e instanceof TimeoutError) return null;
       throw e;
     }
+  }
+
+  interrupt(): void {
+    this.sock.interrupt();
   }
 
   close(): Promise<void> {

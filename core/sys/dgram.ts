@@ -48,6 +48,7 @@ function readSlice(fd: number, buf: Buffer): Promise<number> {
 
 export class DgramSocket {
   private closed = false;
+  private interrupted = false;
   private reading: Promise<unknown> | null = null;
 
   private constructor(readonly fd: number, readonly what: string) {}
@@ -99,8 +100,10 @@ export class DgramSocket {
     const quick = this.tryRecv(buf);
     if (quick !== null) return quick;
     const deadline = Date.now() + timeoutMs;
+    this.interrupted = false;
     const loop = async (): Promise<number> => {
       while (!this.closed) {
+        if (this.interrupted) throw new TimeoutError(`${this.what} (interrupted)`, timeoutMs);
         const n = await readSlice(this.fd, buf);
         if (n >= 0) return n;
         if (Date.now() >= deadline) throw new TimeoutError(this.what, timeoutMs);
@@ -114,6 +117,11 @@ export class DgramSocket {
     } finally {
       this.reading = null;
     }
+  }
+
+  /** Makes a pending recv() end with a TimeoutError within one slice; the socket stays open. */
+  interrupt(): void {
+    this.interrupted = true;
   }
 
   /** Closes the fd once no threadpool read is using it (so the number is never reused under it). */

@@ -58,3 +58,19 @@ export function vethPair(nsA: Netns, nsB: Netns, a = "eth0", b = "eth0"): void {
   nsA.ip("link", "set", tmpA, "name", a);
   nsB.ip("link", "set", tmpB, "name", b);
 }
+
+/** Polls `cond` every 50 ms until it holds or `ms` pass; returns whether it held. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await cond()) return true;
+    await Bun.sleep(50);
+  }
+  return await cond();
+}
+
+/** The MAC of a link inside a namespace, as bytes. */
+export function macOf(ns: Netns, link: string): Uint8Array {
+  const j = ns.ipJson<any[]>("link", "show", link)[0];
+  return Uint8Array.from(String(j.address).split(":").map((x) => parseInt(x, 16)));
+}
