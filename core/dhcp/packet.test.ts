@@ -36,7 +36,7 @@ describe("DHCP packets", () => {
     expect([p.op, p.xid, messageType(p)]).toEqual([BOOTREPLY, 0xdeadbeef, MSG.ACK]);
     expect(leaseOf(p)).toEqual({
       address: "10.42.0.15", prefixLen: 24, serverId: "10.42.0.1", leaseTime: 3600, t1: 1800, t2: 3150,
-      routers: ["10.42.0.1"], dns: ["1.1.1.1", "8.8.8.8"], hostname: "node1", domain: "example.test", mtu: 1500,
+      routers: ["10.42.0.1"], dns: ["1.1.1.1", "8.8.8.8"], ntp: [], hostname: "node1", domain: "example.test", mtu: 1500,
       classlessRoutes: [{ dst: "10.99.0.0/16", gateway: "10.42.0.1" }, { dst: "0.0.0.0/0", gateway: "10.42.0.1" }],
     });
   });

@@ -9,7 +9,7 @@ export const MSG = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK:
 export const MSG_NAMES: Record<number, string> = { 1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM" };
 
 export const OPT = {
-  PAD: 0, SUBNET_MASK: 1, ROUTER: 3, DNS: 6, HOSTNAME: 12, DOMAIN: 15, MTU: 26, BROADCAST: 28,
+  PAD: 0, SUBNET_MASK: 1, ROUTER: 3, DNS: 6, HOSTNAME: 12, DOMAIN: 15, MTU: 26, BROADCAST: 28, NTP: 42,
   REQUESTED_IP: 50, LEASE_TIME: 51, OVERLOAD: 52, MSG_TYPE: 53, SERVER_ID: 54, PARAM_LIST: 55,
   MESSAGE: 56, MAX_SIZE: 57, T1: 58, T2: 59, CLIENT_ID: 61, SEARCH: 119, CLASSLESS_ROUTES: 121, END: 255,
 } as const;
@@ -138,6 +138,8 @@ export interface LeaseInfo {
   t2: number;
   routers: string[];
   dns: string[];
+  /** Option 42. */
+  ntp: string[];
   hostname?: string;
   domain?: string;
   mtu?: number;
@@ -241,6 +243,7 @@ export function leaseOf(p: DhcpPacket): LeaseInfo {
     t2,
     routers: ipList(o.get(OPT.ROUTER), OPT.ROUTER),
     dns: ipList(o.get(OPT.DNS), OPT.DNS),
+    ntp: ipList(o.get(OPT.NTP), OPT.NTP),
     classlessRoutes: cr ? decodeClasslessRoutes(cr) : [],
   };
   const hostname = text(o.get(OPT.HOSTNAME));
@@ -253,4 +256,4 @@ export function leaseOf(p: DhcpPacket): LeaseInfo {
 }
 
 /** Options a client asks for in its parameter request list. */
-export const REQUESTED_PARAMS = Uint8Array.of(OPT.SUBNET_MASK, OPT.ROUTER, OPT.DNS, OPT.HOSTNAME, OPT.DOMAIN, OPT.MTU, OPT.LEASE_TIME, OPT.T1, OPT.T2, OPT.CLASSLESS_ROUTES);
+export const REQUESTED_PARAMS = Uint8Array.of(OPT.SUBNET_MASK, OPT.ROUTER, OPT.DNS, OPT.HOSTNAME, OPT.DOMAIN, OPT.MTU, OPT.NTP, OPT.LEASE_TIME, OPT.T1, OPT.T2, OPT.CLASSLESS_ROUTES);

@@ -6,14 +6,15 @@ import { dlopen, FFIType } from "bun:ffi";
 import { bufPtr, check } from "./libc.ts";
 
 const { i32, ptr } = FFIType;
-let lib: { adjtimex: (p: unknown) => number; clock_settime: (id: number, p: unknown) => number; clock_gettime: (id: number, p: unknown) => number } | undefined;
+const symbols = {
+  adjtimex: { args: [ptr], returns: i32 },
+  clock_settime: { args: [i32, ptr], returns: i32 },
+  clock_gettime: { args: [i32, ptr], returns: i32 },
+} as const;
+let lib: ReturnType<typeof dlopen<typeof symbols>>["symbols"] | undefined;
 function clk() {
-  lib ??= dlopen("libc.so.6", {
-    adjtimex: { args: [ptr], returns: i32 },
-    clock_settime: { args: [i32, ptr], returns: i32 },
-    clock_gettime: { args: [i32, ptr], returns: i32 },
-  }).symbols as typeof lib;
-  return lib!;
+  lib ??= dlopen("libc.so.6", symbols).symbols;
+  return lib;
 }
 
 const CLOCK_REALTIME = 0;
