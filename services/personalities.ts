@@ -6,6 +6,7 @@ import type { Personality } from "./personality.ts";
  */
 export const personalities: Personality[] = [
   { name: "bunkerctl", summary: "the remote client: generate configs, drive nodes through the API", load: () => import("./bunkerctl/main.ts") },
+  { name: "diag", summary: "console diagnostics: links, addrs, routes (from the kernel)", load: () => import("./diag/main.ts") },
   { name: "networkd", summary: "links, addresses, routes, DHCP, hostname, resolvers and time from the machine config", load: () => import("./networkd/main.ts") },
   { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
 ];
