@@ -11,11 +11,12 @@ import { inNetns } from "../core/sys/netns.ts";
 import { UdpTransport } from "../core/dhcp/transport.ts";
 import { NetworkController } from "../services/networkd/controller.ts";
 import { networkConfigOf, type NetworkConfig } from "../services/networkd/config.ts";
-import { Netns, netnsSkipReason, sh, vethPair, waitFor } from "./lib/netns.ts";
+import { kernelCanMake, Netns, netnsSkipReason, vethPair, waitFor } from "./lib/netns.ts";
 import { Dnsmasq, dnsmasqSkipReason } from "./lib/dnsmasq.ts";
 import { parse } from "yaml";
 
 const root = resolve(import.meta.dir, "..");
+
 const cfg = (yaml: string): NetworkConfig => networkConfigOf(parse(yaml));
 
 const STATIC = `
@@ -106,6 +107,33 @@ describe.skipIf(netnsSkipReason !== null)(`networkd controllers${netnsSkipReason
     expect(node.ipJson<any[]>("route", "show").find((r) => r.dst === "default")).toBeUndefined();
     expect(await waitFor(() => v4v6().includes("10.5.0.2/24") && node.ipJson<any[]>("route", "show").some((r) => r.dst === "default"), 5000)).toBe(true);
     expect(logs).toContain("networkd: add address 10.5.0.2/24 on eth0");
+  });
+
+  test.skipIf(!kernelCanMake("vlan") || !kernelCanMake("bond"))(`a bond of two links with a VLAN on it is built, and torn down when the config drops it${kernelCanMake("vlan") && kernelCanMake("bond") ? "" : " (skipped: this kernel lacks 802.1Q VLAN or bonding support)"}`, async () => {
+    node.ip("link", "add", "eth1", "type", "veth", "peer", "name", "eth2");
+    const bonded = `
+machine:
+  network:
+    interfaces:
+      - interface: bond0
+        bond: {interfaces: [eth0, eth1], mode: active-backup, miimon: 100}
+        vlans: [{vlanId: 42, addresses: [10.42.0.2/24]}]
+  time: {disabled: true}
+`;
+    ctl = controller(cfg(bonded));
+    await ctl.start();
+    const bond = node.ipJson<any[]>("-d", "link", "show", "bond0")[0];
+    expect([bond.linkinfo.info_kind, bond.linkinfo.info_data.mode, bond.linkinfo.info_data.miimon]).toEqual(["bond", "active-backup", 100]);
+    expect(node.ipJson<any[]>("link", "show", "eth0")[0].master).toBe("bond0");
+    expect(node.ipJson<any[]>("link", "show", "eth1")[0].master).toBe("bond0");
+    const vlan = node.ipJson<any[]>("-d", "addr", "show", "bond0.42")[0];
+    expect([vlan.linkinfo.info_kind, vlan.linkinfo.info_data.id]).toEqual(["vlan", 42]);
+    expect(vlan.addr_info.map((a: any) => `${a.local}/${a.prefixlen}`)).toContain("10.42.0.2/24");
+    await ctl.stop();
+    ctl = controller(cfg(STATIC));
+    await ctl.start();
+    expect(node.ipJson<any[]>("link", "show").map((l) => l.ifname)).not.toContain("bond0.42");
+    expect(node.ipJson<any[]>("link", "show").map((l) => l.ifname)).not.toContain("bond0");
   });
 
   test("an invalid config is refused with the YAML path named", () => {

@@ -3,21 +3,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Rtnl } from "./rtnl.ts";
 import { NetlinkError } from "./socket.ts";
 import { inNetns } from "../sys/netns.ts";
-import { Netns, netnsSkipReason } from "../../test/lib/netns.ts";
+import { kernelCanMake, Netns, netnsSkipReason } from "../../test/lib/netns.ts";
 
-/** Whether this kernel can make links of a kind (VLAN and bonding are often compiled out). */
-function kernelHas(kind: string): boolean {
-  if (netnsSkipReason) return false;
-  const ns = new Netns("probe");
-  try {
-    const args = kind === "vlan" ? ["link", "add", "link", "lo", "name", "p0", "type", "vlan", "id", "5"] : ["link", "add", "p0", "type", kind];
-    return Bun.spawnSync(["ip", "-n", ns.name, ...args], { stderr: "pipe" }).exitCode === 0;
-  } finally {
-    ns.delete();
-  }
-}
-const hasVlan = kernelHas("vlan");
-const hasBond = kernelHas("bond");
+const hasVlan = kernelCanMake("vlan");
+const hasBond = kernelCanMake("bond");
 
 describe.skipIf(netnsSkipReason !== null)(`rtnetlink in a namespace${netnsSkipReason ? ` (skipped: ${netnsSkipReason})` : ""}`, () => {
   let ns: Netns;

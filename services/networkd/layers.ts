@@ -45,7 +45,7 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
   const cfg = inp.config;
   const cmd = inp.cmdline && !inp.cmdline.off ? inp.cmdline : undefined;
   const ignored = cfg?.interfaces.filter((i) => i.ignore).map((i) => i.interface) ?? [];
-  const configSaysSomething = (cfg?.interfaces.length ?? 0) > 0;
+  const configSaysSomething = (cfg?.interfaces.filter((i) => !i.ignore).length ?? 0) > 0;
   const physical = inp.links.filter(isPhysical);
 
   // Defaults: DHCP on every physical link with carrier, when nothing else configures links.

@@ -74,3 +74,19 @@ export function macOf(ns: Netns, link: string): Uint8Array {
   const j = ns.ipJson<any[]>("link", "show", link)[0];
   return Uint8Array.from(String(j.address).split(":").map((x) => parseInt(x, 16)));
 }
+
+const probed = new Map<string, boolean>();
+/** Whether this kernel can make links of a kind (802.1Q VLANs and bonding are often compiled out). */
+export function kernelCanMake(kind: "vlan" | "bond" | "bridge"): boolean {
+  if (netnsSkipReason) return false;
+  if (!probed.has(kind)) {
+    const ns = new Netns("probe");
+    try {
+      const args = kind === "vlan" ? ["link", "add", "link", "lo", "name", "p0", "type", "vlan", "id", "5"] : ["link", "add", "p0", "type", kind];
+      probed.set(kind, Bun.spawnSync(["ip", "-n", ns.name, ...args], { stderr: "pipe" }).exitCode === 0);
+    } finally {
+      ns.delete();
+    }
+  }
+  return probed.get(kind)!;
+}
