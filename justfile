@@ -21,3 +21,7 @@ test *ARGS:
 # type-check only
 typecheck:
     node_modules/.bin/tsc --noEmit -p .
+
+# benchmarks of the binary (size, cold start, RSS); writes bench/results/binary.md
+bench: build
+    {{bun}} bench/binary.ts
