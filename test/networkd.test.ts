@@ -165,6 +165,28 @@ machine:
     }
   }, 30000);
 
+  test.skipIf(dnsmasqSkipReason !== null)(`a lost lease (NAK at renewal) takes its address and routes away; the new lease brings its own${dnsmasqSkipReason ? ` (skipped: ${dnsmasqSkipReason})` : ""}`, async () => {
+    peer.ip("addr", "add", "10.47.0.1/24", "dev", "eth0");
+    let server = new Dnsmasq(peer, { range: "10.47.0.10,10.47.0.20,255.255.255.0,2m", options: ["option:T1,2", "option:T2,4", "option:router,10.47.0.1"] });
+    await server.start();
+    try {
+      ctl = controller(cfg("machine:\n  network:\n    interfaces: [{interface: eth0, dhcp: true}]\n  time: {disabled: true}\n"));
+      await ctl.start();
+      expect(await waitFor(() => v4v6().some((a: string) => /^10\.47\.0\.(1\d|20)\/24$/.test(a)), 10000)).toBe(true);
+      const first = v4v6()[0];
+      // A server for the same subnet whose pool no longer holds that address: the renewal gets a NAK.
+      await server.dispose();
+      server = new Dnsmasq(peer, { range: "10.47.0.100,10.47.0.110,255.255.255.0,2m", options: ["option:T1,2", "option:T2,4", "option:router,10.47.0.1"] });
+      await server.start();
+      expect(await waitFor(() => logs.some((l) => l.startsWith("networkd: dhcp nak on eth0")), 10000)).toBe(true);
+      expect(await waitFor(() => { const a = v4v6(); return a.length === 1 && /^10\.47\.0\.1(0\d|10)\/24$/.test(a[0]!); }, 10000)).toBe(true);
+      expect(v4v6()).not.toContain(first);
+      expect(node.ipJson<any[]>("route", "show").filter((r) => r.dst === "default").map((r) => r.gateway)).toEqual(["10.47.0.1"]);
+    } finally {
+      await server.dispose();
+    }
+  }, 40000);
+
   const binary = join(root, "out/bunker");
   test.skipIf(!existsSync(binary))(`the networkd personality applies a config once, sets the hostname in its UTS namespace, and prints the status${existsSync(binary) ? "" : " (skipped: out/bunker not built; scripts/test.sh builds it)"}`, () => {
     const config = join(dir, "machine.yaml");
