@@ -85,6 +85,11 @@ describe.skipIf(netnsSkipReason !== null)(`networkd controllers${netnsSkipReason
     expect(status.hostname).toEqual({ hostname: "node1", domain: "example.test" });
     expect(status.links.find((l: any) => l.name === "eth0")).toMatchObject({ up: true, mtu: 1400 });
     expect(ctl.spec!.resolvers.layer).toBe("config");
+    const resources = JSON.parse(readFileSync(join(dir, "resources.json"), "utf8"));
+    expect(resources).toContainEqual({ namespace: "network", type: "AddressStatuses.net.bunker.dev", id: "eth0/10.5.0.2/24", spec: expect.objectContaining({ link: "eth0", family: 4 }) });
+    expect(resources).toContainEqual(expect.objectContaining({ type: "RouteStatuses.net.bunker.dev", id: "inet4/100/10.77.0.0/16/10.5.0.1/eth0/50" }));
+    expect(resources).toContainEqual(expect.objectContaining({ type: "HostnameStatuses.net.bunker.dev", spec: { hostname: "node1", domain: "example.test" } }));
+    expect(resources).toContainEqual(expect.objectContaining({ type: "TimeStatuses.net.bunker.dev", spec: { synced: false } }));
   });
 
   test("removing things from the config removes them from the kernel; hand-made routes are left alone", async () => {

@@ -13,6 +13,7 @@ import { getHostname, setHostname } from "../../core/sys/hostname.ts";
 import { mergeLayers } from "./layers.ts";
 import { reconcile } from "./reconcile.ts";
 import { renderHosts, renderResolvConf, writeAtomic } from "./etcfiles.ts";
+import { statusResources } from "./resources.ts";
 import type { CmdlineNetwork } from "./cmdline.ts";
 import type { NetworkConfig } from "./config.ts";
 import type { NetworkSpec, NetworkStatus } from "./types.ts";
@@ -145,6 +146,8 @@ export class NetworkController {
     this.syncTime(spec);
     this.status = await this.observe(spec, errors);
     writeAtomic(this.o.stateDir, "status.json", JSON.stringify(this.status, null, 2) + "\n");
+    // The same status as resources, for the store and `bunkerctl get links|addresses|routes|...`.
+    writeAtomic(this.o.stateDir, "resources.json", JSON.stringify(statusResources(this.status), null, 2) + "\n");
   }
 
   /** Starts a DHCP client on each link that wants one; stops the others (dropping their leases). */
@@ -233,7 +236,7 @@ export class NetworkController {
         if (a.validLifetime !== undefined) s.validLifetime = a.validLifetime;
         return s;
       }),
-      routes: (await nl.routes(0)).map((r) => {
+      routes: (await nl.routes(0, 0)).filter((r) => r.table !== 255).map((r) => {
         const s: NetworkStatus["routes"][number] = { dst: r.dst, metric: r.priority ?? 0, table: r.table, protocol: protos[r.protocol] ?? String(r.protocol) };
         if (r.oif !== undefined) s.link = name.get(r.oif) ?? `#${r.oif}`;
         if (r.gateway) s.gateway = r.gateway;
