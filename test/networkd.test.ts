@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Rtnl } from "../core/netlink/rtnl.ts";
+import { NetlinkMonitor } from "../core/netlink/monitor.ts";
 import { inNetns } from "../core/sys/netns.ts";
 import { UdpTransport } from "../core/dhcp/transport.ts";
 import { NetworkController } from "../services/networkd/controller.ts";
@@ -141,6 +142,23 @@ machine:
     expect(node.ipJson<any[]>("link", "show").map((l) => l.ifname)).not.toContain("bond0");
   });
 
+  test("with the kernel monitor, drift is repaired long before the next periodic pass", async () => {
+    const monitor = inNetns(node.name, () => NetlinkMonitor.open());
+    try {
+      ctl = controller(cfg(STATIC), { intervalMs: 600000, monitor, monitorPollMs: 50 });
+      await ctl.start();
+      const passes = ctl.passes;
+      node.ip("addr", "del", "fd00::2/64", "dev", "eth0");
+      // The periodic pass is ten minutes away: only the monitor can bring it back within the wait.
+      expect(await waitFor(() => v4v6().includes("fd00::2/64"), 10000)).toBe(true);
+      expect(ctl.passes).toBeGreaterThan(passes);
+    } finally {
+      await ctl?.stop();
+      ctl = undefined;
+      await monitor.close();
+    }
+  });
+
   test("an invalid config is refused with the YAML path named", () => {
     expect(() => cfg("machine:\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.5.0.300/24]\n")).toThrow("machine.network.interfaces[0].addresses[0]: invalid IP address");
     expect(() => cfg("machine:\n  network:\n    interfaces:\n      - {interface: bond0, bond: {interfaces: [eth1], mode: fast}}\n")).toThrow('machine.network.interfaces[0].bond.mode: "fast" is not one of');
@@ -208,5 +226,23 @@ machine:
     const bad = Bun.spawnSync(["ip", "netns", "exec", node.name, ...bin, "networkd", "--once", "--config", config, "--state-dir", dir], { stderr: "pipe" });
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr.toString()).toContain("machine.network.interfaces[0].mtu: expected an integer 68..65535");
+  }, 20000);
+
+  test.skipIf(!existsSync(binary))(`the networkd personality keeps running: drift repaired, SIGTERM stops it cleanly${existsSync(binary) ? "" : " (skipped: out/bunker not built)"}`, async () => {
+    const config = join(dir, "machine.yaml");
+    writeFileSync(config, STATIC);
+    // --no-time: a test must never move this machine's clock.
+    const p = Bun.spawn(["ip", "netns", "exec", node.name, "unshare", "--uts", binary, "networkd", "--config", config, "--state-dir", dir, "--cmdline", "/dev/null", "--no-time"], { stdout: "pipe", stderr: "pipe" });
+    try {
+      expect(await waitFor(() => v4v6().includes("10.5.0.2/24"), 10000)).toBe(true);
+      node.ip("addr", "del", "10.5.0.2/24", "dev", "eth0");
+      expect(await waitFor(() => v4v6().includes("10.5.0.2/24"), 5000)).toBe(true);
+    } finally {
+      p.kill("SIGTERM");
+    }
+    expect(await p.exited).toBe(0);
+    const out = await new Response(p.stdout).text();
+    expect(out).toContain("networkd: running (1 managed links)");
+    expect(out).toContain("networkd: stopping, releasing DHCP leases");
   }, 20000);
 });

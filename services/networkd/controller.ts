@@ -5,6 +5,7 @@
  * started and stopped as the spec asks for them.
  */
 import { Rtnl } from "../../core/netlink/rtnl.ts";
+import type { NetlinkMonitor } from "../../core/netlink/monitor.ts";
 import { RTPROT, RT_SCOPE } from "../../core/netlink/consts.ts";
 import { DhcpClient, type Lease } from "../../core/dhcp/client.ts";
 import { UdpTransport } from "../../core/dhcp/transport.ts";
@@ -33,6 +34,10 @@ export interface ControllerOptions {
   /** DHCP retransmission tuning (tests shorten it). */
   dhcp?: { initialTimeoutMs?: number; maxTimeoutMs?: number; idleMs?: number };
   log?: (line: string) => void;
+  /** Kernel change notifications: a change starts a pass at once instead of at the next interval. */
+  monitor?: NetlinkMonitor;
+  /** How often the monitor's queue is read (default 250 ms). */
+  monitorPollMs?: number;
   /** Opens the DHCP socket of a link (default: UdpTransport on it). */
   openTransport?: (ifname: string) => UdpTransport;
 }
@@ -46,6 +51,7 @@ export class NetworkController {
   private timeSync: TimeSync | null = null;
   private timeStatus: TimeStatus = { synced: false };
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private watch: ReturnType<typeof setInterval> | null = null;
   private running = false;
   private pass: Promise<void> | null = null;
   private again = false;
@@ -60,12 +66,26 @@ export class NetworkController {
   async start(): Promise<void> {
     this.running = true;
     await this.runPass();
+    const m = this.o.monitor;
+    if (m) {
+      this.watch = setInterval(() => {
+        let c;
+        try {
+          c = m.drain();
+        } catch (e) {
+          this.log(`networkd: monitor: ${(e as Error).message}`);
+          return;
+        }
+        if (c.links || c.addresses || c.routes) void this.runPass();
+      }, this.o.monitorPollMs ?? 250);
+    }
   }
 
   /** Stops DHCP clients (releasing leases when asked) and time sync. */
   async stop(opts: { release?: boolean } = {}): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.watch) clearInterval(this.watch);
     await this.pass;
     await Promise.all([...this.dhcp.values()].map((c) => c.stop(opts).catch(() => undefined)));
     this.dhcp.clear();

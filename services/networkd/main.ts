@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
 import { Rtnl } from "../../core/netlink/rtnl.ts";
+import { NetlinkMonitor } from "../../core/netlink/monitor.ts";
 import { slewClock, stepClock, markSynced } from "../../core/sys/clock.ts";
 import { loadNetworkConfig } from "./config.ts";
 import { parseIpArg } from "./cmdline.ts";
@@ -21,7 +22,7 @@ Options:
   --config FILE       machine config (YAML); machine.network and machine.time are used
   --state-dir DIR     writable directory for resolv.conf, hosts and status.json (default /system/state/network)
   --cmdline FILE      kernel command line to read ip= from (default /proc/cmdline)
-  --interval MS       reconcile period, which also repairs drift (default 10000)
+  --interval MS       reconcile period (default 10000); kernel changes also start a pass at once
   --once              apply once, print the status as JSON and exit (DHCP not awaited)
   --no-hostname       do not set the kernel hostname
   --no-time           do not synchronise the clock
@@ -71,8 +72,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const nl = Rtnl.open();
+  const monitor = args.once ? undefined : NetlinkMonitor.open();
   const ctl = new NetworkController({
     nl,
+    ...(monitor ? { monitor } : {}),
     ...(config ? { config } : {}),
     ...(cmdline ? { cmdline } : {}),
     stateDir: args["state-dir"] ?? "/system/state/network",
@@ -103,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   log("networkd: stopping, releasing DHCP leases");
   await ctl.stop({ release: true });
+  await monitor?.close();
   await nl.close();
   return 0;
 }
