@@ -105,4 +105,14 @@ describe.skipIf(skip !== null)(`DHCP client with dnsmasq${skip ? ` (skipped: ${s
     expect(await waitFor(has("rebound"), 10000)).toBe(true);
     expect(events.find((e) => e.event === "rebound")!.lease!.address).toBe(address);
   }, 30000);
+
+  test("a client started on a link that is down keeps retrying and gets a lease once the link comes up", async () => {
+    cli.ip("link", "set", "eth0", "down");
+    await startClient();
+    expect(await waitFor(() => client.lastError !== null, 5000)).toBe(true);
+    expect(client.lastError).toContain("sendto DHCP socket on eth0: Network is unreachable");
+    expect(events).toEqual([]);
+    cli.ip("link", "set", "eth0", "up");
+    expect(await waitFor(has("bound"), 15000)).toBe(true);
+  }, 30000);
 });

@@ -49,6 +49,8 @@ export class DhcpClient {
   state: DhcpState = "init";
   lease: Lease | null = null;
   readonly stats: DhcpStats = { sent: 0, received: 0, malformed: 0, ignored: 0 };
+  /** The last socket error (a link going down makes sends fail); the client retries regardless. */
+  lastError: string | null = null;
   private stopped = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -170,8 +172,13 @@ export class DhcpClient {
       const now = Date.now();
       if (now >= deadline) return null;
       const secs = Math.min(0xffff, Math.floor((now - began) / 1000));
-      this.o.transport.send(encodePacket(this.packet(type, xid, f, secs)), to);
-      this.stats.sent++;
+      try {
+        this.o.transport.send(encodePacket(this.packet(type, xid, f, secs)), to);
+        this.stats.sent++;
+      } catch (e) {
+        // ENETDOWN, ENETUNREACH...: the link is not usable yet; wait as if unanswered and retry.
+        this.lastError = (e as Error).message;
+      }
       // RFC 2131 4.4.5: while renewing/rebinding, wait half the remaining time between tries
       // (at least a second, at most maxTimeoutMs so a returning server is found soon).
       const wait = deadline === Infinity
@@ -195,7 +202,9 @@ export class DhcpClient {
         raw = await this.o.transport.recv(left);
       } catch (e) {
         if (this.stopped) return null;
-        throw e;
+        this.lastError = (e as Error).message;
+        await this.sleep(Math.min(left, 1000));
+        continue;
       }
       if (!raw) return null;
       this.stats.received++;
