@@ -269,6 +269,7 @@ export class NetworkController {
       dhcp: [...this.dhcp].map(([link, c]) => {
         const s: NetworkStatus["dhcp"][number] = { link, state: c.state, malformed: c.stats.malformed };
         if (c.lease) Object.assign(s, { address: `${c.lease.address}/${c.lease.prefixLen}`, server: c.lease.serverId, leaseTime: c.lease.leaseTime });
+        if (c.lastError) s.lastError = c.lastError;
         return s;
       }),
       errors,

@@ -65,7 +65,7 @@ export interface RouteStatus { link?: string; dst: string; gateway?: string; met
 export interface HostnameStatus { hostname: string; domain?: string }
 export interface ResolverStatus { servers: string[]; search: string[] }
 export interface TimeServerStatus { servers: string[] }
-export interface DhcpStatus { link: string; state: string; address?: string; server?: string; leaseTime?: number; malformed: number }
+export interface DhcpStatus { link: string; state: string; address?: string; server?: string; leaseTime?: number; malformed: number; lastError?: string }
 
 export interface NetworkStatus {
   links: LinkStatus[];
