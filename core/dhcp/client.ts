@@ -179,10 +179,11 @@ export class DhcpClient {
         // ENETDOWN, ENETUNREACH...: the link is not usable yet; wait as if unanswered and retry.
         this.lastError = (e as Error).message;
       }
-      // RFC 2131 4.4.5: while renewing/rebinding, wait half the remaining time between tries
+      // Selecting: RFC 2131 4.1 backoff (4 s, 8 s, ... 64 s) with up to a second of jitter
+      // (a quarter of the wait for short test timeouts). RFC 2131 4.4.5: while renewing/rebinding, wait half the remaining time between tries
       // (at least a second, at most maxTimeoutMs so a returning server is found soon).
       const wait = deadline === Infinity
-        ? timeout + Math.floor(Math.random() * 1000)
+        ? timeout + Math.floor(Math.random() * Math.min(1000, timeout / 4))
         : Math.min(this.o.maxTimeoutMs, Math.max(1000, Math.floor((deadline - now) / 2)));
       const reply = await this.await(xid, want, Math.min(wait, deadline - now));
       if (reply) return reply;
