@@ -20,7 +20,7 @@ with carrier) and the kernel command line's ip=, and keeps the kernel in line wi
 
 Options:
   --config FILE       machine config (YAML); machine.network and machine.time are used
-  --state-dir DIR     writable directory for resolv.conf, hosts and status.json (default /system/state/network)
+  --state-dir DIR     writable directory for resolv.conf, hosts and status.json (default /run/network)
   --cmdline FILE      kernel command line to read ip= from (default /proc/cmdline)
   --interval MS       reconcile period (default 10000); kernel changes also start a pass at once
   --once              apply once, print the status as JSON and exit (DHCP not awaited)
@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(monitor ? { monitor } : {}),
     ...(config ? { config } : {}),
     ...(cmdline ? { cmdline } : {}),
-    stateDir: args["state-dir"] ?? "/system/state/network",
+    stateDir: args["state-dir"] ?? "/run/network",
     intervalMs: interval,
     setHostname: !args["no-hostname"],
     ...(args["no-time"] || args.once ? {} : { clock: { step: stepClock, slew: slewClock, synced: (ms: number) => markSynced(ms * 1000) } }),
