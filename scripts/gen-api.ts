@@ -90,7 +90,7 @@ function servicesModule(files: string[]): string {
   const lines = [
     HEADER.trimEnd(),
     "// One Method per RPC: path, streaming flag and the protobufjs classes of request and response.",
-    'import type { Method } from "../../grpc/method.ts";',
+    'import type { AnyMethod, Method } from "../../grpc/method.ts";',
     'import { bunker } from "./api.js";',
     "",
   ];
@@ -106,14 +106,14 @@ function servicesModule(files: string[]): string {
         `  ${m.name}: {`,
         `    path: "/${full}/${m.name}", service: "${full}", name: "${m.name}", responseStream: ${!!m.responseStream},`,
         `    requestType: ${req}, responseType: ${res},`,
-        `  } as Method<${req}.$Properties, ${res}.$Properties>,`,
+        `  } as Method<${req}.$Properties, ${res}.$Properties, ${!!m.responseStream}>,`,
       );
     }
     lines.push("} as const;", "");
   }
   lines.push("/** Every method of every service, keyed by path. */");
-  lines.push(`export const allMethods: ReadonlyMap<string, Method<unknown, unknown>> = new Map(`);
-  lines.push(`  [${services.map((s) => `...Object.values(${s.name})`).join(", ")}].map((m) => [m.path, m as Method<unknown, unknown>]),`);
+  lines.push(`export const allMethods: ReadonlyMap<string, AnyMethod> = new Map(`);
+  lines.push(`  [${services.map((s) => `...Object.values(${s.name})`).join(", ")}].map((m): [string, AnyMethod] => [m.path, m]),`);
   lines.push(");", "");
   return lines.join("\n");
 }

@@ -5,7 +5,16 @@ import type { Personality } from "./personality.ts";
  * its code. Imports are dynamic so `bunker --help` loads none of them.
  */
 export const personalities: Personality[] = [
+  { name: "apid", summary: "the API gateway: mTLS on TCP 50000, roles from client certificates, forwards to init", load: () => import("./apid/main.ts") },
   { name: "bunkerctl", summary: "the remote client: generate configs, drive nodes through the API", load: () => import("./bunkerctl/main.ts") },
+  { name: "diag", summary: "console diagnostics: links, addrs, routes (from the kernel)", load: () => import("./diag/main.ts") },
+  { name: "exec-helper", summary: "internal: apply a service's credentials and limits, then exec it", load: () => import("./exec-helper/main.ts") },
+  { name: "init", summary: "the machine daemon: PID 1, services, boot sequence, resources, local API", load: () => import("./init/main.ts") },
+  { name: "networkd", summary: "links, addresses, routes, DHCP, hostname, resolvers and time from the machine config", load: () => import("./networkd/main.ts") },
+  { name: "partition", summary: "disks, the GPT and Bunker's disk layout: show, plan, apply, repair, grow", load: () => import("./partition/main.ts") },
+  { name: "poweroff", summary: "ask init to power the machine off", load: () => import("./poweroff/main.ts") },
+  { name: "reboot", summary: "ask init to reboot the machine", load: () => import("./reboot/main.ts") },
+  { name: "shutdown", summary: "ask init to shut the machine down (power off)", load: () => import("./shutdown/main.ts") },
   { name: "verify-image", summary: "check an image folder against its signed manifest", load: () => import("./verify-image/main.ts") },
   { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
 ];

@@ -10,7 +10,8 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
-export interface Method<Req, Res> {
+/** S is true for server streaming, false for unary (the generated table says which). */
+export interface Method<Req, Res, S extends boolean = boolean> {
   /** "/package.Service/Method", the HTTP/2 :path. */
   readonly path: string;
   /** "package.Service". */
@@ -18,12 +19,16 @@ export interface Method<Req, Res> {
   /** "Method". */
   readonly name: string;
   /** Server streaming: the handler is an async generator and the client reads a stream. */
-  readonly responseStream: boolean;
+  readonly responseStream: S;
   readonly requestType: Codec<Req>;
   readonly responseType: Codec<Res>;
 }
 
 /** The request type of a Method. */
-export type RequestOf<M> = M extends Method<infer Req, unknown> ? Req : never;
+export type RequestOf<M> = M extends Method<infer Req, infer _Res, infer _S> ? Req : never;
 /** The response type of a Method. */
-export type ResponseOf<M> = M extends Method<unknown, infer Res> ? Res : never;
+export type ResponseOf<M> = M extends Method<infer _Req, infer Res, infer _S> ? Res : never;
+
+/** Any method, whatever its types (for tables keyed by path). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyMethod = Method<any, any, boolean>;

@@ -1,0 +1,76 @@
+import { expect, test } from "bun:test";
+import { MachineService as M, ResourceService as R, allMethods } from "./gen/services.ts";
+import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, METHOD_ROLES, parseRoleList, parseRoles, rolesFor, type Role } from "./roles.ts";
+
+const may = (path: string, ...roles: Role[]) => authorize(path, roles).allowed;
+
+test("every RPC of the API has an explicit entry (admin-only ones too)", () => {
+  const missing = [...allMethods.keys()].filter((p) => !METHOD_ROLES.has(p));
+  expect(missing).toEqual([]);
+  for (const p of METHOD_ROLES.keys()) expect(allMethods.has(p)).toBe(true);
+});
+
+test("reader: read RPCs only", () => {
+  for (const m of [M.Version, M.Hostname, M.ServiceList, M.Logs, M.Dmesg, M.Events, M.Memory, M.LoadAvg, M.CPUInfo, M.Processes, M.Mounts, M.Netstat, M.Disks, R.Get, R.List, R.Watch]) {
+    expect(may(m.path, "os:reader")).toBe(true);
+  }
+  for (const m of [M.ServiceStart, M.ServiceStop, M.ServiceRestart, M.Reboot, M.Shutdown, M.Reset, M.ApplyConfiguration, M.ConfirmConfiguration, M.List, M.Read, M.GenerateClientConfiguration, M.Upgrade, M.Rollback]) {
+    expect(may(m.path, "os:reader")).toBe(false);
+  }
+});
+
+test("operator adds reboot, shutdown and service control, but not reset, config or files", () => {
+  for (const m of [M.ServiceStart, M.ServiceStop, M.ServiceRestart, M.Reboot, M.Shutdown, M.Version, R.Watch]) expect(may(m.path, "os:operator")).toBe(true);
+  for (const m of [M.Reset, M.ApplyConfiguration, M.Read, M.List, M.GenerateClientConfiguration, M.Upgrade]) expect(may(m.path, "os:operator")).toBe(false);
+});
+
+test("admin may call every RPC; etcd:backup alone, no role, or unknown roles get nothing", () => {
+  for (const p of allMethods.keys()) {
+    expect(may(p, "os:admin")).toBe(true);
+    expect(may(p, "os:etcd:backup")).toBe(false);
+    expect(may(p)).toBe(false);
+  }
+});
+
+test("os:impersonator (node certificates) is no role of its own: not parsed as one, allows nothing", () => {
+  expect(parseRoles([IMPERSONATOR, "os:reader"])).toEqual({ roles: ["os:reader"], unknown: [IMPERSONATOR] });
+  for (const p of allMethods.keys()) expect(authorize(p, [IMPERSONATOR as Role]).allowed).toBe(false);
+});
+
+test("an RPC missing from the table is admin-only (a future or unknown method)", () => {
+  const future = "/bunker.machine.v1.MachineService/EtcdSnapshot";
+  expect(rolesFor(future)).toEqual(["os:admin"]);
+  expect(may(future, "os:reader", "os:operator")).toBe(false);
+  expect(may(future, "os:admin")).toBe(true);
+  expect(may("garbage", "os:operator")).toBe(false);
+});
+
+test("one allowing role among several is enough; the denial names what is needed", () => {
+  expect(may(M.Reboot.path, "os:reader", "os:operator")).toBe(true);
+  const d = authorize(M.Reset.path, ["os:operator"]);
+  expect(d).toEqual({ allowed: false, reason: "Reset needs one of os:admin; the caller has os:operator" });
+  expect(authorize(M.Version.path, []).reason).toBe("Version needs one of os:admin, os:operator, os:reader; the caller has no role");
+});
+
+test("roles from certificate Subject O: known kept once, unknown set apart", () => {
+  expect(parseRoles(["os:admin", "bunker", "os:admin", " os:reader "])).toEqual({ roles: ["os:admin", "os:reader"], unknown: ["bunker"] });
+  expect(parseRoles("os:reader")).toEqual({ roles: ["os:reader"], unknown: [] });
+  expect(parseRoles(undefined)).toEqual({ roles: [], unknown: [] });
+  // Look-alikes are not roles.
+  expect(parseRoles(["OS:ADMIN", "os:admin ", "os:admins"]).roles).toEqual(["os:admin"]);
+  expect(parseRoleList(formatRoleList(["os:operator", "os:reader"]))).toEqual(["os:operator", "os:reader"]);
+  expect(parseRoleList("os:root,os:reader")).toEqual(["os:reader"]);
+  expect(parseRoleList(undefined)).toEqual([]);
+});
+
+test("maintenance mode: Version, Disks, ApplyConfiguration and read-only status only", () => {
+  for (const m of [M.Version, M.Disks, M.ApplyConfiguration, M.Hostname, M.Memory, M.LoadAvg, M.CPUInfo]) {
+    expect(authorizeMaintenance(m.path).allowed).toBe(true);
+  }
+  const open = [...allMethods.keys()].filter((p) => authorizeMaintenance(p).allowed);
+  expect(open.length).toBe(7);
+  for (const m of [M.Reset, M.Reboot, M.Shutdown, M.Read, M.List, M.Logs, M.GenerateClientConfiguration, M.ServiceStop, M.Processes, R.Get]) {
+    expect(authorizeMaintenance(m.path).allowed).toBe(false);
+  }
+  expect(authorizeMaintenance(M.Reset.path).reason).toContain("apply a config first");
+});

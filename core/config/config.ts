@@ -1,0 +1,9 @@
+/**
+ * The machine config library: load and validate v1alpha1 configs, describe problems, classify
+ * changes (live or reboot) and export the JSON Schema. Import from here.
+ */
+export { loadConfig, type LoadOptions, type LoadResult } from "./load.ts";
+export { MachineConfigSchema, type MachineConfig, type MachineConfigInput } from "./schema.ts";
+export { formatProblems, formatPath, ROOT_PATH, type Problem, type PathSegment } from "./problem.ts";
+export { MODES, type Mode } from "./semantic.ts";
+export { applyEffect, changedPaths, planApply, splitPath, APPLY_EFFECTS, type ApplyEffect, type ApplyPlan } from "./effects.ts";

@@ -1,0 +1,37 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileExistsError, writeFileAtomic } from "./atomic.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bunker-atomic-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("writes with the requested mode whatever the umask, and leaves no temporary behind", () => {
+  const old = process.umask(0o077);
+  try {
+    writeFileAtomic(join(dir, "a"), "one", { mode: 0o644 });
+  } finally {
+    process.umask(old);
+  }
+  writeFileAtomic(join(dir, "b"), "secret", { mode: 0o600 });
+  expect(statSync(join(dir, "a")).mode & 0o777).toBe(0o644);
+  expect(statSync(join(dir, "b")).mode & 0o777).toBe(0o600);
+  expect(readFileSync(join(dir, "b"), "utf8")).toBe("secret");
+  expect(readdirSync(dir).sort()).toEqual(["a", "b"]);
+});
+
+test("refuses to replace an existing file unless told to, and keeps its content", () => {
+  const p = join(dir, "c");
+  writeFileSync(p, "old");
+  expect(() => writeFileAtomic(p, "new")).toThrow(FileExistsError);
+  expect(readFileSync(p, "utf8")).toBe("old");
+  writeFileAtomic(p, "new", { overwrite: true, mode: 0o600 });
+  expect(readFileSync(p, "utf8")).toBe("new");
+  expect(statSync(p).mode & 0o777).toBe(0o600);
+  expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+});
+
+test("a missing directory is an error naming the path", () => {
+  expect(() => writeFileAtomic(join(dir, "no/such/x"), "x")).toThrow(/no\/such/);
+});

@@ -1,0 +1,422 @@
+/**
+ * A gRPC server on node:http2 with hand-written framing: unary and server-streaming calls,
+ * status + grpc-message trailers (trailers-only for early errors), grpc-timeout deadlines,
+ * cancellation, metadata and message size limits. Transports: TLS 1.3 with client certificates
+ * (the verified peer certificate reaches handlers) and plaintext HTTP/2 on a unix socket (the
+ * peer's uid/gid/pid, from SO_PEERCRED, reach handlers).
+ *
+ * Every call gets an AbortSignal that fires when the client cancels (RST_STREAM or a lost
+ * connection), when its deadline passes, or when the server closes. Handlers must stop their
+ * work when it fires; a streaming handler is also stopped at its next yield.
+ */
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { chmodSync, unlinkSync } from "node:fs";
+import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
+import { peerCred, type PeerCred } from "../sys/socket.ts";
+import { encodeFrame, FrameDecoder } from "./framing.ts";
+import { headersToMetadata, metadataToHeaders, parseTimeout, type Metadata } from "./metadata.ts";
+import type { AnyMethod, Method } from "./method.ts";
+import { encodeGrpcMessage, GrpcError, Status } from "./status.ts";
+
+/** Who is calling: the verified TLS client, or the process at the other end of a unix socket. */
+export type Peer =
+  | { transport: "tls"; address: string; port: number; authorized: boolean; certificate: DetailedPeerCertificate | undefined }
+  | ({ transport: "unix" } & PeerCred);
+
+export interface CallContext {
+  readonly method: AnyMethod;
+  /** Request metadata (custom headers; "-bin" keys as bytes). */
+  readonly metadata: Metadata;
+  /** Aborted on client cancel, deadline or server close; its reason is a GrpcError. */
+  readonly signal: AbortSignal;
+  /** When the call's deadline passes (ms since epoch), if the client set one. */
+  readonly deadline: number | undefined;
+  readonly peer: Peer;
+  /** Initial metadata to send with the response headers (before the first message). */
+  sendMetadata(md: Metadata): void;
+  /** Metadata to send with the status trailers. */
+  setTrailers(md: Metadata): void;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Res | Promise<Res>;
+export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext) => AsyncIterable<Res>;
+/** The handler type a method needs: an async generator for server streaming, else a function. */
+export type HandlerOf<M> =
+  M extends Method<infer Req, infer Res, true> ? StreamHandler<Req, Res>
+  : M extends Method<infer Req, infer Res, false> ? UnaryHandler<Req, Res>
+  : never;
+
+export interface ServerOptions {
+  /** Largest request message accepted; larger ones get RESOURCE_EXHAUSTED. Default 4 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** Largest response message sent; a larger one ends the call with RESOURCE_EXHAUSTED. Default 16 MiB. */
+  maxSendMessageBytes?: number;
+  /** A request message not complete within this time ends the call (stalled client). Default 10 s. */
+  requestTimeoutMs?: number;
+  /** A connection with no open call for this long is closed. Default 5 min. */
+  idleSessionMs?: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default 4096. */
+  maxConcurrentStreams?: number;
+  /** Told about connection-level failures (TLS handshakes, protocol errors); core code never logs. */
+  onError?: (err: Error, where: string) => void;
+}
+
+export interface TlsListenOptions {
+  host: string;
+  port: number;
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** CA certificates client certificates must chain to. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** Ask for a client certificate and refuse the handshake without a valid one. Default true. */
+  requireClientCert?: boolean;
+}
+
+type Entry = { method: AnyMethod; fn: (req: unknown, ctx: CallContext) => unknown };
+type H2Server = http2.Http2Server | http2.Http2SecureServer;
+
+const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" };
+
+export class GrpcServer {
+  private readonly handlers = new Map<string, Entry>();
+  private readonly servers: H2Server[] = [];
+  private readonly tlsServers: http2.Http2SecureServer[] = [];
+  private readonly unixPaths: string[] = [];
+  private readonly openStreams = new Map<http2.Http2Session, number>();
+  private readonly calls = new Set<AbortController>();
+  private readonly peers = new WeakMap<http2.Http2Session, Peer>();
+  private readonly opts: Required<Omit<ServerOptions, "onError">> & Pick<ServerOptions, "onError">;
+
+  constructor(options: ServerOptions = {}) {
+    this.opts = {
+      maxReceiveMessageBytes: 4 * 1024 * 1024,
+      maxSendMessageBytes: 16 * 1024 * 1024,
+      requestTimeoutMs: 10_000,
+      idleSessionMs: 300_000,
+      maxConcurrentStreams: 4096,
+      ...options,
+    };
+  }
+
+  /** Registers the handler of one method (replacing any earlier one). */
+  handle<M extends AnyMethod>(method: M, fn: HandlerOf<M>): this {
+    this.handlers.set(method.path, { method, fn: fn as Entry["fn"] });
+    return this;
+  }
+
+  /** Paths of every registered method. */
+  get methods(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  /** Listens with TLS 1.3 (ALPN h2); resolves to the bound address (port 0 picks one). */
+  async listenTls(o: TlsListenOptions): Promise<AddressInfo> {
+    const requireCert = o.requireClientCert ?? true;
+    const server = http2.createSecureServer({
+      key: o.key, cert: o.cert, ca: o.ca,
+      requestCert: requireCert, rejectUnauthorized: requireCert,
+      minVersion: "TLSv1.3", ALPNProtocols: ["h2"], allowHTTP1: false,
+      settings: { maxConcurrentStreams: this.opts.maxConcurrentStreams },
+    });
+    server.on("tlsClientError", (err: Error) => this.opts.onError?.(err, "tls handshake"));
+    this.tlsServers.push(server);
+    this.attach(server, (session) => {
+      const sock = session.socket as TLSSocket;
+      const cert = sock.getPeerCertificate?.(true);
+      return {
+        transport: "tls",
+        address: sock.remoteAddress ?? "",
+        port: sock.remotePort ?? 0,
+        authorized: sock.authorized === true,
+        certificate: cert && Object.keys(cert).length ? cert : undefined,
+      };
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(o.port, o.host, () => { server.off("error", reject); resolve(); });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /**
+   * Replaces the TLS key, certificate and trusted CAs for new connections (certificate renewal,
+   * CA rotation). Open connections and their streams keep going on the old ones.
+   */
+  setCredentials(c: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer | (string | Buffer)[] }): void {
+    for (const s of this.tlsServers) s.setSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: "TLSv1.3" });
+  }
+
+  /** Listens with plaintext HTTP/2 (h2c, prior knowledge) on a unix socket, replacing a stale one. */
+  async listenUnix(path: string, mode = 0o600): Promise<void> {
+    const server = http2.createServer({ settings: { maxConcurrentStreams: this.opts.maxConcurrentStreams } });
+    this.attach(server, (session) => {
+      const fd = (session.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (typeof fd !== "number") throw new Error("unix socket connection has no file descriptor for SO_PEERCRED");
+      return { transport: "unix", ...peerCred(fd) };
+    });
+    try { unlinkSync(path); } catch { /* absent: nothing to replace */ }
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => { server.off("error", reject); resolve(); });
+    });
+    chmodSync(path, mode);
+    this.unixPaths.push(path);
+  }
+
+  /** Stops listening, cancels every call (their signals fire) and closes every connection. */
+  async close(): Promise<void> {
+    for (const ac of this.calls) ac.abort(new GrpcError(Status.UNAVAILABLE, "server shutting down"));
+    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const session of this.openStreams.keys()) session.destroy();
+    await Promise.all(closing);
+    for (const p of this.unixPaths) { try { unlinkSync(p); } catch { /* already gone */ } }
+    this.servers.length = 0;
+    this.tlsServers.length = 0;
+    this.unixPaths.length = 0;
+  }
+
+  private attach(server: H2Server, peerOf: (s: http2.ServerHttp2Session) => Peer): void {
+    this.servers.push(server);
+    server.on("sessionError", (err: Error) => this.opts.onError?.(err, "http2 session"));
+    // After listening, a failing accept (EMFILE, ...) is reported, never fatal.
+    server.on("error", (err: Error) => this.opts.onError?.(err, "listener"));
+    server.on("session", (session: http2.ServerHttp2Session) => {
+      this.openStreams.set(session, 0);
+      session.on("error", (err) => this.opts.onError?.(err, "http2 session"));
+      session.on("close", () => this.openStreams.delete(session));
+      // Idle connections go; ones holding a call (even a quiet `logs -f`) stay.
+      session.setTimeout(this.opts.idleSessionMs, () => {
+        if ((this.openStreams.get(session) ?? 0) === 0) session.close();
+      });
+      try {
+        this.peers.set(session, peerOf(session));
+      } catch (err) {
+        this.opts.onError?.(err as Error, "peer identity");
+        session.destroy();
+      }
+    });
+    server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      // A stream closed with an error code emits 'error'; unheard, that would end the process.
+      stream.on("error", () => { /* the 'close' handlers end the call */ });
+      const session = stream.session;
+      const peer = session && this.peers.get(session);
+      if (!session || !peer) {
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      this.openStreams.set(session, (this.openStreams.get(session) ?? 0) + 1);
+      stream.once("close", () => this.openStreams.set(session, Math.max(0, (this.openStreams.get(session) ?? 1) - 1)));
+      this.onStream(stream, headers, peer);
+    });
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer: Peer): void {
+    const path = String(headers[":path"] ?? "");
+    if (headers[":method"] !== "POST") return plainHttp(stream, 405);
+    if (!String(headers["content-type"] ?? "").startsWith("application/grpc")) return plainHttp(stream, 415);
+
+    const call = new ServerCall(stream, this.opts);
+    this.calls.add(call.ac);
+    stream.once("close", () => {
+      this.calls.delete(call.ac);
+      call.closed();
+    });
+
+    const entry = this.handlers.get(path);
+    if (!entry) return call.finish(Status.UNIMPLEMENTED, `unknown method ${path}`);
+    const encoding = headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") {
+      return call.finish(Status.UNIMPLEMENTED, `grpc-encoding ${encoding} is not supported; use identity`);
+    }
+    const timeout = headers["grpc-timeout"];
+    const timeoutMs = parseTimeout(typeof timeout === "string" ? timeout : undefined);
+    if (timeout !== undefined && timeoutMs === undefined) {
+      return call.finish(Status.INTERNAL, `malformed grpc-timeout ${JSON.stringify(timeout)}`);
+    }
+    const ctx: CallContext = {
+      method: entry.method,
+      metadata: headersToMetadata(headers),
+      signal: call.ac.signal,
+      deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+      peer,
+      sendMetadata: (md) => call.sendHeaders(md),
+      setTrailers: (md) => { call.trailers = { ...call.trailers, ...md }; },
+    };
+    if (timeoutMs !== undefined) call.startDeadline(timeoutMs);
+    call.readRequest(entry.method, (req) => void call.run(entry, req, ctx));
+  }
+}
+
+/** One call's state on the server: reading the request, running the handler, ending with a status. */
+class ServerCall {
+  readonly ac = new AbortController();
+  trailers: Metadata = {};
+  private headersSent = false;
+  private done = false;
+  private timers: ReturnType<typeof setTimeout>[] = [];
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly opts: Required<Omit<ServerOptions, "onError">>,
+  ) {}
+
+  /** The stream closed: if the call had not ended, the client cancelled it. */
+  closed(): void {
+    this.clearTimers();
+    if (!this.done) {
+      this.done = true;
+      this.ac.abort(new GrpcError(Status.CANCELLED, "call cancelled by the client"));
+    }
+  }
+
+  startDeadline(ms: number): void {
+    // setTimeout fires at once beyond 2^31-1 ms; such deadlines are effectively none.
+    if (ms > 2_147_483_647) return;
+    this.timers.push(setTimeout(() => this.finish(Status.DEADLINE_EXCEEDED, `deadline of ${ms} ms exceeded`), ms));
+  }
+
+  readRequest(method: AnyMethod, onRequest: (req: unknown) => void): void {
+    const decoder = new FrameDecoder(this.opts.maxReceiveMessageBytes, "request message");
+    const messages: Buffer[] = [];
+    const stalled = setTimeout(() => {
+      this.finish(Status.CANCELLED, `request not received within ${this.opts.requestTimeoutMs} ms; closing the stalled stream`);
+    }, this.opts.requestTimeoutMs);
+    this.timers.push(stalled);
+    this.stream.on("data", (chunk: Buffer) => {
+      if (this.done) return;
+      try {
+        messages.push(...decoder.push(chunk));
+        if (messages.length > 1) throw new GrpcError(Status.UNIMPLEMENTED, `${method.name} takes one request message; got more (client streaming is not supported)`);
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+    this.stream.once("end", () => {
+      clearTimeout(stalled);
+      if (this.done) return;
+      if (decoder.pending > 0) return this.finish(Status.INTERNAL, `request ended inside a message (${decoder.pending} bytes left over)`);
+      if (messages.length !== 1) return this.finish(Status.UNIMPLEMENTED, `${method.name} takes exactly one request message; got ${messages.length}`);
+      let req: unknown;
+      try {
+        req = method.requestType.decode(messages[0]!);
+      } catch (err) {
+        return this.finish(Status.INTERNAL, `request is not a valid ${method.name} request: ${(err as Error).message}`);
+      }
+      onRequest(req);
+    });
+  }
+
+  async run(entry: Entry, req: unknown, ctx: CallContext): Promise<void> {
+    try {
+      if (!entry.method.responseStream) {
+        const res = await (entry.fn(req, ctx) as Promise<unknown>);
+        if (this.done) return;
+        // Message and trailers leave in one go: one write fewer per unary call.
+        const frame = this.encodeResponse(entry.method, res);
+        this.sendHeaders();
+        return this.finish(Status.OK, "", frame);
+      }
+      for await (const res of entry.fn(req, ctx) as AsyncIterable<unknown>) {
+        if (this.done) break; // leaving the loop runs the generator's finally blocks
+        const frame = this.encodeResponse(entry.method, res);
+        this.sendHeaders();
+        if (this.done || this.stream.closed) break;
+        if (!this.stream.write(frame)) await this.drained();
+      }
+      this.finish(Status.OK, "");
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  sendHeaders(md: Metadata = {}): void {
+    if (this.headersSent || this.done || this.stream.closed) return;
+    this.headersSent = true;
+    this.stream.respond({ ...GRPC_HEADERS, ...metadataToHeaders(md) }, { waitForTrailers: true });
+    this.stream.once("wantTrailers", () => {
+      try {
+        this.stream.sendTrailers(this.pendingTrailers);
+      } catch { /* stream already reset */ }
+    });
+  }
+
+  private pendingTrailers: Record<string, string> = {};
+
+  /** Ends the call with a status (after `lastFrame`, if given); the first end wins. */
+  finish(code: number, details: string, lastFrame?: Buffer): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimers();
+    if (code !== Status.OK) this.ac.abort(new GrpcError(code, details));
+    if (this.stream.closed || this.stream.destroyed) return;
+    let trailers: Record<string, string>;
+    try {
+      trailers = statusHeaders(code, details, metadataToHeaders(this.trailers));
+    } catch (err) {
+      trailers = statusHeaders(Status.INTERNAL, `bad trailing metadata: ${(err as Error).message}`, {});
+    }
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond({ ...GRPC_HEADERS, ...trailers }, { endStream: true });
+    } else {
+      this.pendingTrailers = trailers;
+      if (lastFrame) this.stream.end(lastFrame);
+      else this.stream.end();
+    }
+    // A client still sending (an oversize or endless request) is told to stop.
+    if (!this.stream.readableEnded) {
+      const s = this.stream;
+      setImmediate(() => { if (!s.closed) s.close(http2.constants.NGHTTP2_NO_ERROR); });
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof GrpcError) return this.finish(err.code, err.details);
+    const e = err as Error;
+    this.finish(Status.UNKNOWN, e?.message ?? String(err));
+  }
+
+  /** One response as a frame; throws INTERNAL if it does not encode, RESOURCE_EXHAUSTED if too big. */
+  private encodeResponse(method: AnyMethod, res: unknown): Buffer {
+    let bytes: Uint8Array;
+    try {
+      bytes = method.responseType.encode(res).finish();
+    } catch (err) {
+      throw new GrpcError(Status.INTERNAL, `cannot encode ${method.name} response: ${(err as Error).message}`);
+    }
+    if (bytes.byteLength > this.opts.maxSendMessageBytes) {
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `${method.name} response of ${bytes.byteLength} bytes is larger than the limit of ${this.opts.maxSendMessageBytes} bytes`);
+    }
+    return encodeFrame(bytes);
+  }
+
+  /** Resolves when the stream can take more data or the call is over. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.stream.off("drain", done);
+        this.ac.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.stream.once("drain", done);
+      this.ac.signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+  }
+}
+
+function statusHeaders(code: number, details: string, extra: Record<string, string>): Record<string, string> {
+  const h: Record<string, string> = { ...extra, "grpc-status": String(code) };
+  if (details) h["grpc-message"] = encodeGrpcMessage(details);
+  return h;
+}
+
+/** A non-gRPC request gets a plain HTTP status, as the gRPC spec asks. */
+function plainHttp(stream: http2.ServerHttp2Stream, status: number): void {
+  if (!stream.closed) stream.respond({ ":status": status }, { endStream: true });
+}

@@ -1,0 +1,74 @@
+/**
+ * gRPC status codes, the error that carries one, and the percent-encoding of grpc-message
+ * (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
+ */
+import type { Metadata } from "./metadata.ts";
+
+export const Status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+const names = new Map<number, string>(Object.entries(Status).map(([k, v]) => [v, k]));
+
+/** "NOT_FOUND" for 5; "STATUS_42" for codes outside the table. */
+export function statusName(code: number): string {
+  return names.get(code) ?? `STATUS_${code}`;
+}
+
+/** A failed call: its status code, message and the trailing metadata that came with it. */
+export class GrpcError extends Error {
+  constructor(
+    readonly code: number,
+    readonly details: string,
+    readonly metadata: Metadata = {},
+  ) {
+    super(`${statusName(code)}: ${details}`);
+    this.name = "GrpcError";
+  }
+}
+
+/**
+ * Percent-encodes a grpc-message: bytes outside printable ASCII, and '%', become %XX of their
+ * UTF-8 encoding, so any text survives an HTTP/2 header.
+ */
+export function encodeGrpcMessage(message: string): string {
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** Reverses encodeGrpcMessage; a malformed %-sequence is kept as it came (the spec says so). */
+export function decodeGrpcMessage(encoded: string): string {
+  if (!encoded.includes("%")) return encoded;
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    const hex = encoded.slice(i + 1, i + 3);
+    if (encoded[i] === "%" && /^[0-9a-fA-F]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(encoded[i]!, "utf8"));
+    }
+  }
+  return Buffer.from(bytes).toString("utf8");
+}

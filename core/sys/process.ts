@@ -1,0 +1,108 @@
+/**
+ * Process credentials and exec: what a service runner needs between fork and exec that Bun.spawn
+ * does not offer (supplementary groups, real/effective/saved ids, execve itself), plus the prctl
+ * and rlimit constants. Its own dlopen so core/sys/libc.ts stays the shared table it is.
+ */
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { readFileSync } from "node:fs";
+import { check, cstr, libc } from "./libc.ts";
+
+const { i32, u32, u64, ptr: P } = FFIType;
+
+const symbols = {
+  execve: { args: [P, P, P], returns: i32 },
+  setgroups: { args: [u64, P], returns: i32 },
+  setresuid: { args: [u32, u32, u32], returns: i32 },
+  setresgid: { args: [u32, u32, u32], returns: i32 },
+} as const;
+
+type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+let lib: Lib | undefined;
+function proc(): Lib {
+  lib ??= dlopen("libc.so.6", symbols).symbols;
+  return lib;
+}
+
+export const PR = {
+  SET_PDEATHSIG: 1,
+  CAPBSET_READ: 23,
+  CAPBSET_DROP: 24,
+  SET_CHILD_SUBREAPER: 36,
+  SET_NO_NEW_PRIVS: 38,
+  GET_NO_NEW_PRIVS: 39,
+} as const;
+
+export const RLIMIT = {
+  CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, NOFILE: 7, AS: 9, NPROC: 6, MEMLOCK: 8,
+} as const;
+
+/** The highest capability number the kernel knows (CAP_CHECKPOINT_RESTORE on 5.9+). */
+export function lastCap(): number {
+  try {
+    return Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+  } catch {
+    return 40;
+  }
+}
+
+export const CAPS: Record<string, number> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_FSETID: 4,
+  CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7, CAP_SETPCAP: 8, CAP_LINUX_IMMUTABLE: 9,
+  CAP_NET_BIND_SERVICE: 10, CAP_NET_BROADCAST: 11, CAP_NET_ADMIN: 12, CAP_NET_RAW: 13,
+  CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15, CAP_SYS_MODULE: 16, CAP_SYS_RAWIO: 17, CAP_SYS_CHROOT: 18,
+  CAP_SYS_PTRACE: 19, CAP_SYS_PACCT: 20, CAP_SYS_ADMIN: 21, CAP_SYS_BOOT: 22, CAP_SYS_NICE: 23,
+  CAP_SYS_RESOURCE: 24, CAP_SYS_TIME: 25, CAP_SYS_TTY_CONFIG: 26, CAP_MKNOD: 27, CAP_LEASE: 28,
+  CAP_AUDIT_WRITE: 29, CAP_AUDIT_CONTROL: 30, CAP_SETFCAP: 31, CAP_MAC_OVERRIDE: 32,
+  CAP_MAC_ADMIN: 33, CAP_SYSLOG: 34, CAP_WAKE_ALARM: 35, CAP_BLOCK_SUSPEND: 36,
+  CAP_AUDIT_READ: 37, CAP_PERFMON: 38, CAP_BPF: 39, CAP_CHECKPOINT_RESTORE: 40,
+};
+
+/** Drops every capability not in `keep` from the bounding set (needs CAP_SETPCAP). */
+export function restrictBoundingSet(keep: ReadonlySet<number>): void {
+  const last = lastCap();
+  for (let cap = 0; cap <= last; cap++) {
+    if (keep.has(cap)) continue;
+    check("prctl", libc().prctl(PR.CAPBSET_DROP, BigInt(cap), 0n, 0n, 0n), `PR_CAPBSET_DROP ${cap}`);
+  }
+}
+
+export function setNoNewPrivs(): void {
+  check("prctl", libc().prctl(PR.SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n), "PR_SET_NO_NEW_PRIVS");
+}
+
+/** Orphans of our descendants are re-parented to us instead of PID 1 (init in container mode). */
+export function setChildSubreaper(): void {
+  check("prctl", libc().prctl(PR.SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), "PR_SET_CHILD_SUBREAPER");
+}
+
+/** Sets soft and hard limit of one resource of this process. */
+export function setRlimit(resource: number, soft: bigint, hard: bigint): void {
+  const lim = new BigUint64Array([soft, hard]);
+  check("prlimit", libc().prlimit(0, resource, ptr(lim), null), `resource ${resource}`);
+}
+
+/** Clears the supplementary groups, then sets gid and uid (in that order: uid last drops the right to change). */
+export function setCredentials(uid: number, gid: number): void {
+  check("setgroups", proc().setgroups(0n, null), "0 groups");
+  check("setresgid", proc().setresgid(gid, gid, gid), `gid ${gid}`);
+  check("setresuid", proc().setresuid(uid, uid, uid), `uid ${uid}`);
+}
+
+/** Replaces this process with `path`. Returns only by throwing. */
+export function execve(path: string, argv: string[], env: Record<string, string>): never {
+  const keep: Buffer[] = [];
+  const array = (items: string[]) => {
+    const a = new BigUint64Array(items.length + 1);
+    items.forEach((s, i) => {
+      const b = cstr(s);
+      keep.push(b);
+      a[i] = BigInt(ptr(b));
+    });
+    return a;
+  };
+  const argvA = array(argv);
+  const envA = array(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  const p = cstr(path);
+  check("execve", proc().execve(ptr(p), ptr(argvA), ptr(envA)), path);
+  throw new Error(`execve ${path}: returned without error`);
+}

@@ -1,0 +1,186 @@
+/**
+ * apid's gateway: the API's public face. It serves every RPC of the API over TLS 1.3, decides
+ * who the caller is (a client certificate chaining to the cluster CA or an accepted CA, with EKU
+ * clientAuth, roles in Subject O), checks the role table, and forwards the call to init's unix
+ * socket carrying the verified roles as `x-bunker-roles`. In maintenance mode it asks for no
+ * certificate and lets through only the maintenance table, marked `x-bunker-maintenance: 1`.
+ *
+ * Whatever the client sends in x-bunker-* metadata is dropped: only apid sets those, and init
+ * must trust them only from apid's uid (SO_PEERCRED, given to its handlers as ctx.peer).
+ *
+ * Metadata `node` asks for another node: the call is checked here, then forwarded to that node's
+ * apid over mTLS with this node's own certificate, which carries the role os:impersonator; the
+ * other apid then applies the original caller's roles (x-bunker-roles), and only from such a
+ * certificate. The forwarded call has no `node`, so it cannot bounce further.
+ */
+import type { AddressInfo } from "node:net";
+import { allMethods } from "../../core/api/gen/services.ts";
+import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
+import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
+import type { Metadata } from "../../core/grpc/metadata.ts";
+import type { Method } from "../../core/grpc/method.ts";
+import { GrpcServer, type CallContext } from "../../core/grpc/server.ts";
+import { GrpcError, Status } from "../../core/grpc/status.ts";
+
+export const EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+export const ROLES_HEADER = "x-bunker-roles";
+export const MAINTENANCE_HEADER = "x-bunker-maintenance";
+export const IDENTITY_HEADER = "x-bunker-identity";
+
+export interface GatewayOptions {
+  host: string;
+  port: number;
+  /** PEM of this node's API certificate and key (self-signed in maintenance mode). */
+  cert: string;
+  key: string;
+  /** PEM of the cluster CA and any accepted CAs (rotation); unused in maintenance mode. */
+  cas: string[];
+  /** init's unix socket. */
+  backend: string;
+  /** Port of other nodes' apid, for `node` metadata without a port. Default 50000. */
+  peerPort?: number;
+  maintenance?: boolean;
+  onError?: (err: Error, where: string) => void;
+}
+
+/** Who the caller is, after the checks; or why it may not call. */
+export type Caller = { roles: Role[]; identity: string } | { error: GrpcError };
+
+/** The caller of one call, from the TLS peer (pure: unit tested through the gateway). */
+export function identify(ctx: CallContext, maintenance: boolean): Caller {
+  if (maintenance) return { roles: [], identity: "maintenance" };
+  const peer = ctx.peer;
+  if (peer.transport !== "tls" || !peer.authorized || !peer.certificate) {
+    return { error: new GrpcError(Status.UNAUTHENTICATED, "a client certificate signed by the cluster CA is required (generate one with `bunkerctl gen config`)") };
+  }
+  const eku = peer.certificate.ext_key_usage ?? [];
+  if (!eku.includes(EKU_CLIENT_AUTH)) {
+    return { error: new GrpcError(Status.UNAUTHENTICATED, "the client certificate lacks extended key usage clientAuth") };
+  }
+  const subject = peer.certificate.subject as unknown as Record<string, string | string[] | undefined>;
+  const { roles, unknown } = parseRoles(subject.O);
+  const cn = subject.CN;
+  const identity = Array.isArray(cn) ? cn.join(",") : (cn ?? "");
+  if (unknown.includes(IMPERSONATOR)) {
+    // Another node's apid relaying a caller it already checked: that caller's roles apply.
+    const relayed = ctx.metadata[ROLES_HEADER];
+    const who = ctx.metadata[IDENTITY_HEADER];
+    return {
+      roles: parseRoleList(typeof relayed === "string" ? relayed : undefined),
+      identity: `${typeof who === "string" ? who : "?"} via ${identity}`,
+    };
+  }
+  return { roles, identity };
+}
+
+export class Gateway {
+  readonly server: GrpcServer;
+  private readonly backend: GrpcClient;
+  private readonly peers = new Map<string, GrpcClient>();
+  private creds: { cert: string; key: string; cas: string[] };
+  private address: AddressInfo | undefined;
+
+  constructor(private readonly o: GatewayOptions) {
+    this.server = new GrpcServer({ onError: o.onError });
+    this.creds = { cert: o.cert, key: o.key, cas: o.cas };
+    this.backend = GrpcClient.unix(o.backend);
+    for (const m of allMethods.values()) {
+      if (m.responseStream) {
+        const method = m as Method<unknown, unknown, true>;
+        this.server.handle(method, (req, ctx) => this.forwardStream(method, req, ctx));
+      } else {
+        const method = m as Method<unknown, unknown, false>;
+        this.server.handle(method, (req, ctx) => this.forwardUnary(method, req, ctx));
+      }
+    }
+  }
+
+  async listen(): Promise<AddressInfo> {
+    this.address = await this.server.listenTls({
+      host: this.o.host, port: this.o.port, key: this.o.key, cert: this.o.cert,
+      ca: this.o.maintenance ? undefined : this.o.cas,
+      requireClientCert: !this.o.maintenance,
+    });
+    return this.address;
+  }
+
+  /** New certificate or CAs for new connections; open streams continue. */
+  setCredentials(c: { cert: string; key: string; cas: string[] }): void {
+    this.server.setCredentials({ key: c.key, cert: c.cert, ca: this.o.maintenance ? undefined : c.cas });
+    // Connections to other nodes are made again with the new certificate.
+    this.creds = c;
+    for (const p of this.peers.values()) p.close();
+    this.peers.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    this.backend.close();
+    for (const p of this.peers.values()) p.close();
+  }
+
+  /** Checks the caller; returns where the call goes and the options to call it with. Throws the refusal. */
+  private admit(ctx: CallContext): { target: GrpcClient; opts: CallOptions } {
+    const maintenance = this.o.maintenance === true;
+    const caller = identify(ctx, maintenance);
+    if ("error" in caller) throw caller.error;
+    const decision = maintenance ? authorizeMaintenance(ctx.method.path) : authorize(ctx.method.path, caller.roles);
+    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason);
+    const node = ctx.metadata.node;
+    const remote = typeof node === "string" && node !== "" ? node : undefined;
+    if (remote && maintenance) {
+      throw new GrpcError(Status.PERMISSION_DENIED, "a node in maintenance mode does not proxy to other nodes");
+    }
+    const metadata: Metadata = {};
+    for (const [k, v] of Object.entries(ctx.metadata)) if (!k.startsWith("x-bunker-") && k !== "node") metadata[k] = v;
+    metadata[ROLES_HEADER] = formatRoleList(caller.roles);
+    metadata[IDENTITY_HEADER] = caller.identity.replace(/[^\x20-\x7e]/g, "?");
+    if (maintenance) metadata[MAINTENANCE_HEADER] = "1";
+    return {
+      target: remote ? this.peer(remote) : this.backend,
+      opts: {
+        metadata,
+        signal: ctx.signal,
+        timeoutMs: ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - Date.now()),
+        onMetadata: (md) => ctx.sendMetadata(md),
+        onTrailers: (md) => ctx.setTrailers(md),
+      },
+    };
+  }
+
+  /** A connection to another node's apid ("host" or "host:port"), kept for later calls. */
+  private peer(node: string): GrpcClient {
+    const address = /^\[.*\]:\d+$|^[^:]+:\d+$/.test(node) ? node : `${node.includes(":") ? `[${node}]` : node}:${this.o.peerPort ?? 50000}`;
+    let c = this.peers.get(address);
+    if (!c) {
+      if (this.peers.size >= 64) throw new GrpcError(Status.RESOURCE_EXHAUSTED, "too many other nodes addressed through this one");
+      c = GrpcClient.tls({ address, ca: this.creds.cas, cert: this.creds.cert, key: this.creds.key });
+      this.peers.set(address, c);
+    }
+    return c;
+  }
+
+  private async forwardUnary(m: Method<unknown, unknown, false>, req: unknown, ctx: CallContext): Promise<unknown> {
+    const { target, opts } = this.admit(ctx);
+    try {
+      return await target.unary(m, req, opts);
+    } catch (err) {
+      throw backendError(err);
+    }
+  }
+
+  private async *forwardStream(m: Method<unknown, unknown, true>, req: unknown, ctx: CallContext): AsyncGenerator<unknown> {
+    const { target, opts } = this.admit(ctx);
+    try {
+      yield* target.stream(m, req, opts);
+    } catch (err) {
+      throw backendError(err);
+    }
+  }
+}
+
+/** A backend failure as the client should see it: its own status, or UNAVAILABLE. */
+function backendError(err: unknown): GrpcError {
+  if (err instanceof GrpcError) return err;
+  return new GrpcError(Status.UNAVAILABLE, `the node's API is not reachable: ${(err as Error)?.message ?? String(err)}`);
+}

@@ -1,0 +1,101 @@
+/**
+ * The apid personality of the compiled binary (scripts/test.sh builds out/bunker first): it
+ * serves, reloads its certificate on SIGHUP without dropping an open stream, and stops on SIGTERM.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import tls from "node:tls";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { MachineService as M } from "../../core/api/gen/services.ts";
+import { GrpcClient } from "../../core/grpc/client.ts";
+import { GrpcServer } from "../../core/grpc/server.ts";
+import { sleep } from "../../test/lib/fixture-server.ts";
+import { TestPki } from "../../test/lib/pki.ts";
+
+const bin = resolve(import.meta.dir, "../../out/bunker");
+const dir = mkdtempSync(join(tmpdir(), "bunker-apid-bin-"));
+const pki = new TestPki();
+afterAll(() => {
+  pki.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("bad usage exits 2 and names what is missing", () => {
+  const r = Bun.spawnSync([bin, "apid", "--cert", "x"], { stderr: "pipe" });
+  expect(r.exitCode).toBe(2);
+  expect(r.stderr.toString()).toContain("missing --key, --backend, --ca");
+});
+
+test("serves through the compiled binary, reloads certificates on SIGHUP, stops on SIGTERM", async () => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run scripts/build.ts first`);
+  const sock = join(dir, "init.sock");
+  const backend = new GrpcServer()
+    .handle(M.Version, (_r, ctx) => ({ version: "stub", hostname: String(ctx.metadata["x-bunker-roles"]) }))
+    .handle(M.Logs, async function* (_r, ctx) {
+      for (let i = 0; i < 2000 && !ctx.signal.aborted; i++) {
+        yield { message: `l${i}` };
+        await sleep(10, ctx.signal);
+      }
+    });
+  await backend.listenUnix(sock);
+  const first = pki.server("first");
+  const crt = join(dir, "api.crt");
+  const key = join(dir, "api.key");
+  copyFileSync(first.certPath, crt);
+  copyFileSync(first.keyPath, key);
+  // Find a free port: listen on 0 in a throwaway server, then hand it to apid.
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  const proc = Bun.spawn([bin, "apid", "--listen", `127.0.0.1:${port}`, "--cert", crt, "--key", key, "--ca", pki.ca.certPath, "--backend", sock], { stderr: "pipe" });
+  const cc = pki.client("ops", { roles: ["os:operator"] });
+  const connect = () => GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
+  try {
+    let res;
+    for (let i = 0; i < 100 && !res; i++) {
+      const c = connect();
+      res = await c.unary(M.Version, {}, { timeoutMs: 1000 }).catch(() => undefined);
+      c.close();
+      if (!res) await sleep(50);
+    }
+    expect(res?.hostname).toBe("os:operator");
+
+    const streaming = connect();
+    const it = streaming.stream(M.Logs, { follow: true });
+    expect((await it.next()).value?.message).toBe("l0");
+
+    const second = pki.server("second");
+    copyFileSync(second.certPath, crt);
+    copyFileSync(second.keyPath, key);
+    proc.kill("SIGHUP");
+    const serial = (pair: { cert: string }) => new X509Certificate(pair.cert).serialNumber;
+    let served = "";
+    for (let i = 0; i < 50 && served !== serial(second); i++) {
+      await sleep(50);
+      served = await new Promise<string>((done) => {
+        const s = tls.connect({ host: "127.0.0.1", port, ca: pki.ca.cert, cert: cc.cert, key: cc.key, ALPNProtocols: ["h2"] }, () => {
+          done(s.getPeerX509Certificate()?.serialNumber ?? "");
+          s.destroy();
+        });
+        s.on("error", () => done(""));
+      });
+    }
+    expect(served).toBe(serial(second));
+    // The stream opened before the reload still flows.
+    let last = "";
+    for (let i = 0; i < 300 && last !== "l30"; i++) last = (await it.next()).value?.message ?? "";
+    expect(last).toBe("l30");
+    await it.return(undefined);
+    streaming.close();
+
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    const log = await new Response(proc.stderr).text();
+    expect(log).toContain("credentials reloaded");
+  } finally {
+    proc.kill();
+    await backend.close();
+  }
+}, 30_000);

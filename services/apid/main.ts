@@ -1,0 +1,97 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Gateway } from "./gateway.ts";
+
+const HELP = `Usage: apid --cert FILE --key FILE --ca FILE [--accepted-ca FILE]... --backend SOCKET
+            [--listen HOST:PORT] [--peer-port PORT] [--maintenance]
+
+The API gateway: serves the node API over TLS 1.3 on --listen (default 0.0.0.0:50000), requires
+a client certificate chaining to the CA in --ca (or an --accepted-ca, for CA rotation) with EKU
+clientAuth, takes the caller's roles from the certificate's Subject O, checks the role table and
+forwards each call to init's unix socket (--backend) with the roles in x-bunker-roles.
+
+  --maintenance   no client certificate asked; only the maintenance-mode RPCs pass
+                  (Version, Hostname, Disks, Memory, LoadAvg, CPUInfo, ApplyConfiguration)
+
+Metadata "node: HOST[:PORT]" relays a call, once checked here, to that node's apid (port
+--peer-port, default 50000) with this node's certificate, which must carry EKU clientAuth and
+Subject O os:impersonator; the other node applies the caller's roles.
+
+SIGHUP re-reads --cert, --key, --ca and --accepted-ca: renewed certificates apply to new
+connections while open streams continue. SIGTERM stops.`;
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
+  const port = Number(m?.[2]);
+  if (!m || !(port > 0 && port < 65536)) throw new Error(`--listen ${JSON.stringify(s)}: expected HOST:PORT`);
+  return { host: m[1] || "0.0.0.0", port };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        help: { type: "boolean", short: "h" },
+        listen: { type: "string", default: "0.0.0.0:50000" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        ca: { type: "string" },
+        "accepted-ca": { type: "string", multiple: true, default: [] },
+        backend: { type: "string" },
+        maintenance: { type: "boolean", default: false },
+        "peer-port": { type: "string", default: "50000" },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`apid: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const missing = ["cert", "key", "backend", ...(args.maintenance ? [] : ["ca"])].filter((k) => !args[k as keyof typeof args]);
+  if (missing.length) {
+    console.error(`apid: missing ${missing.map((k) => `--${k}`).join(", ")}\n\n${HELP}`);
+    return 2;
+  }
+  const read = () => ({
+    cert: readFileSync(args.cert!, "utf8"),
+    key: readFileSync(args.key!, "utf8"),
+    cas: args.maintenance ? [] : [args.ca!, ...args["accepted-ca"]!].map((f) => readFileSync(f, "utf8")),
+  });
+
+  let gateway: Gateway;
+  try {
+    const { host, port } = parseListen(args.listen!);
+    const peerPort = Number(args["peer-port"]);
+    if (!(Number.isInteger(peerPort) && peerPort > 0 && peerPort < 65536)) throw new Error(`--peer-port ${args["peer-port"]}: expected a port number`);
+    gateway = new Gateway({
+      host, port, ...read(), backend: args.backend!, maintenance: args.maintenance, peerPort,
+      onError: (err, where) => console.error(`apid: ${where}: ${err.message}`),
+    });
+    const addr = await gateway.listen();
+    console.error(`apid: listening on ${addr.address}:${addr.port}${args.maintenance ? " (maintenance mode)" : ""}, backend ${args.backend}`);
+  } catch (err) {
+    console.error(`apid: ${(err as Error).message}`);
+    return 1;
+  }
+
+  process.on("SIGHUP", () => {
+    try {
+      gateway.setCredentials(read());
+      console.error("apid: credentials reloaded");
+    } catch (err) {
+      console.error(`apid: reload failed, keeping the current credentials: ${(err as Error).message}`);
+    }
+  });
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  await gateway.close();
+  return 0;
+}

@@ -1,0 +1,172 @@
+/**
+ * The handlers in the shape of the gRPC contract (core/api/proto): one function per RPC of
+ * MachineService and ResourceService, taking and returning the generated message properties.
+ * When the gRPC server library serves init's socket, it registers these; the JSON-lines
+ * protocol keeps using the handlers directly.
+ */
+import { release } from "node:os";
+import { bunker } from "../../../core/api/gen/api.js";
+import type { MachineService, ResourceService } from "../../../core/api/gen/services.ts";
+import type { RequestOf, ResponseOf } from "../../../core/grpc/method.ts";
+import type { Resource, ResourceDefinition, WatchEvent } from "../../../core/resources/index.ts";
+import type { EventSpec } from "../resources.ts";
+import type { ApplyMode, CallContext, Handlers } from "./handlers.ts";
+import { ApiError } from "./protocol.ts";
+
+/** Server-streaming RPCs (the generated table types the flag as boolean, so they are named here). */
+type Impl<S, Streaming> = {
+  [K in keyof S]: K extends Streaming
+    ? (req: RequestOf<S[K]>, ctx: CallContext) => AsyncGenerator<ResponseOf<S[K]>>
+    : (req: RequestOf<S[K]>, ctx: CallContext) => Promise<ResponseOf<S[K]>>;
+};
+
+const pb = bunker.machine.v1;
+const rpb = bunker.resource.v1;
+const ms = (iso: string | undefined) => (iso ? Date.parse(iso) : 0);
+const unimplemented = (what: string) => async (): Promise<never> => { throw new ApiError("unimplemented", `${what}: not served by init yet`); };
+
+const APPLY_MODES: Record<number, ApplyMode> = {
+  [pb.ApplyMode.APPLY_MODE_AUTO]: "auto", [pb.ApplyMode.APPLY_MODE_LIVE]: "live", [pb.ApplyMode.APPLY_MODE_REBOOT]: "reboot",
+  [pb.ApplyMode.APPLY_MODE_STAGED]: "staged", [pb.ApplyMode.APPLY_MODE_TRY]: "try",
+};
+const APPLY_MODE_NUM: Record<string, number> = Object.fromEntries(Object.entries(APPLY_MODES).map(([n, s]) => [s, Number(n)]));
+
+export function toProtoResource(r: Resource) {
+  const m = r.metadata;
+  return {
+    metadata: {
+      namespace: m.namespace, type: m.type, id: m.id, version: m.version, phase: m.phase === "tearingDown" ? "tearing-down" : "running",
+      labels: m.labels, created: ms(m.created), updated: ms(m.updated), owner: m.owner, annotations: {},
+    },
+    specJson: JSON.stringify(r.spec),
+  };
+}
+
+export function toProtoDefinition(d: ResourceDefinition) {
+  return {
+    type: d.type, displayType: d.type.split(".")[0]!.replace(/s$/, ""), aliases: d.aliases, defaultNamespace: d.namespace,
+    printColumns: d.columns.map((c) => ({ name: c.name, jsonPath: `{.${c.path.replace(/^spec\./, "")}}` })), sensitive: false,
+  };
+}
+
+const WATCH_TYPE: Record<WatchEvent["type"], number> = {
+  Created: rpb.EventType.EVENT_TYPE_CREATED, Updated: rpb.EventType.EVENT_TYPE_UPDATED,
+  Destroyed: rpb.EventType.EVENT_TYPE_DESTROYED, Bootstrapped: rpb.EventType.EVENT_TYPE_BOOTSTRAPPED,
+};
+
+export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Logs" | "Dmesg" | "Events" | "List" | "Read"> {
+  const lines = async function* (chunks: AsyncIterable<string>) {
+    let rest = "";
+    for await (const c of chunks) {
+      const parts = (rest + c).split("\n");
+      rest = parts.pop()!;
+      // stdout and stderr share one ring, so the stream of a line is not known.
+      for (const message of parts) yield { time: Date.now(), stream: "", message };
+    }
+    if (rest) yield { time: Date.now(), stream: "", message: rest };
+  };
+  return {
+    async Version() {
+      const v = h.version();
+      const status = h["machine.status"]();
+      return {
+        version: v.version, commit: v.commit, built: v.built, bunVersion: v.bun, arch: process.arch, kernel: release(),
+        maintenance: status?.stage === "maintenance", hostname: h.hostname()?.hostname ?? "",
+      };
+    },
+    async Hostname() { return { hostname: h.hostname()?.hostname ?? "" }; },
+    async ServiceList() {
+      return {
+        services: h["services.list"]().map((s) => ({
+          id: s.id, state: s.state, pid: s.pid ?? 0, restarts: s.restarts,
+          health: {
+            unknown: s.healthy === undefined, healthy: s.healthy === true,
+            message: s.healthy === false ? ([...s.events].reverse().find((e) => e.message.startsWith("health check failed"))?.message ?? "") : "",
+            lastChange: ms([...s.events].reverse().find((e) => e.message.startsWith("health check"))?.time),
+          },
+          events: s.events.map((e) => ({ time: ms(e.time), state: e.state, message: e.message })),
+        })),
+      };
+    },
+    async ServiceStart(req) { h["services.start"]({ id: req.id }); return { id: req.id ?? "", message: "service started" }; },
+    async ServiceStop(req) { await h["services.stop"]({ id: req.id }); return { id: req.id ?? "", message: "service stopped" }; },
+    async ServiceRestart(req) { await h["services.restart"]({ id: req.id }); return { id: req.id ?? "", message: "service restarted" }; },
+    async *Logs(req, ctx) {
+      const tail = req.tail === -1 ? Number.MAX_SAFE_INTEGER : Math.max(0, req.tail ?? 0);
+      yield* lines(h.logs({ id: req.id, tail, follow: req.follow === true }, ctx));
+    },
+    Dmesg: async function* () { throw new ApiError("unimplemented", "Dmesg: not served by init yet"); },
+    async *Events(req, ctx) {
+      const tail = req.tailEvents === -1 || !req.tailEvents ? 1000 : req.tailEvents;
+      let skipping = !!req.sinceId;
+      for await (const ev of h.events({ tail: req.sinceId ? 1000 : tail, follow: req.follow === true }, ctx)) {
+        if (ev.type === "Bootstrapped" || ev.type === "Destroyed") continue;
+        const id = ev.resource.metadata.id;
+        if (skipping) { if (id === req.sinceId) skipping = false; continue; }
+        const spec = ev.resource.spec as EventSpec;
+        const fields = Object.fromEntries(Object.entries(spec.data ?? {}).map(([k, v]) => [k, String(v)]));
+        yield { id, time: ms(spec.time), type: spec.source.split("/")[0]!, source: spec.source, message: spec.message, fields };
+      }
+    },
+    async Reboot() { h.reboot(); return { actorId: "" }; },
+    async Shutdown() { h.shutdown(); return { actorId: "" }; },
+    async Reset() { h.reset(); return { actorId: "" }; },
+    async ApplyConfiguration(req) {
+      const mode = APPLY_MODES[req.mode ?? 0];
+      if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
+      const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true });
+      return {
+        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: [], tryDeadline: 0,
+        changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, effect: c.live ? pb.ChangeEffect.CHANGE_EFFECT_LIVE : pb.ChangeEffect.CHANGE_EFFECT_REBOOT })),
+      };
+    },
+    ConfirmConfiguration: unimplemented("ConfirmConfiguration"),
+    Memory: unimplemented("Memory"), LoadAvg: unimplemented("LoadAvg"), CPUInfo: unimplemented("CPUInfo"),
+    Processes: unimplemented("Processes"), Mounts: unimplemented("Mounts"), Netstat: unimplemented("Netstat"), Disks: unimplemented("Disks"),
+    List: async function* () { throw new ApiError("unimplemented", "List: not served by init yet"); },
+    Read: async function* () { throw new ApiError("unimplemented", "Read: not served by init yet"); },
+    GenerateClientConfiguration: unimplemented("GenerateClientConfiguration"),
+    async Upgrade(req) { await h.upgrade({ image: req.image }); return { message: "upgrading", actorId: "" }; },
+    Rollback: unimplemented("Rollback"),
+  };
+}
+
+export function resourceServiceImpl(h: Handlers): Impl<typeof ResourceService, "Watch"> {
+  const def = (type: string) => h["resources.definitions"]().find((d) => d.type === type);
+  return {
+    async Get(req) {
+      const r = h["resources.get"]({ type: req.type, id: req.id, namespace: req.namespace ?? "" });
+      return { resource: toProtoResource(r), definition: toProtoDefinition(def(r.metadata.type)!) };
+    },
+    async List(req) {
+      const rs = h["resources.list"]({ type: req.type, namespace: req.namespace ?? "" });
+      const sel = Object.entries(req.labelSelector ?? {});
+      const kept = rs.filter((r) => sel.every(([k, v]) => r.metadata.labels[k] === v));
+      const d = h["resources.definitions"]().find((x) => x.aliases.includes((req.type ?? "").toLowerCase()));
+      return { resources: kept.map(toProtoResource), definition: d ? toProtoDefinition(d) : undefined };
+    },
+    async *Watch(req, ctx) {
+      let first = true;
+      let bootstrapped = false;
+      const d = h["resources.definitions"]().find((x) => x.aliases.includes((req.type ?? "").toLowerCase()));
+      const sel = Object.entries(req.labelSelector ?? {});
+      for await (const ev of h["resources.watch"]({ type: req.type, id: req.id ?? "", namespace: req.namespace ?? "" }, ctx)) {
+        if (!req.bootstrap && !bootstrapped && ev.type !== "Bootstrapped") continue; // the snapshot, not asked for
+        if (ev.type === "Bootstrapped") {
+          bootstrapped = true;
+          if (!req.bootstrap) continue;
+          yield { type: WATCH_TYPE.Bootstrapped, ...(first && d ? { definition: toProtoDefinition(d) } : {}) };
+          first = false;
+          continue;
+        }
+        if (sel.length && !sel.every(([k, v]) => ev.resource.metadata.labels[k] === v)) continue;
+        yield {
+          type: WATCH_TYPE[ev.type], resource: toProtoResource(ev.resource),
+          ...(ev.old ? { old: toProtoResource(ev.old) } : {}),
+          ...(first && d ? { definition: toProtoDefinition(d) } : {}),
+        };
+        first = false;
+      }
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The machine API as plain typed functions over the store, supervisor and sequencer. The
+ * transport (JSON lines today, gRPC later) only maps names to these and errors to codes.
+ */
+import { buildInfo } from "../../../core/buildinfo/buildinfo.ts";
+import {
+  ConflictError, DEFINITIONS, NotFoundError, OwnerError, resolveDefinition,
+  type Resource, type ResourceDefinition, type WatchEvent,
+} from "../../../core/resources/index.ts";
+import { parseMachineConfig } from "../config.ts";
+import { diffConfigs, type ConfigChange } from "../configdiff.ts";
+import type { Machine } from "../machine.ts";
+import {
+  EVENTS, HOSTNAME, MACHINE_CONFIG, MACHINE_STATUS,
+  type HostnameSpec, type MachineConfigSpec, type MachineStatusSpec,
+} from "../resources.ts";
+import { BusyError, type SequenceName } from "../sequencer.ts";
+import type { ServiceStatus } from "../service.ts";
+import { ApiError } from "./protocol.ts";
+
+export interface CallContext { signal: AbortSignal; peer: { pid: number; uid: number; gid: number } }
+
+function str(p: Record<string, unknown>, key: string, required = true): string {
+  const v = p[key];
+  if (v === undefined && !required) return "";
+  if (typeof v !== "string" || (required && !v)) throw new ApiError("invalid_argument", `${key}: expected a non-empty string`);
+  return v;
+}
+function num(p: Record<string, unknown>, key: string, dflt: number): number {
+  const v = p[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new ApiError("invalid_argument", `${key}: expected a non-negative integer`);
+  return v;
+}
+
+/** Turns library errors into API errors with the right code. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof BusyError) return new ApiError("unavailable", msg);
+  if (err instanceof NotFoundError || /: not found$/.test(msg)) return new ApiError("not_found", msg);
+  if (err instanceof ConflictError) return new ApiError("aborted", msg);
+  if (err instanceof OwnerError) return new ApiError("permission_denied", msg);
+  return new ApiError("internal", msg);
+}
+
+export interface ServiceInfo extends ServiceStatus { id: string }
+
+export type ApplyMode = "auto" | "live" | "reboot" | "staged" | "try";
+export interface ApplyResult {
+  mode: Exclude<ApplyMode, "auto" | "try">;
+  applied: boolean;
+  dryRun: boolean;
+  changes: ConfigChange[];
+  message: string;
+}
+
+export function createHandlers(m: Machine) {
+  const def = (type: string): ResourceDefinition => {
+    const d = resolveDefinition(m.store, type);
+    if (!d) throw new ApiError("not_found", `resource type "${type}": unknown (see: get rd)`);
+    return d;
+  };
+  const kind = (p: Record<string, unknown>) => {
+    const d = def(str(p, "type"));
+    return { namespace: str(p, "namespace", false) || d.namespace, type: d.type };
+  };
+  /** Starts a sequence; answers once it is accepted (a power action would end us before it is done). */
+  const startSequence = (name: SequenceName, args: Record<string, unknown> = {}) => {
+    const { done } = m.sequencer.start(name, args);
+    done.catch(() => { /* its failure is in the sequence status and the event history */ });
+    return { accepted: true, sequence: name };
+  };
+
+  return {
+    version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
+
+    /** init's own counters: orphans reaped, controller runs and failures. */
+    "init.stats": () => ({ reaped: m.reaper.count, controllers: m.runtime.status(), sequence: m.sequencer.running() ?? null }),
+
+    hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
+
+    "machine.status": () => m.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec ?? null,
+
+    "services.list": (): ServiceInfo[] => m.supervisor.ids().map((id) => ({ id, ...m.supervisor.status(id) })),
+    "services.start": (p: Record<string, unknown>) => { m.supervisor.start(str(p, "id")); return { ok: true }; },
+    "services.stop": async (p: Record<string, unknown>) => { await m.supervisor.stop(str(p, "id")); return { ok: true }; },
+    "services.restart": async (p: Record<string, unknown>) => { await m.supervisor.restart(str(p, "id")); return { ok: true }; },
+
+    /** The last `tail` lines (default 100) of a service's output, then new output if `follow`. */
+    async *logs(p: Record<string, unknown>, ctx: CallContext): AsyncGenerator<string> {
+      const ring = m.supervisor.logs(str(p, "id"));
+      const from = ring.tailPosition(num(p, "tail", 100));
+      const { data, next } = ring.read(from);
+      if (data.byteLength) yield new TextDecoder().decode(data);
+      if (p.follow !== true) return;
+      for await (const chunk of ring.follow(next, ctx.signal)) yield new TextDecoder().decode(chunk);
+    },
+
+    "resources.definitions": () => m.store.list<ResourceDefinition>(DEFINITIONS).map((r) => r.spec),
+    "resources.get": (p: Record<string, unknown>): Resource => {
+      const k = kind(p);
+      return m.store.mustGet({ ...k, id: str(p, "id") });
+    },
+    "resources.list": (p: Record<string, unknown>): Resource[] => m.store.list(kind(p)),
+    async *"resources.watch"(p: Record<string, unknown>, ctx: CallContext): AsyncGenerator<WatchEvent> {
+      const k = kind(p);
+      const id = str(p, "id", false) || undefined;
+      yield* m.store.watchIter(k, { id, signal: ctx.signal });
+    },
+    async *events(p: Record<string, unknown>, ctx: CallContext): AsyncGenerator<WatchEvent> {
+      const tail = num(p, "tail", 1000);
+      const all = m.store.list(EVENTS);
+      for (const r of all.slice(Math.max(0, all.length - tail))) yield { type: "Created", resource: r };
+      yield { type: "Bootstrapped" };
+      if (p.follow !== true) return;
+      yield* m.store.watchIter(EVENTS, { signal: ctx.signal, tailOnly: true });
+    },
+
+    /**
+     * Applies a machine config. mode: auto (live when every change applies live, else reboot),
+     * live (refused if a change needs a reboot), reboot (save, then reboot), staged (save for the
+     * next boot only). dryRun validates and lists the changes without touching anything.
+     */
+    "apply-config": async (p: Record<string, unknown>): Promise<ApplyResult> => {
+      const raw = str(p, "data");
+      const mode = (p.mode ?? "auto") as ApplyMode;
+      if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
+      if (mode === "try") throw new ApiError("unimplemented", "mode try: not supported yet");
+      let next;
+      try { next = parseMachineConfig(raw, "api"); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
+      const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
+      const changes = diffConfigs(current, next.config);
+      const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
+      // Maintenance mode has nothing running to disturb: a first config always applies live.
+      const resolved: Exclude<ApplyMode, "auto" | "try"> = mode === "auto" ? (needsReboot.length && current ? "reboot" : "live") : mode;
+      if (resolved === "live" && needsReboot.length && current) {
+        throw new ApiError("invalid_argument", `mode live: these changes need a reboot: ${needsReboot.join(", ")}`);
+      }
+      const result = (applied: boolean, message: string): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message });
+      if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
+      if (resolved === "live") {
+        await m.sequencer.run("apply-config", { raw });
+        return result(true, "applied live");
+      }
+      await m.sequencer.run("apply-config", { raw, staged: true });
+      if (resolved === "staged") return result(true, "saved; applies at the next boot");
+      startSequence("reboot");
+      return result(true, "saved; rebooting to apply");
+    },
+    reboot: () => startSequence("reboot"),
+    shutdown: () => startSequence("shutdown"),
+    reset: () => startSequence("reset"),
+    upgrade: async (p: Record<string, unknown>) => { await m.sequencer.run("upgrade", { image: p.image }); return { ok: true }; },
+  };
+}
+
+export type Handlers = ReturnType<typeof createHandlers>;

@@ -1,0 +1,56 @@
+/** The conditions a service can wait for: a file, a resource, network online, time synced. */
+import { existsSync } from "node:fs";
+import type { Ref, Store } from "../../core/resources/index.ts";
+import type { Condition } from "./service.ts";
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => { signal.removeEventListener("abort", onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(t); reject(signal.reason); };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+export { sleep };
+
+/** Met once `path` exists (polled: inotify is not worth it for boot-time waits). */
+export function fileExists(path: string, pollMs = 250): Condition {
+  return {
+    describe: `file ${path} exists`,
+    async wait(signal) {
+      while (!existsSync(path)) await sleep(pollMs, signal);
+    },
+  };
+}
+
+/** Met once the resource exists and (if given) `ok` holds for its spec. */
+export function resourcePresent<Spec>(store: Store, ref: Ref, ok?: (spec: Spec) => boolean, what?: string): Condition {
+  return {
+    describe: what ?? `resource ${ref.type} ${ref.id} present`,
+    wait(signal) {
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        let stop: () => void = () => {};
+        const onAbort = () => { stop(); reject(signal.reason); };
+        stop = store.watch(ref, (ev) => {
+          if ((ev.type === "Created" || ev.type === "Updated") && (!ok || ok(ev.resource.spec as Spec))) {
+            stop();
+            signal.removeEventListener("abort", onAbort);
+            resolve();
+          }
+        }, { id: ref.id });
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+    },
+  };
+}
+
+/** Written by the network part (a later issue): NetworkStatuses network/status {online: true}. */
+export const NETWORK_STATUS: Ref = { namespace: "network", type: "NetworkStatuses.network.bunker.dev", id: "status" };
+/** Written by the time part (a later issue): TimeStatuses runtime/status {synced: true}. */
+export const TIME_STATUS: Ref = { namespace: "runtime", type: "TimeStatuses.runtime.bunker.dev", id: "status" };
+
+export const networkOnline = (store: Store) =>
+  resourcePresent<{ online?: boolean }>(store, NETWORK_STATUS, (s) => s.online === true, "network online");
+export const timeSynced = (store: Store) =>
+  resourcePresent<{ synced?: boolean }>(store, TIME_STATUS, (s) => s.synced === true, "time synced");

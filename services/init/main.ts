@@ -1,0 +1,123 @@
+/**
+ * `init`: the machine daemon. As PID 1 on a node (mode metal) it sets up the system, supervises
+ * the services and never exits; on a host (mode container) it runs the same sequencer,
+ * supervisor, store and API without touching the host, and ends with a documented exit code
+ * where a node would power off or reboot.
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { serveApi } from "./api/server.ts";
+import { createHandlers } from "./api/handlers.ts";
+import { DEFAULT_NODE_SOCKET } from "./api/protocol.ts";
+import { errText, log, logToKernel } from "./log.ts";
+import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
+import { powerAction } from "./pid1.ts";
+import type { SequenceName } from "./sequencer.ts";
+import { setChildSubreaper } from "../../core/sys/process.ts";
+
+const HELP = `Usage: bunker init [--mode=metal|container] [--state-dir DIR] [--config FILE]
+                   [--services FILE] [--no-table]
+
+The machine daemon: boot sequence, service supervisor, resource store and the local API.
+
+  --mode metal       PID 1 on a node (the default as PID 1): mounts /run, /tmp, /system,
+                     cgroup2, applies sysctls and rlimits, reaps orphans, reboots/powers off.
+  --mode container   an ordinary process on a host: nothing mounted, no power syscalls.
+  --state-dir DIR    container mode: where the saved config and init.sock live (required).
+  --config FILE      the machine config to boot with (else bunker.config=URL on the kernel
+                     command line, else the saved copy, else maintenance mode).
+  --services FILE    container mode: extra services to run (YAML/JSON list), for tests.
+  --no-table         container mode: leave out the built-in service table.
+
+Signals: SIGTERM and SIGPWR shut down, SIGINT (ctrl-alt-del on a node) reboots.
+Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s).
+The API socket: ${DEFAULT_NODE_SOCKET} on a node, DIR/init.sock in container mode.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv, allowPositionals: false,
+      options: {
+        mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
+        services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
+        // Test hooks (container mode only): "controller" adds a controller that always throws,
+        // "uncaught" throws an uncaught error shortly after boot.
+        "inject-fault": { type: "string", multiple: true },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`init: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.help) { console.log(HELP); return 0; }
+  const mode = args.mode ?? (process.pid === 1 ? "metal" : undefined);
+  if (mode !== "metal" && mode !== "container") {
+    console.error(`init: --mode must be metal or container${mode === undefined ? " (metal only as PID 1)" : `, not "${mode}"`}`);
+    return 2;
+  }
+  if (mode === "metal" && process.pid !== 1) { console.error("init: --mode=metal runs only as PID 1; use --mode=container on a host"); return 2; }
+  if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
+  const faults = args["inject-fault"] ?? [];
+  for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
+  if (mode === "metal" && (args.services || args["no-table"] || faults.length)) {
+    console.error("init: --services, --no-table and test hooks are for container mode only");
+    return 2;
+  }
+
+  if (mode === "metal") logToKernel();
+  const stateDir = mode === "metal" ? "/system/state" : resolve(args["state-dir"]!);
+  const runDir = mode === "metal" ? "/system/run" : stateDir;
+  let api: { stop(): void } | undefined;
+
+  const onPower = (action: PowerRequest) => {
+    if (mode === "container") {
+      api?.stop();
+      process.exit(action === "reboot" ? EXIT.reboot : action === "poweroff" ? EXIT.poweroff : EXIT.fatal);
+    }
+    try {
+      powerAction(action === "poweroff" ? "poweroff" : "reboot");
+    } catch (err) {
+      log.error(`power ${action} failed: ${errText(err)}`);
+    }
+  };
+
+  const opts: MachineOptions = {
+    mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
+    noTable: args["no-table"], faultyController: faults.includes("controller"), onPower,
+    startApi: () => {
+      api = serveApi({ path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m) });
+      log.info(`api: serving on ${machine.socketPath}`);
+    },
+  };
+  const machine = new Machine(opts);
+
+  // PID 1 must never die of an error: log it, sync, and reboot after a delay instead.
+  process.on("uncaughtException", (err) => machine.fatal(err));
+  process.on("unhandledRejection", (err) => machine.fatal(err));
+
+  const ask = (name: SequenceName) => () => {
+    log.info(`signal: requesting ${name}`);
+    machine.request(name).catch((err) => log.warn(`${name}: ${err instanceof Error ? err.message : String(err)}`));
+  };
+  process.on("SIGTERM", ask("shutdown"));
+  process.on("SIGPWR", ask("shutdown"));
+  process.on("SIGINT", ask("reboot"));
+
+  // Outside PID 1, become the reaper of our services' orphans (PID 1 is one by definition).
+  if (process.pid !== 1) {
+    try { setChildSubreaper(); } catch (err) { log.warn(`cannot become a child subreaper: ${errText(err)}`); }
+  }
+
+  log.info(`init starting: mode ${mode}, pid ${process.pid}, state ${stateDir}`);
+  try {
+    await machine.boot();
+    log.info(`boot done: stage ${machine.stage()}`);
+  } catch (err) {
+    // A failed boot leaves the API up so the node can be diagnosed and fixed, not a dead end.
+    log.error(`boot failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (faults.includes("uncaught")) setTimeout(() => { throw new Error("injected uncaught error (test hook)"); }, 100);
+  // init ends only through a power action.
+  return new Promise<number>(() => {});
+}

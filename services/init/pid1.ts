@@ -1,0 +1,115 @@
+/**
+ * What init does only as PID 1 on a node (mode=metal): the late pseudo filesystems, cgroup2 with
+ * one cgroup per service, rlimits, ctrl-alt-del routed to a signal, and the power syscalls.
+ * /proc, /sys and /dev are already mounted by the pre-init shim (Bun cannot start without /proc).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { check, cstr, libc } from "../../core/sys/libc.ts";
+import { RLIMIT, setRlimit } from "../../core/sys/process.ts";
+
+const MS_NOSUID = 2;
+const MS_NODEV = 4;
+const MS_NOEXEC = 8;
+
+export const RB = {
+  AUTOBOOT: 0x01234567,
+  POWER_OFF: 0x4321fedc,
+  HALT_SYSTEM: 0xcdef0123,
+  /** ctrl-alt-del no longer reboots at once: the kernel sends SIGINT to PID 1 instead. */
+  DISABLE_CAD: 0,
+} as const;
+
+export const CGROUP_ROOT = "/sys/fs/cgroup";
+/** Services' cgroups live under this one; init itself moves into CGROUP_ROOT/init. */
+export const SERVICE_CGROUP_ROOT = `${CGROUP_ROOT}/system`;
+
+function mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+  mkdirSync(target, { recursive: true });
+  check("mount", libc().mount(cstr(source), cstr(target), cstr(fstype), BigInt(flags), cstr(data)), `${fstype} on ${target}`);
+}
+
+function isMounted(target: string): boolean {
+  try {
+    return readFileSync("/proc/self/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === target);
+  } catch {
+    return false;
+  }
+}
+
+/** tmpfs /run, /tmp, /system (+ its folders), /dev/shm, /dev/pts, and cgroup2. */
+export function mountLate(): void {
+  const tmpfs = (target: string, data: string, flags = MS_NOSUID | MS_NODEV) => {
+    if (!isMounted(target)) mount("tmpfs", target, "tmpfs", flags, data);
+  };
+  tmpfs("/run", "mode=755");
+  tmpfs("/tmp", "mode=1777,size=64m", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  tmpfs("/system", "mode=755");
+  for (const d of ["etc", "var", "state", "run"]) mkdirSync(`/system/${d}`, { recursive: true, mode: 0o700 });
+  tmpfs("/dev/shm", "mode=1777", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (!isMounted("/dev/pts")) mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=000,mode=620,gid=5");
+  if (!isMounted(CGROUP_ROOT)) mount("cgroup2", CGROUP_ROOT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate,memory_recursiveprot");
+}
+
+/**
+ * Moves init into its own leaf cgroup (a cgroup with processes cannot delegate controllers to
+ * children), enables the controllers for the children, and creates the services' parent.
+ */
+export function setupCgroups(): void {
+  mkdirSync(`${CGROUP_ROOT}/init`, { recursive: true });
+  writeFileSync(`${CGROUP_ROOT}/init/cgroup.procs`, String(process.pid));
+  const enable = (dir: string) => {
+    const available = readFileSync(`${dir}/cgroup.controllers`, "utf8").trim().split(/\s+/).filter(Boolean);
+    const wanted = ["cpu", "memory", "pids", "io"].filter((c) => available.includes(c));
+    if (wanted.length) writeFileSync(`${dir}/cgroup.subtree_control`, wanted.map((c) => `+${c}`).join(" "));
+  };
+  enable(CGROUP_ROOT);
+  mkdirSync(SERVICE_CGROUP_ROOT, { recursive: true });
+  enable(SERVICE_CGROUP_ROOT);
+}
+
+/** Open files enough for every service that inherits from us (Talos sets the same). */
+export function setLimits(): void {
+  setRlimit(RLIMIT.NOFILE, 1048576n, 1048576n);
+}
+
+export function disableCtrlAltDel(): void {
+  check("reboot", libc().reboot(RB.DISABLE_CAD), "RB_DISABLE_CAD");
+}
+
+export function setHostname(name: string, domain: string): void {
+  const h = Buffer.from(name);
+  check("sethostname", libc().sethostname(h, BigInt(h.byteLength)), name);
+  const d = Buffer.from(domain);
+  check("setdomainname", libc().setdomainname(d, BigInt(d.byteLength)), domain);
+}
+
+/** Unmounts everything but the pseudo filesystems, deepest first; returns what could not go. */
+export function unmountAll(): string[] {
+  const keep = new Set(["/", "/proc", "/sys", "/dev"]);
+  let targets: string[] = [];
+  try {
+    targets = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((t) => t && !keep.has(t));
+  } catch { /* nothing to read: nothing to do */ }
+  const failed: string[] = [];
+  const MNT_DETACH = 2;
+  for (const t of targets.reverse()) {
+    if (t.startsWith("/proc/") || t.startsWith("/sys/") || t.startsWith("/dev/")) continue;
+    if (libc().umount2(cstr(t.replaceAll("\\040", " ")), MNT_DETACH) !== 0) failed.push(t);
+  }
+  return failed;
+}
+
+export type PowerAction = "reboot" | "poweroff" | "halt";
+
+/** Syncs, unmounts, and asks the kernel for the power action. Returns only if the kernel refused. */
+export function powerAction(action: PowerAction): void {
+  libc().sync();
+  unmountAll();
+  libc().sync();
+  const cmd = action === "reboot" ? RB.AUTOBOOT : action === "poweroff" ? RB.POWER_OFF : RB.HALT_SYSTEM;
+  check("reboot", libc().reboot(cmd), action);
+}
+
+export function cgroupsAvailable(): boolean {
+  return existsSync(`${CGROUP_ROOT}/cgroup.controllers`);
+}

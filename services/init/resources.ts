@@ -1,0 +1,49 @@
+/** The resource kinds init owns, and their definitions for `get rd` and `get <alias>`. */
+import { definitionOfDefinitions, registerDefinition, type Kind, type ResourceDefinition, type Store } from "../../core/resources/index.ts";
+
+export const MACHINE_CONFIG = { namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" };
+export const MACHINE_STATUS = { namespace: "runtime", type: "MachineStatuses.runtime.bunker.dev", id: "machine" };
+/** The stage the sequences set; MachineStatus is derived from it by a controller. */
+export const MACHINE_STAGE = { namespace: "runtime", type: "MachineStages.runtime.bunker.dev", id: "machine" };
+export const SERVICES: Kind = { namespace: "runtime", type: "Services.runtime.bunker.dev" };
+export const EVENTS: Kind = { namespace: "runtime", type: "Events.runtime.bunker.dev" };
+export const SEQUENCES: Kind = { namespace: "runtime", type: "Sequences.runtime.bunker.dev" };
+export const HOSTNAME = { namespace: "network", type: "HostnameStatuses.network.bunker.dev", id: "hostname" };
+
+export type Stage = "booting" | "maintenance" | "running" | "rebooting" | "shutting down" | "resetting" | "upgrading";
+
+export interface MachineConfigSpec {
+  /** The YAML text as applied. */
+  raw: string;
+  /** The parsed document. */
+  config: Record<string, unknown>;
+  /** Where it came from: a path, a URL, "api" or "state". */
+  source: string;
+}
+export interface MachineStageSpec { stage: Stage; /** Why the boot config was refused, if it was. */ configError?: string }
+export interface MachineStatusSpec { stage: Stage; ready: boolean; unmetConditions: { name: string; reason: string }[] }
+export interface HostnameSpec { hostname: string; domainname: string; source: "config" | "default" }
+export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
+export interface SequenceSpec {
+  state: "running" | "done" | "failed" | "aborted";
+  phase: string;
+  phases: { name: string; state: string; tasks: { name: string; state: string; error?: string }[] }[];
+  started: string;
+  finished?: string;
+  error?: string;
+}
+
+const defs: ResourceDefinition[] = [
+  definitionOfDefinitions,
+  { type: MACHINE_CONFIG.type, aliases: ["mc", "machineconfig", "machineconfigs"], namespace: "config", columns: [{ name: "SOURCE", path: "spec.source" }] },
+  { type: MACHINE_STATUS.type, aliases: ["machinestatus"], namespace: "runtime", columns: [{ name: "STAGE", path: "spec.stage" }, { name: "READY", path: "spec.ready" }] },
+  { type: MACHINE_STAGE.type, aliases: ["machinestage"], namespace: "runtime", columns: [{ name: "STAGE", path: "spec.stage" }] },
+  { type: SERVICES.type, aliases: ["svc", "service"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "HEALTHY", path: "spec.healthy" }, { name: "RESTARTS", path: "spec.restarts" }] },
+  { type: EVENTS.type, aliases: ["event", "ev"], namespace: "runtime", columns: [{ name: "SOURCE", path: "spec.source" }, { name: "MESSAGE", path: "spec.message" }] },
+  { type: SEQUENCES.type, aliases: ["sequence", "seq"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "PHASE", path: "spec.phase" }] },
+  { type: HOSTNAME.type, aliases: ["hostname", "hostnames"], namespace: "network", columns: [{ name: "HOSTNAME", path: "spec.hostname" }, { name: "DOMAINNAME", path: "spec.domainname" }] },
+];
+
+export function registerInitDefinitions(store: Store): void {
+  for (const d of defs) registerDefinition(store, d);
+}

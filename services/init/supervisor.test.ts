@@ -1,0 +1,228 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Store } from "../../core/resources/index.ts";
+import { fileExists, NETWORK_STATUS, networkOnline } from "./conditions.ts";
+import { SERVICES } from "./resources.ts";
+import type { ServiceStatus } from "./service.ts";
+import { restartDelay, Supervisor } from "./supervisor.ts";
+
+const dirs: string[] = [];
+const sups: Supervisor[] = [];
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-sup-"));
+  dirs.push(dir);
+  const store = new Store();
+  const sup = new Supervisor({ store });
+  sups.push(sup);
+  return { dir, store, sup };
+}
+afterEach(async () => {
+  for (const s of sups.splice(0)) await s.stopAll();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const sh = (script: string) => ({ argv: ["/bin/sh", "-c", script] });
+
+test("a dependant starts only once its dependency is healthy; states and events are published", async () => {
+  const { dir, store, sup } = setup();
+  const order = join(dir, "order");
+  const ready = join(dir, "a.ready");
+  sup.add({
+    id: "a", runner: sh(`echo a >> ${order}; sleep 0.2; touch ${ready}; exec sleep 30`),
+    health: { initialDelayMs: 0, intervalMs: 50, check: async () => { if (!existsSync(ready)) throw new Error("not ready"); } },
+  });
+  sup.add({ id: "b", dependsOn: ["a"], runner: sh(`echo b >> ${order}; exec sleep 30`) });
+  sup.start();
+  await sup.waitFor(() => sup.status("b").state === "Running");
+  for (let i = 0; i < 100 && readFileSync(order, "utf8").split("\n").length < 3; i++) await Bun.sleep(20);
+  expect(readFileSync(order, "utf8")).toBe("a\nb\n");
+  expect(sup.status("b").events.find((e) => e.state === "Running")!.time >= sup.status("a").events.find((e) => e.message === "health check passed")!.time).toBe(true);
+  const b = store.get<ServiceStatus>({ ...SERVICES, id: "b" })!.spec;
+  expect(b.state).toBe("Running");
+  expect(b.events.map((e) => e.state)).toEqual(["Waiting", "Preparing", "Running"]);
+  expect(b.events[0]!.message).toBe("waiting for service a");
+  expect(sup.status("a").healthy).toBe(true);
+}, 10_000);
+
+test("unknown dependencies and cycles are refused by name", () => {
+  const { sup } = setup();
+  sup.add({ id: "a", dependsOn: ["b"], runner: sh("true") });
+  sup.add({ id: "b", dependsOn: ["a"], runner: sh("true") });
+  expect(() => sup.start()).toThrow("cycle: a -> b -> a");
+  const s2 = setup().sup;
+  s2.add({ id: "x", dependsOn: ["nope"], runner: sh("true") });
+  expect(() => s2.start()).toThrow("service x: depends on unknown service nope");
+  expect(() => s2.add({ id: "Bad Id", runner: sh("true") })).toThrow("id must be");
+});
+
+test("a crash loop is restarted with doubling delays up to the cap", async () => {
+  const { sup } = setup();
+  sup.add({ id: "crash", runner: sh("exit 3"), restart: { policy: "always", baseDelayMs: 10, maxDelayMs: 80 } });
+  sup.start();
+  await sup.waitFor(() => sup.status("crash").restarts >= 7);
+  await sup.stop("crash");
+  const st = sup.status("crash");
+  const delays = st.events.filter((e) => e.message.startsWith("restarting in")).map((e) => Number(/in (\d+) ms/.exec(e.message)![1]));
+  // base 10 doubling with jitter 0.75..1.25: 10, 20, 40, then the cap of 80.
+  const nominal = [10, 20, 40, 80, 80, 80, 80];
+  delays.slice(0, 7).forEach((d, i) => {
+    expect(d).toBeGreaterThanOrEqual(Math.floor(nominal[i]! * 0.75));
+    expect(d).toBeLessThanOrEqual(Math.min(80, Math.ceil(nominal[i]! * 1.25)));
+  });
+  expect(st.lastExit?.code).toBe(3);
+  expect(st.events.some((e) => e.state === "Failed" && e.message === "exited with code 3")).toBe(true);
+}, 10_000);
+
+test("a service keeps only its last 64 events, oldest dropped first", async () => {
+  const store = new Store();
+  let emitted = 0;
+  const sup = new Supervisor({ store, onEvent: () => emitted++ });
+  sups.push(sup);
+  sup.add({ id: "churn", runner: sh("exit 1"), restart: { policy: "always", baseDelayMs: 1, maxDelayMs: 1 } });
+  sup.start();
+  await sup.waitFor(() => sup.status("churn").restarts >= 30); // about 4 events per restart
+  await sup.stop("churn");
+  const events = store.get<ServiceStatus>({ ...SERVICES, id: "churn" })!.spec.events;
+  expect(events.length).toBe(64);
+  expect(events.at(-1)!.message).toBe("stopped");
+  expect(emitted).toBeGreaterThan(100); // so the first ones were dropped
+  expect(events.map((e) => e.time)).toEqual(events.map((e) => e.time).sort());
+}, 15_000);
+
+test("restartDelay never exceeds 30 s whatever the settings", () => {
+  for (let n = 1; n < 40; n++) expect(restartDelay(n, 1000, 10 ** 9)).toBeLessThanOrEqual(30_000);
+  expect(restartDelay(1, 100, 30_000)).toBeGreaterThanOrEqual(75);
+});
+
+test("policies: on-failure stops after success, never stops after failure", async () => {
+  const { sup } = setup();
+  sup.add({ id: "ok", runner: sh("exit 0"), restart: { policy: "on-failure", baseDelayMs: 1 } });
+  sup.add({ id: "once", runner: sh("exit 1"), restart: { policy: "never" } });
+  sup.start();
+  await sup.waitFor(() => sup.status("ok").state === "Finished" && sup.status("once").state === "Failed");
+  await Bun.sleep(50);
+  expect(sup.status("ok").restarts).toBe(0);
+  expect(sup.status("once").restarts).toBe(0);
+  expect(sup.isUp("ok")).toBe(false); // on-failure may still restart later; only a clean "never" counts as up
+});
+
+test("a service that ignores SIGTERM is killed after its grace period", async () => {
+  const { dir, sup } = setup();
+  const ready = join(dir, "ready");
+  sup.add({ id: "stubborn", stopGraceMs: 300, runner: sh(`trap '' TERM; touch ${ready}; while :; do sleep 0.05; done`) });
+  sup.start();
+  await fileExists(ready, 10).wait(new AbortController().signal);
+  await sup.stop("stubborn");
+  const msgs = sup.status("stubborn").events.map((e) => `${e.state}: ${e.message}`);
+  expect(msgs).toContain("Stopping: grace period of 300 ms elapsed, sending SIGKILL");
+  expect(sup.status("stubborn").lastExit?.signal).toBe("SIGKILL");
+  expect(sup.status("stubborn").state).toBe("Finished");
+}, 10_000);
+
+test("stopAll stops dependants before their dependencies", async () => {
+  const { dir, sup } = setup();
+  const log = join(dir, "stops");
+  const svc = (id: string) => sh(`trap 'echo ${id} >> ${log}; exit 0' TERM; while :; do sleep 0.05; done`);
+  sup.add({ id: "base", runner: svc("base") });
+  sup.add({ id: "mid", dependsOn: ["base"], runner: svc("mid") });
+  sup.add({ id: "top", dependsOn: ["mid"], runner: svc("top") });
+  sup.add({ id: "side", dependsOn: ["base"], runner: svc("side") });
+  sup.start();
+  await sup.waitFor(() => sup.ids().every((id) => sup.status(id).state === "Running"));
+  await Bun.sleep(100); // let every shell install its trap
+  await sup.stopAll();
+  const order = readFileSync(log, "utf8").trim().split("\n");
+  expect(order.indexOf("top")).toBeLessThan(order.indexOf("mid"));
+  expect(order.indexOf("mid")).toBeLessThan(order.indexOf("base"));
+  expect(order.indexOf("side")).toBeLessThan(order.indexOf("base"));
+  expect(order.length).toBe(4);
+}, 10_000);
+
+test("stdout and stderr land in the service's ring buffer; conditions hold a service in Waiting", async () => {
+  const { dir, sup } = setup();
+  const flag = join(dir, "go");
+  sup.add({ id: "talker", conditions: [fileExists(flag, 10)], restart: { policy: "never" }, runner: sh("echo out1; echo err1 >&2; echo out2") });
+  sup.add({ id: "skipped", skip: () => "not built in", runner: sh("true") });
+  sup.start();
+  await sup.waitFor(() => sup.status("talker").state === "Waiting");
+  expect(sup.status("talker").events.at(-1)!.message).toBe(`waiting for file ${flag} exists`);
+  expect(sup.status("skipped").state).toBe("Skipped");
+  writeFileSync(flag, "");
+  await sup.waitFor(() => sup.status("talker").state === "Finished");
+  const text = sup.logs("talker").tail(10);
+  expect(text.split("\n").filter(Boolean).sort()).toEqual(["err1", "out1", "out2"]);
+  expect(sup.logs("talker").tail(1)).toMatch(/^(out2|err1|out1)\n$/);
+}, 10_000);
+
+test("a missing program fails the service without harming the supervisor", async () => {
+  const { sup } = setup();
+  sup.add({ id: "ghost", runner: { argv: ["/nonexistent/ghost"] }, restart: { policy: "never" } });
+  sup.start();
+  await sup.waitFor(() => sup.status("ghost").state === "Failed");
+  expect(sup.status("ghost").events.at(-1)!.message).toContain("failed to start");
+});
+
+const root = process.getuid?.() === 0;
+test.skipIf(!root)("the exec helper applies uid, groups, bounding set, no_new_privs and oom_score_adj (needs root)", async () => {
+  const { sup } = setup();
+  sup.add({
+    id: "locked", restart: { policy: "never" },
+    runner: { argv: ["/bin/sh", "-c", "cat /proc/self/status; echo oom=$(cat /proc/self/oom_score_adj)"], uid: 65534, gid: 65534, capabilities: ["CAP_NET_BIND_SERVICE"], noNewPrivs: true, oomScoreAdj: 500 },
+  });
+  sup.start();
+  await sup.waitFor(() => ["Finished", "Failed"].includes(sup.status("locked").state));
+  const out = sup.logs("locked").tail(100);
+  expect(sup.status("locked").state).toBe("Finished");
+  const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, "m").exec(out)?.[1]?.trim();
+  expect(field("Uid")).toBe("65534\t65534\t65534\t65534");
+  expect(field("Gid")).toBe("65534\t65534\t65534\t65534");
+  expect(field("Groups")).toBe("");
+  expect(field("NoNewPrivs")).toBe("1");
+  expect(field("CapBnd")).toBe("0000000000000400"); // bit 10: CAP_NET_BIND_SERVICE
+  expect(out).toContain("oom=500");
+}, 15_000);
+
+test("a health check that hangs past its timeout marks the service unhealthy, holding back dependants", async () => {
+  const { sup } = setup();
+  sup.add({
+    id: "slow", runner: sh("exec sleep 30"),
+    health: { initialDelayMs: 0, intervalMs: 20, timeoutMs: 50, check: (signal) => new Promise((_, rej) => signal.addEventListener("abort", () => rej(signal.reason))) },
+  });
+  sup.add({ id: "after", dependsOn: ["slow"], runner: sh("exec sleep 30") });
+  sup.start();
+  await sup.waitFor(() => sup.status("slow").events.some((e) => e.message.startsWith("health check failed")));
+  expect(sup.status("slow").events.at(-1)!.message).toBe("health check failed: timed out after 50 ms");
+  expect(sup.status("slow").healthy).toBe(false);
+  expect(sup.status("after").state).toBe("Waiting");
+}, 10_000);
+
+test("pre-start runs before the process; a failing pre-start fails the run and is retried", async () => {
+  const { dir, sup } = setup();
+  const marker = join(dir, "prepared");
+  let attempts = 0;
+  sup.add({
+    id: "prep", restart: { policy: "on-failure", baseDelayMs: 5 },
+    preStart: () => { attempts++; if (attempts === 1) throw new Error("volume not ready"); writeFileSync(marker, "ok"); },
+    runner: sh(`test -f ${marker} && exec sleep 30`),
+  });
+  sup.start();
+  await sup.waitFor(() => sup.status("prep").state === "Running");
+  const msgs = sup.status("prep").events.map((e) => `${e.state}: ${e.message}`);
+  expect(msgs).toContain("Failed: failed to start: volume not ready");
+  expect(msgs).toContain("Preparing: running pre-start");
+  expect(attempts).toBe(2);
+}, 10_000);
+
+test("a service waiting for network online starts when the network status says so", async () => {
+  const { store, sup } = setup();
+  sup.add({ id: "needs-net", conditions: [networkOnline(store)], runner: sh("exec sleep 30") });
+  sup.start();
+  await sup.waitFor(() => sup.status("needs-net").state === "Waiting");
+  expect(sup.status("needs-net").events.at(-1)!.message).toBe("waiting for network online");
+  store.create(NETWORK_STATUS, { online: false });
+  await Bun.sleep(20);
+  expect(sup.status("needs-net").state).toBe("Waiting");
+  store.update(NETWORK_STATUS, { online: true });
+  await sup.waitFor(() => sup.status("needs-net").state === "Running");
+}, 10_000);

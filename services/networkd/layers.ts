@@ -1,0 +1,158 @@
+/**
+ * Merging the layers into one NetworkSpec: defaults < kernel cmdline `ip=` < DHCP leases <
+ * machine config. Pure: given the kernel's links, the parsed inputs and the current leases.
+ */
+import type { Link } from "../../core/netlink/link.ts";
+import { isPhysical } from "../../core/netlink/link.ts";
+import type { LeaseInfo } from "../../core/dhcp/packet.ts";
+import type { CmdlineNetwork } from "./cmdline.ts";
+import type { NetworkConfig, RouteConfig } from "./config.ts";
+import type { AddressSpec, LinkSpec, NetworkSpec, RouteSpec } from "./types.ts";
+
+export const DEFAULT_RESOLVERS = ["1.1.1.1", "8.8.8.8"];
+export const DEFAULT_TIME_SERVERS = ["pool.ntp.org"];
+/** Routes without a metric get this one (as Talos does), DHCP routes too. */
+export const DEFAULT_METRIC = 1024;
+const MAIN_TABLE = 254;
+
+export interface Inputs {
+  links: Link[];
+  cmdline?: CmdlineNetwork;
+  config?: NetworkConfig;
+  /** Current DHCP leases by link name (with the seconds left on each). */
+  leases: Map<string, LeaseInfo & { remaining: number }>;
+}
+
+/** A stable default hostname from the first physical link's MAC: bunker-xxxxxx. */
+export function defaultHostname(links: Link[]): string {
+  const first = links.filter(isPhysical).sort((a, b) => a.index - b.index)[0];
+  const tail = first?.mac.split(":").slice(3).join("") ?? "000000";
+  return `bunker-${tail}`;
+}
+
+function routeSpecs(link: string, routes: RouteConfig[], layer: RouteSpec["layer"]): RouteSpec[] {
+  return routes.map((r) => {
+    const s: RouteSpec = { link, dst: r.network, metric: r.metric ?? DEFAULT_METRIC, table: r.table ?? MAIN_TABLE, layer };
+    if (r.gateway) s.gateway = r.gateway;
+    return s;
+  });
+}
+
+export function mergeLayers(inp: Inputs): NetworkSpec {
+  const links = new Map<string, LinkSpec>();
+  const addresses: AddressSpec[] = [];
+  const routes: RouteSpec[] = [];
+  const cfg = inp.config;
+  const cmd = inp.cmdline && !inp.cmdline.off ? inp.cmdline : undefined;
+  const ignored = cfg?.interfaces.filter((i) => i.ignore).map((i) => i.interface) ?? [];
+  const configSaysSomething = (cfg?.interfaces.filter((i) => !i.ignore).length ?? 0) > 0;
+  const physical = inp.links.filter(isPhysical);
+
+  // Defaults: DHCP on every physical link with carrier, when nothing else configures links.
+  if ((!configSaysSomething && !cmd) || (cmd?.dhcpAll && !configSaysSomething)) {
+    for (const l of physical) {
+      if (ignored.includes(l.name)) continue;
+      links.set(l.name, { name: l.name, layer: cmd?.dhcpAll ? "cmdline" : "default", kind: "physical", dhcp: l.carrier });
+    }
+  }
+
+  // Cmdline: one device (or the first physical link) statically or with DHCP.
+  if (cmd && !cmd.dhcpAll) {
+    const dev = cmd.device ?? physical.sort((a, b) => a.index - b.index)[0]?.name;
+    if (dev) {
+      links.set(dev, { name: dev, layer: "cmdline", kind: "physical", dhcp: cmd.dhcp === true && !cmd.address });
+      if (cmd.address) addresses.push({ link: dev, address: cmd.address, layer: "cmdline" });
+      if (cmd.gateway) routes.push({ link: dev, dst: cmd.gateway.includes(":") ? "::/0" : "0.0.0.0/0", gateway: cmd.gateway, metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "cmdline" });
+    }
+  }
+
+  // Machine config: replaces whatever lower layers said about the same link.
+  for (const ic of cfg?.interfaces ?? []) {
+    if (ic.ignore) {
+      links.delete(ic.interface);
+      continue;
+    }
+    for (const layerSpecs of [addresses, routes]) {
+      for (let i = layerSpecs.length - 1; i >= 0; i--) if (layerSpecs[i]!.link === ic.interface) layerSpecs.splice(i, 1);
+    }
+    const spec: LinkSpec = { name: ic.interface, layer: "config", kind: ic.bond ? "bond" : "physical", dhcp: ic.dhcp };
+    if (ic.mtu !== undefined) spec.mtu = ic.mtu;
+    if (ic.bond) {
+      spec.bond = { mode: ic.bond.mode, members: ic.bond.interfaces };
+      if (ic.bond.miimon !== undefined) spec.bond.miimon = ic.bond.miimon;
+      for (const m of ic.bond.interfaces) links.delete(m);
+    }
+    links.set(ic.interface, spec);
+    for (const a of ic.addresses) addresses.push({ link: ic.interface, address: a, layer: "config" });
+    routes.push(...routeSpecs(ic.interface, ic.routes, "config"));
+    for (const v of ic.vlans) {
+      const name = `${ic.interface}.${v.vlanId}`;
+      const vs: LinkSpec = { name, layer: "config", kind: "vlan", dhcp: v.dhcp, vlan: { parent: ic.interface, id: v.vlanId } };
+      if (v.mtu !== undefined) vs.mtu = v.mtu;
+      links.set(name, vs);
+      for (const a of v.addresses) addresses.push({ link: name, address: a, layer: "config" });
+      routes.push(...routeSpecs(name, v.routes, "config"));
+    }
+  }
+
+  // DHCP leases on links that still want DHCP.
+  const dhcpDns: string[] = [], dhcpNtp: string[] = [], dhcpSearch: string[] = [];
+  let dhcpHostname: string | undefined, dhcpDomain: string | undefined;
+  for (const [name, lease] of inp.leases) {
+    const spec = links.get(name);
+    if (!spec?.dhcp) continue;
+    addresses.push({ link: name, address: `${lease.address}/${lease.prefixLen}`, layer: "dhcp", validLifetime: Math.max(1, Math.floor(lease.remaining)) });
+    // RFC 3442: when classless routes are given, the router option is ignored.
+    if (lease.classlessRoutes.length > 0) {
+      for (const r of lease.classlessRoutes) {
+        const rs: RouteSpec = { link: name, dst: r.dst, metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "dhcp" };
+        if (r.gateway !== "0.0.0.0") rs.gateway = r.gateway;
+        routes.push(rs);
+      }
+    } else if (lease.routers[0]) {
+      routes.push({ link: name, dst: "0.0.0.0/0", gateway: lease.routers[0], metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "dhcp" });
+    }
+    if (spec.mtu === undefined && lease.mtu !== undefined) spec.mtu = lease.mtu;
+    dhcpDns.push(...lease.dns);
+    dhcpNtp.push(...lease.ntp);
+    if (lease.domain) dhcpSearch.push(lease.domain);
+    dhcpHostname ??= lease.hostname;
+    dhcpDomain ??= lease.domain;
+  }
+
+  const pick = <T>(...c: [T[] | undefined, NetworkSpec["resolvers"]["layer"]][]): [T[], NetworkSpec["resolvers"]["layer"]] => {
+    for (const [v, layer] of c) if (v && v.length > 0) return [dedupe(v), layer];
+    return [[], "default"];
+  };
+  const [servers, rLayer] = pick<string>([cfg?.nameservers, "config"], [dhcpDns, "dhcp"], [cmd?.dns, "cmdline"], [DEFAULT_RESOLVERS, "default"]);
+  const [search] = pick<string>([cfg?.searchDomains, "config"], [dhcpSearch, "dhcp"]);
+  const [ntp, tLayer] = pick<string>([cfg?.time.servers, "config"], [dhcpNtp, "dhcp"], [cmd?.ntp, "cmdline"], [DEFAULT_TIME_SERVERS, "default"]);
+
+  let hostname: NetworkSpec["hostname"];
+  if (cfg?.hostname) hostname = { ...splitFqdn(cfg.hostname), layer: "config" };
+  else if (dhcpHostname) hostname = { ...splitFqdn(dhcpHostname, dhcpDomain), layer: "dhcp" };
+  else if (cmd?.hostname) hostname = { ...splitFqdn(cmd.hostname), layer: "cmdline" };
+  else hostname = { hostname: defaultHostname(inp.links), layer: "default" };
+
+  return {
+    links: [...links.values()],
+    addresses,
+    routes,
+    hostname,
+    resolvers: { servers, search, layer: rLayer },
+    timeServers: { servers: ntp, layer: tLayer },
+    extraHosts: cfg?.extraHostEntries ?? [],
+    ignored,
+    timeDisabled: cfg?.time.disabled ?? false,
+  };
+}
+
+function splitFqdn(name: string, domain?: string): { hostname: string; domain?: string } {
+  const dot = name.indexOf(".");
+  if (dot > 0) return { hostname: name.slice(0, dot), domain: name.slice(dot + 1) };
+  return domain ? { hostname: name, domain } : { hostname: name };
+}
+
+function dedupe<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}

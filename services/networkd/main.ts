@@ -1,0 +1,112 @@
+/**
+ * `networkd`: configures links, addresses, routes, DHCP, hostname, resolvers and time from the
+ * machine config (layered over defaults and the kernel cmdline), and keeps them so.
+ *
+ *   bunker networkd --config FILE [--state-dir DIR] [--cmdline FILE] [--interval MS] [--once]
+ */
+import { parseArgs } from "node:util";
+import { existsSync, readFileSync } from "node:fs";
+import { Rtnl } from "../../core/netlink/rtnl.ts";
+import { NetlinkMonitor } from "../../core/netlink/monitor.ts";
+import { slewClock, stepClock, markSynced } from "../../core/sys/clock.ts";
+import { loadNetworkConfig } from "./config.ts";
+import { parseIpArg } from "./cmdline.ts";
+import { NetworkController } from "./controller.ts";
+
+const HELP = `Usage: networkd [--config FILE] [--state-dir DIR] [options]
+
+Configures the network from the machine config, over defaults (DHCP on every physical link
+with carrier) and the kernel command line's ip=, and keeps the kernel in line with it.
+
+Options:
+  --config FILE       machine config (YAML); machine.network and machine.time are used
+  --state-dir DIR     writable directory for resolv.conf, hosts and status.json (default /run/network)
+  --cmdline FILE      kernel command line to read ip= from (default /proc/cmdline)
+  --interval MS       reconcile period (default 10000); kernel changes also start a pass at once
+  --once              apply once, print the status as JSON and exit (DHCP not awaited)
+  --no-hostname       do not set the kernel hostname
+  --no-time           do not synchronise the clock
+  -h, --help          this help`;
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        config: { type: "string" }, "state-dir": { type: "string" }, cmdline: { type: "string" }, interval: { type: "string" },
+        once: { type: "boolean" }, "no-hostname": { type: "boolean" }, "no-time": { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`networkd: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const log = (l: string) => console.log(l);
+  let config;
+  if (args.config) {
+    try {
+      config = await loadNetworkConfig(args.config);
+    } catch (e) {
+      console.error(`networkd: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  const cmdlineFile = args.cmdline ?? "/proc/cmdline";
+  let cmdline;
+  try {
+    cmdline = existsSync(cmdlineFile) ? parseIpArg(readFileSync(cmdlineFile, "utf8")) : undefined;
+  } catch (e) {
+    // A bad ip= must not leave the node without network: the defaults still apply.
+    console.error(`networkd: ${(e as Error).message}; ignoring it`);
+  }
+  const interval = args.interval ? Number(args.interval) : 10000;
+  if (!Number.isFinite(interval) || interval < 100) {
+    console.error("networkd: --interval must be a number of milliseconds >= 100");
+    return 2;
+  }
+
+  const nl = Rtnl.open();
+  const monitor = args.once ? undefined : NetlinkMonitor.open();
+  const ctl = new NetworkController({
+    nl,
+    ...(monitor ? { monitor } : {}),
+    ...(config ? { config } : {}),
+    ...(cmdline ? { cmdline } : {}),
+    stateDir: args["state-dir"] ?? "/run/network",
+    intervalMs: interval,
+    setHostname: !args["no-hostname"],
+    ...(args["no-time"] || args.once ? {} : { clock: { step: stepClock, slew: slewClock, synced: (ms: number) => markSynced(ms * 1000) } }),
+    log,
+  });
+  if (args.once) {
+    await ctl.start();
+    await ctl.stop();
+    await nl.close();
+    console.log(JSON.stringify(ctl.status, null, 2));
+    return ctl.status?.errors.length ? 1 : 0;
+  }
+  await ctl.start();
+  log(`networkd: running (${ctl.spec?.links.length ?? 0} managed links)`);
+  if (config && !config.time.disabled && !args["no-time"]) {
+    const timeout = config.time.bootTimeoutMs ?? 120000;
+    void ctl.waitTimeSynced(timeout).then((ok) => {
+      if (!ok) log(`networkd: warning: time not synchronised within ${timeout} ms; going on`);
+    });
+  }
+  await new Promise<void>((resolve) => {
+    const bye = () => resolve();
+    process.once("SIGTERM", bye);
+    process.once("SIGINT", bye);
+  });
+  log("networkd: stopping, releasing DHCP leases");
+  await ctl.stop({ release: true });
+  await monitor?.close();
+  await nl.close();
+  return 0;
+}

@@ -1,0 +1,314 @@
+/**
+ * `bunker partition`: the console view of disks and the one writer of Bunker's disk layout.
+ *
+ *   show [DISK]                        disks found in sysfs, or one disk's partition table
+ *   plan --disk D                      the layout that apply would write
+ *   apply --disk D [--dry-run] [--wipe]
+ *   repair DISK                        rewrite a damaged primary/backup GPT from the other copy
+ *   grow DISK                          after the disk grew: move the backup GPT, grow the last partition
+ *   meta DISK                          the META values and the health of both copies
+ *
+ * Only the disk named on the command line (a path, or --select for a diskSelector) is ever
+ * opened for writing, and a disk holding anything is wiped only with --wipe.
+ */
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { openDisk, type DiskDevice } from "../../core/gpt/device.ts";
+import { readGpt, repairGpt, writeGpt, fitToDisk, type GptState } from "../../core/gpt/disk.ts";
+import { growLastPartition } from "../../core/gpt/edit.ts";
+import { typeName } from "../../core/gpt/types.ts";
+import { discoverDisks, type Disk } from "../../core/disks/disk.ts";
+import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
+import { plan, planText, fmtBytes, type LayoutConfig, type LayoutPlan } from "../../core/disklayout/plan.ts";
+import { applyLayout, existingContent } from "../../core/disklayout/apply.ts";
+import { metaLocation } from "../../core/disklayout/volumes.ts";
+import { Tag } from "../../core/meta/block.ts";
+import { readMeta } from "../../core/meta/store.ts";
+import { rereadPartitions } from "../../core/sys/blkdev.ts";
+
+const HELP = `Usage: bunker partition COMMAND [OPTIONS]
+
+Disks and Bunker's disk layout (EFI, BIOS, BOOT-A, BOOT-B, META, STATE, EPHEMERAL).
+
+Commands:
+  show [DISK]            list the disks found in sysfs, or show DISK's partition table and its health
+  plan --disk D          show the layout that apply would write on D
+  apply --disk D         write the layout on D and make its filesystems
+  repair DISK            rewrite a corrupt primary or backup GPT from the intact copy
+  grow DISK              after DISK grew: move the backup GPT to the end, grow the last partition
+  meta DISK              show the META values of DISK and the health of both copies
+
+Options:
+  --disk PATH            the one disk to plan for or write (a block device or an image file)
+  --select FIELD=VALUE   pick the disk by a diskSelector field instead (repeatable), e.g.
+                         --select 'size=>= 10GB' --select type=ssd --select 'model=Samsung*'
+  --dry-run              apply: print what would be written and wiped, write nothing
+  --wipe                 apply: allowed to destroy what is on the disk (required when it is not blank)
+  --no-format            apply: write the partition table only
+  --sector-size N        512 or 4096, for image files (block devices report their own)
+  --ephemeral-fs FS      ext4 (default) or xfs
+  --sysfs DIR            where sysfs is (default /sys)
+  -o, --output FORMAT    text (default) or json
+  -h, --help             this help
+
+Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  disk: { type: "string" },
+  select: { type: "string", multiple: true },
+  "dry-run": { type: "boolean" },
+  wipe: { type: "boolean" },
+  "no-format": { type: "boolean" },
+  "sector-size": { type: "string" },
+  "ephemeral-fs": { type: "string" },
+  sysfs: { type: "string" },
+  output: { type: "string", short: "o" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    console.error(`partition: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [cmd, ...rest] = positionals;
+  if (values.help || cmd === undefined || cmd === "help") {
+    console.log(HELP);
+    return values.help || cmd === "help" ? 0 : 2;
+  }
+  const json = values.output === "json";
+  if (values.output !== undefined && values.output !== "json" && values.output !== "text") {
+    console.error(`partition: -o ${values.output}: expected text or json`);
+    return 2;
+  }
+  try {
+    switch (cmd) {
+      case "show": return rest[0] ? showDisk(rest[0], values, json) : showDisks(values, json);
+      case "plan": return planCmd(values, json);
+      case "apply": return applyCmd(values, json);
+      case "repair": return repairCmd(needOne(rest, "repair"), values, json);
+      case "grow": return growCmd(needOne(rest, "grow"), values, json);
+      case "meta": return metaCmd(needOne(rest, "meta"), values, json);
+      default: throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`partition: ${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    console.error(`partition ${cmd}: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+function needOne(rest: string[], cmd: string): string {
+  if (rest.length !== 1) throw new UsageError(`${cmd} takes exactly one DISK`);
+  return rest[0]!;
+}
+
+function sectorSize(values: Values): 512 | 4096 | undefined {
+  const s = values["sector-size"];
+  if (s === undefined) return undefined;
+  if (s !== "512" && s !== "4096") throw new UsageError(`--sector-size ${s}: expected 512 or 4096`);
+  return Number(s) as 512 | 4096;
+}
+
+/** Runs `f` with `path` opened (for writing only when `write`), closing it whatever happens. */
+function withDisk<T>(path: string, values: Values, write: boolean, f: (dev: DiskDevice) => T): T {
+  const dev = openDisk(path, { write, sectorSize: sectorSize(values) });
+  try {
+    return f(dev);
+  } finally {
+    dev.close();
+  }
+}
+
+const toJson = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? "0x" + x.toString(16) : x), 2);
+
+function showDisks(values: Values, json: boolean): number {
+  const disks = discoverDisks(values.sysfs ?? "/sys");
+  if (json) {
+    console.log(toJson(disks));
+    return 0;
+  }
+  const rows = [["DISK", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL", "RO", "PARTITIONS"],
+    ...disks.map((d) => [d.devPath, fmtBytes(d.size), d.type, d.transport, d.model ?? "-", d.serial ?? "-", d.readOnly ? "yes" : "no", String(d.partitions.length)])];
+  console.log(columns(rows));
+  return 0;
+}
+
+function columns(rows: string[][]): string {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  ")).join("\n");
+}
+
+function stateText(path: string, dev: DiskDevice, s: GptState): string {
+  const lines = [`${path}: ${fmtBytes(dev.size)}, ${dev.sectorSize}-byte sectors`];
+  if (!s.present) return [...lines, "no GPT"].join("\n");
+  lines.push(`primary GPT (LBA 1): ${s.primary.ok ? "ok" : s.primary.reason}`);
+  lines.push(`backup GPT (LBA ${s.backup.lba}): ${s.backup.ok ? "ok" : s.backup.reason}`);
+  if (s.table) {
+    lines.push(`disk GUID ${s.table.diskGuid}, usable LBA ${s.table.firstUsableLba}-${s.table.lastUsableLba}`, "");
+    lines.push(columns([["#", "NAME", "START", "END", "SIZE", "TYPE", "ATTRS", "GUID"],
+      ...s.table.partitions.map((p) => [String(p.index), p.name || "-", String(p.firstLba), String(p.lastLba),
+        fmtBytes((p.lastLba - p.firstLba + 1) * dev.sectorSize), typeName(p.type), p.attributes ? "0x" + p.attributes.toString(16) : "-", p.guid])]));
+  }
+  if (s.problems.length) lines.push("", "problems:", ...s.problems.map((p) => `  - ${p}`));
+  return lines.join("\n");
+}
+
+function showDisk(path: string, values: Values, json: boolean): number {
+  return withDisk(path, values, false, (dev) => {
+    const s = readGpt(dev);
+    if (json) console.log(toJson({ path, size: dev.size, sectorSize: dev.sectorSize, ...s, primary: stripHeader(s.primary), backup: stripHeader(s.backup) }));
+    else console.log(stateText(path, dev, s));
+    return s.problems.length === 0 || !s.present ? 0 : 1;
+  });
+}
+
+function stripHeader(c: GptState["primary"]) {
+  return c.ok ? { ok: true, lba: c.lba } : c;
+}
+
+function parseSelector(items: string[]): DiskSelector {
+  const sel: Record<string, string> = {};
+  const fields = ["size", "model", "serial", "wwid", "name", "modalias", "busPath", "type", "transport"];
+  for (const it of items) {
+    const eq = it.indexOf("=");
+    const k = it.slice(0, eq), v = it.slice(eq + 1);
+    if (eq < 1 || !fields.includes(k)) throw new UsageError(`--select ${it}: expected FIELD=VALUE with FIELD one of ${fields.join(", ")}`);
+    sel[k] = v;
+  }
+  return sel as DiskSelector;
+}
+
+/** The one disk the command may touch: --disk, or the first disk --select matches. */
+function targetDisk(values: Values): { path: string; chosen?: Disk } {
+  if (values.disk && values.select) throw new UsageError("give --disk or --select, not both");
+  if (values.disk) return { path: values.disk };
+  if (values.select) {
+    const chosen = selectInstallDisk(discoverDisks(values.sysfs ?? "/sys"), parseSelector(values.select));
+    return { path: chosen.devPath, chosen };
+  }
+  throw new UsageError("name the disk: --disk PATH or --select FIELD=VALUE");
+}
+
+function layoutConfig(values: Values, dev: DiskDevice): LayoutConfig {
+  const fs = values["ephemeral-fs"];
+  if (fs !== undefined && fs !== "ext4" && fs !== "xfs") throw new UsageError(`--ephemeral-fs ${fs}: expected ext4 or xfs`);
+  return { sectorSize: dev.sectorSize as 512 | 4096, ...(fs ? { ephemeralFilesystem: fs, ephemeralMinSize: fs === "xfs" ? 300 * 2 ** 20 : undefined } : {}) };
+}
+
+function planJson(p: LayoutPlan) {
+  return { diskSize: p.diskSize, sectorSize: p.sectorSize, diskGuid: p.table.diskGuid, volumes: p.volumes };
+}
+
+function planCmd(values: Values, json: boolean): number {
+  const { path } = targetDisk(values);
+  return withDisk(path, values, false, (dev) => {
+    const p = plan(dev.size, layoutConfig(values, dev));
+    console.log(json ? toJson({ disk: path, ...planJson(p) }) : `${path}\n${planText(p)}`);
+    return 0;
+  });
+}
+
+/** Mount sources that are this disk or one of its partitions: never write under a mounted filesystem. */
+function mountedFrom(path: string): string[] {
+  let mounts = "";
+  try { mounts = readFileSync("/proc/self/mounts", "utf8"); } catch { return []; }
+  return mounts.split("\n").map((l) => l.split(" ")).filter((f) => f[0] !== undefined && (f[0] === path || f[0].startsWith(path)) && /^\/dev\//.test(f[0]))
+    .map((f) => `${f[0]} on ${f[1]}`);
+}
+
+function applyCmd(values: Values, json: boolean): number {
+  const { path, chosen } = targetDisk(values);
+  const dryRun = values["dry-run"] === true;
+  return withDisk(path, values, !dryRun, (dev) => {
+    const p = plan(dev.size, layoutConfig(values, dev));
+    const existing = existingContent(dev);
+    const block = dev.path.startsWith("/dev/");
+    if (dryRun) {
+      if (json) console.log(toJson({ disk: path, dryRun: true, wouldWipe: existing, refusedWithoutWipe: existing.length > 0 && !values.wipe, ...planJson(p) }));
+      else {
+        console.log(`dry run: nothing is written to ${path}${chosen ? ` (selected: ${chosen.model ?? chosen.name})` : ""}\n${planText(p)}`);
+        console.log(existing.length === 0 ? "the disk is blank" : `would destroy: ${existing.join(", ")}${values.wipe ? "" : " (refused without --wipe)"}`);
+      }
+      return existing.length > 0 && !values.wipe ? 1 : 0;
+    }
+    const mounted = mountedFrom(path);
+    if (block && mounted.length > 0) throw new Error(`${path} is in use (${mounted.join(", ")}); refusing to write`);
+    const result = applyLayout(dev, p, {
+      wipe: values.wipe === true,
+      format: values["no-format"] !== true,
+      progress: (step) => { if (!json) console.log(`- ${step}`); },
+      afterTable: () => {
+        if (!block) return;
+        try { rereadPartitions(path); } catch (err) { if (!json) console.log(`- the kernel did not re-read the table (${(err as Error).message}); filesystems are made by offset`); }
+      },
+    });
+    if (json) console.log(toJson({ disk: path, ...result, ...planJson(p) }));
+    else console.log(`${path}: layout written${result.wiped.length ? ` (wiped: ${result.wiped.join(", ")})` : ""}; formatted ${result.formatted.join(", ") || "nothing"}`);
+    return 0;
+  });
+}
+
+function repairCmd(path: string, values: Values, json: boolean): number {
+  return withDisk(path, values, true, (dev) => {
+    const r = repairGpt(dev);
+    if (json) console.log(toJson({ disk: path, repaired: r.repaired, fixed: r.repaired ? r.fixed : [] }));
+    else console.log(r.repaired ? `${path}: repaired:\n${r.fixed.map((f) => `  - ${f}`).join("\n")}` : `${path}: nothing to repair`);
+    return 0;
+  });
+}
+
+function growCmd(path: string, values: Values, json: boolean): number {
+  return withDisk(path, values, true, (dev) => {
+    const s = readGpt(dev);
+    if (!s.table) throw new Error(`${path}: no readable GPT (${s.problems.join("; ")})`);
+    const g = growLastPartition(fitToDisk(s.table, Math.floor(dev.size / dev.sectorSize)));
+    writeGpt(dev, g.table);
+    const bytes = g.addedSectors * dev.sectorSize;
+    if (json) console.log(toJson({ disk: path, partition: g.index, addedBytes: bytes }));
+    else console.log(`${path}: partition ${g.index} grew by ${fmtBytes(bytes)}; backup GPT at the last LBA (grow its filesystem next)`);
+    return 0;
+  });
+}
+
+const TAG_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Tag).map(([k, v]) => [v, k]));
+
+/** A META value for people: its text when it is printable UTF-8, else hex. */
+function metaValue(bytes: Uint8Array): { text?: string; hex?: string } {
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    if (!/[\x00-\x08\x0e-\x1f\x7f]/.test(text)) return { text };
+  } catch { /* not UTF-8 */ }
+  return { hex: Buffer.from(bytes).toString("hex") };
+}
+
+function metaCmd(path: string, values: Values, json: boolean): number {
+  return withDisk(path, values, false, (dev) => {
+    const s = readGpt(dev);
+    if (!s.table) throw new Error(`${path}: no readable GPT (${s.problems.join("; ")})`);
+    const r = readMeta(metaLocation(dev, s.table));
+    if (!r.ok) {
+      if (json) console.log(toJson({ disk: path, ok: false, blank: r.blank, error: r.error }));
+      else console.log(r.blank ? `${path}: META is blank (never written)` : r.error);
+      return r.blank ? 0 : 1;
+    }
+    const entries = [...r.values].map(([tag, v]) => ({ tag, name: TAG_NAMES[tag] ?? `tag${tag}`, size: v.length, ...metaValue(v) }));
+    if (json) console.log(toJson({ disk: path, ok: true, copy: r.copy, problems: r.problems, values: entries }));
+    else {
+      console.log(`${path}: META read from copy ${r.copy}${r.problems.length ? `\nproblems:\n${r.problems.map((p) => `  - ${p}`).join("\n")}` : ""}`);
+      console.log(columns([["TAG", "NAME", "SIZE", "VALUE"], ...entries.map((e) => [String(e.tag), e.name, String(e.size), e.text ?? `hex:${e.hex}`])]));
+    }
+    return r.problems.length ? 1 : 0;
+  });
+}

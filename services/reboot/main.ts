@@ -1,0 +1,5 @@
+import { powerCommand } from "../init/api/power-command.ts";
+
+export function main(argv: string[]): Promise<number> {
+  return powerCommand("reboot", "reboot", argv);
+}

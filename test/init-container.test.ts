@@ -1,0 +1,83 @@
+/**
+ * The compiled binary in container mode, driven the way an operator would: boot with a config
+ * file, then the `reboot` and `poweroff` personalities ask init over its socket and init ends
+ * with the documented exit codes.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { InitClient } from "../services/init/api/client.ts";
+
+const bin = resolve(import.meta.dir, "../out/bunker");
+const cleanup: (() => void)[] = [];
+afterEach(() => { for (const f of cleanup.splice(0)) f(); });
+
+async function startInit(extra: string[] = []) {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-ctr-"));
+  const p = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--no-table", ...extra], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  cleanup.push(() => { p.kill(9); rmSync(dir, { recursive: true, force: true }); });
+  const sock = join(dir, "init.sock");
+  for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(25);
+  return { dir, p, sock };
+}
+
+test("booting with --config FILE reaches stage running with the configured hostname", async () => {
+  const cfgDir = mkdtempSync(join(tmpdir(), "bunker-cfg-"));
+  cleanup.push(() => rmSync(cfgDir, { recursive: true, force: true }));
+  const cfg = join(cfgDir, "worker.yaml");
+  writeFileSync(cfg, "version: v1alpha1\nmachine:\n  type: worker\n  network:\n    hostname: node7.lab.example\n");
+  const { sock } = await startInit(["--config", cfg]);
+  const c = await InitClient.connect(sock);
+  cleanup.push(() => c.close());
+  let st: { stage: string; ready: boolean } | null = null;
+  for (let i = 0; i < 100; i++) {
+    st = await c.call("machine.status");
+    if (st?.ready) break;
+    await Bun.sleep(20);
+  }
+  expect(st).toMatchObject({ stage: "running", ready: true });
+  expect(await c.call("hostname")).toEqual({ hostname: "node7", domainname: "lab.example", source: "config" });
+}, 15_000);
+
+test("a broken --config leaves init up, in maintenance, saying why, and a good config fixes it", async () => {
+  const cfgDir = mkdtempSync(join(tmpdir(), "bunker-cfg-"));
+  cleanup.push(() => rmSync(cfgDir, { recursive: true, force: true }));
+  const cfg = join(cfgDir, "bad.yaml");
+  writeFileSync(cfg, "version: v1alpha1\nmachine: {type: toaster}\n");
+  const { sock, p } = await startInit(["--config", cfg]);
+  const c = await InitClient.connect(sock);
+  cleanup.push(() => c.close());
+  let st: { stage: string; ready: boolean; unmetConditions: { name: string; reason: string }[] } | null = null;
+  for (let i = 0; i < 100 && st?.stage !== "maintenance"; i++) { st = await c.call("machine.status"); await Bun.sleep(20); }
+  expect(st!.stage).toBe("maintenance");
+  expect(st!.unmetConditions.find((u) => u.name === "config")?.reason).toContain(`machine config from ${cfg}: machine.type: expected controlplane or worker`);
+  expect(p.exitCode).toBeNull();
+  await c.call("apply-config", { data: "version: v1alpha1\nmachine: {type: worker}\n" });
+  expect(await c.call("machine.status")).toMatchObject({ stage: "running", ready: true, unmetConditions: [] });
+}, 15_000);
+
+test("`reboot` and `poweroff` ask init through its socket; init exits 10 and 11", async () => {
+  for (const [name, code] of [["reboot", 10], ["poweroff", 11]] as const) {
+    const { sock, p } = await startInit();
+    const r = Bun.spawnSync([bin, name, "--socket", sock]);
+    expect(r.stdout.toString()).toBe(`${name}: ${name === "reboot" ? "reboot" : "shutdown"} accepted\n`);
+    expect(r.exitCode).toBe(0);
+    expect(await p.exited).toBe(code);
+    const log = await new Response(p.stderr).text();
+    expect(log).toContain(`power: ${name === "reboot" ? "reboot" : "poweroff"}`);
+  }
+}, 20_000);
+
+test("the power personalities fail clearly when init is not there", () => {
+  const r = Bun.spawnSync([bin, "shutdown", "--socket", "/nonexistent/init.sock"]);
+  expect(r.exitCode).toBe(1);
+  expect(r.stderr.toString()).toContain("connecting to init at /nonexistent/init.sock");
+});
+
+test("bad command lines exit 2 and say what is wrong", () => {
+  const run = (...a: string[]) => Bun.spawnSync([bin, "init", ...a]);
+  expect(run("--mode=container").stderr.toString()).toContain("--mode=container needs --state-dir DIR");
+  expect(run("--mode=metal").stderr.toString()).toContain("runs only as PID 1");
+  expect(run("--mode=container", "--state-dir", "/tmp", "--inject-fault", "nope").exitCode).toBe(2);
+});

@@ -1,0 +1,35 @@
+/**
+ * An uncaught error in init does not end it at once: it is logged and the machine "reboots" 10 s
+ * later (on a node reboot(2); in container mode exit code 12), with the API still answering in
+ * between.
+ */
+import { expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { InitClient } from "../services/init/api/client.ts";
+
+const bin = resolve(import.meta.dir, "../out/bunker");
+
+test("an uncaught error is logged, init keeps serving, and exits 12 after 10 s", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-fatal-"));
+  const p = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--no-table", "--inject-fault", "uncaught"],
+    { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  try {
+    const sock = join(dir, "init.sock");
+    for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(25);
+    await Bun.sleep(1000); // past the injected error
+    const c = await InitClient.connect(sock);
+    const v = await c.call<{ mode: string }>("version");
+    c.close();
+    expect(v.mode).toBe("container");
+    const code = await p.exited;
+    const log = await new Response(p.stderr).text();
+    expect(code).toBe(12);
+    expect(log).toContain("fatal: Error: injected uncaught error (test hook)");
+    expect(log).toContain("rebooting in 10 s");
+  } finally {
+    p.kill(9);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);
