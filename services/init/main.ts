@@ -12,6 +12,8 @@ import { DEFAULT_NODE_SOCKET } from "./api/protocol.ts";
 import { errText, log, logToKernel } from "./log.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
+import { existsSync } from "node:fs";
+import { enterRoot, ROOT_IMAGE } from "./rootfs/enter-root.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
 
@@ -66,6 +68,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (mode === "metal") logToKernel();
+  // Started from the initramfs: verify the signed root and switch into it before anything else.
+  if (mode === "metal" && existsSync(`/${ROOT_IMAGE}`)) {
+    try {
+      enterRoot({ log: (line) => log.info(`rootfs: ${line}`) });
+    } catch (err) {
+      log.error(`rootfs: ${errText(err)}; rebooting in 10 s`);
+      await Bun.sleep(10_000);
+      powerAction("reboot");
+      return new Promise<number>(() => {});
+    }
+  }
   const stateDir = mode === "metal" ? "/system/state" : resolve(args["state-dir"]!);
   const runDir = mode === "metal" ? "/system/run" : stateDir;
   let api: { stop(): void } | undefined;

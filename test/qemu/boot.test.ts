@@ -12,7 +12,7 @@ import { readCpioFile, writeCpio } from "../../core/image/cpio.ts";
 import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
 import { buildPreinit } from "../../rootfs/build/rootfs.ts";
 import { run } from "../../rootfs/build/tools.ts";
-import { repo, stageBinary, testImage } from "../image/fixture.ts";
+import { realBinary, repo, stageBinary, testImage } from "../image/fixture.ts";
 import { haveQemu, withQemu, type Qemu, type QemuOptions } from "./runner.ts";
 
 const BOOT_MS = 150_000;
@@ -120,6 +120,16 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
       await q.waitExit(30_000);
       expect(q.find("root mounted")).toBeUndefined();
       expect(q.find("STAGE-OK")).toBeUndefined();
+    });
+  }, BOOT_MS + 60_000);
+
+  test("the real init starts from the image: root verified and switched, then init's boot sequence", async () => {
+    const real = await testImage(join(work, "real"), await realBinary(), { iso: false });
+    await withQemu({ kernel: join(real, "vmlinuz"), initrd: join(real, "initramfs.zst"), append: KERNEL_CMDLINE }, async (q) => {
+      await q.waitFor("boot done: stage", BOOT_MS);
+      const order = ["[preinit] mounted", "rootfs: root verified", "rootfs: root mounted", "rootfs: switched root", "init starting: mode metal, pid 1", "boot done: stage"];
+      const at = order.map((m) => q.lines.findIndex((l) => l.text.includes(m)));
+      expect(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!))).toBe(true);
     });
   }, BOOT_MS + 60_000);
 
