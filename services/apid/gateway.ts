@@ -14,7 +14,7 @@
  * certificate. The forwarded call has no `node`, so it cannot bounce further.
  */
 import type { AddressInfo } from "node:net";
-import { allMethods } from "../../core/api/gen/services.ts";
+import { allMethods, internalMethods } from "../../core/api/gen/services.ts";
 import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
@@ -92,6 +92,13 @@ export class Gateway {
         const method = m as Method<unknown, unknown, false>;
         this.server.handle(method, (req, ctx) => this.forwardUnary(method, req, ctx));
       }
+    }
+    // The deny-all side: internal services (ResourcePublisher) are init's alone; no caller, of
+    // any role, reaches them through apid.
+    for (const m of internalMethods.values()) {
+      this.server.handle(m as Method<unknown, unknown, false>, (_req, ctx) => {
+        throw new GrpcError(Status.PERMISSION_DENIED, authorize(ctx.method.path, []).reason);
+      });
     }
   }
 

@@ -11,7 +11,7 @@ import { ControllerRuntime, Store } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
 import { loadBootConfig, parseMachineConfig } from "./config.ts";
-import { hostnameController, machineStatusController } from "./controllers.ts";
+import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import { EventHistory } from "./events.ts";
 import { loadInjectedServices } from "./injected.ts";
 import { errText, log } from "./log.ts";
@@ -101,6 +101,8 @@ export class Machine {
     this.setStage("booting");
     this.reaper.start();
     this.runtime.register(machineStatusController);
+    this.runtime.register(networkConfigController);
+    this.runtime.register(networkStatusController);
     this.runtime.register(hostnameController(defaultHostname(), this.opts.mode === "metal" ? (h) => pid1.setHostname(h.hostname, h.domainname) : undefined));
     if (this.opts.faultyController) {
       this.runtime.register({ name: "faulty", inputs: [], outputs: [], reconcile() { throw new Error("this controller always throws (test hook)"); } });

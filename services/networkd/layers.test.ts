@@ -58,7 +58,7 @@ machine:
       - interface: bond0
         bond: {interfaces: [eth1], mode: 802.3ad, miimon: 100}
         vlans: [{vlanId: 42, addresses: [10.42.0.2/24], routes: [{network: 10.99.0.0/16, gateway: 10.42.0.1}]}]
-`));
+`).machine);
     const s = mergeLayers({ links, leases: none, config, cmdline: parseIpArg("ip=10.5.0.2::10.5.0.1:255.255.0.0::eth0:off")! });
     expect(s.addresses).toEqual([
       { link: "eth0", address: "10.9.0.2/24", layer: "config" },
@@ -86,7 +86,7 @@ machine:
   });
 
   test("ignored links are left out even by the defaults", () => {
-    const config = networkConfigOf(parse("machine:\n  network:\n    interfaces: [{interface: eth0, ignore: true}]\n"));
+    const config = networkConfigOf(parse("machine:\n  network:\n    interfaces: [{interface: eth0, ignore: true}]\n").machine);
     const s = mergeLayers({ links, leases: none, config });
     expect(s.links).toEqual([{ name: "eth1", layer: "default", kind: "physical", dhcp: false }]);
     expect(s.ignored).toEqual(["eth0"]);
