@@ -25,6 +25,7 @@ import { Sequencer, type Phase, type SequenceName, type Task } from "./sequencer
 import { Supervisor } from "./supervisor.ts";
 import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
 import { serviceTable } from "./table.ts";
+import type { PublisherEntry } from "./api/publisher.ts";
 
 export type Mode = "metal" | "container";
 /** "fatal" is the reboot after an unrecoverable error (its own exit code in container mode). */
@@ -107,7 +108,10 @@ export class Machine {
     if (this.opts.faultyController) {
       this.runtime.register({ name: "faulty", inputs: [], outputs: [], reconcile() { throw new Error("this controller always throws (test hook)"); } });
     }
-    if (!this.opts.noTable) for (const s of serviceTable(this.store)) this.supervisor.add(s);
+    if (!this.opts.noTable) {
+      const networkStateDir = this.opts.mode === "metal" ? "/run/network" : join(this.opts.stateDir, "network");
+      for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir })) this.supervisor.add(s);
+    }
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     await this.sequencer.run("boot");
   }
@@ -225,6 +229,22 @@ export class Machine {
     // Flush what we can now: the error may recur and stop us before the delay ends.
     if (this.opts.mode === "metal") { try { libc().sync(); } catch { /* keep going to the reboot */ } }
     setTimeout(() => this.opts.onPower("fatal"), delayMs);
+  }
+
+  /**
+   * Who may publish resources (ResourcePublisher): each service that declares kinds and runs as
+   * a uid of its own. One without (root, or init's uid) could not be told from the console.
+   */
+  publishers(): PublisherEntry[] {
+    const own = new Set([0, process.getuid?.() ?? 0]);
+    const out: PublisherEntry[] = [];
+    for (const id of this.supervisor.ids()) {
+      const spec = this.supervisor.spec(id);
+      if (spec.publishes?.length && spec.runner.uid !== undefined && !own.has(spec.runner.uid)) {
+        out.push({ uid: spec.runner.uid, owner: id, kinds: spec.publishes });
+      }
+    }
+    return out;
   }
 
   /** Runs a sequence as the signals do; rejects with BusyError or the sequence's failure. */

@@ -74,6 +74,9 @@ export class Supervisor {
 
   ids(): string[] { return [...this.services.keys()]; }
 
+  /** What a service declared. */
+  spec(id: string): ServiceSpec { return this.get(id).spec; }
+
   /** Throws naming an unknown dependency or a dependency cycle. */
   validate(): void {
     for (const s of this.services.values()) {

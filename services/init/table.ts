@@ -2,7 +2,9 @@
  * The services init runs, declared as data. The personalities they start may not be built into
  * this binary yet; such a service is Skipped with the reason rather than failing.
  */
+import { chownSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
+import { NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { findPersonality } from "../personalities.ts";
 import { resourcePresent } from "./conditions.ts";
 import { selfCommand } from "./children.ts";
@@ -13,15 +15,38 @@ function personalitySkip(name: string): () => string | undefined {
   return () => (findPersonality(name) ? undefined : `personality ${name} is not built into this binary`);
 }
 
-export function serviceTable(store: Store): ServiceSpec[] {
+/** networkd's own uid and gid: init knows its writes (ResourcePublisher) by this uid. */
+export const NETWORKD_UID = 52;
+
+export interface TableContext {
+  mode: "metal" | "container";
+  /** init's API socket, which networkd watches its config on and publishes to. */
+  socketPath: string;
+  /** networkd's writable directory (resolv.conf, hosts, status): /run/network on a node. */
+  networkStateDir: string;
+}
+
+export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
   const configured = resourcePresent(store, MACHINE_CONFIG, undefined, "machine config applied");
   const self = selfCommand();
+  const root = process.getuid?.() === 0;
   return [
     {
-      id: "networkd", description: "links, addresses, routes, DHCP, hostname, resolvers, time",
-      skip: personalitySkip("networkd"),
-      runner: { argv: [...self, "networkd"], argv0: "networkd", noNewPrivs: true, oomScoreAdj: -900,
-        capabilities: ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SYS_TIME"] },
+      id: "networkd", description: "links, addresses, routes, DHCP, resolvers, time; the hostname it wants, init sets",
+      skip: () => personalitySkip("networkd")() ?? (root ? undefined : "networkd needs init to run as root (to start it as its own uid with its capabilities)"),
+      // Its directory must be its own: it runs as NETWORKD_UID.
+      preStart: () => {
+        mkdirSync(t.networkStateDir, { recursive: true, mode: 0o755 });
+        chownSync(t.networkStateDir, NETWORKD_UID, NETWORKD_UID);
+      },
+      runner: {
+        // Container mode never moves the host's clock (it is not namespaced).
+        argv: [...self, "networkd", "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time"] : [])],
+        argv0: "networkd", uid: NETWORKD_UID, gid: NETWORKD_UID, noNewPrivs: true, oomScoreAdj: -900,
+        // No CAP_SYS_ADMIN: init sets the hostname from networkd's HostnameSpec.
+        capabilities: ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SYS_TIME"],
+      },
+      publishes: NETWORKD_KINDS,
       stopGraceMs: 10_000,
     },
     {
