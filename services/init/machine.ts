@@ -18,8 +18,8 @@ import { errText, log } from "./log.ts";
 import * as pid1 from "./pid1.ts";
 import { Reaper } from "./reaper.ts";
 import {
-  MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
-  type MachineConfigSpec, type MachineStageSpec, type Stage,
+  INIT_STATUS, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
+  type InitStatusSpec, type MachineConfigSpec, type MachineStageSpec, type Stage,
 } from "./resources.ts";
 import { Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -48,7 +48,7 @@ export interface MachineOptions {
   /** container mode test hook: a controller that always throws. */
   faultyController?: boolean;
   /** Serves the local API; called once the run directory exists (after the system phase). */
-  startApi?: () => void;
+  startApi?: () => Promise<void> | void;
   /** Ends the machine: called after the shutdown/reboot sequence has stopped everything. */
   onPower: (action: PowerRequest) => void;
 }
@@ -61,6 +61,8 @@ export class Machine {
   readonly sequencer: Sequencer;
   readonly reaper = new Reaper(isOurChild);
   private powering = false;
+  private statusTimer: ReturnType<typeof setInterval> | undefined;
+  private lastInitStatus = "";
 
   constructor(readonly opts: MachineOptions) {
     registerInitDefinitions(this.store);
@@ -101,6 +103,9 @@ export class Machine {
   async boot(): Promise<void> {
     this.setStage("booting");
     this.reaper.start();
+    this.publishInitStatus();
+    this.statusTimer = setInterval(() => this.publishInitStatus(), 1000);
+    this.statusTimer.unref?.();
     this.runtime.register(machineStatusController);
     this.runtime.register(networkConfigController);
     this.runtime.register(networkStatusController);
@@ -114,6 +119,25 @@ export class Machine {
     }
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     await this.sequencer.run("boot");
+  }
+
+  /** Writes the InitStatus resource when a counter changed (a write per second at most). */
+  publishInitStatus(): void {
+    const spec: InitStatusSpec = {
+      pid: process.pid, mode: this.opts.mode, reaped: this.reaper.count, sequence: this.sequencer.running() ?? null,
+      controllers: this.runtime.status().map((c) => ({ name: c.name, runs: c.runs, failures: c.failures, ...(c.lastError ? { lastError: c.lastError } : {}) })),
+    };
+    const text = JSON.stringify(spec);
+    if (text === this.lastInitStatus) return;
+    this.lastInitStatus = text;
+    this.store.modify<InitStatusSpec>(INIT_STATUS, () => spec, { owner: "init" });
+  }
+
+  /** Stops the timers and controllers (tests that run a Machine inside their own process). */
+  stopBackground(): void {
+    clearInterval(this.statusTimer);
+    this.runtime.stop();
+    this.reaper.stop();
   }
 
   private task(name: string, run: Task["run"]): Task {
@@ -215,8 +239,7 @@ export class Machine {
     if (this.powering) return;
     this.powering = true;
     this.sequencer.seal(this.sequencer.running() ?? (action === "reboot" ? "reboot" : "shutdown"));
-    this.runtime.stop();
-    this.reaper.stop();
+    this.stopBackground();
     log.info(`power: ${action}`);
     this.opts.onPower(action);
   }

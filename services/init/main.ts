@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { serveApi } from "./api/server.ts";
 import { createHandlers } from "./api/handlers.ts";
-import { DEFAULT_NODE_SOCKET } from "./api/protocol.ts";
+import { DEFAULT_NODE_SOCKET } from "./api/errors.ts";
+import type { GrpcServer } from "../../core/grpc/server.ts";
 import { errText, log, logToKernel } from "./log.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
@@ -32,6 +33,9 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
 Signals: SIGTERM and SIGPWR shut down, SIGINT (ctrl-alt-del on a node) reboots.
 Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s).
 The API socket: ${DEFAULT_NODE_SOCKET} on a node, DIR/init.sock in container mode.`;
+
+/** How long a power action waits for the API's last answers to leave. */
+const POWER_GRACE_MS = 250;
 
 export async function main(argv: string[]): Promise<number> {
   let args;
@@ -68,25 +72,33 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === "metal") logToKernel();
   const stateDir = mode === "metal" ? "/system/state" : resolve(args["state-dir"]!);
   const runDir = mode === "metal" ? "/system/run" : stateDir;
-  let api: { stop(): void } | undefined;
+  let api: GrpcServer | undefined;
 
   const onPower = (action: PowerRequest) => {
-    if (mode === "container") {
-      api?.stop();
-      process.exit(action === "reboot" ? EXIT.reboot : action === "poweroff" ? EXIT.poweroff : EXIT.fatal);
-    }
-    try {
-      powerAction(action === "poweroff" ? "poweroff" : "reboot");
-    } catch (err) {
-      log.error(`power ${action} failed: ${errText(err)}`);
-    }
+    // The call that asked for this has been answered, but its last frames may still be queued:
+    // give them a moment to leave before the process (or the machine) goes.
+    setTimeout(() => {
+      if (mode === "container") {
+        void api?.close();
+        process.exit(action === "reboot" ? EXIT.reboot : action === "poweroff" ? EXIT.poweroff : EXIT.fatal);
+      }
+      try {
+        powerAction(action === "poweroff" ? "poweroff" : "reboot");
+      } catch (err) {
+        log.error(`power ${action} failed: ${errText(err)}`);
+      }
+    }, POWER_GRACE_MS);
   };
 
   const opts: MachineOptions = {
     mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
     noTable: args["no-table"], faultyController: faults.includes("controller"), onPower,
-    startApi: () => {
-      api = serveApi({ path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m) });
+    startApi: async () => {
+      const own = process.getuid?.() ?? 0;
+      api = await serveApi({
+        path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m),
+        trust: { adminUids: new Set([0, own]), maintenance: () => machine.stage() === "maintenance" },
+      });
       log.info(`api: serving on ${machine.socketPath}`);
     },
   };

@@ -9,6 +9,8 @@ export const MACHINE_STAGE = { namespace: "runtime", type: "MachineStages.runtim
 export const SERVICES: Kind = { namespace: "runtime", type: "Services.runtime.bunker.dev" };
 export const EVENTS: Kind = { namespace: "runtime", type: "Events.runtime.bunker.dev" };
 export const SEQUENCES: Kind = { namespace: "runtime", type: "Sequences.runtime.bunker.dev" };
+/** init's own counters (pid, mode, orphans reaped, controller runs), refreshed every second. */
+export const INIT_STATUS = { namespace: "runtime", type: "InitStatuses.runtime.bunker.dev", id: "init" };
 /** The node's hostname, as init sets it (the network kinds are in core/netresources). */
 export const HOSTNAME = HOSTNAME_STATUS;
 
@@ -26,6 +28,13 @@ export interface MachineStageSpec { stage: Stage; /** Why the boot config was re
 export interface MachineStatusSpec { stage: Stage; ready: boolean; unmetConditions: { name: string; reason: string }[] }
 /** source: "config", "default", or the layer of networkd's HostnameSpec (dhcp, cmdline, ...). */
 export type HostnameSpec = HostnameStatusSpec;
+export interface InitStatusSpec {
+  pid: number;
+  mode: "metal" | "container";
+  reaped: number;
+  controllers: { name: string; runs: number; failures: number; lastError?: string }[];
+  sequence: string | null;
+}
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
 export interface SequenceSpec {
   state: "running" | "done" | "failed" | "aborted";
@@ -44,6 +53,7 @@ const defs: ResourceDefinition[] = [
   { type: SERVICES.type, aliases: ["svc", "service"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "HEALTHY", path: "spec.healthy" }, { name: "RESTARTS", path: "spec.restarts" }] },
   { type: EVENTS.type, aliases: ["event", "ev"], namespace: "runtime", columns: [{ name: "SOURCE", path: "spec.source" }, { name: "MESSAGE", path: "spec.message" }] },
   { type: SEQUENCES.type, aliases: ["sequence", "seq"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "PHASE", path: "spec.phase" }] },
+  { type: INIT_STATUS.type, aliases: ["initstatus"], namespace: "runtime", columns: [{ name: "PID", path: "spec.pid" }, { name: "REAPED", path: "spec.reaped" }] },
   ...NETWORK_DEFINITIONS,
 ];
 
