@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, readFileSync, existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ControllerRuntime, Store } from "../../core/resources/index.ts";
+import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
 import { loadBootConfig, parseMachineConfig } from "./config.ts";
@@ -268,6 +268,12 @@ export class Machine {
       }
     }
     return out;
+  }
+
+  /** The publishing service running as `uid`, and what it may read (init's socket authorisation). */
+  serviceOfUid(uid: number): { id: string; reads: readonly Kind[] } | undefined {
+    const p = this.publishers().find((e) => e.uid === uid);
+    return p ? { id: p.owner, reads: this.supervisor.spec(p.owner).reads ?? [] } : undefined;
   }
 
   /** Runs a sequence as the signals do; rejects with BusyError or the sequence's failure. */

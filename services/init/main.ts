@@ -15,6 +15,7 @@ import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine
 import { powerAction } from "./pid1.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
+import { API_GROUP } from "./table.ts";
 
 const HELP = `Usage: bunker init [--mode=metal|container] [--state-dir DIR] [--config FILE]
                    [--services FILE] [--no-table]
@@ -97,7 +98,10 @@ export async function main(argv: string[]): Promise<number> {
       const own = process.getuid?.() ?? 0;
       api = await serveApi({
         path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m),
-        trust: { adminUids: new Set([0, own]), maintenance: () => machine.stage() === "maintenance" },
+        trust: { adminUids: new Set([0, own]), maintenance: () => machine.stage() === "maintenance", service: (uid) => machine.serviceOfUid(uid) },
+        publisher: { store: machine.store, publishers: () => machine.publishers() },
+        // The services that call init run with the API group as their gid (only root can chown).
+        ...(own === 0 ? { socketGid: API_GROUP } : {}),
       });
       log.info(`api: serving on ${machine.socketPath}`);
     },

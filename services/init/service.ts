@@ -55,6 +55,8 @@ export interface ServiceSpec {
    * known by its runner.uid (which must be its own: not root, not init's uid).
    */
   publishes?: readonly Kind[];
+  /** Resource kinds this service may read over init's socket (its config), by the same uid. */
+  reads?: readonly Kind[];
 }
 
 export interface ServiceEvent {

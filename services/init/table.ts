@@ -4,7 +4,7 @@
  */
 import { chownSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
-import { NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
+import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { findPersonality } from "../personalities.ts";
 import { resourcePresent } from "./conditions.ts";
 import { selfCommand } from "./children.ts";
@@ -15,8 +15,13 @@ function personalitySkip(name: string): () => string | undefined {
   return () => (findPersonality(name) ? undefined : `personality ${name} is not built into this binary`);
 }
 
-/** networkd's own uid and gid: init knows its writes (ResourcePublisher) by this uid. */
+/** networkd's own uid: init knows its writes (ResourcePublisher) by it. */
 export const NETWORKD_UID = 52;
+/**
+ * The group of init's socket (mode 0660): the services that talk to init run with it as their
+ * gid (apid's own gid; exec-helper clears supplementary groups, so it has to be the primary one).
+ */
+export const API_GROUP = 50;
 
 export interface TableContext {
   mode: "metal" | "container";
@@ -37,16 +42,21 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
       // Its directory must be its own: it runs as NETWORKD_UID.
       preStart: () => {
         mkdirSync(t.networkStateDir, { recursive: true, mode: 0o755 });
-        chownSync(t.networkStateDir, NETWORKD_UID, NETWORKD_UID);
+        chownSync(t.networkStateDir, NETWORKD_UID, API_GROUP);
       },
       runner: {
+        // argv0 names the personality (the dispatcher reads it), so argv does not repeat it.
         // Container mode never moves the host's clock (it is not namespaced).
-        argv: [...self, "networkd", "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time"] : [])],
-        argv0: "networkd", uid: NETWORKD_UID, gid: NETWORKD_UID, noNewPrivs: true, oomScoreAdj: -900,
+        argv: [...self, "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time"] : [])],
+        argv0: "networkd", uid: NETWORKD_UID, gid: API_GROUP, noNewPrivs: true,
+        // A host process's OOM preference is the host's business (and lowering it needs
+        // CAP_SYS_RESOURCE, which containers often lack): only a node sets it.
+        ...(t.mode === "metal" ? { oomScoreAdj: -900 } : {}),
         // No CAP_SYS_ADMIN: init sets the hostname from networkd's HostnameSpec.
         capabilities: ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SYS_TIME"],
       },
       publishes: NETWORKD_KINDS,
+      reads: [NETWORK_CONFIGS],
       stopGraceMs: 10_000,
     },
     {

@@ -4,11 +4,16 @@
  * - apid's uid carries the roles it verified in `x-bunker-roles` (and `x-bunker-maintenance` in
  *   maintenance mode), which init checks against the same role table again (defence in depth:
  *   a bug in apid's checks alone does not open an RPC);
+ * - a service that publishes resources (networkd) is known by its own uid: it may call the
+ *   internal ResourcePublisher and read (Get, List, Watch) only the kinds its entry lists (its
+ *   config): the server checks the kind in the request (`reads` in the verdict);
  * - anyone else is refused with PERMISSION_DENIED.
  * When apid runs as init's own uid (container mode without root), a call carrying
  * `x-bunker-roles` is judged by those roles; one without is a console call.
  */
-import { authorize, authorizeMaintenance, parseRoleList, type Role } from "../../../core/api/roles.ts";
+import { authorize, authorizeMaintenance, isInternal, parseRoleList, type Role } from "../../../core/api/roles.ts";
+import { ResourceService } from "../../../core/api/gen/services.ts";
+import type { Kind } from "../../../core/resources/index.ts";
 import type { Metadata } from "../../../core/grpc/metadata.ts";
 
 export const ROLES_HEADER = "x-bunker-roles";
@@ -21,11 +26,24 @@ export interface Trust {
   apidUid?: number;
   /** True while the node has no config: apid's calls then pass only the maintenance table. */
   maintenance: () => boolean;
+  /** The service running as this uid (its own), and the kinds it may read; undefined: none. */
+  service?: (uid: number) => { id: string; reads: readonly Kind[] } | undefined;
 }
 
-export type Verdict = { allowed: true; roles: readonly Role[]; via: "console" | "apid" } | { allowed: false; reason: string };
+export type Verdict =
+  | { allowed: true; roles: readonly Role[]; via: "console" | "apid" }
+  /** A service's call: a read must be of one of `reads` (checked on the request). */
+  | { allowed: true; roles: readonly Role[]; via: "service"; service: string; reads: readonly Kind[] }
+  | { allowed: false; reason: string };
+
+const SERVICE_READS: ReadonlySet<string> = new Set([ResourceService.Get.path, ResourceService.List.path, ResourceService.Watch.path]);
 
 export function authorizeCall(path: string, uid: number, md: Metadata, t: Trust): Verdict {
+  const svc = t.adminUids.has(uid) ? undefined : t.service?.(uid);
+  if (svc) {
+    if (isInternal(path) || SERVICE_READS.has(path)) return { allowed: true, roles: [], via: "service", service: svc.id, reads: svc.reads };
+    return { allowed: false, reason: `service ${svc.id} (uid ${uid}) may only publish its resources and read its config, not call ${path}` };
+  }
   const relayed = md[ROLES_HEADER];
   const fromApid = uid === t.apidUid && (typeof relayed === "string" || !t.adminUids.has(uid));
   if (fromApid) {
@@ -40,5 +58,5 @@ export function authorizeCall(path: string, uid: number, md: Metadata, t: Trust)
     return d.allowed ? { allowed: true, roles, via: "apid" } : { allowed: false, reason: d.reason };
   }
   if (t.adminUids.has(uid)) return { allowed: true, roles: ["os:admin"], via: "console" };
-  return { allowed: false, reason: `uid ${uid} may not use init's socket (only root, init's uid and apid's)` };
+  return { allowed: false, reason: `uid ${uid} may not use init's socket (only root, init's uid, apid's and those of publishing services)` };
 }

@@ -4,11 +4,13 @@
  * SO_PEERCRED), then runs the contract adapters; handler errors become their gRPC status.
  */
 import { chownSync } from "node:fs";
-import { MachineService, ResourceService } from "../../../core/api/gen/services.ts";
+import { MachineService, ResourcePublisher, ResourceService } from "../../../core/api/gen/services.ts";
+import type { Store } from "../../../core/resources/index.ts";
 import type { AnyMethod } from "../../../core/grpc/method.ts";
 import { GrpcServer, type CallContext as GrpcContext } from "../../../core/grpc/server.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import { authorizeCall, type Trust } from "./authorize.ts";
+import { resourcePublisherImpl, type PublisherEntry } from "./publisher.ts";
 import { machineServiceImpl, resourceServiceImpl } from "./contract.ts";
 import { ApiError, toGrpcError } from "./errors.ts";
 import { toApiError, type Handlers } from "./handlers.ts";
@@ -19,6 +21,8 @@ export interface ServeOptions {
   trust: Trust;
   /** Group of the socket file (apid's gid), so apid may connect to the 0660 socket. */
   socketGid?: number;
+  /** The internal ResourcePublisher: the store it writes and who may publish what. */
+  publisher?: { store: Store; publishers: () => readonly PublisherEntry[] };
   onError?: (msg: string) => void;
 }
 
@@ -32,10 +36,17 @@ function toStatus(err: unknown): GrpcError {
 /** Serves init's API on a unix socket (mode 0660); resolves once listening. */
 export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
   const server = new GrpcServer({ onError: (err, where) => o.onError?.(`api: ${where}: ${err.message}`) });
-  const admit = (ctx: GrpcContext) => {
+  const admit = (ctx: GrpcContext, req: unknown) => {
     if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
     const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
     if (!v.allowed) throw new GrpcError(Status.PERMISSION_DENIED, v.reason);
+    // A service reads only its kinds, named in full (no aliases: they could be re-pointed).
+    if (v.via === "service" && ctx.method.service === "bunker.resource.v1.ResourceService") {
+      const r = req as { namespace?: string | null; type?: string | null };
+      if (!v.reads.some((k) => k.type === r.type && (!r.namespace || r.namespace === k.namespace))) {
+        throw new GrpcError(Status.PERMISSION_DENIED, `service ${v.service} may read only ${v.reads.map((k) => `${k.namespace}/${k.type}`).join(", ")}, not ${r.namespace || "(default)"}/${r.type}`);
+      }
+    }
   };
   const register = (table: Record<string, AnyMethod>, impl: Record<string, AnyFn>) => {
     for (const [name, method] of Object.entries(table)) {
@@ -43,7 +54,7 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
       if (!fn) throw new Error(`init api: no handler for ${method.path}`);
       if (method.responseStream) {
         server.handle(method, async function* (req: unknown, ctx: GrpcContext) {
-          admit(ctx);
+          admit(ctx, req);
           try {
             yield* fn(req, ctx) as AsyncIterable<unknown>;
           } catch (err) {
@@ -52,7 +63,7 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
         } as never);
       } else {
         server.handle(method, (async (req: unknown, ctx: GrpcContext) => {
-          admit(ctx);
+          admit(ctx, req);
           try {
             return await fn(req, ctx);
           } catch (err) {
@@ -64,7 +75,12 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
   };
   register(MachineService as unknown as Record<string, AnyMethod>, machineServiceImpl(o.handlers) as unknown as Record<string, AnyFn>);
   register(ResourceService as unknown as Record<string, AnyMethod>, resourceServiceImpl(o.handlers) as unknown as Record<string, AnyFn>);
-  // Only root, init's uid and apid (by SO_PEERCRED) may call; the file mode is a second fence.
+  if (o.publisher) {
+    const p = o.publisher;
+    register(ResourcePublisher as unknown as Record<string, AnyMethod>, resourcePublisherImpl(p.store, p.publishers) as unknown as Record<string, AnyFn>);
+  }
+  // Only root, init's uid, apid and publishing services (by SO_PEERCRED) may call; the file mode
+  // is a second fence (its group is the API group, which apid and networkd run as).
   await server.listenUnix(o.path, 0o660);
   if (o.socketGid !== undefined) chownSync(o.path, process.getuid?.() ?? 0, o.socketGid);
   return server;
