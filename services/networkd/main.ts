@@ -68,7 +68,9 @@ export async function main(argv: string[]): Promise<number> {
     // init serves its socket before it starts services; the timeout only guards a broken init:
     // the network then comes up from the defaults and the cmdline, and the config follows.
     const watching = link.watchConfig((c) => onConfig(c));
-    const first = await Promise.race([watching, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 30_000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([watching, new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), 30_000); })]);
+    clearTimeout(timer);
     if (first === "timeout") {
       log("networkd: no config from init within 30 s; starting from the defaults");
       void watching.then((c) => onConfig(c));
