@@ -15,10 +15,8 @@ import time
 import grpc
 from bunker.machine.v1 import machine_pb2 as pb
 from bunker.machine.v1 import machine_pb2_grpc as rpc
+from scenarios import scenario_runner, status_of
 
-
-def status_of(err):
-    return {"code": err.code().name, "details": err.details()}
 
 
 def main():
@@ -40,14 +38,7 @@ def main():
     config = read(a.config)
     out = {}
 
-    def scenario(name):
-        def wrap(fn):
-            try:
-                out[name] = fn()
-            except grpc.RpcError as e:
-                out[name] = {"error": status_of(e)}
-            return fn
-        return wrap
+    scenario = scenario_runner(out)
 
     @scenario("version")
     def _():
