@@ -1,11 +1,13 @@
 /**
  * The services init runs, declared as data. The personalities they start may not be built into
- * this binary yet; such a service is Skipped with the reason rather than failing.
+ * this binary yet; such a service is Skipped with the reason rather than failing. apid is
+ * declared apart (apid.ts): its arguments and certificates depend on the machine's config.
  */
 import { chownSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { findPersonality } from "../personalities.ts";
+import { APID_UID } from "./apid.ts";
 import { resourcePresent } from "./conditions.ts";
 import { selfCommand } from "./children.ts";
 import { MACHINE_CONFIG } from "./resources.ts";
@@ -21,7 +23,7 @@ export const NETWORKD_UID = 52;
  * The group of init's socket (mode 0660): the services that talk to init run with it as their
  * gid (apid's own gid; exec-helper clears supplementary groups, so it has to be the primary one).
  */
-export const API_GROUP = 50;
+export const API_GROUP = APID_UID;
 
 export interface TableContext {
   mode: "metal" | "container";
@@ -32,6 +34,9 @@ export interface TableContext {
 }
 
 export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
+
+// A service runs this binary with argv0 naming its personality (what `ps` shows); the dispatcher
+// picks the personality from argv0, so the name is not repeated among the arguments.
   const configured = resourcePresent(store, MACHINE_CONFIG, undefined, "machine config applied");
   const self = selfCommand();
   const root = process.getuid?.() === 0;
@@ -45,7 +50,6 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
         chownSync(t.networkStateDir, NETWORKD_UID, API_GROUP);
       },
       runner: {
-        // argv0 names the personality (the dispatcher reads it), so argv does not repeat it.
         // Container mode never moves the host's clock (it is not namespaced).
         argv: [...self, "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time"] : [])],
         argv0: "networkd", uid: NETWORKD_UID, gid: API_GROUP, noNewPrivs: true,
@@ -60,20 +64,14 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
       stopGraceMs: 10_000,
     },
     {
-      id: "apid", description: "the mTLS API gateway on TCP 50000",
-      dependsOn: ["networkd"], skip: personalitySkip("apid"),
-      runner: { argv: [...self, "apid"], argv0: "apid", uid: 50, gid: 50, noNewPrivs: true, capabilities: [], oomScoreAdj: -998 },
-      stopGraceMs: 15_000,
-    },
-    {
       id: "trustd", description: "signs certificate requests of joining nodes on TCP 50001",
       dependsOn: ["networkd"], conditions: [configured], skip: personalitySkip("trustd"),
-      runner: { argv: [...self, "trustd"], argv0: "trustd", uid: 51, gid: 51, noNewPrivs: true, capabilities: [], oomScoreAdj: -998 },
+      runner: { argv: [...self], argv0: "trustd", uid: 51, gid: 51, noNewPrivs: true, capabilities: [], oomScoreAdj: -998 },
     },
     {
       id: "dashboard", description: "the console dashboard",
       skip: personalitySkip("dashboard"),
-      runner: { argv: [...self, "dashboard"], argv0: "dashboard", noNewPrivs: true, capabilities: [], oomScoreAdj: -400 },
+      runner: { argv: [...self], argv0: "dashboard", noNewPrivs: true, capabilities: [], oomScoreAdj: -400 },
     },
   ];
 }
