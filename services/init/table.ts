@@ -50,8 +50,9 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
         chownSync(t.networkStateDir, NETWORKD_UID, API_GROUP);
       },
       runner: {
-        // Container mode never moves the host's clock (it is not namespaced).
-        argv: [...self, "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time"] : [])],
+        // Container mode never moves the host's clock (it is not namespaced), and the host's
+        // kernel command line is not the emulated node's.
+        argv: [...self, "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time", "--cmdline", "/dev/null"] : [])],
         argv0: "networkd", uid: NETWORKD_UID, gid: API_GROUP, noNewPrivs: true,
         // A host process's OOM preference is the host's business (and lowering it needs
         // CAP_SYS_RESOURCE, which containers often lack): only a node sets it.
