@@ -32,8 +32,6 @@ export class InitLink {
   private pending: NetworkStatus | undefined;
   private publishing = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Rounds of publishing that succeeded (tests and logs). */
-  published = 0;
 
   constructor(private readonly o: InitLinkOptions) {
     this.client = GrpcClient.unix(o.socket);
@@ -98,7 +96,6 @@ export class InitLink {
               resources: items.map((r) => ({ id: r.id, specJson: JSON.stringify(r.spec) })),
             }, { timeoutMs: 10_000, signal: this.stop.signal });
           }
-          this.published++;
           delay = this.o.retryMs ?? 500;
         } catch (err) {
           if (this.stop.signal.aborted) return;
