@@ -116,7 +116,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
       if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
       const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true });
       return {
-        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: [], tryDeadline: 0,
+        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: r.warnings, tryDeadline: 0,
         changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, effect: c.live ? pb.ChangeEffect.CHANGE_EFFECT_LIVE : pb.ChangeEffect.CHANGE_EFFECT_REBOOT })),
       };
     },
