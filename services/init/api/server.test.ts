@@ -19,6 +19,9 @@ import { bunker } from "../../../core/api/gen/api.js";
 import { spawnTracked } from "../children.ts";
 import type { MachineStatusSpec } from "../resources.ts";
 import { edit, fixture } from "../../../core/config/testdata/fixtures.ts";
+import { discoverDisks } from "../../../core/disks/disk.ts";
+import { createServer } from "node:net";
+import { cpus } from "node:os";
 
 /** A valid worker config, and the same with a hostname (applies live) or another disk (needs a reboot). */
 const worker = fixture("worker.yaml");
@@ -173,6 +176,32 @@ test("the gRPC contract adapters answer with messages that survive protobuf enco
   const events: { source: string; type: string }[] = [];
   for await (const e of msvc.Events({ tailEvents: 3 }, ctx)) events.push(e as { source: string; type: string });
   expect(events.length).toBe(3);
+});
+
+test("the machine readers: memory, load, CPUs, processes, mounts, sockets, disks, kernel log", async () => {
+  expect((await client.unary(MachineService.Memory, {})).total).toBe(Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) * 1024);
+  expect((await client.unary(MachineService.LoadAvg, {})).total).toBeGreaterThan(0);
+  expect((await client.unary(MachineService.CPUInfo, {})).cpus).toHaveLength(cpus().length);
+  const echoPid = machine.supervisor.status("echo").pid;
+  expect((await client.unary(MachineService.Processes, {})).processes!.find((p) => p.pid === echoPid)).toMatchObject({ ppid: process.pid, command: "sleep" });
+  expect((await client.unary(MachineService.Mounts, {})).mounts!.some((m) => m.target === "/")).toBe(true);
+  // init's own socket listener is not TCP; the netstat of this process's loopback listener is.
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const recs = (await client.unary(MachineService.Netstat, { filter: bunker.machine.v1.NetstatRequest.Filter.FILTER_LISTENING, protocols: ["tcp"], pid: true })).records!;
+    expect(recs.find((r) => r.localPort === port)).toMatchObject({ state: "LISTEN", pid: process.pid });
+  } finally {
+    server.close();
+  }
+  await expect(client.unary(MachineService.Netstat, { protocols: ["sctp"] })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  expect((await client.unary(MachineService.Disks, {})).disks!.map((d) => d.name)).toEqual(discoverDisks().map((d) => d.name));
+  if (process.getuid?.() === 0) {
+    const recs = await Array.fromAsync(client.stream(MachineService.Dmesg, { tail: 2 }));
+    expect(recs.length).toBeGreaterThan(0);
+    expect(recs.length).toBeLessThanOrEqual(2);
+  }
 });
 
 const root = process.getuid?.() === 0;
