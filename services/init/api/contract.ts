@@ -13,6 +13,7 @@ import type { EventSpec } from "../resources.ts";
 import type { ApplyMode, CallContext, Handlers } from "./handlers.ts";
 import { ApiError } from "./errors.ts";
 import { readers } from "./readers.ts";
+import { generateClientConfiguration } from "./clientcreds.ts";
 
 /** Server-streaming RPCs (the generated table types the flag as boolean, so they are named here). */
 type Impl<S, Streaming> = {
@@ -126,7 +127,9 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     Processes: readers.Processes, Mounts: readers.Mounts, Netstat: readers.Netstat, Disks: readers.Disks,
     List: async function* () { throw new ApiError("unimplemented", "List: not served by init yet"); },
     Read: async function* () { throw new ApiError("unimplemented", "Read: not served by init yet"); },
-    GenerateClientConfiguration: unimplemented("GenerateClientConfiguration"),
+    async GenerateClientConfiguration(req) {
+      return generateClientConfiguration(h.config(), { roles: req.roles ?? [], ttlSeconds: req.ttlSeconds ?? 0, context: req.context ?? "" });
+    },
     async Upgrade(req) { await h.upgrade({ image: req.image }); return { message: "upgrading", actorId: "" }; },
     Rollback: unimplemented("Rollback"),
   };

@@ -18,6 +18,7 @@ import {
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./errors.ts";
+import type { CredsConfig } from "./clientcreds.ts";
 
 /** What a handler learns about its call: when to stop. */
 export interface CallContext { signal: AbortSignal }
@@ -78,6 +79,9 @@ export function createHandlers(m: Machine) {
 
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
+
+    /** The applied machine config (validated, defaults filled), if any. */
+    config: () => m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as CredsConfig | undefined,
 
     hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 

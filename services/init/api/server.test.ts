@@ -111,6 +111,8 @@ test("errors carry their gRPC status: bad config, unknown type, busy-free refusa
   await expect(client.unary(ResourceService.List, { type: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
   await expect(client.unary(MachineService.ServiceStart, { id: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
   await expect(client.unary(MachineService.Upgrade, {})).rejects.toThrow("needs the installer");
+  // A worker holds no CA key: it cannot mint client certificates.
+  await expect(client.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"] })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
   expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
 });
 
