@@ -18,6 +18,7 @@ import {
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./errors.ts";
+import type { CredsConfig } from "./clientcreds.ts";
 
 /** What a handler learns about its call: when to stop. */
 export interface CallContext { signal: AbortSignal }
@@ -55,6 +56,8 @@ export interface ApplyResult {
   dryRun: boolean;
   changes: ConfigChange[];
   message: string;
+  /** What the config library warned about, with line:column. */
+  warnings: string[];
 }
 
 export function createHandlers(m: Machine) {
@@ -76,6 +79,9 @@ export function createHandlers(m: Machine) {
 
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
+
+    /** The applied machine config (validated, defaults filled), if any. */
+    config: () => m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as CredsConfig | undefined,
 
     hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 
@@ -127,7 +133,7 @@ export function createHandlers(m: Machine) {
       if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
       if (mode === "try") throw new ApiError("unimplemented", "mode try: not supported yet");
       let next;
-      try { next = parseMachineConfig(raw, "api"); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
+      try { next = parseMachineConfig(raw, "api", m.opts.mode); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
       const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
       const changes = diffConfigs(current, next.config);
       const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
@@ -136,7 +142,7 @@ export function createHandlers(m: Machine) {
       if (resolved === "live" && needsReboot.length && current) {
         throw new ApiError("invalid_argument", `mode live: these changes need a reboot: ${needsReboot.join(", ")}`);
       }
-      const result = (applied: boolean, message: string): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message });
+      const result = (applied: boolean, message: string): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message, warnings: next.warnings ?? [] });
       if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
       if (resolved === "live") {
         await m.sequencer.run("apply-config", { raw });
