@@ -17,6 +17,7 @@ import { getSpec, initClient } from "../services/init/api/client.ts";
 import type { HostnameSpec } from "../services/init/resources.ts";
 import type { ServiceStatus } from "../services/init/service.ts";
 import { API_GROUP, NETWORKD_UID } from "../services/init/table.ts";
+import { Dnsmasq, dnsmasqSkipReason } from "./lib/dnsmasq.ts";
 import { workerConfig } from "./lib/machineconfig.ts";
 import { Netns, netnsSkipReason, vethPair, waitFor } from "./lib/netns.ts";
 
@@ -131,4 +132,27 @@ describe.skipIf(skip !== null)(`networkd under init${skip ? ` (skipped: ${skip})
     expect(other.stdout.toString().trim()).toBe("PERMISSION_DENIED: uid 65534 may not use init's socket (only root, init's uid, apid's and those of publishing services)");
     expect(await getSpec(c, "addresses", "eth0/192.0.2.1/24")).toBeUndefined();
   }, 20_000);
+
+  test.skipIf(dnsmasqSkipReason !== null)(`with DHCP and no hostname in the config, the lease and the DHCP hostname reach the API (init sets the name networkd chose)${dnsmasqSkipReason ? ` (skipped: ${dnsmasqSkipReason})` : ""}`, async () => {
+    peer.ip("addr", "add", "10.5.0.1/24", "dev", "eth0");
+    const server = new Dnsmasq(peer, { range: "10.5.0.10,10.5.0.20,255.255.255.0,2m", options: ["12,leasedname", "option:domain-name,lab.test", "option:router,10.5.0.1"] });
+    await server.start();
+    try {
+      await c.unary(MachineService.ApplyConfiguration, {
+        data: new TextEncoder().encode(workerConfig("  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n")),
+        mode: bunker.machine.v1.ApplyMode.APPLY_MODE_LIVE,
+      });
+      // The socket on port 68, bound to the device: networkd's ambient capabilities at work.
+      await eventually("a leased Address resource", async () => {
+        const r = await c.unary(ResourceService.List, { type: "addresses" });
+        return (r.resources ?? []).some((x) => /^eth0\/10\.5\.0\.(1\d|20)\/24$/.test(x.metadata?.id ?? ""));
+      }, 20_000);
+      expect(kernelAddrs()).toEqual([expect.stringMatching(/^10\.5\.0\.(1\d|20)\/24$/)]);
+      await eventually("the DHCP hostname", async () => (await getSpec<HostnameSpec>(c, "hostname", "hostname"))?.source === "dhcp");
+      expect(await getSpec<HostnameSpec>(c, "hostname", "hostname")).toEqual({ hostname: "leasedname", domainname: "lab.test", source: "dhcp" });
+      expect(await getSpec(c, "routes", "inet4/main/0.0.0.0/0/10.5.0.1/eth0/1024")).toMatchObject({ protocol: "dhcp" });
+    } finally {
+      await server.dispose();
+    }
+  }, 40_000);
 });
