@@ -62,7 +62,9 @@ export async function main(argv: string[]): Promise<number> {
   let link: InitLink | undefined;
   /** A config from init that does not check out is refused whole; the last good one stays. */
   const fromInit = (c: ConfigSections): NetworkConfig | undefined => (c ? networkConfigOf(c) : undefined);
-  let onConfig: (c: ConfigSections) => void = () => {};
+  // Until the controller exists, a change is kept and applied once it does.
+  let early: { c: ConfigSections } | undefined;
+  let onConfig: (c: ConfigSections) => void = (c) => { early = { c }; };
   if (args["init-socket"]) {
     link = new InitLink({ socket: args["init-socket"], log });
     // init serves its socket before it starts services; the timeout only guards a broken init:
@@ -130,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     config = next;
     void ctl.setConfig(next);
   };
+  if (early) onConfig(early.c);
   if (args.once) {
     await ctl.start();
     await ctl.stop();
