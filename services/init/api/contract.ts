@@ -13,6 +13,7 @@ import type { EventSpec } from "../resources.ts";
 import type { ApplyMode, CallContext, Handlers } from "./handlers.ts";
 import { ApiError } from "./errors.ts";
 import { readers } from "./readers.ts";
+import { listFiles, readFile } from "./files.ts";
 import { generateClientConfiguration } from "./clientcreds.ts";
 
 /** Server-streaming RPCs (the generated table types the flag as boolean, so they are named here). */
@@ -125,8 +126,12 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     ConfirmConfiguration: unimplemented("ConfirmConfiguration"),
     Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo,
     Processes: readers.Processes, Mounts: readers.Mounts, Netstat: readers.Netstat, Disks: readers.Disks,
-    List: async function* () { throw new ApiError("unimplemented", "List: not served by init yet"); },
-    Read: async function* () { throw new ApiError("unimplemented", "Read: not served by init yet"); },
+    async *List(req, ctx) {
+      yield* listFiles(req.root ?? "", h.fileRoots(), { recurse: req.recurse === true, depth: req.recursionDepth ?? 0, signal: ctx.signal });
+    },
+    async *Read(req, ctx) {
+      for await (const data of readFile(req.path ?? "", h.fileRoots(), ctx.signal)) yield { data };
+    },
     async GenerateClientConfiguration(req) {
       return generateClientConfiguration(h.config(), { roles: req.roles ?? [], ttlSeconds: req.ttlSeconds ?? 0, context: req.context ?? "" });
     },

@@ -19,6 +19,7 @@ import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./errors.ts";
 import type { CredsConfig } from "./clientcreds.ts";
+import { NODE_ROOTS } from "./files.ts";
 
 /** What a handler learns about its call: when to stop. */
 export interface CallContext { signal: AbortSignal }
@@ -79,6 +80,9 @@ export function createHandlers(m: Machine) {
 
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
+
+    /** Where List and Read may look: the node's roots, or only the state dir in container mode. */
+    fileRoots: (): readonly string[] => (m.opts.mode === "metal" ? NODE_ROOTS : [m.opts.stateDir]),
 
     /** The applied machine config (validated, defaults filled), if any. */
     config: () => m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as CredsConfig | undefined,

@@ -3,7 +3,7 @@
  * adapters, streaming, status codes, apply-config modes, and who may call (SO_PEERCRED).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Machine, type PowerRequest } from "../machine.ts";
@@ -204,6 +204,40 @@ test("the machine readers: memory, load, CPUs, processes, mounts, sockets, disks
     expect(recs.length).toBeGreaterThan(0);
     expect(recs.length).toBeLessThanOrEqual(2);
   }
+});
+
+test("List and Read stay under the allowed roots (container mode: the state dir), symlinks included", async () => {
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  writeFileSync(join(dir, "logs", "a.txt"), "hello\n");
+  const big = Buffer.alloc(200 * 1024, 7);
+  big.write("start");
+  writeFileSync(join(dir, "big.bin"), big);
+  symlinkSync("/etc/hostname", join(dir, "escape"));
+  symlinkSync("/etc", join(dir, "escdir"));
+  const list = await Array.fromAsync(client.stream(MachineService.List, { root: dir, recurse: true }));
+  const rel = list.map((e) => e.relativeName);
+  expect(rel).toContain("logs/a.txt");
+  expect(list.find((e) => e.relativeName === "escape")?.link).toBe("/etc/hostname");
+  expect(list.find((e) => e.relativeName === "escdir")?.isDir ?? false).toBe(false); // a link, not followed
+  expect(rel.some((r) => r!.startsWith("escdir/"))).toBe(false);
+  expect(list.find((e) => e.relativeName === "logs/a.txt")).toMatchObject({ size: 6, isDir: false });
+  const shallow = (await Array.fromAsync(client.stream(MachineService.List, { root: dir }))).map((e) => e.relativeName);
+  expect(shallow).toContain("logs");
+  expect(shallow).not.toContain("logs/a.txt");
+
+  const chunks = await Array.fromAsync(client.stream(MachineService.Read, { path: join(dir, "big.bin") }));
+  expect(chunks.every((c) => c.data!.length <= 65536)).toBe(true);
+  expect(Buffer.concat(chunks.map((c) => c.data!)).equals(big)).toBe(true);
+
+  const read = (path: string) => Array.fromAsync(client.stream(MachineService.Read, { path }));
+  await expect(read("/etc/passwd")).rejects.toMatchObject({ code: Status.PERMISSION_DENIED, details: `/etc/passwd is outside the readable roots: ${dir}` });
+  await expect(read(join(dir, "escape"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(join(dir, "escape"))).rejects.toThrow("which leads to /etc/hostname");
+  await expect(read(join(dir, "escdir", "passwd"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(`${dir}/logs/../../../etc/passwd`)).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(join(dir, "nope"))).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  await expect(read("relative/path")).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  await expect(Array.fromAsync(client.stream(MachineService.List, { root: "/etc" }))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
 });
 
 const root = process.getuid?.() === 0;
