@@ -117,13 +117,13 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async ApplyConfiguration(req) {
       const mode = APPLY_MODES[req.mode ?? 0];
       if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
-      const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true });
+      const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true, tryTimeoutSeconds: req.tryTimeoutSeconds ?? 0 });
       return {
-        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: r.warnings, tryDeadline: 0,
+        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: r.warnings, tryDeadline: r.tryDeadline,
         changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, effect: c.live ? pb.ChangeEffect.CHANGE_EFFECT_LIVE : pb.ChangeEffect.CHANGE_EFFECT_REBOOT })),
       };
     },
-    ConfirmConfiguration: unimplemented("ConfirmConfiguration"),
+    async ConfirmConfiguration() { return h["confirm-config"](); },
     Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo,
     Processes: readers.Processes, Mounts: readers.Mounts, Netstat: readers.Netstat, Disks: readers.Disks,
     async *List(req, ctx) {

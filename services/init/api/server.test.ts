@@ -36,7 +36,7 @@ let server: GrpcServer;
 let client: GrpcClient;
 const powered: PowerRequest[] = [];
 const enc = (s: string) => new TextEncoder().encode(s);
-const apply = (data: string, o: { mode?: number; dryRun?: boolean } = {}) => client.unary(MachineService.ApplyConfiguration, { data: enc(data), ...o });
+const apply = (data: string, o: { mode?: number; dryRun?: boolean; tryTimeoutSeconds?: number } = {}) => client.unary(MachineService.ApplyConfiguration, { data: enc(data), ...o });
 const M = bunker.machine.v1.ApplyMode;
 
 beforeAll(async () => {
@@ -239,6 +239,30 @@ test("List and Read stay under the allowed roots (container mode: the state dir)
   await expect(read("relative/path")).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
   await expect(Array.fromAsync(client.stream(MachineService.List, { root: "/etc" }))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
 });
+
+test("apply-config mode try: applied now, reverted at the deadline unless confirmed, saved only once confirmed", async () => {
+  const hostname = async () => (await client.unary(MachineService.Hostname, {})).hostname;
+  const saved = readFileSync(machine.savedConfigPath, "utf8");
+  const before = await hostname();
+  const t0 = Date.now();
+  const tried = await apply(withHostname("tried"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
+  expect(tried.mode).toBe(M.APPLY_MODE_TRY);
+  expect(Number(tried.tryDeadline)).toBeGreaterThanOrEqual(t0 + 1000);
+  expect(await hostname()).toBe("tried");
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(saved); // not saved while on trial
+  await expect(apply(withHostname("second"), { mode: M.APPLY_MODE_TRY } as never)).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+  for (let i = 0; i < 100 && (await hostname()) === "tried"; i++) await Bun.sleep(50);
+  expect(await hostname()).toBe(before);
+  await expect(client.unary(MachineService.ConfirmConfiguration, {})).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+
+  await apply(withHostname("kept"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
+  expect((await client.unary(MachineService.ConfirmConfiguration, {})).message).toContain("confirmed");
+  await Bun.sleep(1300); // past the deadline the confirmation cancelled
+  expect(await hostname()).toBe("kept");
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withHostname("kept"));
+  // A change that needs a reboot cannot be tried.
+  await expect(apply(withDisk(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never)).rejects.toThrow(`mode try: these changes need a reboot: ${DISK_PATH}`);
+}, 20_000);
 
 const root = process.getuid?.() === 0;
 /** Runs a Version or Reboot call as another uid (through spawnTracked: the reaper here must leave its status to Bun). */
