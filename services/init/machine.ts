@@ -249,7 +249,8 @@ export class Machine {
       // args.staged: save for the next boot only, change nothing now.
       phases: (args) => [
         { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api", this.opts.mode); })] },
-        { name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] },
+        // args.persist false (try mode): applied now, saved only once confirmed, so a reboot reverts it too.
+        ...(args.persist === false ? [] : [{ name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] }]),
         ...(args.staged ? [] : [
           { name: "apply", tasks: [
             this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
