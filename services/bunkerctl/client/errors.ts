@@ -49,7 +49,9 @@ export function explain(err: unknown, target: Target, where: string): Explained 
   const said = `${statusName(err.code)}: ${d}`;
   switch (err.code) {
     case Status.PERMISSION_DENIED:
-      return { message: `${where}: permission denied: ${d}${target.insecure ? "" : "\n  ask an admin for a certificate with the role needed (`bunkerctl config info` shows yours)"}`, exit: EXIT.DENIED };
+      // The role table's refusals name the roles needed; other refusals (a path outside the
+      // allowed roots) are about the request, not the certificate.
+      return { message: `${where}: permission denied: ${d}${/needs one of/.test(d) ? "\n  ask an admin for a certificate with one of those roles (`bunkerctl config info` shows yours)" : ""}`, exit: EXIT.DENIED };
     case Status.UNAUTHENTICATED:
       return { message: `${where}: not authenticated: ${d}${target.insecure ? "\n  the node is not in maintenance mode: drop --insecure and use a context with a client certificate" : ""}`, exit: EXIT.DENIED };
     case Status.DEADLINE_EXCEEDED:

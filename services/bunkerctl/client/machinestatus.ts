@@ -41,6 +41,7 @@ export function fatalWhileWaiting(err: unknown): boolean {
  */
 export async function waitFor(
   api: Api, d: Destination, deadline: number, done: (s: MachineStatus) => boolean, progress: (line: string) => void,
+  say: (s: MachineStatus) => string = describe,
 ): Promise<MachineStatus> {
   let last = "";
   for (let i = 0; ; i++) {
@@ -50,7 +51,7 @@ export async function waitFor(
     try {
       const s = await machineStatus(api, d, Math.min(left, 5000));
       if (done(s)) return s;
-      line = describe(s);
+      line = say(s);
     } catch (e) {
       if (fatalWhileWaiting(e)) throw e;
       line = `not answering (${e instanceof GrpcError ? e.details.replace(/^.*caused by: /, "").replace(/\)$/, "") : (e as Error).message})`;

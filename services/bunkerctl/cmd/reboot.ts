@@ -37,7 +37,8 @@ export function run(argv: string[]): Promise<number> {
       await r.api.unary(M.Reboot, { mode }, d);
       console.log(`${d.label}: rebooting`);
       if (!a.values.wait) return;
-      const s = await waitFor(r.api, d, Date.now() + ms, (x) => x.created !== before && x.ready, (line) => console.log(`${d.label}: ${line}`));
+      const s = await waitFor(r.api, d, Date.now() + ms, (x) => x.created !== before && x.ready, (line) => console.log(`${d.label}: ${line}`),
+        (x) => (x.created === before ? `${x.stage}: going down` : describe(x)));
       console.log(`${d.label}: back: ${describe(s)}`);
     });
     return exit;
