@@ -8,6 +8,8 @@ export const MACHINE_STAGE = { namespace: "runtime", type: "MachineStages.runtim
 export const SERVICES: Kind = { namespace: "runtime", type: "Services.runtime.bunker.dev" };
 export const EVENTS: Kind = { namespace: "runtime", type: "Events.runtime.bunker.dev" };
 export const SEQUENCES: Kind = { namespace: "runtime", type: "Sequences.runtime.bunker.dev" };
+/** init's own counters (pid, mode, orphans reaped, controller runs), refreshed every second. */
+export const INIT_STATUS = { namespace: "runtime", type: "InitStatuses.runtime.bunker.dev", id: "init" };
 export const HOSTNAME = { namespace: "network", type: "HostnameStatuses.network.bunker.dev", id: "hostname" };
 
 export type Stage = "booting" | "maintenance" | "running" | "rebooting" | "shutting down" | "resetting" | "upgrading";
@@ -23,6 +25,13 @@ export interface MachineConfigSpec {
 export interface MachineStageSpec { stage: Stage; /** Why the boot config was refused, if it was. */ configError?: string }
 export interface MachineStatusSpec { stage: Stage; ready: boolean; unmetConditions: { name: string; reason: string }[] }
 export interface HostnameSpec { hostname: string; domainname: string; source: "config" | "default" }
+export interface InitStatusSpec {
+  pid: number;
+  mode: "metal" | "container";
+  reaped: number;
+  controllers: { name: string; runs: number; failures: number; lastError?: string }[];
+  sequence: string | null;
+}
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
 export interface SequenceSpec {
   state: "running" | "done" | "failed" | "aborted";
@@ -41,6 +50,7 @@ const defs: ResourceDefinition[] = [
   { type: SERVICES.type, aliases: ["svc", "service"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "HEALTHY", path: "spec.healthy" }, { name: "RESTARTS", path: "spec.restarts" }] },
   { type: EVENTS.type, aliases: ["event", "ev"], namespace: "runtime", columns: [{ name: "SOURCE", path: "spec.source" }, { name: "MESSAGE", path: "spec.message" }] },
   { type: SEQUENCES.type, aliases: ["sequence", "seq"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "PHASE", path: "spec.phase" }] },
+  { type: INIT_STATUS.type, aliases: ["initstatus"], namespace: "runtime", columns: [{ name: "PID", path: "spec.pid" }, { name: "REAPED", path: "spec.reaped" }] },
   { type: HOSTNAME.type, aliases: ["hostname", "hostnames"], namespace: "network", columns: [{ name: "HOSTNAME", path: "spec.hostname" }, { name: "DOMAINNAME", path: "spec.domainname" }] },
 ];
 

@@ -349,6 +349,13 @@ export class Supervisor {
     if (libc().kill(-pid, sig) !== 0) libc().kill(pid, sig);
   }
 
+  /** Sends a signal to a running service's main process (e.g. SIGHUP: reload); false when not running. */
+  signal(id: string, sig: number): boolean {
+    const proc = this.get(id).proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return false;
+    return libc().kill(proc.pid, sig) === 0;
+  }
+
   async restart(id: string): Promise<void> {
     await this.stop(id);
     this.start(id);

@@ -11,7 +11,7 @@ import type { RequestOf, ResponseOf } from "../../../core/grpc/method.ts";
 import type { Resource, ResourceDefinition, WatchEvent } from "../../../core/resources/index.ts";
 import type { EventSpec } from "../resources.ts";
 import type { ApplyMode, CallContext, Handlers } from "./handlers.ts";
-import { ApiError } from "./protocol.ts";
+import { ApiError } from "./errors.ts";
 
 /** Server-streaming RPCs (the generated table types the flag as boolean, so they are named here). */
 type Impl<S, Streaming> = {

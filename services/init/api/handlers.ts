@@ -1,6 +1,7 @@
 /**
  * The machine API as plain typed functions over the store, supervisor and sequencer. The
- * transport (JSON lines today, gRPC later) only maps names to these and errors to codes.
+ * gRPC transport (api/server.ts, through the contract adapters in api/contract.ts) maps RPCs to
+ * these and errors to status codes.
  */
 import { buildInfo } from "../../../core/buildinfo/buildinfo.ts";
 import {
@@ -16,9 +17,10 @@ import {
 } from "../resources.ts";
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
-import { ApiError } from "./protocol.ts";
+import { ApiError } from "./errors.ts";
 
-export interface CallContext { signal: AbortSignal; peer: { pid: number; uid: number; gid: number } }
+/** What a handler learns about its call: when to stop. */
+export interface CallContext { signal: AbortSignal }
 
 function str(p: Record<string, unknown>, key: string, required = true): string {
   const v = p[key];
@@ -74,9 +76,6 @@ export function createHandlers(m: Machine) {
 
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
-
-    /** init's own counters: orphans reaped, controller runs and failures. */
-    "init.stats": () => ({ reaped: m.reaper.count, controllers: m.runtime.status(), sequence: m.sequencer.running() ?? null }),
 
     hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 
