@@ -42,7 +42,10 @@ export function freePort(): Promise<number> {
 
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "bunker-ctl-"));
-  readonly ca = newClusterCA();
+
+  /** `ca`: the cluster CA (a new one by default; a secrets bundle's to talk to a real node). */
+  constructor(readonly ca: CertAndKey = newClusterCA()) {}
+
   private readonly procs: RunningApid[] = [];
   private readonly stubs: StubNode[] = [];
   private n = 0;
@@ -120,14 +123,40 @@ export interface CtlResult {
   err: string;
 }
 
-/** Runs `bunker bunkerctl ARGS` with the given bunkerconfig ($BUNKERCONFIG), bounded in time. */
-export async function ctl(config: string | undefined, ...args: string[]): Promise<CtlResult> {
+function spawnCtl(config: string | undefined, args: string[]) {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), HOME: join(tmpdir(), "bunker-ctl-no-home") };
   if (config) env.BUNKERCONFIG = config;
   else delete env.BUNKERCONFIG;
-  const p = Bun.spawn([BIN, "bunkerctl", ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  return Bun.spawn([BIN, "bunkerctl", ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+}
+
+/** Runs `bunker bunkerctl ARGS` with the given bunkerconfig ($BUNKERCONFIG), bounded in time. */
+export async function ctl(config: string | undefined, ...args: string[]): Promise<CtlResult> {
+  const p = spawnCtl(config, args);
   const timer = setTimeout(() => p.kill(9), 30_000);
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearTimeout(timer);
   return { code, out, err };
+}
+
+/**
+ * Runs a command that does not end by itself (-f, -w) until its output matches `until`, then
+ * interrupts it (SIGINT, as ctrl-C) and returns what it printed; killed after `ms` regardless.
+ */
+export async function ctlUntil(config: string | undefined, until: RegExp, ms: number, ...args: string[]): Promise<CtlResult & { matched: boolean }> {
+  const p = spawnCtl(config, args);
+  let out = "";
+  let matched = false;
+  const timer = setTimeout(() => p.kill(9), ms);
+  const err = new Response(p.stderr).text();
+  const decoder = new TextDecoder();
+  for await (const chunk of p.stdout as ReadableStream<Uint8Array>) {
+    out += decoder.decode(chunk);
+    if (!matched && until.test(out)) {
+      matched = true;
+      p.kill("SIGINT");
+    }
+  }
+  clearTimeout(timer);
+  return { code: await p.exited, out, err: await err, matched };
 }

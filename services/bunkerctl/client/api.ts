@@ -28,6 +28,15 @@ export function destinations(t: Target): Destination[] {
   return t.nodes.map((n) => ({ label: n, node: n, endpoints: t.endpoints }));
 }
 
+/**
+ * A decoded message as plain data with every field present (zero values included), so json and
+ * yaml output has the same keys whatever the values; int64 as numbers.
+ */
+export function plain<T>(m: Method<unknown, T, boolean>, msg: T): T {
+  const withObject = m.responseType as unknown as { toObject?: (msg: T, o: object) => T };
+  return withObject.toObject ? withObject.toObject(msg, { defaults: true, longs: Number, arrays: true, objects: true }) : msg;
+}
+
 /** Did the call fail before reaching the node's API (worth trying the next endpoint)? */
 function unreachable(err: unknown): boolean {
   return err instanceof GrpcError && err.code === Status.UNAVAILABLE && /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(err.details);
@@ -60,7 +69,7 @@ export class Api {
     let last: unknown;
     for (const ep of d.endpoints) {
       try {
-        return await this.client(ep).unary(m, req, this.options(d, ep, { timeoutMs: this.timeoutMs, ...o }));
+        return plain(m, await this.client(ep).unary(m, req, this.options(d, ep, { timeoutMs: this.timeoutMs, ...o })));
       } catch (e) {
         last = e;
         if (!unreachable(e)) throw e;
@@ -80,7 +89,7 @@ export class Api {
       try {
         for await (const r of this.client(ep).stream(m, req, this.options(d, ep, o))) {
           got = true;
-          yield r;
+          yield plain(m, r);
         }
         return;
       } catch (e) {

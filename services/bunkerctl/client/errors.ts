@@ -73,14 +73,19 @@ export function explain(err: unknown, target: Target, where: string): Explained 
       exit: EXIT.DENIED,
     };
   }
-  if (TLS_CLIENT_REFUSED.test(d) || (/connection closed before the call ended/.test(d) && target.cert)) {
-    const problems = certificateProblems(target);
+  // A refused client certificate shows as a TLS alert, a close before HTTP/2 began, or (when
+  // the alert is lost in the race) a reset; our own check of the certificate tells which.
+  const problems = /ECONNRESET/.test(d) || TLS_CLIENT_REFUSED.test(d) || /TLS handshake was refused/.test(d) ? certificateProblems(target) : [];
+  if (TLS_CLIENT_REFUSED.test(d) || /TLS handshake was refused/.test(d) || problems.length) {
     return {
       message: `${where}: the node closed the connection after the TLS handshake: it refused the client certificate` +
         (problems.length ? `: ${problems.join("; ")}` : " (is it signed by this cluster's CA? a rotated CA?)") +
         `\n  get a new one with \`bunkerctl gen config\` or from an admin`,
       exit: EXIT.DENIED,
     };
+  }
+  if (/connection closed before the call ended/.test(d)) {
+    return { message: `${where}: the node closed the connection during the call: is it restarting, rebooting or shutting down? (${said})`, exit: EXIT.UNREACHABLE };
   }
   if (NOT_REACHED.test(d)) {
     const why = /ENOTFOUND|EAI_AGAIN/.test(d) ? "the name does not resolve" : /ECONNREFUSED/.test(d) ? "connection refused" : "not reachable";

@@ -44,9 +44,10 @@ export async function waitFor(
   say: (s: MachineStatus) => string = describe,
 ): Promise<MachineStatus> {
   let last = "";
-  for (let i = 0; ; i++) {
+  const started = Date.now();
+  for (;;) {
     const left = deadline - Date.now();
-    if (left <= 0) throw new WaitTimeout(`not there after the wait: last seen ${last || "nothing"}`);
+    if (left <= 0) throw new WaitTimeout(`gave up after ${((Date.now() - started) / 1000).toFixed(1)} s (--wait-timeout); last seen: ${last || "nothing"}`);
     let line: string;
     try {
       const s = await machineStatus(api, d, Math.min(left, 5000));

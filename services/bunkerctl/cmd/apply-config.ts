@@ -76,7 +76,7 @@ export function run(argv: string[]): Promise<number> {
       return exit;
     }
     for (const x of records) {
-      console.log(`${x.node}: ${v["dry-run"] ? "dry run: " : ""}${x.message}${x.tryDeadline ? ` (reverts at ${x.tryDeadline} unless confirmed)` : ""}`);
+      console.log(`${x.node}: ${v["dry-run"] && !x.message.startsWith("dry run") ? "dry run: " : ""}${x.message}${x.tryDeadline ? ` (reverts at ${x.tryDeadline} unless confirmed)` : ""}`);
       for (const w of x.warnings) console.log(`  warning: ${w}`);
       if (x.changes.length) console.log(formatTable(["  PATH", "CHANGE", "APPLIES"], x.changes.map((c) => [`  ${c.path}`, c.kind, c.effect])));
       else console.log("  no changes");

@@ -62,9 +62,11 @@ function asData(node: string, r: Resource): Record<string, unknown> {
 }
 
 function columns(def: Definition | null | undefined): { headers: string[]; cells: (node: string, r: Resource) => string[] } {
-  const extra = def?.printColumns ?? [];
+  // A column the standard ones already show (NAMESPACE of `get rd`) is left out.
+  const standard = ["NODE", "NAMESPACE", "TYPE", "ID", "VERSION"];
+  const extra = (def?.printColumns ?? []).filter((c) => !standard.includes((c.name ?? "").toUpperCase()));
   return {
-    headers: ["NODE", "NAMESPACE", "TYPE", "ID", "VERSION", ...extra.map((c) => c.name ?? "")],
+    headers: [...standard, ...extra.map((c) => c.name ?? "")],
     cells: (node, r) => {
       const s = spec(r);
       return [node, r.metadata?.namespace ?? "", def?.displayType || (r.metadata?.type ?? ""), r.metadata?.id ?? "", String(r.metadata?.version ?? ""),

@@ -2,6 +2,7 @@ import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { usageError } from "../args.ts";
 import { describe, machineStatus, waitFor } from "../client/machinestatus.ts";
 import { parseDuration } from "../client/output.ts";
+import { closedNote, powerCall } from "../client/power.ts";
 import { CONNECT_HELP, runRemote } from "../client/remote.ts";
 
 const HELP = `Usage: bunkerctl reboot [--mode default|powercycle|force] [--wait] [--wait-timeout DURATION]
@@ -34,8 +35,8 @@ export function run(argv: string[]): Promise<number> {
     const { exit } = await r.each(async (d) => {
       // Which boot this is, to know when the node has started again (not just still answering).
       const before = a.values.wait ? (await machineStatus(r.api, d, r.api.timeoutMs)).created : 0;
-      await r.api.unary(M.Reboot, { mode }, d);
-      console.log(`${d.label}: rebooting`);
+      const answer = await powerCall(() => r.api.unary(M.Reboot, { mode }, d));
+      console.log(`${d.label}: rebooting${closedNote(answer)}`);
       if (!a.values.wait) return;
       const s = await waitFor(r.api, d, Date.now() + ms, (x) => x.created !== before && x.ready, (line) => console.log(`${d.label}: ${line}`),
         (x) => (x.created === before ? `${x.stage}: going down` : describe(x)));

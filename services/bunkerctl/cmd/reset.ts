@@ -1,6 +1,7 @@
 import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { usageError } from "../args.ts";
 import { splitList } from "../client/target.ts";
+import { closedNote, powerCall } from "../client/power.ts";
 import { CONNECT_HELP, runRemote } from "../client/remote.ts";
 
 const HELP = `Usage: bunkerctl reset [--graceful] [--wipe STATE,EPHEMERAL] [--reboot] [connection flags]
@@ -28,8 +29,8 @@ export function run(argv: string[]): Promise<number> {
     const bad = wipe.filter((w) => !VOLUMES.includes(w));
     if (bad.length) return usageError(HELP, `--wipe ${bad.join(",")}: known volumes are ${VOLUMES.join(", ")}`);
     const req = { graceful: a.values.graceful === true, reboot: a.values.reboot === true, wipeVolumes: wipe };
-    const { results, exit } = await r.each((d) => r.api.unary(M.Reset, req, d));
-    for (const { d } of results) console.log(`${d.label}: resetting (${wipe.length ? wipe.join(", ") : VOLUMES.join(", ")}), then ${req.reboot ? "reboot" : "power off"}`);
+    const { results, exit } = await r.each((d) => powerCall(() => r.api.unary(M.Reset, req, d)));
+    for (const { d, value } of results) console.log(`${d.label}: resetting (${wipe.length ? wipe.join(", ") : VOLUMES.join(", ")}), then ${req.reboot ? "reboot" : "power off"}${closedNote(value)}`);
     return exit;
   });
 }

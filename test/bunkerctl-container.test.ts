@@ -1,0 +1,158 @@
+/**
+ * bunkerctl against a real node: `bunker init --mode=container --api-listen` (init and its apid,
+ * the compiled binary) booted from a config made by `bunkerctl gen config`, driven through
+ * mTLS as an operator would. A small supervisor restarts init when it exits for a reboot (as a
+ * container runtime's restart policy would), so `reboot --wait` sees the node come back.
+ * Role checks use certificates issued with core/pki from the same cluster CA.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { newClusterCA } from "../core/pki/issue.ts";
+import { generateSecrets, loadSecrets, saveSecrets } from "../core/secrets/secrets.ts";
+import { BIN, ctl, ctlUntil, freePort, TestCluster } from "./lib/remote-cluster.ts";
+
+const REBOOT_EXIT = 10;
+const secrets = generateSecrets();
+const cluster = new TestCluster(secrets.os);
+// When init runs as root, apid runs as uid 50: it must be able to reach the state directory.
+chmodSync(cluster.dir, 0o711);
+const state = join(cluster.dir, "state");
+const cfgDir = join(cluster.dir, "cfg");
+let port = 0;
+let endpoint = "";
+let admin = "";
+let boots = 0;
+let initExit: number | null = null;
+let stopping = false;
+let current: ReturnType<typeof Bun.spawn> | undefined;
+
+/** Runs init; after a reboot exit starts it again (at most 5 boots), like a container's restart policy. */
+function boot(): void {
+  boots++;
+  const log = Bun.file(join(cluster.dir, `init-${boots}.log`));
+  const p = Bun.spawn([BIN, "init", "--mode=container", "--state-dir", state, "--config", join(cfgDir, "controlplane.yaml"), "--api-listen", endpoint, "--no-table"], { stdin: "ignore", stdout: log, stderr: log });
+  current = p;
+  void p.exited.then((code) => {
+    initExit = code;
+    if (code === REBOOT_EXIT && !stopping && boots < 5) boot();
+  });
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  endpoint = `127.0.0.1:${port}`;
+  const secretsFile = join(cluster.dir, "secrets.yaml");
+  saveSecrets(secretsFile, secrets);
+  const gen = await ctl(undefined, "gen", "config", "demo", `https://${endpoint}`, "--with-secrets", secretsFile, "--output-dir", cfgDir);
+  if (gen.code !== 0) throw new Error(`gen config: ${gen.err}`);
+  admin = join(cfgDir, "bunkerconfig");
+  expect((await ctl(admin, "config", "endpoint", endpoint)).code).toBe(0);
+  expect((await ctl(admin, "config", "node", endpoint)).code).toBe(0);
+  boot();
+}, 30_000);
+
+afterAll(async () => {
+  stopping = true;
+  current?.kill("SIGKILL");
+  await current?.exited;
+  await cluster.close();
+});
+
+test("health waits for the node, showing its progress, until it is ready", async () => {
+  expect(loadSecrets(join(cluster.dir, "secrets.yaml")).os.certificate.serial).toBe(secrets.os.certificate.serial);
+  const r = await ctl(admin, "health", "--wait-timeout", "60s");
+  expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: "" });
+  expect(r.out).toEndWith(`${endpoint}: running: ready\n`);
+}, 70_000);
+
+test("version, services, service status and an unknown service", async () => {
+  const v = JSON.parse((await ctl(admin, "version", "-o", "json")).out);
+  expect(v).toEqual([expect.objectContaining({ node: endpoint, version: "0.1.0", maintenance: false, arch: process.arch })]);
+  const s = await ctl(admin, "services");
+  expect(s.code).toBe(0);
+  expect(s.out).toMatch(new RegExp(`^NODE +SERVICE +STATE +HEALTH +PID +RESTARTS\\n${endpoint.replace(/\./g, "\\.")} +apid +Running `));
+  const st = await ctl(admin, "service", "apid");
+  expect(st.out).toContain("STATE      Running");
+  const missing = await ctl(admin, "service", "toaster", "restart");
+  expect(missing.code).toBe(1);
+  expect(missing.err).toContain("toaster");
+}, 30_000);
+
+test("logs of apid (and -f until interrupted), events (and --since)", async () => {
+  const l = await ctl(admin, "logs", "apid", "--tail", "20");
+  expect(l.out).toContain(`apid: listening on ${endpoint}`);
+  const f = await ctlUntil(admin, /listening on/, 15_000, "logs", "apid", "-f");
+  expect(f.matched).toBe(true);
+  const ev = (await ctl(admin, "events", "--tail", "3")).out.trim().split("\n");
+  expect(ev).toHaveLength(3);
+  const first = ev[0]!.split(/\s+/)[0]!;
+  const since = (await ctl(admin, "events", "--since", first, "-o", "json")).out.trim().split("\n").map((x) => JSON.parse(x).id);
+  expect(since[0]).toBe(ev[1]!.split(/\s+/)[0]!);
+  const followed = await ctlUntil(admin, /\n/, 15_000, "events", "-f", "--tail", "1");
+  expect(followed.out.trim().split("\n")).toHaveLength(1);
+}, 60_000);
+
+test("get rd, get a resource as yaml, and -w until interrupted", async () => {
+  const rd = await ctl(admin, "get", "rd");
+  expect(rd.out).toContain("MachineStatuses.runtime.bunker.dev");
+  const y = await ctl(admin, "get", "machinestatus", "machine", "-o", "yaml");
+  expect(y.code).toBe(0);
+  expect(parse(y.out)).toMatchObject({ node: endpoint, metadata: { namespace: "runtime", id: "machine" }, spec: { stage: "running", ready: true } });
+  const w = await ctlUntil(admin, /running/, 15_000, "get", "machinestatus", "-w");
+  expect(w.out.split("\n")[0]).toBe("EVENT\tNODE\tNAMESPACE\tTYPE\tID\tVERSION\tSTAGE\tREADY");
+  expect(w.out.split("\n")[1]!.split("\t")).toEqual(["created", endpoint, "runtime", expect.stringMatching(/^MachineStatus/), "machine", expect.stringMatching(/^\d+$/), "running", "true"]);
+}, 30_000);
+
+test("apply-config: dry run lists the change and its effect; a live hostname change shows in version", async () => {
+  const cfg = parse(readFileSync(join(cfgDir, "controlplane.yaml"), "utf8"));
+  cfg.machine.network = { ...cfg.machine.network, hostname: "renamed" };
+  const file = join(cluster.dir, "renamed.yaml");
+  writeFileSync(file, stringify(cfg));
+  const dry = await ctl(admin, "apply-config", "-f", file, "--dry-run", "-o", "json");
+  expect(dry.code).toBe(0);
+  expect(JSON.parse(dry.out)[0].changes).toContainEqual(expect.objectContaining({ path: expect.stringContaining("hostname") }));
+  const bad = join(cluster.dir, "bad.yaml");
+  writeFileSync(bad, "version: v1alpha1\nmachine: {type: toaster}\n");
+  const refused = await ctl(admin, "apply-config", "-f", bad);
+  expect(refused.code).toBe(1);
+  expect(refused.err).toContain("machine.type");
+}, 30_000);
+
+test("the role table, on the real node: who may and who may not", async () => {
+  const as = (roles: string[], o: Parameters<TestCluster["client"]>[1] = {}) => cluster.config(`c${roles.join("")}${JSON.stringify(o).length}`, { client: cluster.client(roles, o) }, [endpoint], [endpoint]);
+  const reader = as(["os:reader"]);
+  const operator = as(["os:operator"]);
+  const cases: [string, string, string[], number][] = [
+    ["reader reads", reader, ["services"], 0],
+    ["reader may not reboot", reader, ["reboot"], 5],
+    ["reader may not apply a config", reader, ["apply-config", "-f", join(cfgDir, "controlplane.yaml"), "--dry-run"], 5],
+    ["operator may not reset", operator, ["reset"], 5],
+    ["operator may not read files", operator, ["read", "/etc/hostname"], 5],
+    ["etcd backup role calls nothing yet", as(["os:etcd:backup"]), ["version"], 5],
+    ["expired certificate", as(["os:admin"], { expired: true }), ["version"], 5],
+    ["wrong EKU", as(["os:admin"], { usage: ["serverAuth"] }), ["version"], 5],
+    ["another CA", cluster.config("rogue", { client: cluster.client(["os:admin"], { ca: newClusterCA() }) }, [endpoint]), ["version"], 5],
+    ["no certificate (--insecure to a configured node)", admin, ["version", "--insecure"], 5],
+  ];
+  const got = await Promise.all(cases.map(async ([name, cfg, args]) => [name, (await ctl(cfg, ...args)).code] as const));
+  expect(got).toEqual(cases.map(([name, , , exit]) => [name, exit] as const));
+}, 60_000);
+
+test("reboot --wait: init exits for the reboot, comes back, and the client waits until ready", async () => {
+  const before = boots;
+  const r = await ctl(admin, "reboot", "--wait", "--wait-timeout", "60s");
+  expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: "" });
+  expect(r.out).toMatch(new RegExp(`^${endpoint}: rebooting( \\(the node closed the connection as it went down\\))?\n`));
+  expect(r.out).toEndWith(`${endpoint}: back: running: ready\n`);
+  expect(boots).toBe(before + 1);
+}, 70_000);
+
+test("shutdown: init powers off (exit 11)", async () => {
+  const r = await ctl(admin, "shutdown");
+  expect(r.code).toBe(0);
+  expect(r.out).toStartWith(`${endpoint}: shutting down`);
+  await current!.exited;
+  expect(initExit).toBe(11);
+}, 30_000);
