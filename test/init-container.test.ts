@@ -10,6 +10,9 @@ import { join, resolve } from "node:path";
 import { MachineService } from "../core/api/gen/services.ts";
 import { getSpec, initClient } from "../services/init/api/client.ts";
 import type { HostnameSpec, MachineStatusSpec } from "../services/init/resources.ts";
+import { edit, fixture } from "../core/config/testdata/fixtures.ts";
+
+const worker = fixture("worker.yaml");
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 const cleanup: (() => void)[] = [];
@@ -28,7 +31,7 @@ test("booting with --config FILE reaches stage running with the configured hostn
   const cfgDir = mkdtempSync(join(tmpdir(), "bunker-cfg-"));
   cleanup.push(() => rmSync(cfgDir, { recursive: true, force: true }));
   const cfg = join(cfgDir, "worker.yaml");
-  writeFileSync(cfg, "version: v1alpha1\nmachine:\n  type: worker\n  network:\n    hostname: node7.lab.example\n");
+  writeFileSync(cfg, edit(worker, "  network:\n", "  network:\n    hostname: node7.lab.example\n"));
   const { sock } = await startInit(["--config", cfg]);
   const c = initClient(sock);
   cleanup.push(() => c.close());
@@ -46,16 +49,16 @@ test("a broken --config leaves init up, in maintenance, saying why, and a good c
   const cfgDir = mkdtempSync(join(tmpdir(), "bunker-cfg-"));
   cleanup.push(() => rmSync(cfgDir, { recursive: true, force: true }));
   const cfg = join(cfgDir, "bad.yaml");
-  writeFileSync(cfg, "version: v1alpha1\nmachine: {type: toaster}\n");
+  writeFileSync(cfg, edit(worker, "type: worker", "type: toaster"));
   const { sock, p } = await startInit(["--config", cfg]);
   const c = initClient(sock);
   cleanup.push(() => c.close());
   let st: MachineStatusSpec | undefined;
   for (let i = 0; i < 100 && st?.stage !== "maintenance"; i++) { st = await getSpec<MachineStatusSpec>(c, "machinestatus", "machine"); await Bun.sleep(20); }
   expect(st!.stage).toBe("maintenance");
-  expect(st!.unmetConditions.find((u) => u.name === "config")?.reason).toContain(`machine config from ${cfg}: machine.type: expected controlplane or worker`);
+  expect(st!.unmetConditions.find((u) => u.name === "config")?.reason).toContain(`machine config from ${cfg} is not valid:\n${cfg}:4:9: error: machine.type: `);
   expect(p.exitCode).toBeNull();
-  await c.unary(MachineService.ApplyConfiguration, { data: new TextEncoder().encode("version: v1alpha1\nmachine: {type: worker}\n") });
+  await c.unary(MachineService.ApplyConfiguration, { data: new TextEncoder().encode(worker) });
   expect(await getSpec(c, "machinestatus", "machine")).toMatchObject({ stage: "running", ready: true, unmetConditions: [] });
 }, 15_000);
 

@@ -218,7 +218,7 @@ export class Machine {
           const cmdline = metal && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : undefined;
           let cfg;
           try {
-            cfg = await loadBootConfig({ file: this.opts.configFile, cmdline, savedPath: this.savedConfigPath }, {
+            cfg = await loadBootConfig({ file: this.opts.configFile, cmdline, savedPath: this.savedConfigPath, mode: this.opts.mode }, {
               signal, onRetry: (i, e, d) => log.warn(`fetching the config: attempt ${i} failed (${e}), retrying in ${d} ms`),
             });
           } catch (err) {
@@ -242,11 +242,11 @@ export class Machine {
       name: "apply-config", preemptedBy: ["reboot", "shutdown", "reset"],
       // args.staged: save for the next boot only, change nothing now.
       phases: (args) => [
-        { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api"); })] },
+        { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api", this.opts.mode); })] },
         { name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] },
         ...(args.staged ? [] : [
           { name: "apply", tasks: [
-            this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api"))),
+            this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
             this.task("config-sysctls", () => this.applyConfigSysctls()),
             this.task("api-certificates", () => this.refreshApid()),
           ] },

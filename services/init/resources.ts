@@ -21,6 +21,8 @@ export interface MachineConfigSpec {
   config: Record<string, unknown>;
   /** Where it came from: a path, a URL, "api" or "state". */
   source: string;
+  /** What loadConfig warned about (SOURCE:LINE:COLUMN: PATH: what). */
+  warnings?: string[];
 }
 export interface MachineStageSpec { stage: Stage; /** Why the boot config was refused, if it was. */ configError?: string }
 export interface MachineStatusSpec { stage: Stage; ready: boolean; unmetConditions: { name: string; reason: string }[] }

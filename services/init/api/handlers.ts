@@ -55,6 +55,8 @@ export interface ApplyResult {
   dryRun: boolean;
   changes: ConfigChange[];
   message: string;
+  /** What the config library warned about, with line:column. */
+  warnings: string[];
 }
 
 export function createHandlers(m: Machine) {
@@ -127,7 +129,7 @@ export function createHandlers(m: Machine) {
       if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
       if (mode === "try") throw new ApiError("unimplemented", "mode try: not supported yet");
       let next;
-      try { next = parseMachineConfig(raw, "api"); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
+      try { next = parseMachineConfig(raw, "api", m.opts.mode); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
       const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
       const changes = diffConfigs(current, next.config);
       const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
@@ -136,7 +138,7 @@ export function createHandlers(m: Machine) {
       if (resolved === "live" && needsReboot.length && current) {
         throw new ApiError("invalid_argument", `mode live: these changes need a reboot: ${needsReboot.join(", ")}`);
       }
-      const result = (applied: boolean, message: string): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message });
+      const result = (applied: boolean, message: string): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message, warnings: next.warnings ?? [] });
       if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
       if (resolved === "live") {
         await m.sequencer.run("apply-config", { raw });

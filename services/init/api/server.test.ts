@@ -18,6 +18,16 @@ import { Status } from "../../../core/grpc/status.ts";
 import { bunker } from "../../../core/api/gen/api.js";
 import { spawnTracked } from "../children.ts";
 import type { MachineStatusSpec } from "../resources.ts";
+import { edit, fixture } from "../../../core/config/testdata/fixtures.ts";
+import { discoverDisks } from "../../../core/disks/disk.ts";
+import { createServer } from "node:net";
+import { cpus } from "node:os";
+
+/** A valid worker config, and the same with a hostname (applies live) or another disk (needs a reboot). */
+const worker = fixture("worker.yaml");
+const withHostname = (h: string, text = worker) => edit(text, "  network:\n", `  network:\n    hostname: ${h}\n`);
+const withDisk = (text = worker) => edit(text, 'model: "QEMU*"', 'model: "VIRTIO*"');
+const DISK_PATH = "machine.install.diskSelector.model";
 
 const APID_UID = 50;
 let dir = "";
@@ -86,7 +96,7 @@ test("resources: definitions, get by alias, watch with snapshot and Bootstrapped
     }
   })();
   await Bun.sleep(50);
-  await apply("version: v1alpha1\nmachine: {type: worker}\n");
+  await apply(worker);
   await w;
   const E = bunker.resource.v1.EventType;
   expect(seen.slice(0, 3)).toEqual([E.EVENT_TYPE_CREATED, E.EVENT_TYPE_BOOTSTRAPPED, E.EVENT_TYPE_UPDATED]);
@@ -94,7 +104,10 @@ test("resources: definitions, get by alias, watch with snapshot and Bootstrapped
 });
 
 test("errors carry their gRPC status: bad config, unknown type, busy-free refusal, not found", async () => {
-  await expect(apply("version: v9\n")).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  // Every problem, each with its line:column.
+  const bad = apply(edit(worker, "type: worker", "type: toaster").replace("  token: abcdef.0123456789abcdef\n", ""));
+  await expect(bad).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  await expect(bad).rejects.toThrow(/api:4:9: error: machine.type: .*\napi:3:1: error: machine.token|api:3:1: error: machine.token: .*\napi:4:9: error: machine.type/);
   await expect(client.unary(ResourceService.List, { type: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
   await expect(client.unary(MachineService.ServiceStart, { id: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
   await expect(client.unary(MachineService.Upgrade, {})).rejects.toThrow("needs the installer");
@@ -102,17 +115,16 @@ test("errors carry their gRPC status: bad config, unknown type, busy-free refusa
 });
 
 test("apply-config modes: dry run lists changes, live refuses reboot-only changes, staged only saves", async () => {
-  const base = "version: v1alpha1\nmachine: {type: worker}\n";
-  await apply(base);
-  const hostOnly = "version: v1alpha1\nmachine: {type: worker, network: {hostname: web1}}\n";
-  const withDisk = "version: v1alpha1\nmachine: {type: worker, install: {disk: /dev/vda}}\n";
+  await apply(worker);
+  const hostOnly = withHostname("web1");
+  const disk = withDisk();
   expect(await apply(hostOnly, { dryRun: true })).toMatchObject({
     mode: M.APPLY_MODE_LIVE, changes: [{ path: "machine.network.hostname", kind: "added", effect: bunker.machine.v1.ChangeEffect.CHANGE_EFFECT_LIVE }],
   });
-  expect(await apply(withDisk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
-  await expect(apply(withDisk, { mode: M.APPLY_MODE_LIVE })).rejects.toThrow("these changes need a reboot: machine.install.disk");
-  expect(await apply(withDisk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
-  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withDisk);
+  expect(await apply(disk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
+  await expect(apply(disk, { mode: M.APPLY_MODE_LIVE })).rejects.toThrow(`these changes need a reboot: ${DISK_PATH}`);
+  expect(await apply(disk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(disk);
   expect((await client.unary(MachineService.Hostname, {})).hostname).not.toBe("web1");
   expect(await apply(hostOnly)).toMatchObject({ mode: M.APPLY_MODE_LIVE });
   expect((await client.unary(MachineService.Hostname, {})).hostname).toBe("web1");
@@ -139,14 +151,14 @@ test("the gRPC contract adapters answer with messages that survive protobuf enco
   expect(logLines).toEqual(["line3", "extra"]);
 
   const dry = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
-    data: new TextEncoder().encode("version: v1alpha1\nmachine: {type: worker, network: {hostname: web2}}\n"), dryRun: true,
+    data: enc(withHostname("web2")), dryRun: true,
   }, ctx));
   // LIVE is enum value 0, the default, so it is not on the wire; REBOOT is.
   expect(dry).toMatchObject({ mode: "APPLY_MODE_LIVE", changes: [{ path: "machine.network.hostname", kind: "changed" }] });
   const dryDisk = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
-    data: new TextEncoder().encode("version: v1alpha1\nmachine: {type: worker, network: {hostname: web1}, install: {disk: /dev/vda}}\n"), dryRun: true,
+    data: enc(withDisk(withHostname("web1"))), dryRun: true,
   }, ctx));
-  expect(dryDisk).toMatchObject({ mode: "APPLY_MODE_REBOOT", changes: [{ path: "machine.install.disk", kind: "added", effect: "CHANGE_EFFECT_REBOOT" }] });
+  expect(dryDisk).toMatchObject({ mode: "APPLY_MODE_REBOOT", changes: [{ path: DISK_PATH, kind: "changed", effect: "CHANGE_EFFECT_REBOOT" }] });
 
   const got = roundTrip(ResourceService.Get.responseType, await rsvc.Get({ type: "svc", id: "echo" }, ctx)) as { resource: { metadata: { version: string | number; created: string | number }; specJson: string }; definition: { aliases: string[] } };
   expect(JSON.parse(got.resource.specJson).state).toBe("Running");
@@ -164,6 +176,32 @@ test("the gRPC contract adapters answer with messages that survive protobuf enco
   const events: { source: string; type: string }[] = [];
   for await (const e of msvc.Events({ tailEvents: 3 }, ctx)) events.push(e as { source: string; type: string });
   expect(events.length).toBe(3);
+});
+
+test("the machine readers: memory, load, CPUs, processes, mounts, sockets, disks, kernel log", async () => {
+  expect((await client.unary(MachineService.Memory, {})).total).toBe(Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) * 1024);
+  expect((await client.unary(MachineService.LoadAvg, {})).total).toBeGreaterThan(0);
+  expect((await client.unary(MachineService.CPUInfo, {})).cpus).toHaveLength(cpus().length);
+  const echoPid = machine.supervisor.status("echo").pid;
+  expect((await client.unary(MachineService.Processes, {})).processes!.find((p) => p.pid === echoPid)).toMatchObject({ ppid: process.pid, command: "sleep" });
+  expect((await client.unary(MachineService.Mounts, {})).mounts!.some((m) => m.target === "/")).toBe(true);
+  // init's own socket listener is not TCP; the netstat of this process's loopback listener is.
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const recs = (await client.unary(MachineService.Netstat, { filter: bunker.machine.v1.NetstatRequest.Filter.FILTER_LISTENING, protocols: ["tcp"], pid: true })).records!;
+    expect(recs.find((r) => r.localPort === port)).toMatchObject({ state: "LISTEN", pid: process.pid });
+  } finally {
+    server.close();
+  }
+  await expect(client.unary(MachineService.Netstat, { protocols: ["sctp"] })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  expect((await client.unary(MachineService.Disks, {})).disks!.map((d) => d.name)).toEqual(discoverDisks().map((d) => d.name));
+  if (process.getuid?.() === 0) {
+    const recs = await Array.fromAsync(client.stream(MachineService.Dmesg, { tail: 2 }));
+    expect(recs.length).toBeGreaterThan(0);
+    expect(recs.length).toBeLessThanOrEqual(2);
+  }
 });
 
 const root = process.getuid?.() === 0;
