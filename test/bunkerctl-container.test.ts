@@ -55,8 +55,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   stopping = true;
-  current?.kill("SIGKILL");
-  await current?.exited;
+  // SIGTERM: init stops its services (apid) before it exits; SIGKILL would orphan apid.
+  if (current && current.exitCode === null) {
+    current.kill("SIGTERM");
+    const t = setTimeout(() => current?.kill("SIGKILL"), 20_000);
+    await current.exited;
+    clearTimeout(t);
+  }
   await cluster.close();
 });
 
@@ -118,6 +123,28 @@ test("apply-config: dry run lists the change and its effect; a live hostname cha
   const refused = await ctl(admin, "apply-config", "-f", bad);
   expect(refused.code).toBe(1);
   expect(refused.err).toContain("machine.type");
+  const live = await ctl(admin, "apply-config", "-f", file, "--mode", "live");
+  expect(live.code).toBe(0);
+  expect(JSON.parse((await ctl(admin, "version", "-o", "json")).out)[0].hostname).toBe("renamed");
+}, 30_000);
+
+test("the /proc and /dev/kmsg readers: memory, ps, mounts, netstat, disks, dmesg", async () => {
+  const mem = JSON.parse((await ctl(admin, "memory", "-o", "json")).out)[0];
+  expect(mem.total).toBeGreaterThan(mem.available);
+  expect(mem.available).toBeGreaterThan(0);
+  const ps = JSON.parse((await ctl(admin, "ps", "-o", "json")).out);
+  expect(ps.some((p: { pid: number }) => p.pid === current!.pid)).toBe(true);
+  expect((await ctl(admin, "ps", "--sort", "rss")).out).toStartWith("NODE ");
+  const mounts = JSON.parse((await ctl(admin, "mounts", "-o", "json")).out);
+  expect(mounts.some((m: { target: string }) => m.target === "/proc")).toBe(true);
+  // apid's own listening socket, with its process.
+  const ns = JSON.parse((await ctl(admin, "netstat", "-l", "-t", "-p", "-o", "json")).out);
+  expect(ns).toContainEqual(expect.objectContaining({ localIp: "127.0.0.1", localPort: port, state: "LISTEN", pid: expect.any(Number) }));
+  expect((await ctl(admin, "disks", "-o", "json")).code).toBe(0);
+  const d = await ctl(admin, "dmesg", "--tail", "2");
+  // Reading /dev/kmsg needs privileges a container may lack: then the node says why.
+  if (d.code === 0) expect(d.out.trim().split("\n")).toHaveLength(2);
+  else expect({ code: d.code, err: d.err }).toEqual({ code: 1, err: expect.stringContaining("kmsg") });
 }, 30_000);
 
 test("the role table, on the real node: who may and who may not", async () => {

@@ -4,12 +4,14 @@
  * identity, and bunkerctl run as the operator runs it (the binary, its own process).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { saveClientConfig } from "../../core/clientconfig/clientconfig.ts";
 import { issueClientCert, issueLeaf, newClusterCA, toPemPair, type CertAndKey } from "../../core/pki/issue.ts";
+import { freePort } from "./container-node.ts";
 import { StubNode } from "./stub-node.ts";
+
+export { freePort };
 
 export const BIN = resolve(import.meta.dir, "../../out/bunker");
 const DAY = 86_400_000;
@@ -26,18 +28,6 @@ export interface Identity {
   client?: CertAndKey;
   /** The CA the context trusts (default the cluster CA). */
   ca?: CertAndKey;
-}
-
-/** A port free right now on 127.0.0.1 (apid wants a port number, not 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export class TestCluster {

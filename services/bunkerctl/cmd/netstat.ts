@@ -37,7 +37,7 @@ export function run(argv: string[]): Promise<number> {
     return listFromNodes(r, format, async (d) => (await r.api.unary(M.Netstat, { filter, protocols, pid: v.pid === true }, d)).records ?? [], [
       ["PROTO", (c) => c.protocol ?? ""], ["RECV-Q", (c) => String(c.rxQueue ?? 0)], ["SEND-Q", (c) => String(c.txQueue ?? 0)],
       ["LOCAL", (c) => addr(c.localIp, c.localPort)], ["REMOTE", (c) => addr(c.remoteIp, c.remotePort)], ["STATE", (c) => c.state ?? ""],
-      ...(v.pid ? [["PID/PROGRAM", (c: { pid?: number | null; process?: string | null }) => (c.pid ? `${c.pid}/${c.process ?? ""}` : "-")] as [string, (c: object) => string]] : []),
+      ...(v.pid ? [["PID/PROGRAM", (c: { pid?: number | null; process?: string | null }) => (c.pid ? `${c.pid}${c.process ? `/${c.process}` : ""}` : "-")] as [string, (c: object) => string]] : []),
     ]);
   });
 }
