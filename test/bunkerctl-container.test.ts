@@ -3,17 +3,15 @@
  * the compiled binary) booted from a config made by `bunkerctl gen config`, driven through
  * mTLS as an operator would. A small supervisor restarts init when it exits for a reboot (as a
  * container runtime's restart policy would), so `reboot --wait` sees the node come back.
- * Role checks use certificates issued with core/pki from the same cluster CA.
+ * (The authorisation matrix against container mode is test/bunkerctl-container-authz.test.ts.)
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { newClusterCA } from "../core/pki/issue.ts";
 import { generateSecrets, loadSecrets, saveSecrets } from "../core/secrets/secrets.ts";
-import { BIN, ctl, ctlUntil, freePort, TestCluster } from "./lib/remote-cluster.ts";
+import { ContainerNode, ctl, ctlUntil, freePort, TestCluster } from "./lib/remote-cluster.ts";
 
-const REBOOT_EXIT = 10;
 const secrets = generateSecrets();
 const cluster = new TestCluster(secrets.os);
 // When init runs as root, apid runs as uid 50: it must be able to reach the state directory.
@@ -23,22 +21,7 @@ const cfgDir = join(cluster.dir, "cfg");
 let port = 0;
 let endpoint = "";
 let admin = "";
-let boots = 0;
-let initExit: number | null = null;
-let stopping = false;
-let current: ReturnType<typeof Bun.spawn> | undefined;
-
-/** Runs init; after a reboot exit starts it again (at most 5 boots), like a container's restart policy. */
-function boot(): void {
-  boots++;
-  const log = Bun.file(join(cluster.dir, `init-${boots}.log`));
-  const p = Bun.spawn([BIN, "init", "--mode=container", "--state-dir", state, "--config", join(cfgDir, "controlplane.yaml"), "--api-listen", endpoint, "--no-table"], { stdin: "ignore", stdout: log, stderr: log });
-  current = p;
-  void p.exited.then((code) => {
-    initExit = code;
-    if (code === REBOOT_EXIT && !stopping && boots < 5) boot();
-  });
-}
+let node: ContainerNode;
 
 beforeAll(async () => {
   port = await freePort();
@@ -50,18 +33,12 @@ beforeAll(async () => {
   admin = join(cfgDir, "bunkerconfig");
   expect((await ctl(admin, "config", "endpoint", endpoint)).code).toBe(0);
   expect((await ctl(admin, "config", "node", endpoint)).code).toBe(0);
-  boot();
+  node = new ContainerNode(state, endpoint, join(cfgDir, "controlplane.yaml"), { restartOnReboot: true });
+  node.start();
 }, 30_000);
 
 afterAll(async () => {
-  stopping = true;
-  // SIGTERM: init stops its services (apid) before it exits; SIGKILL would orphan apid.
-  if (current && current.exitCode === null) {
-    current.kill("SIGTERM");
-    const t = setTimeout(() => current?.kill("SIGKILL"), 20_000);
-    await current.exited;
-    clearTimeout(t);
-  }
+  await node.stop();
   await cluster.close();
 });
 
@@ -133,7 +110,7 @@ test("the /proc and /dev/kmsg readers: memory, ps, mounts, netstat, disks, dmesg
   expect(mem.total).toBeGreaterThan(mem.available);
   expect(mem.available).toBeGreaterThan(0);
   const ps = JSON.parse((await ctl(admin, "ps", "-o", "json")).out);
-  expect(ps.some((p: { pid: number }) => p.pid === current!.pid)).toBe(true);
+  expect(ps.some((p: { pid: number }) => p.pid === node.proc!.pid)).toBe(true);
   expect((await ctl(admin, "ps", "--sort", "rss")).out).toStartWith("NODE ");
   const mounts = JSON.parse((await ctl(admin, "mounts", "-o", "json")).out);
   expect(mounts.some((m: { target: string }) => m.target === "/proc")).toBe(true);
@@ -147,39 +124,19 @@ test("the /proc and /dev/kmsg readers: memory, ps, mounts, netstat, disks, dmesg
   else expect({ code: d.code, err: d.err }).toEqual({ code: 1, err: expect.stringContaining("kmsg") });
 }, 30_000);
 
-test("the role table, on the real node: who may and who may not", async () => {
-  const as = (roles: string[], o: Parameters<TestCluster["client"]>[1] = {}) => cluster.config(`c${roles.join("")}${JSON.stringify(o).length}`, { client: cluster.client(roles, o) }, [endpoint], [endpoint]);
-  const reader = as(["os:reader"]);
-  const operator = as(["os:operator"]);
-  const cases: [string, string, string[], number][] = [
-    ["reader reads", reader, ["services"], 0],
-    ["reader may not reboot", reader, ["reboot"], 5],
-    ["reader may not apply a config", reader, ["apply-config", "-f", join(cfgDir, "controlplane.yaml"), "--dry-run"], 5],
-    ["operator may not reset", operator, ["reset"], 5],
-    ["operator may not read files", operator, ["read", "/etc/hostname"], 5],
-    ["etcd backup role calls nothing yet", as(["os:etcd:backup"]), ["version"], 5],
-    ["expired certificate", as(["os:admin"], { expired: true }), ["version"], 5],
-    ["wrong EKU", as(["os:admin"], { usage: ["serverAuth"] }), ["version"], 5],
-    ["another CA", cluster.config("rogue", { client: cluster.client(["os:admin"], { ca: newClusterCA() }) }, [endpoint]), ["version"], 5],
-    ["no certificate (--insecure to a configured node)", admin, ["version", "--insecure"], 5],
-  ];
-  const got = await Promise.all(cases.map(async ([name, cfg, args]) => [name, (await ctl(cfg, ...args)).code] as const));
-  expect(got).toEqual(cases.map(([name, , , exit]) => [name, exit] as const));
-}, 60_000);
-
 test("reboot --wait: init exits for the reboot, comes back, and the client waits until ready", async () => {
-  const before = boots;
+  const before = node.boots;
   const r = await ctl(admin, "reboot", "--wait", "--wait-timeout", "60s");
   expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: "" });
   expect(r.out).toMatch(new RegExp(`^${endpoint}: rebooting( \\(the node closed the connection as it went down\\))?\n`));
   expect(r.out).toEndWith(`${endpoint}: back: running: ready\n`);
-  expect(boots).toBe(before + 1);
+  expect(node.boots).toBe(before + 1);
 }, 70_000);
 
 test("shutdown: init powers off (exit 11)", async () => {
   const r = await ctl(admin, "shutdown");
   expect(r.code).toBe(0);
   expect(r.out).toStartWith(`${endpoint}: shutting down`);
-  await current!.exited;
-  expect(initExit).toBe(11);
+  await node.proc!.exited;
+  expect(node.lastExit).toBe(11);
 }, 30_000);

@@ -150,3 +150,42 @@ export async function ctlUntil(config: string | undefined, until: RegExp, ms: nu
   clearTimeout(timer);
   return { code: await p.exited, out, err: await err, matched };
 }
+
+const REBOOT_EXIT = 10;
+
+/**
+ * A real node on the host: the binary's `init --mode=container --api-listen` (init and apid),
+ * booted from a config file or, without one, in maintenance mode. With `restartOnReboot`, init is
+ * started again after it exits for a reboot, as a container runtime's restart policy would.
+ * stop() sends SIGTERM so init stops apid first (SIGKILL would orphan it).
+ */
+export class ContainerNode {
+  boots = 0;
+  lastExit: number | null = null;
+  proc: ReturnType<typeof Bun.spawn> | undefined;
+  private stopping = false;
+
+  constructor(readonly stateDir: string, readonly endpoint: string, readonly config: string | undefined, readonly o: { restartOnReboot?: boolean; logDir?: string } = {}) {}
+
+  start(): void {
+    this.boots++;
+    const log = this.o.logDir ? Bun.file(join(this.o.logDir, `init-${this.endpoint.replace(/\W/g, "_")}-${this.boots}.log`)) : "ignore";
+    const p = Bun.spawn([BIN, "init", "--mode=container", "--state-dir", this.stateDir, ...(this.config ? ["--config", this.config] : []), "--api-listen", this.endpoint, "--no-table"],
+      { stdin: "ignore", stdout: log, stderr: log });
+    this.proc = p;
+    void p.exited.then((code) => {
+      this.lastExit = code;
+      if (code === REBOOT_EXIT && this.o.restartOnReboot && !this.stopping && this.boots < 5) this.start();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    p.kill("SIGTERM");
+    const t = setTimeout(() => p.kill("SIGKILL"), 20_000);
+    await p.exited;
+    clearTimeout(t);
+  }
+}
