@@ -19,8 +19,11 @@ const run = (cmd: string, ...args: string[]) => {
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 };
 
-test("bunker ctl gen config writes configs whose CAs and admin certificate openssl accepts", () => {
+test("bunker ctl gen config writes configs that validate, whose CAs and admin certificate openssl accepts", () => {
   expect(run(bin, "ctl", "gen", "config", "demo", "https://10.5.0.2:50000").code).toBe(0);
+  for (const f of ["controlplane.yaml", "worker.yaml"]) {
+    expect(run(bin, "ctl", "validate", "-f", f)).toEqual({ code: 0, out: `${f}: valid for metal mode (0 errors, 0 warnings)\n`, err: "" });
+  }
   const read = (f: string) => parseDocument(readFileSync(join(dir, f), "utf8")).toJS();
   const pem = (s: string) => Buffer.from(s, "base64").toString("utf8");
   const cp = read("controlplane.yaml");

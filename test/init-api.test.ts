@@ -134,3 +134,31 @@ test("renewal at half-life: new certificates on disk and on new connections, an 
   expect(svc.restarts ?? 0).toBe(0); // reloaded, not restarted
   local.close();
 }, 60_000);
+
+test("GenerateClientConfiguration: an admin mints a reader's bunkerconfig that works, within its roles", async () => {
+  const port = await freePort();
+  const node = await startNode(port, ["--config", cluster.controlplane]);
+  nodes.push(node);
+  const admin = tlsClient(port, cluster.admin);
+  const r = await admin.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"], ttlSeconds: 3600 });
+  const dec = (b: Uint8Array | null | undefined) => new TextDecoder().decode(b ?? new Uint8Array());
+  const crtFile = join(cluster.dir, "reader.crt");
+  writeFileSync(crtFile, dec(r.crt));
+  const x = Bun.spawnSync(["openssl", "x509", "-in", crtFile, "-noout", "-subject", "-ext", "extendedKeyUsage", "-dates"]).stdout.toString();
+  expect(x).toContain("O = os:reader");
+  expect(x).toContain("TLS Web Client Authentication");
+  const notAfter = Date.parse(/notAfter=(.*)/.exec(x)![1]!);
+  expect(Math.abs(notAfter - (Date.now() + 3600_000))).toBeLessThan(120_000);
+  expect(Bun.spawnSync(["openssl", "verify", "-CAfile", cluster.admin.caPath, crtFile]).exitCode).toBe(0);
+  const yaml = dec(r.bunkerconfig);
+  expect(yaml).toContain("context: demo");
+
+  const reader = tlsClient(port, { ...cluster.admin, crt: dec(r.crt), key: dec(r.key), ca: dec(r.ca) });
+  expect((await reader.unary(MachineService.Version, {})).maintenance).toBe(false);
+  await expect(reader.unary(MachineService.Reboot, {})).rejects.toMatchObject({ details: "Reboot needs one of os:admin, os:operator; the caller has os:reader" });
+  await expect(reader.unary(MachineService.GenerateClientConfiguration, { roles: ["os:admin"] })).rejects.toMatchObject({ code: 7 });
+  await expect(admin.unary(MachineService.GenerateClientConfiguration, { roles: ["os:impersonator"] })).rejects.toMatchObject({ code: 3 });
+  await expect(admin.unary(MachineService.GenerateClientConfiguration, { roles: [] })).rejects.toMatchObject({ code: 3 });
+  reader.close();
+  admin.close();
+}, 60_000);

@@ -171,3 +171,12 @@ export function signCsr(ca: CertAndKey, csr: CertificateRequest, o: { usage: Ext
   const sans = [...csr.extensions.altNames.dns, ...csr.extensions.altNames.ips];
   return issueLeaf(ca, { commonName: cn, roles: [], sans, lifetime: o.lifetime, usage: o.usage, key: pub, ...(o.now ? { now: o.now } : {}) }).certificate;
 }
+
+/**
+ * Whether a certificate should be replaced now: once half its life has passed (a 24 h node
+ * certificate renews after about 12 h), so a failed attempt leaves hours to retry before expiry.
+ */
+export function needsRenewal(c: Certificate, now = new Date()): boolean {
+  const half = c.notBefore.getTime() + (c.notAfter.getTime() - c.notBefore.getTime()) / 2;
+  return now.getTime() >= half;
+}

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createCsr, csrPem, loadCsr, verifyCsr } from "./csr.ts";
 import {
   fromPemPair, issueAdminCert, issueClientCert, issueEtcdCert, issueNodeClientCert, issueNodeServerCert, LIFETIME, newClusterCA, newEtcdCA,
-  NOT_BEFORE_SKEW, signCsr, toPemPair, type CertAndKey,
+  needsRenewal, NOT_BEFORE_SKEW, signCsr, toPemPair, type CertAndKey,
 } from "./issue.ts";
 import { generateKey, loadPrivateKey, publicKeyPem } from "./keys.ts";
 import { certificatePem, checkIssuedBy, loadCertificate, parseCertificate, signatureValid } from "./x509.ts";
@@ -119,6 +119,14 @@ describe("openssl accepts every certificate kind", () => {
       const dates = openssl("x509", "-noout", "-enddate", "-in", `${k.name}.pem`).out.trim().replace("notAfter=", "");
       expect(new Date(dates).getTime()).toBe(sec(now.getTime() + k.lifetime) * 1000);
     }
+  });
+
+  test("node certificates ask for renewal after half their life, about 12 hours", () => {
+    const c = kinds.find((k) => k.name === "node-server")!.ck().certificate;
+    const at = (h: number) => new Date(now.getTime() + h * 3600_000);
+    expect(needsRenewal(c, at(11.5))).toBe(false);
+    expect(needsRenewal(c, at(12))).toBe(true); // half of 24 h + 10 min backdating
+    expect(needsRenewal(ca.certificate, at(24 * 365))).toBe(false);
   });
 
   test("openssl reads our PKCS#8 keys, and derives the same public key", () => {

@@ -208,12 +208,12 @@ export class Machine {
           this.task("cgroups", () => pid1.setupCgroups()),
           this.task("rlimits", () => pid1.setLimits()),
           this.task("ctrl-alt-del", () => pid1.disableCtrlAltDel()),
-        ] : [this.task("state-dir", () => {
-          mkdirSync(this.opts.stateDir, { recursive: true });
-          // apid's uid must reach the socket and its certificate folder inside (both closed to others).
-          if (this.opts.api?.uid !== undefined) chmodSync(this.opts.stateDir, 0o711);
+        ] : [this.task("state-dir", () => { mkdirSync(this.opts.stateDir, { recursive: true }); })] },
+        { name: "api", tasks: [this.task("serve", () => {
+          // apid's uid must reach the socket and its certificate folder inside (each closed to others).
+          if (this.opts.api?.uid !== undefined) chmodSync(this.opts.runDir, 0o711);
+          return this.opts.startApi?.();
         })] },
-        { name: "api", tasks: [this.task("serve", () => this.opts.startApi?.())] },
         { name: "config", tasks: [this.task("load-config", async ({ signal }) => {
           const cmdline = metal && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : undefined;
           let cfg;
@@ -243,7 +243,8 @@ export class Machine {
       // args.staged: save for the next boot only, change nothing now.
       phases: (args) => [
         { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api", this.opts.mode); })] },
-        { name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] },
+        // args.persist false (try mode): applied now, saved only once confirmed, so a reboot reverts it too.
+        ...(args.persist === false ? [] : [{ name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] }]),
         ...(args.staged ? [] : [
           { name: "apply", tasks: [
             this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),

@@ -1,6 +1,6 @@
 /** `bunkerctl gen schema [-o FILE]` */
 import { machineConfigJsonSchema } from "../../../core/config/jsonschema.ts";
-import { writeFileAtomic } from "./writefile.ts";
+import { writeFileAtomic } from "../../../core/fileio/atomic.ts";
 import { optionValue, runCommand, UsageError } from "./args.ts";
 
 const HELP = `Usage: bunkerctl gen schema [-o FILE]
@@ -20,7 +20,7 @@ export function run(argv: string[]): number {
       return 0;
     }
     try {
-      writeFileAtomic(out, text);
+      writeFileAtomic(out, text, { overwrite: true });
     } catch (e) {
       console.error(`bunkerctl gen schema: cannot write ${out}: ${(e as Error).message}`);
       return 1;

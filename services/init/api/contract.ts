@@ -13,6 +13,8 @@ import type { EventSpec } from "../resources.ts";
 import type { ApplyMode, CallContext, Handlers } from "./handlers.ts";
 import { ApiError } from "./errors.ts";
 import { readers } from "./readers.ts";
+import { listFiles, readFile } from "./files.ts";
+import { generateClientConfiguration } from "./clientcreds.ts";
 
 /** Server-streaming RPCs (the generated table types the flag as boolean, so they are named here). */
 type Impl<S, Streaming> = {
@@ -115,18 +117,24 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async ApplyConfiguration(req) {
       const mode = APPLY_MODES[req.mode ?? 0];
       if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
-      const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true });
+      const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true, tryTimeoutSeconds: req.tryTimeoutSeconds ?? 0 });
       return {
-        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: r.warnings, tryDeadline: 0,
+        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: r.warnings, tryDeadline: r.tryDeadline,
         changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, effect: c.live ? pb.ChangeEffect.CHANGE_EFFECT_LIVE : pb.ChangeEffect.CHANGE_EFFECT_REBOOT })),
       };
     },
-    ConfirmConfiguration: unimplemented("ConfirmConfiguration"),
+    async ConfirmConfiguration() { return h["confirm-config"](); },
     Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo,
     Processes: readers.Processes, Mounts: readers.Mounts, Netstat: readers.Netstat, Disks: readers.Disks,
-    List: async function* () { throw new ApiError("unimplemented", "List: not served by init yet"); },
-    Read: async function* () { throw new ApiError("unimplemented", "Read: not served by init yet"); },
-    GenerateClientConfiguration: unimplemented("GenerateClientConfiguration"),
+    async *List(req, ctx) {
+      yield* listFiles(req.root ?? "", h.fileRoots(), { recurse: req.recurse === true, depth: req.recursionDepth ?? 0, signal: ctx.signal });
+    },
+    async *Read(req, ctx) {
+      for await (const data of readFile(req.path ?? "", h.fileRoots(), ctx.signal)) yield { data };
+    },
+    async GenerateClientConfiguration(req) {
+      return generateClientConfiguration(h.config(), { roles: req.roles ?? [], ttlSeconds: req.ttlSeconds ?? 0, context: req.context ?? "" });
+    },
     async Upgrade(req) { await h.upgrade({ image: req.image }); return { message: "upgrading", actorId: "" }; },
     Rollback: unimplemented("Rollback"),
   };

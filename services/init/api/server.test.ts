@@ -3,7 +3,7 @@
  * adapters, streaming, status codes, apply-config modes, and who may call (SO_PEERCRED).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Machine, type PowerRequest } from "../machine.ts";
@@ -36,7 +36,7 @@ let server: GrpcServer;
 let client: GrpcClient;
 const powered: PowerRequest[] = [];
 const enc = (s: string) => new TextEncoder().encode(s);
-const apply = (data: string, o: { mode?: number; dryRun?: boolean } = {}) => client.unary(MachineService.ApplyConfiguration, { data: enc(data), ...o });
+const apply = (data: string, o: { mode?: number; dryRun?: boolean; tryTimeoutSeconds?: number } = {}) => client.unary(MachineService.ApplyConfiguration, { data: enc(data), ...o });
 const M = bunker.machine.v1.ApplyMode;
 
 beforeAll(async () => {
@@ -111,6 +111,8 @@ test("errors carry their gRPC status: bad config, unknown type, busy-free refusa
   await expect(client.unary(ResourceService.List, { type: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
   await expect(client.unary(MachineService.ServiceStart, { id: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
   await expect(client.unary(MachineService.Upgrade, {})).rejects.toThrow("needs the installer");
+  // A worker holds no CA key: it cannot mint client certificates.
+  await expect(client.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"] })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
   expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
 });
 
@@ -203,6 +205,64 @@ test("the machine readers: memory, load, CPUs, processes, mounts, sockets, disks
     expect(recs.length).toBeLessThanOrEqual(2);
   }
 });
+
+test("List and Read stay under the allowed roots (container mode: the state dir), symlinks included", async () => {
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  writeFileSync(join(dir, "logs", "a.txt"), "hello\n");
+  const big = Buffer.alloc(200 * 1024, 7);
+  big.write("start");
+  writeFileSync(join(dir, "big.bin"), big);
+  symlinkSync("/etc/hostname", join(dir, "escape"));
+  symlinkSync("/etc", join(dir, "escdir"));
+  const list = await Array.fromAsync(client.stream(MachineService.List, { root: dir, recurse: true }));
+  const rel = list.map((e) => e.relativeName);
+  expect(rel).toContain("logs/a.txt");
+  expect(list.find((e) => e.relativeName === "escape")?.link).toBe("/etc/hostname");
+  expect(list.find((e) => e.relativeName === "escdir")?.isDir ?? false).toBe(false); // a link, not followed
+  expect(rel.some((r) => r!.startsWith("escdir/"))).toBe(false);
+  expect(list.find((e) => e.relativeName === "logs/a.txt")).toMatchObject({ size: 6, isDir: false });
+  const shallow = (await Array.fromAsync(client.stream(MachineService.List, { root: dir }))).map((e) => e.relativeName);
+  expect(shallow).toContain("logs");
+  expect(shallow).not.toContain("logs/a.txt");
+
+  const chunks = await Array.fromAsync(client.stream(MachineService.Read, { path: join(dir, "big.bin") }));
+  expect(chunks.every((c) => c.data!.length <= 65536)).toBe(true);
+  expect(Buffer.concat(chunks.map((c) => c.data!)).equals(big)).toBe(true);
+
+  const read = (path: string) => Array.fromAsync(client.stream(MachineService.Read, { path }));
+  await expect(read("/etc/passwd")).rejects.toMatchObject({ code: Status.PERMISSION_DENIED, details: `/etc/passwd is outside the readable roots: ${dir}` });
+  await expect(read(join(dir, "escape"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(join(dir, "escape"))).rejects.toThrow("which leads to /etc/hostname");
+  await expect(read(join(dir, "escdir", "passwd"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(`${dir}/logs/../../../etc/passwd`)).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(join(dir, "nope"))).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  await expect(read("relative/path")).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  await expect(Array.fromAsync(client.stream(MachineService.List, { root: "/etc" }))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+});
+
+test("apply-config mode try: applied now, reverted at the deadline unless confirmed, saved only once confirmed", async () => {
+  const hostname = async () => (await client.unary(MachineService.Hostname, {})).hostname;
+  const saved = readFileSync(machine.savedConfigPath, "utf8");
+  const before = await hostname();
+  const t0 = Date.now();
+  const tried = await apply(withHostname("tried"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
+  expect(tried.mode).toBe(M.APPLY_MODE_TRY);
+  expect(Number(tried.tryDeadline)).toBeGreaterThanOrEqual(t0 + 1000);
+  expect(await hostname()).toBe("tried");
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(saved); // not saved while on trial
+  await expect(apply(withHostname("second"), { mode: M.APPLY_MODE_TRY } as never)).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+  for (let i = 0; i < 100 && (await hostname()) === "tried"; i++) await Bun.sleep(50);
+  expect(await hostname()).toBe(before);
+  await expect(client.unary(MachineService.ConfirmConfiguration, {})).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+
+  await apply(withHostname("kept"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
+  expect((await client.unary(MachineService.ConfirmConfiguration, {})).message).toContain("confirmed");
+  await Bun.sleep(1300); // past the deadline the confirmation cancelled
+  expect(await hostname()).toBe("kept");
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withHostname("kept"));
+  // A change that needs a reboot cannot be tried.
+  await expect(apply(withDisk(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never)).rejects.toThrow(`mode try: these changes need a reboot: ${DISK_PATH}`);
+}, 20_000);
 
 const root = process.getuid?.() === 0;
 /** Runs a Version or Reboot call as another uid (through spawnTracked: the reaper here must leave its status to Bun). */
