@@ -74,7 +74,8 @@ const refused = (says: string, exit = 5): Expect => ({ exit, says });
 const ROLE = "needs one of";
 const MAINT = "not available in maintenance mode";
 
-// [name, identity ("none": no client config), args (@a/@b/@m: node endpoints, @file: a config), expected]
+// [name, identity ("none": no client config), args (@a/@b/@m: node endpoints, @file: a config,
+// @state: node a's state directory, the root container mode lets List and Read see), expected]
 const cases: [string, string, string[], Expect][] = [
   ["no client certificate in the context", "nocert", ["version"], refused("bunkerctl gen config", 3)],
   ["no client certificate sent (--insecure) to a configured node", "admin", ["version", "--insecure", "-n", "@a"], refused("asks for a client certificate")],
@@ -107,8 +108,8 @@ const cases: [string, string, string[], Expect][] = [
   ["operator: read", "operator", ["read", "/etc/hostname"], refused(ROLE)],
   ["admin: apply-config --dry-run", "admin", ["apply-config", "-f", "@file", "--dry-run"], ALLOWED],
   ["admin: get rd", "admin", ["get", "rd"], ALLOWED],
-  ["admin: read", "admin", ["read", "/etc/hostname"], ALLOWED],
-  ["admin: ls", "admin", ["ls", "/etc"], ALLOWED],
+  ["admin: read", "admin", ["read", "@state/apid/ca.crt"], ALLOWED],
+  ["admin: ls", "admin", ["ls", "@state"], ALLOWED],
   ["relayed reader: version", "reader", ["version", "-n", "@b"], ALLOWED],
   ["relayed reader: services", "reader", ["services", "-n", "@b"], ALLOWED],
   ["relayed reader: reboot", "reader", ["reboot", "-n", "@b"], refused(ROLE)],
@@ -136,7 +137,7 @@ test("at least 30 cases, both outcomes", () => {
 });
 
 test.each(cases)("%s", async (_name, who, args, want) => {
-  const argv = args.map((x) => (x === "@file" ? dryRunFile : x.startsWith("@") ? ep[x.slice(1) as "a" | "b" | "m"] : x));
+  const argv = args.map((x) => (x === "@file" ? dryRunFile : x.startsWith("@state") ? join(cluster.dir, "state-a") + x.slice(6) : x.startsWith("@") ? ep[x.slice(1) as "a" | "b" | "m"] : x));
   const r = await ctl(who === "none" ? undefined : configs[who], ...argv);
   if (want === ALLOWED) {
     // The node answered: success, or its own error (1), never a refusal (5) nor unreachable (4).

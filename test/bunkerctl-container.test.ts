@@ -124,6 +124,37 @@ test("the /proc and /dev/kmsg readers: memory, ps, mounts, netstat, disks, dmesg
   else expect({ code: d.code, err: d.err }).toEqual({ code: 1, err: expect.stringContaining("kmsg") });
 }, 30_000);
 
+test("ls and read under the roots the node allows; a path outside is refused with the roots named", async () => {
+  const ls = await ctl(admin, "ls", state, "-r", "-l");
+  expect(ls.code).toBe(0);
+  expect(ls.out).toMatch(/-rw------- +\d+ +\d+ +\d+ +\S+ +apid\/ca\.crt/);
+  const ca = await ctl(admin, "read", join(state, "apid", "ca.crt"));
+  expect(ca.out).toBe(readFileSync(join(state, "apid", "ca.crt"), "utf8"));
+  const outside = await ctl(admin, "read", "/etc/hostname");
+  expect(outside.code).toBe(5);
+  expect(outside.err).toContain(`/etc/hostname is outside the readable roots: ${state}`);
+  expect(outside.err).not.toContain("ask an admin");
+}, 30_000);
+
+test("apply-config --mode try reverts at the deadline; confirm keeps it", async () => {
+  const hostname = async () => JSON.parse((await ctl(admin, "version", "-o", "json")).out)[0].hostname as string;
+  const before = await hostname();
+  const cfg = parse(readFileSync(join(cfgDir, "controlplane.yaml"), "utf8"));
+  const file = join(cluster.dir, "tried.yaml");
+  writeFileSync(file, stringify({ ...cfg, machine: { ...cfg.machine, network: { hostname: "tried" } } }));
+  const tried = await ctl(admin, "apply-config", "-f", file, "--mode", "try", "--try-timeout", "2s");
+  expect(tried.code).toBe(0);
+  expect(await hostname()).toBe("tried");
+  let now = "tried";
+  for (let i = 0; i < 60 && now === "tried"; i++) { await Bun.sleep(250); now = await hostname(); }
+  expect(now).toBe(before);
+  expect((await ctl(admin, "apply-config", "-f", file, "--mode", "try", "--try-timeout", "2s")).code).toBe(0);
+  const confirm = await ctl(admin, "confirm");
+  expect(confirm.code).toBe(0);
+  await Bun.sleep(3000);
+  expect(await hostname()).toBe("tried");
+}, 40_000);
+
 test("reboot --wait: init exits for the reboot, comes back, and the client waits until ready", async () => {
   const before = node.boots;
   const r = await ctl(admin, "reboot", "--wait", "--wait-timeout", "60s");
