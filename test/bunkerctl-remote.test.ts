@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import type { StubNode } from "./lib/stub-node.ts";
 import { ctl, TestCluster, type RunningApid } from "./lib/remote-cluster.ts";
@@ -84,7 +85,7 @@ test("services and service ID: aligned table, status with events, start/stop/res
 test("logs: --tail, -f until interrupted by the stream's end, json lines, and several nodes prefixed", async () => {
   expect((await ctl(admin, "logs", "apid", "--tail", "2")).out).toBe("node-a line 4\nnode-a line 5\n");
   const both = await ctl(twoNodes, "logs", "apid", "--tail", "1");
-  expect(both.out.split("\n").filter(Boolean).sort()).toEqual([`${a.apid.endpoint}: node-a line 5`, `${b.apid.endpoint}: node-b line 5`]);
+  expect(both.out.split("\n").filter(Boolean).sort()).toEqual([`${a.apid.endpoint}: node-a line 5`, `${b.apid.endpoint}: node-b line 5`].sort());
   const j = (await ctl(admin, "logs", "apid", "--tail", "1", "-o", "json")).out.trim();
   expect(JSON.parse(j)).toMatchObject({ node: a.apid.endpoint, message: "node-a line 5", stream: "stdout" });
   // -f: new lines as they come, no deadline (--timeout is for calls that end); this node's
@@ -211,6 +212,22 @@ test("ls and read: long listing, a refused root, bytes as they are, one node onl
   const two = await ctl(twoNodes, "read", "/etc/hostname");
   expect(two.code).toBe(2);
   expect((await ctl(admin, "read", "/etc/shadow")).code).toBe(1);
+}, 30_000);
+
+test("a node that accepts connections but never answers: --timeout bounds calls and the start of -f streams", async () => {
+  const held: net.Socket[] = [];
+  const silent = net.createServer((sock) => held.push(sock));
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+  const where = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  try {
+    for (const args of [["version"], ["logs", "apid", "-f"], ["get", "machinestatus", "-w"]]) {
+      const r = await ctl(admin, ...args, "-e", where, "--timeout", "1s");
+      expect({ args, code: r.code, err: r.err }).toEqual({ args, code: 4, err: expect.stringContaining("no answer in time") });
+    }
+  } finally {
+    for (const sock of held) sock.destroy();
+    silent.close();
+  }
 }, 30_000);
 
 test("errors that say what to do: no config, no context, no certificate, endpoint down, bad flags", async () => {
