@@ -136,6 +136,24 @@ test("ls and read under the roots the node allows; a path outside is refused wit
   expect(outside.err).not.toContain("ask an admin");
 }, 30_000);
 
+test("config new: an admin asks the node for a reader's client config, which reads and may not reboot", async () => {
+  const path = join(cluster.dir, "reader.bunkerconfig");
+  const made = await ctl(admin, "config", "new", path, "--roles", "os:reader", "--crt-ttl", "1h");
+  expect(made).toMatchObject({ code: 0, out: `wrote ${path}\n` });
+  const info = JSON.parse((await ctl(path, "config", "info", "-o", "json")).out);
+  expect(info).toMatchObject({ endpoints: [endpoint], nodes: [endpoint], certificate: { roles: ["os:reader"], expired: false } });
+  expect(Date.parse(info.certificate.notAfter) - Date.now()).toBeLessThan(3_600_000 + 60_000);
+  expect((await ctl(path, "services")).code).toBe(0);
+  const reboot = await ctl(path, "reboot");
+  expect(reboot.code).toBe(5);
+  expect(reboot.err).toContain("Reboot needs one of os:admin, os:operator; the caller has os:reader");
+  // A reader may not mint certificates; an existing file is not replaced.
+  expect((await ctl(path, "config", "new", join(cluster.dir, "x"), "--roles", "os:admin")).code).toBe(5);
+  const again = await ctl(admin, "config", "new", path, "--roles", "os:reader");
+  expect(again.code).toBe(1);
+  expect(again.err).toContain("already exists");
+}, 30_000);
+
 test("apply-config --mode try reverts at the deadline; confirm keeps it", async () => {
   const hostname = async () => JSON.parse((await ctl(admin, "version", "-o", "json")).out)[0].hostname as string;
   const before = await hostname();
