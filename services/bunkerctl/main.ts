@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const code = await found.cmd.run(found.rest);
   // The runtime can keep the socket of a connection the node never answered (a peer that took
-  // TCP but never finished TLS) open after the session is destroyed; a command is over when it
+  // TCP but never finished TLS) open after the client closed it; a command is over when it
   // returns, so leave then even if such a handle remains. Unref'd: an idle process exits first.
   setTimeout(() => process.exit(code), 250).unref();
   return code;
