@@ -12,7 +12,8 @@ function usage(list: Command[]): string {
     "Commands:",
     ...list.map((c, i) => `  ${names[i]!.padEnd(width)}  ${c.summary}`),
     "",
-    "Every command answers --help.",
+    "Every command answers --help. Exit codes: 0 ok, 1 the node answered with an error, 2 usage,",
+    "3 client config, 4 node unreachable, 5 refused (certificate or role), 6 a wait timed out.",
   ].join("\n");
 }
 
