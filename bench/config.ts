@@ -46,6 +46,6 @@ for (let i = 0; i < 300; i++) {
 }
 lines.push("", `Warm, in-process \`loadConfig\` of the controlplane sample (${text.length} bytes), 300 runs after 50 of warm-up:`,
   "", `median ${median(ms).toFixed(2)} ms, p90 ${percentile(ms, 90).toFixed(2)} ms.`);
-lines.push("", "Peak RSS is the kernel's maxrss of the reaped child (getrusage); `/usr/bin/time -v` reports the same figure.",
+lines.push("", "Peak RSS: one more run under GNU time (`/usr/bin/time -f %M`).",
   "", "Budget (DESIGN.md): personality cold start <= 50 ms.");
 writeResults("config", "Config validation: cold start, peak RSS, warm cost", lines);

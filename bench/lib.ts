@@ -15,18 +15,22 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-/** Runs a command `runs` times; returns wall times in ms and the largest peak RSS in bytes. */
+/**
+ * Runs a command `runs` times; returns the wall times in ms, and the peak RSS in bytes of one
+ * more run under GNU time. (Bun's resourceUsage.maxRSS comes from getrusage(RUSAGE_CHILDREN), the
+ * largest child this process ever reaped, so an earlier big child would show up in it.)
+ */
 export function timeCommand(argv: string[], runs: number, env?: Record<string, string>): { ms: number[]; peakRssBytes: number } {
   const ms: number[] = [];
-  let peakRssBytes = 0;
+  const e = env ?? { PATH: "/usr/bin:/bin" };
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const r = Bun.spawnSync(argv, { env: env ?? { PATH: "/usr/bin:/bin" }, stdout: "ignore", stderr: "ignore" });
+    Bun.spawnSync(argv, { env: e, stdout: "ignore", stderr: "ignore" });
     ms.push(performance.now() - t0);
-    // resourceUsage.maxRSS: the peak RSS of the reaped child, in bytes under Bun.
-    peakRssBytes = Math.max(peakRssBytes, Number(r.resourceUsage?.maxRSS ?? 0));
   }
-  return { ms, peakRssBytes };
+  const r = Bun.spawnSync(["/usr/bin/time", "-f", "maxrss-kb=%M", ...argv], { env: e, stdout: "ignore", stderr: "pipe" });
+  const kb = /maxrss-kb=(\d+)/.exec(r.stderr.toString())?.[1];
+  return { ms, peakRssBytes: kb ? Number(kb) * 1024 : NaN };
 }
 
 /** Writes a markdown results file under bench/results/ and echoes it. */

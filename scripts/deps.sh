@@ -19,6 +19,8 @@ APT_PKGS=(
   dnsmasq-base iproute2 chrony
   # benchmark floor: the same kernel booting a busybox initramfs
   busybox-static
+  # benchmarks: peak RSS of one command
+  time
 )
 
 need_apt() {
