@@ -8,8 +8,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { InitClient } from "../services/init/api/client.ts";
-import type { ServiceInfo } from "../services/init/api/handlers.ts";
+import { MachineService } from "../core/api/gen/services.ts";
+import { getSpec, initClient } from "../services/init/api/client.ts";
+import type { ServiceStatus } from "../services/init/service.ts";
 import { root, writeResults } from "./lib.ts";
 
 const args = process.argv.slice(2);
@@ -39,8 +40,8 @@ const fmt = (r: { rss: number; hwm: number }) => `${r.rss.toFixed(1)} MB | ${r.h
 
 try {
   for (let i = 0; i < 200 && !existsSync(join(dir, "init.sock")); i++) await Bun.sleep(50);
-  const c = await InitClient.connect(join(dir, "init.sock"));
-  const svc = async (id: string) => (await c.call<ServiceInfo[]>("services.list")).find((s) => s.id === id)!;
+  const c = initClient(join(dir, "init.sock"));
+  const svc = async (id: string) => (await getSpec<ServiceStatus>(c, "svc", id))!;
   const lines = ["| when | RSS | peak RSS (VmHWM) |", "|---|---|---|"];
   await Bun.sleep(500);
   lines.push(`| after boot, idle | ${fmt(rss())} |`);
@@ -67,7 +68,7 @@ try {
     await Bun.sleep(250);
   }
   const restartSecs = (performance.now() - t0) / 1000;
-  await c.call("services.stop", { id: "crasher" });
+  await c.unary(MachineService.ServiceStop, { id: "crasher" });
   for (const [m, v] of marks) lines.push(`| after ${m} restarts | ${v} |`);
   lines.push(`| after ${n} restarts | ${fmt(rss())} |`);
   c.close();

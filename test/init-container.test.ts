@@ -7,7 +7,12 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { InitClient } from "../services/init/api/client.ts";
+import { MachineService } from "../core/api/gen/services.ts";
+import { getSpec, initClient } from "../services/init/api/client.ts";
+import type { HostnameSpec, MachineStatusSpec } from "../services/init/resources.ts";
+import { edit, fixture } from "../core/config/testdata/fixtures.ts";
+
+const worker = fixture("worker.yaml");
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 const cleanup: (() => void)[] = [];
@@ -26,35 +31,35 @@ test("booting with --config FILE reaches stage running with the configured hostn
   const cfgDir = mkdtempSync(join(tmpdir(), "bunker-cfg-"));
   cleanup.push(() => rmSync(cfgDir, { recursive: true, force: true }));
   const cfg = join(cfgDir, "worker.yaml");
-  writeFileSync(cfg, "version: v1alpha1\nmachine:\n  type: worker\n  network:\n    hostname: node7.lab.example\n");
+  writeFileSync(cfg, edit(worker, "  network:\n", "  network:\n    hostname: node7.lab.example\n"));
   const { sock } = await startInit(["--config", cfg]);
-  const c = await InitClient.connect(sock);
+  const c = initClient(sock);
   cleanup.push(() => c.close());
-  let st: { stage: string; ready: boolean } | null = null;
+  let st: MachineStatusSpec | undefined;
   for (let i = 0; i < 100; i++) {
-    st = await c.call("machine.status");
+    st = await getSpec<MachineStatusSpec>(c, "machinestatus", "machine");
     if (st?.ready) break;
     await Bun.sleep(20);
   }
   expect(st).toMatchObject({ stage: "running", ready: true });
-  expect(await c.call("hostname")).toEqual({ hostname: "node7", domainname: "lab.example", source: "config" });
+  expect(await getSpec<HostnameSpec>(c, "hostname", "hostname")).toEqual({ hostname: "node7", domainname: "lab.example", source: "config" });
 }, 15_000);
 
 test("a broken --config leaves init up, in maintenance, saying why, and a good config fixes it", async () => {
   const cfgDir = mkdtempSync(join(tmpdir(), "bunker-cfg-"));
   cleanup.push(() => rmSync(cfgDir, { recursive: true, force: true }));
   const cfg = join(cfgDir, "bad.yaml");
-  writeFileSync(cfg, "version: v1alpha1\nmachine: {type: toaster}\n");
+  writeFileSync(cfg, edit(worker, "type: worker", "type: toaster"));
   const { sock, p } = await startInit(["--config", cfg]);
-  const c = await InitClient.connect(sock);
+  const c = initClient(sock);
   cleanup.push(() => c.close());
-  let st: { stage: string; ready: boolean; unmetConditions: { name: string; reason: string }[] } | null = null;
-  for (let i = 0; i < 100 && st?.stage !== "maintenance"; i++) { st = await c.call("machine.status"); await Bun.sleep(20); }
+  let st: MachineStatusSpec | undefined;
+  for (let i = 0; i < 100 && st?.stage !== "maintenance"; i++) { st = await getSpec<MachineStatusSpec>(c, "machinestatus", "machine"); await Bun.sleep(20); }
   expect(st!.stage).toBe("maintenance");
-  expect(st!.unmetConditions.find((u) => u.name === "config")?.reason).toContain(`machine config from ${cfg}: machine.type: expected controlplane or worker`);
+  expect(st!.unmetConditions.find((u) => u.name === "config")?.reason).toContain(`machine config from ${cfg} is not valid:\n${cfg}:4:9: error: machine.type: `);
   expect(p.exitCode).toBeNull();
-  await c.call("apply-config", { data: "version: v1alpha1\nmachine: {type: worker}\n" });
-  expect(await c.call("machine.status")).toMatchObject({ stage: "running", ready: true, unmetConditions: [] });
+  await c.unary(MachineService.ApplyConfiguration, { data: new TextEncoder().encode(worker) });
+  expect(await getSpec(c, "machinestatus", "machine")).toMatchObject({ stage: "running", ready: true, unmetConditions: [] });
 }, 15_000);
 
 test("`reboot` and `poweroff` ask init through its socket; init exits 10 and 11", async () => {
@@ -72,7 +77,7 @@ test("`reboot` and `poweroff` ask init through its socket; init exits 10 and 11"
 test("the power personalities fail clearly when init is not there", () => {
   const r = Bun.spawnSync([bin, "shutdown", "--socket", "/nonexistent/init.sock"]);
   expect(r.exitCode).toBe(1);
-  expect(r.stderr.toString()).toContain("connecting to init at /nonexistent/init.sock");
+  expect(r.stderr.toString()).toContain("init at /nonexistent/init.sock: UNAVAILABLE");
 });
 
 test("bad command lines exit 2 and say what is wrong", () => {

@@ -7,7 +7,8 @@ import { expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { InitClient } from "../services/init/api/client.ts";
+import { getSpec, initClient } from "../services/init/api/client.ts";
+import type { InitStatusSpec } from "../services/init/resources.ts";
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 
@@ -19,8 +20,8 @@ test("an uncaught error is logged, init keeps serving, and exits 12 after 10 s",
     const sock = join(dir, "init.sock");
     for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(25);
     await Bun.sleep(1000); // past the injected error
-    const c = await InitClient.connect(sock);
-    const v = await c.call<{ mode: string }>("version");
+    const c = initClient(sock);
+    const v = (await getSpec<InitStatusSpec>(c, "initstatus", "init"))!;
     c.close();
     expect(v.mode).toBe("container");
     const code = await p.exited;

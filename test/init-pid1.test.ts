@@ -9,8 +9,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { InitClient } from "../services/init/api/client.ts";
-import type { ServiceInfo } from "../services/init/api/handlers.ts";
+import { MachineService } from "../core/api/gen/services.ts";
+import type { GrpcClient } from "../core/grpc/client.ts";
+import { getSpec, initClient } from "../services/init/api/client.ts";
+import type { InitStatusSpec } from "../services/init/resources.ts";
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 const root = process.getuid?.() === 0;
@@ -20,7 +22,9 @@ if (skip) console.warn(`init-pid1: skipped: needs root and unshare(1) to make a 
 
 let dir = "";
 let proc: ReturnType<typeof Bun.spawn> | undefined;
-let client: InitClient | undefined;
+let client: GrpcClient | undefined;
+const initStatus = async () => (await getSpec<InitStatusSpec>(client!, "initstatus", "init"))!;
+const services = async () => (await client!.unary(MachineService.ServiceList, {})).services ?? [];
 let initHostPid = 0;
 const stderrChunks: string[] = [];
 
@@ -75,7 +79,7 @@ beforeAll(async () => {
   initHostPid = await until("init's pid", () => childrenOf(proc!.pid)[0]?.pid);
   const sock = join(dir, "init.sock");
   await until("the API socket", () => existsSync(sock));
-  client = await InitClient.connect(sock);
+  client = initClient(sock);
 });
 
 afterAll(() => {
@@ -85,13 +89,13 @@ afterAll(() => {
 });
 
 test.skipIf(skip)("init is PID 1 inside the namespace", async () => {
-  const v = await client!.call<{ pid: number; mode: string }>("version");
+  const v = await initStatus();
   expect(v).toMatchObject({ pid: 1, mode: "container" });
 }, 20_000);
 
 test.skipIf(skip)("orphans re-parented to PID 1 are reaped: no zombies remain", async () => {
   const stats = await until("20 orphans reaped", async () => {
-    const s = await client!.call<{ reaped: number }>("init.stats");
+    const s = await initStatus();
     return s.reaped >= 20 ? s : undefined;
   });
   expect(stats.reaped).toBeGreaterThanOrEqual(20);
@@ -101,7 +105,7 @@ test.skipIf(skip)("orphans re-parented to PID 1 are reaped: no zombies remain", 
 }, 20_000);
 
 test.skipIf(skip)("a crash-looping service is restarted at a rate bounded by its backoff", async () => {
-  const restarts = async () => (await client!.call<ServiceInfo[]>("services.list")).find((s) => s.id === "crasher")!.restarts;
+  const restarts = async () => (await services()).find((s) => s.id === "crasher")!.restarts ?? 0;
   await until("the crash loop to reach its cap", async () => (await restarts()) >= 4);
   const r0 = await restarts();
   const t0 = Date.now();
@@ -115,17 +119,17 @@ test.skipIf(skip)("a crash-looping service is restarted at a rate bounded by its
 
 test.skipIf(skip)("PID 1 survives a controller that always throws, and keeps retrying it with backoff", async () => {
   const s = await until("the faulty controller to fail 3 times", async () => {
-    const st = await client!.call<{ controllers: { name: string; failures: number; lastError?: string }[] }>("init.stats");
+    const st = await initStatus();
     const f = st.controllers.find((c) => c.name === "faulty")!;
     return f.failures >= 3 ? f : undefined;
   });
   expect(s.lastError).toContain("always throws");
-  expect(await client!.call<{ pid: number }>("version")).toMatchObject({ pid: 1 });
+  expect(await initStatus()).toMatchObject({ pid: 1 });
 }, 20_000);
 
 test.skipIf(skip)("SIGTERM shuts down in reverse dependency order, SIGKILLs the stubborn one, and exits 11", async () => {
   await until("every service running", async () => {
-    const list = await client!.call<ServiceInfo[]>("services.list");
+    const list = await services();
     return ["base", "mid", "top", "stubborn"].every((id) => list.find((s) => s.id === id)?.state === "Running");
   });
   await Bun.sleep(200); // let the shells install their traps

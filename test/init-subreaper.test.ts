@@ -6,7 +6,8 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { InitClient } from "../services/init/api/client.ts";
+import { getSpec, initClient } from "../services/init/api/client.ts";
+import type { InitStatusSpec } from "../services/init/resources.ts";
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 const dir = mkdtempSync(join(tmpdir(), "bunker-subreaper-"));
@@ -20,10 +21,10 @@ test("orphans of a service are re-parented to init and reaped, leaving no zombie
   p = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--services", join(dir, "svc.json"), "--no-table"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   const sock = join(dir, "init.sock");
   for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(25);
-  const c = await InitClient.connect(sock);
+  const c = initClient(sock);
   let reaped = 0;
   for (let i = 0; i < 300 && reaped < 10; i++) {
-    reaped = (await c.call<{ reaped: number }>("init.stats")).reaped;
+    reaped = (await getSpec<InitStatusSpec>(c, "initstatus", "init"))?.reaped ?? 0;
     await Bun.sleep(20);
   }
   c.close();

@@ -15,10 +15,13 @@ import { networkConfigOf, type NetworkConfig } from "../services/networkd/config
 import { kernelCanMake, Netns, netnsSkipReason, vethPair, waitFor } from "./lib/netns.ts";
 import { Dnsmasq, dnsmasqSkipReason } from "./lib/dnsmasq.ts";
 import { parse } from "yaml";
+import { workerConfig } from "./lib/machineconfig.ts";
+import { posOf } from "../core/config/testdata/fixtures.ts";
+import { ADDRESS_STATUSES, HOSTNAME_SPECS, ROUTE_STATUSES, TIME_STATUSES } from "../core/netresources/kinds.ts";
 
 const root = resolve(import.meta.dir, "..");
 
-const cfg = (yaml: string): NetworkConfig => networkConfigOf(parse(yaml));
+const cfg = (yaml: string): NetworkConfig => networkConfigOf(parse(yaml).machine);
 
 const STATIC = `
 machine:
@@ -30,7 +33,7 @@ machine:
         addresses: [10.5.0.2/24, "fd00::2/64"]
         routes:
           - {network: 0.0.0.0/0, gateway: 10.5.0.1}
-          - {network: 10.77.0.0/16, gateway: 10.5.0.1, metric: 50, table: 100}
+          - {network: 10.77.0.0/16, gateway: 10.5.0.1, metric: 50}
     nameservers: [10.5.0.53, 10.5.0.54]
     searchDomains: [example.test]
     extraHostEntries: [{ip: 10.5.0.10, aliases: [registry.local]}]
@@ -68,7 +71,7 @@ describe.skipIf(netnsSkipReason !== null)(`networkd controllers${netnsSkipReason
     });
   const v4v6 = () => node.ipJson<any[]>("addr", "show", "dev", "eth0")[0].addr_info.filter((a: any) => a.scope === "global").map((a: any) => `${a.local}/${a.prefixlen}`).sort();
 
-  test("a static config is applied: MTU, up, v4 and v6 addresses, routes with metric and table, resolv.conf, hosts", async () => {
+  test("a static config is applied: MTU, up, v4 and v6 addresses, routes with a metric, resolv.conf, hosts", async () => {
     ctl = controller(cfg(STATIC));
     await ctl.start();
     const link = node.ipJson<any[]>("link", "show", "eth0")[0];
@@ -76,21 +79,21 @@ describe.skipIf(netnsSkipReason !== null)(`networkd controllers${netnsSkipReason
     expect(link.flags).toContain("UP");
     expect(v4v6()).toEqual(["10.5.0.2/24", "fd00::2/64"]);
     expect(node.ipJson<any[]>("route", "show")).toContainEqual(expect.objectContaining({ dst: "default", gateway: "10.5.0.1", dev: "eth0", metric: 1024, protocol: "static" }));
-    expect(node.ipJson<any[]>("route", "show", "table", "100")).toContainEqual(expect.objectContaining({ dst: "10.77.0.0/16", gateway: "10.5.0.1", metric: 50 }));
+    expect(node.ipJson<any[]>("route", "show")).toContainEqual(expect.objectContaining({ dst: "10.77.0.0/16", gateway: "10.5.0.1", metric: 50 }));
     expect(readFileSync(join(dir, "resolv.conf"), "utf8")).toContain("nameserver 10.5.0.53\nnameserver 10.5.0.54\nsearch example.test\n");
     const hosts = readFileSync(join(dir, "hosts"), "utf8");
     expect(hosts).toContain("10.5.0.2\tnode1.example.test node1");
     expect(hosts).toContain("10.5.0.10\tregistry.local");
     const status = JSON.parse(readFileSync(join(dir, "status.json"), "utf8"));
     expect(status.errors).toEqual([]);
-    expect(status.hostname).toEqual({ hostname: "node1", domain: "example.test" });
+    expect(status.hostname).toEqual({ hostname: "node1", domain: "example.test", layer: "config" });
     expect(status.links.find((l: any) => l.name === "eth0")).toMatchObject({ up: true, mtu: 1400 });
     expect(ctl.spec!.resolvers.layer).toBe("config");
     const resources = JSON.parse(readFileSync(join(dir, "resources.json"), "utf8"));
-    expect(resources).toContainEqual({ namespace: "network", type: "AddressStatuses.net.bunker.dev", id: "eth0/10.5.0.2/24", spec: expect.objectContaining({ link: "eth0", family: 4 }) });
-    expect(resources).toContainEqual(expect.objectContaining({ type: "RouteStatuses.net.bunker.dev", id: "inet4/100/10.77.0.0/16/10.5.0.1/eth0/50" }));
-    expect(resources).toContainEqual(expect.objectContaining({ type: "HostnameStatuses.net.bunker.dev", spec: { hostname: "node1", domain: "example.test" } }));
-    expect(resources).toContainEqual(expect.objectContaining({ type: "TimeStatuses.net.bunker.dev", spec: { synced: false } }));
+    expect(resources).toContainEqual({ namespace: "network", type: ADDRESS_STATUSES.type, id: "eth0/10.5.0.2/24", spec: expect.objectContaining({ link: "eth0", family: 4 }) });
+    expect(resources).toContainEqual(expect.objectContaining({ type: ROUTE_STATUSES.type, id: "inet4/main/10.77.0.0/16/10.5.0.1/eth0/50" }));
+    expect(resources).toContainEqual(expect.objectContaining({ type: HOSTNAME_SPECS.type, spec: { hostname: "node1", domain: "example.test", layer: "config" } }));
+    expect(resources).toContainEqual(expect.objectContaining({ type: TIME_STATUSES.type, spec: { synced: false, disabled: true } }));
   });
 
   test("removing things from the config removes them from the kernel; hand-made routes are left alone", async () => {
@@ -102,7 +105,7 @@ describe.skipIf(netnsSkipReason !== null)(`networkd controllers${netnsSkipReason
     ctl = controller(cfg(smaller));
     await ctl.start();
     expect(v4v6()).toEqual(["10.5.0.2/24"]);
-    expect(node.ipJson<any[]>("route", "show", "table", "100")).toEqual([]);
+    expect(node.ipJson<any[]>("route", "show").map((r) => r.dst)).not.toContain("10.77.0.0/16");
     expect(node.ipJson<any[]>("route", "show").map((r) => r.dst)).toContain("192.0.2.0/24");
   });
 
@@ -159,9 +162,10 @@ machine:
     }
   });
 
-  test("an invalid config is refused with the YAML path named", () => {
-    expect(() => cfg("machine:\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.5.0.300/24]\n")).toThrow("machine.network.interfaces[0].addresses[0]: invalid IP address");
-    expect(() => cfg("machine:\n  network:\n    interfaces:\n      - {interface: bond0, bond: {interfaces: [eth1], mode: fast}}\n")).toThrow('machine.network.interfaces[0].bond.mode: "fast" is not one of');
+  test("an invalid network section (as init hands it over) is refused with the YAML path named", () => {
+    expect(() => cfg("machine:\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.5.0.300/24]\n")).toThrow('machine.network.interfaces[0].addresses[0]: expected an address with a prefix length like 10.5.0.2/24 or fd00::2/64, found "10.5.0.300/24"');
+    expect(() => cfg("machine:\n  network:\n    interfaces:\n      - {interface: bond0, bond: {interfaces: [eth1], mode: fast}}\n")).toThrow('machine.network.interfaces[0].bond.mode: Invalid type: Expected ("balance-rr" | "active-backup"');
+    expect(() => cfg("machine:\n  time: {bootTimeout: soon}\n")).toThrow('machine.time.bootTimeout: expected a duration like 30s, 2m or 1h30m (units ns, us, ms, s, m, h), found "soon"');
   });
 
   test.skipIf(dnsmasqSkipReason !== null)(`defaults: with no network config, DHCP runs on the link with carrier and the lease is applied${dnsmasqSkipReason ? ` (skipped: ${dnsmasqSkipReason})` : ""}`, async () => {
@@ -213,7 +217,7 @@ machine:
   const binary = join(root, "out/bunker");
   test.skipIf(!existsSync(binary))(`the networkd personality applies a config once, sets the hostname in its UTS namespace, and prints the status${existsSync(binary) ? "" : " (skipped: out/bunker not built; scripts/test.sh builds it)"}`, () => {
     const config = join(dir, "machine.yaml");
-    writeFileSync(config, STATIC);
+    writeFileSync(config, workerConfig(STATIC.split("machine:\n")[1]!));
     const bin = [binary];
     const script = `'${binary}' networkd --once --config '${config}' --state-dir '${dir}' --cmdline /dev/null > '${dir}/out.json' && hostname`;
     const out = node.exec(["unshare", "--uts", "sh", "-c", script]).trim();
@@ -222,15 +226,18 @@ machine:
     expect(status.addresses).toContainEqual(expect.objectContaining({ link: "eth0", address: "10.5.0.2/24" }));
     expect(v4v6()).toEqual(["10.5.0.2/24", "fd00::2/64"]);
     // A bad config: exit 1 with the path named, nothing applied.
-    writeFileSync(config, "machine:\n  network:\n    interfaces: [{interface: eth0, mtu: 5}]\n");
-    const bad = Bun.spawnSync(["ip", "netns", "exec", node.name, ...bin, "networkd", "--once", "--config", config, "--state-dir", dir], { stderr: "pipe" });
-    expect(bad.exitCode).toBe(1);
-    expect(bad.stderr.toString()).toContain("machine.network.interfaces[0].mtu: expected an integer 68..65535");
+    const bad = workerConfig("  network:\n    interfaces: [{interface: eth0, mtu: 5}]\n");
+    writeFileSync(config, bad);
+    const refused = Bun.spawnSync(["ip", "netns", "exec", node.name, ...bin, "networkd", "--once", "--config", config, "--state-dir", dir], { stderr: "pipe" });
+    expect(refused.exitCode).toBe(1);
+    // core/config's loadConfig: the file, line and column, the YAML path and what was expected.
+    const at = posOf(bad, "mtu: 5", 5);
+    expect(refused.stderr.toString()).toContain(`${config}:${at.line}:${at.column}: error: machine.network.interfaces[0].mtu: expected at least 68, found the number 5`);
   }, 20000);
 
   test.skipIf(!existsSync(binary))(`the networkd personality keeps running: drift repaired, SIGTERM stops it cleanly${existsSync(binary) ? "" : " (skipped: out/bunker not built)"}`, async () => {
     const config = join(dir, "machine.yaml");
-    writeFileSync(config, STATIC);
+    writeFileSync(config, workerConfig(STATIC.split("machine:\n")[1]!));
     // --no-time: a test must never move this machine's clock.
     const p = Bun.spawn(["ip", "netns", "exec", node.name, "unshare", "--uts", binary, "networkd", "--config", config, "--state-dir", dir, "--cmdline", "/dev/null", "--no-time"], { stdout: "pipe", stderr: "pipe" });
     try {

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { MachineService as M, ResourceService as R, allMethods } from "./gen/services.ts";
-import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, METHOD_ROLES, parseRoleList, parseRoles, rolesFor, type Role } from "./roles.ts";
+import { MachineService as M, ResourcePublisher, ResourceService as R, allMethods } from "./gen/services.ts";
+import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, isInternal, METHOD_ROLES, parseRoleList, parseRoles, rolesFor, type Role } from "./roles.ts";
 
 const may = (path: string, ...roles: Role[]) => authorize(path, roles).allowed;
 
@@ -73,4 +73,13 @@ test("maintenance mode: Version, Disks, ApplyConfiguration and read-only status 
     expect(authorizeMaintenance(m.path).allowed).toBe(false);
   }
   expect(authorizeMaintenance(M.Reset.path).reason).toContain("apply a config first");
+});
+
+test("internal services (ResourcePublisher) are refused to every role, admin included", () => {
+  for (const m of Object.values(ResourcePublisher)) {
+    expect(isInternal(m.path)).toBe(true);
+    expect(authorize(m.path, ["os:admin", "os:operator", "os:reader"])).toEqual({ allowed: false, reason: `${m.name} is internal to the node: served only on init's local socket, to no role` });
+    expect(authorizeMaintenance(m.path).allowed).toBe(false);
+  }
+  expect(isInternal(M.Version.path)).toBe(false);
 });

@@ -107,9 +107,15 @@ export interface Decision {
   reason: string;
 }
 
+/** Services of package bunker.internal: init's local socket only, for no role at all. */
+export function isInternal(path: string): boolean {
+  return path.startsWith("/bunker.internal.");
+}
+
 /** May a caller holding `roles` call `path`? Deny by default. */
 export function authorize(path: string, roles: readonly Role[]): Decision {
   const method = path.slice(path.lastIndexOf("/") + 1) || path;
+  if (isInternal(path)) return { allowed: false, reason: `${method} is internal to the node: served only on init's local socket, to no role` };
   const needed = rolesFor(path);
   const match = roles.find((r) => needed.includes(r));
   if (match) return { allowed: true, reason: `${match} may call ${method}` };

@@ -3,7 +3,8 @@
  * changes (live or reboot) and export the JSON Schema. Import from here.
  */
 export { loadConfig, type LoadOptions, type LoadResult } from "./load.ts";
-export { MachineConfigSchema, type MachineConfig, type MachineConfigInput } from "./schema.ts";
+export { MachineConfigSchema, NetworkSchema, TimeSchema, type MachineConfig, type MachineConfigInput } from "./schema.ts";
+export { durationMs } from "./forms.ts";
 export { formatProblems, formatPath, ROOT_PATH, type Problem, type PathSegment } from "./problem.ts";
 export { MODES, type Mode } from "./semantic.ts";
 export { applyEffect, changedPaths, planApply, splitPath, APPLY_EFFECTS, type ApplyEffect, type ApplyPlan } from "./effects.ts";

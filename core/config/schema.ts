@@ -69,7 +69,8 @@ const HostEntry = v.pipe(v.strictObject({
   aliases: v.pipe(v.array(str(f.hostname, "A host name.")), v.minLength(1), v.description("Names that resolve to the address (at least one).")),
 }), v.description("An /etc/hosts entry."));
 
-const Network = v.pipe(v.strictObject({
+/** machine.network alone: networkd checks what init hands it with the same rules. */
+export const NetworkSchema = v.pipe(v.strictObject({
   hostname: v.optional(str(f.hostname, "The node's host name (RFC 1123). Omitted: derived from the first address or DHCP.")),
   interfaces: list(Interface, "Links to configure. Links not listed are left down unless DHCP finds them."),
   nameservers: list(str(f.ip, "A DNS server address."), "DNS servers. Omitted: the ones DHCP gives."),
@@ -96,7 +97,8 @@ const Install = v.pipe(v.strictObject({
   extraKernelArgs: list(str(f.kernelArg, "A kernel argument, e.g. console=ttyS0."), "Kernel arguments written to the boot entry."),
 }), v.description("Installation to disk (metal and qemu modes)."));
 
-const Time = v.pipe(v.strictObject({
+/** machine.time alone (see NetworkSchema). */
+export const TimeSchema = v.pipe(v.strictObject({
   disabled: bool(false, "Do not synchronize the clock."),
   servers: v.optional(v.pipe(v.array(str(f.ipOrHostname, "An NTP server.")), v.description("NTP servers.")), ["pool.ntp.org"]),
   bootTimeout: v.optional(str(f.duration, "How long boot waits for a first synchronization (Go duration: 30s, 2m)."), "2m"),
@@ -129,9 +131,9 @@ const Machine = v.pipe(v.strictObject({
   ca: CA("Required on a controlplane, forbidden on a worker."),
   acceptedCAs: list(v.strictObject({ crt: certPem("A CA certificate: base64 of its PEM text.") }), "More CAs whose client certificates are trusted (CA rotation)."),
   certSANs: list(str(f.ipOrDnsName, "An IP address or DNS name."), "Extra names and addresses for the node's API certificate."),
-  network: v.optional(Network, {}),
+  network: v.optional(NetworkSchema, {}),
   install: v.optional(Install),
-  time: v.optional(Time, {}),
+  time: v.optional(TimeSchema, {}),
   sysctls: v.optional(v.pipe(
     v.record(v.pipe(v.string(), form(f.sysctlKey), v.metadata({ jsonSchema: f.JSON_SCHEMA_HINTS.get(f.sysctlKey) ?? {} })), v.pipe(v.union([v.string(), v.number()]), v.transform(String), form(f.oneLine))),
     v.description("Kernel parameters: name (net.ipv4.ip_forward) to value."),

@@ -14,6 +14,7 @@ const symbols = {
   setgroups: { args: [u64, P], returns: i32 },
   setresuid: { args: [u32, u32, u32], returns: i32 },
   setresgid: { args: [u32, u32, u32], returns: i32 },
+  capset: { args: [P, P], returns: i32 },
 } as const;
 
 type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
@@ -25,12 +26,18 @@ function proc(): Lib {
 
 export const PR = {
   SET_PDEATHSIG: 1,
+  SET_KEEPCAPS: 8,
   CAPBSET_READ: 23,
   CAPBSET_DROP: 24,
   SET_CHILD_SUBREAPER: 36,
   SET_NO_NEW_PRIVS: 38,
   GET_NO_NEW_PRIVS: 39,
+  CAP_AMBIENT: 47,
 } as const;
+
+const PR_CAP_AMBIENT_RAISE = 2n;
+/** _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set. */
+const CAP_VERSION_3 = 0x20080522;
 
 export const RLIMIT = {
   CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, NOFILE: 7, AS: 9, NPROC: 6, MEMLOCK: 8,
@@ -79,6 +86,31 @@ export function setChildSubreaper(): void {
 export function setRlimit(resource: number, soft: bigint, hard: bigint): void {
   const lim = new BigUint64Array([soft, hard]);
   check("prlimit", libc().prlimit(0, resource, ptr(lim), null), `resource ${resource}`);
+}
+
+/**
+ * Keep the permitted capabilities across the coming change to a non-root uid (this thread; the
+ * kernel clears the flag again at execve).
+ */
+export function keepCapsOnUidChange(): void {
+  check("prctl", libc().prctl(PR.SET_KEEPCAPS, 1n, 0n, 0n, 0n), "PR_SET_KEEPCAPS");
+}
+
+/**
+ * Makes `caps` survive execve as a non-root uid: sets them permitted, effective and inheritable
+ * on this thread, then raises them in the ambient set, which execve of an ordinary (non-setuid,
+ * no file capabilities) program turns into its permitted and effective sets. Call after the uid
+ * change (with keepCapsOnUidChange before it) and from the thread that then calls execve.
+ */
+export function raiseAmbient(caps: ReadonlySet<number>): void {
+  const words = new Uint32Array(6); // [effective, permitted, inheritable] x 2
+  for (const c of caps) {
+    const word = c >> 5, bit = 1 << (c & 31);
+    for (const set of [0, 1, 2]) words[word * 3 + set]! |= bit;
+  }
+  const header = new Uint32Array([CAP_VERSION_3, 0]);
+  check("capset", proc().capset(ptr(header), ptr(words)), `capabilities ${[...caps].join(",")}`);
+  for (const c of caps) check("prctl", libc().prctl(PR.CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, BigInt(c), 0n, 0n), `PR_CAP_AMBIENT_RAISE ${c}`);
 }
 
 /** Clears the supplementary groups, then sets gid and uid (in that order: uid last drops the right to change). */

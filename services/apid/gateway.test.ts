@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { allMethods, MachineService as M, ResourceService as R } from "../../core/api/gen/services.ts";
+import { allMethods, MachineService as M, ResourcePublisher as P, ResourceService as R } from "../../core/api/gen/services.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { AnyMethod, Method } from "../../core/grpc/method.ts";
 import { GrpcServer } from "../../core/grpc/server.ts";
@@ -151,6 +151,12 @@ const matrix: [string, AnyMethod, boolean, string][] = [
   ["none", R.List, true, "PERMISSION_DENIED"],
   ["rogue", M.Reset, true, "PERMISSION_DENIED"], // a certificate grants nothing in maintenance mode
   ["admin", M.GenerateClientConfiguration, true, "PERMISSION_DENIED"],
+  // Internal services are never forwarded, whoever asks (the stub backend does not even serve
+  // them, so PERMISSION_DENIED rather than UNIMPLEMENTED shows apid refused).
+  ["admin", P.Put, false, "PERMISSION_DENIED"],
+  ["admin", P.Replace, false, "PERMISSION_DENIED"],
+  ["admin", P.Delete, false, "PERMISSION_DENIED"],
+  ["none", P.Put, true, "PERMISSION_DENIED"],
 ];
 
 describe("authorisation matrix", () => {

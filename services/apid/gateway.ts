@@ -14,7 +14,7 @@
  * certificate. The forwarded call has no `node`, so it cannot bounce further.
  */
 import type { AddressInfo } from "node:net";
-import { allMethods } from "../../core/api/gen/services.ts";
+import { allMethods, internalMethods } from "../../core/api/gen/services.ts";
 import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
@@ -35,6 +35,9 @@ export interface GatewayOptions {
   key: string;
   /** PEM of the cluster CA and any accepted CAs (rotation); unused in maintenance mode. */
   cas: string[];
+  /** PEM of the node client certificate and key for relaying (default: cert and key). */
+  clientCert?: string;
+  clientKey?: string;
   /** init's unix socket. */
   backend: string;
   /** Port of other nodes' apid, for `node` metadata without a port. Default 50000. */
@@ -42,6 +45,9 @@ export interface GatewayOptions {
   maintenance?: boolean;
   onError?: (err: Error, where: string) => void;
 }
+
+/** What apid serves and relays with; reloaded on SIGHUP. */
+export type Credentials = Pick<GatewayOptions, "cert" | "key" | "cas" | "clientCert" | "clientKey">;
 
 /** Who the caller is, after the checks; or why it may not call. */
 export type Caller = { roles: Role[]; identity: string } | { error: GrpcError };
@@ -77,12 +83,12 @@ export class Gateway {
   readonly server: GrpcServer;
   private readonly backend: GrpcClient;
   private readonly peers = new Map<string, GrpcClient>();
-  private creds: { cert: string; key: string; cas: string[] };
+  private creds: Credentials;
   private address: AddressInfo | undefined;
 
   constructor(private readonly o: GatewayOptions) {
     this.server = new GrpcServer({ onError: o.onError });
-    this.creds = { cert: o.cert, key: o.key, cas: o.cas };
+    this.creds = { cert: o.cert, key: o.key, cas: o.cas, clientCert: o.clientCert, clientKey: o.clientKey };
     this.backend = GrpcClient.unix(o.backend);
     for (const m of allMethods.values()) {
       if (m.responseStream) {
@@ -92,6 +98,13 @@ export class Gateway {
         const method = m as Method<unknown, unknown, false>;
         this.server.handle(method, (req, ctx) => this.forwardUnary(method, req, ctx));
       }
+    }
+    // The deny-all side: internal services (ResourcePublisher) are init's alone; no caller, of
+    // any role, reaches them through apid.
+    for (const m of internalMethods.values()) {
+      this.server.handle(m as Method<unknown, unknown, false>, (_req, ctx) => {
+        throw new GrpcError(Status.PERMISSION_DENIED, authorize(ctx.method.path, []).reason);
+      });
     }
   }
 
@@ -105,7 +118,7 @@ export class Gateway {
   }
 
   /** New certificate or CAs for new connections; open streams continue. */
-  setCredentials(c: { cert: string; key: string; cas: string[] }): void {
+  setCredentials(c: Credentials): void {
     this.server.setCredentials({ key: c.key, cert: c.cert, ca: this.o.maintenance ? undefined : c.cas });
     // Connections to other nodes are made again with the new certificate.
     this.creds = c;
@@ -154,7 +167,7 @@ export class Gateway {
     let c = this.peers.get(address);
     if (!c) {
       if (this.peers.size >= 64) throw new GrpcError(Status.RESOURCE_EXHAUSTED, "too many other nodes addressed through this one");
-      c = GrpcClient.tls({ address, ca: this.creds.cas, cert: this.creds.cert, key: this.creds.key });
+      c = GrpcClient.tls({ address, ca: this.creds.cas, cert: this.creds.clientCert ?? this.creds.cert, key: this.creds.clientKey ?? this.creds.key });
       this.peers.set(address, c);
     }
     return c;

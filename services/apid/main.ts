@@ -3,7 +3,8 @@ import { parseArgs } from "node:util";
 import { Gateway } from "./gateway.ts";
 
 const HELP = `Usage: apid --cert FILE --key FILE --ca FILE [--accepted-ca FILE]... --backend SOCKET
-            [--listen HOST:PORT] [--peer-port PORT] [--maintenance]
+            [--listen HOST:PORT] [--peer-port PORT] [--client-cert FILE --client-key FILE]
+            [--maintenance]
 
 The API gateway: serves the node API over TLS 1.3 on --listen (default 0.0.0.0:50000), requires
 a client certificate chaining to the CA in --ca (or an --accepted-ca, for CA rotation) with EKU
@@ -15,9 +16,10 @@ forwards each call to init's unix socket (--backend) with the roles in x-bunker-
 
 Metadata "node: HOST[:PORT]" relays a call, once checked here, to that node's apid (port
 --peer-port, default 50000) with this node's certificate, which must carry EKU clientAuth and
-Subject O os:impersonator; the other node applies the caller's roles.
+Subject O os:impersonator (--client-cert/--client-key, else --cert/--key); the other node
+applies the caller's roles.
 
-SIGHUP re-reads --cert, --key, --ca and --accepted-ca: renewed certificates apply to new
+SIGHUP re-reads every certificate and key file: renewed certificates apply to new
 connections while open streams continue. SIGTERM stops.`;
 
 function parseListen(s: string): { host: string; port: number } {
@@ -42,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
         backend: { type: "string" },
         maintenance: { type: "boolean", default: false },
         "peer-port": { type: "string", default: "50000" },
+        "client-cert": { type: "string" },
+        "client-key": { type: "string" },
       },
       strict: true,
     }).values;
@@ -62,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
     cert: readFileSync(args.cert!, "utf8"),
     key: readFileSync(args.key!, "utf8"),
     cas: args.maintenance ? [] : [args.ca!, ...args["accepted-ca"]!].map((f) => readFileSync(f, "utf8")),
+    ...(args["client-cert"] && args["client-key"]
+      ? { clientCert: readFileSync(args["client-cert"], "utf8"), clientKey: readFileSync(args["client-key"], "utf8") } : {}),
   });
 
   let gateway: Gateway;

@@ -1,6 +1,7 @@
 /**
  * `diag`: what an operator can ask the node directly on its console, with no API: links,
- * addresses, routes, straight from the kernel over rtnetlink.
+ * addresses, routes (rtnetlink), processes, mounts, sockets, memory, the kernel log (core/procfs)
+ * and disks (core/disks), straight from the kernel.
  */
 import { commands } from "./commands.ts";
 

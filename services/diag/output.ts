@@ -45,3 +45,30 @@ export async function withRtnl(name: string, fn: (nl: Rtnl) => Promise<void>): P
     await nl?.close();
   }
 }
+
+/** A command that prints what `read` returns: a table of `row`s, or the data itself with -o json. */
+export async function runReader<T>(
+  name: string, summary: string, argv: string[],
+  read: () => T[] | Promise<T[]>, header: string[], row: (item: T) => string[],
+): Promise<number> {
+  const fmt = parseOutput(name, summary, argv);
+  if (typeof fmt === "number") return fmt;
+  let items: T[];
+  try {
+    items = await read();
+  } catch (e) {
+    console.error(`diag ${name}: ${(e as Error).message}`);
+    return 1;
+  }
+  console.log(fmt === "json" ? JSON.stringify(items, null, 2) : table(header, items.map(row)));
+  return 0;
+}
+
+/** 1536 -> "1.5 KiB": sizes for people. */
+export function humanBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}

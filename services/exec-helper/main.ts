@@ -9,7 +9,9 @@
  * and exec is impossible from JavaScript.
  */
 import { writeFileSync } from "node:fs";
-import { CAPS, RLIMIT, execve, restrictBoundingSet, setCredentials, setNoNewPrivs, setRlimit } from "../../core/sys/process.ts";
+import {
+  CAPS, RLIMIT, execve, keepCapsOnUidChange, raiseAmbient, restrictBoundingSet, setCredentials, setNoNewPrivs, setRlimit,
+} from "../../core/sys/process.ts";
 import { EXEC_SPEC_ENV, type ExecSpec } from "./spec.ts";
 
 const HELP = `Usage: bunker exec-helper   (with ${EXEC_SPEC_ENV} set by init)
@@ -42,11 +44,17 @@ export function main(argv: string[]): number {
     for (const [name, [soft, hard]] of Object.entries(spec.rlimits ?? {})) {
       setRlimit(RLIMIT[name as keyof typeof RLIMIT], BigInt(soft), BigInt(hard));
     }
-    if (spec.capabilities) restrictBoundingSet(new Set(spec.capabilities.map((c) => CAPS[c]!)));
+    const caps = spec.capabilities ? new Set(spec.capabilities.map((c) => CAPS[c]!)) : undefined;
+    if (caps) restrictBoundingSet(caps);
+    // A non-root uid loses every capability at setuid and again at execve, unless they are kept
+    // across the uid change and raised as ambient capabilities.
+    const dropsRoot = process.getuid?.() === 0 && (spec.uid ?? 0) !== 0;
+    if (caps?.size && dropsRoot) keepCapsOnUidChange();
     if (process.getuid?.() === 0) setCredentials(spec.uid ?? 0, spec.gid ?? 0);
     else if ((spec.uid !== undefined && spec.uid !== process.getuid?.()) || (spec.gid !== undefined && spec.gid !== process.getgid?.())) {
       throw new Error(`uid ${spec.uid}/gid ${spec.gid}: only root can change credentials`);
     }
+    if (caps?.size && dropsRoot) raiseAmbient(caps);
     if (spec.noNewPrivs) setNoNewPrivs();
     execve(path, [spec.argv0 ?? spec.argv[0]!, ...spec.argv.slice(1)], spec.env);
   } catch (err) {

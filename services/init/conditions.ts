@@ -1,6 +1,7 @@
 /** The conditions a service can wait for: a file, a resource, network online, time synced. */
 import { existsSync } from "node:fs";
 import type { Ref, Store } from "../../core/resources/index.ts";
+import { NETWORK_STATUS, TIME_STATUS } from "../../core/netresources/kinds.ts";
 import type { Condition } from "./service.ts";
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -45,12 +46,32 @@ export function resourcePresent<Spec>(store: Store, ref: Ref, ok?: (spec: Spec) 
   };
 }
 
-/** Written by the network part (a later issue): NetworkStatuses network/status {online: true}. */
-export const NETWORK_STATUS: Ref = { namespace: "network", type: "NetworkStatuses.network.bunker.dev", id: "status" };
-/** Written by the time part (a later issue): TimeStatuses runtime/status {synced: true}. */
-export const TIME_STATUS: Ref = { namespace: "runtime", type: "TimeStatuses.runtime.bunker.dev", id: "status" };
+/** NETWORK_STATUS: init's network-status controller; TIME_STATUS: published by networkd. */
+export { NETWORK_STATUS, TIME_STATUS };
 
 export const networkOnline = (store: Store) =>
   resourcePresent<{ online?: boolean }>(store, NETWORK_STATUS, (s) => s.online === true, "network online");
-export const timeSynced = (store: Store) =>
-  resourcePresent<{ synced?: boolean }>(store, TIME_STATUS, (s) => s.synced === true, "time synced");
+/**
+ * Met when networkd reports the clock synchronised, or not managed (time disabled). With
+ * `timeoutMs`, also met when that time passes: boot goes on without a good clock, and
+ * `onTimeout` is told so it can warn.
+ */
+export function timeSynced(store: Store, timeoutMs?: number, onTimeout?: () => void): Condition {
+  const synced = resourcePresent<{ synced?: boolean; disabled?: boolean }>(store, TIME_STATUS, (s) => s.synced === true || s.disabled === true);
+  return {
+    describe: "time synced",
+    async wait(signal) {
+      if (timeoutMs === undefined) return synced.wait(signal);
+      const ac = new AbortController();
+      const both = AbortSignal.any([signal, ac.signal]);
+      try {
+        await Promise.race([
+          synced.wait(both),
+          sleep(timeoutMs, both).then(() => onTimeout?.()),
+        ]);
+      } finally {
+        ac.abort();
+      }
+    },
+  };
+}

@@ -3,14 +3,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cmdlineConfigURL, fetchConfig, loadBootConfig, parseMachineConfig } from "./config.ts";
+import { edit, fixture } from "../../core/config/testdata/fixtures.ts";
 
-const good = "version: v1alpha1\nmachine:\n  type: worker\n  network:\n    hostname: node1\n";
+const good = fixture("worker.yaml");
 
-test("parseMachineConfig names the source and the field that is wrong", () => {
+test("parseMachineConfig checks the whole config with core/config and names source, line:column and path", () => {
   expect(parseMachineConfig(good, "f.yaml").config).toMatchObject({ machine: { type: "worker" } });
-  expect(() => parseMachineConfig("version: v2\n", "f.yaml")).toThrow('machine config from f.yaml: version: expected "v1alpha1", got "v2"');
-  expect(() => parseMachineConfig("version: v1alpha1\nmachine: {type: router}\n", "x")).toThrow("machine.type: expected controlplane or worker");
-  expect(() => parseMachineConfig("a: [", "x")).toThrow("not valid YAML");
+  expect(() => parseMachineConfig(edit(good, "version: v1alpha1", "version: v2"), "f.yaml")).toThrow(/^machine config from f.yaml is not valid:\nf.yaml:2:10: error: version: /);
+  expect(() => parseMachineConfig(edit(good, "type: worker", "type: router"), "x")).toThrow(/\nx:4:9: error: machine.type: /);
+  expect(() => parseMachineConfig("a: [", "x")).toThrow(/^machine config from x is not valid:\nx:1:/);
+  // Container mode warns about what the container runtime owns; the config still loads.
+  expect(parseMachineConfig(good, "c.yaml", "container").warnings?.join("\n")).toContain("c.yaml:");
 });
 
 test("bunker.config= is found among other kernel arguments", () => {
@@ -40,7 +43,7 @@ test("boot config sources: file first, then the cmdline URL, then the saved copy
     writeFileSync(saved, good);
     expect((await loadBootConfig({ savedPath: saved }))!.source).toBe("state");
     const file = join(dir, "f.yaml");
-    writeFileSync(file, good.replace("worker", "controlplane"));
+    writeFileSync(file, fixture("controlplane.yaml"));
     expect((await loadBootConfig({ file, savedPath: saved }))!.config).toMatchObject({ machine: { type: "controlplane" } });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,30 +2,28 @@
  * Where the machine config comes from at boot, in order: --config FILE, the kernel command line's
  * `bunker.config=URL` (fetched with retries), the copy saved in the state directory by the last
  * apply-config (the STATE partition on an installed node, a later step), else none: maintenance.
- * The check here is the minimum init needs (a v1alpha1 document with a machine type); the full
- * schema check belongs to the config library and replaces it when that lands.
+ * Every config, at boot or through the API, is checked whole by core/config's loadConfig: a
+ * broken one is refused with every problem at its line:column.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { parse } from "yaml";
+import { formatProblems, loadConfig, type Mode as ConfigMode } from "../../core/config/config.ts";
 import { sleep } from "./conditions.ts";
 import type { MachineConfigSpec } from "./resources.ts";
 
-export function parseMachineConfig(raw: string, source: string): MachineConfigSpec {
-  let doc: unknown;
-  try {
-    doc = parse(raw);
-  } catch (err) {
-    throw new Error(`machine config from ${source}: not valid YAML: ${err instanceof Error ? err.message : String(err)}`);
+/** A config that loadConfig refused; the message lists each problem as SOURCE:LINE:COLUMN: error: PATH: what. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
   }
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Error(`machine config from ${source}: expected a YAML mapping`);
-  const c = doc as Record<string, unknown>;
-  if (c.version !== "v1alpha1") throw new Error(`machine config from ${source}: version: expected "v1alpha1", got ${JSON.stringify(c.version)}`);
-  const machine = c.machine as Record<string, unknown> | undefined;
-  if (!machine || typeof machine !== "object") throw new Error(`machine config from ${source}: machine: required`);
-  if (machine.type !== "controlplane" && machine.type !== "worker") {
-    throw new Error(`machine config from ${source}: machine.type: expected controlplane or worker, got ${JSON.stringify(machine.type)}`);
-  }
-  return { raw, config: c, source };
+}
+
+/** Parses and validates a machine config for a node of this kind (metal, container). */
+export function parseMachineConfig(raw: string, source: string, mode: ConfigMode = "metal"): MachineConfigSpec {
+  const r = loadConfig(raw, { mode });
+  if (!r.config) throw new ConfigError(`machine config from ${source} is not valid:\n${formatProblems(source, r.errors, r.warnings)}`);
+  const warnings = r.warnings.map((w) => `${source}:${w.line}:${w.column}: ${w.path}: ${w.message}`);
+  return { raw, config: r.config as unknown as Record<string, unknown>, source, ...(warnings.length ? { warnings } : {}) };
 }
 
 /** The value of `bunker.config=` on a kernel command line, if any. */
@@ -76,13 +74,15 @@ export interface ConfigSources {
   cmdline?: string;
   /** The saved copy from the last apply-config. */
   savedPath: string;
+  /** What the node runs on: decides what the config must hold (default metal). */
+  mode?: ConfigMode;
 }
 
 /** The boot config, or undefined for maintenance mode. Throws when a named source is broken. */
 export async function loadBootConfig(src: ConfigSources, fetchOpts: FetchOptions = {}): Promise<MachineConfigSpec | undefined> {
-  if (src.file) return parseMachineConfig(readFileSync(src.file, "utf8"), src.file);
+  if (src.file) return parseMachineConfig(readFileSync(src.file, "utf8"), src.file, src.mode);
   const url = src.cmdline ? cmdlineConfigURL(src.cmdline) : undefined;
-  if (url) return parseMachineConfig(await fetchConfig(url, fetchOpts), url);
-  if (existsSync(src.savedPath)) return parseMachineConfig(readFileSync(src.savedPath, "utf8"), "state");
+  if (url) return parseMachineConfig(await fetchConfig(url, fetchOpts), url, src.mode);
+  if (existsSync(src.savedPath)) return parseMachineConfig(readFileSync(src.savedPath, "utf8"), "state", src.mode);
   return undefined;
 }

@@ -6,7 +6,8 @@
 export type ChangeKind = "added" | "removed" | "changed";
 export interface ConfigChange { path: string; kind: ChangeKind; live: boolean }
 
-const LIVE_PREFIXES = ["machine.network.hostname", "machine.sysctls", "debug"];
+// machine.network and machine.time: networkd watches its config and reconciles at once.
+const LIVE_PREFIXES = ["machine.network", "machine.time", "machine.sysctls", "debug"];
 
 function flatten(v: unknown, prefix: string, out: Map<string, string>): void {
   if (v !== null && typeof v === "object" && !Array.isArray(v)) {

@@ -1,5 +1,15 @@
-/** init's controllers: MachineStatus from the stage, config and services; Hostname from the config. */
+/**
+ * init's controllers: MachineStatus from the stage, config, services and network; the hostname
+ * from the config or networkd's HostnameSpec; NetworkConfig (what networkd may read) from the
+ * config; NetworkStatus (network online) from what networkd publishes.
+ */
 import type { Controller } from "../../core/resources/index.ts";
+import {
+  ADDRESS_STATUSES, HOSTNAME_SPEC, HOSTNAME_SPECS, LINK_STATUSES, NETWORK_CONFIG, NETWORK_CONFIGS, NETWORK_STATUS, NETWORK_STATUSES,
+  ROUTE_STATUSES, TIME_STATUS, TIME_STATUSES,
+  type AddressStatusSpec, type HostnameSpecSpec, type LinkStatusSpec, type NetworkConfigSpec, type NetworkStatusSpec,
+  type RouteStatusSpec, type TimeStatusSpec,
+} from "../../core/netresources/kinds.ts";
 import {
   HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES,
   type HostnameSpec, type MachineConfigSpec, type MachineStageSpec, type MachineStatusSpec,
@@ -15,9 +25,12 @@ function serviceUp(s: ServiceStatus): boolean {
   return s.state === "Finished" && s.lastExit?.code === 0;
 }
 
+/** The service whose resources the network conditions come from. */
+export const NETWORK_SERVICE = "networkd";
+
 export const machineStatusController: Controller = {
   name: "machine-status",
-  inputs: [kindOf(MACHINE_STAGE), kindOf(MACHINE_CONFIG), SERVICES],
+  inputs: [kindOf(MACHINE_STAGE), kindOf(MACHINE_CONFIG), SERVICES, NETWORK_STATUSES, TIME_STATUSES],
   outputs: [MACHINE_STATUS.type],
   reconcile(ctx) {
     const stageSpec = ctx.get<MachineStageSpec>(MACHINE_STAGE)?.spec;
@@ -32,16 +45,29 @@ export const machineStatusController: Controller = {
         unmet.push({ name: `service ${s.metadata.id}`, reason: `${s.spec.state}${s.spec.healthy === false ? " (unhealthy)" : ""}${last ? `: ${last}` : ""}` });
       }
     }
+    // Network and time count only where networkd runs (not in a container-mode init without it).
+    const networkd = ctx.get<ServiceStatus>({ ...SERVICES, id: NETWORK_SERVICE })?.spec;
+    if (networkd && networkd.state !== "Skipped") {
+      const net = ctx.get<NetworkStatusSpec>(NETWORK_STATUS)?.spec;
+      if (!net?.online) unmet.push({ name: "network", reason: net?.reason ?? "networkd has not published its status yet" });
+      const time = ctx.get<TimeStatusSpec>(TIME_STATUS)?.spec;
+      if (!time) unmet.push({ name: "time", reason: "networkd has not published the time status yet" });
+      else if (!time.synced && !time.disabled) unmet.push({ name: "time", reason: `not synchronised${time.lastError ? `: ${time.lastError}` : ""}` });
+    }
     if (stage !== "running") unmet.unshift({ name: "stage", reason: `stage is ${stage}` });
     ctx.modify<MachineStatusSpec>(MACHINE_STATUS, () => ({ stage, ready: unmet.length === 0, unmetConditions: unmet }));
   },
 };
 
-/** Derives the hostname; `apply` sets it in the kernel (only as PID 1 on a node). */
+/**
+ * Derives the hostname: machine.network.hostname, else the one networkd chose from its layers
+ * (DHCP, cmdline, its MAC-based default), else `defaultName`. `apply` sets it in the kernel (only
+ * as PID 1 on a node): init does it so networkd needs no CAP_SYS_ADMIN.
+ */
 export function hostnameController(defaultName: string, apply?: (h: HostnameSpec) => void): Controller {
   return {
     name: "hostname",
-    inputs: [kindOf(MACHINE_CONFIG)],
+    inputs: [kindOf(MACHINE_CONFIG), HOSTNAME_SPECS],
     outputs: [HOSTNAME.type],
     reconcile(ctx) {
       const mc = ctx.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as { machine?: { network?: { hostname?: unknown } } } | undefined;
@@ -53,9 +79,47 @@ export function hostnameController(defaultName: string, apply?: (h: HostnameSpec
         }
         const [host, ...domain] = configured.split(".");
         spec = { hostname: host!, domainname: domain.join("."), source: "config" };
+      } else {
+        const wanted = ctx.get<HostnameSpecSpec>(HOSTNAME_SPEC)?.spec;
+        if (wanted?.hostname) spec = { hostname: wanted.hostname, domainname: wanted.domain ?? "", source: wanted.layer };
       }
       apply?.(spec);
       ctx.modify<HostnameSpec>(HOSTNAME, () => spec);
     },
   };
 }
+
+/** What networkd may read of the config: machine.network and machine.time, nothing else (no keys). */
+export const networkConfigController: Controller = {
+  name: "network-config",
+  inputs: [kindOf(MACHINE_CONFIG)],
+  outputs: [NETWORK_CONFIGS.type],
+  reconcile(ctx) {
+    const mc = ctx.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as { machine?: { network?: unknown; time?: unknown } } | undefined;
+    if (!mc) { ctx.destroy(NETWORK_CONFIG); return; }
+    ctx.modify<NetworkConfigSpec>(NETWORK_CONFIG, () => ({ network: mc.machine?.network ?? {}, time: mc.machine?.time ?? {} }));
+  },
+};
+
+/**
+ * Network online: a global address on a link that is up with carrier (not loopback). A default
+ * route is reported but not required: a node on one flat segment is online without one.
+ */
+export const networkStatusController: Controller = {
+  name: "network-status",
+  inputs: [LINK_STATUSES, ADDRESS_STATUSES, ROUTE_STATUSES],
+  outputs: [NETWORK_STATUSES.type],
+  reconcile(ctx) {
+    const links = new Map(ctx.list<LinkStatusSpec>(LINK_STATUSES).map((r) => [r.spec.name, r.spec]));
+    const usable = ctx.list<AddressStatusSpec>(ADDRESS_STATUSES).map((r) => r.spec).filter((a) => {
+      const l = links.get(a.link);
+      return a.scope === "global" && l !== undefined && l.kind !== "loopback" && l.up && l.carrier;
+    });
+    const defaultRoute = ctx.list<RouteStatusSpec>(ROUTE_STATUSES).some((r) => r.spec.dst === "0.0.0.0/0" || r.spec.dst === "::/0");
+    const addresses = usable.map((a) => `${a.address} on ${a.link}`);
+    const spec: NetworkStatusSpec = usable.length
+      ? { online: true, reason: `address ${addresses[0]}`, addresses, defaultRoute }
+      : { online: false, reason: links.size ? "no global address on a link that is up with carrier" : "networkd has published no links yet", addresses, defaultRoute };
+    ctx.modify<NetworkStatusSpec>(NETWORK_STATUS, () => spec);
+  },
+};

@@ -4,27 +4,34 @@
  * ordinary process on a host (mode "container"), where nothing is mounted and power actions end
  * the process with a documented exit code instead of calling reboot(2).
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, readFileSync, existsSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, readFileSync, existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ControllerRuntime, Store } from "../../core/resources/index.ts";
+import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
 import { loadBootConfig, parseMachineConfig } from "./config.ts";
-import { hostnameController, machineStatusController } from "./controllers.ts";
+import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import { EventHistory } from "./events.ts";
 import { loadInjectedServices } from "./injected.ts";
 import { errText, log } from "./log.ts";
 import * as pid1 from "./pid1.ts";
 import { Reaper } from "./reaper.ts";
 import {
-  MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
-  type MachineConfigSpec, type MachineStageSpec, type Stage,
+  HOSTNAME, INIT_STATUS, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
+  type HostnameSpec, type InitStatusSpec, type MachineConfigSpec, type MachineStageSpec, type Stage,
 } from "./resources.ts";
 import { Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
 import { Supervisor } from "./supervisor.ts";
 import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
 import { serviceTable } from "./table.ts";
+import type { PublisherEntry } from "./api/publisher.ts";
+import { ApiCertificates, type ApidMode } from "./apicerts.ts";
+import { apidService } from "./apid.ts";
+
+const SIGHUP = 1;
+/** After an apply-config that changes apid's mode, its restart waits this long so the answer gets out first. */
+const APID_RESTART_DELAY_MS = 500;
 
 export type Mode = "metal" | "container";
 /** "fatal" is the reboot after an unrecoverable error (its own exit code in container mode). */
@@ -47,7 +54,9 @@ export interface MachineOptions {
   /** container mode test hook: a controller that always throws. */
   faultyController?: boolean;
   /** Serves the local API; called once the run directory exists (after the system phase). */
-  startApi?: () => void;
+  startApi?: () => Promise<void> | void;
+  /** Run apid (the TCP API) as a service: where it listens, as whom, and how long its certificates live. */
+  api?: { listen: string; uid?: number; gid?: number; certLifetimeMs?: number };
   /** Ends the machine: called after the shutdown/reboot sequence has stopped everything. */
   onPower: (action: PowerRequest) => void;
 }
@@ -60,6 +69,11 @@ export class Machine {
   readonly sequencer: Sequencer;
   readonly reaper = new Reaper(isOurChild);
   private powering = false;
+  private statusTimer: ReturnType<typeof setInterval> | undefined;
+  /** apid's certificates (when apid runs) and the mode it was last started in. */
+  apiCerts: ApiCertificates | undefined;
+  private apidMode: ApidMode | undefined;
+  private lastInitStatus = "";
 
   constructor(readonly opts: MachineOptions) {
     registerInitDefinitions(this.store);
@@ -100,14 +114,86 @@ export class Machine {
   async boot(): Promise<void> {
     this.setStage("booting");
     this.reaper.start();
+    this.publishInitStatus();
+    this.statusTimer = setInterval(() => this.publishInitStatus(), 1000);
+    this.statusTimer.unref?.();
     this.runtime.register(machineStatusController);
+    this.runtime.register(networkConfigController);
+    this.runtime.register(networkStatusController);
     this.runtime.register(hostnameController(defaultHostname(), this.opts.mode === "metal" ? (h) => pid1.setHostname(h.hostname, h.domainname) : undefined));
     if (this.opts.faultyController) {
       this.runtime.register({ name: "faulty", inputs: [], outputs: [], reconcile() { throw new Error("this controller always throws (test hook)"); } });
     }
-    if (!this.opts.noTable) for (const s of serviceTable(this.store)) this.supervisor.add(s);
+    if (!this.opts.noTable) {
+      const networkStateDir = this.opts.mode === "metal" ? "/run/network" : join(this.opts.stateDir, "network");
+      for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir })) this.supervisor.add(s);
+    }
+    if (this.opts.api) this.addApid(this.opts.api);
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     await this.sequencer.run("boot");
+  }
+
+  /** Writes the InitStatus resource when a counter changed (a write per second at most). */
+  publishInitStatus(): void {
+    const spec: InitStatusSpec = {
+      pid: process.pid, mode: this.opts.mode, reaped: this.reaper.count, sequence: this.sequencer.running() ?? null,
+      controllers: this.runtime.status().map((c) => ({ name: c.name, runs: c.runs, failures: c.failures, ...(c.lastError ? { lastError: c.lastError } : {}) })),
+    };
+    const text = JSON.stringify(spec);
+    if (text === this.lastInitStatus) return;
+    this.lastInitStatus = text;
+    this.store.modify<InitStatusSpec>(INIT_STATUS, () => spec, { owner: "init" });
+  }
+
+  private addApid(api: NonNullable<MachineOptions["api"]>): void {
+    const certs = new ApiCertificates({
+      dir: join(this.opts.runDir, "apid"), uid: api.uid, gid: api.gid, lifetimeMs: api.certLifetimeMs,
+      onRenewed: () => {
+        log.info("api certificates renewed; apid reloads them (SIGHUP)");
+        this.supervisor.signal("apid", SIGHUP);
+      },
+      onError: (err) => log.error(`renewing the api certificates: ${errText(err)}`),
+    });
+    this.apiCerts = certs;
+    this.supervisor.add(apidService({
+      listen: api.listen, socket: this.socketPath, certs, uid: api.uid, gid: api.gid,
+      oomScoreAdj: this.opts.mode === "metal" ? -998 : undefined,
+      dependsOn: this.supervisor.ids().includes("networkd") ? ["networkd"] : [],
+      prepare: () => {
+        this.apidMode = certs.issue(this.currentConfig(), this.hostname());
+        return this.apidMode;
+      },
+    }));
+  }
+
+  private currentConfig(): Record<string, unknown> | undefined {
+    return this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
+  }
+
+  private hostname(): string {
+    return this.store.get<HostnameSpec>(HOSTNAME)?.spec.hostname ?? "bunker";
+  }
+
+  /**
+   * A config was applied: apid's certificates follow it. Same mode: new files and SIGHUP (open
+   * streams survive); another mode (leaving maintenance): apid restarts, after the answer left.
+   */
+  private refreshApid(): void {
+    if (!this.apiCerts || this.apidMode === undefined) return; // apid has not started yet: its pre-start will do it
+    const mode = this.apiCerts.issue(this.currentConfig(), this.hostname());
+    if (mode === this.apidMode) { this.supervisor.signal("apid", SIGHUP); return; }
+    log.info(`apid: ${this.apidMode} -> ${mode}; restarting it`);
+    setTimeout(() => {
+      this.supervisor.restart("apid").catch((err) => log.error(`restarting apid: ${errText(err)}`));
+    }, APID_RESTART_DELAY_MS);
+  }
+
+  /** Stops the timers and controllers (tests that run a Machine inside their own process). */
+  stopBackground(): void {
+    clearInterval(this.statusTimer);
+    this.apiCerts?.stop();
+    this.runtime.stop();
+    this.reaper.stop();
   }
 
   private task(name: string, run: Task["run"]): Task {
@@ -128,13 +214,17 @@ export class Machine {
           this.task("cgroups", () => pid1.setupCgroups()),
           this.task("rlimits", () => pid1.setLimits()),
           this.task("ctrl-alt-del", () => pid1.disableCtrlAltDel()),
-        ] : [this.task("state-dir", () => { mkdirSync(this.opts.stateDir, { recursive: true }); })] },
+        ] : [this.task("state-dir", () => {
+          mkdirSync(this.opts.stateDir, { recursive: true });
+          // apid's uid must reach the socket and its certificate folder inside (both closed to others).
+          if (this.opts.api?.uid !== undefined) chmodSync(this.opts.stateDir, 0o711);
+        })] },
         { name: "api", tasks: [this.task("serve", () => this.opts.startApi?.())] },
         { name: "config", tasks: [this.task("load-config", async ({ signal }) => {
           const cmdline = metal && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : undefined;
           let cfg;
           try {
-            cfg = await loadBootConfig({ file: this.opts.configFile, cmdline, savedPath: this.savedConfigPath }, {
+            cfg = await loadBootConfig({ file: this.opts.configFile, cmdline, savedPath: this.savedConfigPath, mode: this.opts.mode }, {
               signal, onRetry: (i, e, d) => log.warn(`fetching the config: attempt ${i} failed (${e}), retrying in ${d} ms`),
             });
           } catch (err) {
@@ -158,12 +248,14 @@ export class Machine {
       name: "apply-config", preemptedBy: ["reboot", "shutdown", "reset"],
       // args.staged: save for the next boot only, change nothing now.
       phases: (args) => [
-        { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api"); })] },
-        { name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] },
+        { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api", this.opts.mode); })] },
+        // args.persist false (try mode): applied now, saved only once confirmed, so a reboot reverts it too.
+        ...(args.persist === false ? [] : [{ name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] }]),
         ...(args.staged ? [] : [
           { name: "apply", tasks: [
-            this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api"))),
+            this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
             this.task("config-sysctls", () => this.applyConfigSysctls()),
+            this.task("api-certificates", () => this.refreshApid()),
           ] },
           { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
         ]),
@@ -209,8 +301,7 @@ export class Machine {
     if (this.powering) return;
     this.powering = true;
     this.sequencer.seal(this.sequencer.running() ?? (action === "reboot" ? "reboot" : "shutdown"));
-    this.runtime.stop();
-    this.reaper.stop();
+    this.stopBackground();
     log.info(`power: ${action}`);
     this.opts.onPower(action);
   }
@@ -225,6 +316,28 @@ export class Machine {
     setTimeout(() => this.opts.onPower("fatal"), delayMs);
   }
 
+  /**
+   * Who may publish resources (ResourcePublisher): each service that declares kinds and runs as
+   * a uid of its own. One without (root, or init's uid) could not be told from the console.
+   */
+  publishers(): PublisherEntry[] {
+    const own = new Set([0, process.getuid?.() ?? 0]);
+    const out: PublisherEntry[] = [];
+    for (const id of this.supervisor.ids()) {
+      const spec = this.supervisor.spec(id);
+      if (spec.publishes?.length && spec.runner.uid !== undefined && !own.has(spec.runner.uid)) {
+        out.push({ uid: spec.runner.uid, owner: id, kinds: spec.publishes });
+      }
+    }
+    return out;
+  }
+
+  /** The publishing service running as `uid`, and what it may read (init's socket authorisation). */
+  serviceOfUid(uid: number): { id: string; reads: readonly Kind[] } | undefined {
+    const p = this.publishers().find((e) => e.uid === uid);
+    return p ? { id: p.owner, reads: this.supervisor.spec(p.owner).reads ?? [] } : undefined;
+  }
+
   /** Runs a sequence as the signals do; rejects with BusyError or the sequence's failure. */
   request(name: SequenceName, args: Record<string, unknown> = {}): Promise<void> {
     return this.sequencer.run(name, args);
@@ -232,9 +345,10 @@ export class Machine {
 }
 
 /** Written beside, fsynced, then renamed: a torn write leaves the old file usable. */
-export function writeAtomic(path: string, text: string): void {
+export function writeAtomic(path: string, text: string, owner?: { uid: number; gid: number }): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode: 0o600 });
+  if (owner) chownSync(tmp, owner.uid, owner.gid);
   const fd = openSync(tmp, "r");
   try { fsyncSync(fd); } finally { closeSync(fd); }
   renameSync(tmp, path);

@@ -8,8 +8,10 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { serveApi } from "./api/server.ts";
 import { createHandlers } from "./api/handlers.ts";
-import { DEFAULT_NODE_SOCKET } from "./api/protocol.ts";
+import { DEFAULT_NODE_SOCKET } from "./api/errors.ts";
+import type { GrpcServer } from "../../core/grpc/server.ts";
 import { errText, log, logToKernel } from "./log.ts";
+import { APID_UID } from "./apid.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
 import { existsSync } from "node:fs";
@@ -18,7 +20,7 @@ import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
 
 const HELP = `Usage: bunker init [--mode=metal|container] [--state-dir DIR] [--config FILE]
-                   [--services FILE] [--no-table]
+                   [--api-listen HOST:PORT] [--services FILE] [--no-table]
 
 The machine daemon: boot sequence, service supervisor, resource store and the local API.
 
@@ -28,12 +30,22 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
   --state-dir DIR    container mode: where the saved config and init.sock live (required).
   --config FILE      the machine config to boot with (else bunker.config=URL on the kernel
                      command line, else the saved copy, else maintenance mode).
+  --api-listen HOST:PORT
+                     where apid serves the API over mTLS (default 0.0.0.0:50000 on a node; in
+                     container mode apid runs only with this flag, as uid 50 under root, else as
+                     the current user).
+  --cert-lifetime SECONDS
+                     container mode: lifetime of apid's certificates (default 24 h; renewed at
+                     half-life), so tests can watch a renewal.
   --services FILE    container mode: extra services to run (YAML/JSON list), for tests.
   --no-table         container mode: leave out the built-in service table.
 
 Signals: SIGTERM and SIGPWR shut down, SIGINT (ctrl-alt-del on a node) reboots.
 Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s).
 The API socket: ${DEFAULT_NODE_SOCKET} on a node, DIR/init.sock in container mode.`;
+
+/** How long a power action waits for the API's last answers to leave. */
+const POWER_GRACE_MS = 250;
 
 export async function main(argv: string[]): Promise<number> {
   let args;
@@ -43,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
         services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
+        "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
         // Test hooks (container mode only): "controller" adds a controller that always throws,
         // "uncaught" throws an uncaught error shortly after boot.
         "inject-fault": { type: "string", multiple: true },
@@ -62,10 +75,20 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
   const faults = args["inject-fault"] ?? [];
   for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || faults.length)) {
-    console.error("init: --services, --no-table and test hooks are for container mode only");
+  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"])) {
+    console.error("init: --services, --no-table, --cert-lifetime and test hooks are for container mode only");
     return 2;
   }
+
+  const listen = args["api-listen"] ?? (mode === "metal" ? "0.0.0.0:50000" : undefined);
+  if (listen !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(listen)) {
+    console.error(`init: --api-listen ${JSON.stringify(listen)}: expected HOST:PORT (IPv6 as [::1]:PORT)`);
+    return 2;
+  }
+  const lifetimeS = args["cert-lifetime"] === undefined ? undefined : Number(args["cert-lifetime"]);
+  if (lifetimeS !== undefined && !(lifetimeS >= 2)) { console.error(`init: --cert-lifetime ${args["cert-lifetime"]}: expected seconds (at least 2)`); return 2; }
+  // apid is unprivileged: uid 50 whenever init may switch users; as init's own user otherwise.
+  const apidUid = process.getuid?.() === 0 ? APID_UID : undefined;
 
   if (mode === "metal") logToKernel();
   // Started from the initramfs: verify the signed root and switch into it before anything else.
@@ -81,25 +104,41 @@ export async function main(argv: string[]): Promise<number> {
   }
   const stateDir = mode === "metal" ? "/system/state" : resolve(args["state-dir"]!);
   const runDir = mode === "metal" ? "/system/run" : stateDir;
-  let api: { stop(): void } | undefined;
+  let api: GrpcServer | undefined;
 
   const onPower = (action: PowerRequest) => {
-    if (mode === "container") {
-      api?.stop();
-      process.exit(action === "reboot" ? EXIT.reboot : action === "poweroff" ? EXIT.poweroff : EXIT.fatal);
-    }
-    try {
-      powerAction(action === "poweroff" ? "poweroff" : "reboot");
-    } catch (err) {
-      log.error(`power ${action} failed: ${errText(err)}`);
-    }
+    // The call that asked for this has been answered, but its last frames may still be queued:
+    // give them a moment to leave before the process (or the machine) goes.
+    setTimeout(() => {
+      if (mode === "container") {
+        void api?.close();
+        process.exit(action === "reboot" ? EXIT.reboot : action === "poweroff" ? EXIT.poweroff : EXIT.fatal);
+      }
+      try {
+        powerAction(action === "poweroff" ? "poweroff" : "reboot");
+      } catch (err) {
+        log.error(`power ${action} failed: ${errText(err)}`);
+      }
+    }, POWER_GRACE_MS);
   };
 
   const opts: MachineOptions = {
     mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
-    noTable: args["no-table"], faultyController: faults.includes("controller"), onPower,
-    startApi: () => {
-      api = serveApi({ path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m) });
+    noTable: args["no-table"],
+    api: listen === undefined ? undefined : { listen, uid: apidUid, gid: apidUid, certLifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
+    faultyController: faults.includes("controller"), onPower,
+    startApi: async () => {
+      const own = process.getuid?.() ?? 0;
+      api = await serveApi({
+        path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m),
+        trust: {
+          adminUids: new Set([0, own]), apidUid: apidUid ?? own, maintenance: () => machine.stage() === "maintenance",
+          service: (uid) => machine.serviceOfUid(uid),
+        },
+        publisher: { store: machine.store, publishers: () => machine.publishers() },
+        // apid's gid; networkd runs with it as its gid too (API_GROUP), so both may connect.
+        socketGid: apidUid,
+      });
       log.info(`api: serving on ${machine.socketPath}`);
     },
   };

@@ -1,5 +1,6 @@
 /** The resource kinds init owns, and their definitions for `get rd` and `get <alias>`. */
 import { definitionOfDefinitions, registerDefinition, type Kind, type ResourceDefinition, type Store } from "../../core/resources/index.ts";
+import { HOSTNAME_STATUS, NETWORK_DEFINITIONS, type HostnameStatusSpec } from "../../core/netresources/kinds.ts";
 
 export const MACHINE_CONFIG = { namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" };
 export const MACHINE_STATUS = { namespace: "runtime", type: "MachineStatuses.runtime.bunker.dev", id: "machine" };
@@ -8,7 +9,10 @@ export const MACHINE_STAGE = { namespace: "runtime", type: "MachineStages.runtim
 export const SERVICES: Kind = { namespace: "runtime", type: "Services.runtime.bunker.dev" };
 export const EVENTS: Kind = { namespace: "runtime", type: "Events.runtime.bunker.dev" };
 export const SEQUENCES: Kind = { namespace: "runtime", type: "Sequences.runtime.bunker.dev" };
-export const HOSTNAME = { namespace: "network", type: "HostnameStatuses.network.bunker.dev", id: "hostname" };
+/** init's own counters (pid, mode, orphans reaped, controller runs), refreshed every second. */
+export const INIT_STATUS = { namespace: "runtime", type: "InitStatuses.runtime.bunker.dev", id: "init" };
+/** The node's hostname, as init sets it (the network kinds are in core/netresources). */
+export const HOSTNAME = HOSTNAME_STATUS;
 
 export type Stage = "booting" | "maintenance" | "running" | "rebooting" | "shutting down" | "resetting" | "upgrading";
 
@@ -19,10 +23,20 @@ export interface MachineConfigSpec {
   config: Record<string, unknown>;
   /** Where it came from: a path, a URL, "api" or "state". */
   source: string;
+  /** What loadConfig warned about (SOURCE:LINE:COLUMN: PATH: what). */
+  warnings?: string[];
 }
 export interface MachineStageSpec { stage: Stage; /** Why the boot config was refused, if it was. */ configError?: string }
 export interface MachineStatusSpec { stage: Stage; ready: boolean; unmetConditions: { name: string; reason: string }[] }
-export interface HostnameSpec { hostname: string; domainname: string; source: "config" | "default" }
+/** source: "config", "default", or the layer of networkd's HostnameSpec (dhcp, cmdline, ...). */
+export type HostnameSpec = HostnameStatusSpec;
+export interface InitStatusSpec {
+  pid: number;
+  mode: "metal" | "container";
+  reaped: number;
+  controllers: { name: string; runs: number; failures: number; lastError?: string }[];
+  sequence: string | null;
+}
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
 export interface SequenceSpec {
   state: "running" | "done" | "failed" | "aborted";
@@ -41,7 +55,8 @@ const defs: ResourceDefinition[] = [
   { type: SERVICES.type, aliases: ["svc", "service"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "HEALTHY", path: "spec.healthy" }, { name: "RESTARTS", path: "spec.restarts" }] },
   { type: EVENTS.type, aliases: ["event", "ev"], namespace: "runtime", columns: [{ name: "SOURCE", path: "spec.source" }, { name: "MESSAGE", path: "spec.message" }] },
   { type: SEQUENCES.type, aliases: ["sequence", "seq"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "PHASE", path: "spec.phase" }] },
-  { type: HOSTNAME.type, aliases: ["hostname", "hostnames"], namespace: "network", columns: [{ name: "HOSTNAME", path: "spec.hostname" }, { name: "DOMAINNAME", path: "spec.domainname" }] },
+  { type: INIT_STATUS.type, aliases: ["initstatus"], namespace: "runtime", columns: [{ name: "PID", path: "spec.pid" }, { name: "REAPED", path: "spec.reaped" }] },
+  ...NETWORK_DEFINITIONS,
 ];
 
 export function registerInitDefinitions(store: Store): void {

@@ -1,5 +1,6 @@
 /** What a service declares, and the states and events it reports. */
 import type { ExecSpec } from "../exec-helper/spec.ts";
+import type { Kind } from "../../core/resources/index.ts";
 
 export type ServiceState = "Waiting" | "Preparing" | "Running" | "Stopping" | "Finished" | "Failed" | "Skipped";
 
@@ -49,6 +50,13 @@ export interface ServiceSpec {
   };
   /** SIGTERM, then SIGKILL after this long (default 10 s). */
   stopGraceMs?: number;
+  /**
+   * Resource kinds this service writes into init's store through the internal ResourcePublisher,
+   * known by its runner.uid (which must be its own: not root, not init's uid).
+   */
+  publishes?: readonly Kind[];
+  /** Resource kinds this service may read over init's socket (its config), by the same uid. */
+  reads?: readonly Kind[];
 }
 
 export interface ServiceEvent {

@@ -74,6 +74,9 @@ export class Supervisor {
 
   ids(): string[] { return [...this.services.keys()]; }
 
+  /** What a service declared. */
+  spec(id: string): ServiceSpec { return this.get(id).spec; }
+
   /** Throws naming an unknown dependency or a dependency cycle. */
   validate(): void {
     for (const s of this.services.values()) {
@@ -347,6 +350,13 @@ export class Supervisor {
   private signalGroup(pid: number, sig: number): void {
     // The service leads its own session and group (detached), so -pid reaches its children too.
     if (libc().kill(-pid, sig) !== 0) libc().kill(pid, sig);
+  }
+
+  /** Sends a signal to a running service's main process (e.g. SIGHUP: reload); false when not running. */
+  signal(id: string, sig: number): boolean {
+    const proc = this.get(id).proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return false;
+    return libc().kill(proc.pid, sig) === 0;
   }
 
   async restart(id: string): Promise<void> {

@@ -1,9 +1,13 @@
 /**
  * The services init runs, declared as data. The personalities they start may not be built into
- * this binary yet; such a service is Skipped with the reason rather than failing.
+ * this binary yet; such a service is Skipped with the reason rather than failing. apid is
+ * declared apart (apid.ts): its arguments and certificates depend on the machine's config.
  */
+import { chownSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
+import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { findPersonality } from "../personalities.ts";
+import { APID_UID } from "./apid.ts";
 import { resourcePresent } from "./conditions.ts";
 import { selfCommand } from "./children.ts";
 import { MACHINE_CONFIG } from "./resources.ts";
@@ -13,32 +17,62 @@ function personalitySkip(name: string): () => string | undefined {
   return () => (findPersonality(name) ? undefined : `personality ${name} is not built into this binary`);
 }
 
-export function serviceTable(store: Store): ServiceSpec[] {
+/** networkd's own uid: init knows its writes (ResourcePublisher) by it. */
+export const NETWORKD_UID = 52;
+/**
+ * The group of init's socket (mode 0660): the services that talk to init run with it as their
+ * gid (apid's own gid; exec-helper clears supplementary groups, so it has to be the primary one).
+ */
+export const API_GROUP = APID_UID;
+
+export interface TableContext {
+  mode: "metal" | "container";
+  /** init's API socket, which networkd watches its config on and publishes to. */
+  socketPath: string;
+  /** networkd's writable directory (resolv.conf, hosts, status): /run/network on a node. */
+  networkStateDir: string;
+}
+
+export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
+
+// A service runs this binary with argv0 naming its personality (what `ps` shows); the dispatcher
+// picks the personality from argv0, so the name is not repeated among the arguments.
   const configured = resourcePresent(store, MACHINE_CONFIG, undefined, "machine config applied");
   const self = selfCommand();
+  const root = process.getuid?.() === 0;
   return [
     {
-      id: "networkd", description: "links, addresses, routes, DHCP, hostname, resolvers, time",
-      skip: personalitySkip("networkd"),
-      runner: { argv: [...self, "networkd"], argv0: "networkd", noNewPrivs: true, oomScoreAdj: -900,
-        capabilities: ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SYS_TIME"] },
+      id: "networkd", description: "links, addresses, routes, DHCP, resolvers, time; the hostname it wants, init sets",
+      skip: () => personalitySkip("networkd")() ?? (root ? undefined : "networkd needs init to run as root (to start it as its own uid with its capabilities)"),
+      // Its directory must be its own: it runs as NETWORKD_UID.
+      preStart: () => {
+        mkdirSync(t.networkStateDir, { recursive: true, mode: 0o755 });
+        chownSync(t.networkStateDir, NETWORKD_UID, API_GROUP);
+      },
+      runner: {
+        // Container mode never moves the host's clock (it is not namespaced), and the host's
+        // kernel command line is not the emulated node's.
+        argv: [...self, "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time", "--cmdline", "/dev/null"] : [])],
+        argv0: "networkd", uid: NETWORKD_UID, gid: API_GROUP, noNewPrivs: true,
+        // A host process's OOM preference is the host's business (and lowering it needs
+        // CAP_SYS_RESOURCE, which containers often lack): only a node sets it.
+        ...(t.mode === "metal" ? { oomScoreAdj: -900 } : {}),
+        // No CAP_SYS_ADMIN: init sets the hostname from networkd's HostnameSpec.
+        capabilities: ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SYS_TIME"],
+      },
+      publishes: NETWORKD_KINDS,
+      reads: [NETWORK_CONFIGS],
       stopGraceMs: 10_000,
-    },
-    {
-      id: "apid", description: "the mTLS API gateway on TCP 50000",
-      dependsOn: ["networkd"], skip: personalitySkip("apid"),
-      runner: { argv: [...self, "apid"], argv0: "apid", uid: 50, gid: 50, noNewPrivs: true, capabilities: [], oomScoreAdj: -998 },
-      stopGraceMs: 15_000,
     },
     {
       id: "trustd", description: "signs certificate requests of joining nodes on TCP 50001",
       dependsOn: ["networkd"], conditions: [configured], skip: personalitySkip("trustd"),
-      runner: { argv: [...self, "trustd"], argv0: "trustd", uid: 51, gid: 51, noNewPrivs: true, capabilities: [], oomScoreAdj: -998 },
+      runner: { argv: [...self], argv0: "trustd", uid: 51, gid: 51, noNewPrivs: true, capabilities: [], oomScoreAdj: -998 },
     },
     {
       id: "dashboard", description: "the console dashboard",
       skip: personalitySkip("dashboard"),
-      runner: { argv: [...self, "dashboard"], argv0: "dashboard", noNewPrivs: true, capabilities: [], oomScoreAdj: -400 },
+      runner: { argv: [...self], argv0: "dashboard", noNewPrivs: true, capabilities: [], oomScoreAdj: -400 },
     },
   ];
 }

@@ -1,13 +1,17 @@
 /**
- * The network part of the machine config (machine.network and machine.time), read from the
- * YAML file and checked here with errors that name the YAML path. (The full schema lives with
- * the config loader; networkd only relies on these fields.)
+ * The network part of the machine config (machine.network and machine.time) in the shape the
+ * layers use. It comes from one of two places:
+ * - a machine config file (`--config`), checked whole by core/config's loadConfig, so errors
+ *   name the YAML path and its line:column;
+ * - init's NetworkConfigs resource (networkd under init), which carries only those two sections;
+ *   they are checked again here with core/config's own schemas, so a bad value is refused with
+ *   its path even though it came from a trusted peer.
  */
-import { parseDocument } from "yaml";
-import { BOND_MODES, type BondMode } from "../../core/netlink/consts.ts";
-import { isIp, parseCidr } from "../../core/netlink/ip.ts";
+import * as v from "valibot";
+import { durationMs, formatProblems, loadConfig, NetworkSchema, TimeSchema, type MachineConfig } from "../../core/config/config.ts";
+import type { BondMode } from "../../core/netlink/consts.ts";
 
-export interface RouteConfig { network: string; gateway?: string; metric?: number; table?: number }
+export interface RouteConfig { network: string; gateway?: string; metric?: number }
 export interface VlanConfig { vlanId: number; addresses: string[]; routes: RouteConfig[]; dhcp: boolean; mtu?: number }
 export interface InterfaceConfig {
   interface: string; addresses: string[]; routes: RouteConfig[]; dhcp: boolean; mtu?: number; ignore: boolean;
@@ -19,164 +23,92 @@ export interface NetworkConfig {
   nameservers: string[];
   searchDomains: string[];
   extraHostEntries: { ip: string; aliases: string[] }[];
+  /** `servers` is empty when the config leaves them at the default, so DHCP's servers can win. */
   time: { disabled: boolean; servers: string[]; bootTimeoutMs?: number };
 }
 
+/** machine.network and machine.time as core/config validated them (defaults filled in). */
+export type NetworkSections = Pick<MachineConfig["machine"], "network" | "time">;
+
 export class ConfigError extends Error {
-  constructor(path: string, what: string) {
-    super(`${path}: ${what}`);
+  constructor(where: string, what: string) {
+    super(`${where}: ${what}`);
     this.name = "ConfigError";
   }
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+/** The schema's default server list: left as it is, it says nothing, and DHCP's servers win. */
+const DEFAULT_TIME_SERVERS = ["pool.ntp.org"];
 
-function obj(v: unknown, path: string): Obj {
-  if (v === undefined || v === null) return {};
-  if (!isObj(v)) throw new ConfigError(path, "expected a mapping");
-  return v;
-}
-function arr(v: unknown, path: string): unknown[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new ConfigError(path, "expected a list");
-  return v;
-}
-function str(v: unknown, path: string): string {
-  if (typeof v !== "string" || v === "") throw new ConfigError(path, "expected a non-empty string");
-  return v;
-}
-function bool(v: unknown, path: string): boolean {
-  if (v === undefined) return false;
-  if (typeof v !== "boolean") throw new ConfigError(path, "expected true or false");
-  return v;
-}
-function int(v: unknown, path: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(path, `expected an integer ${min}..${max}`);
-  return v;
-}
-function cidr(v: unknown, path: string): string {
-  const s = str(v, path);
-  try {
-    parseCidr(s);
-  } catch (e) {
-    throw new ConfigError(path, (e as Error).message);
+type SchemaRoute = NetworkSections["network"]["interfaces"][number]["routes"][number];
+
+function routes(rs: SchemaRoute[]): RouteConfig[] {
+  const out: RouteConfig[] = [];
+  for (const r of rs) {
+    // Without a destination a route is the default route of its gateway's family.
+    const network = r.network ?? (r.gateway?.includes(":") ? "::/0" : "0.0.0.0/0");
+    const rc: RouteConfig = { network, metric: r.metric };
+    if (r.gateway) rc.gateway = r.gateway;
+    out.push(rc);
   }
-  return s;
-}
-function ip(v: unknown, path: string): string {
-  const s = str(v, path);
-  if (!isIp(s)) throw new ConfigError(path, `"${s}" is not an IP address`);
-  return s;
+  return out;
 }
 
-const HOSTNAME_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-
-function routes(v: unknown, path: string): RouteConfig[] {
-  return arr(v, path).map((r, i) => {
-    const p = `${path}[${i}]`;
-    const o = obj(r, p);
-    const out: RouteConfig = { network: cidr(o.network, `${p}.network`) };
-    if (o.gateway !== undefined) out.gateway = ip(o.gateway, `${p}.gateway`);
-    const metric = int(o.metric, `${p}.metric`, 0, 0xffffffff);
-    if (metric !== undefined) out.metric = metric;
-    const table = int(o.table, `${p}.table`, 1, 0xffffffff);
-    if (table !== undefined) out.table = table;
-    return out;
-  });
-}
-
-function duration(v: unknown, path: string): number | undefined {
-  if (v === undefined) return undefined;
-  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h)$/.exec(v) : null;
-  if (!m) throw new ConfigError(path, 'expected a duration like "30s" or "2m"');
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] as "ms" | "s" | "m" | "h"];
-}
-
-/** The network and time settings of a parsed machine config document. */
-export function networkConfigOf(doc: unknown): NetworkConfig {
-  const machine = obj(obj(doc, "(document)").machine, "machine");
-  const net = obj(machine.network, "machine.network");
-  const time = obj(machine.time, "machine.time");
+/** Maps validated sections to what the layers take. */
+export function fromSections(s: NetworkSections): NetworkConfig {
+  const net = s.network;
   const cfg: NetworkConfig = {
-    interfaces: [],
-    nameservers: arr(net.nameservers, "machine.network.nameservers").map((v, i) => ip(v, `machine.network.nameservers[${i}]`)),
-    searchDomains: arr(net.searchDomains, "machine.network.searchDomains").map((v, i) => str(v, `machine.network.searchDomains[${i}]`)),
-    extraHostEntries: arr(net.extraHostEntries, "machine.network.extraHostEntries").map((e, i) => {
-      const p = `machine.network.extraHostEntries[${i}]`;
-      const o = obj(e, p);
-      return { ip: ip(o.ip, `${p}.ip`), aliases: arr(o.aliases, `${p}.aliases`).map((a, j) => str(a, `${p}.aliases[${j}]`)) };
+    interfaces: net.interfaces.map((i) => {
+      const ic: InterfaceConfig = {
+        interface: i.interface, addresses: i.addresses, routes: routes(i.routes), dhcp: i.dhcp, ignore: i.ignore,
+        vlans: i.vlans.map((vl) => {
+          const vc: VlanConfig = { vlanId: vl.vlanId, addresses: vl.addresses, routes: routes(vl.routes), dhcp: vl.dhcp };
+          if (vl.mtu !== undefined) vc.mtu = vl.mtu;
+          return vc;
+        }),
+      };
+      if (i.mtu !== undefined) ic.mtu = i.mtu;
+      if (i.bond) ic.bond = { interfaces: i.bond.interfaces, mode: i.bond.mode, miimon: i.bond.miimon };
+      return ic;
     }),
+    nameservers: net.nameservers,
+    searchDomains: net.searchDomains,
+    extraHostEntries: net.extraHostEntries,
     time: {
-      disabled: bool(time.disabled, "machine.time.disabled"),
-      servers: arr(time.servers, "machine.time.servers").map((v, i) => str(v, `machine.time.servers[${i}]`)),
+      disabled: s.time.disabled,
+      servers: Bun.deepEquals(s.time.servers, DEFAULT_TIME_SERVERS) ? [] : s.time.servers,
+      bootTimeoutMs: durationMs(s.time.bootTimeout),
     },
   };
-  const bt = duration(time.bootTimeout, "machine.time.bootTimeout");
-  if (bt !== undefined) cfg.time.bootTimeoutMs = bt;
-  if (net.hostname !== undefined) {
-    const h = str(net.hostname, "machine.network.hostname");
-    if (!HOSTNAME_RE.test(h)) throw new ConfigError("machine.network.hostname", `"${h}" is not a valid hostname (RFC 1123 labels)`);
-    cfg.hostname = h;
-  }
-  const seen = new Set<string>();
-  arr(net.interfaces, "machine.network.interfaces").forEach((raw, i) => {
-    const p = `machine.network.interfaces[${i}]`;
-    const o = obj(raw, p);
-    const name = str(o.interface, `${p}.interface`);
-    if (seen.has(name)) throw new ConfigError(`${p}.interface`, `"${name}" appears twice`);
-    seen.add(name);
-    const ic: InterfaceConfig = {
-      interface: name,
-      addresses: arr(o.addresses, `${p}.addresses`).map((a, j) => cidr(a, `${p}.addresses[${j}]`)),
-      routes: routes(o.routes, `${p}.routes`),
-      dhcp: bool(o.dhcp, `${p}.dhcp`),
-      ignore: bool(o.ignore, `${p}.ignore`),
-      vlans: arr(o.vlans, `${p}.vlans`).map((v, j) => {
-        const vp = `${p}.vlans[${j}]`;
-        const vo = obj(v, vp);
-        const vc: VlanConfig = {
-          vlanId: int(vo.vlanId, `${vp}.vlanId`, 1, 4094) ?? (() => { throw new ConfigError(`${vp}.vlanId`, "required"); })(),
-          addresses: arr(vo.addresses, `${vp}.addresses`).map((a, k) => cidr(a, `${vp}.addresses[${k}]`)),
-          routes: routes(vo.routes, `${vp}.routes`),
-          dhcp: bool(vo.dhcp, `${vp}.dhcp`),
-        };
-        const mtu = int(vo.mtu, `${vp}.mtu`, 68, 65535);
-        if (mtu !== undefined) vc.mtu = mtu;
-        return vc;
-      }),
-    };
-    const mtu = int(o.mtu, `${p}.mtu`, 68, 65535);
-    if (mtu !== undefined) ic.mtu = mtu;
-    if (o.bond !== undefined) {
-      const b = obj(o.bond, `${p}.bond`);
-      const mode = b.mode === undefined ? "active-backup" : str(b.mode, `${p}.bond.mode`);
-      if (!(BOND_MODES as readonly string[]).includes(mode)) throw new ConfigError(`${p}.bond.mode`, `"${mode}" is not one of ${BOND_MODES.join(", ")}`);
-      const members = arr(b.interfaces, `${p}.bond.interfaces`).map((m, j) => str(m, `${p}.bond.interfaces[${j}]`));
-      if (members.length === 0) throw new ConfigError(`${p}.bond.interfaces`, "a bond needs at least one member");
-      ic.bond = { interfaces: members, mode: mode as BondMode };
-      const miimon = int(b.miimon, `${p}.bond.miimon`, 0, 0x7fffffff);
-      if (miimon !== undefined) ic.bond.miimon = miimon;
-    }
-    cfg.interfaces.push(ic);
-  });
+  if (net.hostname !== undefined) cfg.hostname = net.hostname;
   return cfg;
 }
 
-/** Reads a machine config file; YAML syntax errors carry line:column. */
+function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
+  let p = prefix;
+  for (const seg of issue.path ?? []) p += typeof seg.key === "number" ? `[${seg.key}]` : `.${String(seg.key)}`;
+  return p;
+}
+
+/**
+ * Validates `{network, time}` (the raw sections, as init hands them over) with core/config's
+ * schemas and maps them; throws ConfigError naming the path of every problem.
+ */
+export function networkConfigOf(sections: { network?: unknown; time?: unknown }): NetworkConfig {
+  const net = v.safeParse(NetworkSchema, sections.network ?? {}, { abortEarly: false });
+  const time = v.safeParse(TimeSchema, sections.time ?? {}, { abortEarly: false });
+  const problems = [
+    ...(net.issues ?? []).map((i) => `${issuePath("machine.network", i)}: ${i.message}`),
+    ...(time.issues ?? []).map((i) => `${issuePath("machine.time", i)}: ${i.message}`),
+  ];
+  if (!net.success || !time.success) throw new ConfigError("network config", problems.join("; "));
+  return fromSections({ network: net.output, time: time.output });
+}
+
+/** Reads and checks a whole machine config file; errors carry FILE:LINE:COL and the YAML path. */
 export async function loadNetworkConfig(file: string): Promise<NetworkConfig> {
   const text = await Bun.file(file).text();
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
-    throw new ConfigError(`${file}${pos ? `:${pos.line}:${pos.col}` : ""}`, e.message.split("\n")[0]!);
-  }
-  try {
-    return networkConfigOf(doc.toJS());
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(file, e.message);
-    throw e;
-  }
+  const res = loadConfig(text);
+  if (!res.config) throw new ConfigError("machine config", `refused:\n${formatProblems(file, res.errors)}`);
+  return fromSections(res.config.machine);
 }

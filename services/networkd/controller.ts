@@ -40,6 +40,8 @@ export interface ControllerOptions {
   monitorPollMs?: number;
   /** Opens the DHCP socket of a link (default: UdpTransport on it). */
   openTransport?: (ifname: string) => UdpTransport;
+  /** Told the status after every pass and whenever the time status changes (publishing it). */
+  onStatus?: (status: NetworkStatus) => void;
 }
 
 export class NetworkController {
@@ -57,9 +59,11 @@ export class NetworkController {
   private again = false;
   private readonly log: (l: string) => void;
   passes = 0;
+  private config: NetworkConfig | undefined;
 
   constructor(private readonly o: ControllerOptions) {
     this.log = o.log ?? (() => {});
+    this.config = o.config;
     this.owned = new Set(readJson<string[]>(join(o.stateDir, "owned-links.json")) ?? []);
   }
 
@@ -90,6 +94,12 @@ export class NetworkController {
     await Promise.all([...this.dhcp.values()].map((c) => c.stop(opts).catch(() => undefined)));
     this.dhcp.clear();
     await this.timeSync?.stop();
+  }
+
+  /** A new machine config (an apply-config): the next pass, started now, applies it. */
+  setConfig(config: NetworkConfig | undefined): Promise<void> {
+    this.config = config;
+    return this.runPass();
   }
 
   /** Runs a pass now (coalescing with one already running). */
@@ -129,7 +139,7 @@ export class NetworkController {
     const now = Date.now();
     const leases = new Map([...this.leases].map(([k, l]) => [k, { ...l, remaining: l.leaseTime - (now - l.start) / 1000 }]));
     const inputs: Parameters<typeof mergeLayers>[0] = { links, leases };
-    if (this.o.config) inputs.config = this.o.config;
+    if (this.config) inputs.config = this.config;
     if (this.o.cmdline) inputs.cmdline = this.o.cmdline;
     const spec = mergeLayers(inputs);
     this.spec = spec;
@@ -168,6 +178,7 @@ export class NetworkController {
     writeAtomic(this.o.stateDir, "status.json", JSON.stringify(this.status, null, 2) + "\n");
     // The same status as resources, for the store and `bunkerctl get links|addresses|routes|...`.
     writeAtomic(this.o.stateDir, "resources.json", JSON.stringify(statusResources(this.status), null, 2) + "\n");
+    this.o.onStatus?.(this.status);
   }
 
   /** Starts a DHCP client on each link that wants one; stops the others (dropping their leases). */
@@ -226,6 +237,10 @@ export class NetworkController {
           const was = this.timeStatus.synced;
           this.timeStatus = s;
           if (s.synced && !was) this.log(`networkd: time synced from ${s.server} (offset ${s.offsetMs?.toFixed(1)} ms, ${s.action})`);
+          if (this.status && (s.synced !== was || s.lastError !== this.status.timeStatus.lastError)) {
+            this.status = { ...this.status, timeStatus: s };
+            this.o.onStatus?.(this.status);
+          }
         },
       });
       this.timeSync.start();
@@ -262,10 +277,10 @@ export class NetworkController {
         if (r.gateway) s.gateway = r.gateway;
         return s;
       }),
-      hostname: spec.hostname.domain ? { hostname: spec.hostname.hostname, domain: spec.hostname.domain } : { hostname: spec.hostname.hostname },
+      hostname: spec.hostname.domain ? { hostname: spec.hostname.hostname, domain: spec.hostname.domain, layer: spec.hostname.layer } : { hostname: spec.hostname.hostname, layer: spec.hostname.layer },
       resolvers: { servers: spec.resolvers.servers, search: spec.resolvers.search },
       timeServers: { servers: spec.timeServers.servers },
-      timeStatus: this.timeStatus,
+      timeStatus: spec.timeDisabled || !this.o.clock ? { synced: false, disabled: true } : this.timeStatus,
       dhcp: [...this.dhcp].map(([link, c]) => {
         const s: NetworkStatus["dhcp"][number] = { link, state: c.state, malformed: c.stats.malformed };
         if (c.lease) Object.assign(s, { address: `${c.lease.address}/${c.lease.prefixLen}`, server: c.lease.serverId, leaseTime: c.lease.leaseTime });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { parse } from "yaml";
-import { mergeLayers, DEFAULT_RESOLVERS } from "./layers.ts";
+import { mergeLayers, DEFAULT_RESOLVERS, DEFAULT_TIME_SERVERS } from "./layers.ts";
 import { parseIpArg } from "./cmdline.ts";
 import { networkConfigOf } from "./config.ts";
 import type { Link } from "../../core/netlink/link.ts";
@@ -58,7 +58,7 @@ machine:
       - interface: bond0
         bond: {interfaces: [eth1], mode: 802.3ad, miimon: 100}
         vlans: [{vlanId: 42, addresses: [10.42.0.2/24], routes: [{network: 10.99.0.0/16, gateway: 10.42.0.1}]}]
-`));
+`).machine);
     const s = mergeLayers({ links, leases: none, config, cmdline: parseIpArg("ip=10.5.0.2::10.5.0.1:255.255.0.0::eth0:off")! });
     expect(s.addresses).toEqual([
       { link: "eth0", address: "10.9.0.2/24", layer: "config" },
@@ -86,9 +86,19 @@ machine:
   });
 
   test("ignored links are left out even by the defaults", () => {
-    const config = networkConfigOf(parse("machine:\n  network:\n    interfaces: [{interface: eth0, ignore: true}]\n"));
+    const config = networkConfigOf(parse("machine:\n  network:\n    interfaces: [{interface: eth0, ignore: true}]\n").machine);
     const s = mergeLayers({ links, leases: none, config });
     expect(s.links).toEqual([{ name: "eth1", layer: "default", kind: "physical", dhcp: false }]);
     expect(s.ignored).toEqual(["eth0"]);
+  });
+
+  test("time servers: the schema's default says nothing, so DHCP's win; servers written in the config win over DHCP", () => {
+    const lease = { address: "10.44.0.12", prefixLen: 24, serverId: "10.44.0.1", leaseTime: 600, t1: 300, t2: 525, routers: [], dns: [], ntp: ["10.44.0.1"], classlessRoutes: [], remaining: 590 };
+    const leases = new Map([["eth0", lease]]);
+    const dhcpOn = (time: string) => networkConfigOf(parse(`machine:\n  network:\n    interfaces: [{interface: eth0, dhcp: true}]\n${time}`).machine);
+    expect(mergeLayers({ links, leases, config: dhcpOn("") }).timeServers).toEqual({ servers: ["10.44.0.1"], layer: "dhcp" });
+    expect(mergeLayers({ links, leases, config: dhcpOn("  time: {servers: [ntp.example]}\n") }).timeServers).toEqual({ servers: ["ntp.example"], layer: "config" });
+    expect(mergeLayers({ links, leases: none, config: dhcpOn("") }).timeServers).toEqual({ servers: DEFAULT_TIME_SERVERS, layer: "default" });
+    expect(dhcpOn("  time: {bootTimeout: 1m30s}\n").time.bootTimeoutMs).toBe(90_000);
   });
 });

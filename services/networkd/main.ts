@@ -3,6 +3,7 @@
  * machine config (layered over defaults and the kernel cmdline), and keeps them so.
  *
  *   bunker networkd --config FILE [--state-dir DIR] [--cmdline FILE] [--interval MS] [--once]
+ *   bunker networkd --init-socket PATH [...]     (under init: config from init, status to init)
  */
 import { parseArgs } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
@@ -10,16 +11,21 @@ import { Rtnl } from "../../core/netlink/rtnl.ts";
 import { NetlinkMonitor } from "../../core/netlink/monitor.ts";
 import { slewClock, stepClock, markSynced } from "../../core/sys/clock.ts";
 import { loadNetworkConfig } from "./config.ts";
+import type { NetworkStatus } from "./types.ts";
 import { parseIpArg } from "./cmdline.ts";
 import { NetworkController } from "./controller.ts";
+import { InitLink, type ConfigSections } from "./initlink.ts";
+import { networkConfigOf, type NetworkConfig } from "./config.ts";
 
-const HELP = `Usage: networkd [--config FILE] [--state-dir DIR] [options]
+const HELP = `Usage: networkd [--config FILE | --init-socket PATH] [--state-dir DIR] [options]
 
 Configures the network from the machine config, over defaults (DHCP on every physical link
 with carrier) and the kernel command line's ip=, and keeps the kernel in line with it.
 
 Options:
   --config FILE       machine config (YAML); machine.network and machine.time are used
+  --init-socket PATH  run under init: watch the config at init (NetworkConfigs) and publish
+                      the status into init's store; the hostname is left to init
   --state-dir DIR     writable directory for resolv.conf, hosts and status.json (default /run/network)
   --cmdline FILE      kernel command line to read ip= from (default /proc/cmdline)
   --interval MS       reconcile period (default 10000); kernel changes also start a pass at once
@@ -34,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     args = parseArgs({
       args: argv,
       options: {
-        config: { type: "string" }, "state-dir": { type: "string" }, cmdline: { type: "string" }, interval: { type: "string" },
+        config: { type: "string" }, "init-socket": { type: "string" }, "state-dir": { type: "string" }, cmdline: { type: "string" }, interval: { type: "string" },
         once: { type: "boolean" }, "no-hostname": { type: "boolean" }, "no-time": { type: "boolean" }, help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -48,8 +54,36 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = (l: string) => console.log(l);
-  let config;
-  if (args.config) {
+  if (args.config && args["init-socket"]) {
+    console.error("networkd: --config and --init-socket exclude each other (under init the config comes from init)");
+    return 2;
+  }
+  let config: NetworkConfig | undefined;
+  let link: InitLink | undefined;
+  /** A config from init that does not check out is refused whole; the last good one stays. */
+  const fromInit = (c: ConfigSections): NetworkConfig | undefined => (c ? networkConfigOf(c) : undefined);
+  // Until the controller exists, a change is kept and applied once it does.
+  let early: { c: ConfigSections } | undefined;
+  let onConfig: (c: ConfigSections) => void = (c) => { early = { c }; };
+  if (args["init-socket"]) {
+    link = new InitLink({ socket: args["init-socket"], log });
+    // init serves its socket before it starts services; the timeout only guards a broken init:
+    // the network then comes up from the defaults and the cmdline, and the config follows.
+    const watching = link.watchConfig((c) => onConfig(c));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([watching, new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), 30_000); })]);
+    clearTimeout(timer);
+    if (first === "timeout") {
+      log("networkd: no config from init within 30 s; starting from the defaults");
+      void watching.then((c) => onConfig(c));
+    } else {
+      try {
+        config = fromInit(first);
+      } catch (e) {
+        console.error(`networkd: the config from init is refused: ${(e as Error).message}; starting from the defaults`);
+      }
+    }
+  } else if (args.config) {
     try {
       config = await loadNetworkConfig(args.config);
     } catch (e) {
@@ -80,10 +114,25 @@ export async function main(argv: string[]): Promise<number> {
     ...(cmdline ? { cmdline } : {}),
     stateDir: args["state-dir"] ?? "/run/network",
     intervalMs: interval,
-    setHostname: !args["no-hostname"],
+    // Under init, init sets the hostname from what networkd publishes (no CAP_SYS_ADMIN here).
+    setHostname: !args["no-hostname"] && !link,
     ...(args["no-time"] || args.once ? {} : { clock: { step: stepClock, slew: slewClock, synced: (ms: number) => markSynced(ms * 1000) } }),
     log,
+    ...(link ? { onStatus: (s: NetworkStatus) => link!.publish(s) } : {}),
   });
+  onConfig = (c) => {
+    let next: NetworkConfig | undefined;
+    try {
+      next = fromInit(c);
+    } catch (e) {
+      console.error(`networkd: the new config from init is refused, keeping the current one: ${(e as Error).message}`);
+      return;
+    }
+    log(`networkd: config ${next ? "changed" : "removed"}; applying`);
+    config = next;
+    void ctl.setConfig(next);
+  };
+  if (early) onConfig(early.c);
   if (args.once) {
     await ctl.start();
     await ctl.stop();
@@ -106,6 +155,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   log("networkd: stopping, releasing DHCP leases");
   await ctl.stop({ release: true });
+  link?.close();
   await monitor?.close();
   await nl.close();
   return 0;

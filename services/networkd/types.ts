@@ -3,6 +3,9 @@
  * layers); statuses are what the kernel has. Every spec carries the layer it came from.
  */
 import type { BondMode } from "../../core/netlink/consts.ts";
+import type {
+  AddressStatusSpec, LinkStatusSpec, ResolverStatusSpec, RouteStatusSpec, TimeServerStatusSpec,
+} from "../../core/netresources/kinds.ts";
 
 /** Lowest to highest; a higher layer wins for the same object. */
 export const LAYERS = ["default", "cmdline", "dhcp", "config"] as const;
@@ -56,15 +59,14 @@ export interface NetworkSpec {
   timeDisabled: boolean;
 }
 
-export interface LinkStatus {
-  index: number; name: string; kind: string; up: boolean; carrier: boolean; operState: string;
-  mtu: number; mac: string; master?: string; vlanId?: number; parent?: string; bondMode?: string;
-}
-export interface AddressStatus { link: string; address: string; family: 4 | 6; scope: string; validLifetime?: number }
-export interface RouteStatus { link?: string; dst: string; gateway?: string; metric: number; table: number; protocol: string }
-export interface HostnameStatus { hostname: string; domain?: string }
-export interface ResolverStatus { servers: string[]; search: string[] }
-export interface TimeServerStatus { servers: string[] }
+// The statuses are the specs of the resources networkd publishes (core/netresources).
+export type LinkStatus = LinkStatusSpec;
+export type AddressStatus = AddressStatusSpec;
+export type RouteStatus = RouteStatusSpec;
+/** The hostname networkd wants (init sets it in the kernel), with the layer it came from. */
+export interface HostnameStatus { hostname: string; domain?: string; layer: Layer }
+export type ResolverStatus = ResolverStatusSpec;
+export type TimeServerStatus = TimeServerStatusSpec;
 export interface DhcpStatus { link: string; state: string; address?: string; server?: string; leaseTime?: number; malformed: number; lastError?: string }
 
 export interface NetworkStatus {
@@ -74,7 +76,8 @@ export interface NetworkStatus {
   hostname: HostnameStatus;
   resolvers: ResolverStatus;
   timeServers: TimeServerStatus;
-  timeStatus: import("../../core/sntp/client.ts").TimeStatus;
+  /** disabled: networkd does not manage the clock here (config or --no-time). */
+  timeStatus: import("../../core/sntp/client.ts").TimeStatus & { disabled?: boolean };
   dhcp: DhcpStatus[];
   /** Problems of the last reconcile pass (each retried on the next). */
   errors: string[];

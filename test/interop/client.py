@@ -14,10 +14,8 @@ import time
 import grpc
 from bunker.machine.v1 import machine_pb2 as pb
 from bunker.machine.v1 import machine_pb2_grpc as rpc
+from scenarios import scenario_runner, status_of
 
-
-def status_of(err):
-    return {"code": err.code().name, "details": err.details()}
 
 
 def main():
@@ -38,16 +36,7 @@ def main():
     stub = rpc.MachineServiceStub(channel)
     out = {}
 
-    def scenario(name):
-        def wrap(fn):
-            if a.only and a.only != name:
-                return fn
-            try:
-                out[name] = fn()
-            except grpc.RpcError as e:
-                out[name] = {"error": status_of(e)}
-            return fn
-        return wrap
+    scenario = scenario_runner(out, a.only)
 
     @scenario("unary")
     def _():

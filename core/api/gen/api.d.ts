@@ -3,6 +3,204 @@ import * as $protobuf from "protobufjs";
 
 export namespace bunker {
 
+    namespace internal {
+
+        namespace v1 {
+
+            interface IPublishedResource extends bunker.internal.v1.PublishedResource.$Properties {
+            }
+
+            class PublishedResource {
+                constructor(properties?: bunker.internal.v1.PublishedResource.$Properties);
+                $unknowns?: Uint8Array[];
+                id: string;
+                specJson: string;
+                labels: { [k: string]: string };
+                static create(properties: bunker.internal.v1.PublishedResource.$Shape): bunker.internal.v1.PublishedResource & bunker.internal.v1.PublishedResource.$Shape;
+                static create(properties?: bunker.internal.v1.PublishedResource.$Properties): bunker.internal.v1.PublishedResource;
+                static encode(message: bunker.internal.v1.PublishedResource.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.internal.v1.PublishedResource & bunker.internal.v1.PublishedResource.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.internal.v1.PublishedResource;
+                static toObject(message: bunker.internal.v1.PublishedResource, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace PublishedResource {
+                interface $Properties {
+                    id?: (string|null);
+                    specJson?: (string|null);
+                    labels?: ({ [k: string]: string }|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.internal.v1.PublishedResource.$Properties;
+            }
+
+            interface IPutRequest extends bunker.internal.v1.PutRequest.$Properties {
+            }
+
+            class PutRequest {
+                constructor(properties?: bunker.internal.v1.PutRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                namespace: string;
+                type: string;
+                resource?: (bunker.internal.v1.PublishedResource.$Properties|null);
+                static create(properties: bunker.internal.v1.PutRequest.$Shape): bunker.internal.v1.PutRequest & bunker.internal.v1.PutRequest.$Shape;
+                static create(properties?: bunker.internal.v1.PutRequest.$Properties): bunker.internal.v1.PutRequest;
+                static encode(message: bunker.internal.v1.PutRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.internal.v1.PutRequest & bunker.internal.v1.PutRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.internal.v1.PutRequest;
+                static toObject(message: bunker.internal.v1.PutRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace PutRequest {
+                interface $Properties {
+                    namespace?: (string|null);
+                    type?: (string|null);
+                    resource?: (bunker.internal.v1.PublishedResource.$Properties|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.internal.v1.PutRequest.$Properties;
+            }
+
+            interface IPutResponse extends bunker.internal.v1.PutResponse.$Properties {
+            }
+
+            class PutResponse {
+                constructor(properties?: bunker.internal.v1.PutResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                version: number;
+                changed: boolean;
+                static create(properties: bunker.internal.v1.PutResponse.$Shape): bunker.internal.v1.PutResponse & bunker.internal.v1.PutResponse.$Shape;
+                static create(properties?: bunker.internal.v1.PutResponse.$Properties): bunker.internal.v1.PutResponse;
+                static encode(message: bunker.internal.v1.PutResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.internal.v1.PutResponse & bunker.internal.v1.PutResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.internal.v1.PutResponse;
+                static toObject(message: bunker.internal.v1.PutResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace PutResponse {
+                interface $Properties {
+                    version?: (number|null);
+                    changed?: (boolean|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.internal.v1.PutResponse.$Properties;
+            }
+
+            interface IDeleteRequest extends bunker.internal.v1.DeleteRequest.$Properties {
+            }
+
+            class DeleteRequest {
+                constructor(properties?: bunker.internal.v1.DeleteRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                namespace: string;
+                type: string;
+                id: string;
+                static create(properties: bunker.internal.v1.DeleteRequest.$Shape): bunker.internal.v1.DeleteRequest & bunker.internal.v1.DeleteRequest.$Shape;
+                static create(properties?: bunker.internal.v1.DeleteRequest.$Properties): bunker.internal.v1.DeleteRequest;
+                static encode(message: bunker.internal.v1.DeleteRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.internal.v1.DeleteRequest & bunker.internal.v1.DeleteRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.internal.v1.DeleteRequest;
+                static toObject(message: bunker.internal.v1.DeleteRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace DeleteRequest {
+                interface $Properties {
+                    namespace?: (string|null);
+                    type?: (string|null);
+                    id?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.internal.v1.DeleteRequest.$Properties;
+            }
+
+            interface IDeleteResponse extends bunker.internal.v1.DeleteResponse.$Properties {
+            }
+
+            class DeleteResponse {
+                constructor(properties?: bunker.internal.v1.DeleteResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                existed: boolean;
+                static create(properties: bunker.internal.v1.DeleteResponse.$Shape): bunker.internal.v1.DeleteResponse & bunker.internal.v1.DeleteResponse.$Shape;
+                static create(properties?: bunker.internal.v1.DeleteResponse.$Properties): bunker.internal.v1.DeleteResponse;
+                static encode(message: bunker.internal.v1.DeleteResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.internal.v1.DeleteResponse & bunker.internal.v1.DeleteResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.internal.v1.DeleteResponse;
+                static toObject(message: bunker.internal.v1.DeleteResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace DeleteResponse {
+                interface $Properties {
+                    existed?: (boolean|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.internal.v1.DeleteResponse.$Properties;
+            }
+
+            interface IReplaceRequest extends bunker.internal.v1.ReplaceRequest.$Properties {
+            }
+
+            class ReplaceRequest {
+                constructor(properties?: bunker.internal.v1.ReplaceRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                namespace: string;
+                type: string;
+                resources: bunker.internal.v1.PublishedResource.$Properties[];
+                static create(properties: bunker.internal.v1.ReplaceRequest.$Shape): bunker.internal.v1.ReplaceRequest & bunker.internal.v1.ReplaceRequest.$Shape;
+                static create(properties?: bunker.internal.v1.ReplaceRequest.$Properties): bunker.internal.v1.ReplaceRequest;
+                static encode(message: bunker.internal.v1.ReplaceRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.internal.v1.ReplaceRequest & bunker.internal.v1.ReplaceRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.internal.v1.ReplaceRequest;
+                static toObject(message: bunker.internal.v1.ReplaceRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace ReplaceRequest {
+                interface $Properties {
+                    namespace?: (string|null);
+                    type?: (string|null);
+                    resources?: (bunker.internal.v1.PublishedResource.$Properties[]|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.internal.v1.ReplaceRequest.$Properties;
+            }
+
+            interface IReplaceResponse extends bunker.internal.v1.ReplaceResponse.$Properties {
+            }
+
+            class ReplaceResponse {
+                constructor(properties?: bunker.internal.v1.ReplaceResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                created: number;
+                updated: number;
+                unchanged: number;
+                destroyed: number;
+                static create(properties: bunker.internal.v1.ReplaceResponse.$Shape): bunker.internal.v1.ReplaceResponse & bunker.internal.v1.ReplaceResponse.$Shape;
+                static create(properties?: bunker.internal.v1.ReplaceResponse.$Properties): bunker.internal.v1.ReplaceResponse;
+                static encode(message: bunker.internal.v1.ReplaceResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.internal.v1.ReplaceResponse & bunker.internal.v1.ReplaceResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.internal.v1.ReplaceResponse;
+                static toObject(message: bunker.internal.v1.ReplaceResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace ReplaceResponse {
+                interface $Properties {
+                    created?: (number|null);
+                    updated?: (number|null);
+                    unchanged?: (number|null);
+                    destroyed?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.internal.v1.ReplaceResponse.$Properties;
+            }
+        }
+    }
+
     namespace machine {
 
         namespace v1 {

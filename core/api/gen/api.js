@@ -6,13 +6,1167 @@ $protobuf.util.Long = null;
 $protobuf.configure();
 
 const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.util;
-const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $String = $util.global.String, $Boolean = $util.global.Boolean, $Number = $util.global.Number, $parseInt = $util.global.parseInt, $BigInt = $util.global.BigInt, $Array = $util.global.Array, $isFinite = $util.global.isFinite;
+const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $String = $util.global.String, $Number = $util.global.Number, $parseInt = $util.global.parseInt, $Boolean = $util.global.Boolean, $BigInt = $util.global.BigInt, $Array = $util.global.Array, $isFinite = $util.global.isFinite;
 
 const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
 
 export const bunker = $root.bunker = (() => {
 
     const bunker = {};
+
+    bunker.internal = (function() {
+
+        const internal = {};
+
+        internal.v1 = (function() {
+
+            const v1 = {};
+
+            v1.PublishedResource = (function() {
+
+                const PublishedResource = function (properties) {
+                    this.labels = {};
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                PublishedResource.prototype.id = "";
+                PublishedResource.prototype.specJson = "";
+                PublishedResource.prototype.labels = $util.emptyObject;
+
+                PublishedResource.create = function(properties) {
+                    return new PublishedResource(properties);
+                };
+
+                PublishedResource.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                        writer.uint32(10).string(message.id);
+                    if (message.specJson != null && $Object.hasOwnProperty.call(message, "specJson") && message.specJson !== "")
+                        writer.uint32(18).string(message.specJson);
+                    if (message.labels != null && $Object.hasOwnProperty.call(message, "labels"))
+                        for (let keys = $Object.keys(message.labels), i = 0; i < keys.length; ++i)
+                            writer.uint32(26).fork().uint32(10).string(keys[i]).uint32(18).string(message.labels[keys[i]]).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                PublishedResource.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, key, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.internal.v1.PublishedResource();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.id = value;
+                                else
+                                    delete message.id;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.specJson = value;
+                                else
+                                    delete message.specJson;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if (message.labels === $util.emptyObject)
+                                    message.labels = {};
+                                let end2 = reader.size() + reader.pos;
+                                if (end2 > reader.len)
+                                    throw $RangeError("index out of range");
+                                reader.len = end2;
+                                key = "";
+                                value = "";
+                                while (reader.pos < end2) {
+                                    let tag2 = reader.tag();
+                                    wireType = tag2 & 7;
+                                    switch (tag2 >>>= 3) {
+                                    case 1:
+                                        if (wireType !== 2)
+                                            break;
+                                        key = reader.stringVerify();
+                                        continue;
+                                    case 2:
+                                        if (wireType !== 2)
+                                            break;
+                                        value = reader.stringVerify();
+                                        continue;
+                                    }
+                                    reader.skipType(wireType, _depth, tag2);
+                                }
+                                if (reader.pos !== end2)
+                                    throw $RangeError("index out of range");
+                                reader.len = end;
+                                if (key === "__proto__")
+                                    $util.makeProp(message.labels, key);
+                                message.labels[key] = value;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                PublishedResource.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.internal.v1.PublishedResource)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.internal.v1.PublishedResource: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.internal.v1.PublishedResource();
+                    if (object.id != null)
+                        if (typeof object.id !== "string" || object.id.length)
+                            message.id = $String(object.id);
+                    if (object.specJson != null)
+                        if (typeof object.specJson !== "string" || object.specJson.length)
+                            message.specJson = $String(object.specJson);
+                    if (object.labels) {
+                        if (!$util.isObject(object.labels))
+                            throw $TypeError(".bunker.internal.v1.PublishedResource.labels: object expected");
+                        message.labels = {};
+                        for (let keys = $Object.keys(object.labels), i = 0; i < keys.length; ++i) {
+                            if (keys[i] === "__proto__")
+                                $util.makeProp(message.labels, keys[i]);
+                            message.labels[keys[i]] = $String(object.labels[keys[i]]);
+                        }
+                    }
+                    return message;
+                };
+
+                PublishedResource.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.objects || options.defaults)
+                        object.labels = {};
+                    if (options.defaults) {
+                        object.id = "";
+                        object.specJson = "";
+                    }
+                    if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
+                        object.id = message.id;
+                    if (message.specJson != null && $Object.hasOwnProperty.call(message, "specJson"))
+                        object.specJson = message.specJson;
+                    let keys2;
+                    if (message.labels && (keys2 = $Object.keys(message.labels)).length) {
+                        object.labels = {};
+                        for (let j = 0; j < keys2.length; ++j) {
+                            if (keys2[j] === "__proto__")
+                                $util.makeProp(object.labels, keys2[j]);
+                            object.labels[keys2[j]] = message.labels[keys2[j]];
+                        }
+                    }
+                    return object;
+                };
+
+                PublishedResource.prototype.toJSON = function() {
+                    return PublishedResource.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return PublishedResource;
+            })();
+
+            v1.PutRequest = (function() {
+
+                const PutRequest = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                PutRequest.prototype.namespace = "";
+                PutRequest.prototype.type = "";
+                PutRequest.prototype.resource = null;
+
+                PutRequest.create = function(properties) {
+                    return new PutRequest(properties);
+                };
+
+                PutRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace") && message.namespace !== "")
+                        writer.uint32(10).string(message.namespace);
+                    if (message.type != null && $Object.hasOwnProperty.call(message, "type") && message.type !== "")
+                        writer.uint32(18).string(message.type);
+                    if (message.resource != null && $Object.hasOwnProperty.call(message, "resource"))
+                        $root.bunker.internal.v1.PublishedResource.encode(message.resource, writer.uint32(26).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                PutRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.internal.v1.PutRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.namespace = value;
+                                else
+                                    delete message.namespace;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.type = value;
+                                else
+                                    delete message.type;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resource = $root.bunker.internal.v1.PublishedResource.decode(reader, reader.size(), $undefined, _depth + 1, message.resource);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                PutRequest.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.internal.v1.PutRequest)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.internal.v1.PutRequest: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.internal.v1.PutRequest();
+                    if (object.namespace != null)
+                        if (typeof object.namespace !== "string" || object.namespace.length)
+                            message.namespace = $String(object.namespace);
+                    if (object.type != null)
+                        if (typeof object.type !== "string" || object.type.length)
+                            message.type = $String(object.type);
+                    if (object.resource != null) {
+                        if (!$util.isObject(object.resource))
+                            throw $TypeError(".bunker.internal.v1.PutRequest.resource: object expected");
+                        message.resource = $root.bunker.internal.v1.PublishedResource.fromObject(object.resource, _depth + 1);
+                    }
+                    return message;
+                };
+
+                PutRequest.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        object.namespace = "";
+                        object.type = "";
+                        object.resource = null;
+                    }
+                    if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace"))
+                        object.namespace = message.namespace;
+                    if (message.type != null && $Object.hasOwnProperty.call(message, "type"))
+                        object.type = message.type;
+                    if (message.resource != null && $Object.hasOwnProperty.call(message, "resource"))
+                        object.resource = $root.bunker.internal.v1.PublishedResource.toObject(message.resource, options, _depth + 1);
+                    return object;
+                };
+
+                PutRequest.prototype.toJSON = function() {
+                    return PutRequest.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return PutRequest;
+            })();
+
+            v1.PutResponse = (function() {
+
+                const PutResponse = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                PutResponse.prototype.version = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                PutResponse.prototype.changed = false;
+
+                PutResponse.create = function(properties) {
+                    return new PutResponse(properties);
+                };
+
+                PutResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.version != null && $Object.hasOwnProperty.call(message, "version") && (typeof message.version === "object" ? message.version.low || message.version.high : message.version !== 0))
+                        writer.uint32(8).uint64(message.version);
+                    if (message.changed != null && $Object.hasOwnProperty.call(message, "changed") && message.changed !== false)
+                        writer.uint32(16).bool(message.changed);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                PutResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.internal.v1.PutResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.version = value;
+                                else
+                                    delete message.version;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.changed = value;
+                                else
+                                    delete message.changed;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                PutResponse.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.internal.v1.PutResponse)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.internal.v1.PutResponse: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.internal.v1.PutResponse();
+                    if (object.version != null)
+                        if (typeof object.version === "object" ? object.version.low || object.version.high : $Number(object.version) !== 0)
+                            if ($util.Long)
+                                message.version = $util.Long.fromValue(object.version, true);
+                            else if (typeof object.version === "string")
+                                message.version = $parseInt(object.version, 10);
+                            else if (typeof object.version === "number")
+                                message.version = object.version;
+                            else if (typeof object.version === "object")
+                                message.version = new $util.LongBits(object.version.low >>> 0, object.version.high >>> 0).toNumber(true);
+                    if (object.changed != null)
+                        if (object.changed)
+                            message.changed = $Boolean(object.changed);
+                    return message;
+                };
+
+                PutResponse.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        if ($util.Long) {
+                            let long = new $util.Long(0, 0, true);
+                            object.version = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                        } else
+                            object.version = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                        object.changed = false;
+                    }
+                    if (message.version != null && $Object.hasOwnProperty.call(message, "version"))
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.version = typeof message.version === "number" ? $BigInt(message.version) : $util.Long.fromBits(message.version.low >>> 0, message.version.high >>> 0, true).toBigInt();
+                        else if (typeof message.version === "number")
+                            object.version = options.longs === $String ? $String(message.version) : message.version;
+                        else
+                            object.version = options.longs === $String ? $util.Long.prototype.toString.call(message.version) : options.longs === $Number ? new $util.LongBits(message.version.low >>> 0, message.version.high >>> 0).toNumber(true) : message.version;
+                    if (message.changed != null && $Object.hasOwnProperty.call(message, "changed"))
+                        object.changed = message.changed;
+                    return object;
+                };
+
+                PutResponse.prototype.toJSON = function() {
+                    return PutResponse.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return PutResponse;
+            })();
+
+            v1.DeleteRequest = (function() {
+
+                const DeleteRequest = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                DeleteRequest.prototype.namespace = "";
+                DeleteRequest.prototype.type = "";
+                DeleteRequest.prototype.id = "";
+
+                DeleteRequest.create = function(properties) {
+                    return new DeleteRequest(properties);
+                };
+
+                DeleteRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace") && message.namespace !== "")
+                        writer.uint32(10).string(message.namespace);
+                    if (message.type != null && $Object.hasOwnProperty.call(message, "type") && message.type !== "")
+                        writer.uint32(18).string(message.type);
+                    if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                        writer.uint32(26).string(message.id);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                DeleteRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.internal.v1.DeleteRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.namespace = value;
+                                else
+                                    delete message.namespace;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.type = value;
+                                else
+                                    delete message.type;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.id = value;
+                                else
+                                    delete message.id;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                DeleteRequest.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.internal.v1.DeleteRequest)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.internal.v1.DeleteRequest: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.internal.v1.DeleteRequest();
+                    if (object.namespace != null)
+                        if (typeof object.namespace !== "string" || object.namespace.length)
+                            message.namespace = $String(object.namespace);
+                    if (object.type != null)
+                        if (typeof object.type !== "string" || object.type.length)
+                            message.type = $String(object.type);
+                    if (object.id != null)
+                        if (typeof object.id !== "string" || object.id.length)
+                            message.id = $String(object.id);
+                    return message;
+                };
+
+                DeleteRequest.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        object.namespace = "";
+                        object.type = "";
+                        object.id = "";
+                    }
+                    if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace"))
+                        object.namespace = message.namespace;
+                    if (message.type != null && $Object.hasOwnProperty.call(message, "type"))
+                        object.type = message.type;
+                    if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
+                        object.id = message.id;
+                    return object;
+                };
+
+                DeleteRequest.prototype.toJSON = function() {
+                    return DeleteRequest.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return DeleteRequest;
+            })();
+
+            v1.DeleteResponse = (function() {
+
+                const DeleteResponse = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                DeleteResponse.prototype.existed = false;
+
+                DeleteResponse.create = function(properties) {
+                    return new DeleteResponse(properties);
+                };
+
+                DeleteResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.existed != null && $Object.hasOwnProperty.call(message, "existed") && message.existed !== false)
+                        writer.uint32(8).bool(message.existed);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                DeleteResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.internal.v1.DeleteResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.existed = value;
+                                else
+                                    delete message.existed;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                DeleteResponse.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.internal.v1.DeleteResponse)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.internal.v1.DeleteResponse: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.internal.v1.DeleteResponse();
+                    if (object.existed != null)
+                        if (object.existed)
+                            message.existed = $Boolean(object.existed);
+                    return message;
+                };
+
+                DeleteResponse.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults)
+                        object.existed = false;
+                    if (message.existed != null && $Object.hasOwnProperty.call(message, "existed"))
+                        object.existed = message.existed;
+                    return object;
+                };
+
+                DeleteResponse.prototype.toJSON = function() {
+                    return DeleteResponse.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return DeleteResponse;
+            })();
+
+            v1.ReplaceRequest = (function() {
+
+                const ReplaceRequest = function (properties) {
+                    this.resources = [];
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ReplaceRequest.prototype.namespace = "";
+                ReplaceRequest.prototype.type = "";
+                ReplaceRequest.prototype.resources = $util.emptyArray;
+
+                ReplaceRequest.create = function(properties) {
+                    return new ReplaceRequest(properties);
+                };
+
+                ReplaceRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace") && message.namespace !== "")
+                        writer.uint32(10).string(message.namespace);
+                    if (message.type != null && $Object.hasOwnProperty.call(message, "type") && message.type !== "")
+                        writer.uint32(18).string(message.type);
+                    if (message.resources != null && message.resources.length)
+                        for (let i = 0; i < message.resources.length; ++i)
+                            $root.bunker.internal.v1.PublishedResource.encode(message.resources[i], writer.uint32(26).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ReplaceRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.internal.v1.ReplaceRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.namespace = value;
+                                else
+                                    delete message.namespace;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.type = value;
+                                else
+                                    delete message.type;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.resources && message.resources.length))
+                                    message.resources = [];
+                                message.resources.push($root.bunker.internal.v1.PublishedResource.decode(reader, reader.size(), $undefined, _depth + 1));
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                ReplaceRequest.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.internal.v1.ReplaceRequest)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.internal.v1.ReplaceRequest: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.internal.v1.ReplaceRequest();
+                    if (object.namespace != null)
+                        if (typeof object.namespace !== "string" || object.namespace.length)
+                            message.namespace = $String(object.namespace);
+                    if (object.type != null)
+                        if (typeof object.type !== "string" || object.type.length)
+                            message.type = $String(object.type);
+                    if (object.resources) {
+                        if (!$Array.isArray(object.resources))
+                            throw $TypeError(".bunker.internal.v1.ReplaceRequest.resources: array expected");
+                        message.resources = $Array(object.resources.length);
+                        for (let i = 0; i < object.resources.length; ++i) {
+                            if (!$util.isObject(object.resources[i]))
+                                throw $TypeError(".bunker.internal.v1.ReplaceRequest.resources: object expected");
+                            message.resources[i] = $root.bunker.internal.v1.PublishedResource.fromObject(object.resources[i], _depth + 1);
+                        }
+                    }
+                    return message;
+                };
+
+                ReplaceRequest.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.arrays || options.defaults)
+                        object.resources = [];
+                    if (options.defaults) {
+                        object.namespace = "";
+                        object.type = "";
+                    }
+                    if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace"))
+                        object.namespace = message.namespace;
+                    if (message.type != null && $Object.hasOwnProperty.call(message, "type"))
+                        object.type = message.type;
+                    if (message.resources && message.resources.length) {
+                        object.resources = $Array(message.resources.length);
+                        for (let j = 0; j < message.resources.length; ++j)
+                            object.resources[j] = $root.bunker.internal.v1.PublishedResource.toObject(message.resources[j], options, _depth + 1);
+                    }
+                    return object;
+                };
+
+                ReplaceRequest.prototype.toJSON = function() {
+                    return ReplaceRequest.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return ReplaceRequest;
+            })();
+
+            v1.ReplaceResponse = (function() {
+
+                const ReplaceResponse = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ReplaceResponse.prototype.created = 0;
+                ReplaceResponse.prototype.updated = 0;
+                ReplaceResponse.prototype.unchanged = 0;
+                ReplaceResponse.prototype.destroyed = 0;
+
+                ReplaceResponse.create = function(properties) {
+                    return new ReplaceResponse(properties);
+                };
+
+                ReplaceResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.created != null && $Object.hasOwnProperty.call(message, "created") && message.created !== 0)
+                        writer.uint32(8).uint32(message.created);
+                    if (message.updated != null && $Object.hasOwnProperty.call(message, "updated") && message.updated !== 0)
+                        writer.uint32(16).uint32(message.updated);
+                    if (message.unchanged != null && $Object.hasOwnProperty.call(message, "unchanged") && message.unchanged !== 0)
+                        writer.uint32(24).uint32(message.unchanged);
+                    if (message.destroyed != null && $Object.hasOwnProperty.call(message, "destroyed") && message.destroyed !== 0)
+                        writer.uint32(32).uint32(message.destroyed);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ReplaceResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.internal.v1.ReplaceResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.created = value;
+                                else
+                                    delete message.created;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.updated = value;
+                                else
+                                    delete message.updated;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.unchanged = value;
+                                else
+                                    delete message.unchanged;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.destroyed = value;
+                                else
+                                    delete message.destroyed;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                ReplaceResponse.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.internal.v1.ReplaceResponse)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.internal.v1.ReplaceResponse: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.internal.v1.ReplaceResponse();
+                    if (object.created != null)
+                        if ($Number(object.created) !== 0)
+                            message.created = object.created >>> 0;
+                    if (object.updated != null)
+                        if ($Number(object.updated) !== 0)
+                            message.updated = object.updated >>> 0;
+                    if (object.unchanged != null)
+                        if ($Number(object.unchanged) !== 0)
+                            message.unchanged = object.unchanged >>> 0;
+                    if (object.destroyed != null)
+                        if ($Number(object.destroyed) !== 0)
+                            message.destroyed = object.destroyed >>> 0;
+                    return message;
+                };
+
+                ReplaceResponse.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        object.created = 0;
+                        object.updated = 0;
+                        object.unchanged = 0;
+                        object.destroyed = 0;
+                    }
+                    if (message.created != null && $Object.hasOwnProperty.call(message, "created"))
+                        object.created = message.created;
+                    if (message.updated != null && $Object.hasOwnProperty.call(message, "updated"))
+                        object.updated = message.updated;
+                    if (message.unchanged != null && $Object.hasOwnProperty.call(message, "unchanged"))
+                        object.unchanged = message.unchanged;
+                    if (message.destroyed != null && $Object.hasOwnProperty.call(message, "destroyed"))
+                        object.destroyed = message.destroyed;
+                    return object;
+                };
+
+                ReplaceResponse.prototype.toJSON = function() {
+                    return ReplaceResponse.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return ReplaceResponse;
+            })();
+
+            return v1;
+        })();
+
+        return internal;
+    })();
 
     bunker.machine = (function() {
 

@@ -3,6 +3,22 @@
 import type { AnyMethod, Method } from "../../grpc/method.ts";
 import { bunker } from "./api.js";
 
+/** bunker.internal.v1.ResourcePublisher: 3 methods. */
+export const ResourcePublisher = {
+  Put: {
+    path: "/bunker.internal.v1.ResourcePublisher/Put", service: "bunker.internal.v1.ResourcePublisher", name: "Put", responseStream: false,
+    requestType: bunker.internal.v1.PutRequest, responseType: bunker.internal.v1.PutResponse,
+  } as Method<bunker.internal.v1.PutRequest.$Properties, bunker.internal.v1.PutResponse.$Properties, false>,
+  Delete: {
+    path: "/bunker.internal.v1.ResourcePublisher/Delete", service: "bunker.internal.v1.ResourcePublisher", name: "Delete", responseStream: false,
+    requestType: bunker.internal.v1.DeleteRequest, responseType: bunker.internal.v1.DeleteResponse,
+  } as Method<bunker.internal.v1.DeleteRequest.$Properties, bunker.internal.v1.DeleteResponse.$Properties, false>,
+  Replace: {
+    path: "/bunker.internal.v1.ResourcePublisher/Replace", service: "bunker.internal.v1.ResourcePublisher", name: "Replace", responseStream: false,
+    requestType: bunker.internal.v1.ReplaceRequest, responseType: bunker.internal.v1.ReplaceResponse,
+  } as Method<bunker.internal.v1.ReplaceRequest.$Properties, bunker.internal.v1.ReplaceResponse.$Properties, false>,
+} as const;
+
 /** bunker.machine.v1.MachineService: 26 methods. */
 export const MachineService = {
   Version: {
@@ -127,7 +143,12 @@ export const ResourceService = {
   } as Method<bunker.resource.v1.WatchRequest.$Properties, bunker.resource.v1.WatchEvent.$Properties, true>,
 } as const;
 
-/** Every method of every service, keyed by path. */
+/** Every method of the API (what apid serves), keyed by path. */
 export const allMethods: ReadonlyMap<string, AnyMethod> = new Map(
   [...Object.values(MachineService), ...Object.values(ResourceService)].map((m): [string, AnyMethod] => [m.path, m]),
+);
+
+/** Methods of bunker.internal services: init's local socket only, never through apid. */
+export const internalMethods: ReadonlyMap<string, AnyMethod> = new Map(
+  [...Object.values(ResourcePublisher)].map((m): [string, AnyMethod] => [m.path, m]),
 );

@@ -11,7 +11,10 @@ import type { RequestOf, ResponseOf } from "../../../core/grpc/method.ts";
 import type { Resource, ResourceDefinition, WatchEvent } from "../../../core/resources/index.ts";
 import type { EventSpec } from "../resources.ts";
 import type { ApplyMode, CallContext, Handlers } from "./handlers.ts";
-import { ApiError } from "./protocol.ts";
+import { ApiError } from "./errors.ts";
+import { readers } from "./readers.ts";
+import { listFiles, readFile } from "./files.ts";
+import { generateClientConfiguration } from "./clientcreds.ts";
 
 /** Server-streaming RPCs (the generated table types the flag as boolean, so they are named here). */
 type Impl<S, Streaming> = {
@@ -95,7 +98,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
       const tail = req.tail === -1 ? Number.MAX_SAFE_INTEGER : Math.max(0, req.tail ?? 0);
       yield* lines(h.logs({ id: req.id, tail, follow: req.follow === true }, ctx));
     },
-    Dmesg: async function* () { throw new ApiError("unimplemented", "Dmesg: not served by init yet"); },
+    Dmesg: readers.Dmesg,
     async *Events(req, ctx) {
       const tail = req.tailEvents === -1 || !req.tailEvents ? 1000 : req.tailEvents;
       let skipping = !!req.sinceId;
@@ -114,18 +117,24 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async ApplyConfiguration(req) {
       const mode = APPLY_MODES[req.mode ?? 0];
       if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
-      const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true });
+      const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true, tryTimeoutSeconds: req.tryTimeoutSeconds ?? 0 });
       return {
-        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: [], tryDeadline: 0,
+        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: r.warnings, tryDeadline: r.tryDeadline,
         changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, effect: c.live ? pb.ChangeEffect.CHANGE_EFFECT_LIVE : pb.ChangeEffect.CHANGE_EFFECT_REBOOT })),
       };
     },
-    ConfirmConfiguration: unimplemented("ConfirmConfiguration"),
-    Memory: unimplemented("Memory"), LoadAvg: unimplemented("LoadAvg"), CPUInfo: unimplemented("CPUInfo"),
-    Processes: unimplemented("Processes"), Mounts: unimplemented("Mounts"), Netstat: unimplemented("Netstat"), Disks: unimplemented("Disks"),
-    List: async function* () { throw new ApiError("unimplemented", "List: not served by init yet"); },
-    Read: async function* () { throw new ApiError("unimplemented", "Read: not served by init yet"); },
-    GenerateClientConfiguration: unimplemented("GenerateClientConfiguration"),
+    async ConfirmConfiguration() { return h["confirm-config"](); },
+    Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo,
+    Processes: readers.Processes, Mounts: readers.Mounts, Netstat: readers.Netstat, Disks: readers.Disks,
+    async *List(req, ctx) {
+      yield* listFiles(req.root ?? "", h.fileRoots(), { recurse: req.recurse === true, depth: req.recursionDepth ?? 0, signal: ctx.signal });
+    },
+    async *Read(req, ctx) {
+      for await (const data of readFile(req.path ?? "", h.fileRoots(), ctx.signal)) yield { data };
+    },
+    async GenerateClientConfiguration(req) {
+      return generateClientConfiguration(h.config(), { roles: req.roles ?? [], ttlSeconds: req.ttlSeconds ?? 0, context: req.context ?? "" });
+    },
     async Upgrade(req) { await h.upgrade({ image: req.image }); return { message: "upgrading", actorId: "" }; },
     Rollback: unimplemented("Rollback"),
   };

@@ -1,6 +1,7 @@
 /**
  * The machine API as plain typed functions over the store, supervisor and sequencer. The
- * transport (JSON lines today, gRPC later) only maps names to these and errors to codes.
+ * gRPC transport (api/server.ts, through the contract adapters in api/contract.ts) maps RPCs to
+ * these and errors to status codes.
  */
 import { buildInfo } from "../../../core/buildinfo/buildinfo.ts";
 import {
@@ -9,16 +10,19 @@ import {
 } from "../../../core/resources/index.ts";
 import { parseMachineConfig } from "../config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
-import type { Machine } from "../machine.ts";
+import { writeAtomic, type Machine } from "../machine.ts";
 import {
   EVENTS, HOSTNAME, MACHINE_CONFIG, MACHINE_STATUS,
   type HostnameSpec, type MachineConfigSpec, type MachineStatusSpec,
 } from "../resources.ts";
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
-import { ApiError } from "./protocol.ts";
+import { ApiError } from "./errors.ts";
+import type { CredsConfig } from "./clientcreds.ts";
+import { NODE_ROOTS } from "./files.ts";
 
-export interface CallContext { signal: AbortSignal; peer: { pid: number; uid: number; gid: number } }
+/** What a handler learns about its call: when to stop. */
+export interface CallContext { signal: AbortSignal }
 
 function str(p: Record<string, unknown>, key: string, required = true): string {
   const v = p[key];
@@ -47,12 +51,19 @@ export function toApiError(err: unknown): ApiError {
 export interface ServiceInfo extends ServiceStatus { id: string }
 
 export type ApplyMode = "auto" | "live" | "reboot" | "staged" | "try";
+/** How long a config applied in try mode stays without ConfirmConfiguration (Talos's default too). */
+export const DEFAULT_TRY_SECONDS = 60;
+
 export interface ApplyResult {
-  mode: Exclude<ApplyMode, "auto" | "try">;
+  mode: Exclude<ApplyMode, "auto">;
+  /** Mode try: when it reverts unless confirmed (ms since epoch); 0 otherwise. */
+  tryDeadline: number;
   applied: boolean;
   dryRun: boolean;
   changes: ConfigChange[];
   message: string;
+  /** What the config library warned about, with line:column. */
+  warnings: string[];
 }
 
 export function createHandlers(m: Machine) {
@@ -72,11 +83,17 @@ export function createHandlers(m: Machine) {
     return { accepted: true, sequence: name };
   };
 
+  /** The config being tried (mode try), until confirmed or reverted. */
+  let trying: { raw: string; deadline: number; timer: ReturnType<typeof setTimeout> } | undefined;
+
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
 
-    /** init's own counters: orphans reaped, controller runs and failures. */
-    "init.stats": () => ({ reaped: m.reaper.count, controllers: m.runtime.status(), sequence: m.sequencer.running() ?? null }),
+    /** Where List and Read may look: the node's roots, or only the state dir in container mode. */
+    fileRoots: (): readonly string[] => (m.opts.mode === "metal" ? NODE_ROOTS : [m.opts.stateDir]),
+
+    /** The applied machine config (validated, defaults filled), if any. */
+    config: () => m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as CredsConfig | undefined,
 
     hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 
@@ -126,27 +143,53 @@ export function createHandlers(m: Machine) {
       const raw = str(p, "data");
       const mode = (p.mode ?? "auto") as ApplyMode;
       if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
-      if (mode === "try") throw new ApiError("unimplemented", "mode try: not supported yet");
       let next;
-      try { next = parseMachineConfig(raw, "api"); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
+      try { next = parseMachineConfig(raw, "api", m.opts.mode); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
       const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
       const changes = diffConfigs(current, next.config);
       const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
       // Maintenance mode has nothing running to disturb: a first config always applies live.
-      const resolved: Exclude<ApplyMode, "auto" | "try"> = mode === "auto" ? (needsReboot.length && current ? "reboot" : "live") : mode;
-      if (resolved === "live" && needsReboot.length && current) {
-        throw new ApiError("invalid_argument", `mode live: these changes need a reboot: ${needsReboot.join(", ")}`);
+      const resolved: Exclude<ApplyMode, "auto"> = mode === "auto" ? (needsReboot.length && current ? "reboot" : "live") : mode;
+      if ((resolved === "live" || resolved === "try") && needsReboot.length && current) {
+        throw new ApiError("invalid_argument", `mode ${resolved}: these changes need a reboot: ${needsReboot.join(", ")}`);
       }
-      const result = (applied: boolean, message: string): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message });
+      if (resolved === "try") {
+        if (!current) throw new ApiError("failed_precondition", "mode try: the node has no config to go back to; apply one with mode live first");
+        if (trying) throw new ApiError("failed_precondition", `mode try: another config is being tried until ${new Date(trying.deadline).toISOString()}; confirm it or wait for it to revert`);
+      }
+      const result = (applied: boolean, message: string, tryDeadline = 0): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message, warnings: next.warnings ?? [], tryDeadline });
       if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
       if (resolved === "live") {
         await m.sequencer.run("apply-config", { raw });
         return result(true, "applied live");
       }
+      if (resolved === "try") {
+        const seconds = num(p, "tryTimeoutSeconds", 0) || DEFAULT_TRY_SECONDS;
+        const previous = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)!.spec.raw;
+        await m.sequencer.run("apply-config", { raw, persist: false });
+        const deadline = Date.now() + seconds * 1000;
+        const timer = setTimeout(() => {
+          trying = undefined;
+          m.events.add("config", `the config tried until ${new Date(deadline).toISOString()} was not confirmed: reverting`);
+          m.sequencer.run("apply-config", { raw: previous, persist: false })
+            .catch((err) => m.events.add("config", `reverting the tried config failed: ${err instanceof Error ? err.message : String(err)}`));
+        }, seconds * 1000);
+        trying = { raw, deadline, timer };
+        return result(true, `applied for ${seconds} s: confirm it (ConfirmConfiguration) or it reverts`, deadline);
+      }
       await m.sequencer.run("apply-config", { raw, staged: true });
       if (resolved === "staged") return result(true, "saved; applies at the next boot");
       startSequence("reboot");
       return result(true, "saved; rebooting to apply");
+    },
+    /** Keeps the config applied in try mode: saved, and the revert cancelled. */
+    "confirm-config": () => {
+      if (!trying) throw new ApiError("failed_precondition", "no configuration is being tried (apply one with mode try first)");
+      clearTimeout(trying.timer);
+      writeAtomic(m.savedConfigPath, trying.raw);
+      trying = undefined;
+      m.events.add("config", "the tried config was confirmed");
+      return { message: "confirmed: the config stays and is saved" };
     },
     reboot: () => startSequence("reboot"),
     shutdown: () => startSequence("shutdown"),

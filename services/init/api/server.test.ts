@@ -1,21 +1,43 @@
+/**
+ * init's API over gRPC on its unix socket, served by a Machine in this process: the contract
+ * adapters, streaming, status codes, apply-config modes, and who may call (SO_PEERCRED).
+ */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Machine, type PowerRequest } from "../machine.ts";
-import { InitClient } from "./client.ts";
+import { getSpec, initClient } from "./client.ts";
 import { createHandlers } from "./handlers.ts";
 import { serveApi } from "./server.ts";
 import { machineServiceImpl, resourceServiceImpl } from "./contract.ts";
 import { MachineService, ResourceService } from "../../../core/api/gen/services.ts";
+import type { GrpcClient } from "../../../core/grpc/client.ts";
+import type { GrpcServer } from "../../../core/grpc/server.ts";
+import { Status } from "../../../core/grpc/status.ts";
+import { bunker } from "../../../core/api/gen/api.js";
 import { spawnTracked } from "../children.ts";
-import type { WatchEvent } from "../../../core/resources/index.ts";
+import type { MachineStatusSpec } from "../resources.ts";
+import { edit, fixture } from "../../../core/config/testdata/fixtures.ts";
+import { discoverDisks } from "../../../core/disks/disk.ts";
+import { createServer } from "node:net";
+import { cpus } from "node:os";
 
+/** A valid worker config, and the same with a hostname (applies live) or another disk (needs a reboot). */
+const worker = fixture("worker.yaml");
+const withHostname = (h: string, text = worker) => edit(text, "  network:\n", `  network:\n    hostname: ${h}\n`);
+const withDisk = (text = worker) => edit(text, 'model: "QEMU*"', 'model: "VIRTIO*"');
+const DISK_PATH = "machine.install.diskSelector.model";
+
+const APID_UID = 50;
 let dir = "";
 let machine: Machine;
-let server: { stop(): void };
-let client: InitClient;
+let server: GrpcServer;
+let client: GrpcClient;
 const powered: PowerRequest[] = [];
+const enc = (s: string) => new TextEncoder().encode(s);
+const apply = (data: string, o: { mode?: number; dryRun?: boolean; tryTimeoutSeconds?: number } = {}) => client.unary(MachineService.ApplyConfiguration, { data: enc(data), ...o });
+const M = bunker.machine.v1.ApplyMode;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "bunker-api-"));
@@ -26,83 +48,95 @@ beforeAll(async () => {
   machine = new Machine({
     mode: "container", stateDir: dir, runDir: dir, servicesFile: join(dir, "svc.yaml"), noTable: true,
     onPower: (a) => powered.push(a),
-    startApi: () => { server = serveApi({ path: machine.socketPath, handlers: createHandlers(machine) }); },
+    startApi: async () => {
+      server = await serveApi({
+        path: machine.socketPath, handlers: createHandlers(machine), socketGid: APID_UID,
+        trust: { adminUids: new Set([0, process.getuid?.() ?? 0]), apidUid: APID_UID, maintenance: () => machine.stage() === "maintenance" },
+      });
+    },
   });
   await machine.boot();
-  client = await InitClient.connect(machine.socketPath);
+  client = initClient(machine.socketPath);
 });
 
 afterAll(async () => {
   client?.close();
-  server?.stop();
+  await server?.close();
   await machine?.supervisor.stopAll();
-  machine?.runtime.stop();
-  machine?.reaper.stop();
+  machine?.stopBackground();
   rmSync(dir, { recursive: true, force: true });
 });
 
 test("logs: tail then follow a service's output", async () => {
   for (let i = 0; i < 500 && !machine.supervisor.logs("echo").tail(3).includes("line3"); i++) await Bun.sleep(10);
-  const got: string[] = [];
-  await client.stream<string>("logs", { id: "echo", tail: 2 }, (s) => { got.push(s); });
-  expect(got.join("")).toBe("line2\nline3\n");
+  const got = await Array.fromAsync(client.stream(MachineService.Logs, { id: "echo", tail: 2 }));
+  expect(got.map((e) => e.message)).toEqual(["line2", "line3"]);
   const followed: string[] = [];
-  const done = client.stream<string>("logs", { id: "echo", tail: 0, follow: true }, (s) => { followed.push(s); return !s.includes("extra"); });
-  await Bun.sleep(20);
-  machine.supervisor.logs("echo").write(new TextEncoder().encode("extra\n"));
+  const done = (async () => {
+    for await (const e of client.stream(MachineService.Logs, { id: "echo", tail: 0, follow: true })) {
+      followed.push(e.message ?? "");
+      if (e.message === "extra") break; // leaving the loop cancels the call
+    }
+  })();
+  await Bun.sleep(50);
+  machine.supervisor.logs("echo").write(enc("extra\n"));
   await done;
-  expect(followed.join("")).toBe("extra\n");
+  expect(followed).toEqual(["extra"]);
 });
 
 test("resources: definitions, get by alias, watch with snapshot and Bootstrapped", async () => {
-  const defs = await client.call<{ type: string; aliases: string[] }[]>("resources.definitions");
-  expect(defs.find((d) => d.aliases.includes("svc"))?.type).toBe("Services.runtime.bunker.dev");
-  const svc = await client.call<{ metadata: { id: string }; spec: { state: string } }>("resources.get", { type: "svc", id: "echo" });
-  expect(svc.spec.state).toBe("Running");
-  const seen: string[] = [];
-  const w = client.stream<WatchEvent>("resources.watch", { type: "machinestatus" }, (ev) => {
-    seen.push(ev.type);
-    return ev.type !== "Updated";
-  });
-  await Bun.sleep(20);
-  await client.call("apply-config", { data: "version: v1alpha1\nmachine: {type: worker}\n" });
+  const rd = await client.unary(ResourceService.List, { type: "rd" });
+  expect(rd.resources!.map((r) => JSON.parse(r.specJson!).type)).toContain("Services.runtime.bunker.dev");
+  expect((await getSpec<{ state: string }>(client, "svc", "echo"))!.state).toBe("Running");
+  const seen: number[] = [];
+  const w = (async () => {
+    for await (const ev of client.stream(ResourceService.Watch, { type: "machinestatus", bootstrap: true })) {
+      seen.push(ev.type ?? 0);
+      if (ev.type === bunker.resource.v1.EventType.EVENT_TYPE_UPDATED) break;
+    }
+  })();
+  await Bun.sleep(50);
+  await apply(worker);
   await w;
-  expect(seen.slice(0, 3)).toEqual(["Created", "Bootstrapped", "Updated"]);
-  const st = await client.call<{ stage: string; ready: boolean }>("machine.status");
-  expect(st).toMatchObject({ stage: "running", ready: true });
+  const E = bunker.resource.v1.EventType;
+  expect(seen.slice(0, 3)).toEqual([E.EVENT_TYPE_CREATED, E.EVENT_TYPE_BOOTSTRAPPED, E.EVENT_TYPE_UPDATED]);
+  expect(await getSpec<MachineStatusSpec>(client, "machinestatus", "machine")).toMatchObject({ stage: "running", ready: true });
 });
 
-test("errors carry gRPC-style codes: bad config, unknown type, unknown method, busy", async () => {
-  await expect(client.call("apply-config", { data: "version: v9\n" })).rejects.toMatchObject({ code: "invalid_argument" });
-  await expect(client.call("resources.list", { type: "nope" })).rejects.toMatchObject({ code: "not_found" });
-  await expect(client.call("no.such.method")).rejects.toMatchObject({ code: "unimplemented" });
-  await expect(client.call("upgrade")).rejects.toThrow("needs the installer");
+test("errors carry their gRPC status: bad config, unknown type, busy-free refusal, not found", async () => {
+  // Every problem, each with its line:column.
+  const bad = apply(edit(worker, "type: worker", "type: toaster").replace("  token: abcdef.0123456789abcdef\n", ""));
+  await expect(bad).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  await expect(bad).rejects.toThrow(/api:4:9: error: machine.type: .*\napi:3:1: error: machine.token|api:3:1: error: machine.token: .*\napi:4:9: error: machine.type/);
+  await expect(client.unary(ResourceService.List, { type: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  await expect(client.unary(MachineService.ServiceStart, { id: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  await expect(client.unary(MachineService.Upgrade, {})).rejects.toThrow("needs the installer");
+  // A worker holds no CA key: it cannot mint client certificates.
+  await expect(client.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"] })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
   expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
 });
 
 test("apply-config modes: dry run lists changes, live refuses reboot-only changes, staged only saves", async () => {
-  const base = "version: v1alpha1\nmachine: {type: worker}\n";
-  await client.call("apply-config", { data: base });
-  const hostOnly = "version: v1alpha1\nmachine: {type: worker, network: {hostname: web1}}\n";
-  const withDisk = "version: v1alpha1\nmachine: {type: worker, install: {disk: /dev/vda}}\n";
-  expect(await client.call("apply-config", { data: hostOnly, dryRun: true })).toMatchObject({
-    mode: "live", applied: false, dryRun: true, changes: [{ path: "machine.network.hostname", kind: "added", live: true }],
+  await apply(worker);
+  const hostOnly = withHostname("web1");
+  const disk = withDisk();
+  expect(await apply(hostOnly, { dryRun: true })).toMatchObject({
+    mode: M.APPLY_MODE_LIVE, changes: [{ path: "machine.network.hostname", kind: "added", effect: bunker.machine.v1.ChangeEffect.CHANGE_EFFECT_LIVE }],
   });
-  expect(await client.call("apply-config", { data: withDisk, dryRun: true })).toMatchObject({ mode: "reboot", applied: false });
-  await expect(client.call("apply-config", { data: withDisk, mode: "live" })).rejects.toThrow("these changes need a reboot: machine.install.disk");
-  await expect(client.call("apply-config", { data: base, mode: "try" })).rejects.toMatchObject({ code: "unimplemented" });
-  expect(await client.call("apply-config", { data: withDisk, mode: "staged" })).toMatchObject({ mode: "staged", applied: true });
-  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withDisk);
-  expect((await client.call<{ hostname: string }>("hostname")).hostname).not.toBe("web1");
-  expect(await client.call("apply-config", { data: hostOnly })).toMatchObject({ mode: "live", applied: true });
-  expect((await client.call<{ hostname: string }>("hostname")).hostname).toBe("web1");
+  expect(await apply(disk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
+  await expect(apply(disk, { mode: M.APPLY_MODE_LIVE })).rejects.toThrow(`these changes need a reboot: ${DISK_PATH}`);
+  expect(await apply(disk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(disk);
+  expect((await client.unary(MachineService.Hostname, {})).hostname).not.toBe("web1");
+  expect(await apply(hostOnly)).toMatchObject({ mode: M.APPLY_MODE_LIVE });
+  expect((await client.unary(MachineService.Hostname, {})).hostname).toBe("web1");
 });
 
 test("the gRPC contract adapters answer with messages that survive protobuf encoding", async () => {
   const h = createHandlers(machine);
   const msvc = machineServiceImpl(h);
   const rsvc = resourceServiceImpl(h);
-  const ctx = { signal: new AbortController().signal, peer: { pid: 0, uid: 0, gid: 0 } };
+  const ctx = { signal: new AbortController().signal };
   const roundTrip = <T>(codec: { encode(m: T): { finish(): Uint8Array }; decode(b: Uint8Array): unknown }, msg: T) =>
     (codec.decode(codec.encode(msg).finish()) as { toJSON(): Record<string, unknown> }).toJSON();
 
@@ -119,14 +153,14 @@ test("the gRPC contract adapters answer with messages that survive protobuf enco
   expect(logLines).toEqual(["line3", "extra"]);
 
   const dry = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
-    data: new TextEncoder().encode("version: v1alpha1\nmachine: {type: worker, network: {hostname: web2}}\n"), dryRun: true,
+    data: enc(withHostname("web2")), dryRun: true,
   }, ctx));
   // LIVE is enum value 0, the default, so it is not on the wire; REBOOT is.
   expect(dry).toMatchObject({ mode: "APPLY_MODE_LIVE", changes: [{ path: "machine.network.hostname", kind: "changed" }] });
   const dryDisk = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
-    data: new TextEncoder().encode("version: v1alpha1\nmachine: {type: worker, network: {hostname: web1}, install: {disk: /dev/vda}}\n"), dryRun: true,
+    data: enc(withDisk(withHostname("web1"))), dryRun: true,
   }, ctx));
-  expect(dryDisk).toMatchObject({ mode: "APPLY_MODE_REBOOT", changes: [{ path: "machine.install.disk", kind: "added", effect: "CHANGE_EFFECT_REBOOT" }] });
+  expect(dryDisk).toMatchObject({ mode: "APPLY_MODE_REBOOT", changes: [{ path: DISK_PATH, kind: "changed", effect: "CHANGE_EFFECT_REBOOT" }] });
 
   const got = roundTrip(ResourceService.Get.responseType, await rsvc.Get({ type: "svc", id: "echo" }, ctx)) as { resource: { metadata: { version: string | number; created: string | number }; specJson: string }; definition: { aliases: string[] } };
   expect(JSON.parse(got.resource.specJson).state).toBe("Running");
@@ -144,30 +178,127 @@ test("the gRPC contract adapters answer with messages that survive protobuf enco
   const events: { source: string; type: string }[] = [];
   for await (const e of msvc.Events({ tailEvents: 3 }, ctx)) events.push(e as { source: string; type: string });
   expect(events.length).toBe(3);
-  await expect(msvc.Memory({}, ctx)).rejects.toMatchObject({ code: "unimplemented" });
 });
 
+test("the machine readers: memory, load, CPUs, processes, mounts, sockets, disks, kernel log", async () => {
+  expect((await client.unary(MachineService.Memory, {})).total).toBe(Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) * 1024);
+  expect((await client.unary(MachineService.LoadAvg, {})).total).toBeGreaterThan(0);
+  expect((await client.unary(MachineService.CPUInfo, {})).cpus).toHaveLength(cpus().length);
+  const echoPid = machine.supervisor.status("echo").pid;
+  expect((await client.unary(MachineService.Processes, {})).processes!.find((p) => p.pid === echoPid)).toMatchObject({ ppid: process.pid, command: "sleep" });
+  expect((await client.unary(MachineService.Mounts, {})).mounts!.some((m) => m.target === "/")).toBe(true);
+  // init's own socket listener is not TCP; the netstat of this process's loopback listener is.
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const recs = (await client.unary(MachineService.Netstat, { filter: bunker.machine.v1.NetstatRequest.Filter.FILTER_LISTENING, protocols: ["tcp"], pid: true })).records!;
+    expect(recs.find((r) => r.localPort === port)).toMatchObject({ state: "LISTEN", pid: process.pid });
+  } finally {
+    server.close();
+  }
+  await expect(client.unary(MachineService.Netstat, { protocols: ["sctp"] })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  expect((await client.unary(MachineService.Disks, {})).disks!.map((d) => d.name)).toEqual(discoverDisks().map((d) => d.name));
+  if (process.getuid?.() === 0) {
+    const recs = await Array.fromAsync(client.stream(MachineService.Dmesg, { tail: 2 }));
+    expect(recs.length).toBeGreaterThan(0);
+    expect(recs.length).toBeLessThanOrEqual(2);
+  }
+});
+
+test("List and Read stay under the allowed roots (container mode: the state dir), symlinks included", async () => {
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  writeFileSync(join(dir, "logs", "a.txt"), "hello\n");
+  const big = Buffer.alloc(200 * 1024, 7);
+  big.write("start");
+  writeFileSync(join(dir, "big.bin"), big);
+  symlinkSync("/etc/hostname", join(dir, "escape"));
+  symlinkSync("/etc", join(dir, "escdir"));
+  const list = await Array.fromAsync(client.stream(MachineService.List, { root: dir, recurse: true }));
+  const rel = list.map((e) => e.relativeName);
+  expect(rel).toContain("logs/a.txt");
+  expect(list.find((e) => e.relativeName === "escape")?.link).toBe("/etc/hostname");
+  expect(list.find((e) => e.relativeName === "escdir")?.isDir ?? false).toBe(false); // a link, not followed
+  expect(rel.some((r) => r!.startsWith("escdir/"))).toBe(false);
+  expect(list.find((e) => e.relativeName === "logs/a.txt")).toMatchObject({ size: 6, isDir: false });
+  const shallow = (await Array.fromAsync(client.stream(MachineService.List, { root: dir }))).map((e) => e.relativeName);
+  expect(shallow).toContain("logs");
+  expect(shallow).not.toContain("logs/a.txt");
+
+  const chunks = await Array.fromAsync(client.stream(MachineService.Read, { path: join(dir, "big.bin") }));
+  expect(chunks.every((c) => c.data!.length <= 65536)).toBe(true);
+  expect(Buffer.concat(chunks.map((c) => c.data!)).equals(big)).toBe(true);
+
+  const read = (path: string) => Array.fromAsync(client.stream(MachineService.Read, { path }));
+  await expect(read("/etc/passwd")).rejects.toMatchObject({ code: Status.PERMISSION_DENIED, details: `/etc/passwd is outside the readable roots: ${dir}` });
+  await expect(read(join(dir, "escape"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(join(dir, "escape"))).rejects.toThrow("which leads to /etc/hostname");
+  await expect(read(join(dir, "escdir", "passwd"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(`${dir}/logs/../../../etc/passwd`)).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  await expect(read(join(dir, "nope"))).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  await expect(read("relative/path")).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  await expect(Array.fromAsync(client.stream(MachineService.List, { root: "/etc" }))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+});
+
+test("apply-config mode try: applied now, reverted at the deadline unless confirmed, saved only once confirmed", async () => {
+  const hostname = async () => (await client.unary(MachineService.Hostname, {})).hostname;
+  const saved = readFileSync(machine.savedConfigPath, "utf8");
+  const before = await hostname();
+  const t0 = Date.now();
+  const tried = await apply(withHostname("tried"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
+  expect(tried.mode).toBe(M.APPLY_MODE_TRY);
+  expect(Number(tried.tryDeadline)).toBeGreaterThanOrEqual(t0 + 1000);
+  expect(await hostname()).toBe("tried");
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(saved); // not saved while on trial
+  await expect(apply(withHostname("second"), { mode: M.APPLY_MODE_TRY } as never)).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+  for (let i = 0; i < 100 && (await hostname()) === "tried"; i++) await Bun.sleep(50);
+  expect(await hostname()).toBe(before);
+  await expect(client.unary(MachineService.ConfirmConfiguration, {})).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+
+  await apply(withHostname("kept"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
+  expect((await client.unary(MachineService.ConfirmConfiguration, {})).message).toContain("confirmed");
+  await Bun.sleep(1300); // past the deadline the confirmation cancelled
+  expect(await hostname()).toBe("kept");
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withHostname("kept"));
+  // A change that needs a reboot cannot be tried.
+  await expect(apply(withDisk(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never)).rejects.toThrow(`mode try: these changes need a reboot: ${DISK_PATH}`);
+}, 20_000);
+
 const root = process.getuid?.() === 0;
-test.skipIf(!root)("a peer whose uid is not allowed is refused by SO_PEERCRED (needs root to switch uid)", async () => {
-  const probe = resolve(import.meta.dir, "client.ts");
-  const script = `import { InitClient } from ${JSON.stringify(probe)};
-    const c = await InitClient.connect(${JSON.stringify(machine.socketPath)});
-    try { await c.call("version"); console.log("ALLOWED"); } catch (e) { console.log("DENIED " + e.message); } finally { c.close(); }`;
-  chmodSync(machine.socketPath, 0o666); // the file mode would stop it first; show the credential check
-  // Through spawnTracked: the reaper running in this process must leave the status to Bun.
-  const p = spawnTracked([process.execPath, "-e", script], { uid: 65534, gid: 65534, stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: "/", env: { PATH: "/usr/bin:/bin", HOME: "/" } });
+/** Runs a Version or Reboot call as another uid (through spawnTracked: the reaper here must leave its status to Bun). */
+async function callAs(uid: number, method: "Version" | "Reboot" | "Memory", metadata: Record<string, string>): Promise<string> {
+  const grpc = resolve(import.meta.dir, "../../../core/grpc/client.ts");
+  const svc = resolve(import.meta.dir, "../../../core/api/gen/services.ts");
+  const script = `import { GrpcClient } from ${JSON.stringify(grpc)}; import { MachineService } from ${JSON.stringify(svc)};
+    const c = GrpcClient.unix(${JSON.stringify(machine.socketPath)});
+    try { await c.unary(MachineService.${method}, {}, { metadata: ${JSON.stringify(metadata)} }); console.log("ALLOWED"); }
+    catch (e) { console.log("DENIED " + e.message); } finally { c.close(); }`;
+  const p = spawnTracked([process.execPath, "-e", script], { uid, gid: uid, stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: "/", env: { PATH: "/usr/bin:/bin", HOME: "/" } });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   await p.exited;
-  expect(out.trim() || err).toBe("DENIED uid 65534 may not use this socket");
-  chmodSync(machine.socketPath, 0o660);
-}, 15_000);
+  return out.trim() || err;
+}
+
+test.skipIf(!root)("SO_PEERCRED decides: another uid is refused, apid's uid is held to the roles it relays (needs root to switch uid)", async () => {
+  chmodSync(machine.socketPath, 0o666); // the file mode would stop uid 65534 first; show the credential check
+  try {
+    expect(await callAs(65534, "Version", {})).toStartWith("DENIED PERMISSION_DENIED: uid 65534 may not use init's socket");
+    // apid's uid: the roles it relays are checked again here.
+    expect(await callAs(APID_UID, "Version", { "x-bunker-roles": "os:reader" })).toBe("ALLOWED");
+    expect(await callAs(APID_UID, "Reboot", { "x-bunker-roles": "os:reader" })).toBe("DENIED PERMISSION_DENIED: Reboot needs one of os:admin, os:operator; the caller has os:reader");
+    expect(await callAs(APID_UID, "Version", {})).toStartWith("DENIED PERMISSION_DENIED: Version needs one of");
+    expect(powered).toEqual([]);
+  } finally {
+    chmodSync(machine.socketPath, 0o660);
+  }
+}, 30_000);
 
 test("reboot through the API runs the reboot sequence and ends in the power request", async () => {
-  await expect(client.call("reboot")).resolves.toMatchObject({ accepted: true });
+  await client.unary(MachineService.Reboot, {});
   for (let i = 0; i < 200 && powered.length === 0; i++) await Bun.sleep(10);
   expect(powered).toEqual(["reboot"]);
   expect(machine.supervisor.status("echo").state).toBe("Finished");
   // Once powering, every later request is refused: there is no second power action.
-  await expect(client.call("shutdown")).rejects.toThrow("busy: reboot in progress");
+  await expect(client.unary(MachineService.Shutdown, {})).rejects.toMatchObject({ code: Status.UNAVAILABLE, details: "busy: reboot in progress" });
   expect(powered).toEqual(["reboot"]);
 });

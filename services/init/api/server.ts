@@ -1,142 +1,87 @@
 /**
- * init's local API server: the JSON-lines protocol on a unix socket. Each connection is
- * authorised once, by the kernel's SO_PEERCRED (uid), taken when it opens; a refused peer gets
- * permission_denied for its first request and the connection is closed. Streams end
- * when the client cancels or goes away; a reader too slow to take what it asked for is cut off
- * rather than letting init buffer without bound.
+ * init's local API: MachineService and ResourceService over gRPC (core/grpc, plaintext HTTP/2 on
+ * a unix socket). Every call is authorised first (api/authorize.ts, from the kernel's
+ * SO_PEERCRED), then runs the contract adapters; handler errors become their gRPC status.
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
-import { peerCredentials, type PeerCred } from "../../../core/sys/peercred.ts";
-import { toApiError, type CallContext, type Handlers } from "./handlers.ts";
-import type { Request, Response } from "./protocol.ts";
-
-const MAX_LINE = 4 << 20;
-const MAX_PENDING = 8 << 20;
-
-interface Conn {
-  buf: string;
-  pending: string;
-  peer?: PeerCred;
-  calls: Map<number, AbortController>;
-  closed: boolean;
-}
-
-type Sock = Bun.Socket<Conn>;
+import { chownSync } from "node:fs";
+import { MachineService, ResourcePublisher, ResourceService } from "../../../core/api/gen/services.ts";
+import type { Store } from "../../../core/resources/index.ts";
+import type { AnyMethod } from "../../../core/grpc/method.ts";
+import { GrpcServer, type CallContext as GrpcContext } from "../../../core/grpc/server.ts";
+import { GrpcError, Status } from "../../../core/grpc/status.ts";
+import { authorizeCall, type Trust } from "./authorize.ts";
+import { resourcePublisherImpl, type PublisherEntry } from "./publisher.ts";
+import { machineServiceImpl, resourceServiceImpl } from "./contract.ts";
+import { ApiError, toGrpcError } from "./errors.ts";
+import { toApiError, type Handlers } from "./handlers.ts";
 
 export interface ServeOptions {
   path: string;
   handlers: Handlers;
-  /** uids allowed to call (root and init's own uid by default). */
-  allowUids?: number[];
+  trust: Trust;
+  /** Group of the socket file (apid's gid), so apid may connect to the 0660 socket. */
+  socketGid?: number;
+  /** The internal ResourcePublisher: the store it writes and who may publish what. */
+  publisher?: { store: Store; publishers: () => readonly PublisherEntry[] };
   onError?: (msg: string) => void;
 }
 
-export function serveApi(o: ServeOptions): { stop(): void } {
-  mkdirSync(dirname(o.path), { recursive: true });
-  rmSync(o.path, { force: true });
-  const allow = new Set(o.allowUids ?? [0, process.getuid?.() ?? 0]);
-  const table = o.handlers as unknown as Record<string, (p: Record<string, unknown>, ctx: CallContext) => unknown>;
+type AnyFn = (req: unknown, ctx: GrpcContext) => unknown;
 
-  const send = (sock: Sock, r: Response) => {
-    const c = sock.data;
-    if (c.closed) return;
-    c.pending += JSON.stringify(r) + "\n";
-    flush(sock);
-  };
-  const flush = (sock: Sock) => {
-    const c = sock.data;
-    if (!c.pending) return;
-    const n = sock.write(c.pending);
-    c.pending = n > 0 ? c.pending.slice(n) : c.pending;
-    if (c.pending.length > MAX_PENDING) {
-      o.onError?.(`api: client pid ${c.peer?.pid} does not read; closing`);
-      sock.end();
-    }
-  };
+function toStatus(err: unknown): GrpcError {
+  if (err instanceof GrpcError) return err;
+  return toGrpcError(err instanceof ApiError ? err : toApiError(err));
+}
 
-  const dispatch = async (sock: Sock, req: Request) => {
-    const c = sock.data;
-    if (req.cancel) { c.calls.get(req.id)?.abort(); return; }
-    const fn = Object.hasOwn(table, req.method) ? table[req.method] : undefined;
-    if (!fn) return send(sock, { id: req.id, error: { code: "unimplemented", message: `method "${req.method}": unknown` } });
-    const ac = new AbortController();
-    c.calls.set(req.id, ac);
-    try {
-      const out = await fn(req.params ?? {}, { signal: ac.signal, peer: c.peer! });
-      if (out && typeof out === "object" && Symbol.asyncIterator in out) {
-        for await (const item of out as AsyncIterable<unknown>) {
-          if (c.closed || ac.signal.aborted) break;
-          send(sock, { id: req.id, item });
-        }
-        send(sock, { id: req.id, end: true });
-      } else {
-        send(sock, { id: req.id, result: out ?? null });
+/** Serves init's API on a unix socket (mode 0660); resolves once listening. */
+export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
+  const server = new GrpcServer({ onError: (err, where) => o.onError?.(`api: ${where}: ${err.message}`) });
+  const admit = (ctx: GrpcContext, req: unknown) => {
+    if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
+    const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
+    if (!v.allowed) throw new GrpcError(Status.PERMISSION_DENIED, v.reason);
+    // A service reads only its kinds, named in full (no aliases: they could be re-pointed).
+    if (v.via === "service" && ctx.method.service === "bunker.resource.v1.ResourceService") {
+      const r = req as { namespace?: string | null; type?: string | null };
+      if (!v.reads.some((k) => k.type === r.type && (!r.namespace || r.namespace === k.namespace))) {
+        throw new GrpcError(Status.PERMISSION_DENIED, `service ${v.service} may read only ${v.reads.map((k) => `${k.namespace}/${k.type}`).join(", ")}, not ${r.namespace || "(default)"}/${r.type}`);
       }
-    } catch (err) {
-      const e = toApiError(err);
-      send(sock, { id: req.id, error: { code: e.code, message: e.message } });
-    } finally {
-      c.calls.delete(req.id);
     }
   };
-
-  const server = Bun.listen<Conn>({
-    unix: o.path,
-    socket: {
-      open(sock) {
-        sock.data = { buf: "", pending: "", calls: new Map(), closed: false };
-        try {
-          const fd = (sock as unknown as { fd?: number }).fd;
-          if (fd === undefined) throw new Error("socket has no fd");
-          sock.data.peer = peerCredentials(fd);
-        } catch (err) {
-          o.onError?.(`api: cannot read the peer's credentials: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      },
-      data(sock, chunk) {
-        const c = sock.data;
-        c.buf += chunk.toString();
-        if (c.buf.length > MAX_LINE) {
-          send(sock, { id: 0, error: { code: "invalid_argument", message: `request longer than ${MAX_LINE} bytes` } });
-          sock.end();
-          return;
-        }
-        let nl: number;
-        while ((nl = c.buf.indexOf("\n")) >= 0) {
-          const line = c.buf.slice(0, nl);
-          c.buf = c.buf.slice(nl + 1);
-          if (!line.trim()) continue;
-          let req: Request;
+  const register = (table: Record<string, AnyMethod>, impl: Record<string, AnyFn>) => {
+    for (const [name, method] of Object.entries(table)) {
+      const fn = impl[name];
+      if (!fn) throw new Error(`init api: no handler for ${method.path}`);
+      if (method.responseStream) {
+        server.handle(method, async function* (req: unknown, ctx: GrpcContext) {
+          admit(ctx, req);
           try {
-            req = JSON.parse(line) as Request;
-            if (typeof req.id !== "number" || (typeof req.method !== "string" && !req.cancel)) throw new Error("expected {id: number, method: string}");
+            yield* fn(req, ctx) as AsyncIterable<unknown>;
           } catch (err) {
-            send(sock, { id: 0, error: { code: "invalid_argument", message: `bad request: ${err instanceof Error ? err.message : String(err)}` } });
-            continue;
+            throw toStatus(err);
           }
-          if (!c.peer || !allow.has(c.peer.uid)) {
-            // Answer the request it sent (closing at once would reset the connection before the
-            // client reads why), then hang up: nothing else is read from this peer.
-            send(sock, { id: req.id, error: { code: "permission_denied", message: `uid ${c.peer?.uid ?? "unknown"} may not use this socket` } });
-            sock.end();
-            return;
+        } as never);
+      } else {
+        server.handle(method, (async (req: unknown, ctx: GrpcContext) => {
+          admit(ctx, req);
+          try {
+            return await fn(req, ctx);
+          } catch (err) {
+            throw toStatus(err);
           }
-          void dispatch(sock, req);
-        }
-      },
-      drain(sock) { flush(sock); },
-      close(sock) {
-        sock.data.closed = true;
-        for (const ac of sock.data.calls.values()) ac.abort();
-      },
-      error(sock, err) {
-        o.onError?.(`api: connection error: ${err.message}`);
-        sock.data.closed = true;
-      },
-    },
-  });
-  // Only root (and init's own uid, by SO_PEERCRED) may talk to init; the mode is a second fence.
-  chmodSync(o.path, 0o660);
-  return { stop: () => server.stop(true) };
+        }) as never);
+      }
+    }
+  };
+  register(MachineService as unknown as Record<string, AnyMethod>, machineServiceImpl(o.handlers) as unknown as Record<string, AnyFn>);
+  register(ResourceService as unknown as Record<string, AnyMethod>, resourceServiceImpl(o.handlers) as unknown as Record<string, AnyFn>);
+  if (o.publisher) {
+    const p = o.publisher;
+    register(ResourcePublisher as unknown as Record<string, AnyMethod>, resourcePublisherImpl(p.store, p.publishers) as unknown as Record<string, AnyFn>);
+  }
+  // Only root, init's uid, apid and publishing services (by SO_PEERCRED) may call; the file mode
+  // is a second fence (its group is the API group, which apid and networkd run as).
+  await server.listenUnix(o.path, 0o660);
+  if (o.socketGid !== undefined) chownSync(o.path, process.getuid?.() ?? 0, o.socketGid);
+  return server;
 }

@@ -1,0 +1,8 @@
+import { readMounts } from "../../../core/procfs/mounts.ts";
+import { humanBytes, runReader } from "../output.ts";
+
+const SUMMARY = "Mounted filesystems: source, target, type, size and space available (statfs), options.";
+
+export const run = (argv: string[]) => runReader("mounts", SUMMARY, argv, () => readMounts(),
+  ["SOURCE", "TARGET", "TYPE", "SIZE", "AVAILABLE", "OPTIONS"],
+  (m) => [m.source, m.target, m.fstype, m.size ? humanBytes(m.size) : "-", m.size ? humanBytes(m.available) : "-", m.options]);

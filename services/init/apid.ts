@@ -1,0 +1,54 @@
+/**
+ * apid as a service of init: an unprivileged process (uid 50 on a node; no capabilities, no new
+ * privileges, through exec-helper) serving the API on TCP and forwarding to init's socket. init
+ * owns its certificates (apicerts.ts): the pre-start step writes them for the current config and
+ * picks apid's mode, so a restart after the first config leaves maintenance mode.
+ */
+import { findPersonality } from "../personalities.ts";
+import { selfCommand } from "./children.ts";
+import type { ApiCertificates, ApidMode } from "./apicerts.ts";
+import type { ServiceSpec } from "./service.ts";
+
+/** apid's uid and gid on a node (the rootfs passwd names it `apid`). */
+export const APID_UID = 50;
+
+export interface ApidPlan {
+  listen: string;
+  socket: string;
+  certs: ApiCertificates;
+  /** Unset: apid runs as init's own user (container mode without root). */
+  uid?: number;
+  gid?: number;
+  dependsOn?: string[];
+  /** On a node: keep apid alive under memory pressure (container mode leaves the host's setting alone). */
+  oomScoreAdj?: number;
+  /** Issues the certificates for the current config; returns apid's mode. */
+  prepare: () => ApidMode;
+}
+
+/** apid's command line; argv0 "apid" picks the personality (see table.ts). */
+export function apidArgv(p: ApidPlan, mode: ApidMode): string[] {
+  const c = p.certs;
+  return [
+    ...selfCommand(), "--listen", p.listen, "--backend", p.socket, "--cert", c.path("cert"), "--key", c.path("key"),
+    ...(mode === "maintenance" ? ["--maintenance"] : ["--ca", c.path("ca")]),
+    ...(mode === "controlplane" ? ["--client-cert", c.path("clientCert"), "--client-key", c.path("clientKey")] : []),
+  ];
+}
+
+export function apidService(p: ApidPlan): ServiceSpec {
+  const privileged = p.uid !== undefined;
+  const spec: ServiceSpec = {
+    id: "apid", description: `the mTLS API gateway on ${p.listen}`,
+    dependsOn: p.dependsOn ?? [],
+    skip: () => (findPersonality("apid") ? undefined : "personality apid is not built into this binary"),
+    preStart: () => { spec.runner.argv = apidArgv(p, p.prepare()); },
+    runner: {
+      argv: apidArgv(p, "maintenance"), argv0: "apid", noNewPrivs: true, oomScoreAdj: p.oomScoreAdj,
+      // Dropping the capability bounding set needs CAP_SETPCAP: only when init runs as root.
+      ...(privileged ? { uid: p.uid, gid: p.gid, capabilities: [] } : {}),
+    },
+    stopGraceMs: 15_000,
+  };
+  return spec;
+}

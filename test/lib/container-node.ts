@@ -1,0 +1,76 @@
+/**
+ * A Bunker node on the host for tests: the compiled binary's init in container mode with apid
+ * listening on a free loopback port, and the client credentials `bunkerctl gen config` made for
+ * it (written out as PEM files for other clients).
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { currentContext, loadClientConfig } from "../../core/clientconfig/clientconfig.ts";
+
+export const bin = resolve(import.meta.dir, "../../out/bunker");
+
+/** A port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Resolves when something accepts TCP connections on the port (bounded). */
+export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((r) => {
+      const c = connect(port, "127.0.0.1");
+      c.once("connect", () => { c.destroy(); r(true); });
+      c.once("error", () => r(false));
+    });
+    if (ok) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+export interface Credentials { ca: string; crt: string; key: string; caPath: string; crtPath: string; keyPath: string }
+
+/** `bunkerctl gen config` into a fresh folder; returns the folder and the admin credentials. */
+export function generateCluster(endpointPort: number): { dir: string; controlplane: string; worker: string; admin: Credentials } {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-cluster-"));
+  const r = Bun.spawnSync([bin, "bunkerctl", "gen", "config", "demo", `https://127.0.0.1:${endpointPort}`, "--output-dir", dir], { stderr: "pipe", stdout: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`gen config failed: ${r.stderr.toString()}`);
+  const ctx = currentContext(loadClientConfig(join(dir, "bunkerconfig"))).ctx;
+  const d = (s: string | undefined) => Buffer.from(s ?? "", "base64").toString("utf8");
+  const admin = { ca: d(ctx.ca), crt: d(ctx.crt), key: d(ctx.key), caPath: join(dir, "ca.crt"), crtPath: join(dir, "admin.crt"), keyPath: join(dir, "admin.key") };
+  writeFileSync(admin.caPath, admin.ca);
+  writeFileSync(admin.crtPath, admin.crt);
+  writeFileSync(admin.keyPath, admin.key, { mode: 0o600 });
+  return { dir, controlplane: join(dir, "controlplane.yaml"), worker: join(dir, "worker.yaml"), admin };
+}
+
+export interface Node {
+  dir: string;
+  port: number;
+  socket: string;
+  proc: Bun.Subprocess<"ignore", "ignore", "pipe">;
+  stop(): void;
+}
+
+/** Starts init (container mode) with apid on `port`; resolves once apid accepts connections. */
+export async function startNode(port: number, args: string[] = []): Promise<Node> {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-node-"));
+  const proc = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--no-table", "--api-listen", `127.0.0.1:${port}`, ...args],
+    { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const node = { dir, port, socket: join(dir, "init.sock"), proc, stop: () => { proc.kill(9); rmSync(dir, { recursive: true, force: true }); } };
+  try {
+    await waitForPort(port);
+    for (let i = 0; i < 200 && !existsSync(node.socket); i++) await Bun.sleep(25);
+  } catch (err) {
+    node.stop();
+    throw err;
+  }
+  return node;
+}
