@@ -41,12 +41,20 @@ export interface TlsTarget {
 }
 
 const sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
+/** Sessions whose server sent its HTTP/2 settings: the connection was accepted (TLS included). */
+const sessionsSettled = new WeakSet<http2.ClientHttp2Session>();
 
 /** The status of a stream that closed without grpc-status, from its RST_STREAM code (as the gRPC spec maps them). */
 function closedWithoutStatus(rst: number, session: http2.ClientHttp2Session, sessionError: Error | undefined): GrpcError {
   const c = http2.constants;
   if (sessionError) return new GrpcError(Status.UNAVAILABLE, `connection failed: ${sessionError.message}`);
-  if (session.destroyed || session.closed) return new GrpcError(Status.UNAVAILABLE, "connection closed before the call ended");
+  if (session.destroyed || session.closed) {
+    // A TLS 1.3 server refuses a client certificate after the client's handshake is done: the
+    // connection then closes before the server ever spoke HTTP/2. Say which case this is.
+    return new GrpcError(Status.UNAVAILABLE, sessionsSettled.has(session)
+      ? "connection closed before the call ended"
+      : "connection closed before the server's HTTP/2 settings arrived (the TLS handshake was refused, e.g. the client certificate)");
+  }
   switch (rst) {
     case c.NGHTTP2_NO_ERROR: return new GrpcError(Status.UNAVAILABLE, "stream ended without a gRPC status");
     case c.NGHTTP2_REFUSED_STREAM: return new GrpcError(Status.UNAVAILABLE, "stream refused by the server");
@@ -125,6 +133,7 @@ export class GrpcClient {
     if (!this.session || this.session.closed || this.session.destroyed) {
       const s = this.connect();
       s.on("error", (err) => sessionErrors.set(s, err)); // reported by the calls that fail with it
+      s.once("remoteSettings", () => sessionsSettled.add(s));
       s.on("close", () => { if (this.session === s) this.session = undefined; });
       this.session = s;
     }

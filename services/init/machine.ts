@@ -214,12 +214,12 @@ export class Machine {
           this.task("cgroups", () => pid1.setupCgroups()),
           this.task("rlimits", () => pid1.setLimits()),
           this.task("ctrl-alt-del", () => pid1.disableCtrlAltDel()),
-        ] : [this.task("state-dir", () => {
-          mkdirSync(this.opts.stateDir, { recursive: true });
-          // apid's uid must reach the socket and its certificate folder inside (both closed to others).
-          if (this.opts.api?.uid !== undefined) chmodSync(this.opts.stateDir, 0o711);
+        ] : [this.task("state-dir", () => { mkdirSync(this.opts.stateDir, { recursive: true }); })] },
+        { name: "api", tasks: [this.task("serve", () => {
+          // apid's uid must reach the socket and its certificate folder inside (each closed to others).
+          if (this.opts.api?.uid !== undefined) chmodSync(this.opts.runDir, 0o711);
+          return this.opts.startApi?.();
         })] },
-        { name: "api", tasks: [this.task("serve", () => this.opts.startApi?.())] },
         { name: "config", tasks: [this.task("load-config", async ({ signal }) => {
           const cmdline = metal && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : undefined;
           let cfg;

@@ -1,0 +1,107 @@
+/**
+ * Calls to nodes: one gRPC connection per endpoint (mTLS, or TLS without verification and
+ * without a client certificate in maintenance mode), the next endpoint tried when one cannot
+ * be reached, and the `node` metadata that makes the endpoint's apid relay to another node.
+ */
+import { GrpcClient, type CallOptions } from "../../../core/grpc/client.ts";
+import type { Method } from "../../../core/grpc/method.ts";
+import { GrpcError, Status } from "../../../core/grpc/status.ts";
+import { DEFAULT_API_PORT, normalizeEndpoint, sameHost, type Target } from "./target.ts";
+
+/** One place a command's call goes: the name printed in the NODE column and how to reach it. */
+export interface Destination {
+  label: string;
+  /** Value of the `node` metadata, unless the endpoint dialled is this node itself. */
+  node?: string;
+  /** Endpoints to try, in order. */
+  endpoints: string[];
+}
+
+/** "10.0.0.2" for "10.0.0.2:50000": the default port is not worth a column's width. */
+const shortLabel = (endpoint: string) => endpoint.endsWith(`:${DEFAULT_API_PORT}`) ? endpoint.slice(0, -String(DEFAULT_API_PORT).length - 1).replace(/^\[(.*)\]$/, "$1") : endpoint;
+
+/** The destinations of a target: one per node, or the first reachable endpoint when no node is named. */
+export function destinations(t: Target): Destination[] {
+  if (t.nodes.length === 0) return [{ label: shortLabel(t.endpoints[0]!), endpoints: t.endpoints }];
+  // Maintenance mode relays nothing: each node is dialled itself.
+  if (t.insecure) return t.nodes.map((n) => ({ label: n, endpoints: [normalizeEndpoint(n)] }));
+  return t.nodes.map((n) => ({ label: n, node: n, endpoints: t.endpoints }));
+}
+
+/**
+ * A decoded message as plain data with every field present (zero values included), so json and
+ * yaml output has the same keys whatever the values; int64 as numbers.
+ */
+export function plain<T>(m: Method<unknown, T, boolean>, msg: T): T {
+  const withObject = m.responseType as unknown as { toObject?: (msg: T, o: object) => T };
+  return withObject.toObject ? withObject.toObject(msg, { defaults: true, longs: Number, arrays: true, objects: true }) : msg;
+}
+
+/** Did the call fail before reaching the node's API (worth trying the next endpoint)? */
+function unreachable(err: unknown): boolean {
+  return err instanceof GrpcError && err.code === Status.UNAVAILABLE && /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(err.details);
+}
+
+export class Api {
+  private readonly clients = new Map<string, GrpcClient>();
+
+  constructor(readonly target: Target, readonly timeoutMs: number) {}
+
+  private client(endpoint: string): GrpcClient {
+    let c = this.clients.get(endpoint);
+    if (!c) {
+      const t = this.target;
+      c = t.insecure
+        ? GrpcClient.tls({ address: endpoint, insecure: true })
+        : GrpcClient.tls({ address: endpoint, ca: t.ca, cert: t.cert, key: t.key });
+      this.clients.set(endpoint, c);
+    }
+    return c;
+  }
+
+  private options(d: Destination, endpoint: string, o: CallOptions): CallOptions {
+    const relay = d.node !== undefined && !sameHost(d.node, endpoint);
+    return { ...o, metadata: { ...o.metadata, ...(relay ? { node: d.node! } : {}) } };
+  }
+
+  /** A unary call with the command's timeout (unless `o` sets one). */
+  async unary<Req, Res>(m: Method<Req, Res, false>, req: Req, d: Destination, o: CallOptions = {}): Promise<Res> {
+    let last: unknown;
+    for (const ep of d.endpoints) {
+      try {
+        return plain(m, await this.client(ep).unary(m, req, this.options(d, ep, { timeoutMs: this.timeoutMs, ...o })));
+      } catch (e) {
+        last = e;
+        if (!unreachable(e)) throw e;
+      }
+    }
+    throw last;
+  }
+
+  /**
+   * A server stream; the next endpoint is tried only if nothing came yet. No deadline unless
+   * `o` sets one (a followed stream runs until the caller stops).
+   */
+  async *stream<Req, Res>(m: Method<Req, Res, true>, req: Req, d: Destination, o: CallOptions = {}): AsyncGenerator<Res> {
+    let last: unknown;
+    for (const ep of d.endpoints) {
+      let got = false;
+      try {
+        for await (const r of this.client(ep).stream(m, req, this.options(d, ep, o))) {
+          got = true;
+          yield plain(m, r);
+        }
+        return;
+      } catch (e) {
+        last = e;
+        if (got || !unreachable(e)) throw e;
+      }
+    }
+    throw last;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,53 @@
+/** How remote commands print: aligned tables, JSON, YAML, and the units people read. */
+import { stringify } from "yaml";
+
+export type Format = "table" | "json" | "yaml";
+
+/** -o/--output: table (also "text"), json, yaml; or an error message. */
+export function parseFormat(value: string | undefined, allowed: readonly Format[] = ["table", "json"]): Format | string {
+  const v = value === undefined || value === "text" ? "table" : value;
+  return (allowed as readonly string[]).includes(v) ? (v as Format) : `unknown output format "${value}" (${allowed.join(", ")})`;
+}
+
+/** Columns padded to the widest cell; the last column is not padded. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("   ").trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n");
+}
+
+/** Prints records as the format asks: a table of `columns`, a JSON array, or a YAML list. */
+export function printRecords<T>(format: Format, records: T[], columns: [string, (r: T) => string][], data: (r: T) => unknown = (r) => r): void {
+  if (format === "json") return console.log(JSON.stringify(records.map(data), null, 2));
+  if (format === "yaml") return void process.stdout.write(records.length ? stringify(records.map(data)) : "[]\n");
+  console.log(formatTable(columns.map(([h]) => h), records.map((r) => columns.map(([, f]) => f(r)))));
+}
+
+/** 1536 -> "1.5 KiB". */
+export function humanBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** "2026-11-25T20:01:06Z" without milliseconds; "" for 0 (unset). */
+export function isoTime(ms: number | undefined): string {
+  return ms ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z") : "";
+}
+
+/** "30s", "2m", "1h30m", "500ms" or a number of seconds, in milliseconds; undefined when malformed. */
+export function parseDuration(s: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = s;
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
+    if (!m) return undefined;
+    total += Number(m[1]) * units[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return s ? total : undefined;
+}
