@@ -43,7 +43,7 @@ export function bannerLines(s: BannerState): string[] {
 }
 
 /** The global addresses of the store's AddressStatuses (no loopback, no link-local), sorted. */
-function globalAddresses(store: Store): { link: string; address: string }[] {
+export function globalAddresses(store: Store): { link: string; address: string }[] {
   return store
     .list<AddressStatusSpec>(ADDRESS_STATUSES)
     .map((r) => r.spec)
