@@ -97,22 +97,22 @@ const cases: [string, string, string[], Expect][] = [
   ["reader: shutdown", "reader", ["shutdown"], refused(ROLE)],
   ["reader: reset", "reader", ["reset"], refused(ROLE)],
   ["reader: apply-config", "reader", ["apply-config", "-f", "@file", "--dry-run"], refused(ROLE)],
-  ["reader: read", "reader", ["read", "/etc/hostname"], refused(ROLE)],
-  ["reader: ls", "reader", ["ls", "/etc"], refused(ROLE)],
+  ["reader: read", "reader", ["read", "@statefile"], refused(ROLE)],
+  ["reader: ls", "reader", ["ls", "@statedir"], refused(ROLE)],
   ["operator: services", "operator", ["services"], ALLOWED],
   ["operator: restart a service (the node answers NOT_FOUND)", "operator", ["service", "nope", "restart"], ALLOWED],
   ["operator: reset", "operator", ["reset"], refused(ROLE)],
   ["operator: apply-config", "operator", ["apply-config", "-f", "@file", "--dry-run"], refused(ROLE)],
   ["operator: confirm", "operator", ["confirm"], refused(ROLE)],
-  ["operator: read", "operator", ["read", "/etc/hostname"], refused(ROLE)],
+  ["operator: read", "operator", ["read", "@statefile"], refused(ROLE)],
   ["admin: apply-config --dry-run", "admin", ["apply-config", "-f", "@file", "--dry-run"], ALLOWED],
   ["admin: get rd", "admin", ["get", "rd"], ALLOWED],
-  ["admin: read", "admin", ["read", "/etc/hostname"], ALLOWED],
-  ["admin: ls", "admin", ["ls", "/etc"], ALLOWED],
+  ["admin: read", "admin", ["read", "@statefile"], ALLOWED],
+  ["admin: ls", "admin", ["ls", "@statedir"], ALLOWED],
   ["relayed reader: version", "reader", ["version", "-n", "@b"], ALLOWED],
   ["relayed reader: services", "reader", ["services", "-n", "@b"], ALLOWED],
   ["relayed reader: reboot", "reader", ["reboot", "-n", "@b"], refused(ROLE)],
-  ["relayed reader: read", "reader", ["read", "/etc/hostname", "-n", "@b"], refused(ROLE)],
+  ["relayed reader: read", "reader", ["read", "@statefile", "-n", "@b"], refused(ROLE)],
   ["relayed operator: restart a service", "operator", ["service", "nope", "restart", "-n", "@b"], ALLOWED],
   ["relayed operator: reset", "operator", ["reset", "-n", "@b"], refused(ROLE)],
   ["relayed admin: apply-config --dry-run", "admin", ["apply-config", "-f", "@file", "--dry-run", "-n", "@b"], ALLOWED],
@@ -136,7 +136,10 @@ test("at least 30 cases, both outcomes", () => {
 });
 
 test.each(cases)("%s", async (_name, who, args, want) => {
-  const argv = args.map((x) => (x === "@file" ? dryRunFile : x.startsWith("@") ? ep[x.slice(1) as "a" | "b" | "m"] : x));
+  // init answers List and Read only under its allowed roots (in container mode, its state dir).
+  const stateA = join(cluster.dir, "state-a");
+  const fixed: Record<string, string> = { "@file": dryRunFile, "@statedir": stateA, "@statefile": join(stateA, "apid", "ca.crt") };
+  const argv = args.map((x) => fixed[x] ?? (x.startsWith("@") ? ep[x.slice(1) as "a" | "b" | "m"] : x));
   const r = await ctl(who === "none" ? undefined : configs[who], ...argv);
   if (want === ALLOWED) {
     // The node answered: success, or its own error (1), never a refusal (5) nor unreachable (4).

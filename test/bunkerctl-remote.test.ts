@@ -84,7 +84,7 @@ test("services and service ID: aligned table, status with events, start/stop/res
 test("logs: --tail, -f until interrupted by the stream's end, json lines, and several nodes prefixed", async () => {
   expect((await ctl(admin, "logs", "apid", "--tail", "2")).out).toBe("node-a line 4\nnode-a line 5\n");
   const both = await ctl(twoNodes, "logs", "apid", "--tail", "1");
-  expect(both.out.split("\n").filter(Boolean).sort()).toEqual([`${a.apid.endpoint}: node-a line 5`, `${b.apid.endpoint}: node-b line 5`]);
+  expect(both.out.split("\n").filter(Boolean).sort()).toEqual([`${a.apid.endpoint}: node-a line 5`, `${b.apid.endpoint}: node-b line 5`].sort());
   const j = (await ctl(admin, "logs", "apid", "--tail", "1", "-o", "json")).out.trim();
   expect(JSON.parse(j)).toMatchObject({ node: a.apid.endpoint, message: "node-a line 5", stream: "stdout" });
   // -f: new lines as they come, no deadline (--timeout is for calls that end); this node's
