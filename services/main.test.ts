@@ -2,7 +2,7 @@ import { expect, test, beforeAll } from "bun:test";
 import { mkdtempSync, symlinkSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { personalities } from "./personalities.ts";
+import { personalities, planned } from "./personalities.ts";
 
 // These run the compiled binary that scripts/test.sh builds, because dispatch on argv[0] only
 // means something for the real multi-call binary.
@@ -25,6 +25,14 @@ test("an unknown personality lists the valid ones and exits 1", () => {
   expect(r.code).toBe(1);
   expect(r.err).toContain('unknown personality "no-such-thing"');
   for (const p of personalities) expect(r.err).toContain(p.name);
+});
+
+test("a planned personality says plainly that it is not built yet", () => {
+  for (const p of planned) {
+    const r = run(bin, [p.name, "--help"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`bunker: ${p.name} (${p.summary}) is not built yet`);
+  }
 });
 
 test("an unknown invoked name (argv[0]) is refused the same way", () => {

@@ -5,7 +5,7 @@
  */
 import { basename } from "node:path";
 import { buildInfo } from "../core/buildinfo/buildinfo.ts";
-import { findPersonality, personalities, aliases } from "./personalities.ts";
+import { findPersonality, personalities, aliases, planned } from "./personalities.ts";
 
 /** Names under which the binary is itself rather than one personality. */
 const MULTICALL_NAMES = new Set(["bunker", "bun", "main", "main.ts"]);
@@ -22,6 +22,9 @@ function usage(): string {
     "Personalities:",
     ...lines,
     ...(alias ? ["", `Aliases: ${alias}`] : []),
+    "",
+    "Not built yet in this version:",
+    ...planned.map((p) => `  ${p.name.padEnd(width)}  ${p.summary}`),
     "",
     "Every personality answers --help.",
   ].join("\n");
@@ -40,6 +43,11 @@ export async function dispatch(invokedAs: string, args: string[]): Promise<numbe
     args = args.slice(1);
   }
   const personality = findPersonality(name);
+  const notYet = planned.find((p) => p.name === name);
+  if (!personality && notYet) {
+    console.error(`bunker: ${name} (${notYet.summary}) is not built yet in Bunker ${buildInfo().version}`);
+    return 1;
+  }
   if (!personality) {
     console.error(`bunker: unknown personality "${name}"\n`);
     console.error(usage());

@@ -19,6 +19,15 @@ export const personalities: Personality[] = [
   { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
 ];
 
+/**
+ * Names of the design that are not built yet. They are listed, and answer plainly that they do
+ * not exist in this build, rather than pretending or being mistaken for a typo.
+ */
+export const planned: { name: string; summary: string }[] = [
+  { name: "trustd", summary: "sign the certificate requests of joining nodes (TCP 50001), token-authenticated" },
+  { name: "dashboard", summary: "the console view of the node's state" },
+];
+
 /** Other names a personality answers to (`bunker ctl` is `bunkerctl`). */
 export const aliases: Record<string, string> = { ctl: "bunkerctl" };
 

@@ -74,7 +74,8 @@ const refused = (says: string, exit = 5): Expect => ({ exit, says });
 const ROLE = "needs one of";
 const MAINT = "not available in maintenance mode";
 
-// [name, identity ("none": no client config), args (@a/@b/@m: node endpoints, @file: a config), expected]
+// [name, identity ("none": no client config), args (@a/@b/@m: node endpoints, @file: a config,
+// @state: node a's state directory, the root container mode lets List and Read see), expected]
 const cases: [string, string, string[], Expect][] = [
   ["no client certificate in the context", "nocert", ["version"], refused("bunkerctl gen config", 3)],
   ["no client certificate sent (--insecure) to a configured node", "admin", ["version", "--insecure", "-n", "@a"], refused("asks for a client certificate")],
@@ -97,22 +98,22 @@ const cases: [string, string, string[], Expect][] = [
   ["reader: shutdown", "reader", ["shutdown"], refused(ROLE)],
   ["reader: reset", "reader", ["reset"], refused(ROLE)],
   ["reader: apply-config", "reader", ["apply-config", "-f", "@file", "--dry-run"], refused(ROLE)],
-  ["reader: read", "reader", ["read", "@statefile"], refused(ROLE)],
-  ["reader: ls", "reader", ["ls", "@statedir"], refused(ROLE)],
+  ["reader: read", "reader", ["read", "/etc/hostname"], refused(ROLE)],
+  ["reader: ls", "reader", ["ls", "/etc"], refused(ROLE)],
   ["operator: services", "operator", ["services"], ALLOWED],
   ["operator: restart a service (the node answers NOT_FOUND)", "operator", ["service", "nope", "restart"], ALLOWED],
   ["operator: reset", "operator", ["reset"], refused(ROLE)],
   ["operator: apply-config", "operator", ["apply-config", "-f", "@file", "--dry-run"], refused(ROLE)],
   ["operator: confirm", "operator", ["confirm"], refused(ROLE)],
-  ["operator: read", "operator", ["read", "@statefile"], refused(ROLE)],
+  ["operator: read", "operator", ["read", "/etc/hostname"], refused(ROLE)],
   ["admin: apply-config --dry-run", "admin", ["apply-config", "-f", "@file", "--dry-run"], ALLOWED],
   ["admin: get rd", "admin", ["get", "rd"], ALLOWED],
-  ["admin: read", "admin", ["read", "@statefile"], ALLOWED],
-  ["admin: ls", "admin", ["ls", "@statedir"], ALLOWED],
+  ["admin: read", "admin", ["read", "@state/apid/ca.crt"], ALLOWED],
+  ["admin: ls", "admin", ["ls", "@state"], ALLOWED],
   ["relayed reader: version", "reader", ["version", "-n", "@b"], ALLOWED],
   ["relayed reader: services", "reader", ["services", "-n", "@b"], ALLOWED],
   ["relayed reader: reboot", "reader", ["reboot", "-n", "@b"], refused(ROLE)],
-  ["relayed reader: read", "reader", ["read", "@statefile", "-n", "@b"], refused(ROLE)],
+  ["relayed reader: read", "reader", ["read", "/etc/hostname", "-n", "@b"], refused(ROLE)],
   ["relayed operator: restart a service", "operator", ["service", "nope", "restart", "-n", "@b"], ALLOWED],
   ["relayed operator: reset", "operator", ["reset", "-n", "@b"], refused(ROLE)],
   ["relayed admin: apply-config --dry-run", "admin", ["apply-config", "-f", "@file", "--dry-run", "-n", "@b"], ALLOWED],
@@ -136,10 +137,7 @@ test("at least 30 cases, both outcomes", () => {
 });
 
 test.each(cases)("%s", async (_name, who, args, want) => {
-  // init answers List and Read only under its allowed roots (in container mode, its state dir).
-  const stateA = join(cluster.dir, "state-a");
-  const fixed: Record<string, string> = { "@file": dryRunFile, "@statedir": stateA, "@statefile": join(stateA, "apid", "ca.crt") };
-  const argv = args.map((x) => fixed[x] ?? (x.startsWith("@") ? ep[x.slice(1) as "a" | "b" | "m"] : x));
+  const argv = args.map((x) => (x === "@file" ? dryRunFile : x.startsWith("@state") ? join(cluster.dir, "state-a") + x.slice(6) : x.startsWith("@") ? ep[x.slice(1) as "a" | "b" | "m"] : x));
   const r = await ctl(who === "none" ? undefined : configs[who], ...argv);
   if (want === ALLOWED) {
     // The node answered: success, or its own error (1), never a refusal (5) nor unreachable (4).

@@ -124,6 +124,55 @@ test("the /proc and /dev/kmsg readers: memory, ps, mounts, netstat, disks, dmesg
   else expect({ code: d.code, err: d.err }).toEqual({ code: 1, err: expect.stringContaining("kmsg") });
 }, 30_000);
 
+test("ls and read under the roots the node allows; a path outside is refused with the roots named", async () => {
+  const ls = await ctl(admin, "ls", state, "-r", "-l");
+  expect(ls.code).toBe(0);
+  expect(ls.out).toMatch(/-rw------- +\d+ +\d+ +\d+ +\S+ +apid\/ca\.crt/);
+  const ca = await ctl(admin, "read", join(state, "apid", "ca.crt"));
+  expect(ca.out).toBe(readFileSync(join(state, "apid", "ca.crt"), "utf8"));
+  const outside = await ctl(admin, "read", "/etc/hostname");
+  expect(outside.code).toBe(5);
+  expect(outside.err).toContain(`/etc/hostname is outside the readable roots: ${state}`);
+  expect(outside.err).not.toContain("ask an admin");
+}, 30_000);
+
+test("config new: an admin asks the node for a reader's client config, which reads and may not reboot", async () => {
+  const path = join(cluster.dir, "reader.bunkerconfig");
+  const made = await ctl(admin, "config", "new", path, "--roles", "os:reader", "--crt-ttl", "1h");
+  expect(made).toMatchObject({ code: 0, out: `wrote ${path}\n` });
+  const info = JSON.parse((await ctl(path, "config", "info", "-o", "json")).out);
+  expect(info).toMatchObject({ endpoints: [endpoint], nodes: [endpoint], certificate: { roles: ["os:reader"], expired: false } });
+  expect(Date.parse(info.certificate.notAfter) - Date.now()).toBeLessThan(3_600_000 + 60_000);
+  expect((await ctl(path, "services")).code).toBe(0);
+  const reboot = await ctl(path, "reboot");
+  expect(reboot.code).toBe(5);
+  expect(reboot.err).toContain("Reboot needs one of os:admin, os:operator; the caller has os:reader");
+  // A reader may not mint certificates; an existing file is not replaced.
+  expect((await ctl(path, "config", "new", join(cluster.dir, "x"), "--roles", "os:admin")).code).toBe(5);
+  const again = await ctl(admin, "config", "new", path, "--roles", "os:reader");
+  expect(again.code).toBe(1);
+  expect(again.err).toContain("already exists");
+}, 30_000);
+
+test("apply-config --mode try reverts at the deadline; confirm keeps it", async () => {
+  const hostname = async () => JSON.parse((await ctl(admin, "version", "-o", "json")).out)[0].hostname as string;
+  const before = await hostname();
+  const cfg = parse(readFileSync(join(cfgDir, "controlplane.yaml"), "utf8"));
+  const file = join(cluster.dir, "tried.yaml");
+  writeFileSync(file, stringify({ ...cfg, machine: { ...cfg.machine, network: { hostname: "tried" } } }));
+  const tried = await ctl(admin, "apply-config", "-f", file, "--mode", "try", "--try-timeout", "2s");
+  expect(tried.code).toBe(0);
+  expect(await hostname()).toBe("tried");
+  let now = "tried";
+  for (let i = 0; i < 60 && now === "tried"; i++) { await Bun.sleep(250); now = await hostname(); }
+  expect(now).toBe(before);
+  expect((await ctl(admin, "apply-config", "-f", file, "--mode", "try", "--try-timeout", "2s")).code).toBe(0);
+  const confirm = await ctl(admin, "confirm");
+  expect(confirm.code).toBe(0);
+  await Bun.sleep(3000);
+  expect(await hostname()).toBe("tried");
+}, 40_000);
+
 test("reboot --wait: init exits for the reboot, comes back, and the client waits until ready", async () => {
   const before = node.boots;
   const r = await ctl(admin, "reboot", "--wait", "--wait-timeout", "60s");

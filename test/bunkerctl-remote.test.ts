@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import type { StubNode } from "./lib/stub-node.ts";
 import { ctl, TestCluster, type RunningApid } from "./lib/remote-cluster.ts";
@@ -211,6 +212,22 @@ test("ls and read: long listing, a refused root, bytes as they are, one node onl
   const two = await ctl(twoNodes, "read", "/etc/hostname");
   expect(two.code).toBe(2);
   expect((await ctl(admin, "read", "/etc/shadow")).code).toBe(1);
+}, 30_000);
+
+test("a node that accepts connections but never answers: --timeout bounds calls and the start of -f streams", async () => {
+  const held: net.Socket[] = [];
+  const silent = net.createServer((sock) => held.push(sock));
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+  const where = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  try {
+    for (const args of [["version"], ["logs", "apid", "-f"], ["get", "machinestatus", "-w"]]) {
+      const r = await ctl(admin, ...args, "-e", where, "--timeout", "1s");
+      expect({ args, code: r.code, err: r.err }).toEqual({ args, code: 4, err: expect.stringContaining("no answer in time") });
+    }
+  } finally {
+    for (const sock of held) sock.destroy();
+    silent.close();
+  }
 }, 30_000);
 
 test("errors that say what to do: no config, no context, no certificate, endpoint down, bad flags", async () => {

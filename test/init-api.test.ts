@@ -32,8 +32,8 @@ beforeAll(() => {
   cluster = generateCluster(50000);
   if (have) stubs = generateStubs();
 });
-afterAll(() => {
-  for (const n of nodes) n.stop();
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
   rmSync(cluster.dir, { recursive: true, force: true });
   if (stubs) rmSync(stubs, { recursive: true, force: true });
 });

@@ -5,7 +5,7 @@
  * routes, hostname, resolvers and time into init's store, where the API reads them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bunker } from "../core/api/gen/api.js";
@@ -45,8 +45,7 @@ describe.skipIf(skip !== null)(`networkd under init${skip ? ` (skipped: ${skip})
     vethPair(node, peer);
     peer.ip("link", "set", "eth0", "up");
     dir = mkdtempSync(join(tmpdir(), "bunker-netinit-"));
-    // networkd (uid 52) must reach the socket in it.
-    chmodSync(dir, 0o755);
+    // mkdtemp makes it 0700: init itself must let networkd's uid through to the socket.
     writeFileSync(join(dir, "machine.yaml"), config("node1.lab.test", "10.5.0.2/24"));
     init = Bun.spawn(["ip", "netns", "exec", node.name, bin, "init", "--mode=container", "--state-dir", dir, "--config", join(dir, "machine.yaml")], {
       stdin: "ignore", stdout: "ignore", stderr: Bun.file(join(dir, "init.log")),

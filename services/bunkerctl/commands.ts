@@ -15,6 +15,7 @@ export const commands: Command[] = [
   { path: ["config", "endpoint"], summary: "set the endpoints of the current context", run: async (a) => (await import("./cmd/config-endpoint.ts")).run(a) },
   { path: ["config", "node"], summary: "set the default nodes of the current context", run: async (a) => (await import("./cmd/config-node.ts")).run(a) },
   { path: ["config", "merge"], summary: "merge a client config file into yours", run: async (a) => (await import("./cmd/config-merge.ts")).run(a) },
+  { path: ["config", "new"], summary: "ask a node for a client config with other roles (os:reader, ...)", run: async (a) => (await import("./cmd/config-new.ts")).run(a) },
   { path: ["config", "info"], summary: "show the current context and its certificate", run: async (a) => (await import("./cmd/config-info.ts")).run(a) },
   { path: ["version"], summary: "show what each node runs (and this client with --client)", run: async (a) => (await import("./cmd/version.ts")).run(a) },
   { path: ["services"], summary: "list the services of each node", run: async (a) => (await import("./cmd/services.ts")).run(a) },

@@ -12,7 +12,8 @@ function usage(list: Command[]): string {
     "Commands:",
     ...list.map((c, i) => `  ${names[i]!.padEnd(width)}  ${c.summary}`),
     "",
-    "Every command answers --help.",
+    "Every command answers --help. Exit codes: 0 ok, 1 the node answered with an error, 2 usage,",
+    "3 client config, 4 node unreachable, 5 refused (certificate or role), 6 a wait timed out.",
   ].join("\n");
 }
 
@@ -42,5 +43,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(usage(commands));
     return 2;
   }
-  return await found.cmd.run(found.rest);
+  const code = await found.cmd.run(found.rest);
+  // The runtime can keep the socket of a connection the node never answered (a peer that took
+  // TCP but never finished TLS) open after the client closed it; a command is over when it
+  // returns, so leave then even if such a handle remains. Unref'd: an idle process exits first.
+  setTimeout(() => process.exit(code), 250).unref();
+  return code;
 }

@@ -219,8 +219,9 @@ export class Machine {
           this.task("ctrl-alt-del", () => pid1.disableCtrlAltDel()),
         ] : [this.task("state-dir", () => { mkdirSync(this.opts.stateDir, { recursive: true }); })] },
         { name: "api", tasks: [this.task("serve", () => {
-          // apid's uid must reach the socket and its certificate folder inside (each closed to others).
-          if (this.opts.api?.uid !== undefined) chmodSync(this.opts.runDir, 0o711);
+          // apid's and publishing services' uids (networkd) must reach the socket (and apid its
+          // certificate folder inside, each closed to others).
+          if (this.opts.api?.uid !== undefined || this.publishers().length) chmodSync(this.opts.runDir, 0o711);
           return this.opts.startApi?.();
         })] },
         { name: "config", tasks: [this.task("load-config", async ({ signal }) => {

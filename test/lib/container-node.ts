@@ -56,7 +56,8 @@ export interface Node {
   port: number;
   socket: string;
   proc: Bun.Subprocess<"ignore", "ignore", "pipe">;
-  stop(): void;
+  /** SIGTERM (init stops apid and every service first), SIGKILL if that takes over 20 s; then removes the state dir. */
+  stop(): Promise<void>;
 }
 
 /** Starts init (container mode) with apid on `port`; resolves once apid accepts connections. */
@@ -64,12 +65,20 @@ export async function startNode(port: number, args: string[] = []): Promise<Node
   const dir = mkdtempSync(join(tmpdir(), "bunker-node-"));
   const proc = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--no-table", "--api-listen", `127.0.0.1:${port}`, ...args],
     { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const node = { dir, port, socket: join(dir, "init.sock"), proc, stop: () => { proc.kill(9); rmSync(dir, { recursive: true, force: true }); } };
+  // A SIGKILLed init would leave apid running (services lead their own sessions): stop it properly.
+  const stop = async () => {
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+    await proc.exited;
+    clearTimeout(timer);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const node = { dir, port, socket: join(dir, "init.sock"), proc, stop };
   try {
     await waitForPort(port);
     for (let i = 0; i < 200 && !existsSync(node.socket); i++) await Bun.sleep(25);
   } catch (err) {
-    node.stop();
+    await node.stop();
     throw err;
   }
   return node;

@@ -3,6 +3,7 @@
  * without a client certificate in maintenance mode), the next endpoint tried when one cannot
  * be reached, and the `node` metadata that makes the endpoint's apid relay to another node.
  */
+import { MachineService } from "../../../core/api/gen/services.ts";
 import { GrpcClient, type CallOptions } from "../../../core/grpc/client.ts";
 import type { Method } from "../../../core/grpc/method.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
@@ -80,13 +81,15 @@ export class Api {
 
   /**
    * A server stream; the next endpoint is tried only if nothing came yet. No deadline unless
-   * `o` sets one (a followed stream runs until the caller stops).
+   * `o` sets one (a followed stream runs until the caller stops); then a Version call first,
+   * bounded by the command's timeout, tells an unreachable node from a quiet stream.
    */
   async *stream<Req, Res>(m: Method<Req, Res, true>, req: Req, d: Destination, o: CallOptions = {}): AsyncGenerator<Res> {
     let last: unknown;
     for (const ep of d.endpoints) {
       let got = false;
       try {
+        if (o.timeoutMs === undefined) await this.client(ep).unary(MachineService.Version, {}, this.options(d, ep, { timeoutMs: this.timeoutMs }));
         for await (const r of this.client(ep).stream(m, req, this.options(d, ep, o))) {
           got = true;
           yield plain(m, r);

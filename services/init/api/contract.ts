@@ -124,7 +124,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
       if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
       const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true, tryTimeoutSeconds: req.tryTimeoutSeconds ?? 0 });
       return {
-        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: "", warnings: r.warnings, tryDeadline: r.tryDeadline,
+        mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: r.diff, warnings: r.warnings, tryDeadline: r.tryDeadline,
         changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, effect: c.live ? pb.ChangeEffect.CHANGE_EFFECT_LIVE : pb.ChangeEffect.CHANGE_EFFECT_REBOOT })),
       };
     },

@@ -11,6 +11,7 @@ import {
 import { parseMachineConfig } from "../config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
 import { writeAtomic, type Machine } from "../machine.ts";
+import { unifiedDiff } from "../textdiff.ts";
 import {
   EVENTS, HOSTNAME, MACHINE_CONFIG, MACHINE_STATUS,
   type HostnameSpec, type MachineConfigSpec, type MachineStatusSpec,
@@ -58,6 +59,8 @@ export interface ApplyResult {
   mode: Exclude<ApplyMode, "auto">;
   /** Mode try: when it reverts unless confirmed (ms since epoch); 0 otherwise. */
   tryDeadline: number;
+  /** Unified diff of the config texts, current -> new. */
+  diff: string;
   applied: boolean;
   dryRun: boolean;
   changes: ConfigChange[];
@@ -147,6 +150,8 @@ export function createHandlers(m: Machine) {
       try { next = parseMachineConfig(raw, "api", m.opts.mode); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
       const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
       const changes = diffConfigs(current, next.config);
+      // Taken now: once applied, the store holds the new text.
+      const diff = unifiedDiff(m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.raw ?? "", raw);
       const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
       // Maintenance mode has nothing running to disturb: a first config always applies live.
       const resolved: Exclude<ApplyMode, "auto"> = mode === "auto" ? (needsReboot.length && current ? "reboot" : "live") : mode;
@@ -157,7 +162,7 @@ export function createHandlers(m: Machine) {
         if (!current) throw new ApiError("failed_precondition", "mode try: the node has no config to go back to; apply one with mode live first");
         if (trying) throw new ApiError("failed_precondition", `mode try: another config is being tried until ${new Date(trying.deadline).toISOString()}; confirm it or wait for it to revert`);
       }
-      const result = (applied: boolean, message: string, tryDeadline = 0): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message, warnings: next.warnings ?? [], tryDeadline });
+      const result = (applied: boolean, message: string, tryDeadline = 0): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message, warnings: next.warnings ?? [], tryDeadline, diff });
       if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
       if (resolved === "live") {
         await m.sequencer.run("apply-config", { raw });

@@ -123,6 +123,7 @@ test("apply-config modes: dry run lists changes, live refuses reboot-only change
   expect(await apply(hostOnly, { dryRun: true })).toMatchObject({
     mode: M.APPLY_MODE_LIVE, changes: [{ path: "machine.network.hostname", kind: "added", effect: bunker.machine.v1.ChangeEffect.CHANGE_EFFECT_LIVE }],
   });
+  expect((await apply(hostOnly, { dryRun: true })).diff).toBe("--- current\n+++ new\n@@ -7,4 +7,5 @@\n     crt: " + /crt: (\S+)/.exec(worker)![1] + "\n   network:\n+    hostname: web1\n     interfaces:\n       - interface: eth0\n");
   expect(await apply(disk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
   await expect(apply(disk, { mode: M.APPLY_MODE_LIVE })).rejects.toThrow(`these changes need a reboot: ${DISK_PATH}`);
   expect(await apply(disk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
