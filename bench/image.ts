@@ -8,14 +8,13 @@
  * test/qemu/fixtures/stage-init.ts, and the marker is its STAGE-OK line (root verified, mounted,
  * switched, checked), printed right before the real init would start its services.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { writeCpio } from "../core/image/cpio.ts";
 import { buildImage } from "../rootfs/build/main.ts";
-import { run } from "../rootfs/build/tools.ts";
 import { kernel, stageBinary, testKey } from "../test/image/fixture.ts";
 import { withQemu, type QemuOptions } from "../test/qemu/runner.ts";
+import { busyboxInitramfs } from "./floor.ts";
 import { median, root, writeResults } from "./lib.ts";
 
 const args = process.argv.slice(2);
@@ -56,18 +55,7 @@ lines.push(
 const work = mkdtempSync(join(tmpdir(), "bench-image-"));
 try {
   const vmlinuz = await kernel();
-  // The floor: busybox as /init (busybox init runs the inittab below; no shell is needed, and our
-  // kernel has no #! support anyway).
-  const bb = join(work, "bb.cpio");
-  writeFileSync(join(work, "inittab"), "::sysinit:/bin/busybox echo BUSYBOX-READY\n::sysinit:/bin/busybox poweroff -f\n");
-  writeCpio(bb, [
-    { path: "init", type: "file", mode: 0o755, source: "/bin/busybox" },
-    { path: "bin/busybox", type: "file", mode: 0o755, source: "/bin/busybox" },
-    { path: "etc/inittab", type: "file", source: join(work, "inittab") },
-    { path: "dev/console", type: "char", mode: 0o600, major: 5, minor: 1 },
-    { path: "proc", type: "dir" },
-  ]);
-  await run(["zstd", "-q", "-19", "-f", "-o", `${bb}.zst`, bb]);
+  const bbz = await busyboxInitramfs(work);
 
   // Our image with the stand-in PID 1, at the shipped zstd level (19) and at 3 for comparison.
   const stage = await stageBinary();
@@ -92,7 +80,7 @@ try {
   const bootTime = async (o: QemuOptions, marker: string) => (await bootTry(o, marker)).ms;
   const append = "console=ttyS0,115200";
   const cases: [string, QemuOptions, string][] = [
-    ["our kernel + busybox initramfs (floor)", { kernel: vmlinuz, initrd: `${bb}.zst`, append }, "BUSYBOX-READY"],
+    ["our kernel + busybox initramfs (floor)", { kernel: vmlinuz, initrd: bbz, append }, "BUSYBOX-READY"],
     ["our image, initramfs zstd -19 (shipped)", { kernel: vmlinuz, initrd: join(images[19]!, "initramfs.zst"), append }, "STAGE-OK"],
     ["our image, initramfs zstd -3", { kernel: vmlinuz, initrd: join(images[3]!, "initramfs.zst"), append }, "STAGE-OK"],
   ];

@@ -4,7 +4,7 @@
  * container mode it goes to stderr only. Logging must never throw: a full or missing kmsg is
  * ignored.
  */
-import { openSync, writeSync } from "node:fs";
+import { openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 
 type Level = "info" | "warn" | "error";
 const KMSG_LEVEL: Record<Level, number> = { info: 6, warn: 4, error: 3 };
@@ -13,9 +13,27 @@ let kmsgFd: number | undefined;
 let consoleFd: number | undefined;
 let toKernel = false;
 
-/** Sends later lines to /dev/kmsg and /dev/console as well (PID 1 on a node). */
+/**
+ * Sends later lines to /dev/kmsg and /dev/console as well (PID 1 on a node).
+ *
+ * The kernel echoes kmsg records below the console log level onto the console, so with the
+ * default level (7) every info line would appear twice, and the echo is rate-limited (lines go
+ * missing). init writes the console itself and lowers the console level to 4, as `quiet` does:
+ * the console then shows init's lines once, plus the kernel's errors; the kernel ring buffer
+ * (`bunkerctl dmesg`) keeps everything. `loglevel=N` or `debug` on the command line keep the
+ * operator's choice.
+ */
 export function logToKernel(): void {
   toKernel = true;
+  try {
+    const cmdline = readFileSync("/proc/cmdline", "utf8").split(/\s+/);
+    if (!cmdline.some((w) => w.startsWith("loglevel=") || w === "debug")) {
+      const printk = readFileSync("/proc/sys/kernel/printk", "utf8").trim().split(/\s+/);
+      writeFileSync("/proc/sys/kernel/printk", ["4", ...printk.slice(1)].join(" "));
+    }
+  } catch {
+    // No /proc or no permission: duplicate lines are a nuisance, not a reason to stop.
+  }
   try { kmsgFd = openSync("/dev/kmsg", "w"); } catch { kmsgFd = undefined; }
   try { consoleFd = openSync("/dev/console", "w"); } catch { consoleFd = undefined; }
 }

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
-import { loadBootConfig, parseMachineConfig } from "./config.ts";
+import { cmdlineConfigURL, loadBootConfig, parseMachineConfig } from "./config.ts";
+import { waitForGlobalAddress } from "./network-first.ts";
 import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import { EventHistory } from "./events.ts";
 import { loadInjectedServices } from "./injected.ts";
@@ -32,6 +33,8 @@ import { apidService } from "./apid.ts";
 const SIGHUP = 1;
 /** After an apply-config that changes apid's mode, its restart waits this long so the answer gets out first. */
 const APID_RESTART_DELAY_MS = 500;
+/** How long a cmdline config fetch waits for networkd's first global address (DHCP) before trying anyway. */
+const NETWORK_WAIT_MS = 60_000;
 
 export type Mode = "metal" | "container";
 /** "fatal" is the reboot after an unrecoverable error (its own exit code in container mode). */
@@ -224,6 +227,11 @@ export class Machine {
         { name: "config", tasks: [this.task("load-config", async ({ signal }) => {
           const cmdline = metal && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : undefined;
           let cfg;
+          if (cmdline !== undefined && this.opts.configFile === undefined && cmdlineConfigURL(cmdline) !== undefined && this.supervisor.has("networkd")) {
+            this.supervisor.start("networkd");
+            const addrs = await waitForGlobalAddress(this.store, NETWORK_WAIT_MS, signal);
+            log.info(addrs.length ? `network up for the config fetch: ${addrs.join(", ")}` : `no global address after ${NETWORK_WAIT_MS} ms; fetching the config anyway`);
+          }
           try {
             cfg = await loadBootConfig({ file: this.opts.configFile, cmdline, savedPath: this.savedConfigPath, mode: this.opts.mode }, {
               signal, onRetry: (i, e, d) => log.warn(`fetching the config: attempt ${i} failed (${e}), retrying in ${d} ms`),

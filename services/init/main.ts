@@ -11,6 +11,7 @@ import { createHandlers } from "./api/handlers.ts";
 import { DEFAULT_NODE_SOCKET } from "./api/errors.ts";
 import type { GrpcServer } from "../../core/grpc/server.ts";
 import { errText, log, logToKernel } from "./log.ts";
+import { watchBanner } from "./banner.ts";
 import { APID_UID } from "./apid.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
@@ -162,6 +163,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   log.info(`init starting: mode ${mode}, pid ${process.pid}, state ${stateDir}`);
+  // On a node the console is all an operator sees: say where the API is and what to do next.
+  if (mode === "metal" && listen !== undefined) watchBanner(machine.store, listen, (line) => log.info(line));
   try {
     await machine.boot();
     log.info(`boot done: stage ${machine.stage()}`);

@@ -104,6 +104,11 @@ export class Supervisor {
     this.startOne(this.get(id));
   }
 
+  /** Whether a service of this id is declared. */
+  has(id: string): boolean {
+    return this.services.has(id);
+  }
+
   private get(id: string): Instance {
     const s = this.services.get(id);
     if (!s) throw new Error(`service ${id}: not found`);

@@ -45,9 +45,14 @@ export function toProtoResource(r: Resource) {
   };
 }
 
+/** "LinkStatuses" -> "LinkStatus", "Processes" -> "Process", "MachineStages" -> "MachineStage". */
+export function singular(plural: string): string {
+  return plural.replace(/(?<=s)es$|s$/, "");
+}
+
 export function toProtoDefinition(d: ResourceDefinition) {
   return {
-    type: d.type, displayType: d.type.split(".")[0]!.replace(/s$/, ""), aliases: d.aliases, defaultNamespace: d.namespace,
+    type: d.type, displayType: singular(d.type.split(".")[0]!), aliases: d.aliases, defaultNamespace: d.namespace,
     printColumns: d.columns.map((c) => ({ name: c.name, jsonPath: `{.${c.path.replace(/^spec\./, "")}}` })), sensitive: false,
   };
 }
