@@ -22,6 +22,8 @@ export interface QemuOptions {
   /** Host port on 127.0.0.1 -> guest port, through user networking. */
   hostfwd?: { host: number; guest: number }[];
   extraArgs?: string[];
+  /** Let a guest reboot run on in the same QEMU (default: -no-reboot, a reboot ends QEMU). */
+  allowReboot?: boolean;
 }
 
 export interface ConsoleLine {
@@ -34,7 +36,8 @@ export const OVMF = "/usr/share/ovmf/OVMF.fd";
 
 export function qemuArgs(o: QemuOptions): string[] {
   const a = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", String(o.memoryMiB ?? 512), "-smp", "1"];
-  a.push("-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot");
+  a.push("-display", "none", "-serial", "stdio", "-monitor", "none");
+  if (!o.allowReboot) a.push("-no-reboot");
   if (o.uefi) a.push("-bios", OVMF);
   if (o.kernel) a.push("-kernel", o.kernel);
   if (o.initrd) a.push("-initrd", o.initrd);
