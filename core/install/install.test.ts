@@ -105,7 +105,7 @@ describe("install on an image file", () => {
     const bad = join(work, "tampered");
     cpSync(imageDir, bad, { recursive: true });
     const k = readFileSync(join(bad, "vmlinuz"));
-    k[k.length - 1] ^= 1;
+    k[k.length - 1] = k[k.length - 1]! ^ 1;
     writeFileSync(join(bad, "vmlinuz"), k);
     expect(() => verifyImage(bad)).toThrow(/vmlinuz: sha256 .* manifest says/);
   });
