@@ -10,7 +10,6 @@
  *                   if that boot never confirms (panic, hang, failed init), the next boot is
  *                   the confirmed slot again, by itself.
  */
-import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
 
 export type Slot = "A" | "B";
 export const SLOTS: readonly Slot[] = ["A", "B"];
@@ -28,8 +27,13 @@ export const GRUB_DIR = "grub";
 export const GRUBENV_SIZE = 1024;
 const ENV_HEADER = "# GRUB Environment Block\n";
 
-/** The kernel command line of an installed boot (panic=10: a kernel panic reboots, so a broken slot falls back). */
-export const INSTALLED_CMDLINE = `${KERNEL_CMDLINE} panic=10`;
+/**
+ * The kernel command line of an installed boot: the consoles of the image's other boot paths
+ * (rootfs/build/boot.ts KERNEL_CMDLINE; grub.test.ts keeps the two equal), and panic=10: a
+ * kernel panic reboots, so a broken slot falls back. Written out here because the running node
+ * uses this library and must not carry the image build's code.
+ */
+export const INSTALLED_CMDLINE = "console=tty0 console=ttyS0,115200 panic=10";
 
 export function grubConfig(): string {
   const entry = (title: string, slotVar: string, trialVar: string) => [

@@ -4,8 +4,7 @@
  * mtools (grubenv), grub-editenv (grubenv's format). The boots themselves: test/qemu/install.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDisk, type DiskDevice } from "../gpt/device.ts";
 import { Label } from "../disklayout/plan.ts";
@@ -13,29 +12,25 @@ import { extent, findVolume, metaLocation } from "../disklayout/volumes.ts";
 import { Tag } from "../meta/block.ts";
 import { getText, readMeta } from "../meta/store.ts";
 import { describeFile, signManifest } from "../image/manifest.ts";
-import { stageBinary, testImage, testKey } from "../../test/image/fixture.ts";
+import { testKey } from "../../test/image/fixture.ts";
+import { installFixture, type InstallFixture } from "../../test/lib/install-fixture.ts";
 import { verifyImage } from "./image.ts";
 import { install } from "./install.ts";
 import { reset } from "./reset.ts";
 import { bootState, markBootGood, rollback, tableOf, upgrade } from "./slots.ts";
 import { readExt4File } from "./state.ts";
+import { rewriteFatFile } from "./fat.ts";
 
-let work = "";
-let imageDir = "";
-const GiB = 2 ** 30;
+let fx: InstallFixture | undefined;
+let work = "", imageDir = "";
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "install-test-"));
-  imageDir = await testImage(join(work, "image"), await stageBinary(), { iso: false });
+  fx = await installFixture("install-test-");
+  ({ work, image: imageDir } = fx);
 }, 600_000);
-afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+afterAll(() => fx?.cleanup());
 
-function blankDisk(name: string): DiskDevice {
-  const p = join(work, name);
-  writeFileSync(p, "");
-  truncateSync(p, 2 * GiB);
-  return openDisk(p, { write: true });
-}
+const blankDisk = (name: string): DiskDevice => openDisk(fx!.blankDisk(name), { write: true });
 
 const sh = (cmd: string[]) => {
   const r = Bun.spawnSync(cmd, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", MTOOLS_SKIP_CHECK: "1" } });
@@ -179,4 +174,21 @@ describe("reset", () => {
     expect(() => reset(dev, ["BOOT-A" as never])).toThrow(/cannot be reset/);
     dev.close();
   }, 120_000);
+});
+
+describe("grubenv damaged by a cut write", () => {
+  test("boot-status says GRUB boots A; rollback rewrites the whole block", () => {
+    const dev = blankDisk("env.img");
+    install(dev, verifyImage(imageDir), { wipe: false });
+    const t = tableOf(dev);
+    const efi = extent(t, findVolume(t, Label.EFI)).offset;
+    rewriteFatFile(dev, efi, "grub/grubenv", new Uint8Array(1024).fill(0x41));
+    const s = bootState(dev);
+    expect(s.slot).toBe("A");
+    expect(s.problems.join()).toMatch(/no '# GRUB Environment Block' header.*boots A/);
+    expect(upgrade(dev, verifyImage(imageDir))).toBe("B");
+    expect(markBootGood(dev, "B").kind).toBe("confirmed");
+    expect(grubenvByTools(dev)).toContain("slot=B");
+    dev.close();
+  }, 60_000);
 });

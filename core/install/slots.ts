@@ -81,10 +81,15 @@ export function writeGrubenv(dev: DiskDevice, table: GptTable, vars: { slot: Slo
 }
 
 export function bootState(dev: DiskDevice, table = tableOf(dev)): BootState {
-  const env = readGrubenv(dev, table);
   const problems: string[] = [];
+  let env: Record<string, string> = {};
+  try {
+    env = readGrubenv(dev, table);
+  } catch (e) {
+    problems.push(`${(e as Error).message}: GRUB's load_env fails and it boots A`);
+  }
   const slot = isSlot(env.slot) ? env.slot : "A";
-  if (!isSlot(env.slot)) problems.push(`grubenv slot is '${env.slot ?? ""}', GRUB boots A`);
+  if (!isSlot(env.slot) && problems.length === 0) problems.push(`grubenv slot is '${env.slot ?? ""}', GRUB boots A`);
   const trySlot = isSlot(env.try_slot) ? env.try_slot : null;
   const meta = readMeta(metaLocation(dev, table));
   let fallback: Slot | null = null;

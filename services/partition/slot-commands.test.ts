@@ -1,22 +1,18 @@
 /** `bunker partition install | boot-status | upgrade | rollback | reset` on an image file, through main(). */
 import { afterAll, beforeAll, expect, spyOn, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stageBinary, testImage } from "../../test/image/fixture.ts";
+import { installFixture, type InstallFixture } from "../../test/lib/install-fixture.ts";
 import { main } from "./main.ts";
 
-let work = "";
-let image = "";
-let disk = "";
+let fx: InstallFixture | undefined;
+let work = "", image = "", disk = "";
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "partition-slots-"));
-  image = await testImage(join(work, "image"), await stageBinary(), { iso: false });
-  disk = join(work, "disk.img");
-  writeFileSync(disk, "");
-  truncateSync(disk, 2 * 2 ** 30);
+  fx = await installFixture("partition-slots-");
+  ({ work, image } = fx);
+  disk = fx.blankDisk("disk.img");
 }, 600_000);
-afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+afterAll(() => fx?.cleanup());
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [], err: string[] = [];

@@ -9,37 +9,27 @@
  * image after the guest powered off, with the slot the guest booted.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDisk } from "../../core/gpt/device.ts";
 import { describeFile, signManifest } from "../../core/image/manifest.ts";
 import { verifyImage } from "../../core/install/image.ts";
-import { install } from "../../core/install/install.ts";
 import { bootState, markBootGood, rollback, upgrade } from "../../core/install/slots.ts";
-import { stageBinary, testImage, testKey } from "../image/fixture.ts";
+import { testKey } from "../image/fixture.ts";
+import { installFixture, type InstallFixture } from "../lib/install-fixture.ts";
 import { haveQemu, withQemu, type Qemu } from "./runner.ts";
 
 const BOOT_MS = 150_000;
-let work = "";
-let imageDir = "";
-let disk = "";
+let fx: InstallFixture | undefined;
+let work = "", imageDir = "", disk = "";
 
 beforeAll(async () => {
   if (!haveQemu()) return;
-  work = mkdtempSync(join(tmpdir(), "install-boot-"));
-  imageDir = await testImage(join(work, "image"), await stageBinary(), { iso: false });
-  disk = join(work, "disk.img");
-  writeFileSync(disk, "");
-  truncateSync(disk, 2 * 2 ** 30);
-  const dev = openDisk(disk, { write: true });
-  try {
-    install(dev, verifyImage(imageDir), { wipe: false });
-  } finally {
-    dev.close();
-  }
+  fx = await installFixture("install-boot-");
+  ({ work, image: imageDir } = fx);
+  disk = fx.installedDisk("disk.img");
 }, 600_000);
-afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+afterAll(() => fx?.cleanup());
 
 const onDisk = <T>(f: (dev: ReturnType<typeof openDisk>) => T): T => {
   const dev = openDisk(disk, { write: true });
