@@ -64,3 +64,12 @@ test("install, boot-status, upgrade, rollback, reset", async () => {
   expect(rs.out).toContain("STATE wiped");
   expect((await run("reset", "--disk", disk, "--volume", "BOOT-A")).code).toBe(2);
 }, 120_000);
+
+test("--pubkey: an image signed by another key is refused; its own key (base64 or file) is accepted", async () => {
+  const d = fx!.blankDisk("key.img");
+  const other = Buffer.alloc(32, 7).toString("base64");
+  const r = await run("install", "--disk", d, "--image", image, "--pubkey", other);
+  expect(r.code).toBe(1);
+  expect(r.err).toContain("signature does not match the trusted public key");
+  expect((await run("install", "--disk", d, "--image", image, "--pubkey", join(image, "image.pub"))).code).toBe(0);
+}, 60_000);

@@ -2,7 +2,7 @@
  * `bunker partition install | upgrade | rollback | boot-status | reset`: core/install on the
  * console, one disk named by --disk (or --select), progress on stdout, -o json for the result.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { parsePublicKey } from "../../core/image/manifest.ts";
 import { verifyImage } from "../../core/install/image.ts";
 import { install } from "../../core/install/install.ts";
@@ -12,7 +12,8 @@ import { mountedFrom, targetDisk, toJson, UsageError, withDisk, type Values } fr
 
 function image(values: Values) {
   if (!values.image) throw new UsageError("--image DIR is required");
-  const key = values.pubkey === undefined ? undefined : parsePublicKey(values.pubkey.includes("/") ? readFileSync(values.pubkey, "utf8") : values.pubkey);
+  // A file when one exists by that name, else the key itself (base64 also holds '/').
+  const key = values.pubkey === undefined ? undefined : parsePublicKey(existsSync(values.pubkey) ? readFileSync(values.pubkey, "utf8") : values.pubkey);
   return verifyImage(values.image, key);
 }
 
