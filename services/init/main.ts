@@ -15,7 +15,8 @@ import { watchBanner } from "./banner.ts";
 import { APID_UID } from "./apid.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { confirmBoot } from "./bootslot.ts";
 import { enterRoot, ROOT_IMAGE } from "./rootfs/enter-root.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
@@ -168,6 +169,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await machine.boot();
     log.info(`boot done: stage ${machine.stage()}`);
+    if (mode === "metal") {
+      // Healthy: keep the slot we booted from (a trial of a new slot becomes the slot).
+      try { log.info(`boot slot: ${confirmBoot(readFileSync("/proc/cmdline", "utf8")).message}`); }
+      catch (err) { log.warn(`boot slot: could not confirm: ${errText(err)}`); }
+    }
   } catch (err) {
     // A failed boot leaves the API up so the node can be diagnosed and fixed, not a dead end.
     log.error(`boot failed: ${err instanceof Error ? err.message : String(err)}`);

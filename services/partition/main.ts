@@ -25,6 +25,7 @@ import { metaLocation } from "../../core/disklayout/volumes.ts";
 import { Tag } from "../../core/meta/block.ts";
 import { readMeta } from "../../core/meta/store.ts";
 import { rereadPartitions } from "../../core/sys/blkdev.ts";
+import { slotCommand } from "./slot-commands.ts";
 
 const HELP = `Usage: bunker partition COMMAND [OPTIONS]
 
@@ -37,6 +38,16 @@ Commands:
   repair DISK            rewrite a corrupt primary or backup GPT from the intact copy
   grow DISK              after DISK grew: move the backup GPT to the end, grow the last partition
   meta DISK              show the META values of DISK and the health of both copies
+  install --disk D --image DIR [--config FILE] [--wipe]
+                         lay out D, write the image's kernel + initramfs to slot A, GRUB for
+                         BIOS and UEFI, and the config into STATE
+  upgrade --disk D --image DIR
+                         write the inactive slot and boot it once; it becomes the slot only when
+                         the node confirms it (else the next boot is the old slot again)
+  rollback --disk D      make the other slot the one that boots
+  boot-status --disk D   the confirmed slot, a pending trial, META's fallback
+  reset --disk D [--volume STATE|EPHEMERAL]...
+                         make STATE and EPHEMERAL (or the ones named) new and empty
 
 Options:
   --disk PATH            the one disk to plan for or write (a block device or an image file)
@@ -48,12 +59,16 @@ Options:
   --sector-size N        512 or 4096, for image files (block devices report their own)
   --ephemeral-fs FS      ext4 (default) or xfs
   --sysfs DIR            where sysfs is (default /sys)
+  --image DIR            install/upgrade: an image folder (checked against its signed manifest first)
+  --pubkey KEY           install/upgrade: trust only this image key (file, or base64 of the raw key)
+  --config FILE          install: the machine config to store in STATE
+  --volume NAME          reset: a volume to wipe (repeatable; default STATE and EPHEMERAL)
   -o, --output FORMAT    text (default) or json
   -h, --help             this help
 
 Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.`;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 const OPTIONS = {
   disk: { type: "string" },
@@ -64,11 +79,15 @@ const OPTIONS = {
   "sector-size": { type: "string" },
   "ephemeral-fs": { type: "string" },
   sysfs: { type: "string" },
+  image: { type: "string" },
+  pubkey: { type: "string" },
+  config: { type: "string" },
+  volume: { type: "string", multiple: true },
   output: { type: "string", short: "o" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -97,6 +116,8 @@ export async function main(argv: string[]): Promise<number> {
       case "repair": return repairCmd(needOne(rest, "repair"), values, json);
       case "grow": return growCmd(needOne(rest, "grow"), values, json);
       case "meta": return metaCmd(needOne(rest, "meta"), values, json);
+      case "install": case "upgrade": case "rollback": case "boot-status": case "reset":
+        return slotCommand(cmd, values, json);
       default: throw new UsageError(`unknown command "${cmd}"`);
     }
   } catch (err) {
@@ -122,7 +143,7 @@ function sectorSize(values: Values): 512 | 4096 | undefined {
 }
 
 /** Runs `f` with `path` opened (for writing only when `write`), closing it whatever happens. */
-function withDisk<T>(path: string, values: Values, write: boolean, f: (dev: DiskDevice) => T): T {
+export function withDisk<T>(path: string, values: Values, write: boolean, f: (dev: DiskDevice) => T): T {
   const dev = openDisk(path, { write, sectorSize: sectorSize(values) });
   try {
     return f(dev);
@@ -131,7 +152,7 @@ function withDisk<T>(path: string, values: Values, write: boolean, f: (dev: Disk
   }
 }
 
-const toJson = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? "0x" + x.toString(16) : x), 2);
+export const toJson = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? "0x" + x.toString(16) : x), 2);
 
 function showDisks(values: Values, json: boolean): number {
   const disks = discoverDisks(values.sysfs ?? "/sys");
@@ -191,7 +212,7 @@ function parseSelector(items: string[]): DiskSelector {
 }
 
 /** The one disk the command may touch: --disk, or the first disk --select matches. */
-function targetDisk(values: Values): { path: string; chosen?: Disk } {
+export function targetDisk(values: Values): { path: string; chosen?: Disk } {
   if (values.disk && values.select) throw new UsageError("give --disk or --select, not both");
   if (values.disk) return { path: values.disk };
   if (values.select) {
@@ -221,7 +242,7 @@ function planCmd(values: Values, json: boolean): number {
 }
 
 /** Mount sources that are this disk or one of its partitions: never write under a mounted filesystem. */
-function mountedFrom(path: string): string[] {
+export function mountedFrom(path: string): string[] {
   let mounts = "";
   try { mounts = readFileSync("/proc/self/mounts", "utf8"); } catch { return []; }
   return mounts.split("\n").map((l) => l.split(" ")).filter((f) => f[0] !== undefined && (f[0] === path || f[0].startsWith(path)) && /^\/dev\//.test(f[0]))

@@ -32,11 +32,7 @@ export async function realBinary(): Promise<string> {
 
 /** The stand-in PID 1 (test/qemu/fixtures/stage-init.ts) compiled like the real binary. */
 export async function stageBinary(): Promise<string> {
-  const dir = join(cacheDir("test"), "stage-init");
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, "bunker");
-  await run([join(repo, "node_modules/.bin/bun"), "build", "--compile", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", join(repo, "test/qemu/fixtures/stage-init.ts"), "--outfile", out]);
-  return out;
+  return fixtureBinary("stage-init");
 }
 
 /** Builds an image with the fixed key; zstd -3 keeps test builds fast (the level is a parameter). */
@@ -51,5 +47,14 @@ export async function testImage(out: string, binary: string, opts: { iso?: boole
     epoch: 1_700_000_000,
     build: { version: "test", commit: "test" },
   });
+  return out;
+}
+
+/** A test fixture of test/qemu/fixtures compiled like the real binary, as an image's PID 1. */
+export async function fixtureBinary(name: string): Promise<string> {
+  const dir = join(cacheDir("test"), name);
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, "bunker");
+  await run([join(repo, "node_modules/.bin/bun"), "build", "--compile", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", join(repo, `test/qemu/fixtures/${name}.ts`), "--outfile", out]);
   return out;
 }

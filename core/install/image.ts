@@ -1,0 +1,37 @@
+/** An image folder (rootfs/build's output) checked against its signed manifest before anything is written from it. */
+import type { KeyObject } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { checkArtifacts, openManifest, type Manifest } from "../image/manifest.ts";
+
+/** The files a boot slot holds, all named in the image's manifest. */
+export const SLOT_FILES = ["vmlinuz", "initramfs.zst"] as const;
+
+export interface VerifiedImage {
+  dir: string;
+  manifest: Manifest;
+  /** Path of each SLOT_FILES entry. */
+  files: Record<(typeof SLOT_FILES)[number], string>;
+}
+
+/**
+ * Checks the signature of DIR/manifest.json (against `trusted` when given, else the key it
+ * names) and the size and SHA-256 of every artifact it lists; the kernel and initramfs must be
+ * among them. Throws naming every problem.
+ */
+export function verifyImage(dir: string, trusted?: KeyObject): VerifiedImage {
+  for (const f of ["manifest.json", "manifest.sig"]) {
+    if (!existsSync(join(dir, f))) throw new Error(`image ${dir}: no ${f} (not an image folder built by rootfs/build?)`);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = openManifest(readFileSync(join(dir, "manifest.json")), readFileSync(join(dir, "manifest.sig"), "utf8"), trusted);
+  } catch (e) {
+    throw new Error(`image ${dir}: ${(e as Error).message}`);
+  }
+  const missing = SLOT_FILES.filter((f) => !manifest.artifacts.some((a) => a.name === f));
+  if (missing.length) throw new Error(`image ${dir}: the manifest does not list ${missing.join(", ")}`);
+  const bad = checkArtifacts(manifest, (n) => join(dir, n));
+  if (bad.length) throw new Error(`image ${dir} does not match its signed manifest: ${bad.map((m) => `${m.name}: ${m.problem}`).join("; ")}`);
+  return { dir, manifest, files: { vmlinuz: join(dir, "vmlinuz"), "initramfs.zst": join(dir, "initramfs.zst") } };
+}

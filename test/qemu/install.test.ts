@@ -1,0 +1,104 @@
+/**
+ * Installed disks booted in QEMU without any ISO: BIOS (SeaBIOS) and UEFI (OVMF) reach the
+ * image's PID 1 from slot A; an upgrade boots the new slot once and is kept when confirmed; a
+ * manual rollback; an upgrade whose new slot panics comes back on the old slot by itself (GRUB's
+ * one-shot try_slot), in the same machine, without anyone touching the disk between the boots.
+ *
+ * PID 1 is the stand-in of fixtures/stage-init.ts (it reaches the signed root, then powers off);
+ * the confirmation the real init makes once healthy (markBootGood) is made here on the disk
+ * image after the guest powered off, with the slot the guest booted.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openDisk } from "../../core/gpt/device.ts";
+import { describeFile, signManifest } from "../../core/image/manifest.ts";
+import { verifyImage } from "../../core/install/image.ts";
+import { bootState, markBootGood, rollback, upgrade } from "../../core/install/slots.ts";
+import { testKey } from "../image/fixture.ts";
+import { installFixture, type InstallFixture } from "../lib/install-fixture.ts";
+import { haveQemu, withQemu, type Qemu } from "./runner.ts";
+
+const BOOT_MS = 150_000;
+let fx: InstallFixture | undefined;
+let work = "", imageDir = "", disk = "";
+
+beforeAll(async () => {
+  if (!haveQemu()) return;
+  fx = await installFixture("install-boot-");
+  ({ work, image: imageDir } = fx);
+  disk = fx.installedDisk("disk.img");
+}, 600_000);
+afterAll(() => fx?.cleanup());
+
+const onDisk = <T>(f: (dev: ReturnType<typeof openDisk>) => T): T => {
+  const dev = openDisk(disk, { write: true });
+  try { return f(dev); } finally { dev.close(); }
+};
+
+/** Boots the disk alone (no ISO, no -kernel) until the stand-in PID 1 powers off; returns the console. */
+async function bootDisk(o: { uefi?: boolean; allowReboot?: boolean } = {}): Promise<Qemu> {
+  return withQemu({ ...o, extraArgs: ["-drive", `file=${disk},format=raw,if=virtio`] }, async (q) => {
+    await q.waitFor("STAGE-OK", BOOT_MS);
+    expect(await q.waitExit(30_000)).toBe(0);
+    return q;
+  });
+}
+
+/** The slots GRUB booted, in order, from its console lines. */
+const bootedSlots = (q: Qemu) => q.lines.map((l) => l.text.match(/Bunker: booting slot ([AB])/)?.[1]).filter((s) => s !== undefined);
+
+/** A copy of the image, re-signed after `change`: a valid image the manifest check accepts. */
+function variant(name: string, change: (dir: string) => void): string {
+  const dir = join(work, name);
+  cpSync(imageDir, dir, { recursive: true });
+  change(dir);
+  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
+  const { json, sig } = signManifest("image", { version: name }, m.artifacts.map((a) => describeFile(a.name, join(dir, a.name))), testKey());
+  writeFileSync(join(dir, "manifest.json"), json);
+  writeFileSync(join(dir, "manifest.sig"), sig);
+  return dir;
+}
+
+describe.skipIf(!haveQemu())("installed disk (QEMU TCG, no ISO)", () => {
+  test("BIOS: GRUB from the MBR and the BIOS boot partition boots slot A to PID 1", async () => {
+    const q = await bootDisk();
+    expect(bootedSlots(q)).toEqual(["A"]);
+    expect(q.output()).toMatch(/Command line: .*bunker\.slot=A bunker\.trial=0/);
+  }, BOOT_MS + 60_000);
+
+  test("UEFI: EFI/BOOT/BOOTX64.EFI boots slot A to PID 1", async () => {
+    const q = await bootDisk({ uefi: true });
+    expect(bootedSlots(q)).toEqual(["A"]);
+  }, BOOT_MS + 60_000);
+
+  test("upgrade: the new slot boots once as a trial (GRUB clears the trial itself), is confirmed, then boots for good", async () => {
+    const v2 = variant("v2", (d) => writeFileSync(join(d, "boot.ipxe"), readFileSync(join(d, "boot.ipxe"), "utf8") + "# v2\n"));
+    expect(onDisk((dev) => upgrade(dev, verifyImage(v2)))).toBe("B");
+    const trial = await bootDisk({ uefi: true });
+    expect(bootedSlots(trial)).toEqual(["B"]);
+    expect(trial.output()).toMatch(/Command line: .*bunker\.slot=B bunker\.trial=1/);
+    // GRUB's save_env (through UEFI) emptied try_slot before booting B.
+    expect(onDisk((dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: null, fallback: "A" });
+    expect(onDisk((dev) => markBootGood(dev, "B"))).toEqual({ kind: "confirmed", slot: "B", previous: "A" });
+    const after = await bootDisk();
+    expect(bootedSlots(after)).toEqual(["B"]);
+    expect(after.output()).toMatch(/bunker\.slot=B bunker\.trial=0/);
+  }, 2 * BOOT_MS + 120_000);
+
+  test("manual rollback: the other slot boots", async () => {
+    expect(onDisk((dev) => rollback(dev))).toBe("A");
+    const q = await bootDisk();
+    expect(bootedSlots(q)).toEqual(["A"]);
+  }, BOOT_MS + 60_000);
+
+  test("upgrade to a slot whose initramfs is broken: the kernel panics, the machine reboots and comes back on the old slot by itself", async () => {
+    const broken = variant("broken", (d) => writeFileSync(join(d, "initramfs.zst"), Buffer.alloc(4096, 0x5a)));
+    expect(onDisk((dev) => upgrade(dev, verifyImage(broken)))).toBe("B");
+    const q = await bootDisk({ allowReboot: true });
+    expect(bootedSlots(q)).toEqual(["B", "A"]);
+    expect(q.output()).toContain("Kernel panic");
+    expect(onDisk((dev) => markBootGood(dev, "A"))).toEqual({ kind: "fell-back", slot: "A", failed: "B" });
+    expect(onDisk((dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: null, fallback: null });
+  }, 2 * BOOT_MS + 120_000);
+});
