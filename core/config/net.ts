@@ -1,3 +1,4 @@
+import { formatIPv6 } from "../ipformat/ipv6.ts";
 /**
  * IP addresses and CIDR prefixes, parsed strictly (no leading zeros in IPv4 octets, no zones) so a
  * config that validates here is one the kernel accepts as written.
@@ -112,18 +113,7 @@ export function contains(net: CIDR, ip: IP): boolean {
 /** The canonical text: dotted quad, or RFC 5952 IPv6 (lower case, longest zero run as ::). */
 export function formatIP(ip: IP): string {
   if (ip.family === 4) return Array.from(ip.bytes).join(".");
-  const w = Array.from({ length: 8 }, (_, i) => (ip.bytes[2 * i]! << 8) | ip.bytes[2 * i + 1]!);
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = w.map((x) => x.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+  return formatIPv6(ip.bytes);
 }
 
 export function formatCIDR(c: CIDR): string {

@@ -1,3 +1,4 @@
+import { formatIPv6 } from "../ipformat/ipv6.ts";
 /** IPv4/IPv6 text <-> bytes, and CIDR prefixes, as netlink carries them. */
 
 export type Family = 4 | 6;
@@ -68,21 +69,9 @@ export function isIp(s: string): boolean {
 export function formatIp(b: Uint8Array): string {
   if (b.byteLength === 4) return Array.from(b).join(".");
   if (b.byteLength !== 16) throw new AddressError(`<${b.byteLength} bytes>`, "not 4 or 16 bytes");
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((b[2 * i]! << 8) | b[2 * i + 1]!);
   // IPv4-mapped, as ip prints it.
-  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return `::ffff:${Array.from(b.subarray(12)).join(".")}`;
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = w.map((x) => x.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${Array.from(b.subarray(12)).join(".")}`;
+  return formatIPv6(b);
 }
 
 export interface Cidr {
