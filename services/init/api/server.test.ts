@@ -22,6 +22,7 @@ import { edit, fixture } from "../../../core/config/testdata/fixtures.ts";
 import { discoverDisks } from "../../../core/disks/disk.ts";
 import { createServer } from "node:net";
 import { cpus } from "node:os";
+import { rejection } from "../../../test/lib/rejection.ts";
 
 /** A valid worker config, and the same with a hostname (applies live) or another disk (needs a reboot). */
 const worker = fixture("worker.yaml");
@@ -106,13 +107,13 @@ test("resources: definitions, get by alias, watch with snapshot and Bootstrapped
 test("errors carry their gRPC status: bad config, unknown type, busy-free refusal, not found", async () => {
   // Every problem, each with its line:column.
   const bad = apply(edit(worker, "type: worker", "type: toaster").replace("  token: abcdef.0123456789abcdef\n", ""));
-  await expect(bad).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
-  await expect(bad).rejects.toThrow(/api:4:9: error: machine.type: .*\napi:3:1: error: machine.token|api:3:1: error: machine.token: .*\napi:4:9: error: machine.type/);
-  await expect(client.unary(ResourceService.List, { type: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
-  await expect(client.unary(MachineService.ServiceStart, { id: "nope" })).rejects.toMatchObject({ code: Status.NOT_FOUND });
-  await expect(client.unary(MachineService.Upgrade, {})).rejects.toThrow("needs the installer");
+  expect(await rejection(bad)).toMatchObject({ code: Status.INVALID_ARGUMENT });
+  expect((await rejection(bad)).message).toMatch(/api:4:9: error: machine.type: .*\napi:3:1: error: machine.token|api:3:1: error: machine.token: .*\napi:4:9: error: machine.type/);
+  expect(await rejection(client.unary(ResourceService.List, { type: "nope" }))).toMatchObject({ code: Status.NOT_FOUND });
+  expect(await rejection(client.unary(MachineService.ServiceStart, { id: "nope" }))).toMatchObject({ code: Status.NOT_FOUND });
+  expect((await rejection(client.unary(MachineService.Upgrade, {}))).message).toMatch("needs the installer");
   // A worker holds no CA key: it cannot mint client certificates.
-  await expect(client.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"] })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+  expect(await rejection(client.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"] }))).toMatchObject({ code: Status.FAILED_PRECONDITION });
   expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
 });
 
@@ -125,7 +126,7 @@ test("apply-config modes: dry run lists changes, live refuses reboot-only change
   });
   expect((await apply(hostOnly, { dryRun: true })).diff).toBe("--- current\n+++ new\n@@ -7,4 +7,5 @@\n     crt: " + /crt: (\S+)/.exec(worker)![1] + "\n   network:\n+    hostname: web1\n     interfaces:\n       - interface: eth0\n");
   expect(await apply(disk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
-  await expect(apply(disk, { mode: M.APPLY_MODE_LIVE })).rejects.toThrow(`these changes need a reboot: ${DISK_PATH}`);
+  expect((await rejection(apply(disk, { mode: M.APPLY_MODE_LIVE }))).message).toMatch(`these changes need a reboot: ${DISK_PATH}`);
   expect(await apply(disk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
   expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(disk);
   expect((await client.unary(MachineService.Hostname, {})).hostname).not.toBe("web1");
@@ -198,7 +199,7 @@ test("the machine readers: memory, load, CPUs, processes, mounts, sockets, disks
   } finally {
     server.close();
   }
-  await expect(client.unary(MachineService.Netstat, { protocols: ["sctp"] })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  expect(await rejection(client.unary(MachineService.Netstat, { protocols: ["sctp"] }))).toMatchObject({ code: Status.INVALID_ARGUMENT });
   expect((await client.unary(MachineService.Disks, {})).disks!.map((d) => d.name)).toEqual(discoverDisks().map((d) => d.name));
   if (process.getuid?.() === 0) {
     const recs = await Array.fromAsync(client.stream(MachineService.Dmesg, { tail: 2 }));
@@ -231,14 +232,14 @@ test("List and Read stay under the allowed roots (container mode: the state dir)
   expect(Buffer.concat(chunks.map((c) => c.data!)).equals(big)).toBe(true);
 
   const read = (path: string) => Array.fromAsync(client.stream(MachineService.Read, { path }));
-  await expect(read("/etc/passwd")).rejects.toMatchObject({ code: Status.PERMISSION_DENIED, details: `/etc/passwd is outside the readable roots: ${dir}` });
-  await expect(read(join(dir, "escape"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
-  await expect(read(join(dir, "escape"))).rejects.toThrow("which leads to /etc/hostname");
-  await expect(read(join(dir, "escdir", "passwd"))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
-  await expect(read(`${dir}/logs/../../../etc/passwd`)).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
-  await expect(read(join(dir, "nope"))).rejects.toMatchObject({ code: Status.NOT_FOUND });
-  await expect(read("relative/path")).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
-  await expect(Array.fromAsync(client.stream(MachineService.List, { root: "/etc" }))).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  expect(await rejection(read("/etc/passwd"))).toMatchObject({ code: Status.PERMISSION_DENIED, details: `/etc/passwd is outside the readable roots: ${dir}` });
+  expect(await rejection(read(join(dir, "escape")))).toMatchObject({ code: Status.PERMISSION_DENIED });
+  expect((await rejection(read(join(dir, "escape")))).message).toMatch("which leads to /etc/hostname");
+  expect(await rejection(read(join(dir, "escdir", "passwd")))).toMatchObject({ code: Status.PERMISSION_DENIED });
+  expect(await rejection(read(`${dir}/logs/../../../etc/passwd`))).toMatchObject({ code: Status.PERMISSION_DENIED });
+  expect(await rejection(read(join(dir, "nope")))).toMatchObject({ code: Status.NOT_FOUND });
+  expect(await rejection(read("relative/path"))).toMatchObject({ code: Status.INVALID_ARGUMENT });
+  expect(await rejection(Array.fromAsync(client.stream(MachineService.List, { root: "/etc" })))).toMatchObject({ code: Status.PERMISSION_DENIED });
 });
 
 test("apply-config mode try: applied now, reverted at the deadline unless confirmed, saved only once confirmed", async () => {
@@ -251,10 +252,10 @@ test("apply-config mode try: applied now, reverted at the deadline unless confir
   expect(Number(tried.tryDeadline)).toBeGreaterThanOrEqual(t0 + 1000);
   expect(await hostname()).toBe("tried");
   expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(saved); // not saved while on trial
-  await expect(apply(withHostname("second"), { mode: M.APPLY_MODE_TRY } as never)).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+  expect(await rejection(apply(withHostname("second"), { mode: M.APPLY_MODE_TRY } as never))).toMatchObject({ code: Status.FAILED_PRECONDITION });
   for (let i = 0; i < 100 && (await hostname()) === "tried"; i++) await Bun.sleep(50);
   expect(await hostname()).toBe(before);
-  await expect(client.unary(MachineService.ConfirmConfiguration, {})).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+  expect(await rejection(client.unary(MachineService.ConfirmConfiguration, {}))).toMatchObject({ code: Status.FAILED_PRECONDITION });
 
   await apply(withHostname("kept"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
   expect((await client.unary(MachineService.ConfirmConfiguration, {})).message).toContain("confirmed");
@@ -262,7 +263,7 @@ test("apply-config mode try: applied now, reverted at the deadline unless confir
   expect(await hostname()).toBe("kept");
   expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withHostname("kept"));
   // A change that needs a reboot cannot be tried.
-  await expect(apply(withDisk(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never)).rejects.toThrow(`mode try: these changes need a reboot: ${DISK_PATH}`);
+  expect((await rejection(apply(withDisk(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never))).message).toMatch(`mode try: these changes need a reboot: ${DISK_PATH}`);
 }, 20_000);
 
 const root = process.getuid?.() === 0;
@@ -300,6 +301,6 @@ test("reboot through the API runs the reboot sequence and ends in the power requ
   expect(powered).toEqual(["reboot"]);
   expect(machine.supervisor.status("echo").state).toBe("Finished");
   // Once powering, every later request is refused: there is no second power action.
-  await expect(client.unary(MachineService.Shutdown, {})).rejects.toMatchObject({ code: Status.UNAVAILABLE, details: "busy: reboot in progress" });
+  expect(await rejection(client.unary(MachineService.Shutdown, {}))).toMatchObject({ code: Status.UNAVAILABLE, details: "busy: reboot in progress" });
   expect(powered).toEqual(["reboot"]);
 });
