@@ -32,7 +32,7 @@ export function defaultHostname(links: Link[]): string {
 
 function routeSpecs(link: string, routes: RouteConfig[], layer: RouteSpec["layer"]): RouteSpec[] {
   return routes.map((r) => {
-    const s: RouteSpec = { link, dst: r.network, metric: r.metric ?? DEFAULT_METRIC, table: MAIN_TABLE, layer };
+    const s: RouteSpec = { link, dst: r.network, metric: r.metric ?? DEFAULT_METRIC, table: r.table ?? MAIN_TABLE, layer };
     if (r.gateway) s.gateway = r.gateway;
     return s;
   });
