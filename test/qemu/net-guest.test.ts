@@ -89,6 +89,12 @@ describe.skipIf(!haveQemu())("in a QEMU guest on Bunker's kernel", () => {
     expect(after.eth1Master).toBeNull();
   });
 
+  test("the kernel command line alone (bond=, vlan=, ip=) gives an 802.3ad bond of two NICs, a VLAN on it and a static address with its gateway", () => {
+    expect(result("cmdline")).toEqual({
+      bond: ["bond", "802.3ad", 100], masters: ["bond0", "bond0"], vlan: ["vlan", 7, "bond0"], vlanAddrs: ["10.7.0.2/24"], defaultRoute: [["10.7.0.1", "bond0.7"]],
+    });
+  });
+
   test("SNTP against a server an hour ahead steps the real clock onto it and marks the kernel's clock synchronised", () => {
     const s = result("clock-step");
     expect(s.action).toBe("step");
