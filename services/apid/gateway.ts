@@ -126,8 +126,9 @@ export class Gateway {
     this.peers.clear();
   }
 
-  async close(): Promise<void> {
-    await this.server.close();
+  /** Closes the listener and connections; calls under way get `graceMs` to finish. */
+  async close(graceMs = 0): Promise<void> {
+    await this.server.close(graceMs);
     this.backend.close();
     for (const p of this.peers.values()) p.close();
   }
