@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       onError: (err, where) => console.error(`apid: ${where}: ${err.message}`),
     });
     const addr = await gateway.listen();
-    console.error(`apid: listening on ${addr.address}:${addr.port}${args.maintenance ? " (maintenance mode)" : ""}, backend ${args.backend}`);
+    console.error(`apid: listening on ${addr.address}:${addr.port}${args.maintenance ? " (maintenance mode)" : ""}, backend ${args.backend}, ${Math.round(performance.now())} ms after start`);
   } catch (err) {
     console.error(`apid: ${(err as Error).message}`);
     return 1;
