@@ -62,3 +62,12 @@ export async function waitFor(
     await Bun.sleep(Math.min(500, Math.max(0, deadline - Date.now())));
   }
 }
+
+/**
+ * After a reboot was asked for: polls until the node runs a boot other than `before` (the
+ * MachineStatus creation time seen first) and is ready, printing each change as LABEL: LINE.
+ */
+export function waitForNewBoot(api: Api, d: Destination, before: number, waitMs: number): Promise<MachineStatus> {
+  return waitFor(api, d, Date.now() + waitMs, (x) => x.created !== before && x.ready, (line) => console.log(`${d.label}: ${line}`),
+    (x) => (x.created === before ? `${x.stage}: going down` : describe(x)));
+}
