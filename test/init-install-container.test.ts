@@ -15,13 +15,13 @@ import { extent, findVolume } from "../core/disklayout/volumes.ts";
 import { describeFile, generateSigningKey, loadSigningKey, signManifest } from "../core/image/manifest.ts";
 import { verifyImage } from "../core/install/image.ts";
 import { install } from "../core/install/install.ts";
-import { bootState, ext4Label, markBootGood, tableOf, type BootState } from "../core/install/slots.ts";
+import { bootState, ext4Label, tableOf, type BootState } from "../core/install/slots.ts";
 import { readExt4File } from "../core/install/state.ts";
 import { withVolume } from "../core/install/volume.ts";
 import { Machine, type PowerRequest } from "../services/init/machine.ts";
 import { createHandlers } from "../services/init/api/handlers.ts";
 import { machineServiceImpl } from "../services/init/api/contract.ts";
-import { EVENTS, SEQUENCES, type EventSpec, type SequenceSpec } from "../services/init/resources.ts";
+import { BOOT_STATUS, EVENTS, SEQUENCES, type BootStatusSpec, type EventSpec, type SequenceSpec } from "../services/init/resources.ts";
 import { testKey } from "./image/fixture.ts";
 import { installFixture, type InstallFixture } from "./lib/install-fixture.ts";
 import { rejection } from "./lib/rejection.ts";
@@ -183,10 +183,11 @@ describe.skipIf(!root)("Upgrade, Rollback, Reset on an installed disk file (cont
     } finally {
       await finish(a);
     }
-    // What the real init does once the trial boot of B is healthy.
-    expect(onDisk(disk, (dev) => markBootGood(dev, "B"))).toEqual({ kind: "confirmed", slot: "B", previous: "A" });
+    // The trial boot of B: init confirms it at the end of its boot sequence, as on a node.
     const b = await node("cycle-b", disk, "B");
     try {
+      expect(onDisk(disk, (dev) => bootState(dev))).toMatchObject({ slot: "B", trySlot: null, fallback: null });
+      expect(b.machine.store.get<BootStatusSpec>(BOOT_STATUS)!.spec).toMatchObject({ installed: true, slot: "B", state: "folder", confirmation: `${disk}: upgrade confirmed, slot B boots from now on (slot A kept for rollback)` });
       expect((await b.api.Rollback({}, ctx)).message).toBe("rolling back: rebooting into slot A");
       expect(await poweredOff(b)).toBe("reboot");
       expect(onDisk(disk, (dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: null, fallback: null });

@@ -14,6 +14,7 @@ import type { Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
 import { mountVolume } from "../../core/install/volume.ts";
+import { confirmSlot } from "./bootslot.ts";
 import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
@@ -278,6 +279,8 @@ export class Machine {
         })] },
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start())] },
+        // Healthy enough to keep: the slot we booted from stays (a trial of a new slot becomes the slot).
+        ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => this.confirmSlot())] }] : []),
         { name: "ready", tasks: [this.task("stage", () => this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError))] },
       ],
     });
@@ -344,6 +347,16 @@ export class Machine {
       image: this.opts.imageVersion ?? "", state: this.stateMounted ? "disk" : this.opts.mode === "metal" ? "memory" : "folder", confirmation,
     };
     this.store.modify<BootStatusSpec>(BOOT_STATUS, () => spec, { owner: "init" });
+  }
+
+  /** Confirms the boot slot on the disk (never fails the boot: a node that cannot write its disk still serves). */
+  private confirmSlot(): void {
+    const { disk, slot } = this.installed();
+    let said: string;
+    try { said = confirmSlot(disk, slot).message; log.info(`boot slot: ${said}`); }
+    catch (err) { said = `could not confirm slot ${slot} on ${disk}: ${errText(err)}`; log.warn(`boot slot: ${said}`); }
+    this.events.add("upgrade", `boot slot: ${said}`);
+    this.publishBootStatus(said);
   }
 
   /** The install disk, or the refusal that names why there is none. */

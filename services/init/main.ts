@@ -205,13 +205,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await machine.boot();
     log.info(`boot done: stage ${machine.stage()}`);
-    if (mode === "metal") {
-      // Healthy: keep the slot we booted from (a trial of a new slot becomes the slot).
-      let said: string;
-      try { said = confirmBoot(cmdline, install?.disk).message; log.info(`boot slot: ${said}`); }
-      catch (err) { said = `could not confirm: ${errText(err)}`; log.warn(`boot slot: ${said}`); }
-      machine.publishBootStatus(said);
-    }
+    if (mode === "metal" && !install) log.info(`boot slot: ${confirmBoot(cmdline, null).message}`);
   } catch (err) {
     // A failed boot leaves the API up so the node can be diagnosed and fixed, not a dead end.
     log.error(`boot failed: ${err instanceof Error ? err.message : String(err)}`);
