@@ -13,7 +13,8 @@ Makes each node boot its other slot (the system it ran before the last upgrade) 
 no system.
 
 Options:
-  --wait                       wait until each node is back, ready, and say which slot it runs
+  --wait                       wait until each node has booted again (running or maintenance),
+                               and say which slot and image it runs
   --wait-timeout DURATION      with --wait: how long (default 15m); exit code 6 when it passes
 
 ${CONNECT_HELP}
@@ -31,7 +32,7 @@ export function run(argv: string[]): Promise<number> {
       const answer = await powerCall(() => r.api.unary(M.Rollback, {}, d));
       console.log(`${d.label}: ${answer === "closed" ? "rolling back" : answer.message}${closedNote(answer)}`);
       if (!a.values.wait) return;
-      const s = await waitForNewBoot(r.api, d, before, waitMs);
+      const s = await waitForNewBoot(r.api, d, before, waitMs, "booted");
       console.log(`${d.label}: back: ${describe(s)}; ${await bootLine(r.api, d)}`);
     });
     return exit;

@@ -20,7 +20,8 @@ nothing. Progress is printed as the node reports it.
 Options:
   --image URL                  where the image is (required)
   --stage                      write the slot and arm it, but do not reboot now
-  --wait                       wait until each node is back, ready, and say which slot it runs
+  --wait                       wait until each node has booted again (running or maintenance),
+                               and say which slot and image it runs
   --wait-timeout DURATION      with --wait: how long (default 15m); exit code 6 when it passes
   --timeout DURATION           limit of the upgrade call itself (default 10m: it includes the download)
 
@@ -76,7 +77,7 @@ export function run(argv: string[]): Promise<number> {
       }
       console.log(`${d.label}: ${answer === "closed" ? "upgrading" : answer.message}${closedNote(answer)}`);
       if (!wait) return;
-      const s = await waitForNewBoot(r.api, d, before, waitMs);
+      const s = await waitForNewBoot(r.api, d, before, waitMs, "booted");
       console.log(`${d.label}: back: ${describe(s)}; ${await bootLine(r.api, d)}`);
     });
     return exit;

@@ -25,6 +25,9 @@ import { ApiError } from "./errors.ts";
 import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
 
+/** How long Upgrade and Rollback wait after answering before the reboot starts. */
+const ANSWER_GRACE_MS = 500;
+
 /** What a handler learns about its call: when to stop. */
 export interface CallContext { signal: AbortSignal }
 
@@ -88,6 +91,14 @@ export function createHandlers(m: Machine) {
     done.catch(() => { /* its failure is in the sequence status and the event history */ });
     return { accepted: true, sequence: name };
   };
+
+  /**
+   * Reboots after the answer has left: through apid the answer crosses a service the reboot
+   * stops first, so starting at once would cut it off.
+   */
+  const rebootSoon = () => setTimeout(() => {
+    try { startSequence("reboot"); } catch (err) { m.events.add("upgrade", `reboot after the slot change: ${err instanceof Error ? err.message : String(err)}`); }
+  }, ANSWER_GRACE_MS);
 
   /** The config being tried (mode try), until confirmed or reverted. */
   let trying: { raw: string; deadline: number; timer: ReturnType<typeof setTimeout> } | undefined;
@@ -224,7 +235,7 @@ export function createHandlers(m: Machine) {
         throw toApiError(err);
       }
       if (p.stage === true) return { message: `staged: slot ${otherSlot(m.opts.install.slot)} boots once at the next reboot` };
-      startSequence("reboot");
+      rebootSoon();
       return { message: `rebooting into slot ${otherSlot(m.opts.install.slot)}` };
     },
     /** Makes the other slot the one that boots, then reboots into it. */
@@ -235,7 +246,7 @@ export function createHandlers(m: Machine) {
       } catch (err) {
         throw err instanceof BusyError ? toApiError(err) : new ApiError("failed_precondition", `rollback refused: ${(err as Error).message}`);
       }
-      startSequence("reboot");
+      rebootSoon();
       return { message: `rolling back: rebooting into slot ${otherSlot(m.opts.install.slot)}` };
     },
   };
