@@ -5,8 +5,11 @@
  *           upgrade from a URL served here on 127.0.0.1 (the guest's 10.0.2.2);
  *   boot 2: slot B, the new version, trial confirmed, and the config still there (read from
  *           STATE after the reboot); rollback;
- *   boot 3: slot A again, the old version, config still there; reset --reboot;
- *   boot 4: maintenance mode, no config; the disk then holds both slots and an empty STATE.
+ *   boot 3: slot A again, the old version, config still there; upgrade to an image whose
+ *           initramfs is garbage (well signed);
+ *   boot 4: slot B, the kernel panics and the machine reboots (panic=10);
+ *   boot 5: slot A by itself (GRUB's one-shot trial), init reports the failed upgrade; reset;
+ *   boot 6: maintenance mode, no config; the disk then holds both slots and an empty STATE.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
@@ -20,7 +23,7 @@ import { verifyImage } from "../../core/install/image.ts";
 import { install } from "../../core/install/install.ts";
 import { bootState, ext4Label, tableOf } from "../../core/install/slots.ts";
 import { readExt4File } from "../../core/install/state.ts";
-import { realBinary, testImage } from "../image/fixture.ts";
+import { realBinary, testImage, testKey } from "../image/fixture.ts";
 import { ctl, ctlOk, genCluster, waitForApi, type Cluster } from "../e2e/node.ts";
 import { freePort, haveQemu, withQemu, type Qemu } from "./runner.ts";
 
@@ -35,12 +38,9 @@ beforeAll(async () => {
   imgA = await testImage(join(work, "a"), bin, { iso: false });
   imgB = await testImage(join(work, "v2"), bin, { iso: false, version: "v2" });
   // The same v2 signed by a key the node does not trust.
-  const rogue = join(work, "rogue");
-  cpSync(imgB, rogue, { recursive: true });
-  const m = JSON.parse(readFileSync(join(rogue, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
-  const { json, sig } = signManifest("image", { version: "rogue" }, m.artifacts.map((a) => describeFile(a.name, join(rogue, a.name))), generateSigningKey());
-  writeFileSync(join(rogue, "manifest.json"), json);
-  writeFileSync(join(rogue, "manifest.sig"), sig);
+  variant("rogue", generateSigningKey());
+  // Well signed, but its initramfs is garbage: the kernel panics on it.
+  variant("broken", testKey(), (dir) => writeFileSync(join(dir, "initramfs.zst"), Buffer.alloc(4096, 0x5a)));
   disk = join(work, "disk.img");
   writeFileSync(disk, "");
   truncateSync(disk, 2 * 2 ** 30);
@@ -54,6 +54,17 @@ beforeAll(async () => {
     },
   });
 }, 900_000);
+/** A copy of v2 named `name`, changed by `change`, signed again with `key`. */
+function variant(name: string, key: string, change: (dir: string) => void = () => {}): void {
+  const dir = join(work, name);
+  cpSync(imgB, dir, { recursive: true });
+  change(dir);
+  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
+  const { json, sig } = signManifest("image", { version: name }, m.artifacts.map((a) => describeFile(a.name, join(dir, a.name))), key);
+  writeFileSync(join(dir, "manifest.json"), json);
+  writeFileSync(join(dir, "manifest.sig"), sig);
+}
+
 afterAll(() => {
   void server?.stop(true);
   if (work) rmSync(work, { recursive: true, force: true });
@@ -77,7 +88,7 @@ async function nth(q: Qemu, marker: string, n: number, timeoutMs: number): Promi
 const bootStatus = async (c: Cluster) => (JSON.parse(await ctlOk(["get", "bootstatus", "-o", "json"], c.bunkerconfig)) as unknown[])[0];
 
 describe.skipIf(!haveQemu())("a node installed on a disk: STATE, upgrade, rollback, reset (QEMU TCG)", () => {
-  test("config survives reboots on STATE; upgrade to B from a URL; rollback to A; reset to maintenance", async () => {
+  test("config survives reboots on STATE; upgrade to B from a URL; rollback to A; a panicking upgrade falls back by itself; reset to maintenance", async () => {
     const port = await freePort();
     const c = await genCluster(join(work, "cluster"), port, "upg");
     const base = `http://10.0.2.2:${server!.port}`;
@@ -111,11 +122,19 @@ describe.skipIf(!haveQemu())("a node installed on a disk: STATE, upgrade, rollba
       expect(bootedSlots(q)).toEqual(["A", "B", "A"]);
       expect(await ctlOk(["get", "machineconfig"], c.bunkerconfig)).toMatch(/v1alpha1\s+\d+\s+state$/m);
 
-      // Reset: boot 4 in maintenance mode, no config.
+      // An upgrade whose new system panics: boot 4 on B dies, boot 5 is A again by itself, and
+      // init says the upgrade did not boot.
+      const broken = await ctlOn(q, ["upgrade", "--image", `${base}/broken/`, "--wait"], c.bunkerconfig, 2 * BOOT_MS + 120_000);
+      expect(broken).toMatch(/rebooting into slot B\n[^]*back: running[^\n]*; slot A, image test \(\/dev\/vda: the upgrade to slot B did not boot; running on slot A again\)/);
+      expect(bootedSlots(q)).toEqual(["A", "B", "A", "B", "A"]);
+      expect(q.find("Kernel panic")).toBeDefined();
+      expect(await ctlOk(["get", "machineconfig"], c.bunkerconfig)).toMatch(/v1alpha1\s+\d+\s+state$/m);
+
+      // Reset: boot 6 in maintenance mode, no config.
       const maint = count(q, "==== node in maintenance mode ====");
       expect(await ctlOk(["reset", "--reboot"], c.bunkerconfig)).toContain("resetting (STATE, EPHEMERAL), then reboot");
       await nth(q, "==== node in maintenance mode ====", maint + 1, BOOT_MS);
-      expect(bootedSlots(q)).toEqual(["A", "B", "A", "A"]);
+      expect(bootedSlots(q)).toEqual(["A", "B", "A", "B", "A", "A"]);
       expect(await waitForApi({ port, insecure: true }, 60_000)).toMatch(/MAINTENANCE\s*\n.*\byes\s*$/m);
       q.kill();
     });
@@ -129,5 +148,5 @@ describe.skipIf(!haveQemu())("a node installed on a disk: STATE, upgrade, rollba
     } finally {
       dev.close();
     }
-  }, 5 * BOOT_MS + 600_000);
+  }, 7 * BOOT_MS + 600_000);
 });
