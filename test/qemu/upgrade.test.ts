@@ -92,7 +92,7 @@ describe.skipIf(!haveQemu())("a node installed on a disk: STATE, upgrade, rollba
     const port = await freePort();
     const c = await genCluster(join(work, "cluster"), port, "upg");
     const base = `http://10.0.2.2:${server!.port}`;
-    await withQemu({ extraArgs: ["-drive", `file=${disk},format=raw,if=virtio`], memoryMiB: 1024, hostfwd: [{ host: port, guest: 50000 }], allowReboot: true }, async (q) => {
+    await withQemu({ extraArgs: ["-drive", `file=${disk},format=raw,if=virtio`], hostfwd: [{ host: port, guest: 50000 }], allowReboot: true }, async (q) => {
       // Boot 1: slot A, no config yet; STATE is mounted from the disk.
       await q.waitFor("==== node in maintenance mode ====", BOOT_MS);
       expect(bootedSlots(q)).toEqual(["A"]);
