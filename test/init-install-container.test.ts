@@ -196,6 +196,34 @@ describe.skipIf(!root)("Upgrade, Rollback, Reset on an installed disk file (cont
     }
   }, 120_000);
 
+  test("a trial that did not boot: init, back on A, reports it and retires slot B; rollback refuses B; a new upgrade rewrites it", async () => {
+    const disk = installedDisk("fellback.img");
+    variant("v4");
+    const a = await node("fellback-a", disk, "A");
+    try {
+      await a.api.Upgrade({ image: url("v4"), stage: true }, ctx);
+    } finally {
+      await finish(a);
+    }
+    // GRUB tried B once (try_slot cleared), B never confirmed, the machine is back on A.
+    const back = await node("fellback-back", disk, "A");
+    try {
+      expect(back.machine.store.get<BootStatusSpec>(BOOT_STATUS)!.spec.confirmation).toBe(
+        `${disk}: the upgrade to slot B did not boot; running on slot A again; slot B relabelled FAILED-B: rollback refuses it, the next upgrade rewrites it`);
+      expect(onDisk(disk, (dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: null, fallback: null });
+      expect(slotLabelOnDisk(disk, Label.BOOT_B)).toBe("FAILED-B");
+      const err = await rejection(back.api.Rollback({}, ctx));
+      expect(err.code).toBe("failed_precondition");
+      expect(err.message).toMatch(/slot B holds no Bunker system \(ext4 labelled 'FAILED-B'\)/);
+      await back.api.Upgrade({ image: url("v4"), stage: true }, ctx);
+      expect(slotLabelOnDisk(disk, Label.BOOT_B)).toBe("BOOT-B");
+      expect(onDisk(disk, (dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: "B", fallback: "A" });
+      expect(back.powered).toEqual([]);
+    } finally {
+      await finish(back);
+    }
+  }, 120_000);
+
   test("Rollback to a slot that holds no system is refused and nothing reboots", async () => {
     const disk = installedDisk("norollback.img");
     const n = await node("norollback", disk, "A");

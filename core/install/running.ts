@@ -11,7 +11,7 @@ import { MS, isMountPoint, setFsLabel } from "../sys/mount.ts";
 import { otherSlot, slotFsLabel, type Slot } from "./grub.ts";
 import { SLOT_FILES, type VerifiedImage } from "./image.ts";
 import type { ResettableLabel } from "./reset.ts";
-import { armUpgrade, bootState, emptySlotLabel, rollback, slotLabel, tableOf } from "./slots.ts";
+import { armUpgrade, bootState, emptySlotLabel, failedSlotLabel, rollback, slotLabel, tableOf } from "./slots.ts";
 import { emptyDirectory, fsyncPath, volumeFilesystem, withVolume } from "./volume.ts";
 
 const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
@@ -58,6 +58,16 @@ export function upgradeRunning(disk: string, booted: Slot, image: VerifiedImage,
     dev.close();
   }
   return target;
+}
+
+/**
+ * After a trial of `slot` failed (the machine came back on the other one): relabels it
+ * FAILED-X, so neither GRUB's fallback entry nor a rollback boots it again (a system that
+ * panics would otherwise boot-loop once made the slot). The next upgrade rewrites it.
+ */
+export function markSlotFailed(disk: string, slot: Slot, work: string): void {
+  mkdirSync(work, { recursive: true, mode: 0o700 });
+  withVolume(disk, slotLabel(slot), join(work, "failed-slot"), (v) => { setFsLabel(v.dir, failedSlotLabel(slot)); fsyncPath(v.dir); }, { flags: SAFE });
 }
 
 /** core rollback on the running node's disk: the other slot becomes the one that boots. */

@@ -52,6 +52,8 @@ export function writeSlot(dev: DiskDevice, table: GptTable, slot: Slot, image: V
 
 /** The filesystem label of a slot that holds no system (made so, or being rewritten). */
 export const emptySlotLabel = (s: Slot) => `EMPTY-${s}`;
+/** The filesystem label of a slot whose trial boot failed: kept for inspection, never booted again. */
+export const failedSlotLabel = (s: Slot) => `FAILED-${s}`;
 
 /**
  * Makes slot `slot` an empty ext4 labelled EMPTY-X: GRUB (which looks for BOOT-X) cannot boot

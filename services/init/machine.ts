@@ -12,7 +12,7 @@ import { Label } from "../../core/disklayout/plan.ts";
 import { downloadImage } from "../../core/install/download.ts";
 import type { Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
-import { resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
+import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
 import { mountVolume } from "../../core/install/volume.ts";
 import { confirmSlot } from "./bootslot.ts";
 import { MS } from "../../core/sys/mount.ts";
@@ -353,10 +353,27 @@ export class Machine {
   private confirmSlot(): void {
     const { disk, slot } = this.installed();
     let said: string;
-    try { said = confirmSlot(disk, slot).message; log.info(`boot slot: ${said}`); }
-    catch (err) { said = `could not confirm slot ${slot} on ${disk}: ${errText(err)}`; log.warn(`boot slot: ${said}`); }
+    try {
+      const r = confirmSlot(disk, slot);
+      said = r.message;
+      if (r.outcome.kind === "fell-back") said += `; ${this.retireSlot(disk, r.outcome.failed)}`;
+      log.info(`boot slot: ${said}`);
+    } catch (err) { said = `could not confirm slot ${slot} on ${disk}: ${errText(err)}`; log.warn(`boot slot: ${said}`); }
     this.events.add("upgrade", `boot slot: ${said}`);
     this.publishBootStatus(said);
+  }
+
+  /** Marks a slot whose trial failed so it is never booted again; says what was done. */
+  private retireSlot(disk: string, failed: Slot): string {
+    const work = this.scratch("confirm");
+    try {
+      markSlotFailed(disk, failed, work);
+      return `slot ${failed} relabelled FAILED-${failed}: rollback refuses it, the next upgrade rewrites it`;
+    } catch (err) {
+      return `could not relabel slot ${failed} (${errText(err)}): do not roll back to it`;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   }
 
   /** The install disk, or the refusal that names why there is none. */

@@ -8,7 +8,8 @@
  *   boot 3: slot A again, the old version, config still there; upgrade to an image whose
  *           initramfs is garbage (well signed);
  *   boot 4: slot B, the kernel panics and the machine reboots (panic=10);
- *   boot 5: slot A by itself (GRUB's one-shot trial), init reports the failed upgrade; reset;
+ *   boot 5: slot A by itself (GRUB's one-shot trial), init reports the failed upgrade and
+ *           relabels slot B FAILED-B, which rollback then refuses; reset;
  *   boot 6: maintenance mode, no config; the disk then holds both slots and an empty STATE.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -125,7 +126,11 @@ describe.skipIf(!haveQemu())("a node installed on a disk: STATE, upgrade, rollba
       // An upgrade whose new system panics: boot 4 on B dies, boot 5 is A again by itself, and
       // init says the upgrade did not boot.
       const broken = await ctlOn(q, ["upgrade", "--image", `${base}/broken/`, "--wait"], c.bunkerconfig, 2 * BOOT_MS + 120_000);
-      expect(broken).toMatch(/rebooting into slot B\n[^]*back: running[^\n]*; slot A, image test \(\/dev\/vda: the upgrade to slot B did not boot; running on slot A again\)/);
+      expect(broken).toMatch(/rebooting into slot B\n[^]*back: running[^\n]*; slot A, image test \(\/dev\/vda: the upgrade to slot B did not boot; running on slot A again; slot B relabelled FAILED-B/);
+      // The slot that panicked is never booted again: rollback refuses it.
+      const refused = await ctl(["rollback"], c.bunkerconfig);
+      expect(refused.code).not.toBe(0);
+      expect(refused.err).toMatch(/slot B holds no Bunker system \(ext4 labelled 'FAILED-B'\)/);
       expect(bootedSlots(q)).toEqual(["A", "B", "A", "B", "A"]);
       expect(q.find("Kernel panic")).toBeDefined();
       expect(await ctlOk(["get", "machineconfig"], c.bunkerconfig)).toMatch(/v1alpha1\s+\d+\s+state$/m);
@@ -138,12 +143,13 @@ describe.skipIf(!haveQemu())("a node installed on a disk: STATE, upgrade, rollba
       expect(await waitForApi({ port, insecure: true }, 60_000)).toMatch(/MAINTENANCE\s*\n.*\byes\s*$/m);
       q.kill();
     });
-    // The disk after the reset: both slots intact, A the slot, STATE without a config.
+    // The disk after the reset: the slots as they were (A the slot, B retired), STATE without a config.
     const dev = openDisk(disk);
     try {
       const t = tableOf(dev);
       expect(bootState(dev)).toMatchObject({ slot: "A", trySlot: null, fallback: null });
-      for (const s of [Label.BOOT_A, Label.BOOT_B]) expect(ext4Label(dev, extent(t, findVolume(t, s)).offset)).toBe(s);
+      expect(ext4Label(dev, extent(t, findVolume(t, Label.BOOT_A)).offset)).toBe("BOOT-A");
+      expect(ext4Label(dev, extent(t, findVolume(t, Label.BOOT_B)).offset)).toBe("FAILED-B");
       expect(readExt4File(dev, t, Label.STATE, "/config.yaml")).toBeNull();
     } finally {
       dev.close();
