@@ -5,7 +5,7 @@
  * routes, hostname, resolvers and time into init's store, where the API reads them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bunker } from "../core/api/gen/api.js";
@@ -47,7 +47,7 @@ describe.skipIf(skip !== null)(`networkd under init${skip ? ` (skipped: ${skip})
     dir = mkdtempSync(join(tmpdir(), "bunker-netinit-"));
     // mkdtemp makes it 0700: init itself must let networkd's uid through to the socket.
     writeFileSync(join(dir, "machine.yaml"), config("node1.lab.test", "10.5.0.2/24"));
-    init = Bun.spawn(["ip", "netns", "exec", node.name, bin, "init", "--mode=container", "--state-dir", dir, "--config", join(dir, "machine.yaml")], {
+    init = Bun.spawn(["ip", "netns", "exec", node.name, bin, "init", "--mode=container", "--state-dir", dir, "--config", join(dir, "machine.yaml"), "--api-listen", "127.0.0.1:50000"], {
       stdin: "ignore", stdout: "ignore", stderr: Bun.file(join(dir, "init.log")),
     });
     await eventually("init's socket", () => existsSync(join(dir, "init.sock")));
@@ -147,6 +147,11 @@ describe.skipIf(skip !== null)(`networkd under init${skip ? ` (skipped: ${skip})
         return (r.resources ?? []).some((x) => /^eth0\/10\.5\.0\.(1\d|20)\/24$/.test(x.metadata?.id ?? ""));
       }, 20_000);
       expect(kernelAddrs()).toEqual([expect.stringMatching(/^10\.5\.0\.(1\d|20)\/24$/)]);
+      // apid's certificate follows: the leased address, which came after apid started, is a SAN.
+      const leased = kernelAddrs()[0]!.split("/")[0]!;
+      const sans = () => Bun.spawnSync(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", join(dir, "apid", "server.crt")]).stdout.toString();
+      await eventually(`IP Address:${leased} in apid's certificate`, () => sans().includes(`IP Address:${leased}`));
+      expect(readFileSync(join(dir, "init.log"), "utf8")).toContain("node addresses changed: apid's certificate is re-issued to name them");
       await eventually("the DHCP hostname", async () => (await getSpec<HostnameSpec>(c, "hostname", "hostname"))?.source === "dhcp");
       expect(await getSpec<HostnameSpec>(c, "hostname", "hostname")).toEqual({ hostname: "leasedname", domainname: "lab.test", source: "dhcp" });
       expect(await getSpec(c, "routes", "inet4/main/0.0.0.0/0/10.5.0.1/eth0/1024")).toMatchObject({ protocol: "dhcp" });

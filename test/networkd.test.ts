@@ -34,6 +34,7 @@ machine:
         routes:
           - {network: 0.0.0.0/0, gateway: 10.5.0.1}
           - {network: 10.77.0.0/16, gateway: 10.5.0.1, metric: 50}
+          - {network: 10.88.0.0/16, gateway: 10.5.0.1, table: 100}
     nameservers: [10.5.0.53, 10.5.0.54]
     searchDomains: [example.test]
     extraHostEntries: [{ip: 10.5.0.10, aliases: [registry.local]}]
@@ -80,6 +81,8 @@ describe.skipIf(netnsSkipReason !== null)(`networkd controllers${netnsSkipReason
     expect(v4v6()).toEqual(["10.5.0.2/24", "fd00::2/64"]);
     expect(node.ipJson<any[]>("route", "show")).toContainEqual(expect.objectContaining({ dst: "default", gateway: "10.5.0.1", dev: "eth0", metric: 1024, protocol: "static" }));
     expect(node.ipJson<any[]>("route", "show")).toContainEqual(expect.objectContaining({ dst: "10.77.0.0/16", gateway: "10.5.0.1", metric: 50 }));
+    expect(node.ipJson<any[]>("route", "show", "table", "100")).toContainEqual(expect.objectContaining({ dst: "10.88.0.0/16", gateway: "10.5.0.1", dev: "eth0", protocol: "static" }));
+    expect(node.ipJson<any[]>("route", "show").map((r) => r.dst)).not.toContain("10.88.0.0/16");
     expect(readFileSync(join(dir, "resolv.conf"), "utf8")).toContain("nameserver 10.5.0.53\nnameserver 10.5.0.54\nsearch example.test\n");
     const hosts = readFileSync(join(dir, "hosts"), "utf8");
     expect(hosts).toContain("10.5.0.2\tnode1.example.test node1");
@@ -165,6 +168,7 @@ machine:
   test("an invalid network section (as init hands it over) is refused with the YAML path named", () => {
     expect(() => cfg("machine:\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.5.0.300/24]\n")).toThrow('machine.network.interfaces[0].addresses[0]: expected an address with a prefix length like 10.5.0.2/24 or fd00::2/64, found "10.5.0.300/24"');
     expect(() => cfg("machine:\n  network:\n    interfaces:\n      - {interface: bond0, bond: {interfaces: [eth1], mode: fast}}\n")).toThrow('machine.network.interfaces[0].bond.mode: Invalid type: Expected ("balance-rr" | "active-backup"');
+    expect(() => cfg("machine:\n  network:\n    interfaces:\n      - {interface: eth0, routes: [{gateway: 10.5.0.1, table: 255}]}\n")).toThrow("machine.network.interfaces[0].routes[0].table: table 255 is the kernel's local table, which networkd does not manage");
     expect(() => cfg("machine:\n  time: {bootTimeout: soon}\n")).toThrow('machine.time.bootTimeout: expected a duration like 30s, 2m or 1h30m (units ns, us, ms, s, m, h), found "soon"');
   });
 

@@ -31,6 +31,11 @@ const Route = v.pipe(v.strictObject({
   network: v.optional(str(f.routeNetwork, "Destination prefix, e.g. 0.0.0.0/0 or ::/0. Omitted: the default route of the gateway's family.")),
   gateway: v.optional(str(f.ip, "Next hop address. Omitted: a route on the link itself.")),
   metric: v.optional(int(0, 4294967295, "Route priority; lower wins."), 1024),
+  table: v.optional(v.pipe(
+    v.number(), v.integer(), v.minValue(1), v.maxValue(4294967295),
+    v.check((t) => t !== 255, "table 255 is the kernel's local table, which networkd does not manage"),
+    v.description("Routing table id: 254 is the main table; another id (with a policy rule) serves source or policy routing. 255, the kernel's local table, is refused."),
+  ), 254),
 }), v.description("A static route."));
 
 const addresses = list(str(f.cidr, "An address with its prefix length, e.g. 10.5.0.2/24 or fd00::2/64."), "Static addresses of the link.");

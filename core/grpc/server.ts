@@ -164,10 +164,20 @@ export class GrpcServer {
     this.unixPaths.push(path);
   }
 
-  /** Stops listening, cancels every call (their signals fire) and closes every connection. */
-  async close(): Promise<void> {
-    for (const ac of this.calls) ac.abort(new GrpcError(Status.UNAVAILABLE, "server shutting down"));
+  /**
+   * Stops listening, cancels every call (their signals fire) and closes every connection. With
+   * `graceMs`, the connections are first told to take no new calls (GOAWAY) and the calls under
+   * way get up to that long to finish: an answer already on its way still reaches its caller.
+   */
+  async close(graceMs = 0): Promise<void> {
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    if (graceMs > 0 && this.openStreams.size > 0) {
+      for (const session of this.openStreams.keys()) session.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.all(closing), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    for (const ac of this.calls) ac.abort(new GrpcError(Status.UNAVAILABLE, "server shutting down"));
     for (const session of this.openStreams.keys()) session.destroy();
     await Promise.all(closing);
     for (const p of this.unixPaths) { try { unlinkSync(p); } catch { /* already gone */ } }

@@ -23,6 +23,15 @@ describe("link messages (struct ifinfomsg + IFLA_*)", () => {
     });
   });
 
+  test("hardware addresses of IP tunnels read as IP addresses, as iproute2 shows them", () => {
+    const sit = [0, 0, ...u16(776), ...u32(7), ...u32(0), ...u32(0)];
+    expect(decodeLink(Uint8Array.from([...sit, ...rta(3, str("sit0")), ...rta(1, [0, 0, 0, 0])])).mac).toBe("0.0.0.0");
+    const gre6 = [0, 0, ...u16(823), ...u32(8), ...u32(0), ...u32(0)];
+    expect(decodeLink(Uint8Array.from([...gre6, ...rta(1, [0xfd, 0, ...new Array(13).fill(0), 1])])).mac).toBe("fd00::1");
+    // Four bytes on an Ethernet-typed link are still hex.
+    expect(decodeLink(Uint8Array.from([0, 0, ...u16(1), ...u32(9), ...u32(0), ...u32(0), ...rta(1, [0, 0, 0, 1])])).mac).toBe("00:00:00:01");
+  });
+
   test("set up + MTU: flags/change masks IFF_UP and IFLA_MTU follows", () => {
     const b = setLinkBody(3, { up: true, mtu: 9000 });
     expect(Array.from(b)).toEqual([0, 0, 0, 0, ...u32(3), ...u32(1), ...u32(1), ...rta(4, u32(9000))]);

@@ -51,7 +51,7 @@ export type BondMode = (typeof BOND_MODES)[number];
 
 export const OPERSTATES = ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"] as const;
 
-export const ARPHRD = { ETHER: 1, LOOPBACK: 772, NONE: 0xfffe } as const;
+export const ARPHRD = { ETHER: 1, TUNNEL: 768, TUNNEL6: 769, LOOPBACK: 772, SIT: 776, IPGRE: 778, IP6GRE: 823, NONE: 0xfffe } as const;
 
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4, CACHEINFO: 6, FLAGS: 8 } as const;
 export const IFA_F = { SECONDARY: 0x1, NODAD: 0x2, DADFAILED: 0x8, DEPRECATED: 0x20, TENTATIVE: 0x40, PERMANENT: 0x80, NOPREFIXROUTE: 0x200 } as const;

@@ -1,7 +1,7 @@
 /** RTM_*LINK bodies: struct ifinfomsg (16 bytes) + IFLA_* attributes. Pure encode/decode. */
 import { ARPHRD, BOND_MODES, IFF, IFLA, IFLA_BOND, IFLA_INFO, IFLA_VLAN, OPERSTATES, type BondMode } from "./consts.ts";
 import { attr, decodeAttrs, encodeAttrs, get, NetlinkDecodeError, type Attr } from "./message.ts";
-import { formatMac } from "./ip.ts";
+import { formatIp, formatMac } from "./ip.ts";
 
 export const IFINFOMSG_LEN = 16;
 
@@ -47,6 +47,17 @@ export function withAttrs(head: Uint8Array, attrs: Attr[]): Uint8Array {
   return out;
 }
 
+/**
+ * A link's hardware address as iproute2 shows it: the endpoint's IP address for IP tunnels (the
+ * sit0 the kernel makes when IPv6 is built in has 0.0.0.0), colon-separated hex otherwise.
+ */
+export function formatHwAddress(b: Uint8Array, hwType: number): string {
+  const v4Tunnel = hwType === ARPHRD.TUNNEL || hwType === ARPHRD.SIT || hwType === ARPHRD.IPGRE;
+  const v6Tunnel = hwType === ARPHRD.TUNNEL6 || hwType === ARPHRD.IP6GRE;
+  if ((v4Tunnel && b.byteLength === 4) || (v6Tunnel && b.byteLength === 16)) return formatIp(b);
+  return formatMac(b);
+}
+
 export function decodeLink(payload: Uint8Array): Link {
   if (payload.byteLength < IFINFOMSG_LEN) throw new NetlinkDecodeError("short ifinfomsg", 0);
   const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -61,7 +72,7 @@ export function decodeLink(payload: Uint8Array): Link {
     up: (flags & IFF.UP) !== 0,
     carrier: (flags & IFF.LOWER_UP) !== 0,
     mtu: get.u32(a, IFLA.MTU) ?? 0,
-    mac: macBytes ? formatMac(macBytes) : "",
+    mac: macBytes ? formatHwAddress(macBytes, dv.getUint16(2, true)) : "",
     operState: OPERSTATES[get.u8(a, IFLA.OPERSTATE) ?? 0] ?? "unknown",
   };
   const master = get.u32(a, IFLA.MASTER);

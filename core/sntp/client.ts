@@ -5,6 +5,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { decodeReply, encodeRequest, SntpError, type SntpSample } from "./packet.ts";
+import { realtimeMs } from "../sys/clock.ts";
 
 export const NTP_PORT = 123;
 
@@ -17,7 +18,12 @@ export function parseServer(s: string): { host: string; port: number } {
   return { host: s, port: NTP_PORT };
 }
 
-const nowMs = () => performance.timeOrigin + performance.now();
+/**
+ * The local clock as SNTP compares it with the server's: the realtime clock itself, so that the
+ * offset measured after a step is the offset left (a monotonic reading would keep reporting the
+ * old offset and step the clock again at every poll).
+ */
+const nowMs = realtimeMs;
 
 /** One SNTP exchange with `server`; throws SntpError (with the server named) on any failure. */
 export async function querySntp(server: string, timeoutMs = 2000): Promise<SntpSample & { server: string }> {

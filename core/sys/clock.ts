@@ -20,6 +20,8 @@ function clk() {
 const CLOCK_REALTIME = 0;
 const TIMEX_SIZE = 208;
 const ADJ_OFFSET_SINGLESHOT = 0x8001;
+/** ADJ_OFFSET_SINGLESHOT | ADJ_OFFSET_READONLY: read what is left of a slew, change nothing. */
+const ADJ_OFFSET_SS_READ = 0xa001;
 const ADJ_MAXERROR = 0x0004;
 const ADJ_ESTERROR = 0x0008;
 const ADJ_STATUS = 0x0010;
@@ -59,6 +61,24 @@ export function slewClock(offsetMs: number): void {
   const b = timex(ADJ_OFFSET_SINGLESHOT);
   b.writeBigInt64LE(BigInt(Math.round(offsetMs * 1000)), 8);
   check("adjtimex", clk().adjtimex(bufPtr(b)), `slew by ${offsetMs} ms`);
+}
+
+/** Microseconds of a slew (slewClock) the kernel has not applied yet; no privilege needed. */
+export function pendingSlewUs(): number {
+  const b = timex(ADJ_OFFSET_SS_READ);
+  check("adjtimex", clk().adjtimex(bufPtr(b)), "read the pending slew");
+  return Number(b.readBigInt64LE(8));
+}
+
+/**
+ * The realtime clock in milliseconds, with the nanoseconds the kernel gives. Unlike
+ * performance.timeOrigin + performance.now() (which runs on the monotonic clock from a start
+ * point), this follows a step of the clock at once.
+ */
+export function realtimeMs(): number {
+  const ts = Buffer.alloc(16);
+  check("clock_gettime", clk().clock_gettime(CLOCK_REALTIME, bufPtr(ts)), "CLOCK_REALTIME");
+  return Number(ts.readBigInt64LE(0)) * 1000 + Number(ts.readBigInt64LE(8)) / 1e6;
 }
 
 /** Steps the realtime clock by offsetMs at once. */

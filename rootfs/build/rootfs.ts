@@ -17,17 +17,20 @@ export const BINARY_PATH = "usr/bin/bunker";
 
 /** The binary and the glibc loader and libraries `ldd` says it needs. */
 export async function payloadOf(binary: string): Promise<PayloadFile[]> {
-  const out = await run(["ldd", binary]);
-  const files: PayloadFile[] = [{ image: BINARY_PATH, source: binary }];
-  for (const line of out.split("\n")) {
+  const libs = await sharedLibraries(binary);
+  if (libs.length === 0) throw new Error(`rootfs: ldd found no libraries for ${binary}; is it a dynamically linked Bun binary?`);
+  return [{ image: BINARY_PATH, source: binary }, ...libs].sort((a, b) => (a.image < b.image ? -1 : 1));
+}
+
+/** The loader and shared libraries of a dynamically linked program, at the paths `ldd` names. */
+export async function sharedLibraries(program: string): Promise<PayloadFile[]> {
+  const files: PayloadFile[] = [];
+  for (const line of (await run(["ldd", program])).split("\n")) {
     // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
     const m = line.match(/(?:=>\s*)?(\/\S+)\s+\(0x/);
-    if (!m) continue;
-    const path = m[1]!;
-    files.push({ image: path.replace(/^\//, ""), source: realpathSync(path) });
+    if (m) files.push({ image: m[1]!.replace(/^\//, ""), source: realpathSync(m[1]!) });
   }
-  if (files.length < 2) throw new Error(`rootfs: ldd found no libraries for ${binary}; is it a dynamically linked Bun binary?`);
-  return files.sort((a, b) => (a.image < b.image ? -1 : 1));
+  return files;
 }
 
 /** Directories that exist (empty) in the root: mount points and writable places. */

@@ -301,6 +301,16 @@ describe("proxying to another node (metadata node)", () => {
     expect(statusName((noRoles as GrpcError).code)).toBe("PERMISSION_DENIED");
   });
 
+  test("a node naming A itself (its own address and port, or localhost) is served by A's own init, not relayed to itself", async () => {
+    const c = viaA("reader");
+    for (const node of [`127.0.0.1:${portA}`, `localhost:${portA}`]) {
+      const res = await c.unary(M.Version, {}, { metadata: { node } });
+      expect(res.version).toBe("stub");
+      expect(seen["x-bunker-identity"]).toBe("reader"); // no "via node-a": no relay happened
+    }
+    c.close();
+  });
+
   test("a stream through the proxy", async () => {
     const c = viaA("reader");
     const got = await Array.fromAsync(c.stream(M.Logs, { id: "x" }, { metadata: { node: nodeB } }));

@@ -14,6 +14,7 @@
  * certificate. The forwarded call has no `node`, so it cannot bounce further.
  */
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { allMethods, internalMethods } from "../../core/api/gen/services.ts";
 import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
@@ -126,8 +127,9 @@ export class Gateway {
     this.peers.clear();
   }
 
-  async close(): Promise<void> {
-    await this.server.close();
+  /** Closes the listener and connections; calls under way get `graceMs` to finish. */
+  async close(graceMs = 0): Promise<void> {
+    await this.server.close(graceMs);
     this.backend.close();
     for (const p of this.peers.values()) p.close();
   }
@@ -150,7 +152,7 @@ export class Gateway {
     metadata[IDENTITY_HEADER] = caller.identity.replace(/[^\x20-\x7e]/g, "?");
     if (maintenance) metadata[MAINTENANCE_HEADER] = "1";
     return {
-      target: remote ? this.peer(remote) : this.backend,
+      target: remote && !this.isSelf(remote) ? this.peer(remote) : this.backend,
       opts: {
         metadata,
         signal: ctx.signal,
@@ -161,9 +163,27 @@ export class Gateway {
     };
   }
 
+  /** "host" or "host:port" (IPv6 in brackets with a port) as host:port, the peer port by default. */
+  private peerAddress(node: string): string {
+    return /^\[.*\]:\d+$|^[^:]+:\d+$/.test(node) ? node : `${node.includes(":") ? `[${node}]` : node}:${this.o.peerPort ?? 50000}`;
+  }
+
+  /**
+   * True when `node` is this apid itself (one of this machine's addresses, or localhost, at the
+   * port it listens on): such a call is served here, not relayed through a TLS loop to itself
+   * (an operator's client config often names the node by its own address).
+   */
+  private isSelf(node: string): boolean {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(this.peerAddress(node));
+    if (!m || Number(m[2]) !== this.address?.port) return false;
+    const host = m[1]!.toLowerCase();
+    if (host === "localhost") return true;
+    return Object.values(networkInterfaces()).some((list) => (list ?? []).some((a) => a.address.replace(/%.*$/, "").toLowerCase() === host));
+  }
+
   /** A connection to another node's apid ("host" or "host:port"), kept for later calls. */
   private peer(node: string): GrpcClient {
-    const address = /^\[.*\]:\d+$|^[^:]+:\d+$/.test(node) ? node : `${node.includes(":") ? `[${node}]` : node}:${this.o.peerPort ?? 50000}`;
+    const address = this.peerAddress(node);
     let c = this.peers.get(address);
     if (!c) {
       if (this.peers.size >= 64) throw new GrpcError(Status.RESOURCE_EXHAUSTED, "too many other nodes addressed through this one");

@@ -29,6 +29,8 @@ function parseListen(s: string): { host: string; port: number } {
   return { host: m[1] || "0.0.0.0", port };
 }
 
+const SHUTDOWN_GRACE_MS = 3000;
+
 export async function main(argv: string[]): Promise<number> {
   let args;
   try {
@@ -80,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       onError: (err, where) => console.error(`apid: ${where}: ${err.message}`),
     });
     const addr = await gateway.listen();
-    console.error(`apid: listening on ${addr.address}:${addr.port}${args.maintenance ? " (maintenance mode)" : ""}, backend ${args.backend}`);
+    console.error(`apid: listening on ${addr.address}:${addr.port}${args.maintenance ? " (maintenance mode)" : ""}, backend ${args.backend}, ${Math.round(performance.now())} ms after start`);
   } catch (err) {
     console.error(`apid: ${(err as Error).message}`);
     return 1;
@@ -98,6 +100,8 @@ export async function main(argv: string[]): Promise<number> {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
-  await gateway.close();
+  // Calls under way finish first (up to 3 s): after an apply-config that changes apid's mode,
+  // init restarts apid, and the ApplyConfiguration answer may still be on its way out through it.
+  await gateway.close(SHUTDOWN_GRACE_MS);
   return 0;
 }

@@ -8,7 +8,9 @@
  *   certificate; client certificates are still checked against machine.ca; it cannot relay;
  * - maintenance (no config): a self-signed server certificate only.
  * Files go under one folder, written atomically, mode 0600, owned by apid's uid. They are
- * renewed at half their lifetime, after which `onRenewed` tells apid (SIGHUP) to reload.
+ * renewed at half their lifetime, after which `onRenewed` tells apid (SIGHUP) to reload, and
+ * re-issued by init when the node's addresses change (a DHCP lease arriving after apid started:
+ * without it the server certificate would not name the address clients dial until renewal).
  */
 import { chownSync, mkdirSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -30,6 +32,8 @@ export interface ApiCertsOptions {
   onRenewed?: () => void;
   onError?: (err: unknown) => void;
   now?: () => Date;
+  /** The node's addresses for the SANs (default: the kernel's, nodeAddresses()). */
+  addresses?: () => string[];
 }
 
 /** The slice of a machine config this needs (raw base64 PEM, as the YAML holds it). */
@@ -52,9 +56,12 @@ export function nodeAddresses(): string[] {
   return [...out];
 }
 
+const addressKey = (a: string[]) => [...new Set(a)].sort().join(" ");
+
 export class ApiCertificates {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private current: { config?: CertConfig; hostname: string } = { hostname: "bunker" };
+  private issuedAddresses = "";
 
   constructor(private readonly o: ApiCertsOptions) {}
 
@@ -68,7 +75,9 @@ export class ApiCertificates {
     if (this.o.uid !== undefined) chownSync(this.o.dir, this.o.uid, this.o.gid ?? this.o.uid);
     const now = this.o.now?.() ?? new Date();
     const lifetime = this.o.lifetimeMs ?? LIFETIME.node;
-    const sans = [hostname, ...(config?.machine?.certSANs ?? []), ...nodeAddresses(), "localhost"];
+    const addresses = (this.o.addresses ?? nodeAddresses)();
+    this.issuedAddresses = addressKey(addresses);
+    const sans = [hostname, ...(config?.machine?.certSANs ?? []), ...addresses, "localhost"];
     const m = config?.machine;
     let mode: ApidMode;
     if (!m?.ca?.crt) {
@@ -103,6 +112,11 @@ export class ApiCertificates {
       this.timer = setTimeout(() => this.renew(), Math.min(60_000, (this.o.lifetimeMs ?? LIFETIME.node) / 10));
       this.timer.unref?.();
     }
+  }
+
+  /** True when the node's addresses differ from those the current certificate names. */
+  addressesChanged(): boolean {
+    return addressKey((this.o.addresses ?? nodeAddresses)()) !== this.issuedAddresses;
   }
 
   stop(): void { clearTimeout(this.timer); }

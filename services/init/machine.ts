@@ -38,10 +38,13 @@ import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
 import { apidService } from "./apid.ts";
+import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
 /** After an apply-config that changes apid's mode, its restart waits this long so the answer gets out first. */
 const APID_RESTART_DELAY_MS = 500;
+/** Address changes come in bursts (a lease: address, then routes); re-issue once they settle. */
+const ADDRESS_SETTLE_MS = 300;
 /** How long a cmdline config fetch waits for networkd's first global address (DHCP) before trying anyway. */
 const NETWORK_WAIT_MS = 60_000;
 
@@ -103,6 +106,7 @@ export class Machine {
   /** apid's certificates (when apid runs) and the mode it was last started in. */
   apiCerts: ApiCertificates | undefined;
   private apidMode: ApidMode | undefined;
+  private stopAddressWatch: (() => void) | undefined;
   private lastInitStatus = "";
   /** Whether the state dir is the install disk's STATE (mounted at boot), else a tmpfs or a plain folder. */
   stateMounted = false;
@@ -187,15 +191,27 @@ export class Machine {
       onError: (err) => log.error(`renewing the api certificates: ${errText(err)}`),
     });
     this.apiCerts = certs;
+    // apid starts at once, not after networkd: its certificate follows the addresses instead.
     this.supervisor.add(apidService({
       listen: api.listen, socket: this.socketPath, certs, uid: api.uid, gid: api.gid,
       oomScoreAdj: this.opts.mode === "metal" ? -998 : undefined,
-      dependsOn: this.supervisor.ids().includes("networkd") ? ["networkd"] : [],
       prepare: () => {
         this.apidMode = certs.issue(this.currentConfig(), this.hostname());
         return this.apidMode;
       },
     }));
+    // An address that arrives later (a DHCP lease, a static one networkd applies, a change) must
+    // be in the server certificate: clients dial it and check it against the SANs.
+    let settle: ReturnType<typeof setTimeout> | undefined;
+    const stop = this.store.watch(ADDRESS_STATUSES, () => {
+      clearTimeout(settle);
+      settle = setTimeout(() => {
+        if (this.apidMode === undefined || !certs.addressesChanged()) return;
+        log.info("node addresses changed: apid's certificate is re-issued to name them");
+        try { this.refreshApid(); } catch (err) { log.error(`re-issuing apid's certificate: ${errText(err)}`); }
+      }, ADDRESS_SETTLE_MS);
+    }, { tailOnly: true });
+    this.stopAddressWatch = () => { clearTimeout(settle); stop(); };
   }
 
   private currentConfig(): Record<string, unknown> | undefined {
@@ -223,6 +239,7 @@ export class Machine {
   /** Stops the timers and controllers (tests that run a Machine inside their own process). */
   stopBackground(): void {
     clearInterval(this.statusTimer);
+    this.stopAddressWatch?.();
     this.apiCerts?.stop();
     this.runtime.stop();
     this.reaper.stop();

@@ -34,7 +34,7 @@ test("follow yields what is written after it starts and ends on abort", async ()
   r.write(enc("old\n"));
   const ac = new AbortController();
   const seen: string[] = [];
-  const done = (async () => { for await (const c of r.follow(r.end, ac.signal)) { seen.push(dec(c)); if (seen.length === 2) ac.abort(); } })();
+  const done = (async () => { for await (const c of r.follow(r.end, ac.signal)) { seen.push(dec(c.data)); if (seen.length === 2) ac.abort(); } })();
   await Bun.sleep(1);
   r.write(enc("new1\n"));
   await Bun.sleep(1);
@@ -49,4 +49,25 @@ test("memory stays bounded: 10 MB through a 1 MiB ring keeps 1 MiB", () => {
   for (let i = 0; i < 2560; i++) r.write(chunk);
   expect(r.end).toBe(2560 * 4096);
   expect(r.read(0).data.byteLength).toBe(1 << 20);
+});
+
+test("each write is dated and tagged with its stream; segments keep them across the wrap and the mark limit", () => {
+  const r = new RingBuffer(16);
+  r.write(enc("a1\n"), "stdout", 1000);
+  r.write(enc("b22\n"), "stderr", 2000);
+  r.write(enc("c333\n"), "stdout", 3000);
+  expect(r.segments(0).segments.map((s) => [dec(s.data), s.time, s.stream])).toEqual([["a1\n", 1000, "stdout"], ["b22\n", 2000, "stderr"], ["c333\n", 3000, "stdout"]]);
+  // Reading from inside a write dates the bytes by that write.
+  expect(r.segments(5).segments.map((s) => [dec(s.data), s.time])).toEqual([["2\n", 2000], ["c333\n", 3000]]);
+  r.write(enc("d4444\n"), "stdout", 4000); // 18 bytes written: "a1" wrapped away
+  const kept = r.segments(0);
+  expect(kept.segments.map((s) => [dec(s.data), s.time])).toEqual([["\n", 1000], ["b22\n", 2000], ["c333\n", 3000], ["d4444\n", 4000]]);
+  expect(kept.next).toBe(18);
+  const many = new RingBuffer(1 << 20);
+  for (let i = 0; i < 20_000; i++) many.write(enc(`${i}\n`), "stdout", i);
+  const segs = many.segments(0).segments;
+  expect(segs.at(-1)).toMatchObject({ time: 19_999 });
+  // Marks are bounded: the oldest bytes take the time of the oldest mark kept.
+  expect(segs.length).toBeLessThanOrEqual(1 << 14);
+  expect(dec(segs[0]!.data).startsWith("0\n")).toBe(true);
 });

@@ -3,12 +3,28 @@
  * memory past the capacity: the oldest bytes are overwritten. Positions are absolute byte counts
  * since the service was created, so a follower knows when it fell behind (its position is older
  * than the oldest byte kept) and skips ahead instead of reading garbage.
+ *
+ * Each write also leaves a mark (where it starts, when it arrived, from which stream), so a
+ * reader can tell when a line was written, not when it was read. Marks are bounded too: past
+ * MAX_MARKS the oldest go, and their bytes take the time of the next mark kept.
  */
+export interface Segment {
+  data: Uint8Array;
+  /** Milliseconds since the epoch when these bytes arrived. */
+  time: number;
+  stream: string;
+}
+
+interface Mark { pos: number; time: number; stream: string }
+
+const MAX_MARKS = 1 << 14;
+
 export class RingBuffer {
   private readonly buf: Uint8Array;
   /** Total bytes ever written; the next write lands at written % capacity. */
   private written = 0;
   private waiters: (() => void)[] = [];
+  private marks: Mark[] = [];
 
   constructor(readonly capacity = 1 << 20) {
     this.buf = new Uint8Array(capacity);
@@ -17,7 +33,9 @@ export class RingBuffer {
   get end(): number { return this.written; }
   get start(): number { return Math.max(0, this.written - this.capacity); }
 
-  write(chunk: Uint8Array): void {
+  write(chunk: Uint8Array, stream = "", time = Date.now()): void {
+    if (chunk.byteLength === 0) return;
+    this.marks.push({ pos: this.written, time, stream });
     let data = chunk;
     if (data.byteLength > this.capacity) data = data.subarray(data.byteLength - this.capacity);
     // Bytes dropped from the front of an oversized chunk still count as written.
@@ -26,6 +44,11 @@ export class RingBuffer {
     this.buf.set(data.subarray(0, first), pos);
     if (first < data.byteLength) this.buf.set(data.subarray(first), 0);
     this.written += chunk.byteLength;
+    // Drop marks of bytes no longer kept (the one covering the oldest kept byte stays).
+    let drop = 0;
+    while (drop + 1 < this.marks.length && this.marks[drop + 1]!.pos <= this.start) drop++;
+    drop = Math.max(drop, this.marks.length - MAX_MARKS);
+    if (drop > 0) this.marks.splice(0, drop);
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
@@ -43,6 +66,26 @@ export class RingBuffer {
       if (first < len) out.set(this.buf.subarray(0, len - first), first);
     }
     return { data: out, next: this.written, skipped: start - from };
+  }
+
+  /** The bytes from `from` (clamped to what is kept) to the end, cut where writes began, each with its time. */
+  segments(from: number): { segments: Segment[]; next: number } {
+    const { data, next } = this.read(from);
+    const start = next - data.byteLength;
+    const segments: Segment[] = [];
+    // The last mark at or before `start`, then every mark inside the range.
+    let i = 0;
+    while (i + 1 < this.marks.length && this.marks[i + 1]!.pos <= start) i++;
+    let pos = start;
+    while (pos < next) {
+      const m = this.marks[i];
+      const end = Math.min(next, this.marks[i + 1]?.pos ?? next);
+      // Bytes before the first kept mark (its mark was dropped) take that mark's time.
+      segments.push({ data: data.subarray(pos - start, end - start), time: m?.time ?? Date.now(), stream: m?.stream ?? "" });
+      pos = end;
+      i++;
+    }
+    return { segments, next };
   }
 
   /** The position where the last `lines` lines start (a partial first line kept is dropped). */
@@ -80,13 +123,13 @@ export class RingBuffer {
     });
   }
 
-  /** Chunks from `from` on, as they are written, until the signal aborts. */
-  async *follow(from: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  /** Segments from `from` on, as they are written, until the signal aborts. */
+  async *follow(from: number, signal: AbortSignal): AsyncGenerator<Segment> {
     let pos = from;
     while (!signal.aborted) {
-      const { data, next } = this.read(pos);
+      const { segments, next } = this.segments(pos);
       pos = next;
-      if (data.byteLength > 0) yield data;
+      if (segments.length > 0) yield* segments;
       else await this.wait(signal);
     }
   }

@@ -232,7 +232,7 @@ export class Supervisor {
       this.event(s, "Running", `process ${proc.pid} started`);
       const healthStop = new AbortController();
       if (s.spec.health) void this.healthLoop(s, healthStop.signal);
-      const pumps = Promise.all([this.pump(s, proc.stdout), this.pump(s, proc.stderr)]);
+      const pumps = Promise.all([this.pump(s, proc.stdout, "stdout"), this.pump(s, proc.stderr, "stderr")]);
       await proc.exited;
       healthStop.abort();
       await pumps;
@@ -281,9 +281,9 @@ export class Supervisor {
     });
   }
 
-  private async pump(s: Instance, stream: ReadableStream<Uint8Array>): Promise<void> {
+  private async pump(s: Instance, stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
     try {
-      for await (const chunk of stream) s.logs.write(chunk);
+      for await (const chunk of stream) s.logs.write(chunk, name);
     } catch {
       // A broken pipe ends the capture, not the service.
     }

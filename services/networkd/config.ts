@@ -11,7 +11,7 @@ import * as v from "valibot";
 import { durationMs, formatProblems, loadConfig, NetworkSchema, TimeSchema, type MachineConfig } from "../../core/config/config.ts";
 import type { BondMode } from "../../core/netlink/consts.ts";
 
-export interface RouteConfig { network: string; gateway?: string; metric?: number }
+export interface RouteConfig { network: string; gateway?: string; metric?: number; table?: number }
 export interface VlanConfig { vlanId: number; addresses: string[]; routes: RouteConfig[]; dhcp: boolean; mtu?: number }
 export interface InterfaceConfig {
   interface: string; addresses: string[]; routes: RouteConfig[]; dhcp: boolean; mtu?: number; ignore: boolean;
@@ -47,7 +47,7 @@ function routes(rs: SchemaRoute[]): RouteConfig[] {
   for (const r of rs) {
     // Without a destination a route is the default route of its gateway's family.
     const network = r.network ?? (r.gateway?.includes(":") ? "::/0" : "0.0.0.0/0");
-    const rc: RouteConfig = { network, metric: r.metric };
+    const rc: RouteConfig = { network, metric: r.metric, table: r.table };
     if (r.gateway) rc.gateway = r.gateway;
     out.push(rc);
   }

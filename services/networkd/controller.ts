@@ -15,7 +15,7 @@ import { mergeLayers } from "./layers.ts";
 import { reconcile } from "./reconcile.ts";
 import { renderHosts, renderResolvConf, writeAtomic } from "./etcfiles.ts";
 import { statusResources } from "./resources.ts";
-import type { CmdlineNetwork } from "./cmdline.ts";
+import type { CmdlineLinks, CmdlineNetwork } from "./cmdline.ts";
 import type { NetworkConfig } from "./config.ts";
 import type { NetworkSpec, NetworkStatus } from "./types.ts";
 import { existsSync, readFileSync } from "node:fs";
@@ -25,6 +25,7 @@ export interface ControllerOptions {
   nl: Rtnl;
   config?: NetworkConfig;
   cmdline?: CmdlineNetwork;
+  cmdlineLinks?: CmdlineLinks;
   /** Writable directory for resolv.conf, hosts, status.json and owned-links.json. */
   stateDir: string;
   intervalMs?: number;
@@ -141,6 +142,7 @@ export class NetworkController {
     const inputs: Parameters<typeof mergeLayers>[0] = { links, leases };
     if (this.config) inputs.config = this.config;
     if (this.o.cmdline) inputs.cmdline = this.o.cmdline;
+    if (this.o.cmdlineLinks) inputs.cmdlineLinks = this.o.cmdlineLinks;
     const spec = mergeLayers(inputs);
     this.spec = spec;
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parse } from "yaml";
-import { mergeLayers, DEFAULT_RESOLVERS, DEFAULT_TIME_SERVERS } from "./layers.ts";
-import { parseIpArg } from "./cmdline.ts";
+import { mergeLayers, oneRoutePerKernelKey, DEFAULT_RESOLVERS, DEFAULT_TIME_SERVERS } from "./layers.ts";
+import { parseIpArg, parseLinkArgs } from "./cmdline.ts";
 import { networkConfigOf } from "./config.ts";
 import type { Link } from "../../core/netlink/link.ts";
 
@@ -26,6 +26,69 @@ describe("kernel cmdline ip=", () => {
   });
   test("a bad address is an error naming the field", () => {
     expect(() => parseIpArg("ip=10.5.0.300::10.5.0.1:255.255.255.0")).toThrow('kernel command line ip=10.5.0.300::10.5.0.1:255.255.255.0: client-ip "10.5.0.300" is not an IP address');
+  });
+});
+
+describe("kernel cmdline bond= and vlan= (dracut's syntax)", () => {
+  test("the full forms, dracut's defaults, numeric modes and the four VLAN name forms", () => {
+    expect(parseLinkArgs("console=ttyS0 bond=bond0:eth0,eth1:mode=802.3ad,miimon=100:9000 vlan=bond0.100:bond0")).toEqual({
+      bonds: [{ name: "bond0", members: ["eth0", "eth1"], mode: "802.3ad", miimon: 100, mtu: 9000 }],
+      vlans: [{ name: "bond0.100", parent: "bond0", id: 100 }],
+      warnings: [],
+    });
+    expect(parseLinkArgs("bond=").bonds).toEqual([{ name: "bond0", members: ["eth0", "eth1"], mode: "balance-rr" }]);
+    expect(parseLinkArgs("bond=bond1:eth2:mode=1").bonds[0]!.mode).toBe("active-backup");
+    expect(parseLinkArgs("vlan=vlan0005:eth0 vlan=vlan6:eth0 vlan=eth1.0007:eth1 vlan=eth1.8:eth1").vlans.map((v) => v.id)).toEqual([5, 6, 7, 8]);
+    expect(parseLinkArgs("quiet")).toEqual({ bonds: [], vlans: [], warnings: [] });
+  });
+  test("an option we do not set is a warning, not a lost network; bad words are errors naming the word", () => {
+    expect(parseLinkArgs("bond=bond0:eth0,eth1:mode=802.3ad,xmit_hash_policy=layer3+4").warnings).toEqual([
+      "kernel command line bond=bond0:eth0,eth1:mode=802.3ad,xmit_hash_policy=layer3+4: option xmit_hash_policy is not supported (mode and miimon are); the kernel's default applies",
+    ]);
+    expect(() => parseLinkArgs("bond=bond0:eth0:mode=fast")).toThrow('kernel command line bond=bond0:eth0:mode=fast: mode "fast" is not one of balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb (or 0-6)');
+    expect(() => parseLinkArgs("bond=bond0:eth0::20")).toThrow('kernel command line bond=bond0:eth0::20: MTU "20" is not a number from 68 to 65535');
+    expect(() => parseLinkArgs("vlan=eth0.5000:eth0")).toThrow("kernel command line vlan=eth0.5000:eth0: VLAN id 5000 is outside 1-4094");
+    expect(() => parseLinkArgs("vlan=mgmt:eth0")).toThrow('kernel command line vlan=mgmt:eth0: cannot read a VLAN id from the name "mgmt": name it vlan<ID> or <parent>.<ID>');
+    expect(() => parseLinkArgs("vlan=eth0.5")).toThrow("kernel command line vlan=eth0.5: expected vlan=<name>:<parent link>, e.g. vlan=eth0.100:eth0");
+    expect(() => parseLinkArgs("bond=bond0.5:eth0 vlan=bond0.5:eth1")).toThrow("kernel command line vlan=bond0.5:eth1: a link named bond0.5 is already defined by an earlier bond= or vlan=");
+  });
+  test("layered: the bond takes its members out of the defaults, ip= puts a static address on the VLAN over it, the config replaces a cmdline link by name", () => {
+    const all = [...links, link(5, "eth2", true)];
+    const cmdline = "bond=bond0:eth0,eth2:mode=active-backup vlan=bond0.7:bond0 ip=10.7.0.2::10.7.0.1:255.255.255.0::bond0.7:none";
+    const s = mergeLayers({ links: all, leases: none, cmdline: parseIpArg(cmdline)!, cmdlineLinks: parseLinkArgs(cmdline) });
+    expect(s.links).toEqual(expect.arrayContaining([
+      // ip= names the VLAN: that one device only, as in dracut; the bond gets no DHCP of its own.
+      { name: "bond0", layer: "cmdline", kind: "bond", dhcp: false, bond: { mode: "active-backup", members: ["eth0", "eth2"] } },
+      { name: "bond0.7", layer: "cmdline", kind: "vlan", dhcp: false, vlan: { parent: "bond0", id: 7 } },
+    ]));
+    expect(s.links.map((l) => l.name)).not.toContain("eth0");
+    expect(s.links.map((l) => l.name)).not.toContain("eth2");
+    expect(s.addresses).toEqual([{ link: "bond0.7", address: "10.7.0.2/24", layer: "cmdline" }]);
+    expect(s.routes).toEqual([expect.objectContaining({ link: "bond0.7", dst: "0.0.0.0/0", gateway: "10.7.0.1" })]);
+    const config = networkConfigOf(parse("network:\n  interfaces:\n    - {interface: bond0, bond: {interfaces: [eth0, eth2], mode: 802.3ad}, dhcp: false, addresses: [10.8.0.2/24]}\n"));
+    const withConfig = mergeLayers({ links: all, leases: none, cmdline: parseIpArg(cmdline)!, cmdlineLinks: parseLinkArgs(cmdline), config });
+    expect(withConfig.links.find((l) => l.name === "bond0")).toMatchObject({ layer: "config", bond: { mode: "802.3ad" }, dhcp: false });
+    const off = mergeLayers({ links: all, leases: none, cmdline: parseIpArg("ip=off")!, cmdlineLinks: parseLinkArgs("bond=bond0:eth0,eth2") });
+    expect(off.links.find((l) => l.name === "bond0")?.dhcp).toBe(false);
+    // No ip= at all: the bond is how the node reaches the network, so it asks DHCP.
+    const bare = mergeLayers({ links: all, leases: none, cmdlineLinks: parseLinkArgs("bond=bond0:eth0,eth2") });
+    expect(bare.links.find((l) => l.name === "bond0")?.dhcp).toBe(true);
+    expect(bare.links.find((l) => l.name === "eth1")).toMatchObject({ layer: "default" });
+  });
+});
+
+describe("one route per kernel key (destination, table, metric)", () => {
+  const r = (link: string, gateway: string, layer: "default" | "cmdline" | "dhcp" | "config", metric = 1024) => ({ link, dst: "0.0.0.0/0", gateway, metric, table: 254, layer });
+  test("across layers the higher wins; within a layer the later route takes the next free metric; the same route twice is one", () => {
+    expect(oneRoutePerKernelKey([r("eth0", "10.0.2.2", "dhcp"), r("eth1", "10.7.0.1", "config")])).toEqual([r("eth1", "10.7.0.1", "config")]);
+    // eth1's 1024 is taken and 1025 is eth2's own: it gets 1026.
+    expect(oneRoutePerKernelKey([r("eth0", "10.0.2.2", "dhcp"), r("eth1", "10.1.0.1", "dhcp"), r("eth2", "10.2.0.1", "dhcp", 1025)])).toEqual([
+      r("eth0", "10.0.2.2", "dhcp"), r("eth1", "10.1.0.1", "dhcp", 1026), r("eth2", "10.2.0.1", "dhcp", 1025),
+    ]);
+    expect(oneRoutePerKernelKey([r("eth0", "10.0.2.2", "config"), r("eth0", "10.0.2.2", "config")])).toEqual([r("eth0", "10.0.2.2", "config")]);
+    // Another table or another destination is another key.
+    const other = { ...r("eth1", "10.1.0.1", "dhcp"), table: 100 };
+    expect(oneRoutePerKernelKey([r("eth0", "10.0.2.2", "dhcp"), other])).toEqual([r("eth0", "10.0.2.2", "dhcp"), other]);
   });
 });
 

@@ -5,9 +5,10 @@
 import type { Link } from "../../core/netlink/link.ts";
 import { isPhysical } from "../../core/netlink/link.ts";
 import type { LeaseInfo } from "../../core/dhcp/packet.ts";
-import type { CmdlineNetwork } from "./cmdline.ts";
+import type { CmdlineLinks, CmdlineNetwork } from "./cmdline.ts";
 import type { NetworkConfig, RouteConfig } from "./config.ts";
-import type { AddressSpec, LinkSpec, NetworkSpec, RouteSpec } from "./types.ts";
+import { LAYERS, type AddressSpec, type LinkSpec, type NetworkSpec, type RouteSpec } from "./types.ts";
+import { formatIp, networkOf, parseCidr } from "../../core/netlink/ip.ts";
 
 export const DEFAULT_RESOLVERS = ["1.1.1.1", "8.8.8.8"];
 export const DEFAULT_TIME_SERVERS = ["pool.ntp.org"];
@@ -18,6 +19,8 @@ const MAIN_TABLE = 254;
 export interface Inputs {
   links: Link[];
   cmdline?: CmdlineNetwork;
+  /** The cmdline's bond= and vlan=. */
+  cmdlineLinks?: CmdlineLinks;
   config?: NetworkConfig;
   /** Current DHCP leases by link name (with the seconds left on each). */
   leases: Map<string, LeaseInfo & { remaining: number }>;
@@ -32,7 +35,7 @@ export function defaultHostname(links: Link[]): string {
 
 function routeSpecs(link: string, routes: RouteConfig[], layer: RouteSpec["layer"]): RouteSpec[] {
   return routes.map((r) => {
-    const s: RouteSpec = { link, dst: r.network, metric: r.metric ?? DEFAULT_METRIC, table: MAIN_TABLE, layer };
+    const s: RouteSpec = { link, dst: r.network, metric: r.metric ?? DEFAULT_METRIC, table: r.table ?? MAIN_TABLE, layer };
     if (r.gateway) s.gateway = r.gateway;
     return s;
   });
@@ -56,11 +59,29 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
     }
   }
 
-  // Cmdline: one device (or the first physical link) statically or with DHCP.
+  // Cmdline bond= and vlan=: the links a network boot needs before any config. With no ip=, or
+  // ip=dhcp, they take DHCP; an ip= naming one device configures that one only (as in dracut);
+  // ip=off, none. Members hold no addresses of their own.
+  const cmdlineLinkDhcp = !inp.cmdline || inp.cmdline.dhcpAll === true;
+  const bondMembers = new Set((inp.cmdlineLinks?.bonds ?? []).flatMap((b) => b.members));
+  for (const b of inp.cmdlineLinks?.bonds ?? []) {
+    for (const m of b.members) links.delete(m);
+    const spec: LinkSpec = { name: b.name, layer: "cmdline", kind: "bond", dhcp: cmdlineLinkDhcp, bond: { mode: b.mode, members: b.members } };
+    if (b.miimon !== undefined) spec.bond!.miimon = b.miimon;
+    if (b.mtu !== undefined) spec.mtu = b.mtu;
+    links.set(b.name, spec);
+  }
+  for (const v of inp.cmdlineLinks?.vlans ?? []) {
+    links.set(v.name, { name: v.name, layer: "cmdline", kind: "vlan", dhcp: cmdlineLinkDhcp, vlan: { parent: v.parent, id: v.id } });
+  }
+
+  // Cmdline ip=: one device (or the first physical link) statically or with DHCP.
   if (cmd && !cmd.dhcpAll) {
-    const dev = cmd.device ?? physical.sort((a, b) => a.index - b.index)[0]?.name;
+    const dev = cmd.device ?? physical.filter((l) => !bondMembers.has(l.name)).sort((a, b) => a.index - b.index)[0]?.name;
     if (dev) {
-      links.set(dev, { name: dev, layer: "cmdline", kind: "physical", dhcp: cmd.dhcp === true && !cmd.address });
+      const made = links.get(dev);
+      const base: LinkSpec = made && made.kind !== "physical" ? made : { name: dev, layer: "cmdline", kind: "physical", dhcp: false };
+      links.set(dev, { ...base, layer: "cmdline", dhcp: cmd.dhcp === true && !cmd.address });
       if (cmd.address) addresses.push({ link: dev, address: cmd.address, layer: "cmdline" });
       if (cmd.gateway) routes.push({ link: dev, dst: cmd.gateway.includes(":") ? "::/0" : "0.0.0.0/0", gateway: cmd.gateway, metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "cmdline" });
     }
@@ -137,7 +158,7 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
   return {
     links: [...links.values()],
     addresses,
-    routes,
+    routes: oneRoutePerKernelKey(routes),
     hostname,
     resolvers: { servers, search, layer: rLayer },
     timeServers: { servers: ntp, layer: tLayer },
@@ -145,6 +166,37 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
     ignored,
     timeDisabled: cfg?.time.disabled ?? false,
   };
+}
+
+/**
+ * The kernel keeps one route per destination, table and metric: adding a second (say a default
+ * route from DHCP on one link and a static one on another, both at 1024) replaces the first, and
+ * the next pass would put it back, for ever. So, as Talos merges by that key: across layers the
+ * higher one wins; within a layer, each later route takes the next free metric, so both stay
+ * (the first preferred, the other a fallback).
+ */
+export function oneRoutePerKernelKey(routes: RouteSpec[]): RouteSpec[] {
+  const rank = (r: RouteSpec) => LAYERS.indexOf(r.layer);
+  const key = (r: RouteSpec, metric = r.metric) => {
+    const c = parseCidr(r.dst);
+    return `${formatIp(networkOf(c.bytes, c.prefix))}/${c.prefix} ${r.table} ${metric}`;
+  };
+  const best = new Map<string, number>();
+  for (const r of routes) best.set(key(r), Math.max(best.get(key(r)) ?? -1, rank(r)));
+  const taken = new Set<string>();
+  const same = new Set<string>();
+  const out: RouteSpec[] = [];
+  for (const r of routes) {
+    if (rank(r) < best.get(key(r))!) continue;
+    const whole = `${key(r)} ${r.link} ${r.gateway ?? "-"}`;
+    if (same.has(whole)) continue; // the very same route twice
+    same.add(whole);
+    let metric = r.metric;
+    while (taken.has(key(r, metric)) || (metric !== r.metric && best.has(key(r, metric)))) metric++;
+    taken.add(key(r, metric));
+    out.push(metric === r.metric ? r : { ...r, metric });
+  }
+  return out;
 }
 
 function splitFqdn(name: string, domain?: string): { hostname: string; domain?: string } {

@@ -12,7 +12,7 @@ import { NetlinkMonitor } from "../../core/netlink/monitor.ts";
 import { slewClock, stepClock, markSynced } from "../../core/sys/clock.ts";
 import { loadNetworkConfig } from "./config.ts";
 import type { NetworkStatus } from "./types.ts";
-import { parseIpArg } from "./cmdline.ts";
+import { parseIpArg, parseLinkArgs, type CmdlineLinks } from "./cmdline.ts";
 import { NetworkController } from "./controller.ts";
 import { InitLink, type ConfigSections } from "./initlink.ts";
 import { networkConfigOf, type NetworkConfig } from "./config.ts";
@@ -27,7 +27,7 @@ Options:
   --init-socket PATH  run under init: watch the config at init (NetworkConfigs) and publish
                       the status into init's store; the hostname is left to init
   --state-dir DIR     writable directory for resolv.conf, hosts and status.json (default /run/network)
-  --cmdline FILE      kernel command line to read ip= from (default /proc/cmdline)
+  --cmdline FILE      kernel command line to read ip=, bond= and vlan= from (default /proc/cmdline)
   --interval MS       reconcile period (default 10000); kernel changes also start a pass at once
   --once              apply once, print the status as JSON and exit (DHCP not awaited)
   --no-hostname       do not set the kernel hostname
@@ -92,12 +92,20 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const cmdlineFile = args.cmdline ?? "/proc/cmdline";
+  const cmdlineText = existsSync(cmdlineFile) ? readFileSync(cmdlineFile, "utf8") : "";
   let cmdline;
+  let cmdlineLinks: CmdlineLinks | undefined;
   try {
-    cmdline = existsSync(cmdlineFile) ? parseIpArg(readFileSync(cmdlineFile, "utf8")) : undefined;
+    cmdline = parseIpArg(cmdlineText);
   } catch (e) {
     // A bad ip= must not leave the node without network: the defaults still apply.
     console.error(`networkd: ${(e as Error).message}; ignoring it`);
+  }
+  try {
+    cmdlineLinks = parseLinkArgs(cmdlineText);
+    for (const w of cmdlineLinks.warnings) console.error(`networkd: ${w}`);
+  } catch (e) {
+    console.error(`networkd: ${(e as Error).message}; ignoring the bond= and vlan= words`);
   }
   const interval = args.interval ? Number(args.interval) : 10000;
   if (!Number.isFinite(interval) || interval < 100) {
@@ -112,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(monitor ? { monitor } : {}),
     ...(config ? { config } : {}),
     ...(cmdline ? { cmdline } : {}),
+    ...(cmdlineLinks?.bonds.length || cmdlineLinks?.vlans.length ? { cmdlineLinks } : {}),
     stateDir: args["state-dir"] ?? "/run/network",
     intervalMs: interval,
     // Under init, init sets the hostname from what networkd publishes (no CAP_SYS_ADMIN here).

@@ -59,6 +59,13 @@ export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<str
 
   // 2. Bonds, then their members, then VLANs (a VLAN may sit on a bond).
   for (const s of spec.links.filter((x) => x.kind === "bond")) {
+    // A bond of that name with other settings (the kernel's own empty bond0, made at boot when
+    // bonding is built in, is balance-rr): the mode cannot change under members, so remake it.
+    const old = byName().get(s.name);
+    if (old && (old.kind !== "bond" || old.bondMode !== s.bond!.mode || (s.bond!.miimon !== undefined && old.bondMiimon !== s.bond!.miimon))) {
+      await attempt(`delete link ${s.name} (${old.kind === "bond" ? `a ${old.bondMode} bond` : `kind ${old.kind ?? "physical"}`}) to make it as configured`, () => nl.deleteLink(old.index, s.name));
+      links = await nl.links();
+    }
     if (!byName().has(s.name)) {
       await attempt(`create bond ${s.name} (${s.bond!.mode})`, async () => {
         const b: Parameters<Rtnl["createLink"]>[0] = { kind: "bond", name: s.name, mode: s.bond!.mode };
@@ -84,8 +91,14 @@ export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<str
     links = await nl.links();
   }
   for (const s of spec.links.filter((x) => x.kind === "vlan")) {
-    if (byName().has(s.name)) continue;
     const parent = byName().get(s.vlan!.parent);
+    const old = byName().get(s.name);
+    if (old && old.kind === "vlan" && old.vlanId === s.vlan!.id && old.parent === parent?.index) continue;
+    if (old) {
+      await attempt(`delete link ${s.name} (not VLAN ${s.vlan!.id} on ${s.vlan!.parent}) to make it as configured`, () => nl.deleteLink(old.index, s.name));
+      links = await nl.links();
+      if (byName().has(s.name)) continue;
+    }
     if (!parent) { errors.push(`vlan ${s.name}: parent ${s.vlan!.parent} does not exist`); continue; }
     await attempt(`create vlan ${s.name} (id ${s.vlan!.id} on ${parent.name})`, async () => {
       await nl.createLink({ kind: "vlan", name: s.name, parent: parent.index, vlanId: s.vlan!.id });

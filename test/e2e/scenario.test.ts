@@ -131,6 +131,8 @@ describe.skipIf(!haveQemu())("a node in QEMU driven through its API", () => {
       expect(applied).toContain("applied");
       await q.waitFor("==== node running ====", 60_000);
       await waitForApi({ bunkerconfig: c.bunkerconfig, port }, 60_000);
+      // The node named by its own address (as an operator's config would): apid serves it itself.
+      expect(await ctlOk(["version", "-n", "10.0.2.15"], c.bunkerconfig)).toMatch(/^10\.0\.2\.15\s+0\.1\.0/m);
       await driveNode(c, "e2e-maint");
       await shutdown(q, [], c.bunkerconfig);
     });

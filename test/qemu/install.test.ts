@@ -36,12 +36,15 @@ const onDisk = <T>(f: (dev: ReturnType<typeof openDisk>) => T): T => {
   try { return f(dev); } finally { dev.close(); }
 };
 
-/** Boots the disk alone (no ISO, no -kernel) until the stand-in PID 1 powers off; returns the console. */
-async function bootDisk(o: { uefi?: boolean; allowReboot?: boolean } = {}): Promise<Qemu> {
-  return withQemu({ ...o, extraArgs: ["-drive", `file=${disk},format=raw,if=virtio`] }, async (q) => {
+/**
+ * Boots the disk alone (no ISO, no -kernel) until the stand-in PID 1 powers off, then runs
+ * `check` on the console (inside withQemu, so a failed check shows the console's tail).
+ */
+async function bootDisk(o: { uefi?: boolean; allowReboot?: boolean }, check: (q: Qemu) => void): Promise<void> {
+  await withQemu({ ...o, extraArgs: ["-drive", `file=${disk},format=raw,if=virtio`] }, async (q) => {
     await q.waitFor("STAGE-OK", BOOT_MS);
     expect(await q.waitExit(30_000)).toBe(0);
-    return q;
+    check(q);
   });
 }
 
@@ -62,42 +65,44 @@ function variant(name: string, change: (dir: string) => void): string {
 
 describe.skipIf(!haveQemu())("installed disk (QEMU TCG, no ISO)", () => {
   test("BIOS: GRUB from the MBR and the BIOS boot partition boots slot A to PID 1", async () => {
-    const q = await bootDisk();
-    expect(bootedSlots(q)).toEqual(["A"]);
-    expect(q.output()).toMatch(/Command line: .*bunker\.slot=A bunker\.trial=0/);
+    await bootDisk({}, (q) => {
+      expect(bootedSlots(q)).toEqual(["A"]);
+      expect(q.output()).toMatch(/Command line: .*bunker\.slot=A bunker\.trial=0/);
+    });
   }, BOOT_MS + 60_000);
 
   test("UEFI: EFI/BOOT/BOOTX64.EFI boots slot A to PID 1", async () => {
-    const q = await bootDisk({ uefi: true });
-    expect(bootedSlots(q)).toEqual(["A"]);
+    await bootDisk({ uefi: true }, (q) => expect(bootedSlots(q)).toEqual(["A"]));
   }, BOOT_MS + 60_000);
 
   test("upgrade: the new slot boots once as a trial (GRUB clears the trial itself), is confirmed, then boots for good", async () => {
     const v2 = variant("v2", (d) => writeFileSync(join(d, "boot.ipxe"), readFileSync(join(d, "boot.ipxe"), "utf8") + "# v2\n"));
     expect(onDisk((dev) => upgrade(dev, verifyImage(v2)))).toBe("B");
-    const trial = await bootDisk({ uefi: true });
-    expect(bootedSlots(trial)).toEqual(["B"]);
-    expect(trial.output()).toMatch(/Command line: .*bunker\.slot=B bunker\.trial=1/);
+    await bootDisk({ uefi: true }, (trial) => {
+      expect(bootedSlots(trial)).toEqual(["B"]);
+      expect(trial.output()).toMatch(/Command line: .*bunker\.slot=B bunker\.trial=1/);
+    });
     // GRUB's save_env (through UEFI) emptied try_slot before booting B.
     expect(onDisk((dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: null, fallback: "A" });
     expect(onDisk((dev) => markBootGood(dev, "B"))).toEqual({ kind: "confirmed", slot: "B", previous: "A" });
-    const after = await bootDisk();
-    expect(bootedSlots(after)).toEqual(["B"]);
-    expect(after.output()).toMatch(/bunker\.slot=B bunker\.trial=0/);
+    await bootDisk({}, (after) => {
+      expect(bootedSlots(after)).toEqual(["B"]);
+      expect(after.output()).toMatch(/bunker\.slot=B bunker\.trial=0/);
+    });
   }, 2 * BOOT_MS + 120_000);
 
   test("manual rollback: the other slot boots", async () => {
     expect(onDisk((dev) => rollback(dev))).toBe("A");
-    const q = await bootDisk();
-    expect(bootedSlots(q)).toEqual(["A"]);
+    await bootDisk({}, (q) => expect(bootedSlots(q)).toEqual(["A"]));
   }, BOOT_MS + 60_000);
 
   test("upgrade to a slot whose initramfs is broken: the kernel panics, the machine reboots and comes back on the old slot by itself", async () => {
     const broken = variant("broken", (d) => writeFileSync(join(d, "initramfs.zst"), Buffer.alloc(4096, 0x5a)));
     expect(onDisk((dev) => upgrade(dev, verifyImage(broken)))).toBe("B");
-    const q = await bootDisk({ allowReboot: true });
-    expect(bootedSlots(q)).toEqual(["B", "A"]);
-    expect(q.output()).toContain("Kernel panic");
+    await bootDisk({ allowReboot: true }, (q) => {
+      expect(bootedSlots(q)).toEqual(["B", "A"]);
+      expect(q.output()).toContain("Kernel panic");
+    });
     expect(onDisk((dev) => markBootGood(dev, "A"))).toEqual({ kind: "fell-back", slot: "A", failed: "B" });
     expect(onDisk((dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: null, fallback: null });
   }, 2 * BOOT_MS + 120_000);

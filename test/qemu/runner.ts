@@ -148,11 +148,18 @@ process.on("exit", () => {
   for (const q of live) q.kill();
 });
 
-/** Runs `fn` with a started QEMU and kills it afterwards, whatever happens. */
+/**
+ * Runs `fn` with a started QEMU and kills it afterwards, whatever happens. A failure inside `fn`
+ * (a missed marker, an assertion on the console) carries the console's tail, so a boot that went
+ * wrong on a CI machine says how.
+ */
 export async function withQemu<T>(o: QemuOptions, fn: (q: Qemu) => Promise<T>): Promise<T> {
   const q = new Qemu(o);
   try {
     return await fn(q);
+  } catch (err) {
+    if (err instanceof Error && !err.message.includes("console:\n")) err.message += `\nconsole:\n${q.tail(60)}`;
+    throw err;
   } finally {
     q.kill();
     await q.exited;

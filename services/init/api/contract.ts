@@ -10,7 +10,7 @@ import type { MachineService, ResourceService } from "../../../core/api/gen/serv
 import type { RequestOf, ResponseOf } from "../../../core/grpc/method.ts";
 import type { Resource, ResourceDefinition, WatchEvent } from "../../../core/resources/index.ts";
 import type { EventSpec } from "../resources.ts";
-import type { ApplyMode, CallContext, Handlers } from "./handlers.ts";
+import type { ApplyMode, CallContext, Handlers, LogPiece } from "./handlers.ts";
 import { ApiError } from "./errors.ts";
 import { readers } from "./readers.ts";
 import { listFiles, readFile } from "./files.ts";
@@ -62,15 +62,17 @@ const WATCH_TYPE: Record<WatchEvent["type"], number> = {
 };
 
 export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Logs" | "Dmesg" | "Events" | "List" | "Read"> {
-  const lines = async function* (chunks: AsyncIterable<string>) {
+  // A line is dated by the piece that ended it: when its newline was written.
+  const lines = async function* (pieces: AsyncIterable<LogPiece>) {
     let rest = "";
-    for await (const c of chunks) {
-      const parts = (rest + c).split("\n");
+    let last: LogPiece | undefined;
+    for await (const p of pieces) {
+      last = p;
+      const parts = (rest + p.text).split("\n");
       rest = parts.pop()!;
-      // stdout and stderr share one ring, so the stream of a line is not known.
-      for (const message of parts) yield { time: Date.now(), stream: "", message };
+      for (const message of parts) yield { time: p.time, stream: p.stream, message };
     }
-    if (rest) yield { time: Date.now(), stream: "", message: rest };
+    if (rest && last) yield { time: last.time, stream: last.stream, message: rest };
   };
   return {
     async Version() {

@@ -22,6 +22,7 @@ import {
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./errors.ts";
+import type { Segment } from "../ringbuffer.ts";
 import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
 
@@ -56,6 +57,9 @@ export function toApiError(err: unknown): ApiError {
 }
 
 export interface ServiceInfo extends ServiceStatus { id: string }
+
+/** A piece of a service's output: its text, when it was written (ms since the epoch), its stream. */
+export interface LogPiece { text: string; time: number; stream: string }
 
 export type ApplyMode = "auto" | "live" | "reboot" | "staged" | "try";
 /** How long a config applied in try mode stays without ConfirmConfiguration (Talos's default too). */
@@ -122,13 +126,15 @@ export function createHandlers(m: Machine) {
     "services.restart": async (p: Record<string, unknown>) => { await m.supervisor.restart(str(p, "id")); return { ok: true }; },
 
     /** The last `tail` lines (default 100) of a service's output, then new output if `follow`. */
-    async *logs(p: Record<string, unknown>, ctx: CallContext): AsyncGenerator<string> {
+    /** A service's output as it arrived: text pieces with the time each was written and its stream. */
+    async *logs(p: Record<string, unknown>, ctx: CallContext): AsyncGenerator<LogPiece> {
       const ring = m.supervisor.logs(str(p, "id"));
-      const from = ring.tailPosition(num(p, "tail", 100));
-      const { data, next } = ring.read(from);
-      if (data.byteLength) yield new TextDecoder().decode(data);
+      const dec = new TextDecoder();
+      const piece = (s: Segment): LogPiece => ({ text: dec.decode(s.data, { stream: true }), time: s.time, stream: s.stream });
+      const { segments, next } = ring.segments(ring.tailPosition(num(p, "tail", 100)));
+      for (const s of segments) yield piece(s);
       if (p.follow !== true) return;
-      for await (const chunk of ring.follow(next, ctx.signal)) yield new TextDecoder().decode(chunk);
+      for await (const s of ring.follow(next, ctx.signal)) yield piece(s);
     },
 
     "resources.definitions": () => m.store.list<ResourceDefinition>(DEFINITIONS).map((r) => r.spec),

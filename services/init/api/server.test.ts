@@ -45,6 +45,7 @@ beforeAll(async () => {
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, "svc.yaml"), JSON.stringify([
     { id: "echo", argv: ["/bin/sh", "-c", "for i in 1 2 3; do echo line$i; done; exec sleep 1000"] },
+    { id: "tick", argv: ["/bin/sh", "-c", "echo first; sleep 0.3; echo second >&2; exec sleep 1000"] },
   ]));
   machine = new Machine({
     mode: "container", stateDir: dir, runDir: dir, servicesFile: join(dir, "svc.yaml"), noTable: true,
@@ -83,6 +84,16 @@ test("logs: tail then follow a service's output", async () => {
   machine.supervisor.logs("echo").write(enc("extra\n"));
   await done;
   expect(followed).toEqual(["extra"]);
+});
+
+test("logs: each line carries when it was written and from which stream, not when it was read", async () => {
+  for (let i = 0; i < 500 && !machine.supervisor.logs("tick").tail(2).includes("second"); i++) await Bun.sleep(10);
+  await Bun.sleep(200);
+  const got = await Array.fromAsync(client.stream(MachineService.Logs, { id: "tick", tail: 2 }));
+  expect(got.map((e) => [e.message, e.stream])).toEqual([["first", "stdout"], ["second", "stderr"]]);
+  // The service slept 0.3 s between the two lines.
+  expect(Number(got[1]!.time) - Number(got[0]!.time)).toBeGreaterThanOrEqual(250);
+  expect(Date.now() - Number(got[1]!.time)).toBeGreaterThanOrEqual(150); // written before this read
 });
 
 test("resources: definitions, get by alias, watch with snapshot and Bootstrapped", async () => {
