@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (args["image-key"]) imageKey = parsePublicKey(readFileSync(args["image-key"], "utf8"));
   } catch (err) {
-    console.error(`init: --image-key ${args["image-key"]}: ${errText(err)}`);
+    console.error(`init: --image-key ${args["image-key"]}: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
 
