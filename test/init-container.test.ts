@@ -85,4 +85,11 @@ test("bad command lines exit 2 and say what is wrong", () => {
   expect(run("--mode=container").stderr.toString()).toContain("--mode=container needs --state-dir DIR");
   expect(run("--mode=metal").stderr.toString()).toContain("runs only as PID 1");
   expect(run("--mode=container", "--state-dir", "/tmp", "--inject-fault", "nope").exitCode).toBe(2);
+  for (const a of [["--disk", "/tmp/x.img"], ["--slot", "A"], ["--disk", "/tmp/x.img", "--slot", "C"]]) {
+    const r = run("--mode=container", "--state-dir", "/tmp", ...a);
+    expect({ a, code: r.exitCode, err: r.stderr.toString() }).toEqual({ a, code: 2, err: "init: --disk PATH and --slot A|B go together\n" });
+  }
+  const key = run("--mode=container", "--state-dir", "/tmp", "--image-key", "/nonexistent/image.pub");
+  expect(key.exitCode).toBe(2);
+  expect(key.stderr.toString()).toContain("--image-key /nonexistent/image.pub: ENOENT");
 });

@@ -17,9 +17,9 @@ export interface VerifiedImage {
 /**
  * Checks the signature of DIR/manifest.json (against `trusted` when given, else the key it
  * names) and the size and SHA-256 of every artifact it lists; the kernel and initramfs must be
- * among them. Throws naming every problem.
+ * among them (with `slotFilesOnly`, only those two are checked). Throws naming every problem.
  */
-export function verifyImage(dir: string, trusted?: KeyObject): VerifiedImage {
+export function verifyImage(dir: string, trusted?: KeyObject, o: { slotFilesOnly?: boolean } = {}): VerifiedImage {
   for (const f of ["manifest.json", "manifest.sig"]) {
     if (!existsSync(join(dir, f))) throw new Error(`image ${dir}: no ${f} (not an image folder built by rootfs/build?)`);
   }
@@ -31,7 +31,9 @@ export function verifyImage(dir: string, trusted?: KeyObject): VerifiedImage {
   }
   const missing = SLOT_FILES.filter((f) => !manifest.artifacts.some((a) => a.name === f));
   if (missing.length) throw new Error(`image ${dir}: the manifest does not list ${missing.join(", ")}`);
-  const bad = checkArtifacts(manifest, (n) => join(dir, n));
+  // slotFilesOnly: a node fetches only what a slot holds, not the ISO or the root image.
+  const checked = o.slotFilesOnly ? { ...manifest, artifacts: manifest.artifacts.filter((a) => (SLOT_FILES as readonly string[]).includes(a.name)) } : manifest;
+  const bad = checkArtifacts(checked, (n) => join(dir, n));
   if (bad.length) throw new Error(`image ${dir} does not match its signed manifest: ${bad.map((m) => `${m.name}: ${m.problem}`).join("; ")}`);
   return { dir, manifest, files: { vmlinuz: join(dir, "vmlinuz"), "initramfs.zst": join(dir, "initramfs.zst") } };
 }

@@ -11,7 +11,7 @@ import { Label, plan, type LayoutConfig } from "../disklayout/plan.ts";
 import { extent, findVolume } from "../disklayout/volumes.ts";
 import { buildBootloader, writeBiosBoot, writeEfiFiles, type BootloaderFiles } from "./bootloader.ts";
 import type { VerifiedImage } from "./image.ts";
-import { eraseSlot, writeSlot } from "./slots.ts";
+import { emptySlot, writeSlot } from "./slots.ts";
 import { writeStateConfig } from "./state.ts";
 
 export interface InstallOptions {
@@ -38,9 +38,9 @@ export function install(dev: DiskDevice, image: VerifiedImage, o: InstallOptions
     const table = layout.table;
     say("writing slot A: kernel, initramfs, signed manifest");
     writeSlot(dev, table, "A", image);
-    // The layout made an empty ext4 in B; a slot holds a filesystem only once an image is written
-    // to it, so rollback and GRUB's fallback entry can tell an empty slot from a system.
-    eraseSlot(dev, table, "B");
+    // Slot B gets an empty ext4 labelled EMPTY-B: GRUB and rollback look for BOOT-B, so they tell
+    // it from a system, and a running node can mount it to write an upgrade into it.
+    emptySlot(dev, table, "B");
     const bios = extent(table, findVolume(table, Label.BIOS));
     say("writing the BIOS bootloader (boot.img, core.img)");
     writeBiosBoot(dev, boot, bios.offset, bios.size);

@@ -30,7 +30,7 @@ export function tableOf(dev: DiskDevice): GptTable {
   return g.table;
 }
 
-const slotLabel = (s: Slot) => (s === "A" ? Label.BOOT_A : Label.BOOT_B);
+export const slotLabel = (s: Slot) => (s === "A" ? Label.BOOT_A : Label.BOOT_B);
 
 /**
  * Makes slot `slot`'s ext4 filesystem anew from the image (kernel, initramfs, and the signed
@@ -50,10 +50,19 @@ export function writeSlot(dev: DiskDevice, table: GptTable, slot: Slot, image: V
   dev.sync();
 }
 
-/** Wipes a slot's first MiB (its ext4 superblock): GRUB then cannot find it, nor boot it. */
-export function eraseSlot(dev: DiskDevice, table: GptTable, slot: Slot): void {
-  const { offset } = extent(table, findVolume(table, slotLabel(slot)));
-  dev.write(offset, new Uint8Array(1 << 20));
+/** The filesystem label of a slot that holds no system (made so, or being rewritten). */
+export const emptySlotLabel = (s: Slot) => `EMPTY-${s}`;
+/** The filesystem label of a slot whose trial boot failed: kept for inspection, never booted again. */
+export const failedSlotLabel = (s: Slot) => `FAILED-${s}`;
+
+/**
+ * Makes slot `slot` an empty ext4 labelled EMPTY-X: GRUB (which looks for BOOT-X) cannot boot
+ * it and rollback refuses it, but a running node can mount it and write an image into it,
+ * which it could not do to a partition without a filesystem (the image has no mkfs).
+ */
+export function emptySlot(dev: DiskDevice, table: GptTable, slot: Slot): void {
+  const { offset, size } = extent(table, findVolume(table, slotLabel(slot)));
+  runTool(["mke2fs", "-t", "ext4", "-F", "-q", "-b", "4096", "-L", emptySlotLabel(slot), "-E", `offset=${offset}`, dev.path, `${Math.floor(size / 1024)}k`]);
   dev.sync();
 }
 
@@ -111,11 +120,16 @@ export function upgrade(dev: DiskDevice, image: VerifiedImage, progress: (s: str
   const target = otherSlot(state.slot);
   progress(`writing slot ${target} (the running slot ${state.slot} is not touched)`);
   writeSlot(dev, table, target, image);
-  progress(`recording slot ${state.slot} as the fallback in META`);
-  updateMeta(metaLocation(dev, table), (v) => setText(v, Tag.Upgrade, state.slot));
-  progress(`arming a one-shot boot of slot ${target} in grubenv`);
-  writeGrubenv(dev, table, { slot: state.slot, try_slot: target });
+  armUpgrade(dev, table, state.slot, target, progress);
   return target;
+}
+
+/** After slot `target` was written: META Upgrade = `current` (the fallback), then grubenv try_slot = `target`. */
+export function armUpgrade(dev: DiskDevice, table: GptTable, current: Slot, target: Slot, progress: (s: string) => void = () => {}): void {
+  progress(`recording slot ${current} as the fallback in META`);
+  updateMeta(metaLocation(dev, table), (v) => setText(v, Tag.Upgrade, current));
+  progress(`arming a one-shot boot of slot ${target} in grubenv`);
+  writeGrubenv(dev, table, { slot: current, try_slot: target });
 }
 
 export type BootOutcome =

@@ -14,10 +14,26 @@ const BLKRRPART = 0x125f;
  * device attached without -P).
  */
 export function rereadPartitions(path: string): void {
+  argumentlessIoctl(path, BLKRRPART, "BLKRRPART");
+}
+
+function argumentlessIoctl(path: string, request: number, name: string): void {
   const fd = openSync(path, constants.O_RDONLY);
   try {
-    check("ioctl(BLKRRPART)", libc().ioctl(fd, BLKRRPART, null), path);
+    check(`ioctl(${name})`, libc().ioctl(fd, request, null), path);
   } finally {
     closeSync(fd);
   }
+}
+
+/** _IO(0x12, 97): write back and drop the device's buffer cache. */
+const BLKFLSBUF = 0x1261;
+
+/**
+ * Drops the page cache of the block device at `path`. A partition's device and its whole disk
+ * keep separate caches: after writing through /dev/vda4 (a mounted slot), reads through
+ * /dev/vda could otherwise see the blocks as they were before.
+ */
+export function flushBufferCache(path: string): void {
+  argumentlessIoctl(path, BLKFLSBUF, "BLKFLSBUF");
 }

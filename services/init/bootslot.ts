@@ -41,6 +41,11 @@ export function confirmBoot(cmdline: string, diskPath?: string | null): { outcom
   if (slot === null) return { outcome: null, message: "not booted from an installed disk (no bunker.slot on the command line)" };
   const path = diskPath ?? findInstallDisk();
   if (!path) return { outcome: null, message: `booted from slot ${slot} but no disk with Bunker's layout was found` };
+  return confirmSlot(path, slot);
+}
+
+/** Confirms that slot `slot` of `path` booted healthy (markBootGood); the outcome in words. */
+export function confirmSlot(path: string, slot: Slot): { outcome: BootOutcome; message: string } {
   const dev = openDisk(path, { write: true });
   try {
     const outcome = markBootGood(dev, slot);

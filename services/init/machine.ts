@@ -4,9 +4,18 @@
  * ordinary process on a host (mode "container"), where nothing is mounted and power actions end
  * the process with a documented exit code instead of calling reboot(2).
  */
-import { chmodSync, chownSync, mkdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, readFileSync, existsSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, readFileSync, existsSync } from "node:fs";
+import { createHash, type KeyObject } from "node:crypto";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { Label } from "../../core/disklayout/plan.ts";
+import { downloadImage } from "../../core/install/download.ts";
+import type { Slot } from "../../core/install/grub.ts";
+import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
+import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
+import { mountVolume } from "../../core/install/volume.ts";
+import { confirmSlot } from "./bootslot.ts";
+import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
@@ -19,7 +28,7 @@ import { errText, log } from "./log.ts";
 import * as pid1 from "./pid1.ts";
 import { Reaper } from "./reaper.ts";
 import {
-  HOSTNAME, INIT_STATUS, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
+  BOOT_STATUS, HOSTNAME, INIT_STATUS, type BootStatusSpec, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
   type HostnameSpec, type InitStatusSpec, type MachineConfigSpec, type MachineStageSpec, type Stage,
 } from "./resources.ts";
 import { Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
@@ -65,7 +74,25 @@ export interface MachineOptions {
   api?: { listen: string; uid?: number; gid?: number; certLifetimeMs?: number };
   /** Ends the machine: called after the shutdown/reboot sequence has stopped everything. */
   onPower: (action: PowerRequest) => void;
+  /**
+   * The install disk and the slot this boot runs from (bunker.slot= on a node; flags in container
+   * mode). Without it Upgrade, Rollback and volume wipes are refused: there is no disk to act on.
+   */
+  install?: { disk: string; slot: Slot };
+  /** metal: keep the state dir on the install disk's STATE volume (mounted at boot). */
+  stateOnDisk?: boolean;
+  /** The key an upgrade image's manifest must be signed with (the running image's own). */
+  imageKey?: KeyObject;
+  /** Where upgrades download to and volumes are mounted for a while (a tmpfs on a node). */
+  workDir?: string;
+  /** The running image's version (its signed root manifest), for the BootStatus resource. */
+  imageVersion?: string;
+  /** This boot is an upgrade's trial (bunker.trial=1). */
+  trial?: boolean;
 }
+
+/** Why Upgrade and Rollback are refused on a node not booted from an installed disk. */
+export const NOT_INSTALLED = "this node was not booted from an installed disk (no bunker.slot= on the kernel command line): there is no inactive slot to write or to roll back to; install it first (machine.install.disk, or bunker partition install)";
 
 export class Machine {
   readonly store = new Store({ onWatcherError: (e) => log.error(`watch callback failed: ${errText(e)}`) });
@@ -81,6 +108,8 @@ export class Machine {
   private apidMode: ApidMode | undefined;
   private stopAddressWatch: (() => void) | undefined;
   private lastInitStatus = "";
+  /** Whether the state dir is the install disk's STATE (mounted at boot), else a tmpfs or a plain folder. */
+  stateMounted = false;
 
   constructor(readonly opts: MachineOptions) {
     registerInitDefinitions(this.store);
@@ -226,7 +255,7 @@ export class Machine {
     const power = (action: "reboot" | "poweroff"): Phase => ({ name: "power", tasks: [this.task(action, () => this.power(action))] });
 
     this.sequencer.define({
-      name: "boot", preemptedBy: ["reboot", "shutdown", "reset", "upgrade"],
+      name: "boot", preemptedBy: ["reboot", "shutdown", "reset"],
       phases: () => [
         { name: "system", tasks: metal ? [
           this.task("mount", () => pid1.mountLate()),
@@ -234,7 +263,8 @@ export class Machine {
           this.task("cgroups", () => pid1.setupCgroups()),
           this.task("rlimits", () => pid1.setLimits()),
           this.task("ctrl-alt-del", () => pid1.disableCtrlAltDel()),
-        ] : [this.task("state-dir", () => { mkdirSync(this.opts.stateDir, { recursive: true }); })] },
+          this.task("state-volume", () => { this.mountState(); this.publishBootStatus(""); }),
+        ] : [this.task("state-dir", () => { mkdirSync(this.opts.stateDir, { recursive: true }); this.publishBootStatus(""); })] },
         { name: "api", tasks: [this.task("serve", () => {
           // apid's and publishing services' uids (networkd) must reach the socket (and apid its
           // certificate folder inside, each closed to others).
@@ -266,6 +296,8 @@ export class Machine {
         })] },
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start())] },
+        // Healthy enough to keep: the slot we booted from stays (a trial of a new slot becomes the slot).
+        ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => this.confirmSlot())] }] : []),
         { name: "ready", tasks: [this.task("stage", () => this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError))] },
       ],
     });
@@ -298,15 +330,139 @@ export class Machine {
     this.sequencer.define({ name: "reboot", preemptedBy: [], phases: teardown("rebooting", "reboot") });
     this.sequencer.define({
       name: "reset", preemptedBy: [],
-      phases: teardown("resetting", "reboot", [{ name: "wipe", tasks: [this.task("state", () => rmSync(this.savedConfigPath, { force: true }))] }]),
+      // graceful: services stop in order before their data goes; otherwise the wipe comes first
+      // and whatever still runs is stopped after it, on the way to the power action.
+      phases: (args) => {
+        const wipe: Phase = { name: "wipe", tasks: [this.task("volumes", ({ args: a }) => this.wipeVolumes(a.volumes as ResettableLabel[] | undefined))] };
+        return [
+          { name: "stage", tasks: [this.task("stage", () => this.setStage("resetting"))] },
+          ...(args.graceful === false ? [wipe, stopServices] : [stopServices, wipe]),
+          power(args.reboot === false ? "poweroff" : "reboot"),
+        ];
+      },
     });
+    // Everything that can fail (the download, the signature, the write) happens before anything
+    // stops: a refused upgrade leaves the node running as it was. The reboot is a separate request.
     this.sequencer.define({
       name: "upgrade", preemptedBy: [],
-      // Checked before anything stops: a refused upgrade leaves the node running as it was.
-      phases: () => [{ name: "validate", tasks: [this.task("installer", () => {
-        throw new Error("upgrade: installing a new image needs the installer, which this build does not have yet");
+      phases: () => [{ name: "install", tasks: [this.task("image", ({ args, signal }) => this.upgradeImage(String(args.image ?? ""), signal))] }],
+    });
+    this.sequencer.define({
+      name: "rollback", preemptedBy: [],
+      phases: () => [{ name: "slot", tasks: [this.task("rollback", () => {
+        const r = rollbackRunning(this.installed().disk);
+        this.events.add("upgrade", `rollback: slot ${r.slot} boots from now on (was ${r.from})`, { slot: r.slot });
       })] }],
     });
+  }
+
+  /** The BootStatus resource; `confirmation` is what init made of this boot on the disk. */
+  publishBootStatus(confirmation: string): void {
+    const i = this.opts.install;
+    const spec: BootStatusSpec = {
+      installed: i !== undefined, disk: i?.disk ?? "", slot: i?.slot ?? "", trial: this.opts.trial === true,
+      image: this.opts.imageVersion ?? "", state: this.stateMounted ? "disk" : this.opts.mode === "metal" ? "memory" : "folder", confirmation,
+    };
+    this.store.modify<BootStatusSpec>(BOOT_STATUS, () => spec, { owner: "init" });
+  }
+
+  /** Confirms the boot slot on the disk (never fails the boot: a node that cannot write its disk still serves). */
+  private confirmSlot(): void {
+    const { disk, slot } = this.installed();
+    let said: string;
+    try {
+      const r = confirmSlot(disk, slot);
+      said = r.message;
+      if (r.outcome.kind === "fell-back") said += `; ${this.retireSlot(disk, r.outcome.failed)}`;
+      log.info(`boot slot: ${said}`);
+    } catch (err) { said = `could not confirm slot ${slot} on ${disk}: ${errText(err)}`; log.warn(`boot slot: ${said}`); }
+    this.events.add("upgrade", `boot slot: ${said}`);
+    this.publishBootStatus(said);
+  }
+
+  /** Marks a slot whose trial failed so it is never booted again; says what was done. */
+  private retireSlot(disk: string, failed: Slot): string {
+    const work = this.scratch("confirm");
+    try {
+      markSlotFailed(disk, failed, work);
+      return `slot ${failed} relabelled FAILED-${failed}: rollback refuses it, the next upgrade rewrites it`;
+    } catch (err) {
+      return `could not relabel slot ${failed} (${errText(err)}): do not roll back to it`;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  /** The install disk, or the refusal that names why there is none. */
+  installed(): { disk: string; slot: Slot } {
+    if (!this.opts.install) throw new Error(NOT_INSTALLED);
+    return this.opts.install;
+  }
+
+  /** A scratch folder of its own under the work dir, removed by the caller. */
+  private scratch(what: string): string {
+    const base = this.opts.workDir ?? tmpdir();
+    mkdirSync(base, { recursive: true, mode: 0o700 });
+    return mkdtempSync(join(base, `${what}-`));
+  }
+
+  /** Progress of an upgrade, rollback or reset: the log, and events of source "upgrade" (bunkerctl follows them). */
+  private progress(source: string): (line: string) => void {
+    return (line) => { log.info(`${source}: ${line}`); this.events.add(source, line); };
+  }
+
+  private async upgradeImage(url: string, signal: AbortSignal): Promise<void> {
+    const { disk, slot } = this.installed();
+    if (!this.opts.imageKey) throw new Error("upgrade: this node has no trusted image key (etc/bunker/image.pub of its initramfs), so no image can be checked");
+    const say = this.progress("upgrade");
+    const work = this.scratch("upgrade");
+    try {
+      say(`fetching ${url}`);
+      const image = await downloadImage(url, join(work, "image"), this.opts.imageKey, { signal, progress: say });
+      const target = upgradeRunning(disk, slot, image, work, say);
+      say(`slot ${target} holds ${image.manifest.build.version ?? "the new image"}; it boots once at the next reboot and is kept when healthy`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Reset's wipe: the install disk's volumes (empty = STATE and EPHEMERAL), and the saved config wherever it is. */
+  private wipeVolumes(requested: ResettableLabel[] | undefined): void {
+    const volumes = requested?.length ? requested : [...RESETTABLE];
+    const say = this.progress("reset");
+    if (this.opts.install) {
+      const work = this.scratch("reset");
+      try {
+        resetRunning(this.opts.install.disk, volumes, this.stateMounted ? { [Label.STATE]: this.opts.stateDir } : {}, work, say);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    } else if (volumes.includes(Label.EPHEMERAL)) {
+      say("EPHEMERAL: no install disk, nothing to wipe");
+    }
+    if (volumes.includes(Label.STATE)) {
+      rmSync(this.savedConfigPath, { force: true });
+      say("STATE: the saved config is gone; the next boot is in maintenance mode");
+    }
+  }
+
+  /**
+   * metal, booted from an installed disk: the state dir becomes the disk's STATE volume, so the
+   * saved config survives a reboot. When it cannot be mounted the node boots on with the tmpfs
+   * (and says so): a node that cannot keep its config is better than one that does not boot.
+   */
+  private mountState(): void {
+    if (!this.opts.stateOnDisk || !this.opts.install) return;
+    try {
+      const v = mountVolume(this.opts.install.disk, Label.STATE, this.opts.stateDir, { flags: MS.NOSUID | MS.NODEV | MS.NOEXEC });
+      chmodSync(this.opts.stateDir, 0o700);
+      this.stateMounted = true;
+      log.info(`state: ${v.device} (${v.fstype}, STATE of ${this.opts.install.disk}) on ${this.opts.stateDir}`);
+    } catch (err) {
+      const msg = `state: cannot mount STATE of ${this.opts.install.disk} (${errText(err)}); the config is kept in memory only and will not survive a reboot`;
+      log.error(msg);
+      this.events.add("state", msg);
+    }
   }
 
   private putConfig(cfg: MachineConfigSpec): void {

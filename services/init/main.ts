@@ -16,8 +16,11 @@ import { APID_UID } from "./apid.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
 import { existsSync, readFileSync } from "node:fs";
-import { confirmBoot } from "./bootslot.ts";
-import { enterRoot, ROOT_IMAGE } from "./rootfs/enter-root.ts";
+import { bootedSlot, confirmBoot, findInstallDisk } from "./bootslot.ts";
+import { enterRoot, IMAGE_PUBLIC_KEY, ROOT_IMAGE } from "./rootfs/enter-root.ts";
+import type { KeyObject } from "node:crypto";
+import { parsePublicKey } from "../../core/image/manifest.ts";
+import { isSlot, type Slot } from "../../core/install/grub.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
 
@@ -41,6 +44,11 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
                      half-life), so tests can watch a renewal.
   --services FILE    container mode: extra services to run (YAML/JSON list), for tests.
   --no-table         container mode: leave out the built-in service table.
+  --disk PATH --slot A|B
+                     container mode: act as if booted from slot A or B of the installed disk
+                     (or disk image file) PATH: Upgrade, Rollback and Reset work on it.
+  --image-key FILE   container mode: the public key upgrade images must be signed with
+                     (image.pub of a build); a node uses its initramfs's etc/bunker/image.pub.
 
 Signals: SIGTERM and SIGPWR shut down, SIGINT (ctrl-alt-del on a node) reboots.
 Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s).
@@ -58,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
         mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
         services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
         "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
+        disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" },
         // Test hooks (container mode only): "controller" adds a controller that always throws,
         // "uncaught" throws an uncaught error shortly after boot.
         "inject-fault": { type: "string", multiple: true },
@@ -77,8 +86,8 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
   const faults = args["inject-fault"] ?? [];
   for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"])) {
-    console.error("init: --services, --no-table, --cert-lifetime and test hooks are for container mode only");
+  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"])) {
+    console.error("init: --services, --no-table, --cert-lifetime, --disk, --slot, --image-key and test hooks are for container mode only");
     return 2;
   }
 
@@ -92,11 +101,28 @@ export async function main(argv: string[]): Promise<number> {
   // apid is unprivileged: uid 50 whenever init may switch users; as init's own user otherwise.
   const apidUid = process.getuid?.() === 0 ? APID_UID : undefined;
 
+  if ((args.disk === undefined) !== (args.slot === undefined) || (args.slot !== undefined && !isSlot(args.slot))) {
+    console.error("init: --disk PATH and --slot A|B go together");
+    return 2;
+  }
+  let imageKey: KeyObject | undefined;
+  try {
+    if (args["image-key"]) imageKey = parsePublicKey(readFileSync(args["image-key"], "utf8"));
+  } catch (err) {
+    console.error(`init: --image-key ${args["image-key"]}: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+
   if (mode === "metal") logToKernel();
+  // The image's key lives in the initramfs, which is gone from view once the root is entered.
+  if (mode === "metal" && existsSync(`/${IMAGE_PUBLIC_KEY}`)) {
+    try { imageKey = parsePublicKey(readFileSync(`/${IMAGE_PUBLIC_KEY}`, "utf8")); } catch (err) { log.warn(`image key /${IMAGE_PUBLIC_KEY}: ${errText(err)}; upgrades will be refused`); }
+  }
+  let imageVersion: string | undefined;
   // Started from the initramfs: verify the signed root and switch into it before anything else.
   if (mode === "metal" && existsSync(`/${ROOT_IMAGE}`)) {
     try {
-      enterRoot({ log: (line) => log.info(`rootfs: ${line}`) });
+      imageVersion = enterRoot({ log: (line) => log.info(`rootfs: ${line}`) }).build.version;
     } catch (err) {
       log.error(`rootfs: ${errText(err)}; rebooting in 10 s`);
       await Bun.sleep(10_000);
@@ -105,6 +131,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const stateDir = mode === "metal" ? "/system/state" : resolve(args["state-dir"]!);
+  const cmdline = mode === "metal" && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : "";
+  let install: MachineOptions["install"];
+  if (args.disk !== undefined) install = { disk: resolve(args.disk), slot: args.slot as Slot };
+  else if (mode === "metal" && bootedSlot(cmdline) !== null) {
+    const disk = findInstallDisk();
+    if (disk) install = { disk, slot: bootedSlot(cmdline)! };
+    else log.error(`booted from slot ${bootedSlot(cmdline)} but no disk with Bunker's layout was found: the state stays in memory`);
+  }
   const runDir = mode === "metal" ? "/system/run" : stateDir;
   let api: GrpcServer | undefined;
 
@@ -126,6 +160,8 @@ export async function main(argv: string[]): Promise<number> {
 
   const opts: MachineOptions = {
     mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
+    install, stateOnDisk: mode === "metal", imageKey, imageVersion, trial: /(?:^|\s)bunker\.trial=1(?:\s|$)/.test(cmdline),
+    workDir: mode === "metal" ? "/run/bunker" : undefined,
     noTable: args["no-table"],
     api: listen === undefined ? undefined : { listen, uid: apidUid, gid: apidUid, certLifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
     faultyController: faults.includes("controller"), onPower,
@@ -169,11 +205,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await machine.boot();
     log.info(`boot done: stage ${machine.stage()}`);
-    if (mode === "metal") {
-      // Healthy: keep the slot we booted from (a trial of a new slot becomes the slot).
-      try { log.info(`boot slot: ${confirmBoot(readFileSync("/proc/cmdline", "utf8")).message}`); }
-      catch (err) { log.warn(`boot slot: could not confirm: ${errText(err)}`); }
-    }
+    if (mode === "metal" && !install) log.info(`boot slot: ${confirmBoot(cmdline, null).message}`);
   } catch (err) {
     // A failed boot leaves the API up so the node can be diagnosed and fixed, not a dead end.
     log.error(`boot failed: ${err instanceof Error ? err.message : String(err)}`);

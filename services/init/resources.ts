@@ -11,6 +11,8 @@ export const EVENTS: Kind = { namespace: "runtime", type: "Events.runtime.bunker
 export const SEQUENCES: Kind = { namespace: "runtime", type: "Sequences.runtime.bunker.dev" };
 /** init's own counters (pid, mode, orphans reaped, controller runs), refreshed every second. */
 export const INIT_STATUS = { namespace: "runtime", type: "InitStatuses.runtime.bunker.dev", id: "init" };
+/** Where this boot came from: the install disk and slot, the image's version, where the state lives. */
+export const BOOT_STATUS = { namespace: "runtime", type: "BootStatuses.runtime.bunker.dev", id: "boot" };
 /** The node's hostname, as init sets it (the network kinds are in core/netresources). */
 export const HOSTNAME = HOSTNAME_STATUS;
 
@@ -37,6 +39,21 @@ export interface InitStatusSpec {
   controllers: { name: string; runs: number; failures: number; lastError?: string }[];
   sequence: string | null;
 }
+export interface BootStatusSpec {
+  /** Booted from an installed disk (bunker.slot= on the kernel command line). */
+  installed: boolean;
+  disk: string;
+  /** The slot this boot runs from, "" when not installed. */
+  slot: string;
+  /** This boot is the one-shot trial of an upgrade (bunker.trial=1). */
+  trial: boolean;
+  /** The version of the running image (its signed root manifest), "" when not known. */
+  image: string;
+  /** Where the saved config lives: "disk" (STATE), "memory" (tmpfs: lost at reboot) or "folder" (container mode). */
+  state: "disk" | "memory" | "folder";
+  /** What init made of this boot on the disk: confirmed, fell back, or why it could not tell. */
+  confirmation: string;
+}
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
 export interface SequenceSpec {
   state: "running" | "done" | "failed" | "aborted";
@@ -55,6 +72,7 @@ const defs: ResourceDefinition[] = [
   { type: SERVICES.type, aliases: ["svc", "service"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "HEALTHY", path: "spec.healthy" }, { name: "RESTARTS", path: "spec.restarts" }] },
   { type: EVENTS.type, aliases: ["event", "ev"], namespace: "runtime", columns: [{ name: "SOURCE", path: "spec.source" }, { name: "MESSAGE", path: "spec.message" }] },
   { type: SEQUENCES.type, aliases: ["sequence", "seq"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "PHASE", path: "spec.phase" }] },
+  { type: BOOT_STATUS.type, aliases: ["bootstatus", "boot"], namespace: "runtime", columns: [{ name: "SLOT", path: "spec.slot" }, { name: "IMAGE", path: "spec.image" }, { name: "STATE", path: "spec.state" }] },
   { type: INIT_STATUS.type, aliases: ["initstatus"], namespace: "runtime", columns: [{ name: "PID", path: "spec.pid" }, { name: "REAPED", path: "spec.reaped" }] },
   ...NETWORK_DEFINITIONS,
 ];

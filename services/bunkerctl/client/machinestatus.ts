@@ -62,3 +62,14 @@ export async function waitFor(
     await Bun.sleep(Math.min(500, Math.max(0, deadline - Date.now())));
   }
 }
+
+/**
+ * After a reboot was asked for: polls until the node runs a boot other than `before` (the
+ * MachineStatus creation time seen first) and is ready (or, with `booted`, has finished its boot
+ * sequence: running or maintenance, whatever its conditions), printing each change as LABEL: LINE.
+ */
+export function waitForNewBoot(api: Api, d: Destination, before: number, waitMs: number, until: "ready" | "booted" = "ready"): Promise<MachineStatus> {
+  const done = (x: MachineStatus) => x.created !== before && (until === "ready" ? x.ready : x.stage === "running" || x.stage === "maintenance");
+  return waitFor(api, d, Date.now() + waitMs, done, (line) => console.log(`${d.label}: ${line}`),
+    (x) => (x.created === before ? `${x.stage}: going down` : describe(x)));
+}

@@ -1,6 +1,6 @@
 import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { usageError } from "../args.ts";
-import { describe, machineStatus, waitFor } from "../client/machinestatus.ts";
+import { describe, machineStatus, waitForNewBoot } from "../client/machinestatus.ts";
 import { parseDuration } from "../client/output.ts";
 import { closedNote, powerCall } from "../client/power.ts";
 import { CONNECT_HELP, runRemote } from "../client/remote.ts";
@@ -38,8 +38,7 @@ export function run(argv: string[]): Promise<number> {
       const answer = await powerCall(() => r.api.unary(M.Reboot, { mode }, d));
       console.log(`${d.label}: rebooting${closedNote(answer)}`);
       if (!a.values.wait) return;
-      const s = await waitFor(r.api, d, Date.now() + ms, (x) => x.created !== before && x.ready, (line) => console.log(`${d.label}: ${line}`),
-        (x) => (x.created === before ? `${x.stage}: going down` : describe(x)));
+      const s = await waitForNewBoot(r.api, d, before, ms);
       console.log(`${d.label}: back: ${describe(s)}`);
     });
     return exit;

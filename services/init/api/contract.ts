@@ -26,7 +26,6 @@ type Impl<S, Streaming> = {
 const pb = bunker.machine.v1;
 const rpb = bunker.resource.v1;
 const ms = (iso: string | undefined) => (iso ? Date.parse(iso) : 0);
-const unimplemented = (what: string) => async (): Promise<never> => { throw new ApiError("unimplemented", `${what}: not served by init yet`); };
 
 const APPLY_MODES: Record<number, ApplyMode> = {
   [pb.ApplyMode.APPLY_MODE_AUTO]: "auto", [pb.ApplyMode.APPLY_MODE_LIVE]: "live", [pb.ApplyMode.APPLY_MODE_REBOOT]: "reboot",
@@ -120,7 +119,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     },
     async Reboot() { h.reboot(); return { actorId: "" }; },
     async Shutdown() { h.shutdown(); return { actorId: "" }; },
-    async Reset() { h.reset(); return { actorId: "" }; },
+    async Reset(req) { h.reset({ graceful: req.graceful === true, reboot: req.reboot === true, wipeVolumes: req.wipeVolumes ?? [] }); return { actorId: "" }; },
     async ApplyConfiguration(req) {
       const mode = APPLY_MODES[req.mode ?? 0];
       if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
@@ -142,8 +141,8 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async GenerateClientConfiguration(req) {
       return generateClientConfiguration(h.config(), { roles: req.roles ?? [], ttlSeconds: req.ttlSeconds ?? 0, context: req.context ?? "" });
     },
-    async Upgrade(req) { await h.upgrade({ image: req.image }); return { message: "upgrading", actorId: "" }; },
-    Rollback: unimplemented("Rollback"),
+    async Upgrade(req) { return { ...(await h.upgrade({ image: req.image, stage: req.stage === true })), actorId: "" }; },
+    async Rollback() { return h.rollback(); },
   };
 }
 

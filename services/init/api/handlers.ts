@@ -10,7 +10,10 @@ import {
 } from "../../../core/resources/index.ts";
 import { parseMachineConfig } from "../config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
-import { writeAtomic, type Machine } from "../machine.ts";
+import { NOT_INSTALLED, writeAtomic, type Machine } from "../machine.ts";
+import { fileURL, ImageError } from "../../../core/install/download.ts";
+import { otherSlot } from "../../../core/install/grub.ts";
+import { RESETTABLE } from "../../../core/install/reset.ts";
 import { unifiedDiff } from "../textdiff.ts";
 import {
   EVENTS, HOSTNAME, MACHINE_CONFIG, MACHINE_STATUS,
@@ -22,6 +25,9 @@ import { ApiError } from "./errors.ts";
 import type { Segment } from "../ringbuffer.ts";
 import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
+
+/** How long Upgrade and Rollback wait after answering before the reboot starts. */
+const ANSWER_GRACE_MS = 500;
 
 /** What a handler learns about its call: when to stop. */
 export interface CallContext { signal: AbortSignal }
@@ -89,6 +95,14 @@ export function createHandlers(m: Machine) {
     done.catch(() => { /* its failure is in the sequence status and the event history */ });
     return { accepted: true, sequence: name };
   };
+
+  /**
+   * Reboots after the answer has left: through apid the answer crosses a service the reboot
+   * stops first, so starting at once would cut it off.
+   */
+  const rebootSoon = () => setTimeout(() => {
+    try { startSequence("reboot"); } catch (err) { m.events.add("upgrade", `reboot after the slot change: ${err instanceof Error ? err.message : String(err)}`); }
+  }, ANSWER_GRACE_MS);
 
   /** The config being tried (mode try), until confirmed or reverted. */
   let trying: { raw: string; deadline: number; timer: ReturnType<typeof setTimeout> } | undefined;
@@ -204,8 +218,43 @@ export function createHandlers(m: Machine) {
     },
     reboot: () => startSequence("reboot"),
     shutdown: () => startSequence("shutdown"),
-    reset: () => startSequence("reset"),
-    upgrade: async (p: Record<string, unknown>) => { await m.sequencer.run("upgrade", { image: p.image }); return { ok: true }; },
+    /** Wipes volumes (empty = STATE and EPHEMERAL), then reboots or powers off; answers once accepted. */
+    reset: (p: Record<string, unknown> = {}) => {
+      const volumes = Array.isArray(p.wipeVolumes) ? p.wipeVolumes.map((v) => String(v).toUpperCase()) : [];
+      const bad = volumes.filter((v) => !(RESETTABLE as readonly string[]).includes(v));
+      if (bad.length) throw new ApiError("invalid_argument", `wipe_volumes: ${bad.join(", ")}: only ${RESETTABLE.join(", ")} can be wiped (the boot slots and META stay)`);
+      return startSequence("reset", { graceful: p.graceful !== false, reboot: p.reboot !== false, volumes });
+    },
+    /**
+     * Fetches the image at p.image, checks it against its signed manifest, writes the inactive
+     * slot and arms a one-shot boot of it; then reboots unless p.stage. Every refusal comes
+     * before anything stops.
+     */
+    upgrade: async (p: Record<string, unknown>) => {
+      const url = str(p, "image");
+      if (!m.opts.install) throw new ApiError("failed_precondition", `upgrade: ${NOT_INSTALLED}`);
+      try { fileURL(url, "manifest.json"); } catch (err) { throw new ApiError("invalid_argument", (err as Error).message); }
+      try {
+        await m.sequencer.run("upgrade", { image: url });
+      } catch (err) {
+        if (err instanceof ImageError) throw new ApiError(err.unreachable ? "unavailable" : "failed_precondition", `upgrade refused, nothing changed: ${err.message}`);
+        throw toApiError(err);
+      }
+      if (p.stage === true) return { message: `staged: slot ${otherSlot(m.opts.install.slot)} boots once at the next reboot` };
+      rebootSoon();
+      return { message: `rebooting into slot ${otherSlot(m.opts.install.slot)}` };
+    },
+    /** Makes the other slot the one that boots, then reboots into it. */
+    rollback: async () => {
+      if (!m.opts.install) throw new ApiError("failed_precondition", `rollback: ${NOT_INSTALLED}`);
+      try {
+        await m.sequencer.run("rollback");
+      } catch (err) {
+        throw err instanceof BusyError ? toApiError(err) : new ApiError("failed_precondition", `rollback refused: ${(err as Error).message}`);
+      }
+      rebootSoon();
+      return { message: `rolling back: rebooting into slot ${otherSlot(m.opts.install.slot)}` };
+    },
   };
 }
 

@@ -122,7 +122,10 @@ test("errors carry their gRPC status: bad config, unknown type, busy-free refusa
   expect((await rejection(bad)).message).toMatch(/api:4:9: error: machine.type: .*\napi:3:1: error: machine.token|api:3:1: error: machine.token: .*\napi:4:9: error: machine.type/);
   expect(await rejection(client.unary(ResourceService.List, { type: "nope" }))).toMatchObject({ code: Status.NOT_FOUND });
   expect(await rejection(client.unary(MachineService.ServiceStart, { id: "nope" }))).toMatchObject({ code: Status.NOT_FOUND });
-  expect((await rejection(client.unary(MachineService.Upgrade, {}))).message).toMatch("needs the installer");
+  const notInstalled = await rejection(client.unary(MachineService.Upgrade, { image: "http://127.0.0.1:9/image/" }));
+  expect(notInstalled).toMatchObject({ code: Status.FAILED_PRECONDITION });
+  expect(notInstalled.message).toMatch("not booted from an installed disk");
+  expect(await rejection(client.unary(MachineService.Rollback, {}))).toMatchObject({ code: Status.FAILED_PRECONDITION });
   // A worker holds no CA key: it cannot mint client certificates.
   expect(await rejection(client.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"] }))).toMatchObject({ code: Status.FAILED_PRECONDITION });
   expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
