@@ -67,7 +67,7 @@ describe.skipIf(!haveQemu())("installed disk (QEMU TCG, no ISO)", () => {
   test("BIOS: GRUB from the MBR and the BIOS boot partition boots slot A to PID 1", async () => {
     await bootDisk({}, (q) => {
       expect(bootedSlots(q)).toEqual(["A"]);
-      expect(q.output()).toMatch(/Command line: .*bunker\.slot=A bunker\.trial=0/);
+      expect(q.output()).toMatch(/command line: .*bunker\.slot=A bunker\.trial=0/i);
     });
   }, BOOT_MS + 60_000);
 
@@ -80,7 +80,7 @@ describe.skipIf(!haveQemu())("installed disk (QEMU TCG, no ISO)", () => {
     expect(onDisk((dev) => upgrade(dev, verifyImage(v2)))).toBe("B");
     await bootDisk({ uefi: true }, (trial) => {
       expect(bootedSlots(trial)).toEqual(["B"]);
-      expect(trial.output()).toMatch(/Command line: .*bunker\.slot=B bunker\.trial=1/);
+      expect(trial.output()).toMatch(/command line: .*bunker\.slot=B bunker\.trial=1/i);
     });
     // GRUB's save_env (through UEFI) emptied try_slot before booting B.
     expect(onDisk((dev) => bootState(dev))).toMatchObject({ slot: "A", trySlot: null, fallback: "A" });
