@@ -17,7 +17,8 @@ pass=$(count pass); fail=$(count fail); skip=$(count skip)
 pass=${pass:-0}; fail=${fail:-0}
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi  # the runner itself failed
 # A long run scrolls a failure's reason far above the totals: print it again next to them, from
-# bun's "error:" line before each failed test to the test's own line (at most 5, 80 lines each).
+# bun's "error:" line before each failed test to the test's own line (at most 5, 80 lines each,
+# 300 characters a line).
 if [ "$fail" -gt 0 ]; then
   # bun lists the failures again under "N tests failed:"; only the first listing has the reasons.
   end=$(grep -nE '^[0-9]+ tests? failed:$' "$log" | tail -1 | cut -d: -f1)
@@ -25,7 +26,8 @@ if [ "$fail" -gt 0 ]; then
     from=$(head -n "$n" "$log" | grep -nE '^error' | tail -1 | cut -d: -f1)
     if [ -z "$from" ] || [ $(( n - from )) -gt 80 ]; then from=$(( n > 40 ? n - 40 : 1 )); fi
     echo "---- failure (line $n of the run) ----"
-    sed -n "${from},${n}p" "$log"
+    # Lines cut at 300 characters: an assertion can print a whole console as one line.
+    sed -n "${from},${n}p" "$log" | cut -c1-300
   done
 fi
 if [ -n "$skip" ] && [ "$skip" -gt 0 ]; then
