@@ -144,9 +144,10 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
     await withQemu({ kernel: join(img, "vmlinuz"), initrd: cpio, append: KERNEL_CMDLINE }, async (q) => {
       await q.waitFor("[preinit] cannot execute /usr/bin/bunker: No such file or directory", BOOT_MS);
       await q.waitFor("[preinit] rebooting in 10 s", 5_000);
-      // -no-reboot turns the guest's reboot into QEMU's exit.
-      await q.waitExit(60_000);
-      expect(q.find("reboot: Restarting system")).toBeDefined();
+      // -no-reboot turns the guest's reboot into QEMU's own exit, status 0 (a kill at the
+      // deadline would not be); the kernel's "Restarting system" line is not relied on, since
+      // under load its console write can drop characters.
+      expect(await q.waitExit(60_000)).toBe(0);
       expect(q.find("Kernel panic")).toBeUndefined();
     });
   }, BOOT_MS + 60_000);
