@@ -49,7 +49,12 @@ async function bootDisk(o: { uefi?: boolean; allowReboot?: boolean }, check: (q:
 }
 
 /** The slots GRUB booted, in order, from its console lines. */
-const bootedSlots = (q: Qemu) => q.lines.map((l) => l.text.match(/Bunker: booting slot ([AB])/)?.[1]).filter((s) => s !== undefined);
+/**
+ * The slots this one boot went through: GRUB's "booting slot X" and the kernel's command line
+ * (printed twice) each name it, and any of those lines may lose characters to a busy emulated
+ * UART under load, so every slot any of them names counts once.
+ */
+const bootedSlots = (q: Qemu) => [...new Set(q.lines.map((l) => l.text.match(/Bunker: booting slot ([AB])|command line: .*bunker\.slot=([AB])/i)).flatMap((m) => (m ? [m[1] ?? m[2]!] : [])))];
 
 /** A copy of the image, re-signed after `change`: a valid image the manifest check accepts. */
 function variant(name: string, change: (dir: string) => void): string {
