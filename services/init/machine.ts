@@ -456,7 +456,8 @@ export class Machine {
       say(`installed ${r.version} to slot ${r.slot} of ${r.disk} (${r.partitions} partitions${r.wiped.length ? `; wiped ${r.wiped.join(", ")}` : ""}), with the config in STATE; rebooting into it`);
     } catch (err) {
       if (signal.aborted) throw err;
-      this.installError = `install refused: ${errText(err)}`;
+      // The message alone: a refusal is an answer for the operator, not a crash to debug.
+      this.installError = `install refused: ${err instanceof Error ? err.message : String(err)}`;
       log.error(`${this.installError}; the node stays up from its boot medium`);
       this.events.add("install", this.installError);
       this.setStage(this.stage());
