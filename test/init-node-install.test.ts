@@ -57,20 +57,20 @@ const config = (image: string, wipe = false) =>
 interface Node { machine: Machine; powered: PowerRequest[]; text: string }
 
 /** A container-mode init booted with `cfg`, installing to `disk`; returns once the boot sequence ended. */
-async function boot(name: string, disk: string, cfg: string): Promise<Node> {
+async function boot(name: string, disk: string, cfg: string | null): Promise<Node> {
   const stateDir = join(fx!.work, `${name}-state`);
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, "svc.yaml"), JSON.stringify([{ id: "sleeper", argv: ["/bin/sleep", "1000"] }]));
-  writeFileSync(join(stateDir, "boot.yaml"), cfg);
+  if (cfg !== null) writeFileSync(join(stateDir, "boot.yaml"), cfg);
   const powered: PowerRequest[] = [];
   const machine = new Machine({
     mode: "container", stateDir, runDir: stateDir, noTable: true, servicesFile: join(stateDir, "svc.yaml"),
-    configFile: join(stateDir, "boot.yaml"), installFromConfig: disk, imageKey: trusted(),
+    configFile: cfg === null ? undefined : join(stateDir, "boot.yaml"), installFromConfig: disk, imageKey: trusted(),
     workDir: join(fx!.work, `${name}-work`), onPower: (a) => powered.push(a),
   });
   await machine.boot().catch(() => {}); // an install's boot sequence ends preempted by the reboot
   for (let i = 0; i < 200 && machine.sequencer.running() !== undefined; i++) await Bun.sleep(25);
-  return { machine, powered, text: cfg };
+  return { machine, powered, text: cfg ?? "" };
 }
 
 async function finish(n: Node): Promise<void> {
@@ -164,6 +164,25 @@ describe("init installs itself on machine.install's disk", () => {
     const disk = fx!.blankDisk("otherkey.img");
     await refused("otherkey", disk, config(url("other-key")), /install refused: .*(signature|key)/i);
   }, 120_000);
+
+  test("booted in maintenance mode (the ISO), an apply-config that names the disk installs, then reboots", async () => {
+    const disk = fx!.blankDisk("applied.img");
+    const n = await boot("applied", disk, null);
+    const text = config(url("image"));
+    try {
+      expect(n.machine.stage()).toBe("maintenance");
+      expect(n.powered).toEqual([]);
+      await n.machine.request("apply-config", { raw: text });
+      // The install runs as a sequence of its own once the apply-config answered.
+      for (let i = 0; i < 1200 && n.powered.length === 0; i++) await Bun.sleep(50);
+      expect(n.powered).toEqual(["reboot"]);
+    } finally { await finish(n); }
+    const dev = openDisk(disk);
+    try {
+      expect(bootState(dev).slot).toBe("A");
+      expect(readExt4File(dev, tableOf(dev), Label.STATE, "/config.yaml")).toBe(text);
+    } finally { dev.close(); }
+  }, 300_000);
 
   test("with wipe: true a used disk is installed over", async () => {
     const disk = fx!.installedDisk("wipe.img");

@@ -32,7 +32,7 @@ import {
   BOOT_STATUS, HOSTNAME, INIT_STATUS, type BootStatusSpec, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
   type HostnameSpec, type InitStatusSpec, type MachineConfigSpec, type MachineStageSpec, type Stage,
 } from "./resources.ts";
-import { Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
+import { PreemptedError, Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
 import { Supervisor } from "./supervisor.ts";
 import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
 import { serviceTable } from "./table.ts";
@@ -305,7 +305,7 @@ export class Machine {
         })] },
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
         // Not yet installed and the config names a disk: install there and reboot into it.
-        ...(!this.opts.install && this.opts.installFromConfig ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
+        ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start())] },
         // Healthy enough to keep: the slot we booted from stays (a trial of a new slot becomes the slot).
         ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => this.confirmSlot())] }] : []),
@@ -327,6 +327,9 @@ export class Machine {
             this.task("api-certificates", () => this.refreshApid()),
           ] },
           { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
+          // A node not yet installed (booted from the ISO, in maintenance mode) given a config
+          // that names an install disk: install once this answer has left (a sequence of its own).
+          ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("queue", () => this.queueInstall())] }] : []),
         ]),
       ],
     });
@@ -357,6 +360,10 @@ export class Machine {
     this.sequencer.define({
       name: "upgrade", preemptedBy: [],
       phases: () => [{ name: "install", tasks: [this.task("image", ({ args, signal }) => this.upgradeImage(String(args.image ?? ""), signal))] }],
+    });
+    this.sequencer.define({
+      name: "install", preemptedBy: ["reboot", "shutdown"],
+      phases: () => [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }],
     });
     this.sequencer.define({
       name: "rollback", preemptedBy: [],
@@ -435,6 +442,21 @@ export class Machine {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
+  }
+
+  /** Not booted from an installed disk, and allowed to install (a node; --install-disk in container mode). */
+  private mayInstall(): boolean {
+    return !this.opts.install && this.opts.installFromConfig !== undefined && this.opts.installFromConfig !== false;
+  }
+
+  /** After an apply-config: the install sequence, when the config now asks for one. */
+  private queueInstall(): void {
+    if (!installSection(this.currentConfig())) return;
+    this.installError = undefined;
+    setTimeout(() => {
+      // A good install ends preempted by its own reboot: that is no error.
+      this.request("install").catch((err) => { if (!(err instanceof PreemptedError)) log.error(`install: ${errText(err)}`); });
+    }, APID_RESTART_DELAY_MS);
   }
 
   /**
