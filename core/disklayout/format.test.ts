@@ -16,6 +16,7 @@ test("a program the image carries under NODE_TOOLS/bin runs from there, with its
   const t = toolCommand(["mke2fs", "-q", "x"], dir);
   expect(t.cmd).toEqual([prog, "-q", "x"]);
   expect(t.env.LD_LIBRARY_PATH).toBe(join(dir, "lib"));
+  expect(t.env.GCONV_PATH).toBe(join(dir, "gconv"));
   const r = Bun.spawnSync(t.cmd, { env: t.env });
   expect(r.stdout.toString().trim()).toBe(`${prog} ${join(dir, "lib")} -q x`);
 });

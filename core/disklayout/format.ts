@@ -19,7 +19,7 @@ export const NODE_TOOLS = "/usr/lib/bunker";
 export function toolCommand(cmd: string[], tools = NODE_TOOLS): { cmd: string[]; env: Record<string, string> } {
   const env: Record<string, string> = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" };
   const own = join(tools, "bin", cmd[0] ?? "");
-  if (cmd[0] && !cmd[0].includes("/") && existsSync(own)) return { cmd: [own, ...cmd.slice(1)], env: { ...env, LD_LIBRARY_PATH: join(tools, "lib") } };
+  if (cmd[0] && !cmd[0].includes("/") && existsSync(own)) return { cmd: [own, ...cmd.slice(1)], env: { ...env, LD_LIBRARY_PATH: join(tools, "lib"), GCONV_PATH: join(tools, "gconv") } };
   return { cmd, env };
 }
 

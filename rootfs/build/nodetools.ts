@@ -17,11 +17,15 @@ export const NODE_PROGRAMS = ["/usr/sbin/mke2fs", "/usr/sbin/mkfs.fat", "/usr/bi
 /** mtools dispatches on its name: these are links to it. */
 export const MTOOLS_LINKS = ["mcopy", "mmd"];
 export const GRUB_FILES = ["boot.img", "core.img", "BOOTX64.EFI"] as const;
+/** glibc's iconv module for codepage 850, which mtools converts FAT short names with. */
+const GCONV_MODULE = "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so";
+/** The one conversion mtools needs, in gconv-modules syntax (the image has no glibc gconv folder). */
+const GCONV_MODULES = ["alias\tCP850//\tIBM850//", "alias\t850//\tIBM850//", "module\tIBM850//\tINTERNAL\tIBM850\t1", "module\tINTERNAL\tIBM850//\tIBM850\t1", ""].join("\n");
 
 /** Copies the tools into `root` (the SquashFS staging tree); `payload` are the libraries the root already has. */
 export async function stageNodeTools(root: string, work: string, payload: PayloadFile[]): Promise<void> {
   const base = join(root, NODE_TOOLS.replace(/^\//, ""));
-  for (const d of ["bin", "lib", "grub"]) mkdirSync(join(base, d), { recursive: true });
+  for (const d of ["bin", "lib", "grub", "gconv"]) mkdirSync(join(base, d), { recursive: true });
   const have = new Set(payload.map((p) => p.image));
   const libs = new Map<string, string>();
   for (const prog of NODE_PROGRAMS) {
@@ -35,6 +39,10 @@ export async function stageNodeTools(root: string, work: string, payload: Payloa
     chmodSync(join(base, "lib", name), 0o644);
   }
   for (const l of MTOOLS_LINKS) symlinkSync("mtools", join(base, "bin", l));
+  // Without it mtools fails on a node: "Error converting to codepage 850", "Cannot initialize '::'".
+  copyFileSync(GCONV_MODULE, join(base, "gconv/IBM850.so"));
+  writeFileSync(join(base, "gconv/gconv-modules"), GCONV_MODULES);
+  for (const f of ["IBM850.so", "gconv-modules"]) chmodSync(join(base, "gconv", f), 0o644);
   const boot = buildBootloader(join(work, "grub"));
   writeFileSync(join(base, "grub/boot.img"), boot.bootImg);
   writeFileSync(join(base, "grub/core.img"), boot.coreImg);
