@@ -82,7 +82,7 @@ export async function installNode(o: NodeInstallOptions): Promise<InstallResult 
     const image = await downloadImage(o.section.image, dir, o.key, { signal: o.signal, progress: say });
     const dev = openDisk(disk, { write: true });
     try {
-      const r = install(dev, image, { wipe, config: o.configText, bootloader: prebuiltBootloader(join(NODE_TOOLS, "grub")) ?? undefined, progress: say });
+      const r = install(dev, image, { wipe, config: o.configText, bootloader: prebuiltBootloader(join(NODE_TOOLS, "grub")) ?? undefined, progress: say, scratch: o.work });
       return { ...r, disk, version: image.manifest.build.version ?? "unknown" };
     } finally {
       dev.close();

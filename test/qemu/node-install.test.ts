@@ -98,7 +98,7 @@ describe.skipIf(!haveQemu())("install from a node booted from the ISO (QEMU TCG,
       await q.waitFor(/state: \/dev\/vda6 \(ext4, STATE of \/dev\/vda\) on \/system\/state/, 5_000);
       // mTLS with the client config generated with the node's config: the same CA and admin.
       const version = await waitForApi({ bunkerconfig: c.bunkerconfig, port }, 120_000);
-      expect(version).toContain("Bunker");
+      expect(version).toMatch(/MAINTENANCE\s*\n.*\bno\s*$/m);
       const status = JSON.parse(await ctlOk(["get", "bootstatus", "-o", "json"], c.bunkerconfig)) as { spec: unknown }[];
       expect(status[0]?.spec).toMatchObject({ installed: true, disk: "/dev/vda", slot: "A", state: "disk" });
       expect(await ctlOk(["get", "machineconfig"], c.bunkerconfig)).toMatch(/v1alpha1\s+\d+\s+state$/m);
