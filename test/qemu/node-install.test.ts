@@ -7,7 +7,8 @@
  * STATE and reboots (QEMU runs with -no-reboot, so the reboot ends it). QEMU then starts again
  * WITHOUT the ISO, on the same disk: GRUB boots slot A, the config comes from STATE (no
  * maintenance mode), and the host's bunkerctl reaches the node over mTLS with the generated
- * bunkerconfig: the same CA and admin credentials. The disk is checked from the host after.
+ * bunkerconfig: the same CA and admin credentials; a third boot does the same under UEFI (OVMF).
+ * The disk is checked from the host between the boots.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
@@ -53,8 +54,8 @@ const sh = (cmd: string[]) => {
   return r.stdout.toString() + r.stderr.toString();
 };
 
-describe.skipIf(!haveQemu())("install from a node booted from the ISO (QEMU TCG, BIOS)", () => {
-  test("ISO + blank disk: apply-config with machine.install installs and reboots; without the ISO the node comes back from slot A with its config and certificates", async () => {
+describe.skipIf(!haveQemu())("install from a node booted from the ISO (QEMU TCG; BIOS, then UEFI)", () => {
+  test("ISO + blank disk: apply-config with machine.install installs and reboots; without the ISO the node comes back from slot A with its config and certificates, by BIOS and by UEFI", async () => {
     const port = await freePort();
     const c = await genCluster(join(work, "cluster"), port, "inst");
     const doc = parseDocument(readFileSync(c.controlplane, "utf8"));
@@ -105,5 +106,13 @@ describe.skipIf(!haveQemu())("install from a node booted from the ISO (QEMU TCG,
       // Booted from the disk, it never installs again.
       expect(q.find("install:")).toBeUndefined();
     });
-  }, 3 * BOOT_MS + 600_000);
+
+    // Boot 3: the same disk under UEFI (OVMF): the node wrote BOOTX64.EFI and grub.cfg onto the
+    // EFI partition with the image's mtools; the firmware's removable-media path finds them.
+    await withQemu({ extraArgs: drive, hostfwd: fwd, memoryMiB: 1024, uefi: true }, async (q) => {
+      await q.waitFor("==== node running ====", BOOT_MS);
+      expect(q.find("Bunker: booting slot A")).toBeDefined();
+      expect(await waitForApi({ bunkerconfig: c.bunkerconfig, port }, 120_000)).toMatch(/MAINTENANCE\s*\n.*\bno\s*$/m);
+    });
+  }, 4 * BOOT_MS + 600_000);
 });
