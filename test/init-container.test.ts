@@ -89,6 +89,8 @@ test("bad command lines exit 2 and say what is wrong", () => {
     const r = run("--mode=container", "--state-dir", "/tmp", ...a);
     expect({ a, code: r.exitCode, err: r.stderr.toString() }).toEqual({ a, code: 2, err: "init: --disk PATH and --slot A|B go together\n" });
   }
+  const both = run("--mode=container", "--state-dir", "/tmp", "--install-disk", "/tmp/x.img", "--disk", "/tmp/x.img", "--slot", "A");
+  expect({ code: both.exitCode, err: both.stderr.toString() }).toEqual({ code: 2, err: "init: --install-disk is for a node not yet installed; not with --disk/--slot\n" });
   const key = run("--mode=container", "--state-dir", "/tmp", "--image-key", "/nonexistent/image.pub");
   expect(key.exitCode).toBe(2);
   expect(key.stderr.toString()).toContain("--image-key /nonexistent/image.pub: ENOENT");

@@ -4,7 +4,24 @@
  * or image file with the partition's byte offset and size: mkfs.fat and mke2fs can write at an
  * offset inside a file, mkfs.xfs cannot (attach a loop device with losetup -o for that).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Filesystem, PlannedVolume } from "./plan.ts";
+
+/**
+ * Where the image keeps the programs a node needs to install itself (mke2fs, mkfs.fat, mtools),
+ * their shared libraries and the prebuilt GRUB images: off every PATH a service sees, so only
+ * the installer runs them.
+ */
+export const NODE_TOOLS = "/usr/lib/bunker";
+
+/** The program and environment that run `cmd`: the image's copy under `tools`/bin when it has one, else PATH. */
+export function toolCommand(cmd: string[], tools = NODE_TOOLS): { cmd: string[]; env: Record<string, string> } {
+  const env: Record<string, string> = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" };
+  const own = join(tools, "bin", cmd[0] ?? "");
+  if (cmd[0] && !cmd[0].includes("/") && existsSync(own)) return { cmd: [own, ...cmd.slice(1)], env: { ...env, LD_LIBRARY_PATH: join(tools, "lib"), GCONV_PATH: join(tools, "gconv") } };
+  return { cmd, env };
+}
 
 export interface FormatTarget {
   /** A block device or file. */
@@ -42,7 +59,8 @@ export interface ToolResult { command: string[]; code: number; output: string }
 
 /** Runs `cmd` (bounded in time), returning its output; throws naming the command when it fails. */
 export function runTool(cmd: string[], timeoutMs = 300_000): ToolResult {
-  const r = Bun.spawnSync(cmd, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" }, timeout: timeoutMs });
+  const t = toolCommand(cmd);
+  const r = Bun.spawnSync(t.cmd, { env: t.env, timeout: timeoutMs });
   const output = (r.stdout.toString() + r.stderr.toString()).trim();
   const code = r.exitCode ?? -1;
   if (code !== 0) throw new Error(`${cmd.join(" ")} failed (exit ${r.signalCode ?? code})${output ? `: ${output}` : ""}`);

@@ -8,7 +8,7 @@
  *   the removable-media path every UEFI firmware boots without NVRAM entries.
  * - Both: grub/grub.cfg and grub/grubenv on the EFI partition.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DiskDevice } from "../gpt/device.ts";
 import { runTool } from "../disklayout/format.ts";
@@ -84,4 +84,11 @@ export function writeEfiFiles(dev: DiskDevice, offset: number, files: Bootloader
   mt(["mcopy", "-D", "o", "-i", img, cfg, `::/${GRUB_DIR}/grub.cfg`]);
   mt(["mcopy", "-D", "o", "-i", img, env, `::/${GRUB_DIR}/grubenv`]);
   dev.sync();
+}
+
+/** The GRUB images the image build made (rootfs/build/nodetools.ts) in `dir`, or null when they are not there (a host). */
+export function prebuiltBootloader(dir: string): BootloaderFiles | null {
+  const efiImage = join(dir, "BOOTX64.EFI");
+  if (!existsSync(efiImage)) return null;
+  return { bootImg: readFileSync(join(dir, "boot.img")), coreImg: readFileSync(join(dir, "core.img")), efiImage };
 }

@@ -23,13 +23,15 @@ export interface InstallOptions {
   /** Prebuilt GRUB images; built with grub-mkimage when absent. */
   bootloader?: BootloaderFiles;
   progress?: (step: string) => void;
+  /** Where the slot and STATE are staged (default the system's temp folder). */
+  scratch?: string;
 }
 
 export interface InstallResult { slot: "A"; wiped: string[]; partitions: number }
 
 export function install(dev: DiskDevice, image: VerifiedImage, o: InstallOptions): InstallResult {
   const say = o.progress ?? (() => {});
-  const work = mkdtempSync(join(tmpdir(), "bunker-install-"));
+  const work = mkdtempSync(join(o.scratch ?? tmpdir(), "bunker-install-"));
   try {
     say("building GRUB for BIOS and UEFI (grub-mkimage)");
     const boot = o.bootloader ?? buildBootloader(work);
@@ -37,7 +39,7 @@ export function install(dev: DiskDevice, image: VerifiedImage, o: InstallOptions
     const applied = applyLayout(dev, layout, { wipe: o.wipe, progress: say });
     const table = layout.table;
     say("writing slot A: kernel, initramfs, signed manifest");
-    writeSlot(dev, table, "A", image);
+    writeSlot(dev, table, "A", image, work);
     // Slot B gets an empty ext4 labelled EMPTY-B: GRUB and rollback look for BOOT-B, so they tell
     // it from a system, and a running node can mount it to write an upgrade into it.
     emptySlot(dev, table, "B");
@@ -48,7 +50,7 @@ export function install(dev: DiskDevice, image: VerifiedImage, o: InstallOptions
     writeEfiFiles(dev, extent(table, findVolume(table, Label.EFI)).offset, boot, work, "A");
     if (o.config !== undefined) {
       say("storing the machine config in STATE");
-      writeStateConfig(dev, table, o.config);
+      writeStateConfig(dev, table, o.config, work);
     }
     return { slot: "A", wiped: applied.wiped, partitions: layout.volumes.length };
   } finally {

@@ -37,9 +37,10 @@ export const slotLabel = (s: Slot) => (s === "A" ? Label.BOOT_A : Label.BOOT_B);
  * manifest so the slot can be checked later). mke2fs -d builds it whole from a staging folder:
  * nothing of the old filesystem is reused, and the other slot is not opened.
  */
-export function writeSlot(dev: DiskDevice, table: GptTable, slot: Slot, image: VerifiedImage): void {
+export function writeSlot(dev: DiskDevice, table: GptTable, slot: Slot, image: VerifiedImage, scratch = tmpdir()): void {
   const { offset, size } = extent(table, findVolume(table, slotLabel(slot)));
-  const staging = mkdtempSync(join(tmpdir(), `bunker-slot-${slot}-`));
+  // `scratch`: a node's /tmp (64 MiB) cannot hold the kernel and initramfs; the installer there stages on /run.
+  const staging = mkdtempSync(join(scratch, `bunker-slot-${slot}-`));
   try {
     for (const f of SLOT_FILES) copyFileSync(image.files[f], join(staging, f));
     for (const f of ["manifest.json", "manifest.sig"]) copyFileSync(join(image.dir, f), join(staging, f));

@@ -18,9 +18,9 @@ import { extent, findVolume } from "../disklayout/volumes.ts";
 export const STATE_CONFIG = "config.yaml";
 
 /** Makes STATE anew holding only config.yaml (mode 0600): for a fresh install, never a live node. */
-export function writeStateConfig(dev: DiskDevice, table: GptTable, yaml: string): void {
+export function writeStateConfig(dev: DiskDevice, table: GptTable, yaml: string, scratch = tmpdir()): void {
   const { offset, size } = extent(table, findVolume(table, Label.STATE));
-  const staging = mkdtempSync(join(tmpdir(), "bunker-state-"));
+  const staging = mkdtempSync(join(scratch, "bunker-state-"));
   try {
     writeFileSync(join(staging, STATE_CONFIG), yaml, { mode: 0o600 });
     runTool(["mke2fs", "-t", "ext4", "-F", "-q", "-b", "4096", "-L", Label.STATE, "-d", staging, "-E", `offset=${offset}`, dev.path, `${Math.floor(size / 1024)}k`]);

@@ -18,6 +18,7 @@ import { personalities } from "../../services/personalities.ts";
 import { buildIso, ipxeScript } from "./boot.ts";
 import { writeInitramfs, zstdCached } from "./initramfs.ts";
 import { Progress } from "./progress.ts";
+import { stageNodeTools } from "./nodetools.ts";
 import { buildPreinit, payloadOf, squash, stageRoot, type BuildInfo } from "./rootfs.ts";
 import { run } from "./tools.ts";
 
@@ -66,9 +67,10 @@ export async function buildImage(o: ImageOptions): Promise<void> {
     const payload = await p.step("payload: the binary and its glibc libraries", () => payloadOf(o.binary));
 
     const rootImage = join(stage, ROOT_IMAGE);
-    await p.step("root filesystem: SquashFS (zstd)", async () => {
+    await p.step("root filesystem: SquashFS (zstd), with the install tools and GRUB images", async () => {
       const dir = join(work, "root");
       stageRoot(dir, join(repo, "rootfs/skeleton"), personalities.map((x) => x.name).sort(), payload, o.build);
+      await stageNodeTools(dir, work, payload);
       await squash(dir, rootImage, o.epoch);
     });
 

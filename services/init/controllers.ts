@@ -39,6 +39,7 @@ export const machineStatusController: Controller = {
     if (!ctx.get(MACHINE_CONFIG)) {
       unmet.push({ name: "config", reason: stageSpec?.configError ?? "no machine config: waiting in maintenance mode for apply-config" });
     }
+    if (stageSpec?.installError) unmet.push({ name: "install", reason: stageSpec.installError });
     for (const s of ctx.list<ServiceStatus>(SERVICES)) {
       if (!serviceUp(s.spec)) {
         const last = s.spec.events.at(-1)?.message ?? "";

@@ -15,6 +15,7 @@ import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
 import { mountVolume } from "../../core/install/volume.ts";
 import { confirmSlot } from "./bootslot.ts";
+import { installNode, installSection } from "./nodeinstall.ts";
 import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
@@ -31,7 +32,7 @@ import {
   BOOT_STATUS, HOSTNAME, INIT_STATUS, type BootStatusSpec, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
   type HostnameSpec, type InitStatusSpec, type MachineConfigSpec, type MachineStageSpec, type Stage,
 } from "./resources.ts";
-import { Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
+import { PreemptedError, Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
 import { Supervisor } from "./supervisor.ts";
 import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
 import { serviceTable } from "./table.ts";
@@ -89,6 +90,11 @@ export interface MachineOptions {
   imageVersion?: string;
   /** This boot is an upgrade's trial (bunker.trial=1). */
   trial?: boolean;
+  /**
+   * May install itself on the disk of machine.install (a node booted from an ISO or the network).
+   * A string: container mode's stand-in for that disk (a disk image file).
+   */
+  installFromConfig?: boolean | string;
 }
 
 /** Why Upgrade and Rollback are refused on a node not booted from an installed disk. */
@@ -137,9 +143,12 @@ export class Machine {
 
   /** The boot config source's error, kept until a config is applied. */
   private configError: string | undefined;
+  /** Why the install from machine.install was refused (the node stays up from its boot medium). */
+  private installError: string | undefined;
 
   setStage(stage: Stage, configError?: string): void {
-    this.store.modify<MachineStageSpec>(MACHINE_STAGE, () => (configError ? { stage, configError } : { stage }), { owner: "sequencer" });
+    const ie = this.installError;
+    this.store.modify<MachineStageSpec>(MACHINE_STAGE, () => ({ stage, ...(configError ? { configError } : {}), ...(ie ? { installError: ie } : {}) }), { owner: "sequencer" });
   }
 
   stage(): Stage {
@@ -295,6 +304,8 @@ export class Machine {
           else if (!this.configError) log.warn("no machine config: maintenance mode, waiting for apply-config");
         })] },
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
+        // Not yet installed and the config names a disk: install there and reboot into it.
+        ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start())] },
         // Healthy enough to keep: the slot we booted from stays (a trial of a new slot becomes the slot).
         ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => this.confirmSlot())] }] : []),
@@ -316,6 +327,9 @@ export class Machine {
             this.task("api-certificates", () => this.refreshApid()),
           ] },
           { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
+          // A node not yet installed (booted from the ISO, in maintenance mode) given a config
+          // that names an install disk: install once this answer has left (a sequence of its own).
+          ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("queue", () => this.queueInstall())] }] : []),
         ]),
       ],
     });
@@ -346,6 +360,10 @@ export class Machine {
     this.sequencer.define({
       name: "upgrade", preemptedBy: [],
       phases: () => [{ name: "install", tasks: [this.task("image", ({ args, signal }) => this.upgradeImage(String(args.image ?? ""), signal))] }],
+    });
+    this.sequencer.define({
+      name: "install", preemptedBy: ["reboot", "shutdown"],
+      phases: () => [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }],
     });
     this.sequencer.define({
       name: "rollback", preemptedBy: [],
@@ -424,6 +442,55 @@ export class Machine {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
+  }
+
+  /** Not booted from an installed disk, and allowed to install (a node; --install-disk in container mode). */
+  private mayInstall(): boolean {
+    return !this.opts.install && this.opts.installFromConfig !== undefined && this.opts.installFromConfig !== false;
+  }
+
+  /** After an apply-config: the install sequence, when the config now asks for one. */
+  private queueInstall(): void {
+    if (!installSection(this.currentConfig())) return;
+    this.installError = undefined;
+    setTimeout(() => {
+      // A good install ends preempted by its own reboot: that is no error.
+      this.request("install").catch((err) => { if (!(err instanceof PreemptedError)) log.error(`install: ${errText(err)}`); });
+    }, APID_RESTART_DELAY_MS);
+  }
+
+  /**
+   * The install sequence (services/init/nodeinstall.ts). A refusal never fails the boot: the
+   * node stays up from its boot medium, and the reason is on the console, in the events and in
+   * MachineStatus. After a good install it reboots and waits here for the reboot to stop it.
+   */
+  private async installFromConfig(signal: AbortSignal): Promise<void> {
+    const spec = this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec;
+    const section = installSection(spec?.config);
+    if (!spec || !section) return;
+    const say = this.progress("install");
+    const work = this.scratch("install");
+    try {
+      const r = await installNode({
+        section, configText: spec.raw, key: this.opts.imageKey, work, signal, progress: say,
+        diskOverride: typeof this.opts.installFromConfig === "string" ? this.opts.installFromConfig : undefined,
+      });
+      say(`installed ${r.version} to slot ${r.slot} of ${r.disk} (${r.partitions} partitions${r.wiped.length ? `; wiped ${r.wiped.join(", ")}` : ""}), with the config in STATE; rebooting into it`);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      // The message alone: a refusal is an answer for the operator, not a crash to debug.
+      this.installError = `install refused: ${err instanceof Error ? err.message : String(err)}`;
+      log.error(`${this.installError}; the node stays up from its boot medium`);
+      this.events.add("install", this.installError);
+      this.setStage(this.stage());
+      return;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    // The reboot preempts this boot sequence; until it does, nothing else of the boot runs.
+    setTimeout(() => { this.request("reboot").catch((err) => log.error(`install: reboot: ${errText(err)}`)); }, 0);
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    throw signal.reason;
   }
 
   /** Reset's wipe: the install disk's volumes (empty = STATE and EPHEMERAL), and the saved config wherever it is. */

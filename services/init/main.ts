@@ -47,6 +47,11 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
   --disk PATH --slot A|B
                      container mode: act as if booted from slot A or B of the installed disk
                      (or disk image file) PATH: Upgrade, Rollback and Reset work on it.
+  --install-disk PATH
+                     container mode: act as a node booted from an ISO whose config asks for an
+                     install (machine.install): install to PATH (a disk image file) instead of
+                     the config's disk, then reboot (exit ${EXIT.reboot}). A node does this by itself
+                     when booted without bunker.slot= on its command line.
   --image-key FILE   container mode: the public key upgrade images must be signed with
                      (image.pub of a build); a node uses its initramfs's etc/bunker/image.pub.
 
@@ -66,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
         services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
         "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
-        disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" },
+        disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" }, "install-disk": { type: "string" },
         // Test hooks (container mode only): "controller" adds a controller that always throws,
         // "uncaught" throws an uncaught error shortly after boot.
         "inject-fault": { type: "string", multiple: true },
@@ -86,8 +91,8 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
   const faults = args["inject-fault"] ?? [];
   for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"])) {
-    console.error("init: --services, --no-table, --cert-lifetime, --disk, --slot, --image-key and test hooks are for container mode only");
+  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"])) {
+    console.error("init: --services, --no-table, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
     return 2;
   }
 
@@ -103,6 +108,10 @@ export async function main(argv: string[]): Promise<number> {
 
   if ((args.disk === undefined) !== (args.slot === undefined) || (args.slot !== undefined && !isSlot(args.slot))) {
     console.error("init: --disk PATH and --slot A|B go together");
+    return 2;
+  }
+  if (args["install-disk"] !== undefined && args.disk !== undefined) {
+    console.error("init: --install-disk is for a node not yet installed; not with --disk/--slot");
     return 2;
   }
   let imageKey: KeyObject | undefined;
@@ -162,6 +171,8 @@ export async function main(argv: string[]): Promise<number> {
     mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
     install, stateOnDisk: mode === "metal", imageKey, imageVersion, trial: /(?:^|\s)bunker\.trial=1(?:\s|$)/.test(cmdline),
     workDir: mode === "metal" ? "/run/bunker" : undefined,
+    // Only a node not booted from an installed disk installs (never one whose disk was not found).
+    installFromConfig: args["install-disk"] !== undefined ? resolve(args["install-disk"]) : mode === "metal" && bootedSlot(cmdline) === null,
     noTable: args["no-table"],
     api: listen === undefined ? undefined : { listen, uid: apidUid, gid: apidUid, certLifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
     faultyController: faults.includes("controller"), onPower,

@@ -28,7 +28,13 @@ export interface MachineConfigSpec {
   /** What loadConfig warned about (SOURCE:LINE:COLUMN: PATH: what). */
   warnings?: string[];
 }
-export interface MachineStageSpec { stage: Stage; /** Why the boot config was refused, if it was. */ configError?: string }
+export interface MachineStageSpec {
+  stage: Stage;
+  /** Why the boot config was refused, if it was. */
+  configError?: string;
+  /** Why the install from machine.install was refused, if it was. */
+  installError?: string;
+}
 export interface MachineStatusSpec { stage: Stage; ready: boolean; unmetConditions: { name: string; reason: string }[] }
 /** source: "config", "default", or the layer of networkd's HostnameSpec (dhcp, cmdline, ...). */
 export type HostnameSpec = HostnameStatusSpec;

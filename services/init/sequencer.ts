@@ -9,7 +9,7 @@
 import type { Store } from "../../core/resources/index.ts";
 import { SEQUENCES, type SequenceSpec } from "./resources.ts";
 
-export type SequenceName = "boot" | "shutdown" | "reboot" | "reset" | "upgrade" | "rollback" | "apply-config";
+export type SequenceName = "boot" | "shutdown" | "reboot" | "reset" | "upgrade" | "rollback" | "apply-config" | "install";
 
 export interface TaskContext {
   signal: AbortSignal;

@@ -76,8 +76,9 @@ describe("image contents", () => {
     for (const p of ["usr/bin/bunker", "lib/x86_64-linux-gnu/libc.so.6", "lib64/ld-linux-x86-64.so.2"]) {
       expect(root.find((e) => e.path === p)?.size).toBe(0);
     }
-    // The SquashFS is small because it does not carry the binary.
-    expect(statSync(join(img, "rootfs.sqsh")).size).toBeLessThan(1_000_000);
+    // The SquashFS is small because it does not carry the binary: what it holds is the install
+    // tools and GRUB images (about 2 MB before compression).
+    expect(statSync(join(img, "rootfs.sqsh")).size).toBeLessThan(2_000_000);
     // The signed root manifest names those files as the ones init binds.
     const m = JSON.parse(Buffer.from(readCpioFile(cpio, "boot/rootfs.manifest.json")!).toString());
     expect(m.binds).toContain("usr/bin/bunker");

@@ -1,0 +1,94 @@
+/**
+ * The install sequence's work: a node booted from an ISO or the network (no bunker.slot= on its
+ * command line) whose config names an install disk (machine.install.disk or diskSelector)
+ * installs itself there. Everything that can refuse comes before the first write: the disk
+ * choice, the disk being blank (or wipe: true), the image URL, the image's signature against
+ * the running image's key. Then core/install's install() partitions, formats, writes slot A,
+ * GRUB for BIOS and UEFI and the config into STATE; init reboots into the installed system.
+ */
+import type { KeyObject } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { existingContent } from "../../core/disklayout/apply.ts";
+import { NODE_TOOLS } from "../../core/disklayout/format.ts";
+import { discoverDisks } from "../../core/disks/disk.ts";
+import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
+import { openDisk } from "../../core/gpt/device.ts";
+import { prebuiltBootloader } from "../../core/install/bootloader.ts";
+import { downloadImage } from "../../core/install/download.ts";
+import { install, type InstallResult } from "../../core/install/install.ts";
+
+/** machine.install as the config holds it (after defaults). */
+export interface InstallSection {
+  disk?: string;
+  diskSelector?: DiskSelector;
+  wipe?: boolean;
+  image?: string;
+}
+
+/** The config's install section when it asks for an install (a disk or a selector), else null. */
+export function installSection(config: Record<string, unknown> | undefined): InstallSection | null {
+  const i = (config?.machine as { install?: InstallSection } | undefined)?.install;
+  return i && (i.disk !== undefined || i.diskSelector !== undefined) ? i : null;
+}
+
+/** Why an install without an image URL is refused: the boot medium holds no signed image folder. */
+export const NO_IMAGE_URL = "machine.install.image is empty: set it to the http(s) URL of a built image folder (vmlinuz, initramfs.zst, manifest.json, manifest.sig), as for an upgrade; the boot ISO carries no signed manifest of its own files (the manifest lists the ISO itself), so the node cannot install from its boot medium";
+
+/** The disk to install to: the config's path (or `override`, a disk image file in container mode), or the selector's first match. */
+export function chooseDisk(s: InstallSection, override?: string, sysfs = "/sys"): string {
+  if (override !== undefined) return override;
+  if (s.disk !== undefined) {
+    if (!existsSync(s.disk)) throw new Error(`install disk ${s.disk} (machine.install.disk) does not exist on this machine`);
+    return s.disk;
+  }
+  return selectInstallDisk(discoverDisks(sysfs), s.diskSelector!).devPath;
+}
+
+/** Refuses a disk that holds anything unless wipe is set; says what it holds. Writes nothing. */
+export function checkBlank(disk: string, wipe: boolean): void {
+  const dev = openDisk(disk);
+  try {
+    const found = existingContent(dev);
+    if (found.length && !wipe) throw new Error(`install disk ${disk} is not blank (it holds ${found.join(", ")}); refusing to install without machine.install.wipe: true`);
+  } finally {
+    dev.close();
+  }
+}
+
+export interface NodeInstallOptions {
+  section: InstallSection;
+  /** The YAML text stored in STATE (the config the node was booted with). */
+  configText: string;
+  key: KeyObject | undefined;
+  /** Scratch space for the download (a tmpfs on a node). */
+  work: string;
+  diskOverride?: string;
+  signal?: AbortSignal;
+  progress: (line: string) => void;
+}
+
+/** Runs the install; throws (before writing anything when it can) naming what is wrong. */
+export async function installNode(o: NodeInstallOptions): Promise<InstallResult & { disk: string; version: string }> {
+  const say = o.progress;
+  const disk = chooseDisk(o.section, o.diskOverride);
+  const wipe = o.section.wipe === true;
+  checkBlank(disk, wipe);
+  if (!o.section.image) throw new Error(NO_IMAGE_URL);
+  if (!o.key) throw new Error("this node has no trusted image key (etc/bunker/image.pub of its initramfs), so no image can be checked");
+  say(`installing to ${disk}: fetching ${o.section.image}`);
+  const dir = join(o.work, "image");
+  try {
+    const image = await downloadImage(o.section.image, dir, o.key, { signal: o.signal, progress: say });
+    const dev = openDisk(disk, { write: true });
+    try {
+      const r = install(dev, image, { wipe, config: o.configText, bootloader: prebuiltBootloader(join(NODE_TOOLS, "grub")) ?? undefined, progress: say, scratch: o.work });
+      return { ...r, disk, version: image.manifest.build.version ?? "unknown" };
+    } finally {
+      dev.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
