@@ -3,9 +3,10 @@
  * in container mode: init boots with a config whose machine.install names a disk and an image
  * URL served on 127.0.0.1, with --install-disk standing in for that disk as a disk image FILE.
  * A blank disk is installed (partitions, filesystems, slot A, GRUB for BIOS and UEFI, the config
- * in STATE) and init asks for a reboot; a disk that holds anything without wipe, an empty image
- * URL and an image signed by another key are refused before anything is written, the node stays
- * up (its services run) and MachineStatus says why. The disk is checked with sgdisk, blkid,
+ * in STATE) and init asks for a reboot; a disk that holds anything without wipe and an image
+ * signed by another key are refused before anything is written, the node stays up (its services
+ * run) and MachineStatus says why; a disk named with no image URL installs nothing and is no
+ * error (the node runs from its boot medium and says so). The disk is checked with sgdisk, blkid,
  * fsck.fat, e2fsck and debugfs. The QEMU version on a real node is test/qemu/node-install.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -19,7 +20,7 @@ import { bootState, ext4Label, tableOf } from "../core/install/slots.ts";
 import { readExt4File } from "../core/install/state.ts";
 import { Machine, type PowerRequest } from "../services/init/machine.ts";
 import { NO_IMAGE_URL } from "../services/init/nodeinstall.ts";
-import { MACHINE_STATUS, SERVICES, type MachineStatusSpec } from "../services/init/resources.ts";
+import { EVENTS, MACHINE_STATUS, SERVICES, type EventSpec, type MachineStatusSpec } from "../services/init/resources.ts";
 import { edit } from "../core/config/testdata/fixtures.ts";
 import { testKey } from "./image/fixture.ts";
 import { workerConfig } from "./lib/machineconfig.ts";
@@ -155,9 +156,21 @@ describe("init installs itself on machine.install's disk", () => {
     await refused("used", disk, config(url("image")), /is not blank \(it holds a GPT with 7 partition\(s\).*wipe: true/);
   }, 300_000);
 
-  test("an empty image URL is refused, saying to set machine.install.image", async () => {
+  test("a disk named but no image URL installs nothing: the node runs from its boot medium, ready, and says why", async () => {
+    // The default gen config names a disk and no image: such a node is not in error.
     const disk = fx!.blankDisk("nourl.img");
-    await refused("nourl", disk, config(""), NO_IMAGE_URL.slice(0, 40));
+    const before = statSync(disk).mtimeMs;
+    const n = await boot("nourl", disk, config(""));
+    try {
+      expect(n.powered).toEqual([]);
+      expect(n.machine.stage()).toBe("running");
+      const events = n.machine.store.list<EventSpec>(EVENTS).map((e) => e.spec);
+      expect(events).toContainEqual(expect.objectContaining({ source: "install", message: `not installing: ${NO_IMAGE_URL}` }));
+      await Bun.sleep(300); // the status controller's next pass
+      const conds = n.machine.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec.unmetConditions ?? [];
+      expect(conds.map((c) => c.name)).not.toContain("install");
+    } finally { await finish(n); }
+    expect(statSync(disk).mtimeMs).toBe(before);
   }, 120_000);
 
   test("an image signed by another key is refused before anything is written", async () => {

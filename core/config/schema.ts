@@ -97,7 +97,7 @@ const DiskSelector = v.pipe(v.strictObject({
 const Install = v.pipe(v.strictObject({
   disk: v.optional(str(f.devicePath, "The disk to install to, e.g. /dev/sda or /dev/disk/by-id/...; not with diskSelector.")),
   diskSelector: v.optional(DiskSelector),
-  wipe: bool(false, "Zero the whole disk before installing (slow; destroys everything on it)."),
+  wipe: bool(false, "Install over a disk that is not blank: its partition table and the start of every partition are cleared, so everything on it is lost."),
   image: v.optional(v.pipe(v.string(), form(f.imageURL), v.description("URL of the image for installs and upgrades; empty: the running one.")), ""),
   extraKernelArgs: list(str(f.kernelArg, "A kernel argument, e.g. console=ttyS0."), "Kernel arguments written to the boot entry."),
 }), v.description("Installation to disk (metal and qemu modes)."));

@@ -181,7 +181,7 @@ function checkInstall(c: MachineConfig, mode: Mode, r: Reporter): void {
   if (inst.diskSelector && Object.values(inst.diskSelector).every((x) => x === undefined)) {
     r.error([...at, "diskSelector"], "an empty diskSelector would match any disk: give at least one of size, model, serial, wwid, type, busPath");
   }
-  if (inst.wipe) r.warn([...at, "wipe"], "wipe: true zeroes the whole install disk before installing: everything on it is lost and it takes long");
+  if (inst.wipe) r.warn([...at, "wipe"], "wipe: true installs over whatever the install disk holds: everything on it is lost");
 }
 
 function checkEndpoint(c: MachineConfig, r: Reporter): void {

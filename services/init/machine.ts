@@ -15,7 +15,7 @@ import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
 import { mountVolume } from "../../core/install/volume.ts";
 import { confirmSlot } from "./bootslot.ts";
-import { installNode, installSection } from "./nodeinstall.ts";
+import { installNode, installSection, NO_IMAGE_URL } from "./nodeinstall.ts";
 import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
@@ -451,12 +451,21 @@ export class Machine {
 
   /** After an apply-config: the install sequence, when the config now asks for one. */
   private queueInstall(): void {
-    if (!installSection(this.currentConfig())) return;
+    const section = installSection(this.currentConfig());
+    if (!section) return;
+    if (!section.image) { this.noInstallImage(); return; }
     this.installError = undefined;
     setTimeout(() => {
       // A good install ends preempted by its own reboot: that is no error.
       this.request("install").catch((err) => { if (!(err instanceof PreemptedError)) log.error(`install: ${errText(err)}`); });
     }, APID_RESTART_DELAY_MS);
+  }
+
+  /** A disk named but no image to install: the node runs from its boot medium, and says why. */
+  private noInstallImage(): void {
+    this.installError = undefined;
+    log.info(`not installing: ${NO_IMAGE_URL}`);
+    this.events.add("install", `not installing: ${NO_IMAGE_URL}`);
   }
 
   /**
@@ -468,6 +477,7 @@ export class Machine {
     const spec = this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec;
     const section = installSection(spec?.config);
     if (!spec || !section) return;
+    if (!section.image) { this.noInstallImage(); return; }
     const say = this.progress("install");
     const work = this.scratch("install");
     try {

@@ -32,7 +32,11 @@ export function installSection(config: Record<string, unknown> | undefined): Ins
   return i && (i.disk !== undefined || i.diskSelector !== undefined) ? i : null;
 }
 
-/** Why an install without an image URL is refused: the boot medium holds no signed image folder. */
+/**
+ * Why a config naming an install disk but no image installs nothing: the boot medium holds no
+ * signed image folder. Not an error: a node may well run from its ISO or the network (the
+ * default `gen config` names a disk and no image), so init only says so.
+ */
 export const NO_IMAGE_URL = "machine.install.image is empty: set it to the http(s) URL of a built image folder (vmlinuz, initramfs.zst, manifest.json, manifest.sig), as for an upgrade; the boot ISO carries no signed manifest of its own files (the manifest lists the ISO itself), so the node cannot install from its boot medium";
 
 /** The disk to install to: the config's path (or `override`, a disk image file in container mode), or the selector's first match. */
