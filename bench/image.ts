@@ -45,7 +45,9 @@ lines.push(
   budget("ISO", size("bunker.iso"), 50 * MB),
   "",
   "What holds the sizes back: the Bun binary is almost all of the initramfs (see its compressed sizes",
-  "above); the kernel (-O2, UBSAN bounds checks, server NIC drivers, XFS, nftables) adds the rest, and",
+  "above; the Bun runtime alone is 107 MB raw of it); the kernel (-O2, UBSAN bounds checks, server",
+  "NIC drivers, XFS, nftables) and the install tools in rootfs.sqsh (mke2fs, mkfs.fat, mtools, GRUB",
+  "images: 0.9 MB) add the rest, and",
   "the ISO adds GRUB for BIOS and UEFI. xz would save about 3 MB but costs seconds of TCG boot",
   "(research/qemu.md); `zstd --ultra -22 --long=27` saved 1 MB for 3 minutes of build and a 128 MiB",
   "decompression window at boot, so the image keeps zstd -19.",
@@ -120,5 +122,5 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-lines.push("", "Not measured yet: time to the first `bunkerctl version` and idle RSS per process (they need the real init and apid in the image).");
+lines.push("", "Time to the first `bunkerctl version`, the smallest memory that serves the API and idle RSS per process: bench/boot.ts (boot.md).");
 writeResults("image", "The image: sizes, boot time against the busybox floor, smallest memory", lines);
