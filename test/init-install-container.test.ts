@@ -7,12 +7,12 @@
  * devices and mount(2)); the QEMU version on a real node is test/qemu/upgrade.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDisk } from "../core/gpt/device.ts";
 import { Label } from "../core/disklayout/plan.ts";
 import { extent, findVolume } from "../core/disklayout/volumes.ts";
-import { describeFile, generateSigningKey, loadSigningKey, signManifest } from "../core/image/manifest.ts";
+import { generateSigningKey, loadSigningKey } from "../core/image/manifest.ts";
 import { verifyImage } from "../core/install/image.ts";
 import { install } from "../core/install/install.ts";
 import { bootState, ext4Label, tableOf, type BootState } from "../core/install/slots.ts";
@@ -23,6 +23,7 @@ import { createHandlers } from "../services/init/api/handlers.ts";
 import { machineServiceImpl } from "../services/init/api/contract.ts";
 import { BOOT_STATUS, EVENTS, SEQUENCES, type BootStatusSpec, type EventSpec, type SequenceSpec } from "../services/init/resources.ts";
 import { testKey } from "./image/fixture.ts";
+import { imageCopy, serveFolder, type CopyOptions } from "./lib/image-copies.ts";
 import { installFixture, type InstallFixture } from "./lib/install-fixture.ts";
 import { rejection } from "./lib/rejection.ts";
 
@@ -41,10 +42,7 @@ beforeAll(async () => {
   fx = await installFixture("init-install-");
   ({ work, image: imageDir } = fx);
   // Serves work/NAME/FILE: each image variant is a folder of its own.
-  server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => {
-    const f = Bun.file(join(work, new URL(req.url).pathname));
-    return (await f.exists()) ? new Response(f) : new Response("not found", { status: 404 });
-  } });
+  server = serveFolder(work);
 }, 600_000);
 afterAll(() => {
   void server?.stop(true);
@@ -53,19 +51,8 @@ afterAll(() => {
 
 const url = (name: string) => `http://127.0.0.1:${server!.port}/${name}/`;
 
-/** A copy of the image with `change` applied, signed by `key` (the test key: a valid image). */
-function variant(name: string, o: { version?: string; key?: string; change?: (dir: string) => void; resign?: boolean } = {}): string {
-  const dir = join(work, name);
-  cpSync(imageDir, dir, { recursive: true });
-  o.change?.(dir);
-  if (o.resign !== false) {
-    const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
-    const { json, sig } = signManifest("image", { version: o.version ?? name }, m.artifacts.map((a) => describeFile(a.name, join(dir, a.name))), o.key ?? testKey());
-    writeFileSync(join(dir, "manifest.json"), json);
-    writeFileSync(join(dir, "manifest.sig"), sig);
-  }
-  return dir;
-}
+/** A copy of the image named `name` with `change` applied, signed by `key` (the test key: a valid image). */
+const variant = (name: string, o: CopyOptions = {}): string => imageCopy(imageDir, join(work, name), o);
 
 /** A disk with Bunker installed (slot A) and a config in STATE. */
 function installedDisk(name: string): string {

@@ -10,12 +10,12 @@
  * fsck.fat, e2fsck and debugfs. The QEMU version on a real node is test/qemu/node-install.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDisk } from "../core/gpt/device.ts";
 import { Label, type VolumeLabel } from "../core/disklayout/plan.ts";
 import { extent, findVolume } from "../core/disklayout/volumes.ts";
-import { describeFile, generateSigningKey, loadSigningKey, signManifest } from "../core/image/manifest.ts";
+import { generateSigningKey, loadSigningKey } from "../core/image/manifest.ts";
 import { bootState, ext4Label, tableOf } from "../core/install/slots.ts";
 import { readExt4File } from "../core/install/state.ts";
 import { Machine, type PowerRequest } from "../services/init/machine.ts";
@@ -24,6 +24,7 @@ import { EVENTS, MACHINE_STATUS, SERVICES, type EventSpec, type MachineStatusSpe
 import { edit } from "../core/config/testdata/fixtures.ts";
 import { testKey } from "./image/fixture.ts";
 import { workerConfig } from "./lib/machineconfig.ts";
+import { imageCopy, serveFolder } from "./lib/image-copies.ts";
 import { installFixture, type InstallFixture } from "./lib/install-fixture.ts";
 
 let fx: InstallFixture | undefined;
@@ -33,16 +34,8 @@ const trusted = () => loadSigningKey(testKey()).publicKey;
 beforeAll(async () => {
   fx = await installFixture("init-node-install-");
   // work/NAME/FILE: the image, and a copy signed by another key.
-  const other = join(fx.work, "other-key");
-  cpSync(fx.image, other, { recursive: true });
-  const m = JSON.parse(readFileSync(join(other, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
-  const { json, sig } = signManifest("image", { version: "other" }, m.artifacts.map((a) => describeFile(a.name, join(other, a.name))), generateSigningKey());
-  writeFileSync(join(other, "manifest.json"), json);
-  writeFileSync(join(other, "manifest.sig"), sig);
-  server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => {
-    const f = Bun.file(join(fx!.work, new URL(req.url).pathname));
-    return (await f.exists()) ? new Response(f) : new Response("not found", { status: 404 });
-  } });
+  imageCopy(fx.image, join(fx.work, "other-key"), { version: "other", key: generateSigningKey() });
+  server = serveFolder(fx.work);
 }, 600_000);
 afterAll(() => {
   void server?.stop(true);

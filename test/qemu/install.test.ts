@@ -9,13 +9,12 @@
  * image after the guest powered off, with the slot the guest booted.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDisk } from "../../core/gpt/device.ts";
-import { describeFile, signManifest } from "../../core/image/manifest.ts";
 import { verifyImage } from "../../core/install/image.ts";
 import { bootState, markBootGood, upgrade } from "../../core/install/slots.ts";
-import { testKey } from "../image/fixture.ts";
+import { imageCopy } from "../lib/image-copies.ts";
 import { installFixture, type InstallFixture } from "../lib/install-fixture.ts";
 import { haveQemu, withQemu, type Qemu } from "./runner.ts";
 
@@ -57,16 +56,7 @@ async function bootDisk(o: { uefi?: boolean; allowReboot?: boolean }, check: (q:
 const bootedSlots = (q: Qemu) => [...new Set(q.lines.map((l) => l.text.match(/Bunker: booting slot ([AB])|command line: .*bunker\.slot=([AB])/i)).flatMap((m) => (m ? [m[1] ?? m[2]!] : [])))];
 
 /** A copy of the image, re-signed after `change`: a valid image the manifest check accepts. */
-function variant(name: string, change: (dir: string) => void): string {
-  const dir = join(work, name);
-  cpSync(imageDir, dir, { recursive: true });
-  change(dir);
-  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
-  const { json, sig } = signManifest("image", { version: name }, m.artifacts.map((a) => describeFile(a.name, join(dir, a.name))), testKey());
-  writeFileSync(join(dir, "manifest.json"), json);
-  writeFileSync(join(dir, "manifest.sig"), sig);
-  return dir;
-}
+const variant = (name: string, change: (dir: string) => void): string => imageCopy(imageDir, join(work, name), { change });
 
 describe.skipIf(!haveQemu())("installed disk (QEMU TCG, no ISO)", () => {
   test("BIOS: GRUB from the MBR and the BIOS boot partition boots slot A to PID 1", async () => {

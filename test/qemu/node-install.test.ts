@@ -22,6 +22,7 @@ import { bootState, ext4Label, tableOf } from "../../core/install/slots.ts";
 import { readExt4File } from "../../core/install/state.ts";
 import { realBinary, testImage } from "../image/fixture.ts";
 import { ctlOk, genCluster, waitForApi } from "../e2e/node.ts";
+import { serveFolder } from "../lib/image-copies.ts";
 import { freePort, haveQemu, withQemu } from "./runner.ts";
 
 const BOOT_MS = 240_000;
@@ -35,13 +36,7 @@ beforeAll(async () => {
   disk = join(work, "disk.img");
   writeFileSync(disk, "");
   truncateSync(disk, 2 * 2 ** 30);
-  server = Bun.serve({
-    hostname: "127.0.0.1", port: 0,
-    fetch: async (req) => {
-      const f = Bun.file(join(work, new URL(req.url).pathname));
-      return (await f.exists()) ? new Response(f) : new Response("not found", { status: 404 });
-    },
-  });
+  server = serveFolder(work);
 }, 900_000);
 
 afterAll(() => {

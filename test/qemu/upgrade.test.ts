@@ -13,18 +13,19 @@
  *   boot 6: maintenance mode, no config; the disk then holds both slots and an empty STATE.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDisk } from "../../core/gpt/device.ts";
 import { Label } from "../../core/disklayout/plan.ts";
 import { extent, findVolume } from "../../core/disklayout/volumes.ts";
-import { describeFile, generateSigningKey, signManifest } from "../../core/image/manifest.ts";
+import { generateSigningKey } from "../../core/image/manifest.ts";
 import { verifyImage } from "../../core/install/image.ts";
 import { install } from "../../core/install/install.ts";
 import { bootState, ext4Label, tableOf } from "../../core/install/slots.ts";
 import { readExt4File } from "../../core/install/state.ts";
 import { realBinary, testImage, testKey } from "../image/fixture.ts";
+import { imageCopy, serveFolder } from "../lib/image-copies.ts";
 import { ctl, ctlOk, genCluster, waitForApi, type Cluster } from "../e2e/node.ts";
 import { freePort, haveQemu, withQemu, type Qemu } from "./runner.ts";
 
@@ -47,24 +48,10 @@ beforeAll(async () => {
   truncateSync(disk, 2 * 2 ** 30);
   const dev = openDisk(disk, { write: true });
   try { install(dev, verifyImage(imgA), { wipe: false }); } finally { dev.close(); }
-  server = Bun.serve({
-    hostname: "127.0.0.1", port: 0,
-    fetch: async (req) => {
-      const f = Bun.file(join(work, new URL(req.url).pathname));
-      return (await f.exists()) ? new Response(f) : new Response("not found", { status: 404 });
-    },
-  });
+  server = serveFolder(work);
 }, 900_000);
 /** A copy of v2 named `name`, changed by `change`, signed again with `key`. */
-function variant(name: string, key: string, change: (dir: string) => void = () => {}): void {
-  const dir = join(work, name);
-  cpSync(imgB, dir, { recursive: true });
-  change(dir);
-  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
-  const { json, sig } = signManifest("image", { version: name }, m.artifacts.map((a) => describeFile(a.name, join(dir, a.name))), key);
-  writeFileSync(join(dir, "manifest.json"), json);
-  writeFileSync(join(dir, "manifest.sig"), sig);
-}
+const variant = (name: string, key: string, change?: (dir: string) => void): string => imageCopy(imgB, join(work, name), { key, change });
 
 afterAll(() => {
   void server?.stop(true);
