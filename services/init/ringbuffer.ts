@@ -24,7 +24,9 @@ export class RingBuffer {
   /** Total bytes ever written; the next write lands at written % capacity. */
   private written = 0;
   private waiters: (() => void)[] = [];
+  /** Marks in position order; those before `head` are dropped (compacted now and then, not per write). */
   private marks: Mark[] = [];
+  private head = 0;
 
   constructor(readonly capacity = 1 << 20) {
     this.buf = new Uint8Array(capacity);
@@ -45,10 +47,12 @@ export class RingBuffer {
     if (first < data.byteLength) this.buf.set(data.subarray(first), 0);
     this.written += chunk.byteLength;
     // Drop marks of bytes no longer kept (the one covering the oldest kept byte stays).
-    let drop = 0;
-    while (drop + 1 < this.marks.length && this.marks[drop + 1]!.pos <= this.start) drop++;
-    drop = Math.max(drop, this.marks.length - MAX_MARKS);
-    if (drop > 0) this.marks.splice(0, drop);
+    while (this.head + 1 < this.marks.length && this.marks[this.head + 1]!.pos <= this.start) this.head++;
+    this.head = Math.max(this.head, this.marks.length - MAX_MARKS);
+    if (this.head >= MAX_MARKS) {
+      this.marks = this.marks.slice(this.head);
+      this.head = 0;
+    }
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
@@ -73,9 +77,13 @@ export class RingBuffer {
     const { data, next } = this.read(from);
     const start = next - data.byteLength;
     const segments: Segment[] = [];
-    // The last mark at or before `start`, then every mark inside the range.
-    let i = 0;
-    while (i + 1 < this.marks.length && this.marks[i + 1]!.pos <= start) i++;
+    // The last mark at or before `start` (binary search), then every mark inside the range.
+    let i = this.head;
+    for (let hi = this.marks.length - 1; i < hi;) {
+      const mid = (i + hi + 1) >> 1;
+      if (this.marks[mid]!.pos <= start) i = mid;
+      else hi = mid - 1;
+    }
     let pos = start;
     while (pos < next) {
       const m = this.marks[i];
