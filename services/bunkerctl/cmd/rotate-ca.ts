@@ -4,7 +4,6 @@ import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { loadClientConfig, saveClientConfig, type ClientConfig, type ClientContext } from "../../../core/clientconfig/clientconfig.ts";
 import { writeFileAtomic } from "../../../core/fileio/atomic.ts";
 import { GrpcClient } from "../../../core/grpc/client.ts";
-import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import { fromPemPair, issueAdminCert, newClusterCA, toPemPair } from "../../../core/pki/issue.ts";
 import {
   behind, configAt, configCA, loadState, removeState, RotationError, sameCert, saveState, stepIndex,
@@ -14,7 +13,8 @@ import { loadSecrets, saveSecrets } from "../../../core/secrets/secrets.ts";
 import { clientConfigPath, parseCommandArgs, usageError } from "../args.ts";
 import { EXIT } from "../client/exitcodes.ts";
 import { parseDuration } from "../client/output.ts";
-import { normalizeEndpoint, splitList } from "../client/target.ts";
+import { explain } from "../client/errors.ts";
+import { normalizeEndpoint, splitList, type Target } from "../client/target.ts";
 
 const HELP = `Usage: bunkerctl rotate-ca --config [NODE=]FILE... [--secrets FILE] [--state DIR]
                           [--dry-run] [--stop-after accept|swap] [-n NODE]...
@@ -206,13 +206,11 @@ function checkResume(s: RotationState, cfgPath: string, contextFlag: string | un
   if (unknown.length) throw new RotationError(`the rotation under way covers ${Object.keys(s.nodes).join(", ")}; ${unknown.join(", ")} ${unknown.length > 1 ? "are" : "is"} not among them: finish it first`);
 }
 
-/** Why a call failed, and whether the node was simply not there. */
-function failure(e: unknown): { unreachable: boolean; text: string } {
-  if (e instanceof GrpcError) {
-    const unreachable = e.code === Status.DEADLINE_EXCEEDED || (e.code === Status.UNAVAILABLE && !/certificate|alert|handshake/i.test(e.details));
-    return { unreachable, text: unreachable ? `cannot be reached (${e.details})` : e.message };
-  }
-  return { unreachable: false, text: e instanceof Error ? e.message : String(e) };
+/** Why a call to `node` failed (in the words of every other command), and whether the node was simply not there. */
+function failure(e: unknown, node: string, c: Creds): { unreachable: boolean; text: string } {
+  const target: Target = { context: "", configPath: undefined, endpoints: [node], nodes: [], insecure: false, ca: c.ca, cert: c.cert, key: c.key };
+  const x = explain(e, target, node);
+  return { unreachable: x.exit === EXIT.UNREACHABLE, text: x.message.startsWith(`${node}: `) ? x.message.slice(node.length + 2) : x.message };
 }
 
 class Rotation {
@@ -273,7 +271,7 @@ class Rotation {
         await Bun.sleep(200);
       }
     }
-    throw new Error(`took the change but does not answer with a certificate of the new CA after ${RELOAD_WAIT_MS / 1000} s (${failure(last).text})`);
+    throw new Error(`took the change but does not answer with a certificate of the new CA after ${RELOAD_WAIT_MS / 1000} s (${failure(last, node, this.credsFor(node, true)).text})`);
   }
 
   /** Takes every node not yet at `step` there; stops naming those that could not be. */
@@ -287,7 +285,7 @@ class Rotation {
         console.log(`${node}: ${name}: done`);
       } catch (e) {
         if (e instanceof Stop) throw e;
-        const f = failure(e);
+        const f = failure(e, node, this.credsFor(node));
         failed.push({ node, ...f });
         console.error(`${node}: ${name}: ${f.text}`);
       }
@@ -379,7 +377,7 @@ class Rotation {
           exit = exit || e.exit;
           continue;
         }
-        const f = failure(e);
+        const f = failure(e, node, this.credsFor(node));
         console.log(`  ${node}  ${n.config}  at ${n.step}: next ${next}: ${f.text}`);
         exit = exit || (f.unreachable ? EXIT.UNREACHABLE : EXIT.FAILED);
       }
