@@ -50,8 +50,9 @@ Options:
   --context NAME         context of the client config (default: its current one)
   --timeout DURATION     limit for each call (default 30s)
 
-Exit codes: 0 done (or stopped where asked), 1 a node refused a step, 2 usage, 3 client
-config, configs or state unusable, 4 a node could not be reached (named; re-run when it is back).
+Exit codes: 0 done (or stopped where asked), 1 a node refused a step (5: refused the
+credentials), 2 usage, 3 client config, configs or state unusable, 4 a node could not be
+reached (named; re-run when it is back).
 
 Example:
   bunkerctl rotate-ca --config controlplane.yaml --config 10.5.0.9=worker.yaml --secrets secrets.yaml`;
@@ -207,10 +208,10 @@ function checkResume(s: RotationState, cfgPath: string, contextFlag: string | un
 }
 
 /** Why a call to `node` failed (in the words of every other command), and whether the node was simply not there. */
-function failure(e: unknown, node: string, c: Creds): { unreachable: boolean; text: string } {
+function failure(e: unknown, node: string, c: Creds): { unreachable: boolean; exit: number; text: string } {
   const target: Target = { context: "", configPath: undefined, endpoints: [node], nodes: [], insecure: false, ca: c.ca, cert: c.cert, key: c.key };
   const x = explain(e, target, node);
-  return { unreachable: x.exit === EXIT.UNREACHABLE, text: x.message.startsWith(`${node}: `) ? x.message.slice(node.length + 2) : x.message };
+  return { unreachable: x.exit === EXIT.UNREACHABLE, exit: x.exit, text: x.message.startsWith(`${node}: `) ? x.message.slice(node.length + 2) : x.message };
 }
 
 class Rotation {
@@ -278,7 +279,7 @@ class Rotation {
   private async phase(name: "accept" | "swap" | "drop"): Promise<void> {
     const step = PHASE_OF[name];
     const todo = behind(this.s, step);
-    const failed: { node: string; unreachable: boolean; text: string }[] = [];
+    const failed: { node: string; unreachable: boolean; exit: number; text: string }[] = [];
     for (const node of todo) {
       try {
         await this.apply(node, step);
@@ -293,7 +294,7 @@ class Rotation {
     if (!failed.length) return;
     const names = failed.map((f) => f.node).join(", ");
     const held = name === "drop" ? "the nodes already done refuse the old CA; the others still accept it" : "the old CA stays accepted everywhere";
-    throw new Stop(failed.every((f) => f.unreachable) ? EXIT.UNREACHABLE : EXIT.FAILED,
+    throw new Stop(failed.find((f) => !f.unreachable)?.exit ?? EXIT.UNREACHABLE,
       `rotation stopped at step ${name}: not done on ${names}; ${held}. Re-run the same command once ${failed.length > 1 ? "they are" : "it is"} back to resume`);
   }
 
@@ -379,7 +380,7 @@ class Rotation {
         }
         const f = failure(e, node, this.credsFor(node));
         console.log(`  ${node}  ${n.config}  at ${n.step}: next ${next}: ${f.text}`);
-        exit = exit || (f.unreachable ? EXIT.UNREACHABLE : EXIT.FAILED);
+        exit = exit || f.exit;
       }
     }
     return exit;
