@@ -13,6 +13,7 @@ import * as tls from "node:tls";
 import { MachineService as M } from "../../core/api/gen/services.ts";
 import { currentContext, loadClientConfig } from "../../core/clientconfig/clientconfig.ts";
 import { GrpcClient } from "../../core/grpc/client.ts";
+import { parse, stringify } from "yaml";
 import { generateSecrets, loadSecrets, saveSecrets } from "../../core/secrets/secrets.ts";
 import { ContainerNode, ctl, freePort, TestCluster } from "../lib/remote-cluster.ts";
 
@@ -135,6 +136,21 @@ test("--dry-run prints the plan and changes nothing", async () => {
   for (const e of endpoints) expect(await opensslVerify(e, old.ca, old)).toBe("OK");
 }, 60_000);
 
+test("a --config that is not what the nodes run is refused before anything is made or sent", async () => {
+  const before = readFileSync(admin, "utf8");
+  const doc = parse(readFileSync(controlplane, "utf8"));
+  doc.machine.certSANs = [...(doc.machine.certSANs ?? []), "extra.example"];
+  const other = join(cluster.dir, "other.yaml");
+  writeFileSync(other, stringify(doc));
+  const r = await ctl(admin, "rotate-ca", "--config", other);
+  expect(r.code).toBe(3);
+  expect(r.err).toContain(`${endpoints[0]}: ${other} is not the config this node runs: it would also change machine.certSANs`);
+  expect(existsSync(`${admin}.rotate-ca.json`)).toBe(false);
+  expect(readFileSync(admin, "utf8")).toBe(before);
+  const old = credsOf(admin);
+  for (const e of endpoints) expect(await opensslVerify(e, old.ca, old)).toBe("OK");
+}, 60_000);
+
 test("rotation across three nodes: old admin refused at the end, new accepted, served certificates of the new CA", async () => {
   const old = credsOf(admin);
   // Step by step, checking every node answers between steps.
@@ -190,12 +206,41 @@ test("a stopped node stops the rotation before the old CA is dropped, named; re-
     expect(await opensslVerify(e, old.ca, old)).toBe("OK");
   }
   expect(credsOf(admin).cert).toBe(old.cert);
+  // The plan of the rotation under way: where each node is; the dry run writes nothing.
+  const statePath = `${admin}.rotate-ca.json`;
+  const saved = readFileSync(statePath, "utf8");
+  const plan = await ctl(admin, "rotate-ca", "--dry-run");
+  expect(plan.code).toBe(4);
+  expect(plan.out).toContain("resuming the rotation started at");
+  for (const e of endpoints.slice(0, 2)) expect(plan.out).toContain(`${e}  ${controlplane}  at accepted: next swap, applies live (machine.acceptedCAs, machine.ca.crt, machine.ca.key)`);
+  expect(plan.out).toContain(`${down}  ${controlplane}  at pending: next accept: connection refused`);
+  expect(readFileSync(statePath, "utf8")).toBe(saved);
 
   // Back (from its saved config), and the same command resumes and completes.
   nodes[2] = new ContainerNode(join(cluster.dir, "state2"), down, undefined);
   nodes[2].start();
   await waitUp(down, old);
+  // Every node answers all along: with the old admin certificate until the drop, the new one from the accept.
+  const state = JSON.parse(saved);
+  const fresh: Creds = { ca: old.ca + unb64(state.newCa.crt), cert: unb64(state.newAdmin.crt), key: unb64(state.newAdmin.key) };
+  const either: Creds = { ...old, ca: fresh.ca };
+  const lost: string[] = [];
+  let polling = true;
+  let rounds = 0;
+  const poller = (async () => {
+    for (let i = 0; polling && i < 2000; i++) {
+      for (const e of endpoints) {
+        if ((await version(e, either)) !== "ok" && (await version(e, fresh)) !== "ok") lost.push(e);
+      }
+      rounds++;
+      await Bun.sleep(50);
+    }
+  })();
   const second = await ctl(admin, "rotate-ca", "--config", controlplane, "--secrets", secretsFile);
+  polling = false;
+  await poller;
+  expect(lost).toEqual([]);
+  expect(rounds).toBeGreaterThan(0);
   expect({ code: second.code, err: second.err }).toEqual({ code: 0, err: "" });
   expect(second.out).toContain("resuming the rotation");
   const now = credsOf(admin);

@@ -72,7 +72,10 @@ const OPTIONS = {
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const pem = (s: string) => Buffer.from(s, "base64").toString("utf8");
+const APPLY_AUTO = 0;
 const APPLY_LIVE = 1;
+/** ChangeEffect.CHANGE_EFFECT_REBOOT (machine.proto). */
+const EFFECT_REBOOT = 1;
 /** Paths a rotation step may change; anything else means the file is not what the node runs. */
 const OWN_PATHS = /^machine\.(ca|acceptedCAs)(\.|\[|$)/;
 /** How long a node gets to reload its certificates after a step (apid reloads on SIGHUP). */
@@ -104,7 +107,11 @@ export async function run(argv: string[]): Promise<number> {
     else state = begin(cfgPath, v.context, extraNodes(v.nodes, v.endpoints), v.config ?? [], v.secrets);
     const r = new Rotation(state, statePath, timeoutMs, dryRun);
     if (dryRun) return await r.plan(resumed);
-    if (!resumed) saveState(statePath, state);
+    if (!resumed) {
+      // A config that is not what a node runs stops the rotation before the new CA exists anywhere.
+      await r.preflight();
+      saveState(statePath, state);
+    }
     console.log(`rotate-ca: ${resumed ? "resuming the rotation started at " + state.startedAt : "new CA made"}; context ${state.context}, ${Object.keys(state.nodes).length} node(s); state in ${statePath}`);
     return await r.run(stopAfter as "accept" | "swap" | undefined);
   } catch (e) {
@@ -238,12 +245,15 @@ class Rotation {
   /** A dry run of the step on the node: only the CA paths may change, and all of it live. */
   private async check(g: GrpcClient, node: string, step: Exclude<Step, "pending">): Promise<string[]> {
     const data = new TextEncoder().encode(this.configFor(node, step));
-    const r = await g.unary(M.ApplyConfiguration, { data, mode: APPLY_LIVE, dryRun: true }, { timeoutMs: this.timeoutMs });
+    // Mode auto: the answer lists every change with its effect (live mode refuses without saying which are foreign).
+    const r = await g.unary(M.ApplyConfiguration, { data, mode: APPLY_AUTO, dryRun: true }, { timeoutMs: this.timeoutMs });
     const paths = (r.changes ?? []).map((c) => c.path ?? "");
     const foreign = paths.filter((p) => !OWN_PATHS.test(p));
     if (foreign.length) {
       throw new Stop(EXIT.CONFIG, `${node}: ${this.s.nodes[node]!.config} is not the config this node runs: it would also change ${foreign.join(", ")}; pass the node's own config with --config ${node}=FILE`);
     }
+    const reboot = (r.changes ?? []).filter((c) => c.effect === EFFECT_REBOOT).map((c) => c.path ?? "");
+    if (reboot.length) throw new Stop(EXIT.FAILED, `${node}: this node needs a reboot to change ${reboot.join(", ")} (it runs a version without live CA changes); upgrade it first`);
     return paths;
   }
 
@@ -273,6 +283,18 @@ class Rotation {
       }
     }
     throw new Error(`took the change but does not answer with a certificate of the new CA after ${RELOAD_WAIT_MS / 1000} s (${failure(last, node, this.credsFor(node, true)).text})`);
+  }
+
+  /** Before a new rotation: the reachable nodes' dry runs of the first step (a wrong --config throws Stop). */
+  async preflight(): Promise<void> {
+    for (const node of Object.keys(this.s.nodes)) {
+      try {
+        await this.withClient(node, this.credsFor(node), (g) => this.check(g, node, "accepted"));
+      } catch (e) {
+        if (e instanceof Stop) throw e;
+        // Unreachable or refusing: the accept step names it.
+      }
+    }
   }
 
   /** Takes every node not yet at `step` there; stops naming those that could not be. */
