@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { loadClientConfig, saveClientConfig, type ClientConfig, type ClientContext } from "../../../core/clientconfig/clientconfig.ts";
@@ -45,7 +45,8 @@ Options:
   --dry-run              print the plan and check each node would take the next step live;
                          change nothing, write nothing
   --stop-after STEP      stop once every node has done accept, or swap (and client)
-  -n, --nodes NODE       more nodes to rotate (the context's endpoints and nodes always are)
+  -n, --nodes NODE       more nodes to rotate (the context's endpoints and nodes always are;
+                         -e/--endpoints adds too)
   --bunkerconfig PATH    client config (default $BUNKERCONFIG, else ~/.bunker/config)
   --context NAME         context of the client config (default: its current one)
   --timeout DURATION     limit for each call (default 30s)
@@ -105,11 +106,12 @@ export async function run(argv: string[]): Promise<number> {
     const resumed = state !== undefined;
     if (state) checkResume(state, cfgPath, v.context, extraNodes(v.nodes, v.endpoints));
     else state = begin(cfgPath, v.context, extraNodes(v.nodes, v.endpoints), v.config ?? [], v.secrets);
-    const r = new Rotation(state, statePath, timeoutMs, dryRun);
+    const r = new Rotation(state, statePath, timeoutMs);
     if (dryRun) return await r.plan(resumed);
     if (!resumed) {
       // A config that is not what a node runs stops the rotation before the new CA exists anywhere.
       await r.preflight();
+      if (v.state) mkdirSync(v.state, { recursive: true, mode: 0o700 });
       saveState(statePath, state);
     }
     console.log(`rotate-ca: ${resumed ? "resuming the rotation started at " + state.startedAt : "new CA made"}; context ${state.context}, ${Object.keys(state.nodes).length} node(s); state in ${statePath}`);
@@ -123,7 +125,9 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`error: ${e.message}`);
       return EXIT.CONFIG;
     }
-    throw e;
+    // A local file that cannot be written (state, client config, --config): the state says where it stopped.
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}; re-run to resume (state: ${statePath})`);
+    return EXIT.FAILED;
   }
 }
 
@@ -222,7 +226,7 @@ function failure(e: unknown, node: string, c: Creds): { unreachable: boolean; ex
 }
 
 class Rotation {
-  constructor(private readonly s: RotationState, private readonly statePath: string, private readonly timeoutMs: number, private readonly dryRun: boolean) {}
+  constructor(private readonly s: RotationState, private readonly statePath: string, private readonly timeoutMs: number) {}
 
   /** Trusts servers of either CA (a node may be before or after its swap); authenticates as the node accepts. */
   private credsFor(node: string, verifyOnlyNew = false): Creds {
