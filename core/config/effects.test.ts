@@ -17,7 +17,8 @@ test("the most specific rule decides; unknown paths need a reboot", () => {
   expect(applyEffect("machine.install.disk")).toBe("live");
   expect(applyEffect("machine.install.extraKernelArgs[0]")).toBe("reboot");
   expect(applyEffect("machine.files[0].content")).toBe("reboot");
-  expect(applyEffect("machine.ca.crt")).toBe("reboot");
+  expect(applyEffect("machine.ca.crt")).toBe("live");
+  expect(applyEffect("machine.type")).toBe("reboot");
   expect(applyEffect("cluster.controlPlane.endpoint")).toBe("live");
   expect(applyEffect("cluster.etcd.ca.crt")).toBe("reboot");
   expect(applyEffect("machine.somethingNew")).toBe("reboot");

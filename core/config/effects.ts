@@ -14,7 +14,7 @@ export const APPLY_EFFECTS: readonly { path: string; effect: ApplyEffect; why: s
   { path: "machine", effect: "reboot", why: "default for machine settings" },
   { path: "machine.type", effect: "reboot", why: "changes which services run" },
   { path: "machine.token", effect: "live", why: "trustd checks the current token on each request" },
-  { path: "machine.ca", effect: "reboot", why: "every certificate of the node chains to it" },
+  { path: "machine.ca", effect: "live", why: "init re-issues the API certificates from it and apid reloads them; open connections keep theirs (rotate-ca relies on it)" },
   { path: "machine.acceptedCAs", effect: "live", why: "the API reloads its trust pool" },
   { path: "machine.certSANs", effect: "live", why: "the node certificate is re-issued and swapped in without dropping the API" },
   { path: "machine.network", effect: "live", why: "networkd reconciles links, addresses and routes" },

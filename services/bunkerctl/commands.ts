@@ -25,6 +25,7 @@ export const commands: Command[] = [
   { path: ["events"], summary: "print (and follow) the machine's events", run: async (a) => (await import("./cmd/events.ts")).run(a) },
   { path: ["get"], summary: "show or watch resources of a type (`get rd` lists the types)", run: async (a) => (await import("./cmd/get.ts")).run(a) },
   { path: ["apply-config"], summary: "send a machine config: live, reboot, staged, try; --dry-run shows the diff", run: async (a) => (await import("./cmd/apply-config.ts")).run(a) },
+  { path: ["rotate-ca"], summary: "replace the cluster CA on every node, step by step, resumable", run: async (a) => (await import("./cmd/rotate-ca.ts")).run(a) },
   { path: ["confirm"], summary: "keep a config applied with --mode try", run: async (a) => (await import("./cmd/confirm.ts")).run(a) },
   { path: ["health"], summary: "wait until each node reports ready, showing progress", run: async (a) => (await import("./cmd/health.ts")).run(a) },
   { path: ["reboot"], summary: "reboot nodes (--wait: until they are back and ready)", run: async (a) => (await import("./cmd/reboot.ts")).run(a) },

@@ -13,3 +13,14 @@ test("changes are listed by dotted path with their kind and whether they apply l
   expect(diffConfigs(next, next)).toEqual([]);
   expect(diffConfigs(undefined, { version: "v1alpha1" })).toEqual([{ path: "version", kind: "added", live: false }]);
 });
+
+test("the CA and the accepted CAs apply live (apid's certificates are re-issued and reloaded); the machine type does not", () => {
+  const old = { machine: { type: "controlplane", ca: { crt: "A", key: "a" } } };
+  const next = { machine: { type: "controlplane", ca: { crt: "B", key: "b" }, acceptedCAs: [{ crt: "A" }] } };
+  expect(diffConfigs(old, next)).toEqual([
+    { path: "machine.acceptedCAs", kind: "added", live: true },
+    { path: "machine.ca.crt", kind: "changed", live: true },
+    { path: "machine.ca.key", kind: "changed", live: true },
+  ]);
+  expect(diffConfigs(old, { machine: { ...next.machine, type: "worker" } }).find((c) => c.path === "machine.type")).toEqual({ path: "machine.type", kind: "changed", live: false });
+});

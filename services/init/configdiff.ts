@@ -7,7 +7,9 @@ export type ChangeKind = "added" | "removed" | "changed";
 export interface ConfigChange { path: string; kind: ChangeKind; live: boolean }
 
 // machine.network and machine.time: networkd watches its config and reconciles at once.
-const LIVE_PREFIXES = ["machine.network", "machine.time", "machine.sysctls", "debug"];
+// machine.ca and machine.acceptedCAs: the apply re-issues apid's certificates and trust file
+// and apid reloads them (SIGHUP), which is what `bunkerctl rotate-ca` steps through.
+const LIVE_PREFIXES = ["machine.network", "machine.time", "machine.sysctls", "machine.ca", "machine.acceptedCAs", "debug"];
 
 function flatten(v: unknown, prefix: string, out: Map<string, string>): void {
   if (v !== null && typeof v === "object" && !Array.isArray(v)) {
