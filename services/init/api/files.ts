@@ -70,8 +70,16 @@ function openError(err: unknown, path: string, root: string): ApiError {
  * path (refused by RESOLVE_BENEATH) is read through its parent's descriptor and that path is
  * judged afresh, against the roots, the same way.
  */
-function openBeneath(path: string, roots: readonly string[], flags: number, hops = 0): { fd: number; shown: string } {
-  const { shown, root, rest } = locate(path, roots);
+function openBeneath(path: string, roots: readonly string[], flags: number, hops = 0, asked = path): { fd: number; shown: string } {
+  let where: ReturnType<typeof locate>;
+  try {
+    where = locate(path, roots);
+  } catch (err) {
+    // Name what the caller asked for too when a symlink led here.
+    if (err instanceof ApiError && asked !== path) throw new ApiError(err.code, `${asked} (which leads to ${path}): ${err.message}`);
+    throw err;
+  }
+  const { shown, root, rest } = where;
   let rootFd: number;
   try {
     rootFd = openat2(AT_FDCWD, root, O.PATH | O.DIRECTORY, 0);
@@ -83,7 +91,7 @@ function openBeneath(path: string, roots: readonly string[], flags: number, hops
   } catch (err) {
     if (err instanceof SysError && err.errno === E.EXDEV && hops < MAX_HOPS) {
       const target = lastLinkTarget(rootFd, rest);
-      if (target?.startsWith("/")) return openBeneath(target, roots, flags, hops + 1);
+      if (target?.startsWith("/")) return openBeneath(target, roots, flags, hops + 1, asked);
     }
     throw openError(err, path, root);
   } finally {
