@@ -48,6 +48,12 @@ async function stubInit(name: string): Promise<string> {
     else s.handle(m as Method<unknown, unknown, false>, () => ({}));
   }
   s.handle(M.Version, () => ({ version: name }));
+  s.handle(M.Logs, async function* (_req, ctx) {
+    for (let i = 0; i < 100 && !ctx.signal.aborted; i++) {
+      yield { message: `${name} ${i}` };
+      await sleep(50, ctx.signal).catch(() => {});
+    }
+  });
   const sock = join(dir, `${name}.sock`);
   await s.listenUnix(sock);
   closers.push(() => s.close());
@@ -170,6 +176,22 @@ describe("a member", () => {
     // And a later call dials again.
     expect(await versionVia(a.address, p.address)).toEqual({ ok: "node-b" });
     expect(p.accepted()).toBe(2);
+  });
+
+  test("a relayed stream under way keeps its connection past the idle timeout", async () => {
+    const p = await proxy(b.address);
+    const a = await node("node-stream", { members: [p.address], peerIdleMs: 200 });
+    const c = GrpcClient.tls({ address: a.address, ca: caPem, cert: reader.crt, key: reader.key });
+    const got: string[] = [];
+    for await (const e of c.stream(M.Logs, { id: "x", follow: true }, { metadata: { node: p.address }, timeoutMs: 30_000 })) {
+      got.push(e.message ?? "");
+      if (got.length === 20) break; // about 1 s: five idle timeouts
+    }
+    c.close();
+    expect(got[19]).toBe("node-b 19");
+    expect(p.accepted()).toBe(1);
+    // Once the call is over, the connection goes.
+    expect(await eventually(() => p.open() === 0, 10_000)).toBe(true);
   });
 
   test("the peer cache is bounded: the least recently used connection is closed", async () => {
