@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newClusterCA, type CertAndKey } from "../core/pki/issue.ts";
 import type { StubNode } from "./lib/stub-node.ts";
-import { ctl, TestCluster, type RunningApid } from "./lib/remote-cluster.ts";
+import { ctl, freePort, TestCluster, type RunningApid } from "./lib/remote-cluster.ts";
 
 const cluster = new TestCluster();
 const rogueCa = newClusterCA();
@@ -20,9 +20,12 @@ const configs: Record<string, string> = {};
 let applyFile = "";
 
 beforeAll(async () => {
+  // Node a relays to b, a member of its cluster.
+  const portB = await freePort();
   for (const [k, name, maintenance] of [["a", "node-a", false], ["b", "node-b", false], ["m", "fresh", true]] as const) {
     const s = await cluster.stub(name);
-    nodes[k] = { node: s.node, apid: await cluster.apid(name, s.socket, { maintenance, acceptedCa: maintenance ? undefined : nextCa }) };
+    const o = { maintenance, acceptedCa: maintenance ? undefined : nextCa, ...(k === "a" ? { members: [`127.0.0.1:${portB}`] } : k === "b" ? { port: portB } : {}) };
+    nodes[k] = { node: s.node, apid: await cluster.apid(name, s.socket, o) };
   }
   const ids: Record<string, { client?: CertAndKey; ca?: CertAndKey }> = {
     admin: { client: cluster.client(["os:admin"]) },

@@ -4,8 +4,9 @@
  * binary) with certificates issued by core/pki from the cluster's CA. Calls with side effects
  * that would take a node down are left to test/bunkerctl-container.test.ts; here every case is
  * "allowed" (the node answered: success, or its own error such as NOT_FOUND, never the role
- * table's refusal) or refused with the exit code and reason given. Relaying goes from node a's
- * apid to node b's with a's node certificate, as between real nodes.
+ * table's refusal) or refused with the exit code and reason given. Relaying goes from node b's
+ * apid to node a's (the control plane's endpoint in both configs, so a member for b) with b's
+ * node certificate, as between real nodes.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
@@ -110,14 +111,18 @@ const cases: [string, string, string[], Expect][] = [
   ["admin: get rd", "admin", ["get", "rd"], ALLOWED],
   ["admin: read", "admin", ["read", "@state/apid/ca.crt"], ALLOWED],
   ["admin: ls", "admin", ["ls", "@state"], ALLOWED],
-  ["relayed reader: version", "reader", ["version", "-n", "@b"], ALLOWED],
-  ["relayed reader: services", "reader", ["services", "-n", "@b"], ALLOWED],
-  ["relayed reader: reboot", "reader", ["reboot", "-n", "@b"], refused(ROLE)],
-  ["relayed reader: read", "reader", ["read", "/etc/hostname", "-n", "@b"], refused(ROLE)],
-  ["relayed operator: restart a service", "operator", ["service", "nope", "restart", "-n", "@b"], ALLOWED],
-  ["relayed operator: reset", "operator", ["reset", "-n", "@b"], refused(ROLE)],
-  ["relayed admin: apply-config --dry-run", "admin", ["apply-config", "-f", "@file", "--dry-run", "-n", "@b"], ALLOWED],
-  ["relayed with an expired certificate", "expired", ["version", "-n", "@b"], refused("expired at")],
+  ["relayed reader: version", "reader", ["version", "-e", "@b", "-n", "@a"], ALLOWED],
+  ["relayed reader: services", "reader", ["services", "-e", "@b", "-n", "@a"], ALLOWED],
+  ["relayed reader: reboot", "reader", ["reboot", "-e", "@b", "-n", "@a"], refused(ROLE)],
+  ["relayed reader: read", "reader", ["read", "/etc/hostname", "-e", "@b", "-n", "@a"], refused(ROLE)],
+  ["relayed operator: restart a service", "operator", ["service", "nope", "restart", "-e", "@b", "-n", "@a"], ALLOWED],
+  ["relayed operator: reset", "operator", ["reset", "-e", "@b", "-n", "@a"], refused(ROLE)],
+  ["relayed admin: apply-config --dry-run", "admin", ["apply-config", "-f", "@file", "--dry-run", "-e", "@b", "-n", "@a"], ALLOWED],
+  ["relayed with an expired certificate", "expired", ["version", "-e", "@b", "-n", "@a"], refused("expired at")],
+  // Each node relays only to members of its cluster, from its config: both configs name a as the
+  // control plane's endpoint, so b relays to a (above) while a refuses to relay to b.
+  ["relay to a node the config does not name", "admin", ["version", "-n", "@b"], refused("is not a member of this cluster")],
+  ["relay to a port of this host that is no member", "reader", ["version", "-n", "127.0.0.1:22"], refused("is not a member of this cluster")],
   ["maintenance: version", "none", ["version", "--insecure", "-n", "@m"], ALLOWED],
   ["maintenance: disks", "none", ["disks", "--insecure", "-n", "@m"], ALLOWED],
   ["maintenance: memory", "none", ["memory", "--insecure", "-n", "@m"], ALLOWED],
@@ -149,6 +154,7 @@ test.each(cases)("%s", async (_name, who, args, want) => {
 }, 30_000);
 
 test("a relayed call is answered by the node named, with the caller's roles", async () => {
-  const v = JSON.parse((await ctl(configs.reader, "version", "-n", `${ep.a},${ep.b}`, "-o", "json")).out);
+  // Through b: a, the control plane's endpoint, is the member b's config names.
+  const v = JSON.parse((await ctl(configs.reader, "version", "-e", ep.b, "-n", `${ep.a},${ep.b}`, "-o", "json")).out);
   expect(v.map((x: { node: string; hostname: string }) => [x.node, x.hostname])).toEqual([[ep.a, "node-a"], [ep.b, "node-b"]]);
 }, 30_000);

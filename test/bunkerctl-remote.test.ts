@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import type { StubNode } from "./lib/stub-node.ts";
-import { ctl, TestCluster, type RunningApid } from "./lib/remote-cluster.ts";
+import { ctl, freePort, TestCluster, type RunningApid } from "./lib/remote-cluster.ts";
 
 const cluster = new TestCluster();
 let a: { node: StubNode; apid: RunningApid };
@@ -21,8 +21,10 @@ beforeAll(async () => {
   const sa = await cluster.stub("node-a");
   const sb = await cluster.stub("node-b");
   const sm = await cluster.stub("fresh");
-  a = { node: sa.node, apid: await cluster.apid("node-a", sa.socket) };
-  b = { node: sb.node, apid: await cluster.apid("node-b", sb.socket) };
+  // A relays to B, and to 127.0.0.1:1: a member that is down.
+  const portB = await freePort();
+  a = { node: sa.node, apid: await cluster.apid("node-a", sa.socket, { members: [`127.0.0.1:${portB}`, "127.0.0.1:1"] }) };
+  b = { node: sb.node, apid: await cluster.apid("node-b", sb.socket, { port: portB }) };
   maint = { node: sm.node, apid: await cluster.apid("fresh", sm.socket, { maintenance: true }) };
   const cert = cluster.client(["os:admin"]);
   admin = cluster.config("admin", { client: cert }, [a.apid.endpoint]);

@@ -53,11 +53,21 @@ test("one allowing role among several is enough; the denial names what is needed
 });
 
 test("roles from certificate Subject O: known kept once, unknown set apart", () => {
-  expect(parseRoles(["os:admin", "bunker", "os:admin", " os:reader "])).toEqual({ roles: ["os:admin", "os:reader"], unknown: ["bunker"] });
+  expect(parseRoles(["os:admin", "bunker", "os:admin", "os:reader"])).toEqual({ roles: ["os:admin", "os:reader"], unknown: ["bunker"] });
   expect(parseRoles("os:reader")).toEqual({ roles: ["os:reader"], unknown: [] });
   expect(parseRoles(undefined)).toEqual({ roles: [], unknown: [] });
   // Look-alikes are not roles.
-  expect(parseRoles(["OS:ADMIN", "os:admin ", "os:admins"]).roles).toEqual(["os:admin"]);
+  expect(parseRoles(["OS:ADMIN", "os:admins"]).roles).toEqual([]);
+});
+
+test("roles match exactly: padded or otherwise altered O values are not roles", () => {
+  // A CA that signs " os:admin " (say, a template that pads fields) must not have minted an admin.
+  for (const v of [" os:admin ", "os:admin ", " os:admin", "os:admin\n", "\tos:admin", "os:admin\u0000", "os:\u0430dmin"]) {
+    expect(parseRoles([v])).toEqual({ roles: [], unknown: [v] });
+  }
+  expect(parseRoles([" os:reader ", "os:operator"]).roles).toEqual(["os:operator"]);
+  // The relayed list is written by apid without spaces; a padded entry is no role either.
+  expect(parseRoleList("os:reader, os:admin")).toEqual(["os:reader"]);
   expect(parseRoleList(formatRoleList(["os:operator", "os:reader"]))).toEqual(["os:operator", "os:reader"]);
   expect(parseRoleList("os:root,os:reader")).toEqual(["os:reader"]);
   expect(parseRoleList(undefined)).toEqual([]);

@@ -76,14 +76,17 @@ export function isRole(s: string): s is Role {
   return (ROLES as readonly string[]).includes(s);
 }
 
-/** The known roles among certificate Subject O values (or any strings); unknown ones listed apart. */
+/**
+ * The known roles among certificate Subject O values (or any strings); unknown ones listed apart.
+ * Matching is exact, byte for byte: " os:admin " is not os:admin. Trimming would grant a role the
+ * CA never wrote (a template that pads fields, a look-alike an issuer's filter let through).
+ */
 export function parseRoles(values: string | readonly string[] | undefined): { roles: Role[]; unknown: string[] } {
   const list = values === undefined ? [] : typeof values === "string" ? [values] : values;
   const roles: Role[] = [];
   const unknown: string[] = [];
   for (const v of list) {
-    const s = v.trim();
-    if (isRole(s)) { if (!roles.includes(s)) roles.push(s); } else if (s) unknown.push(s);
+    if (isRole(v)) { if (!roles.includes(v)) roles.push(v); } else if (v) unknown.push(v);
   }
   return { roles, unknown };
 }

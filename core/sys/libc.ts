@@ -43,6 +43,8 @@ const symbols = {
   setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
   getsockname: { args: [i32, P, P], returns: i32 },
+  // syscall(2) for calls glibc has no wrapper for (openat2); declared with the arguments we pass.
+  syscall: { args: [i64, i32, P, P, u64], returns: i64 },
 } as const;
 
 type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];

@@ -251,7 +251,8 @@ describe("proxying to another node (metadata node)", () => {
     const nb = pki.node("node-b");
     b = new Gateway({ host: "127.0.0.1", port: 0, cert: nb.cert, key: nb.key, cas: [pki.ca.cert], backend: sockB, onError: () => {} });
     nodeB = `127.0.0.1:${(await b.listen()).port}`;
-    a = new Gateway({ host: "127.0.0.1", port: 0, cert: na.cert, key: na.key, cas: [pki.ca.cert], backend: backendSock, onError: () => {} });
+    // B is a member of A's cluster; 127.0.0.1:2 is a member nobody listens on.
+    a = new Gateway({ host: "127.0.0.1", port: 0, cert: na.cert, key: na.key, cas: [pki.ca.cert], backend: backendSock, members: [nodeB, "127.0.0.1:2"], onError: () => {} });
     portA = (await a.listen()).port;
   }, 30_000);
   afterAll(async () => {
@@ -318,11 +319,23 @@ describe("proxying to another node (metadata node)", () => {
     expect(got.map((e) => e.message)).toEqual(["one line"]);
   });
 
-  test("an unreachable node: UNAVAILABLE; maintenance mode does not proxy", async () => {
+  test("a member that cannot be reached: UNAVAILABLE, no socket details; maintenance mode does not proxy", async () => {
     const c = viaA("admin");
-    const e = await c.unary(M.Version, {}, { metadata: { node: "127.0.0.1:1" }, timeoutMs: 5000 }).catch((x) => x);
+    const e = await c.unary(M.Version, {}, { metadata: { node: "127.0.0.1:2" }, timeoutMs: 5000 }).catch((x) => x);
     c.close();
     expect(statusName((e as GrpcError).code)).toBe("UNAVAILABLE");
+    expect((e as GrpcError).details).toBe("node 127.0.0.1:2 is unavailable");
     expect(await statusOf("none", M.Version, true, { metadata: { node: nodeB } })).toBe("PERMISSION_DENIED");
+  });
+
+  test("a node that is not a member: refused before any connection, whatever the role", async () => {
+    for (const who of ["reader", "admin"]) {
+      const c = viaA(who);
+      for (const node of ["127.0.0.1:1", "127.0.0.1", "localhost:22", "[::1]:50000", "203.0.113.9"]) {
+        const e = await c.unary(M.Version, {}, { metadata: { node }, timeoutMs: 5000 }).catch((x) => x);
+        expect([statusName((e as GrpcError).code), (e as GrpcError).details]).toEqual(["PERMISSION_DENIED", `node ${node} is not a member of this cluster`]);
+      }
+      c.close();
+    }
   });
 });

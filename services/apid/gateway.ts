@@ -12,16 +12,23 @@
  * apid over mTLS with this node's own certificate, which carries the role os:impersonator; the
  * other apid then applies the original caller's roles (x-bunker-roles), and only from such a
  * certificate. The forwarded call has no `node`, so it cannot bounce further.
+ *
+ * Only members of the cluster are relayed to: `node` must be on the member list init hands apid
+ * (core/api/members.ts). That is decided from the string alone, before any connection, and every
+ * other target gets the same refusal, so a caller learns nothing about hosts and ports that are
+ * not members. A member that cannot be reached is "unavailable", without socket details.
  */
 import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { allMethods, internalMethods } from "../../core/api/gen/services.ts";
+import { canonicalAddress } from "../../core/api/members.ts";
 import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
 import type { Method } from "../../core/grpc/method.ts";
 import { GrpcServer, type CallContext } from "../../core/grpc/server.ts";
 import { GrpcError, Status } from "../../core/grpc/status.ts";
+import { PeerPool } from "./peers.ts";
 
 export const EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 export const ROLES_HEADER = "x-bunker-roles";
@@ -43,6 +50,12 @@ export interface GatewayOptions {
   backend: string;
   /** Port of other nodes' apid, for `node` metadata without a port. Default 50000. */
   peerPort?: number;
+  /** Other members' apid (HOST:PORT) that calls may be relayed to; none by default. */
+  members?: readonly string[];
+  /** A connection to another member is closed after this long without a call (default 60 s). */
+  peerIdleMs?: number;
+  /** Most connections to other members kept open (default 32; the least recently used goes first). */
+  maxPeers?: number;
   maintenance?: boolean;
   onError?: (err: Error, where: string) => void;
 }
@@ -83,7 +96,8 @@ export function identify(ctx: CallContext, maintenance: boolean): Caller {
 export class Gateway {
   readonly server: GrpcServer;
   private readonly backend: GrpcClient;
-  private readonly peers = new Map<string, GrpcClient>();
+  private readonly peers: PeerPool;
+  private members = new Set<string>();
   private creds: Credentials;
   private address: AddressInfo | undefined;
 
@@ -91,6 +105,10 @@ export class Gateway {
     this.server = new GrpcServer({ onError: o.onError });
     this.creds = { cert: o.cert, key: o.key, cas: o.cas, clientCert: o.clientCert, clientKey: o.clientKey };
     this.backend = GrpcClient.unix(o.backend);
+    this.peers = new PeerPool((address) => GrpcClient.tls({
+      address, ca: this.creds.cas, cert: this.creds.clientCert ?? this.creds.cert, key: this.creds.clientKey ?? this.creds.key,
+    }), { idleMs: o.peerIdleMs, max: o.maxPeers });
+    this.setMembers(o.members ?? []);
     for (const m of allMethods.values()) {
       if (m.responseStream) {
         const method = m as Method<unknown, unknown, true>;
@@ -123,19 +141,31 @@ export class Gateway {
     this.server.setCredentials({ key: c.key, cert: c.cert, ca: this.o.maintenance ? undefined : c.cas });
     // Connections to other nodes are made again with the new certificate.
     this.creds = c;
-    for (const p of this.peers.values()) p.close();
     this.peers.clear();
+  }
+
+  /**
+   * The cluster members calls may be relayed to (HOST:PORT; entries that are not addresses are
+   * left out). Connections to members no longer listed are closed; calls on them finish.
+   */
+  setMembers(list: readonly string[]): void {
+    const port = this.o.peerPort ?? 50000;
+    this.members = new Set(list.flatMap((a) => canonicalAddress(a, port) ?? []));
+    this.peers.retain(this.members);
   }
 
   /** Closes the listener and connections; calls under way get `graceMs` to finish. */
   async close(graceMs = 0): Promise<void> {
     await this.server.close(graceMs);
     this.backend.close();
-    for (const p of this.peers.values()) p.close();
+    this.peers.close();
   }
 
-  /** Checks the caller; returns where the call goes and the options to call it with. Throws the refusal. */
-  private admit(ctx: CallContext): { target: GrpcClient; opts: CallOptions } {
+  /**
+   * Checks the caller; returns where the call goes and the options to call it with. Throws the
+   * refusal. A relayed call holds its member connection until `release()`.
+   */
+  private admit(ctx: CallContext): { target: GrpcClient; opts: CallOptions; relay?: Relay } {
     const maintenance = this.o.maintenance === true;
     const caller = identify(ctx, maintenance);
     if ("error" in caller) throw caller.error;
@@ -151,16 +181,31 @@ export class Gateway {
     metadata[ROLES_HEADER] = formatRoleList(caller.roles);
     metadata[IDENTITY_HEADER] = caller.identity.replace(/[^\x20-\x7e]/g, "?");
     if (maintenance) metadata[MAINTENANCE_HEADER] = "1";
+    const relay = remote && !this.isSelf(remote) ? this.relayTo(remote) : undefined;
     return {
-      target: remote && !this.isSelf(remote) ? this.peer(remote) : this.backend,
+      target: relay?.client ?? this.backend,
+      relay,
       opts: {
         metadata,
         signal: ctx.signal,
         timeoutMs: ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - Date.now()),
         onMetadata: (md) => ctx.sendMetadata(md),
-        onTrailers: (md) => ctx.setTrailers(md),
+        onTrailers: (md) => { if (relay) relay.answered = true; ctx.setTrailers(md); },
       },
     };
+  }
+
+  /**
+   * The connection for a call relayed to `node`, which must be a member; anything else gets one
+   * refusal, the same for every non-member, before any connection or name lookup.
+   */
+  private relayTo(node: string): Relay {
+    const address = canonicalAddress(node, this.o.peerPort ?? 50000);
+    if (address === undefined || !this.members.has(address)) {
+      throw new GrpcError(Status.PERMISSION_DENIED, `node ${shown(node)} is not a member of this cluster`);
+    }
+    const { client, release } = this.peers.acquire(address);
+    return { client, release, node: shown(node), answered: false };
   }
 
   /** "host" or "host:port" (IPv6 in brackets with a port) as host:port, the peer port by default. */
@@ -181,35 +226,53 @@ export class Gateway {
     return Object.values(networkInterfaces()).some((list) => (list ?? []).some((a) => a.address.replace(/%.*$/, "").toLowerCase() === host));
   }
 
-  /** A connection to another node's apid ("host" or "host:port"), kept for later calls. */
-  private peer(node: string): GrpcClient {
-    const address = this.peerAddress(node);
-    let c = this.peers.get(address);
-    if (!c) {
-      if (this.peers.size >= 64) throw new GrpcError(Status.RESOURCE_EXHAUSTED, "too many other nodes addressed through this one");
-      c = GrpcClient.tls({ address, ca: this.creds.cas, cert: this.creds.clientCert ?? this.creds.cert, key: this.creds.clientKey ?? this.creds.key });
-      this.peers.set(address, c);
-    }
-    return c;
-  }
-
   private async forwardUnary(m: Method<unknown, unknown, false>, req: unknown, ctx: CallContext): Promise<unknown> {
-    const { target, opts } = this.admit(ctx);
+    const { target, opts, relay } = this.admit(ctx);
     try {
       return await target.unary(m, req, opts);
     } catch (err) {
-      throw backendError(err);
+      throw relay ? relayError(err, relay) : backendError(err);
+    } finally {
+      relay?.release();
     }
   }
 
   private async *forwardStream(m: Method<unknown, unknown, true>, req: unknown, ctx: CallContext): AsyncGenerator<unknown> {
-    const { target, opts } = this.admit(ctx);
+    const { target, opts, relay } = this.admit(ctx);
     try {
       yield* target.stream(m, req, opts);
     } catch (err) {
-      throw backendError(err);
+      throw relay ? relayError(err, relay) : backendError(err);
+    } finally {
+      relay?.release();
     }
   }
+}
+
+/** A call relayed to a member: its connection, and whether the member's apid gave a status. */
+interface Relay {
+  client: GrpcClient;
+  release: () => void;
+  /** The caller's `node`, printable. */
+  node: string;
+  /** The member sent trailers: its status is its own answer and passes back unchanged. */
+  answered: boolean;
+}
+
+/** A caller's `node` value fit for a message: printable ASCII, at most 100 characters. */
+function shown(node: string): string {
+  const s = node.replace(/[^\x20-\x7e]/g, "?");
+  return s.length > 100 ? `${s.slice(0, 100)}...` : s;
+}
+
+/**
+ * A relayed call's failure as the caller sees it: the member's own status when it answered; the
+ * caller's own deadline or cancel; else only "unavailable", whatever the socket, TLS or HTTP/2
+ * layer said, so the relay reveals nothing about the network behind it.
+ */
+function relayError(err: unknown, relay: Relay): GrpcError {
+  if (err instanceof GrpcError && (relay.answered || err.code === Status.DEADLINE_EXCEEDED || err.code === Status.CANCELLED)) return err;
+  return new GrpcError(Status.UNAVAILABLE, `node ${relay.node} is unavailable`);
 }
 
 /** A backend failure as the client should see it: its own status, or UNAVAILABLE. */

@@ -4,7 +4,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +13,8 @@ import { GrpcClient } from "../../core/grpc/client.ts";
 import { GrpcServer } from "../../core/grpc/server.ts";
 import { sleep } from "../../test/lib/fixture-server.ts";
 import { TestPki } from "../../test/lib/pki.ts";
+import { GrpcError, statusName } from "../../core/grpc/status.ts";
+import { Gateway } from "./gateway.ts";
 
 const bin = resolve(import.meta.dir, "../../out/bunker");
 const dir = mkdtempSync(join(tmpdir(), "bunker-apid-bin-"));
@@ -97,5 +99,62 @@ test("serves through the compiled binary, reloads certificates on SIGHUP, stops 
   } finally {
     proc.kill();
     await backend.close();
+  }
+}, 30_000);
+
+test("relays only to the members --members lists; SIGHUP reads the list again, a bad one is not taken", async () => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run scripts/build.ts first`);
+  // Node B: a gateway in front of a stub init; node A: the binary, relaying with its node certificate.
+  const sockB = join(dir, "init-b.sock");
+  const backendB = new GrpcServer().handle(M.Version, () => ({ version: "stub-B" }));
+  await backendB.listenUnix(sockB);
+  const nb = pki.node("node-b");
+  const b = new Gateway({ host: "127.0.0.1", port: 0, cert: nb.cert, key: nb.key, cas: [pki.ca.cert], backend: sockB, onError: () => {} });
+  const nodeB = `127.0.0.1:${(await b.listen()).port}`;
+  const sockA = join(dir, "init-a.sock");
+  const backendA = new GrpcServer().handle(M.Version, () => ({ version: "stub-A" }));
+  await backendA.listenUnix(sockA);
+  const na = pki.node("node-a");
+  const members = join(dir, "members");
+  writeFileSync(members, "# nobody yet\n");
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  const proc = Bun.spawn([bin, "apid", "--listen", `127.0.0.1:${port}`, "--cert", na.certPath, "--key", na.keyPath, "--ca", pki.ca.certPath, "--backend", sockA, "--members", members], { stderr: "pipe" });
+  const cc = pki.client("reader", { roles: ["os:reader"] });
+  const viaA = async (): Promise<string> => {
+    const c = GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
+    try {
+      return (await c.unary(M.Version, {}, { metadata: { node: nodeB }, timeoutMs: 5000 })).version ?? "";
+    } catch (e) {
+      return e instanceof GrpcError ? `${statusName(e.code)}: ${e.details}` : String(e);
+    } finally {
+      c.close();
+    }
+  };
+  try {
+    let first = "";
+    for (let i = 0; i < 100 && !first.startsWith("PERMISSION_DENIED"); i++) { first = await viaA(); if (!first.startsWith("PERMISSION_DENIED")) await sleep(50); }
+    expect(first).toBe(`PERMISSION_DENIED: node ${nodeB} is not a member of this cluster`);
+    writeFileSync(members, `${nodeB} # node B\n`);
+    proc.kill("SIGHUP");
+    let now = "";
+    for (let i = 0; i < 100 && now !== "stub-B"; i++) { now = await viaA(); if (now !== "stub-B") await sleep(50); }
+    expect(now).toBe("stub-B");
+    // A list that does not parse is refused whole: the one before stays.
+    writeFileSync(members, `${nodeB}\nnot an address\n`);
+    proc.kill("SIGHUP");
+    await sleep(300);
+    expect(await viaA()).toBe("stub-B");
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    const log = await new Response(proc.stderr).text();
+    expect(log).toContain("cluster members reloaded (1)");
+    expect(log).toContain(`${members}:2: "not an address" is not HOST:PORT`);
+  } finally {
+    proc.kill();
+    await b.close();
+    await backendA.close();
+    await backendB.close();
   }
 }, 30_000);

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseMembers } from "../../core/api/members.ts";
 import { Gateway } from "./gateway.ts";
 
 const HELP = `Usage: apid --cert FILE --key FILE --ca FILE [--accepted-ca FILE]... --backend SOCKET
             [--listen HOST:PORT] [--peer-port PORT] [--client-cert FILE --client-key FILE]
-            [--maintenance]
+            [--members FILE] [--maintenance]
 
 The API gateway: serves the node API over TLS 1.3 on --listen (default 0.0.0.0:50000), requires
 a client certificate chaining to the CA in --ca (or an --accepted-ca, for CA rotation) with EKU
@@ -17,10 +18,11 @@ forwards each call to init's unix socket (--backend) with the roles in x-bunker-
 Metadata "node: HOST[:PORT]" relays a call, once checked here, to that node's apid (port
 --peer-port, default 50000) with this node's certificate, which must carry EKU clientAuth and
 Subject O os:impersonator (--client-cert/--client-key, else --cert/--key); the other node
-applies the caller's roles.
+applies the caller's roles. Only members of the cluster are relayed to: the HOST:PORT lines of
+--members (one a line, # comments; init writes it); without it, none.
 
-SIGHUP re-reads every certificate and key file: renewed certificates apply to new
-connections while open streams continue. SIGTERM stops.`;
+SIGHUP re-reads every certificate and key file and the member list: renewed certificates
+apply to new connections while open streams continue. SIGTERM stops.`;
 
 function parseListen(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
@@ -48,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
         "peer-port": { type: "string", default: "50000" },
         "client-cert": { type: "string" },
         "client-key": { type: "string" },
+        members: { type: "string" },
       },
       strict: true,
     }).values;
@@ -72,13 +75,22 @@ export async function main(argv: string[]): Promise<number> {
       ? { clientCert: readFileSync(args["client-cert"], "utf8"), clientKey: readFileSync(args["client-key"], "utf8") } : {}),
   });
 
+  const peerPortOf = () => Number(args["peer-port"]);
+  const readMembers = (): string[] => (args.members ? parseMembers(readFileSync(args.members, "utf8"), args.members, peerPortOf()) : []);
   let gateway: Gateway;
   try {
     const { host, port } = parseListen(args.listen!);
     const peerPort = Number(args["peer-port"]);
     if (!(Number.isInteger(peerPort) && peerPort > 0 && peerPort < 65536)) throw new Error(`--peer-port ${args["peer-port"]}: expected a port number`);
+    let members: string[] = [];
+    try {
+      members = readMembers();
+    } catch (err) {
+      // The local API matters more than relaying: serve, relay to no one, and say why.
+      console.error(`apid: no cluster members (relaying is refused until SIGHUP reads a list): ${(err as Error).message}`);
+    }
     gateway = new Gateway({
-      host, port, ...read(), backend: args.backend!, maintenance: args.maintenance, peerPort,
+      host, port, ...read(), backend: args.backend!, maintenance: args.maintenance, peerPort, members,
       onError: (err, where) => console.error(`apid: ${where}: ${err.message}`),
     });
     const addr = await gateway.listen();
@@ -94,6 +106,14 @@ export async function main(argv: string[]): Promise<number> {
       console.error("apid: credentials reloaded");
     } catch (err) {
       console.error(`apid: reload failed, keeping the current credentials: ${(err as Error).message}`);
+    }
+    if (!args.members) return;
+    try {
+      const members = readMembers();
+      gateway.setMembers(members);
+      console.error(`apid: cluster members reloaded (${members.length})`);
+    } catch (err) {
+      console.error(`apid: reading the cluster members failed, keeping the current list: ${(err as Error).message}`);
     }
   });
   await new Promise<void>((resolve) => {

@@ -16,6 +16,8 @@ export interface ApidPlan {
   listen: string;
   socket: string;
   certs: ApiCertificates;
+  /** The cluster member list init writes for apid (apidmembers.ts); relaying goes nowhere else. */
+  members?: string;
   /** Unset: apid runs as init's own user (container mode without root). */
   uid?: number;
   gid?: number;
@@ -33,6 +35,7 @@ export function apidArgv(p: ApidPlan, mode: ApidMode): string[] {
     ...selfCommand(), "--listen", p.listen, "--backend", p.socket, "--cert", c.path("cert"), "--key", c.path("key"),
     ...(mode === "maintenance" ? ["--maintenance"] : ["--ca", c.path("ca")]),
     ...(mode === "controlplane" ? ["--client-cert", c.path("clientCert"), "--client-key", c.path("clientKey")] : []),
+    ...(mode !== "maintenance" && p.members ? ["--members", p.members] : []),
   ];
 }
 

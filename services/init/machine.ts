@@ -39,6 +39,7 @@ import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
 import { apidService } from "./apid.ts";
+import { configMembers, writeMembers } from "./apidmembers.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
@@ -202,10 +203,11 @@ export class Machine {
     this.apiCerts = certs;
     // apid starts at once, not after networkd: its certificate follows the addresses instead.
     this.supervisor.add(apidService({
-      listen: api.listen, socket: this.socketPath, certs, uid: api.uid, gid: api.gid,
+      listen: api.listen, socket: this.socketPath, certs, uid: api.uid, gid: api.gid, members: this.apidMembersPath,
       oomScoreAdj: this.opts.mode === "metal" ? -998 : undefined,
       prepare: () => {
         this.apidMode = certs.issue(this.currentConfig(), this.hostname());
+        this.writeApidMembers();
         return this.apidMode;
       },
     }));
@@ -223,6 +225,15 @@ export class Machine {
     this.stopAddressWatch = () => { clearTimeout(settle); stop(); };
   }
 
+  /** Next to apid's certificates (the folder ApiCertificates makes, closed to others). */
+  private get apidMembersPath(): string { return join(this.opts.runDir, "apid", "members"); }
+
+  /** The cluster members apid may relay to, from the current config; apid reads them on start and SIGHUP. */
+  private writeApidMembers(): void {
+    const api = this.opts.api;
+    writeMembers(this.apidMembersPath, configMembers(this.currentConfig()), api?.uid === undefined ? undefined : { uid: api.uid, gid: api.gid ?? api.uid });
+  }
+
   private currentConfig(): Record<string, unknown> | undefined {
     return this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
   }
@@ -238,6 +249,7 @@ export class Machine {
   private refreshApid(): void {
     if (!this.apiCerts || this.apidMode === undefined) return; // apid has not started yet: its pre-start will do it
     const mode = this.apiCerts.issue(this.currentConfig(), this.hostname());
+    this.writeApidMembers();
     if (mode === this.apidMode) { this.supervisor.signal("apid", SIGHUP); return; }
     log.info(`apid: ${this.apidMode} -> ${mode}; restarting it`);
     setTimeout(() => {

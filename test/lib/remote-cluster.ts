@@ -62,15 +62,20 @@ export class TestCluster {
     return { node, socket };
   }
 
-  /** The compiled binary's apid: a node certificate (serverAuth + clientAuth, os:impersonator) of the cluster CA, or self-signed in maintenance mode. */
-  async apid(name: string, backend: string, o: { maintenance?: boolean; acceptedCa?: CertAndKey } = {}): Promise<RunningApid> {
+  /**
+   * The compiled binary's apid: a node certificate (serverAuth + clientAuth, os:impersonator) of
+   * the cluster CA, or self-signed in maintenance mode. `members`: the cluster members it may
+   * relay to (HOST:PORT); `port`: listen there (a port chosen ahead, so another node can list it).
+   */
+  async apid(name: string, backend: string, o: { maintenance?: boolean; acceptedCa?: CertAndKey; members?: string[]; port?: number } = {}): Promise<RunningApid> {
     const issuer = o.maintenance ? newClusterCA() : this.ca;
     const cert = toPemPair(issueLeaf(issuer, { commonName: name, roles: ["os:impersonator"], sans: ["127.0.0.1", "localhost"], lifetime: DAY, usage: ["serverAuth", "clientAuth"] }));
-    const listen = await freePort();
+    const listen = o.port ?? await freePort();
     const args = [BIN, "apid", "--cert", this.write(`${name}.crt`, cert.crt), "--key", this.write(`${name}.key`, cert.key), "--backend", backend, "--listen", `127.0.0.1:${listen}`];
     if (o.maintenance) args.push("--maintenance");
     else args.push("--ca", this.write("ca.crt", toPemPair(this.ca).crt));
     if (o.acceptedCa) args.push("--accepted-ca", this.write(`${name}-accepted.crt`, toPemPair(o.acceptedCa).crt));
+    if (o.members) args.push("--members", this.write(`${name}-members`, o.members.map((m) => `${m}\n`).join("")));
     const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     let err = "";
     const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();

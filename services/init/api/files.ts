@@ -1,11 +1,18 @@
 /**
- * List and Read: files under an allow-list of roots, nowhere else. A path is judged by where it
- * really leads (symlinks and ".." resolved), so a link inside a root that points outside is
- * refused like the outside path itself. Listings never follow symlinks into directories.
+ * List and Read: files under an allow-list of roots, nowhere else. A file is opened beneath its
+ * root in one step (openat2 with RESOLVE_BENEATH and RESOLVE_NO_MAGICLINKS) and then read or
+ * listed through that descriptor, never by its path again: a symlink swapped in between a check
+ * and an open (the roots include world-writable /tmp) cannot lead outside. Symlinks are followed
+ * while they stay inside the root; one that leaves it is refused, except that a last component
+ * pointing to an absolute path is judged again as that path (the node's /etc/hostname leads to
+ * /system/etc/hostname, also a root). `..` is refused outright, and /proc's magic links
+ * (/proc/PID/fd/N, root, cwd) are never followed. Listings never follow symlinks into
+ * directories: each directory below the first is opened with no symlink on its way.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { closeSync, fstatSync, lstatSync, read, readdirSync, readlinkSync, realpathSync, type Stats } from "node:fs";
+import { isAbsolute } from "node:path";
+import { SysError } from "../../../core/sys/libc.ts";
+import { AT_FDCWD, O, OPENAT2_ERRNO as E, openat2, RESOLVE } from "../../../core/sys/openat2.ts";
 import { ApiError } from "./errors.ts";
 
 /** On a node: configuration, logs and runtime state, and the kernel's views; not the whole root. */
@@ -14,73 +21,170 @@ export const NODE_ROOTS = ["/etc", "/var", "/run", "/tmp", "/system", "/proc", "
 const CHUNK = 64 * 1024;
 /** A listing stops after this many entries (with an error entry saying so). */
 export const MAX_ENTRIES = 100_000;
+/** Absolute symlinks followed from one root into another, at most. */
+const MAX_HOPS = 8;
+const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_MAGICLINKS;
 
 export interface FileEntry {
   name: string; relativeName: string; size: number; mode: number; modified: number; isDir: boolean;
   link: string; error: string; uid: number; gid: number;
 }
 
-const within = (path: string, root: string) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
-
-/** The real path of `path` if it lies under one of `roots` (compared by their real paths too); else PERMISSION_DENIED. */
-export function resolveAllowed(path: string, roots: readonly string[]): string {
-  if (!path || !isAbsolute(path)) throw new ApiError("invalid_argument", `path ${JSON.stringify(path)}: expected an absolute path`);
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch (err) {
-    throw new ApiError("not_found", `${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`);
+/** `path` split at the root it lies under (the longest; roots compared as given and by their real paths). */
+function locate(path: string, roots: readonly string[]): { shown: string; root: string; rest: string } {
+  if (typeof path !== "string" || !path || !isAbsolute(path) || path.includes("\0")) {
+    throw new ApiError("invalid_argument", `path ${JSON.stringify(path)}: expected an absolute path`);
   }
-  const realRoots = roots.flatMap((r) => { try { return [realpathSync(r)]; } catch { return []; } });
-  if (!realRoots.some((r) => within(real, r))) {
-    const shown = real === path ? path : `${path} (which leads to ${real})`;
-    throw new ApiError("permission_denied", `${shown} is outside the readable roots: ${roots.join(", ")}`);
+  const parts = path.split("/").filter((c) => c !== "" && c !== ".");
+  if (parts.includes("..")) throw new ApiError("invalid_argument", `path ${JSON.stringify(path)}: ".." is not allowed; name the path itself`);
+  const shown = `/${parts.join("/")}`;
+  const candidates = roots.flatMap((r) => {
+    const own = `/${r.split("/").filter((c) => c !== "" && c !== ".").join("/")}`;
+    try { return [own, realpathSync(r)]; } catch { return [own]; }
+  });
+  let root: string | undefined;
+  for (const c of candidates) {
+    const inside = shown === c || shown.startsWith(c === "/" ? "/" : `${c}/`);
+    if (inside && (root === undefined || c.length > root.length)) root = c;
   }
-  return real;
+  if (root === undefined) throw new ApiError("permission_denied", `${path} is outside the readable roots: ${roots.join(", ")}`);
+  return { shown, root, rest: shown.slice(root.length).replace(/^\//, "") || "." };
 }
 
-function entry(path: string, root: string, st: Stats | undefined, error = ""): FileEntry {
-  let link = "";
-  if (st?.isSymbolicLink()) { try { link = readlinkSync(path); } catch { /* raced away */ } }
+/** An openat2 failure as the API says it. */
+function openError(err: unknown, path: string, root: string): ApiError {
+  if (!(err instanceof SysError)) return new ApiError("internal", `${path}: ${(err as Error)?.message ?? String(err)}`);
+  switch (err.errno) {
+    case E.ENOENT: return new ApiError("not_found", `${path}: no such file or directory`);
+    case E.ENOTDIR: return new ApiError("not_found", `${path}: a component on the way is not a directory`);
+    case E.EXDEV: return new ApiError("permission_denied", `${path} leads outside ${root} (a symlink pointing out of the readable root is not followed)`);
+    case E.ELOOP: return new ApiError("permission_denied", `${path}: a symlink loop, or a /proc magic link (fd, root, cwd), which is not followed`);
+    case E.EACCES: return new ApiError("permission_denied", `${path}: permission denied`);
+    case E.ENOSYS: return new ApiError("unimplemented", "this kernel has no openat2 (Linux 5.6 or later is needed to read files safely)");
+    default: return new ApiError("internal", `${path}: ${err.message}`);
+  }
+}
+
+/**
+ * Opens `path` beneath its root in one step. A last component that is a symlink to an absolute
+ * path (refused by RESOLVE_BENEATH) is read through its parent's descriptor and that path is
+ * judged afresh, against the roots, the same way.
+ */
+function openBeneath(path: string, roots: readonly string[], flags: number, hops = 0, asked = path): { fd: number; shown: string } {
+  let where: ReturnType<typeof locate>;
+  try {
+    where = locate(path, roots);
+  } catch (err) {
+    // Name what the caller asked for too when a symlink led here.
+    if (err instanceof ApiError && asked !== path) throw new ApiError(err.code, `${asked} (which leads to ${path}): ${err.message}`);
+    throw err;
+  }
+  const { shown, root, rest } = where;
+  let rootFd: number;
+  try {
+    rootFd = openat2(AT_FDCWD, root, O.PATH | O.DIRECTORY, 0);
+  } catch (err) {
+    throw openError(err, path, root);
+  }
+  try {
+    return { fd: openat2(rootFd, rest, flags | O.NOCTTY, BENEATH), shown };
+  } catch (err) {
+    if (err instanceof SysError && err.errno === E.EXDEV && hops < MAX_HOPS) {
+      const target = lastLinkTarget(rootFd, rest);
+      if (target?.startsWith("/")) return openBeneath(target, roots, flags, hops + 1, asked);
+    }
+    throw openError(err, path, root);
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
+/** The target of `rest`'s last component if it is a symlink, read beneath `rootFd`. */
+function lastLinkTarget(rootFd: number, rest: string): string | undefined {
+  const slash = rest.lastIndexOf("/");
+  const parent = slash < 0 ? "." : rest.slice(0, slash);
+  const name = rest.slice(slash + 1);
+  let fd: number;
+  try { fd = openat2(rootFd, parent, O.PATH | O.DIRECTORY, BENEATH); } catch { return undefined; }
+  try { return readlinkSync(`/proc/self/fd/${fd}/${name}`); } catch { return undefined; } finally { closeSync(fd); }
+}
+
+function entry(name: string, relativeName: string, st: Stats | undefined, link = "", error = ""): FileEntry {
   return {
-    name: path, relativeName: relative(root, path) || ".", size: st?.size ?? 0, mode: st?.mode ?? 0, modified: st?.mtimeMs ?? 0,
+    name, relativeName, size: st?.size ?? 0, mode: st?.mode ?? 0, modified: st?.mtimeMs ?? 0,
     isDir: st?.isDirectory() ?? false, link, error, uid: st?.uid ?? 0, gid: st?.gid ?? 0,
   };
 }
 
+const join = (a: string, b: string) => (a === "." ? b : `${a}/${b}`);
+const under = (dir: string, rel: string) => (rel === "." ? dir : `${dir === "/" ? "" : dir}/${rel}`);
+
 /** Entries under `root` (itself first), depth-first, sorted by name; depth 0 = unlimited with recurse. */
 export async function* listFiles(rootPath: string, roots: readonly string[], o: { recurse?: boolean; depth?: number; signal?: AbortSignal } = {}): AsyncGenerator<FileEntry> {
-  const root = resolveAllowed(rootPath, roots);
-  const maxDepth = !o.recurse ? 1 : o.depth && o.depth > 0 ? o.depth : Infinity;
-  let count = 0;
-  const stack: { path: string; depth: number }[] = [{ path: root, depth: 0 }];
-  while (stack.length && !o.signal?.aborted) {
-    const { path, depth } = stack.pop()!;
-    let st: Stats;
-    try { st = lstatSync(path); } catch (err) { yield entry(path, root, undefined, (err as Error).message); continue; }
-    yield entry(path, root, st);
-    if (++count >= MAX_ENTRIES) { yield entry(root, root, undefined, `listing stopped after ${MAX_ENTRIES} entries`); return; }
-    if (!st.isDirectory() || depth >= maxDepth) continue;
-    let names: string[];
-    try { names = readdirSync(path).sort(); } catch (err) { yield entry(path, root, st, (err as Error).message); continue; }
-    for (const n of names.reverse()) stack.push({ path: join(path, n), depth: depth + 1 });
-    if (count % 256 === 0) await Promise.resolve(); // let cancellation and other calls in
+  // O_NONBLOCK: a FIFO named here must not block init; it is listed, never read.
+  const { fd: top, shown } = openBeneath(rootPath, roots, O.RDONLY | O.NONBLOCK);
+  try {
+    const maxDepth = !o.recurse ? 1 : o.depth && o.depth > 0 ? o.depth : Infinity;
+    const st = fstatSync(top);
+    yield entry(shown, ".", st);
+    let count = 1;
+    if (!st.isDirectory()) return;
+    // Entries still to yield, each statted (and its link read) through its directory's descriptor.
+    const stack: { rel: string; depth: number; st?: Stats; link: string; error: string }[] = [];
+    const readDir = (fd: number, rel: string, depth: number): string => {
+      let names: string[];
+      try { names = readdirSync(`/proc/self/fd/${fd}`).sort(); } catch (err) { return (err as Error).message; }
+      for (const n of names.reverse()) {
+        const at = `/proc/self/fd/${fd}/${n}`;
+        let s: Stats | undefined;
+        let link = "";
+        let error = "";
+        try { s = lstatSync(at); } catch (err) { error = (err as Error).message; }
+        if (s?.isSymbolicLink()) { try { link = readlinkSync(at); } catch { /* raced away */ } }
+        stack.push({ rel: join(rel, n), depth, st: s, link, error });
+      }
+      return "";
+    };
+    const firstError = readDir(top, ".", 1);
+    if (firstError) { yield entry(shown, ".", st, "", firstError); return; }
+    while (stack.length && !o.signal?.aborted) {
+      const it = stack.pop()!;
+      yield entry(under(shown, it.rel), it.rel, it.st, it.link, it.error);
+      if (++count >= MAX_ENTRIES) { yield entry(shown, ".", undefined, "", `listing stopped after ${MAX_ENTRIES} entries`); return; }
+      if (!it.st?.isDirectory() || it.depth >= maxDepth) continue;
+      // No symlink anywhere on the way down: a directory swapped for one since it was listed is refused.
+      let fd: number;
+      try {
+        fd = openat2(top, it.rel, O.RDONLY | O.DIRECTORY | O.NOFOLLOW, BENEATH | RESOLVE.NO_SYMLINKS);
+      } catch (err) {
+        yield entry(under(shown, it.rel), it.rel, it.st, "", openError(err, under(shown, it.rel), shown).message);
+        continue;
+      }
+      let error: string;
+      try { error = readDir(fd, it.rel, it.depth + 1); } finally { closeSync(fd); }
+      if (error) yield entry(under(shown, it.rel), it.rel, it.st, "", error);
+      if (count % 256 === 0) await Promise.resolve(); // let cancellation and other calls in
+    }
+  } finally {
+    closeSync(top);
   }
 }
 
 /** The file's bytes in chunks of at most 64 KiB; /proc and /sys files (size 0) read to their end. */
 export async function* readFile(path: string, roots: readonly string[], signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  const real = resolveAllowed(path, roots);
-  const fh = await open(real, "r");
+  const { fd } = openBeneath(path, roots, O.RDONLY | O.NONBLOCK);
   try {
-    if ((await fh.stat()).isDirectory()) throw new ApiError("invalid_argument", `${path}: is a directory (use List)`);
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new ApiError("invalid_argument", `${path}: is a directory (use List)`);
+    // A FIFO, socket or device could block init or have effects when read: regular files only.
+    if (!st.isFile()) throw new ApiError("invalid_argument", `${path}: not a regular file`);
     const buf = Buffer.alloc(CHUNK);
     while (!signal?.aborted) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      const bytesRead = await new Promise<number>((resolve, reject) => read(fd, buf, 0, CHUNK, null, (err, n) => (err ? reject(err) : resolve(n))));
       if (bytesRead === 0) return;
       yield Uint8Array.from(buf.subarray(0, bytesRead));
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
