@@ -20,7 +20,8 @@ import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
-import { cmdlineConfigURL, loadBootConfig, parseMachineConfig } from "./config.ts";
+import { cmdlineConfigURL, loadBootConfig, parseMachineConfig, publishedConfig } from "./config.ts";
+import { scrubText } from "../../core/config/redact.ts";
 import { waitForGlobalAddress } from "./network-first.ts";
 import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import { EventHistory } from "./events.ts";
@@ -141,6 +142,8 @@ export class Machine {
   get savedConfigPath(): string { return join(this.opts.stateDir, "config.yaml"); }
   get socketPath(): string { return join(this.opts.runDir, "init.sock"); }
 
+  /** The applied config, secrets included (see machineConfig()). */
+  private config: MachineConfigSpec | undefined;
   /** The boot config source's error, kept until a config is applied. */
   private configError: string | undefined;
   /** Why the install from machine.install was refused (the node stays up from its boot medium). */
@@ -224,7 +227,17 @@ export class Machine {
   }
 
   private currentConfig(): Record<string, unknown> | undefined {
-    return this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
+    return this.config?.config;
+  }
+
+  /**
+   * The applied config with its secrets (CA keys, token, cluster secret): kept here, in init's
+   * memory, for the code that needs them (apid's certificates, client credentials, the install).
+   * The MachineConfig resource holds the redacted copy (config.ts publishedConfig): the store is
+   * what the API serves, so no secret goes into it.
+   */
+  machineConfig(): MachineConfigSpec | undefined {
+    return this.config;
   }
 
   private hostname(): string {
@@ -296,7 +309,9 @@ export class Machine {
             if (signal.aborted) throw err;
             // A broken config must not leave the node without its API and services: boot on in
             // maintenance mode, where a good config can be applied, and say why.
-            this.configError = err instanceof Error ? err.message : String(err);
+            // It lands in an event and MachineStage, which readers see: a config that does not
+            // parse cannot be redacted by its schema, so what looks like a secret goes.
+            this.configError = scrubText(err instanceof Error ? err.message : String(err));
             log.error(`${this.configError}; continuing in maintenance mode`);
             this.events.add("config", this.configError);
           }
@@ -474,7 +489,7 @@ export class Machine {
    * MachineStatus. After a good install it reboots and waits here for the reboot to stop it.
    */
   private async installFromConfig(signal: AbortSignal): Promise<void> {
-    const spec = this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec;
+    const spec = this.config;
     const section = installSection(spec?.config);
     if (!spec || !section) return;
     if (!section.image) { this.noInstallImage(); return; }
@@ -543,11 +558,13 @@ export class Machine {
   }
 
   private putConfig(cfg: MachineConfigSpec): void {
-    this.store.modify<MachineConfigSpec>(MACHINE_CONFIG, () => cfg, { owner: "" });
+    this.config = cfg;
+    const published = publishedConfig(cfg);
+    this.store.modify<MachineConfigSpec>(MACHINE_CONFIG, () => published, { owner: "" });
   }
 
   private applyConfigSysctls(): void {
-    const cfg = this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as { machine?: { sysctls?: Record<string, string> } } | undefined;
+    const cfg = this.config?.config as { machine?: { sysctls?: Record<string, string> } } | undefined;
     const sysctls = cfg?.machine?.sysctls ?? {};
     if (this.opts.mode !== "metal") {
       if (Object.keys(sysctls).length) log.info(`container mode: not applying ${Object.keys(sysctls).length} config sysctls`);

@@ -8,7 +8,7 @@ import {
   ConflictError, DEFINITIONS, NotFoundError, OwnerError, resolveDefinition,
   type Resource, type ResourceDefinition, type WatchEvent,
 } from "../../../core/resources/index.ts";
-import { parseMachineConfig } from "../config.ts";
+import { parseMachineConfig, redactedPair } from "../config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
 import { NOT_INSTALLED, writeAtomic, type Machine } from "../machine.ts";
 import { fileURL, ImageError } from "../../../core/install/download.ts";
@@ -16,8 +16,8 @@ import { otherSlot } from "../../../core/install/grub.ts";
 import { RESETTABLE } from "../../../core/install/reset.ts";
 import { unifiedDiff } from "../textdiff.ts";
 import {
-  EVENTS, HOSTNAME, MACHINE_CONFIG, MACHINE_STATUS,
-  type HostnameSpec, type MachineConfigSpec, type MachineStatusSpec,
+  EVENTS, HOSTNAME, MACHINE_STATUS,
+  type HostnameSpec, type MachineStatusSpec,
 } from "../resources.ts";
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
@@ -114,7 +114,7 @@ export function createHandlers(m: Machine) {
     fileRoots: (): readonly string[] => (m.opts.mode === "metal" ? NODE_ROOTS : [m.opts.stateDir]),
 
     /** The applied machine config (validated, defaults filled), if any. */
-    config: () => m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as CredsConfig | undefined,
+    config: () => m.machineConfig()?.config as CredsConfig | undefined,
 
     hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 
@@ -168,10 +168,11 @@ export function createHandlers(m: Machine) {
       if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
       let next;
       try { next = parseMachineConfig(raw, "api", m.opts.mode); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
-      const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
+      const current = m.machineConfig()?.config;
       const changes = diffConfigs(current, next.config);
-      // Taken now: once applied, the store holds the new text.
-      const diff = unifiedDiff(m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.raw ?? "", raw);
+      // Taken now: once applied, the node holds the new config. A diff is shown to the caller:
+      // both sides are the redacted configs (a changed key shows as a change in `changes` only).
+      const diff = unifiedDiff(...redactedPair(current, next.config));
       const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
       // Maintenance mode has nothing running to disturb: a first config always applies live.
       const resolved: Exclude<ApplyMode, "auto"> = mode === "auto" ? (needsReboot.length && current ? "reboot" : "live") : mode;
@@ -190,7 +191,7 @@ export function createHandlers(m: Machine) {
       }
       if (resolved === "try") {
         const seconds = num(p, "tryTimeoutSeconds", 0) || DEFAULT_TRY_SECONDS;
-        const previous = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)!.spec.raw;
+        const previous = m.machineConfig()!.raw;
         await m.sequencer.run("apply-config", { raw, persist: false });
         const deadline = Date.now() + seconds * 1000;
         const timer = setTimeout(() => {

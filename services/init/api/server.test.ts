@@ -138,7 +138,9 @@ test("apply-config modes: dry run lists changes, live refuses reboot-only change
   expect(await apply(hostOnly, { dryRun: true })).toMatchObject({
     mode: M.APPLY_MODE_LIVE, changes: [{ path: "machine.network.hostname", kind: "added", effect: bunker.machine.v1.ChangeEffect.CHANGE_EFFECT_LIVE }],
   });
-  expect((await apply(hostOnly, { dryRun: true })).diff).toBe("--- current\n+++ new\n@@ -7,4 +7,5 @@\n     crt: " + /crt: (\S+)/.exec(worker)![1] + "\n   network:\n+    hostname: web1\n     interfaces:\n       - interface: eth0\n");
+  // The diff is of the configs as the node holds them (defaults filled in), with secrets redacted.
+  expect((await apply(hostOnly, { dryRun: true })).diff).toBe("--- current\n+++ new\n@@ -9,4 +9,5 @@\n   certSANs: []\n   network:\n+    hostname: web1\n     interfaces:\n       - interface: eth0\n");
+  expect((await apply(hostOnly, { dryRun: true })).diff).not.toContain("abcdef.0123456789abcdef");
   expect(await apply(disk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
   expect((await rejection(apply(disk, { mode: M.APPLY_MODE_LIVE }))).message).toMatch(`these changes need a reboot: ${DISK_PATH}`);
   expect(await apply(disk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });

@@ -47,6 +47,17 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
         throw new GrpcError(Status.PERMISSION_DENIED, `service ${v.service} may read only ${v.reads.map((k) => `${k.namespace}/${k.type}`).join(", ")}, not ${r.namespace || "(default)"}/${r.type}`);
       }
     }
+    // A sensitive type is admin-only for Get, List and Watch alike, whoever relayed the call:
+    // the whole call is refused rather than answered with the specs left out, so a reader
+    // learns nothing of it (not even which ids exist). Checked here, in init, so apid's table
+    // and relaying cannot open it.
+    if (v.via !== "service" && ctx.method.service === "bunker.resource.v1.ResourceService" && !v.roles.includes("os:admin")) {
+      const type = String((req as { type?: string | null }).type ?? "").toLowerCase();
+      const d = o.handlers["resources.definitions"]().find((x) => x.aliases.includes(type));
+      if (d?.sensitive) {
+        throw new GrpcError(Status.PERMISSION_DENIED, `resource type ${d.type} is sensitive: only os:admin may read it (the caller has ${v.roles.length ? v.roles.join(", ") : "no role"})`);
+      }
+    }
   };
   const register = (table: Record<string, AnyMethod>, impl: Record<string, AnyFn>) => {
     for (const [name, method] of Object.entries(table)) {
