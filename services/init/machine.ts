@@ -39,12 +39,14 @@ import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
 import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
-import { apidService } from "./apid.ts";
+import { apidService, listenerClosed } from "./apid.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
-/** After an apply-config that changes apid's mode, its restart waits this long so the answer gets out first. */
+/** After an apply-config that asks for an install, the install waits this long so the answer gets out first. */
 const APID_RESTART_DELAY_MS = 500;
+/** How long an apply that leaves maintenance waits for apid's insecure listener to close. */
+const APID_STOP_WAIT_MS = 3000;
 /** Address changes come in bursts (a lease: address, then routes); re-issue once they settle. */
 const ADDRESS_SETTLE_MS = 300;
 /** How long a cmdline config fetch waits for networkd's first global address (DHCP) before trying anyway. */
@@ -144,6 +146,8 @@ export class Machine {
 
   /** The applied config, secrets included (see machineConfig()). */
   private config: MachineConfigSpec | undefined;
+  /** A first config is being committed (or was): nothing that came without a certificate is served from then on. */
+  private maintenanceClosed = false;
   /** The boot config source's error, kept until a config is applied. */
   private configError: string | undefined;
   /** Why the install from machine.install was refused (the node stays up from its boot medium). */
@@ -220,7 +224,7 @@ export class Machine {
       settle = setTimeout(() => {
         if (this.apidMode === undefined || !certs.addressesChanged()) return;
         log.info("node addresses changed: apid's certificate is re-issued to name them");
-        try { this.refreshApid(); } catch (err) { log.error(`re-issuing apid's certificate: ${errText(err)}`); }
+        this.refreshApid().catch((err) => log.error(`re-issuing apid's certificate: ${errText(err)}`));
       }, ADDRESS_SETTLE_MS);
     }, { tailOnly: true });
     this.stopAddressWatch = () => { clearTimeout(settle); stop(); };
@@ -248,14 +252,50 @@ export class Machine {
    * A config was applied: apid's certificates follow it. Same mode: new files and SIGHUP (open
    * streams survive); another mode (leaving maintenance): apid restarts, after the answer left.
    */
-  private refreshApid(): void {
+  private async refreshApid(): Promise<void> {
     if (!this.apiCerts || this.apidMode === undefined) return; // apid has not started yet: its pre-start will do it
     const mode = this.apiCerts.issue(this.currentConfig(), this.hostname());
     if (mode === this.apidMode) { this.supervisor.signal("apid", SIGHUP); return; }
     log.info(`apid: ${this.apidMode} -> ${mode}; restarting it`);
-    setTimeout(() => {
-      this.supervisor.restart("apid").catch((err) => log.error(`restarting apid: ${errText(err)}`));
-    }, APID_RESTART_DELAY_MS);
+    // Leaving maintenance: apid stops at once (SIGTERM: its listener closes, open connections
+    // get GOAWAY, the call under way, this apply, still answers through it) and this waits until
+    // nothing accepts connections there any more, so the answer leaves only after the listener
+    // that asked for no certificate is gone. init refuses apid's maintenance mark from the
+    // commit on (maintenanceOpen), which holds even if this wait runs out.
+    const pid = this.supervisor.status("apid").pid;
+    this.supervisor.restart("apid").catch((err) => log.error(`restarting apid: ${errText(err)}`));
+    const how = await listenerClosed(this.opts.api!.listen, pid, APID_STOP_WAIT_MS);
+    if (how === "timeout") log.warn(`apid still accepts connections on ${this.opts.api!.listen} ${APID_STOP_WAIT_MS} ms after SIGTERM; calls without a certificate are refused by init regardless`);
+  }
+
+  /**
+   * Whether calls apid took without a client certificate (its maintenance mark) may be served:
+   * only in maintenance mode, with no config, and before a first config started committing.
+   * init's API checks this on every call (api/authorize.ts): it is the fence that holds while
+   * apid, still in maintenance mode, is being stopped.
+   */
+  maintenanceOpen(): boolean {
+    return !this.maintenanceClosed && this.config === undefined && this.stage() === "maintenance";
+  }
+
+  /**
+   * Closes the maintenance window for a first config about to be committed; false when it was
+   * already closed (another first config got there first: the maintenance apply is one-shot).
+   * Synchronous, so two applies cannot both pass.
+   */
+  claimFirstConfig(): boolean {
+    if (this.maintenanceClosed || this.config !== undefined) return false;
+    this.maintenanceClosed = true;
+    log.info("a first config is being committed: the maintenance window is closed");
+    this.events.add("config", "maintenance window closed: a first config is being committed; calls without a client certificate are refused from now on");
+    return true;
+  }
+
+  /** A first config failed before anything was kept: the node is still in maintenance and may take another. */
+  releaseFirstConfig(): void {
+    if (this.config !== undefined || existsSync(this.savedConfigPath)) return;
+    this.maintenanceClosed = false;
+    this.events.add("config", "the first config was not committed: the maintenance window is open again");
   }
 
   /** Stops the timers and controllers (tests that run a Machine inside their own process). */

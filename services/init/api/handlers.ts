@@ -185,6 +185,23 @@ export function createHandlers(m: Machine) {
       }
       const result = (applied: boolean, message: string, tryDeadline = 0): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message, warnings: next.warnings ?? [], tryDeadline, diff });
       if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
+      if (!current) {
+        // The first config (maintenance mode, where it may come without a certificate): one-shot.
+        // Claimed before anything awaits, so a second one racing it is refused here, and apid's
+        // maintenance mark is refused from now on (api/authorize.ts).
+        if (resolved === "staged") throw new ApiError("failed_precondition", "mode staged: this node has no config yet (maintenance mode); apply the first config with mode auto, live or reboot");
+        if (!m.claimFirstConfig()) throw new ApiError("failed_precondition", "a first config is already being committed to this node: the maintenance-mode apply is one-shot; use a client certificate of the cluster");
+        try {
+          if (resolved === "live") await m.sequencer.run("apply-config", { raw });
+          else await m.sequencer.run("apply-config", { raw, staged: true });
+        } catch (err) {
+          m.releaseFirstConfig();
+          throw err;
+        }
+        if (resolved === "live") return result(true, "applied live");
+        startSequence("reboot");
+        return result(true, "saved; rebooting to apply");
+      }
       if (resolved === "live") {
         await m.sequencer.run("apply-config", { raw });
         return result(true, "applied live");

@@ -53,7 +53,7 @@ beforeAll(async () => {
     startApi: async () => {
       server = await serveApi({
         path: machine.socketPath, handlers: createHandlers(machine), socketGid: APID_UID,
-        trust: { adminUids: new Set([0, process.getuid?.() ?? 0]), apidUid: APID_UID, maintenance: () => machine.stage() === "maintenance" },
+        trust: { adminUids: new Set([0, process.getuid?.() ?? 0]), apidUid: APID_UID, maintenance: () => machine.maintenanceOpen() },
       });
     },
   });
@@ -320,3 +320,36 @@ test("reboot through the API runs the reboot sequence and ends in the power requ
   expect(await rejection(client.unary(MachineService.Shutdown, {}))).toMatchObject({ code: Status.UNAVAILABLE, details: "busy: reboot in progress" });
   expect(powered).toEqual(["reboot"]);
 });
+
+test("the first config is one-shot: of two racing, one commits and the other is refused; staged is refused in maintenance", async () => {
+  // A node of its own in maintenance mode; the handlers called as the server calls them.
+  const d = mkdtempSync(join(tmpdir(), "bunker-first-"));
+  const m = new Machine({ mode: "container", stateDir: d, runDir: d, noTable: true, onPower: () => {} });
+  try {
+    await m.boot();
+    const h = createHandlers(m);
+    expect(m.maintenanceOpen()).toBe(true);
+    const staged = await rejection(h["apply-config"]({ data: worker, mode: "staged" }));
+    expect(staged).toMatchObject({ code: "failed_precondition" });
+    expect(staged.message).toMatch("mode staged: this node has no config yet");
+    expect(m.maintenanceOpen()).toBe(true);
+    // Both start in the same tick, as two calls arriving together would: the first claims.
+    const results = await Promise.allSettled([h["apply-config"]({ data: withHostname("first") }), h["apply-config"]({ data: withHostname("second") })]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
+    const refused = (results[1] as PromiseRejectedResult).reason;
+    expect(refused).toMatchObject({ code: "failed_precondition" });
+    expect(refused.message).toMatch("one-shot");
+    expect(m.maintenanceOpen()).toBe(false);
+    // The config that won is the one the node has; its secrets stay out of the store.
+    const mc = m.store.get<{ raw: string; config: { machine: { token: string; network: { hostname: string } } } }>({ namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" })!.spec;
+    expect(mc.config.machine.network.hostname).toBe("first");
+    expect(mc.config.machine.token).toBe("[redacted]");
+    expect(mc.raw).not.toContain("abcdef.0123456789abcdef");
+    expect(m.machineConfig()!.raw).toContain("abcdef.0123456789abcdef");
+  } finally {
+    await m.supervisor.stopAll();
+    m.stopBackground();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
