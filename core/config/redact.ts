@@ -24,8 +24,12 @@ export function isSecret(s: AnySchema | undefined): boolean {
   return s !== undefined && (secrets.has(s) || secrets.has(unwrap(s)));
 }
 
-/** Secrets shorter than this are not searched for elsewhere in the config (they would match ordinary words). */
-const MIN_SCRUB_LENGTH = 8;
+/**
+ * Secrets shorter than this are replaced where they are declared but not searched for elsewhere:
+ * they could match ordinary values (an address, a name) that the node itself reads back from the
+ * published config. Keys, tokens and the cluster secret are all longer.
+ */
+const MIN_SCRUB_LENGTH = 16;
 
 /**
  * The config with every secret value replaced by REDACTED, and the secret values it held.
