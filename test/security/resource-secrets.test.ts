@@ -89,11 +89,10 @@ beforeAll(async () => {
   const o = { ca: toPemPair(other.os), etcd: toPemPair(other.etcd) };
   const b64 = (s: string | Uint8Array) => Buffer.from(s).toString("base64");
   const next = parse(nodeAConfig);
-  next.machine.ca.key = b64(o.ca.key);
-  next.machine.token = other.token;
-  next.cluster.secret = b64(other.cluster.secret);
-  next.cluster.etcd.ca.key = b64(o.etcd.key);
-  otherConfig = stringify({ ...next, machine: { ...next.machine, ca: { crt: b64(o.ca.crt), key: b64(o.ca.key) } }, cluster: { ...next.cluster, etcd: { ca: { crt: b64(o.etcd.crt), key: b64(o.etcd.key) } } } });
+  otherConfig = stringify({
+    ...next, machine: { ...next.machine, token: other.token, ca: { crt: b64(o.ca.crt), key: b64(o.ca.key) } },
+    cluster: { ...next.cluster, secret: b64(other.cluster.secret), etcd: { ca: { crt: b64(o.etcd.crt), key: b64(o.etcd.key) } } },
+  });
   addSecret("new machine.ca.key", b64(o.ca.key));
   addSecret("new cluster.etcd.ca.key", b64(o.etcd.key));
   addSecret("new machine.token", other.token);
@@ -183,6 +182,7 @@ test("every resource type, with every role, directly and relayed, carries no sec
             expect(spec.config.machine.ca.key).toBe("[redacted]");
             expect(spec.config.machine.ca.crt).toBe(parse(nodeAConfig).machine.ca.crt); // what is no secret stays
             expect(spec.raw).toContain("[redacted]");
+            expect(spec.config.machine.network.hostname).toBe(route.name === "direct" ? "node-a" : "node-b"); // relayed for real
             adminMcSeen++;
           }
         }
