@@ -7,6 +7,7 @@
 import * as v from "valibot";
 import * as f from "./forms.ts";
 import { parseCertificate, parsePrivateKey } from "./pem.ts";
+import { secret } from "./redact.ts";
 
 /** A string whose form `check` accepts; the check's message is the error. */
 function form(check: f.FormCheck) {
@@ -25,7 +26,7 @@ const bool = (def: boolean, description: string) => v.optional(v.pipe(v.boolean(
 const list = <T extends v.GenericSchema>(item: T, description: string) => v.optional(v.pipe(v.array(item), v.description(description)), []);
 
 const certPem = (description: string) => str((s) => { const r = parseCertificate(s); return r.ok ? undefined : r.error; }, description);
-const keyPem = (description: string) => str((s) => { const r = parsePrivateKey(s); return r.ok ? undefined : r.error; }, description);
+const keyPem = (description: string) => secret(str((s) => { const r = parsePrivateKey(s); return r.ok ? undefined : r.error; }, description));
 
 const Route = v.pipe(v.strictObject({
   network: v.optional(str(f.routeNetwork, "Destination prefix, e.g. 0.0.0.0/0 or ::/0. Omitted: the default route of the gateway's family.")),
@@ -113,7 +114,8 @@ export const FILE_OPS = ["create", "append", "overwrite"] as const;
 
 const File = v.pipe(v.strictObject({
   path: str(f.writableFilePath, `Absolute path under ${f.WRITABLE_ROOTS.join(", ")}.`),
-  content: v.pipe(v.string(), v.description("The file's content.")),
+  // A file written at boot may well be a credential (a service's key or token).
+  content: secret(v.pipe(v.string(), v.description("The file's content."))),
   permissions: v.optional(int(0, 0o7777, "Mode bits, 0-0o7777; write them in YAML as 0o644 (0644 is decimal in YAML 1.2)."), 0o644),
   op: v.optional(v.pipe(v.picklist(FILE_OPS), v.description("create: fail if it exists; append: add to it; overwrite: replace it.")), "create"),
 }), v.description("A file written at boot."));
@@ -132,7 +134,7 @@ const CA = (keyWhere: string) => v.pipe(v.strictObject({
 
 const Machine = v.pipe(v.strictObject({
   type: v.pipe(v.picklist(["controlplane", "worker"]), v.description("The node's role.")),
-  token: str(f.token, "The join token trustd checks before signing a node certificate."),
+  token: secret(str(f.token, "The join token trustd checks before signing a node certificate.")),
   ca: CA("Required on a controlplane, forbidden on a worker."),
   acceptedCAs: list(v.strictObject({ crt: certPem("A CA certificate: base64 of its PEM text.") }), "More CAs whose client certificates are trusted (CA rotation)."),
   certSANs: list(str(f.ipOrDnsName, "An IP address or DNS name."), "Extra names and addresses for the node's API certificate."),
@@ -154,7 +156,7 @@ const Machine = v.pipe(v.strictObject({
 
 const Cluster = v.pipe(v.strictObject({
   id: str(f.base64Of32Bytes, "The cluster's id: base64 of 32 random bytes."),
-  secret: str(f.base64Of32Bytes, "The cluster's shared secret: base64 of 32 random bytes."),
+  secret: secret(str(f.base64Of32Bytes, "The cluster's shared secret: base64 of 32 random bytes.")),
   clusterName: str(f.clusterName, "The cluster's name."),
   controlPlane: v.pipe(v.strictObject({
     endpoint: str(f.httpsEndpoint, "The API endpoint of the control plane: https://HOST:PORT."),

@@ -21,6 +21,12 @@ export interface ResourceDefinition {
   /** The namespace its resources live in unless told otherwise. */
   namespace: string;
   columns: Column[];
+  /**
+   * Its resources' specs are for os:admin only: init refuses Get, List and Watch of the type to
+   * any other caller (services/init/api/server.ts). Secrets themselves never enter the store;
+   * this guards what is left of a config (and any later type that must be kept close).
+   */
+  sensitive?: boolean;
 }
 
 export const DEFINITIONS: Kind = { namespace: "meta", type: "ResourceDefinitions.meta.bunker.dev" };

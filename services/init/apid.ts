@@ -4,6 +4,7 @@
  * owns its certificates (apicerts.ts): the pre-start step writes them for the current config and
  * picks apid's mode, so a restart after the first config leaves maintenance mode.
  */
+import { connect } from "node:net";
 import { findPersonality } from "../personalities.ts";
 import { selfCommand } from "./children.ts";
 import type { ApiCertificates, ApidMode } from "./apicerts.ts";
@@ -54,4 +55,35 @@ export function apidService(p: ApidPlan): ServiceSpec {
     stopGraceMs: 15_000,
   };
   return spec;
+}
+
+/**
+ * Resolves once the process `pid` no longer accepts connections on `listen` (HOST:PORT as apid
+ * takes it; a wildcard host is probed on loopback): its listener is closed (connections refused)
+ * or the process is gone. Bounded by `timeoutMs`; says which it was. After the first config,
+ * init waits for this before the apply's answer leaves, so the listener that asked for no
+ * certificate has stopped by the time the caller learns the config was taken.
+ */
+export async function listenerClosed(listen: string, pid: number | undefined, timeoutMs: number): Promise<"closed" | "exited" | "timeout"> {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen);
+  if (!m) return "closed";
+  const host = m[1] === "" || m[1] === "0.0.0.0" ? "127.0.0.1" : m[1] === "::" ? "::1" : m[1]!;
+  const port = Number(m[2]);
+  const alive = () => {
+    if (pid === undefined) return false;
+    try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; }
+  };
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!alive()) return "exited";
+    const accepted = await new Promise<boolean>((resolve) => {
+      const c = connect({ host, port });
+      const t = setTimeout(() => { c.destroy(); resolve(true); }, 200);
+      c.once("connect", () => { clearTimeout(t); c.destroy(); resolve(true); });
+      c.once("error", () => { clearTimeout(t); resolve(false); });
+    });
+    if (!accepted) return "closed";
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return "timeout";
 }

@@ -6,7 +6,9 @@
  * broken one is refused with every problem at its line:column.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { formatProblems, loadConfig, type Mode as ConfigMode } from "../../core/config/config.ts";
+import { formatProblems, loadConfig, MachineConfigSchema, type Mode as ConfigMode } from "../../core/config/config.ts";
+import { redactConfig, redactedYaml, scrubText } from "../../core/config/redact.ts";
+import type { AnySchema } from "../../core/config/schemawalk.ts";
 import { sleep } from "./conditions.ts";
 import type { MachineConfigSpec } from "./resources.ts";
 
@@ -24,6 +26,28 @@ export function parseMachineConfig(raw: string, source: string, mode: ConfigMode
   if (!r.config) throw new ConfigError(`machine config from ${source} is not valid:\n${formatProblems(source, r.errors, r.warnings)}`);
   const warnings = r.warnings.map((w) => `${source}:${w.line}:${w.column}: ${w.path}: ${w.message}`);
   return { raw, config: r.config as unknown as Record<string, unknown>, source, ...(warnings.length ? { warnings } : {}) };
+}
+
+const schema = MachineConfigSchema as unknown as AnySchema;
+
+/**
+ * What the MachineConfig resource holds: the config with every secret replaced (by the schema's
+ * marks), and as `raw` that config as YAML, not the text applied (its comments, anchors or an
+ * old key left in a comment could carry what the schema redacts). The secrets stay with init.
+ */
+export function publishedConfig(spec: MachineConfigSpec): MachineConfigSpec {
+  const { redacted, secrets } = redactConfig(schema, spec.config);
+  return {
+    raw: redactedYaml(schema, spec.config), config: redacted, source: spec.source,
+    ...(spec.warnings ? { warnings: spec.warnings.map((w) => scrubText(w, secrets)) } : {}),
+  };
+}
+
+/** The redacted YAML of two configs, for a diff a caller may see: each side is redacted with both sides' secrets. */
+export function redactedPair(before: Record<string, unknown> | undefined, after: Record<string, unknown>): [string, string] {
+  const a = before ? redactConfig(schema, before).secrets : [];
+  const b = redactConfig(schema, after).secrets;
+  return [before ? redactedYaml(schema, before, b) : "", redactedYaml(schema, after, a)];
 }
 
 /** The value of `bunker.config=` on a kernel command line, if any. */

@@ -20,7 +20,8 @@ import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
-import { cmdlineConfigURL, loadBootConfig, parseMachineConfig } from "./config.ts";
+import { cmdlineConfigURL, loadBootConfig, parseMachineConfig, publishedConfig } from "./config.ts";
+import { scrubText } from "../../core/config/redact.ts";
 import { waitForGlobalAddress } from "./network-first.ts";
 import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import { EventHistory } from "./events.ts";
@@ -38,13 +39,15 @@ import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
 import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
-import { apidService } from "./apid.ts";
+import { apidService, listenerClosed } from "./apid.ts";
 import { configMembers, writeMembers } from "./apidmembers.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
-/** After an apply-config that changes apid's mode, its restart waits this long so the answer gets out first. */
+/** After an apply-config that asks for an install, the install waits this long so the answer gets out first. */
 const APID_RESTART_DELAY_MS = 500;
+/** How long an apply that leaves maintenance waits for apid's insecure listener to close. */
+const APID_STOP_WAIT_MS = 3000;
 /** Address changes come in bursts (a lease: address, then routes); re-issue once they settle. */
 const ADDRESS_SETTLE_MS = 300;
 /** How long a cmdline config fetch waits for networkd's first global address (DHCP) before trying anyway. */
@@ -142,6 +145,10 @@ export class Machine {
   get savedConfigPath(): string { return join(this.opts.stateDir, "config.yaml"); }
   get socketPath(): string { return join(this.opts.runDir, "init.sock"); }
 
+  /** The applied config, secrets included (see machineConfig()). */
+  private config: MachineConfigSpec | undefined;
+  /** A first config is being committed (or was): nothing that came without a certificate is served from then on. */
+  private maintenanceClosed = false;
   /** The boot config source's error, kept until a config is applied. */
   private configError: string | undefined;
   /** Why the install from machine.install was refused (the node stays up from its boot medium). */
@@ -219,7 +226,7 @@ export class Machine {
       settle = setTimeout(() => {
         if (this.apidMode === undefined || !certs.addressesChanged()) return;
         log.info("node addresses changed: apid's certificate is re-issued to name them");
-        try { this.refreshApid(); } catch (err) { log.error(`re-issuing apid's certificate: ${errText(err)}`); }
+        this.refreshApid().catch((err) => log.error(`re-issuing apid's certificate: ${errText(err)}`));
       }, ADDRESS_SETTLE_MS);
     }, { tailOnly: true });
     this.stopAddressWatch = () => { clearTimeout(settle); stop(); };
@@ -235,7 +242,17 @@ export class Machine {
   }
 
   private currentConfig(): Record<string, unknown> | undefined {
-    return this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
+    return this.config?.config;
+  }
+
+  /**
+   * The applied config with its secrets (CA keys, token, cluster secret): kept here, in init's
+   * memory, for the code that needs them (apid's certificates, client credentials, the install).
+   * The MachineConfig resource holds the redacted copy (config.ts publishedConfig): the store is
+   * what the API serves, so no secret goes into it.
+   */
+  machineConfig(): MachineConfigSpec | undefined {
+    return this.config;
   }
 
   private hostname(): string {
@@ -246,15 +263,51 @@ export class Machine {
    * A config was applied: apid's certificates follow it. Same mode: new files and SIGHUP (open
    * streams survive); another mode (leaving maintenance): apid restarts, after the answer left.
    */
-  private refreshApid(): void {
+  private async refreshApid(): Promise<void> {
     if (!this.apiCerts || this.apidMode === undefined) return; // apid has not started yet: its pre-start will do it
     const mode = this.apiCerts.issue(this.currentConfig(), this.hostname());
     this.writeApidMembers();
     if (mode === this.apidMode) { this.supervisor.signal("apid", SIGHUP); return; }
     log.info(`apid: ${this.apidMode} -> ${mode}; restarting it`);
-    setTimeout(() => {
-      this.supervisor.restart("apid").catch((err) => log.error(`restarting apid: ${errText(err)}`));
-    }, APID_RESTART_DELAY_MS);
+    // Leaving maintenance: apid stops at once (SIGTERM: its listener closes, open connections
+    // get GOAWAY, the call under way, this apply, still answers through it) and this waits until
+    // nothing accepts connections there any more, so the answer leaves only after the listener
+    // that asked for no certificate is gone. init refuses apid's maintenance mark from the
+    // commit on (maintenanceOpen), which holds even if this wait runs out.
+    const pid = this.supervisor.status("apid").pid;
+    this.supervisor.restart("apid").catch((err) => log.error(`restarting apid: ${errText(err)}`));
+    const how = await listenerClosed(this.opts.api!.listen, pid, APID_STOP_WAIT_MS);
+    if (how === "timeout") log.warn(`apid still accepts connections on ${this.opts.api!.listen} ${APID_STOP_WAIT_MS} ms after SIGTERM; calls without a certificate are refused by init regardless`);
+  }
+
+  /**
+   * Whether calls apid took without a client certificate (its maintenance mark) may be served:
+   * only in maintenance mode, with no config, and before a first config started committing.
+   * init's API checks this on every call (api/authorize.ts): it is the fence that holds while
+   * apid, still in maintenance mode, is being stopped.
+   */
+  maintenanceOpen(): boolean {
+    return !this.maintenanceClosed && this.config === undefined && this.stage() === "maintenance";
+  }
+
+  /**
+   * Closes the maintenance window for a first config about to be committed; false when it was
+   * already closed (another first config got there first: the maintenance apply is one-shot).
+   * Synchronous, so two applies cannot both pass.
+   */
+  claimFirstConfig(): boolean {
+    if (this.maintenanceClosed || this.config !== undefined) return false;
+    this.maintenanceClosed = true;
+    log.info("a first config is being committed: the maintenance window is closed");
+    this.events.add("config", "maintenance window closed: a first config is being committed; calls without a client certificate are refused from now on");
+    return true;
+  }
+
+  /** A first config failed before anything was kept: the node is still in maintenance and may take another. */
+  releaseFirstConfig(): void {
+    if (this.config !== undefined || existsSync(this.savedConfigPath)) return;
+    this.maintenanceClosed = false;
+    this.events.add("config", "the first config was not committed: the maintenance window is open again");
   }
 
   /** Stops the timers and controllers (tests that run a Machine inside their own process). */
@@ -308,7 +361,9 @@ export class Machine {
             if (signal.aborted) throw err;
             // A broken config must not leave the node without its API and services: boot on in
             // maintenance mode, where a good config can be applied, and say why.
-            this.configError = err instanceof Error ? err.message : String(err);
+            // It lands in an event and MachineStage, which readers see: a config that does not
+            // parse cannot be redacted by its schema, so what looks like a secret goes.
+            this.configError = scrubText(err instanceof Error ? err.message : String(err));
             log.error(`${this.configError}; continuing in maintenance mode`);
             this.events.add("config", this.configError);
           }
@@ -486,7 +541,7 @@ export class Machine {
    * MachineStatus. After a good install it reboots and waits here for the reboot to stop it.
    */
   private async installFromConfig(signal: AbortSignal): Promise<void> {
-    const spec = this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec;
+    const spec = this.config;
     const section = installSection(spec?.config);
     if (!spec || !section) return;
     if (!section.image) { this.noInstallImage(); return; }
@@ -555,11 +610,13 @@ export class Machine {
   }
 
   private putConfig(cfg: MachineConfigSpec): void {
-    this.store.modify<MachineConfigSpec>(MACHINE_CONFIG, () => cfg, { owner: "" });
+    this.config = cfg;
+    const published = publishedConfig(cfg);
+    this.store.modify<MachineConfigSpec>(MACHINE_CONFIG, () => published, { owner: "" });
   }
 
   private applyConfigSysctls(): void {
-    const cfg = this.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as { machine?: { sysctls?: Record<string, string> } } | undefined;
+    const cfg = this.config?.config as { machine?: { sysctls?: Record<string, string> } } | undefined;
     const sysctls = cfg?.machine?.sysctls ?? {};
     if (this.opts.mode !== "metal") {
       if (Object.keys(sysctls).length) log.info(`container mode: not applying ${Object.keys(sysctls).length} config sysctls`);

@@ -181,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
       api = await serveApi({
         path: machine.socketPath, handlers: createHandlers(machine), onError: (m) => log.warn(m),
         trust: {
-          adminUids: new Set([0, own]), apidUid: apidUid ?? own, maintenance: () => machine.stage() === "maintenance",
+          adminUids: new Set([0, own]), apidUid: apidUid ?? own, maintenance: () => machine.maintenanceOpen(),
           service: (uid) => machine.serviceOfUid(uid),
         },
         publisher: { store: machine.store, publishers: () => machine.publishers() },

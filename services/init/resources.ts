@@ -72,7 +72,7 @@ export interface SequenceSpec {
 
 const defs: ResourceDefinition[] = [
   definitionOfDefinitions,
-  { type: MACHINE_CONFIG.type, aliases: ["mc", "machineconfig", "machineconfigs"], namespace: "config", columns: [{ name: "SOURCE", path: "spec.source" }] },
+  { type: MACHINE_CONFIG.type, aliases: ["mc", "machineconfig", "machineconfigs"], namespace: "config", columns: [{ name: "SOURCE", path: "spec.source" }], sensitive: true },
   { type: MACHINE_STATUS.type, aliases: ["machinestatus"], namespace: "runtime", columns: [{ name: "STAGE", path: "spec.stage" }, { name: "READY", path: "spec.ready" }] },
   { type: MACHINE_STAGE.type, aliases: ["machinestage"], namespace: "runtime", columns: [{ name: "STAGE", path: "spec.stage" }] },
   { type: SERVICES.type, aliases: ["svc", "service"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "HEALTHY", path: "spec.healthy" }, { name: "RESTARTS", path: "spec.restarts" }] },

@@ -21,11 +21,20 @@ test("apid's uid is held to the roles it relays, deny by default", () => {
   expect(authorizeCall(M.Version.path, 50, roles("os:impersonator,root"), node).allowed).toBe(false);
 });
 
-test("in maintenance, apid's calls pass only the maintenance table, by the node's state or apid's mark", () => {
+test("in maintenance, apid's calls pass only the maintenance table; its maintenance mark is honoured only in maintenance", () => {
   const maint: Trust = { ...node, maintenance: () => true };
+  const mark = { ...roles(""), "x-bunker-maintenance": "1" };
   expect(authorizeCall(M.ApplyConfiguration.path, 50, roles(""), maint).allowed).toBe(true);
+  expect(authorizeCall(M.ApplyConfiguration.path, 50, mark, maint).allowed).toBe(true);
   expect(authorizeCall(M.Reboot.path, 50, roles("os:admin"), maint)).toMatchObject({ allowed: false });
   expect(authorizeCall(M.Reboot.path, 50, { ...roles("os:admin"), "x-bunker-maintenance": "1" }, node).allowed).toBe(false);
+  // Configured (or committing its first config): a call that came without a certificate is
+  // refused whatever it is, an apply as a failed precondition (the maintenance apply is one-shot).
+  expect(authorizeCall(M.Version.path, 50, mark, node)).toMatchObject({ allowed: false, precondition: false });
+  expect(authorizeCall(M.Version.path, 50, { ...mark, ...roles("os:admin") }, node).allowed).toBe(false);
+  const again = authorizeCall(M.ApplyConfiguration.path, 50, mark, node);
+  expect(again).toMatchObject({ allowed: false, precondition: true });
+  expect(again.allowed || again.reason).toMatch(/not in maintenance mode.*one-shot/);
   expect(authorizeCall(M.Reboot.path, 0, {}, maint).allowed).toBe(true); // the console is not limited
 });
 

@@ -12,7 +12,7 @@
  * `x-bunker-roles` is judged by those roles; one without is a console call.
  */
 import { authorize, authorizeMaintenance, isInternal, parseRoleList, type Role } from "../../../core/api/roles.ts";
-import { ResourceService } from "../../../core/api/gen/services.ts";
+import { MachineService, ResourceService } from "../../../core/api/gen/services.ts";
 import type { Kind } from "../../../core/resources/index.ts";
 import type { Metadata } from "../../../core/grpc/metadata.ts";
 
@@ -24,7 +24,10 @@ export interface Trust {
   adminUids: ReadonlySet<number>;
   /** apid's uid, if apid runs. */
   apidUid?: number;
-  /** True while the node has no config: apid's calls then pass only the maintenance table. */
+  /**
+   * True while the node is in maintenance mode and no config is being committed: apid's calls
+   * then pass only the maintenance table, and only then is apid's maintenance mark honoured.
+   */
   maintenance: () => boolean;
   /** The service running as this uid (its own), and the kinds it may read; undefined: none. */
   service?: (uid: number) => { id: string; reads: readonly Kind[] } | undefined;
@@ -34,7 +37,8 @@ export type Verdict =
   | { allowed: true; roles: readonly Role[]; via: "console" | "apid" }
   /** A service's call: a read must be of one of `reads` (checked on the request). */
   | { allowed: true; roles: readonly Role[]; via: "service"; service: string; reads: readonly Kind[] }
-  | { allowed: false; reason: string };
+  /** `precondition`: refused for the node's state (FAILED_PRECONDITION), not for the caller's roles. */
+  | { allowed: false; reason: string; precondition?: boolean };
 
 const SERVICE_READS: ReadonlySet<string> = new Set([ResourceService.Get.path, ResourceService.List.path, ResourceService.Watch.path]);
 
@@ -48,8 +52,17 @@ export function authorizeCall(path: string, uid: number, md: Metadata, t: Trust)
   const fromApid = uid === t.apidUid && (typeof relayed === "string" || !t.adminUids.has(uid));
   if (fromApid) {
     // The node's state decides, not only apid's word: a node in maintenance only answers the
-    // maintenance table, whatever roles arrive.
-    if (t.maintenance() || md[MAINTENANCE_HEADER] === "1") {
+    // maintenance table, whatever roles arrive; and a call apid took without a certificate is
+    // served only while the node really is in maintenance. Once a config is committed, the
+    // restarting apid may still pass one on: it is refused, whatever it asks.
+    const open = t.maintenance();
+    if (md[MAINTENANCE_HEADER] === "1" && !open) {
+      return {
+        allowed: false, precondition: path === MachineService.ApplyConfiguration.path,
+        reason: "this node is not in maintenance mode (it has a config, or one is being committed): calls without a client certificate are refused, and ApplyConfiguration without one is one-shot; use a client certificate of the cluster",
+      };
+    }
+    if (open) {
       const d = authorizeMaintenance(path);
       return d.allowed ? { allowed: true, roles: [], via: "apid" } : { allowed: false, reason: d.reason };
     }

@@ -52,7 +52,7 @@ export function singular(plural: string): string {
 export function toProtoDefinition(d: ResourceDefinition) {
   return {
     type: d.type, displayType: singular(d.type.split(".")[0]!), aliases: d.aliases, defaultNamespace: d.namespace,
-    printColumns: d.columns.map((c) => ({ name: c.name, jsonPath: `{.${c.path.replace(/^spec\./, "")}}` })), sensitive: false,
+    printColumns: d.columns.map((c) => ({ name: c.name, jsonPath: `{.${c.path.replace(/^spec\./, "")}}` })), sensitive: d.sensitive === true,
   };
 }
 

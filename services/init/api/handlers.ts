@@ -8,7 +8,7 @@ import {
   ConflictError, DEFINITIONS, NotFoundError, OwnerError, resolveDefinition,
   type Resource, type ResourceDefinition, type WatchEvent,
 } from "../../../core/resources/index.ts";
-import { parseMachineConfig } from "../config.ts";
+import { parseMachineConfig, redactedPair } from "../config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
 import { NOT_INSTALLED, writeAtomic, type Machine } from "../machine.ts";
 import { fileURL, ImageError } from "../../../core/install/download.ts";
@@ -16,8 +16,8 @@ import { otherSlot } from "../../../core/install/grub.ts";
 import { RESETTABLE } from "../../../core/install/reset.ts";
 import { unifiedDiff } from "../textdiff.ts";
 import {
-  EVENTS, HOSTNAME, MACHINE_CONFIG, MACHINE_STATUS,
-  type HostnameSpec, type MachineConfigSpec, type MachineStatusSpec,
+  EVENTS, HOSTNAME, MACHINE_STATUS,
+  type HostnameSpec, type MachineStatusSpec,
 } from "../resources.ts";
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
@@ -114,7 +114,7 @@ export function createHandlers(m: Machine) {
     fileRoots: (): readonly string[] => (m.opts.mode === "metal" ? NODE_ROOTS : [m.opts.stateDir]),
 
     /** The applied machine config (validated, defaults filled), if any. */
-    config: () => m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as CredsConfig | undefined,
+    config: () => m.machineConfig()?.config as CredsConfig | undefined,
 
     hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 
@@ -168,10 +168,11 @@ export function createHandlers(m: Machine) {
       if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
       let next;
       try { next = parseMachineConfig(raw, "api", m.opts.mode); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
-      const current = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
+      const current = m.machineConfig()?.config;
       const changes = diffConfigs(current, next.config);
-      // Taken now: once applied, the store holds the new text.
-      const diff = unifiedDiff(m.store.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.raw ?? "", raw);
+      // Taken now: once applied, the node holds the new config. A diff is shown to the caller:
+      // both sides are the redacted configs (a changed key shows as a change in `changes` only).
+      const diff = unifiedDiff(...redactedPair(current, next.config));
       const needsReboot = changes.filter((c) => !c.live).map((c) => c.path);
       // Maintenance mode has nothing running to disturb: a first config always applies live.
       const resolved: Exclude<ApplyMode, "auto"> = mode === "auto" ? (needsReboot.length && current ? "reboot" : "live") : mode;
@@ -184,13 +185,30 @@ export function createHandlers(m: Machine) {
       }
       const result = (applied: boolean, message: string, tryDeadline = 0): ApplyResult => ({ mode: resolved, applied, dryRun: p.dryRun === true, changes, message, warnings: next.warnings ?? [], tryDeadline, diff });
       if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
+      if (!current) {
+        // The first config (maintenance mode, where it may come without a certificate): one-shot.
+        // Claimed before anything awaits, so a second one racing it is refused here, and apid's
+        // maintenance mark is refused from now on (api/authorize.ts).
+        if (resolved === "staged") throw new ApiError("failed_precondition", "mode staged: this node has no config yet (maintenance mode); apply the first config with mode auto, live or reboot");
+        if (!m.claimFirstConfig()) throw new ApiError("failed_precondition", "a first config is already being committed to this node: the maintenance-mode apply is one-shot; use a client certificate of the cluster");
+        try {
+          if (resolved === "live") await m.sequencer.run("apply-config", { raw });
+          else await m.sequencer.run("apply-config", { raw, staged: true });
+        } catch (err) {
+          m.releaseFirstConfig();
+          throw err;
+        }
+        if (resolved === "live") return result(true, "applied live");
+        startSequence("reboot");
+        return result(true, "saved; rebooting to apply");
+      }
       if (resolved === "live") {
         await m.sequencer.run("apply-config", { raw });
         return result(true, "applied live");
       }
       if (resolved === "try") {
         const seconds = num(p, "tryTimeoutSeconds", 0) || DEFAULT_TRY_SECONDS;
-        const previous = m.store.get<MachineConfigSpec>(MACHINE_CONFIG)!.spec.raw;
+        const previous = m.machineConfig()!.raw;
         await m.sequencer.run("apply-config", { raw, persist: false });
         const deadline = Date.now() + seconds * 1000;
         const timer = setTimeout(() => {

@@ -53,7 +53,7 @@ beforeAll(async () => {
     startApi: async () => {
       server = await serveApi({
         path: machine.socketPath, handlers: createHandlers(machine), socketGid: APID_UID,
-        trust: { adminUids: new Set([0, process.getuid?.() ?? 0]), apidUid: APID_UID, maintenance: () => machine.stage() === "maintenance" },
+        trust: { adminUids: new Set([0, process.getuid?.() ?? 0]), apidUid: APID_UID, maintenance: () => machine.maintenanceOpen() },
       });
     },
   });
@@ -138,7 +138,9 @@ test("apply-config modes: dry run lists changes, live refuses reboot-only change
   expect(await apply(hostOnly, { dryRun: true })).toMatchObject({
     mode: M.APPLY_MODE_LIVE, changes: [{ path: "machine.network.hostname", kind: "added", effect: bunker.machine.v1.ChangeEffect.CHANGE_EFFECT_LIVE }],
   });
-  expect((await apply(hostOnly, { dryRun: true })).diff).toBe("--- current\n+++ new\n@@ -7,4 +7,5 @@\n     crt: " + /crt: (\S+)/.exec(worker)![1] + "\n   network:\n+    hostname: web1\n     interfaces:\n       - interface: eth0\n");
+  // The diff is of the configs as the node holds them (defaults filled in), with secrets redacted.
+  expect((await apply(hostOnly, { dryRun: true })).diff).toBe("--- current\n+++ new\n@@ -9,4 +9,5 @@\n   certSANs: []\n   network:\n+    hostname: web1\n     interfaces:\n       - interface: eth0\n");
+  expect((await apply(hostOnly, { dryRun: true })).diff).not.toContain("abcdef.0123456789abcdef");
   expect(await apply(disk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
   expect((await rejection(apply(disk, { mode: M.APPLY_MODE_LIVE }))).message).toMatch(`these changes need a reboot: ${DISK_PATH}`);
   expect(await apply(disk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
@@ -319,3 +321,36 @@ test("reboot through the API runs the reboot sequence and ends in the power requ
   expect(await rejection(client.unary(MachineService.Shutdown, {}))).toMatchObject({ code: Status.UNAVAILABLE, details: "busy: reboot in progress" });
   expect(powered).toEqual(["reboot"]);
 });
+
+test("the first config is one-shot: of two racing, one commits and the other is refused; staged is refused in maintenance", async () => {
+  // A node of its own in maintenance mode; the handlers called as the server calls them.
+  const d = mkdtempSync(join(tmpdir(), "bunker-first-"));
+  const m = new Machine({ mode: "container", stateDir: d, runDir: d, noTable: true, onPower: () => {} });
+  try {
+    await m.boot();
+    const h = createHandlers(m);
+    expect(m.maintenanceOpen()).toBe(true);
+    const staged = await rejection(h["apply-config"]({ data: worker, mode: "staged" }));
+    expect(staged).toMatchObject({ code: "failed_precondition" });
+    expect(staged.message).toMatch("mode staged: this node has no config yet");
+    expect(m.maintenanceOpen()).toBe(true);
+    // Both start in the same tick, as two calls arriving together would: the first claims.
+    const results = await Promise.allSettled([h["apply-config"]({ data: withHostname("first") }), h["apply-config"]({ data: withHostname("second") })]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
+    const refused = (results[1] as PromiseRejectedResult).reason;
+    expect(refused).toMatchObject({ code: "failed_precondition" });
+    expect(refused.message).toMatch("one-shot");
+    expect(m.maintenanceOpen()).toBe(false);
+    // The config that won is the one the node has; its secrets stay out of the store.
+    const mc = m.store.get<{ raw: string; config: { machine: { token: string; network: { hostname: string } } } }>({ namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" })!.spec;
+    expect(mc.config.machine.network.hostname).toBe("first");
+    expect(mc.config.machine.token).toBe("[redacted]");
+    expect(mc.raw).not.toContain("abcdef.0123456789abcdef");
+    expect(m.machineConfig()!.raw).toContain("abcdef.0123456789abcdef");
+  } finally {
+    await m.supervisor.stopAll();
+    m.stopBackground();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+

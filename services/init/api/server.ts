@@ -39,12 +39,23 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
   const admit = (ctx: GrpcContext, req: unknown) => {
     if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
     const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
-    if (!v.allowed) throw new GrpcError(Status.PERMISSION_DENIED, v.reason);
+    if (!v.allowed) throw new GrpcError(v.precondition ? Status.FAILED_PRECONDITION : Status.PERMISSION_DENIED, v.reason);
     // A service reads only its kinds, named in full (no aliases: they could be re-pointed).
     if (v.via === "service" && ctx.method.service === "bunker.resource.v1.ResourceService") {
       const r = req as { namespace?: string | null; type?: string | null };
       if (!v.reads.some((k) => k.type === r.type && (!r.namespace || r.namespace === k.namespace))) {
         throw new GrpcError(Status.PERMISSION_DENIED, `service ${v.service} may read only ${v.reads.map((k) => `${k.namespace}/${k.type}`).join(", ")}, not ${r.namespace || "(default)"}/${r.type}`);
+      }
+    }
+    // A sensitive type is admin-only for Get, List and Watch alike, whoever relayed the call:
+    // the whole call is refused rather than answered with the specs left out, so a reader
+    // learns nothing of it (not even which ids exist). Checked here, in init, so apid's table
+    // and relaying cannot open it.
+    if (v.via !== "service" && ctx.method.service === "bunker.resource.v1.ResourceService" && !v.roles.includes("os:admin")) {
+      const type = String((req as { type?: string | null }).type ?? "").toLowerCase();
+      const d = o.handlers["resources.definitions"]().find((x) => x.aliases.includes(type));
+      if (d?.sensitive) {
+        throw new GrpcError(Status.PERMISSION_DENIED, `resource type ${d.type} is sensitive: only os:admin may read it (the caller has ${v.roles.length ? v.roles.join(", ") : "no role"})`);
       }
     }
   };
