@@ -62,10 +62,11 @@ const seen = (who: string, what: string, value: unknown) => {
 
 beforeAll(async () => {
   for (const k of ["a", "b"] as const) ep[k] = `127.0.0.1:${await freePort()}`;
+  // The cluster endpoint names node b: apid relays only to members, so a -> b is a relay it makes.
   const secretsFile = join(cluster.dir, "secrets.yaml");
   saveSecrets(secretsFile, secrets);
   const cfgDir = join(cluster.dir, "cfg");
-  const gen = await ctl(undefined, "gen", "config", "demo", `https://${ep.a}`, "--with-secrets", secretsFile, "--output-dir", cfgDir);
+  const gen = await ctl(undefined, "gen", "config", "demo", `https://${ep.b}`, "--with-secrets", secretsFile, "--output-dir", cfgDir);
   if (gen.code !== 0) throw new Error(`gen config: ${gen.err}`);
   const cp = parse(readFileSync(join(cfgDir, "controlplane.yaml"), "utf8"));
   // The values as the config file holds them, and as the secrets bundle does.
