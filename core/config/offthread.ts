@@ -7,6 +7,7 @@
  * time; a few more may wait, the rest are refused as busy, so a flood of dry-runs costs one
  * Worker, not one each.
  */
+import { dirname } from "node:path";
 import { MAX_CONFIG_BYTES, oversizeMessage, type LoadOptions, type LoadResult } from "./load.ts";
 
 export class ConfigCheckError extends Error {
@@ -46,8 +47,18 @@ export async function loadConfigOffThread(text: string, options: LoadOptions = {
   return await run;
 }
 
+/**
+ * Where the Worker's code is. In the compiled binary, scripts/build.ts embeds parse-worker.ts as
+ * its own entry point, at its path under the build's root beside the binary's main module (the
+ * bundle's import.meta.url still names the source file, which a node does not have).
+ */
+function workerPath(): string {
+  if (Bun.main.startsWith("/$bunfs/")) return `${dirname(Bun.main)}/core/config/parse-worker.js`;
+  return new URL("./parse-worker.ts", import.meta.url).href;
+}
+
 function check(text: string, options: LoadOptions, timeoutMs: number): Promise<LoadResult> {
-  const worker = new Worker(new URL("./parse-worker.ts", import.meta.url).href);
+  const worker = new Worker(workerPath());
   return new Promise<LoadResult>((resolve, reject) => {
     const done = (f: () => void) => {
       clearTimeout(timer);
