@@ -64,3 +64,14 @@ test("ordinary patches still apply", () => {
   const out = applyPatches(base(), [...parsePatches("machine: {network: {hostname: n1}}", "a"), ...parsePatches("[{op: add, path: /machine/install, value: {disk: /dev/sda}}]", "b")]);
   expect(out).toEqual({ version: "v1alpha1", machine: { type: "worker", network: { hostname: "n1" }, install: { disk: "/dev/sda" } } });
 });
+
+test("a client config (bunkerctl config merge FILE) cannot name a context __proto__ or point at an inherited one", async () => {
+  const { parseClientConfig, mergeClientConfig } = await import("../../core/clientconfig/clientconfig.ts");
+  const ctx = "{endpoints: [127.0.0.1:50000], nodes: [], ca: '', crt: '', key: ''}";
+  expect(() => parseClientConfig(`context: __proto__\ncontexts: {__proto__: ${ctx}}\n`, "f")).toThrow('contexts.__proto__ (line 2:23): "__proto__" is not allowed as a context name');
+  expect(() => parseClientConfig(`context: toString\ncontexts: {a: ${ctx}}\n`, "f")).toThrow('names context "toString", which is not among contexts (a)');
+  const into = parseClientConfig(`context: a\ncontexts: {a: ${ctx}}\n`, "f");
+  const m = mergeClientConfig(into, { context: "constructor", contexts: JSON.parse(`{"constructor": {"endpoints": ["h:1"], "nodes": [], "ca": "", "crt": "", "key": ""}}`) });
+  expect(m.added).toEqual(["constructor"]);
+  expect(Object.getPrototypeOf(m.config.contexts)).toBe(Object.prototype);
+});
