@@ -6,6 +6,9 @@
  * timeouts are generous bounds (the old loader took minutes on them), never tight wall-clock figures.
  */
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { loadConfig, MAX_CONFIG_BYTES } from "../../core/config/config.ts";
 import { parseSource } from "../../core/config/source.ts";
 
@@ -84,3 +87,16 @@ describe("hostile YAML is refused or parsed at once", () => {
     expect(r.errors[0]!.message).toMatch(/over the limit of \d+ bytes/);
   }, 10_000);
 });
+
+test("bunkerctl validate (the compiled binary) refuses a file over the cap with its size", () => {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-validate-cap-"));
+  try {
+    const file = join(dir, "big.yaml");
+    writeFileSync(file, aliasesOverComplexKey(100_000, 100_000));
+    const r = Bun.spawnSync([resolve(import.meta.dir, "../../out/bunker"), "bunkerctl", "validate", "-f", file], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout.toString() + r.stderr.toString()).toContain(`${file}:1:1: error: (root): the config is 500021 bytes, over the limit of ${MAX_CONFIG_BYTES} bytes (256 KiB)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);
