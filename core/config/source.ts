@@ -187,6 +187,12 @@ export function parseSource(text: string): Source {
         }
         const name = String(kv);
         const childPath = [...path, name];
+        // No config key is named so; valibot's records drop them silently, and code that merges
+        // configs could be led to Object.prototype by them.
+        if (name === "__proto__" || name === "constructor" || name === "prototype") {
+          report(errors, () => at(kOffset, formatPath(childPath), `"${name}" is not allowed as a key`));
+          continue;
+        }
         if (firstAt.has(name)) {
           const p = pos(firstAt.get(name)!);
           report(errors, () => at(kOffset, formatPath(childPath), `duplicate key "${name}" (first at line ${p.line}, column ${p.column}); the first one is used`));

@@ -75,3 +75,13 @@ test("a client config (bunkerctl config merge FILE) cannot name a context __prot
   expect(m.added).toEqual(["constructor"]);
   expect(Object.getPrototypeOf(m.config.contexts)).toBe(Object.prototype);
 });
+
+test("a machine config refuses __proto__, constructor and prototype keys at their line:column (a record would drop them silently)", async () => {
+  const { loadConfig } = await import("../../core/config/config.ts");
+  const { fixture } = await import("../../core/config/testdata/fixtures.ts");
+  for (const key of ["__proto__", "constructor", "prototype"]) {
+    const r = loadConfig(fixture("worker.yaml").replace("machine:\n", `machine:\n  sysctls:\n    ${key}: "1"\n`));
+    expect(r.config).toBeUndefined();
+    expect(r.errors.map((e) => `${e.line}:${e.column}: ${e.path}: ${e.message}`)).toContain(`5:5: machine.sysctls.${key}: "${key}" is not allowed as a key`);
+  }
+});
