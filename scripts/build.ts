@@ -33,6 +33,8 @@ const cmd = [
   ...define("BUNKER_BUILD_COMMIT", commit + dirty),
   ...define("BUNKER_BUILD_TIME", built),
   resolve(root, "services/main.ts"),
+  // Worker entry points are built in beside the main one (new Worker(new URL(...)) finds them).
+  resolve(root, "core/config/parse-worker.ts"),
   // The outfile name is embedded in the binary (/$bunfs/root/NAME): keep it fixed.
   "--outfile", outfile,
 ];

@@ -49,6 +49,11 @@ export function parseClientConfig(text: string, source = "bunkerconfig"): Client
   const names = Object.keys(r.map(["contexts"], [], false) ?? {});
   for (const name of names) {
     const p = ["contexts", name];
+    // A context named so would replace the prototype of the contexts map (the file may come from someone else).
+    if (name === "__proto__" || name === "constructor" || name === "prototype") {
+      r.fail(p, `${JSON.stringify(name)} is not allowed as a context name`);
+      continue;
+    }
     if (!r.map(p, CONTEXT_FIELDS)) continue;
     const endpoints = r.stringList([...p, "endpoints"], false) ?? [];
     const nodes = r.stringList([...p, "nodes"], false) ?? [];
@@ -58,7 +63,7 @@ export function parseClientConfig(text: string, source = "bunkerconfig"): Client
     };
     contexts[name] = { endpoints, nodes, ca: pem("ca"), crt: pem("crt"), key: pem("key") };
   }
-  if (context !== "" && !(context in contexts)) r.fail(["context"], `names context "${context}", which is not among contexts (${names.join(", ") || "none"})`);
+  if (context !== "" && !Object.hasOwn(contexts, context)) r.fail(["context"], `names context "${context}", which is not among contexts (${names.join(", ") || "none"})`);
   r.done();
   return { context, contexts };
 }
@@ -124,14 +129,14 @@ export function mergeClientConfig(into: ClientConfig, from: ClientConfig): { con
   const added: string[] = [];
   for (const [name, ctx] of Object.entries(from.contexts)) {
     let target = name;
-    const existing = contexts[name];
+    const existing = Object.hasOwn(contexts, name) ? contexts[name] : undefined;
     if (existing && sameContext(existing, ctx)) continue;
     if (existing) {
       let i = 1;
-      while (contexts[`${name}-${i}`] && !sameContext(contexts[`${name}-${i}`]!, ctx)) i++;
+      while (Object.hasOwn(contexts, `${name}-${i}`) && !sameContext(contexts[`${name}-${i}`]!, ctx)) i++;
       target = `${name}-${i}`;
       renamed[name] = target;
-      if (contexts[target]) continue; // the same context was merged before under this name
+      if (Object.hasOwn(contexts, target)) continue; // the same context was merged before under this name
     }
     contexts[target] = ctx;
     added.push(target);

@@ -2,9 +2,10 @@
  * The machine config library: load and validate v1alpha1 configs, describe problems, classify
  * changes (live or reboot) and export the JSON Schema. Import from here.
  */
-export { loadConfig, type LoadOptions, type LoadResult } from "./load.ts";
+export { loadConfig, MAX_CONFIG_BYTES, oversizeMessage, type LoadOptions, type LoadResult } from "./load.ts";
 export { MachineConfigSchema, NetworkSchema, TimeSchema, type MachineConfig, type MachineConfigInput } from "./schema.ts";
 export { durationMs } from "./forms.ts";
 export { formatProblems, formatPath, ROOT_PATH, type Problem, type PathSegment } from "./problem.ts";
 export { MODES, type Mode } from "./semantic.ts";
 export { applyEffect, changedPaths, planApply, splitPath, APPLY_EFFECTS, type ApplyEffect, type ApplyPlan } from "./effects.ts";
+export { loadConfigOffThread, ConfigCheckError, type OffThreadOptions } from "./offthread.ts";

@@ -25,8 +25,25 @@ export interface LoadResult {
 
 const root = MachineConfigSchema as unknown as AnySchema;
 
+/**
+ * The largest config accepted, in bytes of UTF-8. Real configs are a few KiB (the controlplane
+ * sample with its PEM blocks is under 4 KiB; a node with many interfaces, routes and sysctls stays
+ * well under 64 KiB). 256 KiB leaves room for that many times over while keeping the worst case a
+ * hostile document can cost PID 1 small (bench/results/config.md), far below the 4 MiB a gRPC
+ * message may carry.
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+
+/** The refusal of a config over MAX_CONFIG_BYTES, as every entry point words it. */
+export function oversizeMessage(bytes: number): string {
+  return `the config is ${bytes} bytes, over the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES / 1024} KiB)`;
+}
+
 export function loadConfig(text: string, options: LoadOptions = {}): LoadResult {
   const mode = options.mode ?? "metal";
+  // Cheap first test: UTF-8 takes at least one byte per UTF-16 unit and at most three.
+  const bytes = text.length * 3 > MAX_CONFIG_BYTES ? Buffer.byteLength(text, "utf8") : text.length;
+  if (bytes > MAX_CONFIG_BYTES) return { errors: [{ path: ROOT_PATH, line: 1, column: 1, message: oversizeMessage(bytes) }], warnings: [] };
   const src = parseSource(text);
   const errors = [...src.errors];
   const warnings = [...src.warnings];

@@ -30,7 +30,7 @@ export function unwrap(s: AnySchema): AnySchema {
 /** The schema of the child `seg` of `s`. */
 export function child(s: AnySchema, seg: PathSegment): AnySchema | undefined {
   const u = unwrap(s);
-  if ((u.type === "strict_object" || u.type === "object") && u.entries) return u.entries[String(seg)];
+  if ((u.type === "strict_object" || u.type === "object") && u.entries) return Object.hasOwn(u.entries, String(seg)) ? u.entries[String(seg)] : undefined;
   if (u.type === "array") return u.item;
   if (u.type === "record") return u.value;
   return undefined;

@@ -2,13 +2,22 @@
  * YAML text -> a plain JS value plus the position of every node, so that each problem found later
  * can name its line:column. The yaml package parses; the conversion to JS is ours, because it
  * must not throw (unknown aliases, alias bombs, collection keys) and must see duplicate keys.
+ *
+ * Configs arrive through the API and are parsed by PID 1, so the work is linear in the text:
+ * anchors are found in one walk of the document (the yaml package's Alias.resolve walks the whole
+ * document for each alias), the expansion of aliases is counted and stops at MAX_NODES, nesting
+ * stops at MAX_DEPTH, and at most MAX_PROBLEMS problems of the YAML itself are reported.
  */
-import { Alias, LineCounter, parseAllDocuments, isAlias, isMap, isScalar, isSeq, type Document, type Node } from "yaml";
+import { Alias, LineCounter, parseAllDocuments, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from "yaml";
 import { ROOT_PATH, formatPath, type PathSegment, type Problem } from "./problem.ts";
 
 /** Bounds that keep a hostile file (deep nesting, alias bombs) from costing more than a real config. */
 const MAX_DEPTH = 64;
 const MAX_NODES = 20_000;
+const MAX_PROBLEMS = 100;
+
+/** Thrown inside the conversion once a bound is crossed: nothing after it is worth walking. */
+class Bombed extends Error {}
 
 interface Span {
   /** Offset of the key (map entries only). */
@@ -62,6 +71,12 @@ export function parseSource(text: string): Source {
     return best;
   };
   const at = (offset: number, path: string, message: string): Problem => ({ path, ...pos(offset), message: message });
+  // A file of garbage can hold an error per line: past MAX_PROBLEMS, they are counted, not located.
+  let dropped = 0;
+  const report = (list: Problem[], make: () => Problem): void => {
+    if (errors.length + warnings.length >= MAX_PROBLEMS) dropped++;
+    else list.push(make());
+  };
 
   let docs: Document.Parsed[];
   try {
@@ -74,6 +89,7 @@ export function parseSource(text: string): Source {
   }
 
   function finish(value: unknown, fatal: boolean): Source {
+    if (dropped) errors.push(at(text.length, ROOT_PATH, `${dropped} more problem${dropped === 1 ? "" : "s"} not shown`));
     return {
       value, errors, warnings, fatal,
       locate(path, which = "value") {
@@ -103,6 +119,35 @@ export function parseSource(text: string): Source {
     errors.push(at(second.range?.[0] ?? 0, ROOT_PATH, `expected one YAML document, found ${docs.length} (a "---" line starts another)`));
   }
 
+  // One walk in document order: each alias names the last anchor of its name before it (YAML
+  // 1.2, as Alias.resolve does), or an open ancestor (a cycle).
+  const targets = new Map<Alias, Node | "cycle" | undefined>();
+  {
+    const anchors = new Map<string, Node>();
+    const open = new Set<Node>();
+    const walk = (node: unknown, depth: number): void => {
+      if (depth > MAX_DEPTH + 1 || node === null || typeof node !== "object") return;
+      if (isPair(node)) {
+        walk(node.key, depth);
+        walk(node.value, depth);
+        return;
+      }
+      if (isAlias(node)) {
+        const t = anchors.get(node.source);
+        targets.set(node, t && open.has(t) ? "cycle" : t);
+        return;
+      }
+      const n = node as Node;
+      if (n.anchor) anchors.set(n.anchor, n);
+      if (isMap(n) || isSeq(n)) {
+        open.add(n);
+        for (const item of n.items) walk(item, depth + 1);
+        open.delete(n);
+      }
+    };
+    walk(doc.contents, 0);
+  }
+
   let nodes = 0;
   let bombed = false;
   let broken = false;
@@ -112,14 +157,15 @@ export function parseSource(text: string): Source {
     const block = (isMap(node) || isSeq(node)) && !node.flow;
     spans.set(formatPath(path), { key, start: here[0], end: here[1], depth, pointAtKey: block || node === null || node === undefined || (isScalar(node) && node.value === null) });
     if (++nodes > MAX_NODES || depth > MAX_DEPTH) {
-      if (!bombed) errors.push(at(here[0], formatPath(path), nodes > MAX_NODES ? `the document expands to more than ${MAX_NODES} nodes (aliases?)` : `nesting deeper than ${MAX_DEPTH} levels`));
+      errors.push(at(here[0], formatPath(path), nodes > MAX_NODES ? `the document expands to more than ${MAX_NODES} nodes (aliases?)` : `nesting deeper than ${MAX_DEPTH} levels`));
       bombed = true;
-      return null;
+      throw new Bombed();
     }
     if (isAlias(n)) {
-      const target = (n as Alias).resolve(doc);
-      if (!target) {
-        errors.push(at(here[0], formatPath(path), `the alias *${(n as Alias).source} names no anchor defined before it`));
+      const target = targets.get(n as Alias);
+      if (!target || target === "cycle") {
+        const name = (n as Alias).source;
+        report(errors, () => at(here[0], formatPath(path), target ? `the alias *${name} names a node that contains it` : `the alias *${name} names no anchor defined before it`));
         broken = true;
         return null;
       }
@@ -136,14 +182,20 @@ export function parseSource(text: string): Source {
         const kOffset = k?.range?.[0] ?? here[0];
         const kv = isScalar(k) ? k.value : k === null ? null : undefined;
         if (kv === undefined || (typeof kv === "object" && kv !== null)) {
-          errors.push(at(kOffset, formatPath(path), "expected a plain key, found a list or map used as a key"));
+          report(errors, () => at(kOffset, formatPath(path), "expected a plain key, found a list or map used as a key"));
           continue;
         }
         const name = String(kv);
         const childPath = [...path, name];
+        // No config key is named so; valibot's records drop them silently, and code that merges
+        // configs could be led to Object.prototype by them.
+        if (name === "__proto__" || name === "constructor" || name === "prototype") {
+          report(errors, () => at(kOffset, formatPath(childPath), `"${name}" is not allowed as a key`));
+          continue;
+        }
         if (firstAt.has(name)) {
           const p = pos(firstAt.get(name)!);
-          errors.push(at(kOffset, formatPath(childPath), `duplicate key "${name}" (first at line ${p.line}, column ${p.column}); the first one is used`));
+          report(errors, () => at(kOffset, formatPath(childPath), `duplicate key "${name}" (first at line ${p.line}, column ${p.column}); the first one is used`));
           continue;
         }
         firstAt.set(name, kOffset);
@@ -155,16 +207,22 @@ export function parseSource(text: string): Source {
     }
     return null;
   };
-  const value = toJS(doc.contents as Node, [], undefined, 0);
+  let value: unknown;
+  try {
+    value = toJS(doc.contents as Node, [], undefined, 0);
+  } catch (e) {
+    if (!(e instanceof Bombed)) throw e;
+    value = null;
+  }
 
   let fatal = bombed || broken;
   for (const d of docs) {
     for (const e of d.errors) {
       const offset = e.pos[0];
-      errors.push(at(offset, pathAt(offset), yamlMessage(e.code, e.message)));
+      report(errors, () => at(offset, pathAt(offset), yamlMessage(e.code, e.message)));
       fatal = true;
     }
-    for (const w of d.warnings) warnings.push(at(w.pos[0], pathAt(w.pos[0]), yamlMessage(w.code, w.message)));
+    for (const w of d.warnings) report(warnings, () => at(w.pos[0], pathAt(w.pos[0]), yamlMessage(w.code, w.message)));
   }
   return finish(value, fatal);
 }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
+import { formatPath, type PathSegment } from "../config/problem.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -26,23 +27,51 @@ export class PatchError extends Error {
 
 const isObject = (v: unknown): v is { [k: string]: Json } => typeof v === "object" && v !== null && !Array.isArray(v);
 const clone = <T>(v: T): T => structuredClone(v);
+/** Own keys only: an inherited property (toString, __proto__) is never part of a config. */
+const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
+
+/**
+ * Keys that lead from a plain object to Object.prototype (or reshape one): a patch naming them
+ * could pollute every object of the process. No config key is named so; they are refused.
+ */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+const forbidden = (key: string) => `${JSON.stringify(key)} is not allowed as a key`;
+
+/** Throws when a key anywhere inside `v` is one of FORBIDDEN_KEYS, naming its path. */
+function checkKeys(v: unknown, path: PathSegment[]): void {
+  if (Array.isArray(v)) v.forEach((x, i) => checkKeys(x, [...path, i]));
+  else if (isObject(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      if (FORBIDDEN_KEYS.has(k)) throw new Error(`${formatPath([...path, k])}: ${forbidden(k)}`);
+      checkKeys(x, [...path, k]);
+    }
+  }
+}
 
 /** RFC 7386: objects merge key by key, null removes a key, anything else replaces. */
 export function applyMergePatch(target: Json, patch: Json): Json {
+  checkKeys(patch, []);
+  return merge(target, patch);
+}
+
+function merge(target: Json, patch: Json): Json {
   if (!isObject(patch)) return clone(patch);
   const out: { [k: string]: Json } = isObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = applyMergePatch(out[k] ?? null, v);
+    else out[k] = merge(has(out, k) ? out[k]! : null, v);
   }
   return out;
 }
 
-/** RFC 6901 JSON pointer into tokens ("" is the whole document). */
+/** RFC 6901 JSON pointer into tokens ("" is the whole document); FORBIDDEN_KEYS are refused. */
 export function parsePointer(pointer: string): string[] {
   if (pointer === "") return [];
   if (!pointer.startsWith("/")) throw new Error(`JSON pointer ${JSON.stringify(pointer)} must start with "/"`);
-  return pointer.slice(1).split("/").map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const tokens = pointer.slice(1).split("/").map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const bad = tokens.find((t) => FORBIDDEN_KEYS.has(t));
+  if (bad !== undefined) throw new Error(`JSON pointer ${JSON.stringify(pointer)}: ${forbidden(bad)}`);
+  return tokens;
 }
 
 function arrayIndex(arr: Json[], token: string, forAdd: boolean, pointer: string): number {
@@ -62,7 +91,7 @@ function locate(doc: Json, pointer: string): { parent: Json[] | { [k: string]: J
     const here = "/" + tokens.slice(0, n + 1).join("/");
     if (Array.isArray(cur)) cur = cur[arrayIndex(cur, t, false, here)]!;
     else if (isObject(cur)) {
-      if (!(t in cur)) throw new Error(`${here} does not exist`);
+      if (!has(cur, t)) throw new Error(`${here} does not exist`);
       cur = cur[t]!;
     } else throw new Error(`${here} is inside a ${cur === null ? "null" : typeof cur}, not a mapping or list`);
   }
@@ -74,7 +103,7 @@ function getAt(doc: Json, pointer: string): Json {
   if (pointer === "") return doc;
   const { parent, key } = locate(doc, pointer);
   if (Array.isArray(parent)) return parent[arrayIndex(parent, key, false, pointer)]!;
-  if (!(key in parent)) throw new Error(`${pointer} does not exist`);
+  if (!has(parent, key)) throw new Error(`${pointer} does not exist`);
   return parent[key]!;
 }
 
@@ -90,7 +119,7 @@ function removeAt(doc: Json, pointer: string): Json {
   const { parent, key } = locate(doc, pointer);
   if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, false, pointer), 1);
   else {
-    if (!(key in parent)) throw new Error(`${pointer} does not exist`);
+    if (!has(parent, key)) throw new Error(`${pointer} does not exist`);
     delete parent[key];
   }
   return doc;
@@ -101,7 +130,7 @@ const deepEqual = (a: Json, b: Json): boolean => {
   if (isObject(a) || isObject(b)) {
     if (!isObject(a) || !isObject(b)) return false;
     const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k]!, b[k]!));
+    return ka.length === Object.keys(b).length && ka.every((k) => has(b, k) && deepEqual(a[k]!, b[k]!));
   }
   return a === b;
 };
@@ -111,6 +140,9 @@ export function applyJsonPatch(target: Json, ops: readonly JsonPatchOp[]): Json 
   let doc = clone(target);
   ops.forEach((op, i) => {
     try {
+      // Checked here too: operations may come from elsewhere than parsePatches.
+      for (const p of [op.path, ...(op.from === undefined ? [] : [op.from])]) parsePointer(p);
+      if (has(op, "value")) checkKeys(op.value, ["value"]);
       switch (op.op) {
         case "add":
           doc = addAt(doc, op.path, clone(op.value!));
@@ -151,13 +183,12 @@ function checkOps(list: unknown[], source: string): JsonPatchOp[] {
     if (typeof op !== "string" || !OPS.has(op)) throw new PatchError(source, `operation ${i}: "op" must be one of ${[...OPS].join(", ")}, found ${JSON.stringify(op)}`);
     if (typeof path !== "string") throw new PatchError(source, `operation ${i}: "path" must be a string JSON pointer`);
     if ((op === "move" || op === "copy") && typeof from !== "string") throw new PatchError(source, `operation ${i}: ${op} needs "from"`);
-    if ((op === "add" || op === "replace" || op === "test") && !("value" in raw)) throw new PatchError(source, `operation ${i}: ${op} needs "value"`);
-    for (const p of [path, ...(typeof from === "string" ? [from] : [])]) {
-      try {
-        parsePointer(p);
-      } catch (e) {
-        throw new PatchError(source, `operation ${i}: ${(e as Error).message}`);
-      }
+    if ((op === "add" || op === "replace" || op === "test") && !has(raw, "value")) throw new PatchError(source, `operation ${i}: ${op} needs "value"`);
+    try {
+      for (const p of [path, ...(typeof from === "string" ? [from] : [])]) parsePointer(p);
+      if (has(raw, "value")) checkKeys(raw.value, ["value"]);
+    } catch (e) {
+      throw new PatchError(source, `operation ${i}: ${(e as Error).message}`);
     }
     return raw as unknown as JsonPatchOp;
   });
@@ -176,7 +207,14 @@ export function parsePatches(text: string, source: string): Patch[] {
     const v = d.toJS() as unknown;
     if (v === null || v === undefined) continue;
     if (Array.isArray(v)) out.push({ kind: "json", ops: checkOps(v, source), source });
-    else if (isObject(v)) out.push({ kind: "merge", patch: v, source });
+    else if (isObject(v)) {
+      try {
+        checkKeys(v, []);
+      } catch (e) {
+        throw new PatchError(source, (e as Error).message);
+      }
+      out.push({ kind: "merge", patch: v, source });
+    }
     else throw new PatchError(source, `a patch is a mapping (merge patch) or a list of operations (JSON patch), found ${typeof v}`);
   }
   if (out.length === 0) throw new PatchError(source, "is empty");

@@ -6,7 +6,7 @@
  * broken one is refused with every problem at its line:column.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { formatProblems, loadConfig, MachineConfigSchema, type Mode as ConfigMode } from "../../core/config/config.ts";
+import { formatProblems, loadConfig, loadConfigOffThread, MachineConfigSchema, type LoadResult, type Mode as ConfigMode } from "../../core/config/config.ts";
 import { redactConfig, redactedYaml, scrubText } from "../../core/config/redact.ts";
 import type { AnySchema } from "../../core/config/schemawalk.ts";
 import { sleep } from "./conditions.ts";
@@ -22,7 +22,18 @@ export class ConfigError extends Error {
 
 /** Parses and validates a machine config for a node of this kind (metal, container). */
 export function parseMachineConfig(raw: string, source: string, mode: ConfigMode = "metal"): MachineConfigSpec {
-  const r = loadConfig(raw, { mode });
+  return toSpec(raw, source, loadConfig(raw, { mode }));
+}
+
+/**
+ * parseMachineConfig for a config from the API: checked in a Worker (core/config/offthread.ts), so
+ * a hostile document does not hold PID 1's event loop. Throws ConfigCheckError when busy or too slow.
+ */
+export async function parseUntrustedConfig(raw: string, source: string, mode: ConfigMode = "metal"): Promise<MachineConfigSpec> {
+  return toSpec(raw, source, await loadConfigOffThread(raw, { mode }));
+}
+
+function toSpec(raw: string, source: string, r: LoadResult): MachineConfigSpec {
   if (!r.config) throw new ConfigError(`machine config from ${source} is not valid:\n${formatProblems(source, r.errors, r.warnings)}`);
   const warnings = r.warnings.map((w) => `${source}:${w.line}:${w.column}: ${w.path}: ${w.message}`);
   return { raw, config: r.config as unknown as Record<string, unknown>, source, ...(warnings.length ? { warnings } : {}) };

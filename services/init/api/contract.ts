@@ -12,6 +12,7 @@ import type { Resource, ResourceDefinition, WatchEvent } from "../../../core/res
 import type { EventSpec } from "../resources.ts";
 import type { ApplyMode, CallContext, Handlers, LogPiece } from "./handlers.ts";
 import { ApiError } from "./errors.ts";
+import { MAX_CONFIG_BYTES, oversizeMessage } from "../../../core/config/config.ts";
 import { readers } from "./readers.ts";
 import { listFiles, readFile } from "./files.ts";
 import { generateClientConfiguration } from "./clientcreds.ts";
@@ -123,6 +124,9 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async ApplyConfiguration(req) {
       const mode = APPLY_MODES[req.mode ?? 0];
       if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
+      // Refused before decoding: the body may be up to the transport's 4 MiB.
+      const size = req.data?.length ?? 0;
+      if (size > MAX_CONFIG_BYTES) throw new ApiError("invalid_argument", oversizeMessage(size));
       const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true, tryTimeoutSeconds: req.tryTimeoutSeconds ?? 0 });
       return {
         mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: r.diff, warnings: r.warnings, tryDeadline: r.tryDeadline,

@@ -8,7 +8,8 @@ import {
   ConflictError, DEFINITIONS, NotFoundError, OwnerError, resolveDefinition,
   type Resource, type ResourceDefinition, type WatchEvent,
 } from "../../../core/resources/index.ts";
-import { parseMachineConfig, redactedPair } from "../config.ts";
+import { parseUntrustedConfig, redactedPair } from "../config.ts";
+import { ConfigCheckError } from "../../../core/config/config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
 import { NOT_INSTALLED, writeAtomic, type Machine } from "../machine.ts";
 import { fileURL, ImageError } from "../../../core/install/download.ts";
@@ -167,7 +168,9 @@ export function createHandlers(m: Machine) {
       const mode = (p.mode ?? "auto") as ApplyMode;
       if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
       let next;
-      try { next = parseMachineConfig(raw, "api", m.opts.mode); } catch (err) { throw new ApiError("invalid_argument", err instanceof Error ? err.message : String(err)); }
+      try { next = await parseUntrustedConfig(raw, "api", m.opts.mode); } catch (err) {
+        throw new ApiError(err instanceof ConfigCheckError && err.code === "busy" ? "unavailable" : "invalid_argument", err instanceof Error ? err.message : String(err));
+      }
       const current = m.machineConfig()?.config;
       const changes = diffConfigs(current, next.config);
       // Taken now: once applied, the node holds the new config. A diff is shown to the caller:

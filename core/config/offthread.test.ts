@@ -1,0 +1,42 @@
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigCheckError, loadConfig, loadConfigOffThread, MAX_CONFIG_BYTES } from "./config.ts";
+
+const sample = readFileSync(join(import.meta.dir, "testdata/controlplane.yaml"), "utf8");
+/** A slow document for the yaml package, under the cap: a long flow list of anchors and aliases. */
+const slow = `a: [${Array.from({ length: 20_000 }, (_, i) => `&a${i} 1`).join(",")}]\n`;
+
+test("off the thread, a config loads as it does in-process", async () => {
+  expect(await loadConfigOffThread(sample, { mode: "metal" })).toEqual(loadConfig(sample, { mode: "metal" }));
+  const bad = sample.replace("type: controlplane", "type: boss");
+  expect(await loadConfigOffThread(bad)).toEqual(loadConfig(bad));
+});
+
+test("the caller's event loop keeps turning while a slow document is checked", async () => {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const r = await loadConfigOffThread(slow);
+  clearInterval(timer);
+  expect(r.config).toBeUndefined();
+  expect(ticks).toBeGreaterThan(0);
+});
+
+test("a check that runs past its time is terminated and refused", async () => {
+  const err = await loadConfigOffThread(slow, {}, { timeoutMs: 1 }).catch((e) => e);
+  expect(err).toBeInstanceOf(ConfigCheckError);
+  expect(err.code).toBe("timeout");
+  expect(err.message).toBe("checking the config took longer than 0.001 s: refused");
+  // The next one runs normally.
+  expect((await loadConfigOffThread(sample)).config).toBeDefined();
+});
+
+test("checks run one at a time; past the waiting room, callers are told it is busy", async () => {
+  const runs = Array.from({ length: 4 }, () => loadConfigOffThread(slow, {}, { maxWaiting: 2 }).then(() => "done", (e) => (e as ConfigCheckError).code));
+  expect(await Promise.all(runs)).toEqual(["done", "done", "done", "busy"]);
+});
+
+test("a config over the cap is refused without starting a Worker", async () => {
+  const r = await loadConfigOffThread("#" + "x".repeat(MAX_CONFIG_BYTES));
+  expect(r.errors.map((e) => e.message)).toEqual([`the config is ${MAX_CONFIG_BYTES + 1} bytes, over the limit of ${MAX_CONFIG_BYTES} bytes (256 KiB)`]);
+});

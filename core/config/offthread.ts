@@ -1,0 +1,73 @@
+/**
+ * loadConfigOffThread: loadConfig in a Worker, for configs from callers that are not trusted yet
+ * (the API's ApplyConfiguration, in maintenance mode before any certificate exists). PID 1 parses
+ * them, and even bounded, a hostile document at the size cap costs the yaml package hundreds of
+ * milliseconds on a busy machine (bench/results/config.md): in a Worker, init's event loop keeps
+ * answering meanwhile, and a check that runs past its time is terminated. Checks run one at a
+ * time; a few more may wait, the rest are refused as busy, so a flood of dry-runs costs one
+ * Worker, not one each.
+ */
+import { dirname } from "node:path";
+import { MAX_CONFIG_BYTES, oversizeMessage, type LoadOptions, type LoadResult } from "./load.ts";
+
+export class ConfigCheckError extends Error {
+  constructor(readonly code: "busy" | "timeout" | "failed", message: string) {
+    super(message);
+    this.name = "ConfigCheckError";
+  }
+}
+
+export interface OffThreadOptions {
+  /** How long one check may run before its Worker is terminated (default 10 s). */
+  timeoutMs?: number;
+  /** How many checks may wait behind the running one (default 4). */
+  maxWaiting?: number;
+}
+
+let tail: Promise<unknown> = Promise.resolve();
+/** Checks running or waiting. */
+let pending = 0;
+
+export async function loadConfigOffThread(text: string, options: LoadOptions = {}, o: OffThreadOptions = {}): Promise<LoadResult> {
+  // Refused here without a Worker: the cap is the same as loadConfig's.
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_CONFIG_BYTES) return { errors: [{ path: "(root)", line: 1, column: 1, message: oversizeMessage(bytes) }], warnings: [] };
+  if (pending > (o.maxWaiting ?? 4)) throw new ConfigCheckError("busy", "busy: other configs are being checked; try again");
+  pending++;
+  const previous = tail;
+  const run = (async () => {
+    try {
+      await previous.catch(() => {});
+      return await check(text, options, o.timeoutMs ?? 10_000);
+    } finally {
+      pending--;
+    }
+  })();
+  tail = run;
+  return await run;
+}
+
+/**
+ * Where the Worker's code is. In the compiled binary, scripts/build.ts embeds parse-worker.ts as
+ * its own entry point, at its path under the build's root beside the binary's main module (the
+ * bundle's import.meta.url still names the source file, which a node does not have).
+ */
+function workerPath(): string {
+  if (Bun.main.startsWith("/$bunfs/")) return `${dirname(Bun.main)}/core/config/parse-worker.js`;
+  return new URL("./parse-worker.ts", import.meta.url).href;
+}
+
+function check(text: string, options: LoadOptions, timeoutMs: number): Promise<LoadResult> {
+  const worker = new Worker(workerPath());
+  return new Promise<LoadResult>((resolve, reject) => {
+    const done = (f: () => void) => {
+      clearTimeout(timer);
+      worker.terminate();
+      f();
+    };
+    const timer = setTimeout(() => done(() => reject(new ConfigCheckError("timeout", `checking the config took longer than ${timeoutMs / 1000} s: refused`))), timeoutMs);
+    worker.onmessage = (e: MessageEvent<LoadResult>) => done(() => resolve(e.data));
+    worker.onerror = (e) => done(() => reject(new ConfigCheckError("failed", `checking the config failed: ${e.message}`)));
+    worker.postMessage({ text, options });
+  });
+}
