@@ -167,11 +167,14 @@ export function createHandlers(m: Machine) {
       const raw = str(p, "data");
       const mode = (p.mode ?? "auto") as ApplyMode;
       if (!["auto", "live", "reboot", "staged", "try"].includes(mode)) throw new ApiError("invalid_argument", `mode: expected auto, live, reboot, staged or try, got ${JSON.stringify(p.mode)}`);
+      // Read before the config is checked (which awaits a Worker): a call that arrived while the
+      // node had no config stays a first config, and so one-shot, even if another first config
+      // commits while this one is being checked.
+      const current = m.machineConfig()?.config;
       let next;
       try { next = await parseUntrustedConfig(raw, "api", m.opts.mode); } catch (err) {
         throw new ApiError(err instanceof ConfigCheckError && err.code === "busy" ? "unavailable" : "invalid_argument", err instanceof Error ? err.message : String(err));
       }
-      const current = m.machineConfig()?.config;
       const changes = diffConfigs(current, next.config);
       // Taken now: once applied, the node holds the new config. A diff is shown to the caller:
       // both sides are the redacted configs (a changed key shows as a change in `changes` only).
@@ -190,7 +193,7 @@ export function createHandlers(m: Machine) {
       if (p.dryRun === true) return result(false, `dry run: ${changes.length} change(s), mode ${resolved}`);
       if (!current) {
         // The first config (maintenance mode, where it may come without a certificate): one-shot.
-        // Claimed before anything awaits, so a second one racing it is refused here, and apid's
+        // Claimed before the sequence awaits, so a second one racing it is refused here, and apid's
         // maintenance mark is refused from now on (api/authorize.ts).
         if (resolved === "staged") throw new ApiError("failed_precondition", "mode staged: this node has no config yet (maintenance mode); apply the first config with mode auto, live or reboot");
         if (!m.claimFirstConfig()) throw new ApiError("failed_precondition", "a first config is already being committed to this node: the maintenance-mode apply is one-shot; use a client certificate of the cluster");
