@@ -16,6 +16,7 @@
 import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { allMethods, internalMethods } from "../../core/api/gen/services.ts";
+import { requestLimit } from "../../core/api/limits.ts";
 import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
@@ -88,16 +89,17 @@ export class Gateway {
   private address: AddressInfo | undefined;
 
   constructor(private readonly o: GatewayOptions) {
-    this.server = new GrpcServer({ onError: o.onError });
+    // The caller is checked from its certificate and the method before its request body is read.
+    this.server = new GrpcServer({ onError: o.onError, authorize: (ctx) => this.preBody(ctx) });
     this.creds = { cert: o.cert, key: o.key, cas: o.cas, clientCert: o.clientCert, clientKey: o.clientKey };
     this.backend = GrpcClient.unix(o.backend);
     for (const m of allMethods.values()) {
       if (m.responseStream) {
         const method = m as Method<unknown, unknown, true>;
-        this.server.handle(method, (req, ctx) => this.forwardStream(method, req, ctx));
+        this.server.handle(method, (req, ctx) => this.forwardStream(method, req, ctx), { maxRequestBytes: requestLimit(m.path) });
       } else {
         const method = m as Method<unknown, unknown, false>;
-        this.server.handle(method, (req, ctx) => this.forwardUnary(method, req, ctx));
+        this.server.handle(method, (req, ctx) => this.forwardUnary(method, req, ctx), { maxRequestBytes: requestLimit(m.path) });
       }
     }
     // The deny-all side: internal services (ResourcePublisher) are init's alone; no caller, of
@@ -105,7 +107,7 @@ export class Gateway {
     for (const m of internalMethods.values()) {
       this.server.handle(m as Method<unknown, unknown, false>, (_req, ctx) => {
         throw new GrpcError(Status.PERMISSION_DENIED, authorize(ctx.method.path, []).reason);
-      });
+      }, { maxRequestBytes: requestLimit(m.path) });
     }
   }
 
@@ -132,6 +134,15 @@ export class Gateway {
     await this.server.close(graceMs);
     this.backend.close();
     for (const p of this.peers.values()) p.close();
+  }
+
+  /** The role check from the peer and headers alone, before the body is read (admit() checks again). */
+  private preBody(ctx: CallContext): void {
+    const maintenance = this.o.maintenance === true;
+    const caller = identify(ctx, maintenance);
+    if ("error" in caller) throw caller.error;
+    const decision = maintenance ? authorizeMaintenance(ctx.method.path) : authorize(ctx.method.path, caller.roles);
+    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason);
   }
 
   /** Checks the caller; returns where the call goes and the options to call it with. Throws the refusal. */
