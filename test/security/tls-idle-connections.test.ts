@@ -82,6 +82,18 @@ test("a connection that stops inside its TLS handshake is closed after the hands
   expect(await closedWithin(s, 30_000)).toBe(true);
 }, 40_000);
 
+test("a connection closed by the handshake timeout frees its place under the per-address cap", async () => {
+  const port = await start({ handshakeTimeoutMs: 300, maxConnectionsPerAddress: 1 });
+  const s = await rawTcp(port);
+  expect(await closedWithin(s, 30_000)).toBe(true);
+  let status: number | undefined;
+  for (let i = 0; i < 50 && status !== 0; i++) {
+    status = await versionFrom(port, "127.0.0.1").catch(() => undefined);
+    if (status !== 0) await Bun.sleep(100);
+  }
+  expect(status).toBe(0);
+}, 40_000);
+
 test("the default handshake timeout is 10 s, not 120 s", async () => {
   // Only the value is checked here (waiting 10 s on a shared machine proves little more).
   expect((new GrpcServer() as unknown as { opts: { handshakeTimeoutMs: number } }).opts.handshakeTimeoutMs).toBe(10_000);

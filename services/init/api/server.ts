@@ -40,6 +40,10 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
     onError: (err, where) => o.onError?.(`api: ${where}: ${err.message}`),
     // Who may call what is known from SO_PEERCRED and the headers: refused calls send no body.
     authorize: (ctx) => authorizeHeaders(ctx),
+    // apid carries every API caller's calls over one connection (each client connection of apid
+    // is capped at 100 streams itself): streams beyond this would queue behind open `logs -f`.
+    maxConcurrentStreams: 4096,
+    maxBufferedBytesPerConnection: 32 * 1024 * 1024,
   });
   const authorizeHeaders = (ctx: GrpcContext) => {
     if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
