@@ -266,7 +266,7 @@ export class GrpcServer {
     this.servers.push(server);
     server.on("sessionError", (err: Error) => this.reporter.report(err, "http2 session"));
     // After listening, a failing accept (EMFILE, ...) is reported, never fatal.
-    server.on("error", (err: Error) => this.opts.onError?.(err, "listener"));
+    server.on("error", (err: Error) => this.reporter.report(err, "listener"));
     server.on("session", (session: http2.ServerHttp2Session) => {
       this.openStreams.set(session, 0);
       session.on("error", (err) => this.reporter.report(err, "http2 session"));
@@ -279,7 +279,7 @@ export class GrpcServer {
       try {
         this.peers.set(session, peerOf(session));
       } catch (err) {
-        this.opts.onError?.(err as Error, "peer identity");
+        this.reporter.report(err as Error, "peer identity");
         session.destroy();
       }
     });
