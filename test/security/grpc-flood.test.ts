@@ -10,7 +10,7 @@
  * generous margin of its baseline measured in the same run, apid must be the same process
  * afterwards, and it must still answer Version.
  *
- * FLOOD_CONNS (default 4) and FLOOD_PER_STREAM (MiB, default 1.5) scale the flood by hand. The
+ * FLOOD_CONNS (default 4) and FLOOD_PER_STREAM (MiB, default 1) scale the flood by hand. The
  * bytes apid holds are capped (32 MiB); what a much larger flood of bodies apid must read (the
  * maintenance ApplyConfiguration) adds beyond that is garbage the collector has not reclaimed
  * yet, which grows with the rate pushed: on a node apid's cgroup memory.max bounds it.
@@ -31,7 +31,7 @@ const MARGIN_MIB = 100;
 const CONNECTIONS = Number(process.env.FLOOD_CONNS ?? 4);
 const STREAMS = 64;
 /** Body bytes each stream tries to push (of a message announced at just under 4 MiB). */
-const PER_STREAM = Number(process.env.FLOOD_PER_STREAM ?? 1.5) * MiB;
+const PER_STREAM = Number(process.env.FLOOD_PER_STREAM ?? 1) * MiB;
 const FLOOD_MS = 25_000;
 
 const secrets = generateSecrets();
