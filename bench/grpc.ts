@@ -117,7 +117,8 @@ async function apidStreams(pki: TestPki, dir: string, streams: number): Promise<
   const bin = join(root, "out/bunker");
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run scripts/build.ts first`);
   const sock = join(dir, "init.sock");
-  const backend = new GrpcServer().handle(M.Logs, async function* (_r, ctx) {
+  // As init's socket does: apid carries every caller over one connection to it.
+  const backend = new GrpcServer({ maxConcurrentStreams: 4096 }).handle(M.Logs, async function* (_r, ctx) {
     yield { message: "started" };
     await new Promise((r) => ctx.signal.addEventListener("abort", r, { once: true }));
   });

@@ -8,9 +8,16 @@
  * Every call gets an AbortSignal that fires when the client cancels (RST_STREAM or a lost
  * connection), when its deadline passes, or when the server closes. Handlers must stop their
  * work when it fires; a streaming handler is also stopped at its next yield.
+ *
+ * Work done before a caller is authorised is bounded: the `authorize` option decides from the
+ * peer and the headers before a byte of the body is read; each method has its own request size
+ * limit; the bytes of request bodies held are capped per connection and for the whole server;
+ * streams per connection are capped (SETTINGS_MAX_CONCURRENT_STREAMS); a TLS handshake must end
+ * within `handshakeTimeoutMs`; and one source address holds at most `maxConnectionsPerAddress`
+ * TLS connections. Refused connections are reported through `onError` at a bounded rate.
  */
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { chmodSync, unlinkSync } from "node:fs";
 import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
 import { peerCred, type PeerCred } from "../sys/socket.ts";
@@ -47,8 +54,18 @@ export type HandlerOf<M> =
   : M extends Method<infer Req, infer Res, false> ? UnaryHandler<Req, Res>
   : never;
 
+/**
+ * Decides from the peer and the headers (method, metadata) whether a call may go on, before its
+ * body is read: throw a GrpcError to refuse it (anything else thrown is PERMISSION_DENIED). It
+ * runs synchronously on the event loop; the handler still runs its own checks afterwards.
+ */
+export type PreBodyCheck = (ctx: CallContext) => void;
+
 export interface ServerOptions {
-  /** Largest request message accepted; larger ones get RESOURCE_EXHAUSTED. Default 4 MiB. */
+  /**
+   * Largest request message accepted, for a method registered without its own `maxRequestBytes`;
+   * larger ones get RESOURCE_EXHAUSTED, decided from the 5-byte prefix. Default 4 MiB.
+   */
   maxReceiveMessageBytes?: number;
   /** Largest response message sent; a larger one ends the call with RESOURCE_EXHAUSTED. Default 16 MiB. */
   maxSendMessageBytes?: number;
@@ -56,10 +73,30 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** A connection with no open call for this long is closed. Default 5 min. */
   idleSessionMs?: number;
-  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default 4096. */
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection; a stream beyond it is refused. Default 100. */
   maxConcurrentStreams?: number;
-  /** Told about connection-level failures (TLS handshakes, protocol errors); core code never logs. */
+  /** Request body bytes held (received, not yet decoded) per connection; beyond: RESOURCE_EXHAUSTED. Default 8 MiB. */
+  maxBufferedBytesPerConnection?: number;
+  /** Request body bytes held by the whole server; beyond: RESOURCE_EXHAUSTED. Default 32 MiB. */
+  maxBufferedBytes?: number;
+  /** A TLS connection whose handshake has not ended within this time is closed. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Concurrent TLS connections one source address may hold; more are closed at once. Default 32. */
+  maxConnectionsPerAddress?: number;
+  /** Runs before each call's body is read; see PreBodyCheck. */
+  authorize?: PreBodyCheck;
+  /**
+   * Told about connection-level failures (TLS handshakes, refused connections, protocol errors);
+   * core code never logs. A kind of failure repeating is told once, then as one summary per
+   * `errorReportIntervalMs` (default 10 s) with the count: a flood cannot flood the log.
+   */
   onError?: (err: Error, where: string) => void;
+  errorReportIntervalMs?: number;
+}
+
+export interface HandleOptions {
+  /** Largest request message of this method (default: the server's maxReceiveMessageBytes). */
+  maxRequestBytes?: number;
 }
 
 export interface TlsListenOptions {
@@ -73,7 +110,8 @@ export interface TlsListenOptions {
   requireClientCert?: boolean;
 }
 
-type Entry = { method: AnyMethod; fn: (req: unknown, ctx: CallContext) => unknown };
+type Entry = { method: AnyMethod; fn: (req: unknown, ctx: CallContext) => unknown; maxRequestBytes: number };
+type Opts = Required<Omit<ServerOptions, "onError" | "authorize">>;
 type H2Server = http2.Http2Server | http2.Http2SecureServer;
 
 const GRPC_HEADERS = { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" };
@@ -86,7 +124,11 @@ export class GrpcServer {
   private readonly openStreams = new Map<http2.Http2Session, number>();
   private readonly calls = new Set<AbortController>();
   private readonly peers = new WeakMap<http2.Http2Session, Peer>();
-  private readonly opts: Required<Omit<ServerOptions, "onError">> & Pick<ServerOptions, "onError">;
+  private readonly budgets = new WeakMap<http2.Http2Session, ByteBudget>();
+  private readonly buffered: ByteBudget;
+  private readonly perAddress = new Map<string, number>();
+  private readonly reporter: ErrorReporter;
+  private readonly opts: Opts & Pick<ServerOptions, "onError" | "authorize">;
 
   constructor(options: ServerOptions = {}) {
     this.opts = {
@@ -94,14 +136,23 @@ export class GrpcServer {
       maxSendMessageBytes: 16 * 1024 * 1024,
       requestTimeoutMs: 10_000,
       idleSessionMs: 300_000,
-      maxConcurrentStreams: 4096,
+      maxConcurrentStreams: 100,
+      maxBufferedBytesPerConnection: 8 * 1024 * 1024,
+      maxBufferedBytes: 32 * 1024 * 1024,
+      handshakeTimeoutMs: 10_000,
+      maxConnectionsPerAddress: 32,
+      errorReportIntervalMs: 10_000,
       ...options,
     };
+    this.buffered = new ByteBudget(this.opts.maxBufferedBytes, "the server");
+    this.reporter = new ErrorReporter(this.opts.errorReportIntervalMs, this.opts.onError);
   }
 
   /** Registers the handler of one method (replacing any earlier one). */
-  handle<M extends AnyMethod>(method: M, fn: HandlerOf<M>): this {
-    this.handlers.set(method.path, { method, fn: fn as Entry["fn"] });
+  handle<M extends AnyMethod>(method: M, fn: HandlerOf<M>, o: HandleOptions = {}): this {
+    const maxRequestBytes = o.maxRequestBytes ?? this.opts.maxReceiveMessageBytes;
+    if (!(Number.isInteger(maxRequestBytes) && maxRequestBytes > 0)) throw new Error(`${method.path}: maxRequestBytes must be a positive integer, got ${maxRequestBytes}`);
+    this.handlers.set(method.path, { method, fn: fn as Entry["fn"], maxRequestBytes });
     return this;
   }
 
@@ -118,8 +169,11 @@ export class GrpcServer {
       requestCert: requireCert, rejectUnauthorized: requireCert,
       minVersion: "TLSv1.3", ALPNProtocols: ["h2"], allowHTTP1: false,
       settings: { maxConcurrentStreams: this.opts.maxConcurrentStreams },
+      // A connection that never completes its handshake would otherwise be held for 120 s.
+      handshakeTimeout: this.opts.handshakeTimeoutMs,
     });
-    server.on("tlsClientError", (err: Error) => this.opts.onError?.(err, "tls handshake"));
+    server.on("tlsClientError", (err: Error) => this.reporter.report(err, "tls handshake"));
+    server.on("connection", (socket: Socket) => this.admitConnection(socket));
     this.tlsServers.push(server);
     this.attach(server, (session) => {
       const sock = session.socket as TLSSocket;
@@ -181,19 +235,42 @@ export class GrpcServer {
     for (const session of this.openStreams.keys()) session.destroy();
     await Promise.all(closing);
     for (const p of this.unixPaths) { try { unlinkSync(p); } catch { /* already gone */ } }
+    this.reporter.flushAll();
     this.servers.length = 0;
     this.tlsServers.length = 0;
     this.unixPaths.length = 0;
   }
 
+  /**
+   * Counts a new TCP connection against its source address; one over the cap is closed at once,
+   * before any TLS work. (The first handshake bytes are all a client spends; this bounds the
+   * sockets and handshake state one address can make the server hold.)
+   */
+  private admitConnection(socket: Socket): void {
+    const address = socket.remoteAddress ?? "";
+    const n = (this.perAddress.get(address) ?? 0) + 1;
+    if (n > this.opts.maxConnectionsPerAddress) {
+      socket.destroy();
+      this.reporter.report(new Error(`refused a connection from ${address}: it already holds ${n - 1} (the limit per address)`), "connection limit");
+      return;
+    }
+    this.perAddress.set(address, n);
+    socket.once("close", () => {
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    });
+  }
+
   private attach(server: H2Server, peerOf: (s: http2.ServerHttp2Session) => Peer): void {
     this.servers.push(server);
-    server.on("sessionError", (err: Error) => this.opts.onError?.(err, "http2 session"));
+    server.on("sessionError", (err: Error) => this.reporter.report(err, "http2 session"));
     // After listening, a failing accept (EMFILE, ...) is reported, never fatal.
-    server.on("error", (err: Error) => this.opts.onError?.(err, "listener"));
+    server.on("error", (err: Error) => this.reporter.report(err, "listener"));
     server.on("session", (session: http2.ServerHttp2Session) => {
       this.openStreams.set(session, 0);
-      session.on("error", (err) => this.opts.onError?.(err, "http2 session"));
+      session.on("error", (err) => this.reporter.report(err, "http2 session"));
+      this.budgets.set(session, new ByteBudget(this.opts.maxBufferedBytesPerConnection, "this connection", this.buffered));
       session.on("close", () => this.openStreams.delete(session));
       // Idle connections go; ones holding a call (even a quiet `logs -f`) stay.
       session.setTimeout(this.opts.idleSessionMs, () => {
@@ -202,7 +279,7 @@ export class GrpcServer {
       try {
         this.peers.set(session, peerOf(session));
       } catch (err) {
-        this.opts.onError?.(err as Error, "peer identity");
+        this.reporter.report(err as Error, "peer identity");
         session.destroy();
       }
     });
@@ -217,11 +294,11 @@ export class GrpcServer {
       }
       this.openStreams.set(session, (this.openStreams.get(session) ?? 0) + 1);
       stream.once("close", () => this.openStreams.set(session, Math.max(0, (this.openStreams.get(session) ?? 1) - 1)));
-      this.onStream(stream, headers, peer);
+      this.onStream(stream, headers, peer, this.budgets.get(session)!);
     });
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer: Peer): void {
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer: Peer, budget: ByteBudget): void {
     const path = String(headers[":path"] ?? "");
     if (headers[":method"] !== "POST") return plainHttp(stream, 405);
     if (!String(headers["content-type"] ?? "").startsWith("application/grpc")) return plainHttp(stream, 415);
@@ -253,8 +330,17 @@ export class GrpcServer {
       sendMetadata: (md) => call.sendHeaders(md),
       setTrailers: (md) => { call.trailers = { ...call.trailers, ...md }; },
     };
+    // Authorised from the peer and headers alone: a refused call costs no body bytes.
+    if (this.opts.authorize) {
+      try {
+        this.opts.authorize(ctx);
+      } catch (err) {
+        const e = err instanceof GrpcError ? err : new GrpcError(Status.PERMISSION_DENIED, (err as Error)?.message ?? String(err));
+        return call.finish(e.code, e.details);
+      }
+    }
     if (timeoutMs !== undefined) call.startDeadline(timeoutMs);
-    call.readRequest(entry.method, (req) => void call.run(entry, req, ctx));
+    call.readRequest(entry, budget, (req) => void call.run(entry, req, ctx));
   }
 }
 
@@ -268,12 +354,22 @@ class ServerCall {
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
-    private readonly opts: Required<Omit<ServerOptions, "onError">>,
+    private readonly opts: Opts,
   ) {}
+
+  /** Request bytes this call holds against its connection's (and the server's) budget. */
+  private held = 0;
+  private budget: ByteBudget | undefined;
+
+  private releaseBuffered(): void {
+    if (this.held) this.budget?.release(this.held);
+    this.held = 0;
+  }
 
   /** The stream closed: if the call had not ended, the client cancelled it. */
   closed(): void {
     this.clearTimers();
+    this.releaseBuffered();
     if (!this.done) {
       this.done = true;
       this.ac.abort(new GrpcError(Status.CANCELLED, "call cancelled by the client"));
@@ -286,8 +382,10 @@ class ServerCall {
     this.timers.push(setTimeout(() => this.finish(Status.DEADLINE_EXCEEDED, `deadline of ${ms} ms exceeded`), ms));
   }
 
-  readRequest(method: AnyMethod, onRequest: (req: unknown) => void): void {
-    const decoder = new FrameDecoder(this.opts.maxReceiveMessageBytes, "request message");
+  readRequest(entry: Entry, budget: ByteBudget, onRequest: (req: unknown) => void): void {
+    const method = entry.method;
+    this.budget = budget;
+    const decoder = new FrameDecoder(entry.maxRequestBytes, `${method.name} request message`);
     const messages: Buffer[] = [];
     const stalled = setTimeout(() => {
       this.finish(Status.CANCELLED, `request not received within ${this.opts.requestTimeoutMs} ms; closing the stalled stream`);
@@ -296,6 +394,8 @@ class ServerCall {
     this.stream.on("data", (chunk: Buffer) => {
       if (this.done) return;
       try {
+        budget.take(chunk.length);
+        this.held += chunk.length;
         messages.push(...decoder.push(chunk));
         if (messages.length > 1) throw new GrpcError(Status.UNIMPLEMENTED, `${method.name} takes one request message; got more (client streaming is not supported)`);
       } catch (err) {
@@ -304,6 +404,8 @@ class ServerCall {
     });
     this.stream.once("end", () => {
       clearTimeout(stalled);
+      // The body is decoded below (or refused): its bytes no longer count as held.
+      this.releaseBuffered();
       if (this.done) return;
       if (decoder.pending > 0) return this.finish(Status.INTERNAL, `request ended inside a message (${decoder.pending} bytes left over)`);
       if (messages.length !== 1) return this.finish(Status.UNIMPLEMENTED, `${method.name} takes exactly one request message; got ${messages.length}`);
@@ -358,6 +460,7 @@ class ServerCall {
     if (this.done) return;
     this.done = true;
     this.clearTimers();
+    this.releaseBuffered();
     if (code !== Status.OK) this.ac.abort(new GrpcError(code, details));
     if (this.stream.closed || this.stream.destroyed) return;
     let trailers: Record<string, string>;
@@ -417,6 +520,76 @@ class ServerCall {
   private clearTimers(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
+  }
+}
+
+/**
+ * Bytes held on behalf of callers, under a cap, and under its parent's (a connection's budget
+ * under the server's). take() throws RESOURCE_EXHAUSTED rather than exceed either.
+ */
+class ByteBudget {
+  private used = 0;
+  constructor(private readonly limit: number, private readonly what: string, private readonly parent?: ByteBudget) {}
+
+  take(n: number): void {
+    if (this.used + n > this.limit) {
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `request bodies held for ${this.what} would exceed ${this.limit} bytes; try again later`);
+    }
+    this.parent?.take(n);
+    this.used += n;
+  }
+
+  release(n: number): void {
+    this.used = Math.max(0, this.used - n);
+    this.parent?.release(n);
+  }
+}
+
+/**
+ * Passes connection-level failures to onError at a bounded rate: the first of a kind (`where`)
+ * at once, later ones within the interval counted and told as one summary when it ends.
+ */
+class ErrorReporter {
+  private readonly pending = new Map<string, { count: number; last: Error; timer: ReturnType<typeof setTimeout> }>();
+
+  constructor(private readonly intervalMs: number, private readonly onError?: (err: Error, where: string) => void) {}
+
+  report(err: Error, where: string): void {
+    if (!this.onError) return;
+    const p = this.pending.get(where);
+    if (p) {
+      p.count++;
+      p.last = err;
+      return;
+    }
+    this.onError(err, where);
+    const entry = { count: 0, last: err, timer: setTimeout(() => this.flush(where), this.intervalMs) };
+    entry.timer.unref?.();
+    this.pending.set(where, entry);
+  }
+
+  private flush(where: string): void {
+    const p = this.pending.get(where);
+    if (!p) return;
+    if (p.count === 0) {
+      this.pending.delete(where);
+      return;
+    }
+    this.onError!(new Error(`${p.count} more in the last ${Math.round(this.intervalMs / 1000)} s (last: ${p.last.message})`), where);
+    // Still failing: the next summary comes after another interval (one line per interval).
+    p.count = 0;
+    p.timer = setTimeout(() => this.flush(where), this.intervalMs);
+    p.timer.unref?.();
+  }
+
+  /** Tells what is still counted, and stops the timers (the server closes). */
+  flushAll(): void {
+    for (const where of [...this.pending.keys()]) {
+      const p = this.pending.get(where)!;
+      clearTimeout(p.timer);
+      if (p.count > 0) this.onError!(new Error(`${p.count} more (last: ${p.last.message})`), where);
+      this.pending.delete(where);
+    }
   }
 }
 

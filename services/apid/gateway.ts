@@ -22,6 +22,7 @@ import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { allMethods, internalMethods } from "../../core/api/gen/services.ts";
 import { canonicalAddress } from "../../core/api/members.ts";
+import { requestLimit } from "../../core/api/limits.ts";
 import { authorize, authorizeMaintenance, formatRoleList, IMPERSONATOR, parseRoleList, parseRoles, type Role } from "../../core/api/roles.ts";
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
@@ -102,7 +103,8 @@ export class Gateway {
   private address: AddressInfo | undefined;
 
   constructor(private readonly o: GatewayOptions) {
-    this.server = new GrpcServer({ onError: o.onError });
+    // The caller is checked from its certificate and the method before its request body is read.
+    this.server = new GrpcServer({ onError: o.onError, authorize: (ctx) => this.preBody(ctx) });
     this.creds = { cert: o.cert, key: o.key, cas: o.cas, clientCert: o.clientCert, clientKey: o.clientKey };
     this.backend = GrpcClient.unix(o.backend);
     this.peers = new PeerPool((address) => GrpcClient.tls({
@@ -112,10 +114,10 @@ export class Gateway {
     for (const m of allMethods.values()) {
       if (m.responseStream) {
         const method = m as Method<unknown, unknown, true>;
-        this.server.handle(method, (req, ctx) => this.forwardStream(method, req, ctx));
+        this.server.handle(method, (req, ctx) => this.forwardStream(method, req, ctx), { maxRequestBytes: requestLimit(m.path) });
       } else {
         const method = m as Method<unknown, unknown, false>;
-        this.server.handle(method, (req, ctx) => this.forwardUnary(method, req, ctx));
+        this.server.handle(method, (req, ctx) => this.forwardUnary(method, req, ctx), { maxRequestBytes: requestLimit(m.path) });
       }
     }
     // The deny-all side: internal services (ResourcePublisher) are init's alone; no caller, of
@@ -123,7 +125,7 @@ export class Gateway {
     for (const m of internalMethods.values()) {
       this.server.handle(m as Method<unknown, unknown, false>, (_req, ctx) => {
         throw new GrpcError(Status.PERMISSION_DENIED, authorize(ctx.method.path, []).reason);
-      });
+      }, { maxRequestBytes: requestLimit(m.path) });
     }
   }
 
@@ -159,6 +161,18 @@ export class Gateway {
     await this.server.close(graceMs);
     this.backend.close();
     this.peers.close();
+  }
+
+  /** The role check from the peer and headers alone, before the body is read (admit() checks again). */
+  private preBody(ctx: CallContext): void {
+    const maintenance = this.o.maintenance === true;
+    const caller = identify(ctx, maintenance);
+    if ("error" in caller) throw caller.error;
+    const decision = maintenance ? authorizeMaintenance(ctx.method.path) : authorize(ctx.method.path, caller.roles);
+    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason);
+    // A relay to a non-member is refused here too, before the body.
+    const node = ctx.metadata.node;
+    if (typeof node === "string" && node !== "" && !maintenance && !this.isSelf(node)) this.memberAddress(node);
   }
 
   /**
@@ -200,12 +214,17 @@ export class Gateway {
    * refusal, the same for every non-member, before any connection or name lookup.
    */
   private relayTo(node: string): Relay {
+    const { client, release } = this.peers.acquire(this.memberAddress(node));
+    return { client, release, node: shown(node), answered: false };
+  }
+
+  /** The member address `node` names; throws the one refusal every non-member gets. */
+  private memberAddress(node: string): string {
     const address = canonicalAddress(node, this.o.peerPort ?? 50000);
     if (address === undefined || !this.members.has(address)) {
       throw new GrpcError(Status.PERMISSION_DENIED, `node ${shown(node)} is not a member of this cluster`);
     }
-    const { client, release } = this.peers.acquire(address);
-    return { client, release, node: shown(node), answered: false };
+    return address;
   }
 
   /** "host" or "host:port" (IPv6 in brackets with a port) as host:port, the peer port by default. */

@@ -13,6 +13,13 @@ import type { ServiceSpec } from "./service.ts";
 /** apid's uid and gid on a node (the rootfs passwd names it `apid`). */
 export const APID_UID = 50;
 
+/**
+ * apid's cgroup memory limit on a node. It idles near 55 MB and holds 1,000 `logs -f` streams in
+ * under 80 MB; its request buffers are capped (core/grpc) at 32 MiB. A flood that still got past
+ * those costs apid a restart, never the node's memory.
+ */
+export const APID_MEMORY_MAX = 256 * 1024 * 1024;
+
 export interface ApidPlan {
   listen: string;
   socket: string;
@@ -53,6 +60,7 @@ export function apidService(p: ApidPlan): ServiceSpec {
       ...(privileged ? { uid: p.uid, gid: p.gid, capabilities: [] } : {}),
     },
     stopGraceMs: 15_000,
+    memoryMax: APID_MEMORY_MAX,
   };
   return spec;
 }

@@ -51,6 +51,12 @@ export interface ServiceSpec {
   /** SIGTERM, then SIGKILL after this long (default 10 s). */
   stopGraceMs?: number;
   /**
+   * Bytes of memory the service's cgroup may use (cgroup v2 memory.max): beyond, the kernel
+   * reclaims and then OOM-kills inside that cgroup only, and the restart policy applies. Only
+   * where init manages cgroups (a node); container mode leaves limits to the container runtime.
+   */
+  memoryMax?: number;
+  /**
    * Resource kinds this service writes into init's store through the internal ResourcePublisher,
    * known by its runner.uid (which must be its own: not root, not init's uid).
    */

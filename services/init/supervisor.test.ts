@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../../core/resources/index.ts";
@@ -226,3 +226,26 @@ test("a service waiting for network online starts when the network status says s
   store.update(NETWORK_STATUS, { online: true });
   await sup.waitFor(() => sup.status("needs-net").state === "Running");
 }, 10_000);
+
+test.skipIf(!root)("memoryMax is written to the service's cgroup before it starts; a failure to write fails the start (needs root)", async () => {
+  // A plain folder stands in for the cgroup v2 tree: the supervisor writes memory.max, the exec
+  // helper writes cgroup.procs; the kernel's side is the node's (see docs/init.md).
+  const dir = mkdtempSync(join(tmpdir(), "bunker-sup-cg-"));
+  dirs.push(dir);
+  const store = new Store();
+  const sup = new Supervisor({ store, cgroupRoot: dir });
+  sups.push(sup);
+  sup.add({ id: "capped", restart: { policy: "never" }, memoryMax: 256 * 1024 * 1024, runner: sh("echo ran") });
+  sup.start();
+  await sup.waitFor(() => ["Finished", "Failed"].includes(sup.status("capped").state));
+  expect(sup.status("capped").state).toBe("Finished");
+  expect(readFileSync(join(dir, "capped", "memory.max"), "utf8")).toBe(String(256 * 1024 * 1024));
+  // memory.max cannot be written (a folder in its place): the service does not start unbounded.
+  mkdirSync(join(dir, "broken", "memory.max"), { recursive: true });
+  sup.add({ id: "broken", restart: { policy: "never" }, memoryMax: 1 << 20, runner: sh("echo ran") });
+  sup.start("broken");
+  await sup.waitFor(() => ["Finished", "Failed"].includes(sup.status("broken").state));
+  expect(sup.status("broken").state).toBe("Failed");
+  expect(sup.status("broken").events.at(-1)!.message).toContain("memory.max");
+  expect(sup.logs("broken").tail(10)).not.toContain("ran");
+}, 15_000);

@@ -264,6 +264,15 @@ export class Supervisor {
     const env = r.env ?? this.opts.defaultEnv ?? { PATH: "/usr/bin:/bin" };
     const cgroup = this.cgroupDir(s);
     if (cgroup && !existsSync(cgroup)) mkdirSync(cgroup, { recursive: true });
+    // Before the process joins: it never runs unbounded. A missing memory controller fails the
+    // start (and the restart policy retries) rather than run a service without its limit.
+    if (cgroup && s.spec.memoryMax !== undefined) {
+      try {
+        writeFileSync(`${cgroup}/memory.max`, String(s.spec.memoryMax));
+      } catch (err) {
+        throw new Error(`setting memory.max of ${cgroup} to ${s.spec.memoryMax}: ${(err as Error).message}`);
+      }
+    }
     const needsHelper = r.capabilities !== undefined || r.noNewPrivs || cgroup !== undefined ||
       r.oomScoreAdj !== undefined || r.rlimits !== undefined;
     const common = { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true, cwd: r.cwd ?? "/" } as const;

@@ -32,7 +32,8 @@ const definitions = {
 };
 
 export class StubNode {
-  readonly server = new GrpcServer();
+  // As init's socket: apid carries every caller over one connection to it.
+  readonly server = new GrpcServer({ maxConcurrentStreams: 4096 });
   readonly calls: StubCall[] = [];
   machine: MachineState = { stage: "running", ready: true, unmetConditions: [], created: 1_700_000_000_000 };
   /** After Reboot: how long the node is "away" before it reports ready again with a new boot. */

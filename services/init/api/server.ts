@@ -10,6 +10,7 @@ import type { AnyMethod } from "../../../core/grpc/method.ts";
 import { GrpcServer, type CallContext as GrpcContext } from "../../../core/grpc/server.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import { authorizeCall, type Trust } from "./authorize.ts";
+import { requestLimit } from "../../../core/api/limits.ts";
 import { resourcePublisherImpl, type PublisherEntry } from "./publisher.ts";
 import { machineServiceImpl, resourceServiceImpl } from "./contract.ts";
 import { ApiError, toGrpcError } from "./errors.ts";
@@ -35,7 +36,20 @@ function toStatus(err: unknown): GrpcError {
 
 /** Serves init's API on a unix socket (mode 0660); resolves once listening. */
 export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
-  const server = new GrpcServer({ onError: (err, where) => o.onError?.(`api: ${where}: ${err.message}`) });
+  const server = new GrpcServer({
+    onError: (err, where) => o.onError?.(`api: ${where}: ${err.message}`),
+    // Who may call what is known from SO_PEERCRED and the headers: refused calls send no body.
+    authorize: (ctx) => authorizeHeaders(ctx),
+    // apid carries every API caller's calls over one connection (each client connection of apid
+    // is capped at 100 streams itself): streams beyond this would queue behind open `logs -f`.
+    maxConcurrentStreams: 4096,
+    maxBufferedBytesPerConnection: 32 * 1024 * 1024,
+  });
+  const authorizeHeaders = (ctx: GrpcContext) => {
+    if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
+    const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
+    if (!v.allowed) throw new GrpcError(Status.PERMISSION_DENIED, v.reason);
+  };
   const admit = (ctx: GrpcContext, req: unknown) => {
     if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
     const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
@@ -71,7 +85,7 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
           } catch (err) {
             throw toStatus(err);
           }
-        } as never);
+        } as never, { maxRequestBytes: requestLimit(method.path) });
       } else {
         server.handle(method, (async (req: unknown, ctx: GrpcContext) => {
           admit(ctx, req);
@@ -80,7 +94,7 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
           } catch (err) {
             throw toStatus(err);
           }
-        }) as never);
+        }) as never, { maxRequestBytes: requestLimit(method.path) });
       }
     }
   };
