@@ -42,6 +42,7 @@ import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
 import { apidService } from "./apid.ts";
+import { compactFingerprint, opensslFingerprint } from "../../core/pki/fingerprint.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
@@ -206,6 +207,8 @@ export class Machine {
         this.supervisor.signal("apid", SIGHUP);
       },
       onError: (err) => log.error(`renewing the api certificates: ${errText(err)}`),
+      // No CA vouches for maintenance mode's self-signed certificate: the console says which it is.
+      onIssued: (mode, fp) => { if (mode === "maintenance") log.info(`apid: maintenance certificate SHA-256 fingerprint ${opensslFingerprint(fp)} (${compactFingerprint(fp)}); check it with bunkerctl --insecure --fingerprint`); },
     });
     this.apiCerts = certs;
     // apid starts at once, not after networkd: its certificate follows the addresses instead.

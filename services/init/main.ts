@@ -215,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
 
   log.info(`init starting: mode ${mode}, pid ${process.pid}, state ${stateDir}`);
   // On a node the console is all an operator sees: say where the API is and what to do next.
-  if (mode === "metal" && listen !== undefined) watchBanner(machine.store, listen, (line) => log.info(line));
+  if (mode === "metal" && listen !== undefined) watchBanner(machine.store, listen, (line) => log.info(line), undefined, () => machine.apiCerts?.serverFingerprint());
   try {
     await machine.boot();
     log.info(`boot done: stage ${machine.stage()}`);
