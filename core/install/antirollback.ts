@@ -13,14 +13,14 @@ import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { openDisk, type DiskDevice } from "../gpt/device.ts";
-import { metaLocation } from "../disklayout/volumes.ts";
+import { extent, findVolume, metaLocation } from "../disklayout/volumes.ts";
 import { isSecurityVersion, openManifest, SECURITY_VERSION_MAX, securityVersionOf } from "../image/manifest.ts";
 import { Tag } from "../meta/block.ts";
 import { getText, readMeta, setText, updateMeta, type MetaLocation } from "../meta/store.ts";
 import { MS } from "../sys/mount.ts";
 import { ImageError } from "./download.ts";
-import type { Slot } from "./grub.ts";
-import { slotLabel, tableOf } from "./slots.ts";
+import { slotFsLabel, type Slot } from "./grub.ts";
+import { ext4Label, slotLabel, tableOf } from "./slots.ts";
 import { withVolume } from "./volume.ts";
 
 /** An image whose security version is below the node's floor, and not forced. */
@@ -89,8 +89,16 @@ export function raiseFloorOf(disk: string, version: number): { from: number; to:
  * The security version of the image in slot `slot` of `disk`, from the signed manifest the slot
  * holds (checked against `trusted` when given), read through a read-only mount under `work`. A
  * slot without a manifest, or with one that does not verify, counts as 0: nothing vouches for it.
+ * null when the slot holds no system (not labelled BOOT-X): there is nothing to boot to check.
  */
-export function slotSecurityVersion(disk: string, slot: Slot, work: string, trusted?: KeyObject): number {
+export function slotSecurityVersion(disk: string, slot: Slot, work: string, trusted?: KeyObject): number | null {
+  const dev = openDisk(disk);
+  try {
+    const table = tableOf(dev);
+    if (ext4Label(dev, extent(table, findVolume(table, slotLabel(slot))).offset) !== slotFsLabel(slot)) return null;
+  } finally {
+    dev.close();
+  }
   return withVolume(disk, slotLabel(slot), join(work, "slot"), (v) => {
     let json: Buffer, sig: string;
     try {

@@ -9,7 +9,7 @@ import { createHash, type KeyObject } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Label } from "../../core/disklayout/plan.ts";
-import { downloadImage } from "../../core/install/download.ts";
+import { downloadImage, ImageError } from "../../core/install/download.ts";
 import type { Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
@@ -442,8 +442,9 @@ export class Machine {
     if (floor === 0) return;
     const target = otherSlot(slot);
     const work = this.scratch("rollback");
-    let version: number;
+    let version: number | null;
     try { version = slotSecurityVersion(disk, target, work, this.opts.imageKey); } finally { rmSync(work, { recursive: true, force: true }); }
+    if (version === null) return; // no system there: the rollback itself refuses it, saying so
     if (belowFloor(version, floor, force, `slot ${target}`, "bunkerctl rollback --force")) this.forcedDowngrade("rollback", version, floor);
   }
 
@@ -488,7 +489,9 @@ export class Machine {
   private async upgradeImage(url: string, signal: AbortSignal, force: boolean): Promise<void> {
     const { disk, slot } = this.installed();
     if (!this.opts.imageKey) throw new Error("upgrade: this node has no trusted image key (etc/bunker/image.pub of its initramfs), so no image can be checked");
-    const floor = floorOf(disk);
+    let floor: number;
+    // Unreadable META refuses the upgrade (its own write of META would fail too), before any download.
+    try { floor = floorOf(disk); } catch (err) { throw new ImageError(`cannot check images against the security version floor: ${errText(err)}`, false); }
     const say = this.progress("upgrade");
     const work = this.scratch("upgrade");
     try {

@@ -147,6 +147,9 @@ describe.skipIf(!root)("anti-rollback: security version floor in META", () => {
       expect(onDisk(disk, (dev) => bootState(dev))).toEqual(before);
       expect(slotB(disk)).toBe("EMPTY-B");
       expect(n.powered).toEqual([]);
+      // No system in slot B: the rollback says so (the floor has nothing to check there).
+      const nothing = await rejection(n.api.Rollback({}, ctx));
+      expect(nothing.message).toMatch(/slot B holds no Bunker system \(ext4 labelled 'EMPTY-B'\)/);
 
       image("sv2b", 2);
       expect((await n.api.Upgrade({ image: url("sv2b"), stage: true }, ctx)).message).toBe("staged: slot B boots once at the next reboot");
