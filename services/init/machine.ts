@@ -400,15 +400,18 @@ export class Machine {
   private confirmSlot(): void {
     const { disk, slot } = this.installed();
     let said: string;
+    // The floor follows only a slot that is now the one that boots (not a fall-back, not a failed confirmation).
+    let confirmed = false;
     try {
       const r = confirmSlot(disk, slot);
       said = r.message;
       if (r.outcome.kind === "fell-back") said += `; ${this.retireSlot(disk, r.outcome.failed)}`;
+      else confirmed = true;
       log.info(`boot slot: ${said}`);
     } catch (err) { said = `could not confirm slot ${slot} on ${disk}: ${errText(err)}`; log.warn(`boot slot: ${said}`); }
     this.events.add("upgrade", `boot slot: ${said}`);
     this.publishBootStatus(said);
-    this.raiseSecurityFloor(disk);
+    if (confirmed) this.raiseSecurityFloor(disk);
   }
 
   /**
