@@ -5,8 +5,10 @@
  * server stops its work. A call that ends without a grpc-status (for example a refused TLS
  * handshake) fails with UNAVAILABLE: no status is never success.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import http2 from "node:http2";
 import net from "node:net";
+import type { TLSSocket } from "node:tls";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
 import { formatTimeout, headersToMetadata, metadataToHeaders, type Metadata } from "./metadata.ts";
 import type { Method } from "./method.ts";
@@ -38,11 +40,22 @@ export interface TlsTarget {
   servername?: string;
   /** Accept any server certificate (maintenance mode's self-signed one). Default false. */
   insecure?: boolean;
+  /**
+   * SHA-256 of the DER certificate the server must present (32 bytes). Checked once the TLS
+   * handshake is done and before any request is written on the connection: a server with
+   * another certificate gets no request at all (the call fails with UNAVAILABLE, PIN_MISMATCH).
+   */
+  pinSha256?: Uint8Array;
 }
+
+/** The start of the details of a call refused because the server's certificate is not the pinned one. */
+export const PIN_MISMATCH = "server certificate does not match the pinned SHA-256 fingerprint";
 
 const sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
 /** Sessions whose server sent its HTTP/2 settings: the connection was accepted (TLS included). */
 const sessionsSettled = new WeakSet<http2.ClientHttp2Session>();
+/** Sessions whose server certificate was found to match the pin. */
+const sessionsPinned = new WeakSet<http2.ClientHttp2Session>();
 
 /** The status of a stream that closed without grpc-status, from its RST_STREAM code (as the gRPC spec maps them). */
 function closedWithoutStatus(rst: number, session: http2.ClientHttp2Session, sessionError: Error | undefined): GrpcError {
@@ -85,6 +98,7 @@ export class GrpcClient {
     private readonly connect: () => http2.ClientHttp2Session,
     private readonly authority: string,
     options: ClientOptions,
+    private readonly pin?: Buffer,
   ) {
     this.maxReceive = options.maxReceiveMessageBytes ?? 16 * 1024 * 1024;
   }
@@ -93,13 +107,14 @@ export class GrpcClient {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target.address);
     if (!m) throw new Error(`endpoint ${JSON.stringify(target.address)} is not host:port`);
     const host = m[1]!;
+    if (target.pinSha256 !== undefined && target.pinSha256.length !== 32) throw new Error(`pinSha256: a SHA-256 digest has 32 bytes, got ${target.pinSha256.length}`);
     const url = `https://${host.includes(":") ? `[${host}]` : host}:${m[2]}`;
     return new GrpcClient(() => http2.connect(url, {
       ca: target.ca, cert: target.cert, key: target.key,
       servername: target.servername ?? (net.isIP(host) ? undefined : host),
       rejectUnauthorized: !target.insecure,
       minVersion: "TLSv1.3", ALPNProtocols: ["h2"],
-    }), target.address, options);
+    }), target.address, options, target.pinSha256 ? Buffer.from(target.pinSha256) : undefined);
   }
 
   static unix(path: string, options: ClientOptions = {}): GrpcClient {
@@ -140,6 +155,43 @@ export class GrpcClient {
     return this.session;
   }
 
+  /**
+   * Waits for the session's TLS handshake and compares the server certificate with `pin`; on a
+   * mismatch the connection is destroyed before any request went out on it.
+   */
+  private async checkPin(session: http2.ClientHttp2Session, pin: Buffer, options: CallOptions): Promise<void> {
+    if (sessionsPinned.has(session)) return;
+    if (session.connecting) {
+      await new Promise<void>((resolve, reject) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const done = (err?: GrpcError) => {
+          clearTimeout(timer);
+          session.off("connect", onConnect);
+          session.off("close", onClose);
+          options.signal?.removeEventListener("abort", onAbort);
+          if (err) reject(err); else resolve();
+        };
+        const onConnect = () => done();
+        // The session's error is recorded by getSession's listener; close follows it.
+        const onClose = () => done(new GrpcError(Status.UNAVAILABLE, `connection failed: ${sessionErrors.get(session)?.message ?? "closed before the TLS handshake finished"}`));
+        const onAbort = () => done(new GrpcError(Status.CANCELLED, "call cancelled by the caller"));
+        if (options.timeoutMs !== undefined) timer = setTimeout(() => done(new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${options.timeoutMs} ms exceeded`)), options.timeoutMs);
+        session.once("connect", onConnect);
+        session.once("close", onClose);
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+    if (session.destroyed || session.closed) throw new GrpcError(Status.UNAVAILABLE, `connection failed: ${sessionErrors.get(session)?.message ?? "closed"}`);
+    const raw = (session.socket as TLSSocket | undefined)?.getPeerCertificate?.(true)?.raw;
+    const got = raw ? createHash("sha256").update(raw).digest() : undefined;
+    if (!got || got.length !== pin.length || !timingSafeEqual(got, pin)) {
+      session.destroy();
+      const hex = (b: Buffer) => b.toString("hex").toUpperCase().match(/../g)!.join(":");
+      throw new GrpcError(Status.UNAVAILABLE, `${PIN_MISMATCH}: the server's is ${got ? hex(got) : "unknown (no certificate)"}, the pinned one ${hex(pin)}`);
+    }
+    sessionsPinned.add(session);
+  }
+
   private async *call<Req, Res>(method: Method<Req, Res, boolean>, request: Req, options: CallOptions): AsyncGenerator<Res> {
     const queue = new CallQueue<Res>();
     const decoder = new FrameDecoder(this.maxReceive, "response message");
@@ -161,6 +213,7 @@ export class GrpcClient {
     if (options.timeoutMs !== undefined) headers["grpc-timeout"] = formatTimeout(options.timeoutMs);
 
     const session = this.getSession();
+    if (this.pin) await this.checkPin(session, this.pin, options);
     const stream = session.request(headers);
     const fail = (code: number, details: string) => {
       if (status === undefined) status = new GrpcError(code, details);

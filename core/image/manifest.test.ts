@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkArtifacts, describeFile, generateSigningKey, loadSigningKey, openManifest, parsePublicKey, rawPublicKey, sha256File, signManifest } from "./manifest.ts";
+import { checkArtifacts, describeFile, generateSigningKey, loadSigningKey, openManifest, parsePublicKey, rawPublicKey, securityVersionOf, sha256File, signManifest } from "./manifest.ts";
 
 describe("signed manifest", () => {
   test("sha256File agrees with sha256sum", () => {
@@ -59,5 +60,32 @@ describe("signed manifest", () => {
     expect(() => signManifest("x", {}, [], rsa)).toThrow("expected ed25519");
     const a = { name: "a", size: 1, sha256: "00" };
     expect(() => signManifest("x", {}, [a, a], generateSigningKey())).toThrow("'a' listed twice");
+  });
+
+  test("the security version is signed: default 0, carried, tamper-evident, validated; absent (older manifests) counts as 0", () => {
+    const key = generateSigningKey();
+    const pub = loadSigningKey(key).publicKey;
+    const a = { name: "a", size: 1, sha256: "00" };
+    const zero = signManifest("image", {}, [a], key);
+    expect(JSON.parse(zero.json).securityVersion).toBe(0);
+    const seven = signManifest("image", {}, [a], key, { securityVersion: 7 });
+    const m = openManifest(Buffer.from(seven.json), seven.sig, pub);
+    expect(m.securityVersion).toBe(7);
+    expect(securityVersionOf(m)).toBe(7);
+    // Raising it in a replayed manifest breaks the signature.
+    const raised = Buffer.from(seven.json.replace('"securityVersion": 7', '"securityVersion": 8'));
+    expect(raised.equals(Buffer.from(seven.json))).toBe(false);
+    expect(() => openManifest(raised, seven.sig, pub)).toThrow("signature does not match the trusted public key");
+    for (const bad of [-1, 1.5, 2 ** 31, Number.NaN]) {
+      expect(() => signManifest("image", {}, [a], key, { securityVersion: bad })).toThrow("security version must be an integer");
+    }
+    // A manifest made before the field existed: still valid, security version 0.
+    const old = JSON.stringify({ format: "bunker-manifest/1", kind: "image", build: {}, publicKey: rawPublicKey(pub).toString("base64"), artifacts: [a] }, null, 2) + "\n";
+    const oldSig = sign(null, Buffer.from(old), loadSigningKey(key).privateKey).toString("base64");
+    expect(securityVersionOf(openManifest(Buffer.from(old), oldSig, pub))).toBe(0);
+    // A signed but malformed value is refused, not read as 0.
+    const odd = old.replace('"build": {},', '"build": {},\n  "securityVersion": "9",');
+    const oddSig = sign(null, Buffer.from(odd), loadSigningKey(key).privateKey).toString("base64");
+    expect(() => openManifest(Buffer.from(odd), oddSig, pub)).toThrow('securityVersion is "9", expected an integer');
   });
 });

@@ -21,6 +21,12 @@ export interface Manifest {
   kind: string;
   /** Free-form build identity (version, commit). */
   build: Record<string, string>;
+  /**
+   * Anti-rollback: an integer the builder raises for a release that fixes a vulnerability. A
+   * node keeps the highest it has confirmed booting as a floor in META and refuses images below
+   * it (docs/image.md). Signed with the rest; absent in manifests made before it existed: 0.
+   */
+  securityVersion?: number;
   /** The Ed25519 public key that signed it, raw 32 bytes in base64 (informative: pin it to trust it). */
   publicKey: string;
   artifacts: Artifact[];
@@ -84,8 +90,30 @@ export function loadSigningKey(pem: string): { privateKey: KeyObject; publicKey:
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
+/** The largest security version (kept far below 2^53 so it survives JSON and META as text). */
+export const SECURITY_VERSION_MAX = 2 ** 31 - 1;
+
+/** Whether `v` is a valid security version: an integer 0..SECURITY_VERSION_MAX. */
+export function isSecurityVersion(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= SECURITY_VERSION_MAX;
+}
+
+/** A manifest's security version; 0 for one made before the field existed. */
+export function securityVersionOf(m: Pick<Manifest, "securityVersion">): number {
+  return m.securityVersion ?? 0;
+}
+
+export interface SignOptions {
+  /** Root manifests: see Manifest.binds. */
+  binds?: string[];
+  /** See Manifest.securityVersion (default 0). */
+  securityVersion?: number;
+}
+
 /** Serialises and signs a manifest: returns the bytes of manifest.json and of manifest.sig. */
-export function signManifest(kind: string, build: Record<string, string>, artifacts: Artifact[], keyPem: string, binds?: string[]): { json: string; sig: string } {
+export function signManifest(kind: string, build: Record<string, string>, artifacts: Artifact[], keyPem: string, o: SignOptions = {}): { json: string; sig: string } {
+  const { binds, securityVersion = 0 } = o;
+  if (!isSecurityVersion(securityVersion)) throw new Error(`manifest: security version must be an integer from 0 to ${SECURITY_VERSION_MAX}, got ${securityVersion}`);
   const { privateKey, publicKey } = loadSigningKey(keyPem);
   const names = new Set<string>();
   for (const a of artifacts) {
@@ -96,6 +124,7 @@ export function signManifest(kind: string, build: Record<string, string>, artifa
     format: MANIFEST_FORMAT,
     kind,
     build,
+    securityVersion,
     publicKey: rawPublicKey(publicKey).toString("base64"),
     artifacts: [...artifacts].sort((a, b) => (a.name < b.name ? -1 : 1)),
     ...(binds ? { binds: [...binds].sort() } : {}),
@@ -124,6 +153,9 @@ export function openManifest(json: Uint8Array, sig: string, trusted?: KeyObject)
   if (sigBytes.byteLength !== 64) throw new Error(`manifest: signature has ${sigBytes.byteLength} bytes, expected 64`);
   if (!verify(null, json, key, sigBytes)) {
     throw new Error(trusted ? "manifest: signature does not match the trusted public key" : "manifest: signature does not match the manifest's public key");
+  }
+  if (parsed.securityVersion !== undefined && !isSecurityVersion(parsed.securityVersion)) {
+    throw new Error(`manifest: securityVersion is ${JSON.stringify(parsed.securityVersion)}, expected an integer from 0 to ${SECURITY_VERSION_MAX}`);
   }
   return parsed;
 }

@@ -7,7 +7,7 @@
 import type { KeyObject } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { openManifest } from "../image/manifest.ts";
+import { openManifest, securityVersionOf, type Manifest } from "../image/manifest.ts";
 import { SLOT_FILES, verifyImage, type VerifiedImage } from "./image.ts";
 
 const MANIFEST_MAX = 1 << 20;
@@ -23,6 +23,11 @@ export class ImageError extends Error {
 export interface DownloadOptions {
   signal?: AbortSignal;
   progress?: (line: string) => void;
+  /**
+   * Called with the manifest once its signature is good, before the large files are fetched;
+   * throws to refuse the image (the anti-rollback check: a refused image costs no download).
+   */
+  accept?: (manifest: Manifest) => void;
 }
 
 /** `base` + name, keeping the base's path as a directory. */
@@ -73,7 +78,8 @@ export async function downloadImage(url: string, dir: string, trusted: KeyObject
   } catch (e) {
     throw new ImageError(`image ${url}: ${(e as Error).message}`, false);
   }
-  say(`manifest of ${url}: signature good (version ${manifest.build.version ?? "?"})`);
+  say(`manifest of ${url}: signature good (version ${manifest.build.version ?? "?"}); security version ${securityVersionOf(manifest)}`);
+  o.accept?.(manifest);
   for (const name of SLOT_FILES) {
     const a = manifest.artifacts.find((x) => x.name === name);
     if (!a) throw new ImageError(`image ${url}: the manifest does not list ${name}`, false);

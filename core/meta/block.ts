@@ -32,6 +32,11 @@ export const Tag = {
   UUIDOverride: 15,
   UniqueMachineToken: 16,
   DiskImageBootloader: 17,
+  /**
+   * Bunker's own (outside Talos's numbers): the lowest image security version this node
+   * accepts, decimal text. Raised when a boot is confirmed, never lowered (core/install/antirollback.ts).
+   */
+  SecurityVersionFloor: 64,
 } as const;
 
 export type MetaValues = Map<number, Uint8Array>;

@@ -5,14 +5,16 @@
  * Reproducible: the same commit, binary, kernel and signing key give byte-identical files.
  *
  * Usage: bun rootfs/build/main.ts [--out DIR] [--binary FILE] [--kernel BZIMAGE] [--key PEM]
- *                                 [--zstd-level N] [--no-iso]
+ *                                 [--zstd-level N] [--no-iso] [--security-version N]
  * The signing key (Ed25519, PKCS#8 PEM): --key, else $BUNKER_IMAGE_KEY, else
  * ${XDG_CONFIG_HOME:-~/.config}/bunker/image-signing-key.pem, generated on first use.
+ * The security version signed into both manifests (anti-rollback, docs/image.md):
+ * --security-version N, else the number in rootfs/security-version.
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { describeFile, generateSigningKey, loadSigningKey, rawPublicKey, signManifest } from "../../core/image/manifest.ts";
+import { describeFile, generateSigningKey, isSecurityVersion, loadSigningKey, rawPublicKey, SECURITY_VERSION_MAX, signManifest } from "../../core/image/manifest.ts";
 import { ROOT_IMAGE } from "../../services/init/rootfs/enter-root.ts";
 import { personalities } from "../../services/personalities.ts";
 import { buildIso, ipxeScript } from "./boot.ts";
@@ -33,6 +35,19 @@ export interface ImageOptions {
   iso: boolean;
   epoch: number;
   build: BuildInfo;
+  /** Signed into the root and image manifests; nodes refuse images below their floor (default 0). */
+  securityVersion?: number;
+}
+
+/** The file that holds the security version of images built from this tree. */
+export const SECURITY_VERSION_FILE = join(repo, "rootfs/security-version");
+
+/** Reads a security version from the flag's text or, without one, from SECURITY_VERSION_FILE. */
+export function securityVersion(flag?: string): number {
+  const [text, where] = flag !== undefined ? [flag, "--security-version"] : [readFileSync(SECURITY_VERSION_FILE, "utf8").trim(), SECURITY_VERSION_FILE];
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!isSecurityVersion(n)) throw new Error(`image: ${where}: security version ${JSON.stringify(text)} is not an integer from 0 to ${SECURITY_VERSION_MAX}`);
+  return n;
 }
 
 /** The signing key's PEM, generating the default one when absent. */
@@ -77,7 +92,7 @@ export async function buildImage(o: ImageOptions): Promise<void> {
     const pub = join(stage, "image.pub");
     await p.step("root manifest: SHA-256 signed with Ed25519", () => {
       writeFileSync(pub, rawPublicKey(loadSigningKey(o.keyPem).publicKey).toString("base64") + "\n");
-      const { json, sig } = signManifest("rootfs", { ...o.build }, [describeFile(ROOT_IMAGE, rootImage)], o.keyPem, payload.map((f) => f.image));
+      const { json, sig } = signManifest("rootfs", { ...o.build }, [describeFile(ROOT_IMAGE, rootImage)], o.keyPem, { binds: payload.map((f) => f.image), securityVersion: o.securityVersion });
       writeFileSync(join(work, "rootfs.manifest.json"), json);
       writeFileSync(join(work, "rootfs.manifest.sig"), sig);
     });
@@ -96,7 +111,7 @@ export async function buildImage(o: ImageOptions): Promise<void> {
     await p.step("iPXE script and the signed manifest of every artifact", () => {
       writeFileSync(join(stage, "boot.ipxe"), ipxeScript());
       const names = ["vmlinuz", "initramfs.zst", ROOT_IMAGE, "boot.ipxe", "image.pub", ...(o.iso ? ["bunker.iso"] : [])];
-      const { json, sig } = signManifest("image", { ...o.build, kernel: basename(dirname(kernel)) }, names.map((n) => describeFile(n, join(stage, n))), o.keyPem);
+      const { json, sig } = signManifest("image", { ...o.build, kernel: basename(dirname(kernel)) }, names.map((n) => describeFile(n, join(stage, n))), o.keyPem, { securityVersion: o.securityVersion });
       writeFileSync(join(stage, "manifest.json"), json);
       writeFileSync(join(stage, "manifest.sig"), sig);
     });
@@ -128,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
     iso: !argv.includes("--no-iso"),
     epoch: Number(epochText),
     build: { version: pkg.version, commit: await gitOr(["rev-parse", "--short=12", "HEAD"], "unknown") },
+    securityVersion: securityVersion(opt("--security-version")),
   };
   if (!existsSync(o.binary)) throw new Error(`image: binary ${o.binary} does not exist (build it first: just build)`);
   if (!Number.isInteger(o.zstdLevel) || o.zstdLevel < 1 || o.zstdLevel > 19) throw new Error(`image: --zstd-level must be 1..19, got ${opt("--zstd-level")}`);

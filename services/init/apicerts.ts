@@ -19,6 +19,7 @@ import { IMPERSONATOR } from "../../core/api/roles.ts";
 import { fromPemPair, issueLeaf, LIFETIME, NOT_BEFORE_SKEW, splitSans, type CertAndKey } from "../../core/pki/issue.ts";
 import { generateKey, privateKeyPem } from "../../core/pki/keys.ts";
 import { buildCertificate, certificatePem } from "../../core/pki/x509.ts";
+import { certificateFingerprint } from "../../core/pki/fingerprint.ts";
 import { writeAtomic } from "./machine.ts";
 
 export interface ApiCertsOptions {
@@ -30,6 +31,11 @@ export interface ApiCertsOptions {
   lifetimeMs?: number;
   /** Called after a renewal has been written (init sends apid SIGHUP). */
   onRenewed?: () => void;
+  /**
+   * Called after every issue with the mode and the SHA-256 of the server certificate written
+   * (init logs it in maintenance mode, where no CA vouches for the certificate).
+   */
+  onIssued?: (mode: ApidMode, fingerprint: Buffer) => void;
   onError?: (err: unknown) => void;
   now?: () => Date;
   /** The node's addresses for the SANs (default: the kernel's, nodeAddresses()). */
@@ -62,10 +68,14 @@ export class ApiCertificates {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private current: { config?: CertConfig; hostname: string } = { hostname: "bunker" };
   private issuedAddresses = "";
+  private served: Buffer | undefined;
 
   constructor(private readonly o: ApiCertsOptions) {}
 
   path(name: keyof typeof FILES): string { return join(this.o.dir, FILES[name]); }
+
+  /** SHA-256 of the DER server certificate last written (what a client pins), if any. */
+  serverFingerprint(): Buffer | undefined { return this.served; }
 
   /** Writes the certificates for this config (undefined: maintenance) and schedules renewal. */
   issue(config: CertConfig | undefined, hostname: string): ApidMode {
@@ -99,6 +109,7 @@ export class ApiCertificates {
     // Renew at half-life: the certificate then still has half its life left to reach apid.
     this.timer = setTimeout(() => this.renew(), lifetime / 2);
     this.timer.unref?.();
+    if (this.served) this.o.onIssued?.(mode, this.served);
     return mode;
   }
 
@@ -125,6 +136,7 @@ export class ApiCertificates {
     // The key first: a reader that sees the new certificate must find its key.
     this.write(key, privateKeyPem(ck.key));
     this.write(cert, certificatePem(ck.certificate));
+    if (cert === "cert") this.served = certificateFingerprint(ck.certificate.der);
   }
 
   private write(name: keyof typeof FILES, text: string): void {

@@ -46,3 +46,32 @@ test("watchBanner prints once per settled state: stage and global addresses, not
     stop();
   }
 });
+
+test("maintenance with the certificate's fingerprint: both spellings, and the apply-config line pins it", () => {
+  const fp = "ab".repeat(32);
+  const l = bannerLines({ stage: "maintenance", addresses: [{ link: "eth0", address: "10.0.2.15/24" }], listen: "0.0.0.0:50000", fingerprint: fp });
+  const b64 = Buffer.from(fp, "hex").toString("base64").replace(/=$/, "");
+  expect(l).toContain(`certificate: SHA-256 fingerprint ${"AB:".repeat(31)}AB`);
+  expect(l).toContain(`             SHA256:${b64}`);
+  expect(l).toContain(`  bunkerctl apply-config --insecure -e 10.0.2.15:50000 -f controlplane.yaml --fingerprint SHA256:${b64}`);
+  // Running: a CA vouches for the certificate; no fingerprint shown.
+  expect(bannerLines({ stage: "running", addresses: [], listen: "0.0.0.0:50000", fingerprint: fp }).some((x) => x.includes("SHA256:"))).toBe(false);
+});
+
+test("watchBanner shows the served certificate's fingerprint in maintenance mode only", async () => {
+  const store = new Store();
+  const printed: string[] = [];
+  const stop = watchBanner(store, "0.0.0.0:50000", (l) => printed.push(l), 20, () => Buffer.alloc(32, 0xcd));
+  try {
+    store.create(MACHINE_STAGE, { stage: "maintenance" }, { owner: "sequencer" });
+    await Bun.sleep(60);
+    expect(printed).toContain(`certificate: SHA-256 fingerprint ${"CD:".repeat(31)}CD`);
+    printed.length = 0;
+    store.modify(MACHINE_STAGE, () => ({ stage: "running" }), { owner: "sequencer" });
+    await Bun.sleep(60);
+    expect(printed[0]).toBe("==== node running ====");
+    expect(printed.some((x) => x.includes("fingerprint"))).toBe(false);
+  } finally {
+    stop();
+  }
+});

@@ -7,6 +7,7 @@
  */
 import { ADDRESS_STATUSES, type AddressStatusSpec } from "../../core/netresources/kinds.ts";
 import type { Store } from "../../core/resources/index.ts";
+import { compactFingerprint, opensslFingerprint } from "../../core/pki/fingerprint.ts";
 import { MACHINE_STAGE, type MachineStageSpec } from "./resources.ts";
 
 export interface BannerState {
@@ -15,6 +16,8 @@ export interface BannerState {
   addresses: { link: string; address: string }[];
   /** Where apid listens, "HOST:PORT" (0.0.0.0 means every address). */
   listen: string;
+  /** Maintenance: SHA-256 of apid's self-signed certificate, hex (the operator checks it before sending a config). */
+  fingerprint?: string;
 }
 
 /** The banner's lines (without the log prefix). Pure, for tests. */
@@ -31,9 +34,15 @@ export function bannerLines(s: BannerState): string[] {
   lines.push(`API: apid listens on ${s.listen}${reach ? ` (reach it as ${hp(reach)})` : ""}`);
   const ep = hp(reach ?? "NODE-ADDRESS");
   if (s.stage === "maintenance") {
-    lines.push("next: no machine config yet. From a workstation:");
+    const fp = s.fingerprint ? Buffer.from(s.fingerprint, "hex") : undefined;
+    if (fp) {
+      // No CA vouches for this certificate: whoever reads the console can tell it from an impostor's.
+      lines.push(`certificate: SHA-256 fingerprint ${opensslFingerprint(fp)}`);
+      lines.push(`             ${compactFingerprint(fp)}`);
+    }
+    lines.push(`next: no machine config yet. From a workstation${fp ? " (--fingerprint refuses any other certificate)" : ""}:`);
     lines.push(`  bunkerctl gen config CLUSTER https://${ep}`);
-    lines.push(`  bunkerctl apply-config --insecure -e ${ep} -f controlplane.yaml`);
+    lines.push(`  bunkerctl apply-config --insecure -e ${ep} -f controlplane.yaml${fp ? ` --fingerprint ${compactFingerprint(fp)}` : ""}`);
   } else if (s.stage === "running") {
     lines.push("next: from a workstation, with the bunkerconfig written by `bunkerctl gen config`:");
     lines.push(`  export BUNKERCONFIG=$PWD/bunkerconfig; bunkerctl config endpoint ${ep}`);
@@ -57,14 +66,15 @@ export function globalAddresses(store: Store): { link: string; address: string }
  * when they settle: `settleMs` after the last change, so a DHCP lease and its routes give one
  * banner, not several. Returns the function that stops watching.
  */
-export function watchBanner(store: Store, listen: string, print: (line: string) => void, settleMs = 1500): () => void {
+export function watchBanner(store: Store, listen: string, print: (line: string) => void, settleMs = 1500, fingerprint?: () => Uint8Array | undefined): () => void {
   let last = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const show = () => {
     timer = undefined;
     const stage = store.get<MachineStageSpec>(MACHINE_STAGE)?.spec.stage ?? "booting";
     if (stage !== "maintenance" && stage !== "running") return;
-    const state: BannerState = { stage, addresses: globalAddresses(store), listen };
+    const fp = stage === "maintenance" ? fingerprint?.() : undefined;
+    const state: BannerState = { stage, addresses: globalAddresses(store), listen, ...(fp ? { fingerprint: Buffer.from(fp).toString("hex") } : {}) };
     const key = JSON.stringify(state);
     if (key === last) return;
     last = key;

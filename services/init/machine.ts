@@ -9,10 +9,13 @@ import { createHash, type KeyObject } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Label } from "../../core/disklayout/plan.ts";
-import { downloadImage } from "../../core/install/download.ts";
+import { downloadImage, ImageError } from "../../core/install/download.ts";
 import type { Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
+import { belowFloor, floorOf, raiseFloorOf, slotSecurityVersion } from "../../core/install/antirollback.ts";
+import { otherSlot } from "../../core/install/grub.ts";
+import { securityVersionOf } from "../../core/image/manifest.ts";
 import { mountVolume } from "../../core/install/volume.ts";
 import { confirmSlot } from "./bootslot.ts";
 import { installNode, installSection, NO_IMAGE_URL } from "./nodeinstall.ts";
@@ -41,6 +44,7 @@ import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
 import { apidService, listenerClosed } from "./apid.ts";
 import { configMembers, writeMembers } from "./apidmembers.ts";
+import { compactFingerprint, opensslFingerprint } from "../../core/pki/fingerprint.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
@@ -92,6 +96,11 @@ export interface MachineOptions {
   workDir?: string;
   /** The running image's version (its signed root manifest), for the BootStatus resource. */
   imageVersion?: string;
+  /**
+   * The running image's security version (its signed root manifest): once this boot is
+   * confirmed, META's anti-rollback floor rises to it. Unset: the floor is left alone.
+   */
+  imageSecurityVersion?: number;
   /** This boot is an upgrade's trial (bunker.trial=1). */
   trial?: boolean;
   /**
@@ -206,6 +215,8 @@ export class Machine {
         this.supervisor.signal("apid", SIGHUP);
       },
       onError: (err) => log.error(`renewing the api certificates: ${errText(err)}`),
+      // No CA vouches for maintenance mode's self-signed certificate: the console says which it is.
+      onIssued: (mode, fp) => { if (mode === "maintenance") log.info(`apid: maintenance certificate SHA-256 fingerprint ${opensslFingerprint(fp)} (${compactFingerprint(fp)}); check it with bunkerctl --insecure --fingerprint`); },
     });
     this.apiCerts = certs;
     // apid starts at once, not after networkd: its certificate follows the addresses instead.
@@ -426,7 +437,7 @@ export class Machine {
     // stops: a refused upgrade leaves the node running as it was. The reboot is a separate request.
     this.sequencer.define({
       name: "upgrade", preemptedBy: [],
-      phases: () => [{ name: "install", tasks: [this.task("image", ({ args, signal }) => this.upgradeImage(String(args.image ?? ""), signal))] }],
+      phases: () => [{ name: "install", tasks: [this.task("image", ({ args, signal }) => this.upgradeImage(String(args.image ?? ""), signal, args.force === true))] }],
     });
     this.sequencer.define({
       name: "install", preemptedBy: ["reboot", "shutdown"],
@@ -434,7 +445,8 @@ export class Machine {
     });
     this.sequencer.define({
       name: "rollback", preemptedBy: [],
-      phases: () => [{ name: "slot", tasks: [this.task("rollback", () => {
+      phases: () => [{ name: "slot", tasks: [this.task("rollback", ({ args }) => {
+        this.checkRollbackFloor(args.force === true);
         const r = rollbackRunning(this.installed().disk);
         this.events.add("upgrade", `rollback: slot ${r.slot} boots from now on (was ${r.from})`, { slot: r.slot });
       })] }],
@@ -455,14 +467,62 @@ export class Machine {
   private confirmSlot(): void {
     const { disk, slot } = this.installed();
     let said: string;
+    // The floor follows only a slot that is now the one that boots (not a fall-back, not a failed confirmation).
+    let confirmed = false;
     try {
       const r = confirmSlot(disk, slot);
       said = r.message;
       if (r.outcome.kind === "fell-back") said += `; ${this.retireSlot(disk, r.outcome.failed)}`;
+      else confirmed = true;
       log.info(`boot slot: ${said}`);
     } catch (err) { said = `could not confirm slot ${slot} on ${disk}: ${errText(err)}`; log.warn(`boot slot: ${said}`); }
     this.events.add("upgrade", `boot slot: ${said}`);
     this.publishBootStatus(said);
+    if (confirmed) this.raiseSecurityFloor(disk);
+  }
+
+  /**
+   * Anti-rollback: this boot is confirmed healthy, so the images below the one running may be
+   * refused from now on. Only here (never when an image is staged): while a new slot is on
+   * trial the old one must still boot, and a failed trial leaves the floor as it was.
+   */
+  private raiseSecurityFloor(disk: string): void {
+    const v = this.opts.imageSecurityVersion;
+    if (v === undefined) return;
+    try {
+      const r = raiseFloorOf(disk, v);
+      if (r.to === r.from) return;
+      const said = `security version floor raised from ${r.from} to ${r.to} (META): images below ${r.to} are refused unless forced`;
+      log.info(`boot slot: ${said}`);
+      this.events.add("upgrade", said, { floor: r.to, previous: r.from });
+    } catch (err) {
+      const said = `could not raise the security version floor to ${v}: ${errText(err)}`;
+      log.warn(`boot slot: ${said}`);
+      this.events.add("upgrade", said);
+    }
+  }
+
+  /**
+   * A rollback boots the other slot's image: below the floor it is refused as an upgrade to it
+   * would be, unless forced (and then the event names both versions).
+   */
+  private checkRollbackFloor(force: boolean): void {
+    const { disk, slot } = this.installed();
+    const floor = floorOf(disk);
+    if (floor === 0) return;
+    const target = otherSlot(slot);
+    const work = this.scratch("rollback");
+    let version: number | null;
+    try { version = slotSecurityVersion(disk, target, work, this.opts.imageKey); } finally { rmSync(work, { recursive: true, force: true }); }
+    if (version === null) return; // no system there: the rollback itself refuses it, saying so
+    if (belowFloor(version, floor, force, `slot ${target}`, "bunkerctl rollback --force")) this.forcedDowngrade("rollback", version, floor);
+  }
+
+  /** A deliberate downgrade below the floor: said in the log and as an event naming both versions. */
+  private forcedDowngrade(what: "upgrade" | "rollback", version: number, floor: number): void {
+    const said = `forced ${what} below the security version floor: image security version ${version} < floor ${floor}; installing it as asked (--force); the floor stays ${floor}`;
+    log.warn(`${what}: ${said}`);
+    this.events.add("upgrade", said, { securityVersion: version, floor, forced: true });
   }
 
   /** Marks a slot whose trial failed so it is never booted again; says what was done. */
@@ -496,14 +556,22 @@ export class Machine {
     return (line) => { log.info(`${source}: ${line}`); this.events.add(source, line); };
   }
 
-  private async upgradeImage(url: string, signal: AbortSignal): Promise<void> {
+  private async upgradeImage(url: string, signal: AbortSignal, force: boolean): Promise<void> {
     const { disk, slot } = this.installed();
     if (!this.opts.imageKey) throw new Error("upgrade: this node has no trusted image key (etc/bunker/image.pub of its initramfs), so no image can be checked");
+    let floor: number;
+    // Unreadable META refuses the upgrade (its own write of META would fail too), before any download.
+    try { floor = floorOf(disk); } catch (err) { throw new ImageError(`cannot check images against the security version floor: ${errText(err)}`, false); }
     const say = this.progress("upgrade");
     const work = this.scratch("upgrade");
     try {
       say(`fetching ${url}`);
-      const image = await downloadImage(url, join(work, "image"), this.opts.imageKey, { signal, progress: say });
+      // Checked on the signed manifest, before the kernel and initramfs are fetched.
+      const accept = (m: Parameters<typeof securityVersionOf>[0]) => {
+        const v = securityVersionOf(m);
+        if (belowFloor(v, floor, force, `image ${url}`, "bunkerctl upgrade --force")) this.forcedDowngrade("upgrade", v, floor);
+      };
+      const image = await downloadImage(url, join(work, "image"), this.opts.imageKey, { signal, progress: say, accept });
       const target = upgradeRunning(disk, slot, image, work, say);
       say(`slot ${target} holds ${image.manifest.build.version ?? "the new image"}; it boots once at the next reboot and is kept when healthy`);
     } finally {

@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { bootedSlot, confirmBoot, findInstallDisk } from "./bootslot.ts";
 import { enterRoot, IMAGE_PUBLIC_KEY, ROOT_IMAGE } from "./rootfs/enter-root.ts";
 import type { KeyObject } from "node:crypto";
-import { parsePublicKey } from "../../core/image/manifest.ts";
+import { parsePublicKey, securityVersionOf } from "../../core/image/manifest.ts";
 import { isSlot, type Slot } from "../../core/install/grub.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
@@ -128,10 +128,13 @@ export async function main(argv: string[]): Promise<number> {
     try { imageKey = parsePublicKey(readFileSync(`/${IMAGE_PUBLIC_KEY}`, "utf8")); } catch (err) { log.warn(`image key /${IMAGE_PUBLIC_KEY}: ${errText(err)}; upgrades will be refused`); }
   }
   let imageVersion: string | undefined;
+  let imageSecurityVersion: number | undefined;
   // Started from the initramfs: verify the signed root and switch into it before anything else.
   if (mode === "metal" && existsSync(`/${ROOT_IMAGE}`)) {
     try {
-      imageVersion = enterRoot({ log: (line) => log.info(`rootfs: ${line}`) }).build.version;
+      const root = enterRoot({ log: (line) => log.info(`rootfs: ${line}`) });
+      imageVersion = root.build.version;
+      imageSecurityVersion = securityVersionOf(root);
     } catch (err) {
       log.error(`rootfs: ${errText(err)}; rebooting in 10 s`);
       await Bun.sleep(10_000);
@@ -169,7 +172,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const opts: MachineOptions = {
     mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
-    install, stateOnDisk: mode === "metal", imageKey, imageVersion, trial: /(?:^|\s)bunker\.trial=1(?:\s|$)/.test(cmdline),
+    install, stateOnDisk: mode === "metal", imageKey, imageVersion, imageSecurityVersion, trial: /(?:^|\s)bunker\.trial=1(?:\s|$)/.test(cmdline),
     workDir: mode === "metal" ? "/run/bunker" : undefined,
     // Only a node not booted from an installed disk installs (never one whose disk was not found).
     installFromConfig: args["install-disk"] !== undefined ? resolve(args["install-disk"]) : mode === "metal" && bootedSlot(cmdline) === null,
@@ -212,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
 
   log.info(`init starting: mode ${mode}, pid ${process.pid}, state ${stateDir}`);
   // On a node the console is all an operator sees: say where the API is and what to do next.
-  if (mode === "metal" && listen !== undefined) watchBanner(machine.store, listen, (line) => log.info(line));
+  if (mode === "metal" && listen !== undefined) watchBanner(machine.store, listen, (line) => log.info(line), undefined, () => machine.apiCerts?.serverFingerprint());
   try {
     await machine.boot();
     log.info(`boot done: stage ${machine.stage()}`);

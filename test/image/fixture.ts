@@ -36,7 +36,7 @@ export async function stageBinary(): Promise<string> {
 }
 
 /** Builds an image with the fixed key; zstd -3 keeps test builds fast (the level is a parameter). */
-export async function testImage(out: string, binary: string, opts: { iso?: boolean; version?: string } = {}): Promise<string> {
+export async function testImage(out: string, binary: string, opts: { iso?: boolean; version?: string; securityVersion?: number } = {}): Promise<string> {
   await buildImage({
     out,
     binary,
@@ -46,6 +46,7 @@ export async function testImage(out: string, binary: string, opts: { iso?: boole
     iso: opts.iso ?? true,
     epoch: 1_700_000_000,
     build: { version: opts.version ?? "test", commit: "test" },
+    securityVersion: opts.securityVersion,
   });
   return out;
 }

@@ -14,6 +14,8 @@ export interface CopyOptions {
   /** PEM of the signing key (default: the test key, which the nodes under test trust). */
   key?: string;
   change?: (dir: string) => void;
+  /** The security version the new manifest carries (default: the copied manifest's). */
+  securityVersion?: number;
   /** false: keep the copied manifest and signature as they are (a tampered image). */
   resign?: boolean;
 }
@@ -23,9 +25,10 @@ export function imageCopy(src: string, dir: string, o: CopyOptions = {}): string
   cpSync(src, dir, { recursive: true });
   o.change?.(dir);
   if (o.resign === false) return dir;
-  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { name: string }[] };
+  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { name: string }[]; securityVersion?: number };
   const version = o.version ?? dir.split("/").pop()!;
-  const { json, sig } = signManifest("image", { version }, m.artifacts.map((a) => describeFile(a.name, join(dir, a.name))), o.key ?? testKey());
+  const securityVersion = o.securityVersion ?? m.securityVersion ?? 0;
+  const { json, sig } = signManifest("image", { version }, m.artifacts.map((a) => describeFile(a.name, join(dir, a.name))), o.key ?? testKey(), { securityVersion });
   writeFileSync(join(dir, "manifest.json"), json);
   writeFileSync(join(dir, "manifest.sig"), sig);
   return dir;

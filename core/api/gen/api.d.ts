@@ -1786,6 +1786,7 @@ export namespace bunker {
             class RollbackRequest {
                 constructor(properties?: bunker.machine.v1.RollbackRequest.$Properties);
                 $unknowns?: Uint8Array[];
+                force: boolean;
                 static create(properties: bunker.machine.v1.RollbackRequest.$Shape): bunker.machine.v1.RollbackRequest & bunker.machine.v1.RollbackRequest.$Shape;
                 static create(properties?: bunker.machine.v1.RollbackRequest.$Properties): bunker.machine.v1.RollbackRequest;
                 static encode(message: bunker.machine.v1.RollbackRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1797,6 +1798,7 @@ export namespace bunker {
 
             namespace RollbackRequest {
                 interface $Properties {
+                    force?: (boolean|null);
                     $unknowns?: Uint8Array[];
                 }
                 type $Shape = bunker.machine.v1.RollbackRequest.$Properties;

@@ -10617,6 +10617,8 @@ export const bunker = $root.bunker = (() => {
                                 this[keys[i]] = properties[keys[i]];
                 };
 
+                RollbackRequest.prototype.force = false;
+
                 RollbackRequest.create = function(properties) {
                     return new RollbackRequest(properties);
                 };
@@ -10628,6 +10630,8 @@ export const bunker = $root.bunker = (() => {
                         _depth = 0;
                     if (_depth > $util.recursionLimit)
                         throw $Error("max depth exceeded");
+                    if (message.force != null && $Object.hasOwnProperty.call(message, "force") && message.force !== false)
+                        writer.uint32(8).bool(message.force);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -10641,7 +10645,7 @@ export const bunker = $root.bunker = (() => {
                         _depth = 0;
                     if (_depth > $Reader.recursionLimit)
                         throw $Error("max depth exceeded");
-                    let end, message;
+                    let end, message, value;
                     if (length === $undefined)
                         end = reader.len;
                     else {
@@ -10659,7 +10663,19 @@ export const bunker = $root.bunker = (() => {
                             _end = $undefined;
                             break;
                         }
-                        reader.skipType(tag & 7, _depth, tag);
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.force = value;
+                                else
+                                    delete message.force;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
                             $util.makeProp(message, "$unknowns", false);
                             (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
@@ -10684,11 +10700,26 @@ export const bunker = $root.bunker = (() => {
                         _depth = 0;
                     if (_depth > $util.recursionLimit)
                         throw $Error("max depth exceeded");
-                    return new $root.bunker.machine.v1.RollbackRequest();
+                    let message = new $root.bunker.machine.v1.RollbackRequest();
+                    if (object.force != null)
+                        if (object.force)
+                            message.force = $Boolean(object.force);
+                    return message;
                 };
 
-                RollbackRequest.toObject = function () {
-                    return {};
+                RollbackRequest.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults)
+                        object.force = false;
+                    if (message.force != null && $Object.hasOwnProperty.call(message, "force"))
+                        object.force = message.force;
+                    return object;
                 };
 
                 RollbackRequest.prototype.toJSON = function() {

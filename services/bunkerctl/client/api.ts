@@ -53,7 +53,7 @@ export class Api {
     if (!c) {
       const t = this.target;
       c = t.insecure
-        ? GrpcClient.tls({ address: endpoint, insecure: true })
+        ? GrpcClient.tls({ address: endpoint, insecure: true, pinSha256: t.pinSha256 })
         : GrpcClient.tls({ address: endpoint, ca: t.ca, cert: t.cert, key: t.key });
       this.clients.set(endpoint, c);
     }

@@ -4,6 +4,7 @@
  */
 import { checkIssuedBy, EKU_OIDS, loadCertificate } from "../../../core/pki/x509.ts";
 import { GrpcError, Status, statusName } from "../../../core/grpc/status.ts";
+import { PIN_MISMATCH } from "../../../core/grpc/client.ts";
 import { EXIT } from "./exitcodes.ts";
 import { ConfigError, type Target } from "./target.ts";
 
@@ -60,6 +61,12 @@ export function explain(err: unknown, target: Target, where: string): Explained 
       break;
     default:
       return { message: `${where}: ${said}`, exit: EXIT.FAILED };
+  }
+  if (d.startsWith(PIN_MISMATCH)) {
+    return {
+      message: `${where}: the node's certificate is not the one --fingerprint names; nothing was sent to it: ${d}\n  compare with the fingerprint on the node's console: another machine may be answering at this address`,
+      exit: EXIT.DENIED,
+    };
   }
   if (/CERTIFICATE_REQUIRED/.test(d)) {
     return {

@@ -10,6 +10,7 @@ import { explain } from "./errors.ts";
 import { EXIT } from "./exitcodes.ts";
 import { parseDuration, parseFormat, type Format } from "./output.ts";
 import { ConfigError, resolveTarget, type Target } from "./target.ts";
+import { parseFingerprint } from "../../../core/pki/fingerprint.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -19,6 +20,7 @@ export const CONNECT_OPTIONS = {
   endpoints: { type: "string", short: "e", multiple: true },
   nodes: { type: "string", short: "n", multiple: true },
   insecure: { type: "boolean" },
+  fingerprint: { type: "string" },
   timeout: { type: "string" },
 } as const;
 
@@ -28,6 +30,9 @@ export const CONNECT_HELP = `Connection:
   --context NAME               context of the client config (default: its current one)
   --bunkerconfig PATH          client config (default $BUNKERCONFIG, else ~/.bunker/config)
   --insecure                   maintenance mode: no client certificate, the node's not verified
+  --fingerprint SHA256         with --insecure: the node's certificate must have this SHA-256
+                               fingerprint (SHA256:BASE64 or openssl's AB:CD:... hex, as its
+                               console shows); another is refused before anything is sent
   --timeout DURATION           limit for each call, e.g. 10s, 2m (default 30s)`;
 
 export const OUTPUT_HELP = "  -o, --output FORMAT          table (default), json or yaml";
@@ -59,6 +64,12 @@ export async function runRemote<O extends Options>(
   const v = a.values as Record<string, unknown>;
   const timeoutMs = v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(v.timeout as string);
   if (timeoutMs === undefined || timeoutMs <= 0) return usageError(help, `--timeout ${v.timeout}: expected a duration such as 10s or 2m`);
+  let pinSha256: Buffer | undefined;
+  if (v.fingerprint !== undefined) {
+    // Only the self-signed certificate of maintenance mode needs it: a CA already vouches for the others.
+    if (v.insecure !== true) return usageError(help, "--fingerprint pins the self-signed certificate of a node in maintenance mode: use it with --insecure");
+    try { pinSha256 = parseFingerprint(v.fingerprint as string); } catch (e) { return usageError(help, `--fingerprint: ${(e as Error).message}`); }
+  }
   let target: Target;
   try {
     target = resolveTarget({
@@ -73,6 +84,7 @@ export async function runRemote<O extends Options>(
     console.error(`error: ${e.message}`);
     return EXIT.CONFIG;
   }
+  if (pinSha256) target = { ...target, pinSha256 };
   const api = new Api(target, timeoutMs);
   const fail = (err: unknown, where: string) => {
     const x = explain(err, target, where);

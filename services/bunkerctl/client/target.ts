@@ -27,6 +27,8 @@ export interface Target {
   /** Nodes to address (metadata `node`); empty means the endpoint itself. */
   nodes: string[];
   insecure: boolean;
+  /** With --insecure: the SHA-256 of the certificate the node must present (--fingerprint). */
+  pinSha256?: Buffer;
   /** PEM. Absent with --insecure. */
   ca?: string;
   cert?: string;

@@ -6,7 +6,7 @@ import { parseDuration } from "../client/output.ts";
 import { closedNote, powerCall } from "../client/power.ts";
 import { CONNECT_HELP, runRemote } from "../client/remote.ts";
 
-const HELP = `Usage: bunkerctl upgrade --image URL [--stage] [--wait] [--wait-timeout DURATION]
+const HELP = `Usage: bunkerctl upgrade --image URL [--stage] [--force] [--wait] [--wait-timeout DURATION]
                         [connection flags]
 
 Upgrades each node booted from an installed disk (os:admin): the node fetches the image at URL
@@ -14,12 +14,14 @@ Upgrades each node booted from an installed disk (os:admin): the node fetches th
 and initramfs.zst), checks it against its signed manifest with the key of the image it runs,
 writes it into its inactive boot slot, and reboots into it once. When the new system is healthy
 it becomes the slot; if it does not come up, the next boot is the old slot again by itself.
-A refused image (unreachable, bad signature, wrong size or digest) changes nothing and stops
-nothing. Progress is printed as the node reports it.
+A refused image (unreachable, bad signature, wrong size or digest, or a security version below
+the node's floor) changes nothing and stops nothing. Progress is printed as the node reports it.
 
 Options:
   --image URL                  where the image is (required)
   --stage                      write the slot and arm it, but do not reboot now
+  --force                      install an image whose security version is below the node's
+                               floor (a deliberate downgrade; the node records it as an event)
   --wait                       wait until each node has booted again (running or maintenance),
                                and say which slot and image it runs
   --wait-timeout DURATION      with --wait: how long (default 15m); exit code 6 when it passes
@@ -53,7 +55,7 @@ export async function followProgress(api: Api, d: Destination, source: string, s
 }
 
 export function run(argv: string[]): Promise<number> {
-  const options = { image: { type: "string" }, stage: { type: "boolean" }, wait: { type: "boolean" }, "wait-timeout": { type: "string" } } as const;
+  const options = { image: { type: "string" }, stage: { type: "boolean" }, force: { type: "boolean" }, wait: { type: "boolean" }, "wait-timeout": { type: "string" } } as const;
   const timed = argv.some((x) => x === "--timeout" || x.startsWith("--timeout="));
   return runRemote(argv, HELP, options, [0, 0], async (a, r) => {
     const image = a.values.image;
@@ -68,7 +70,7 @@ export function run(argv: string[]): Promise<number> {
       const progress = followProgress(r.api, d, "upgrade", stop.signal);
       let answer;
       try {
-        answer = await powerCall(() => r.api.unary(M.Upgrade, { image, stage: a.values.stage === true }, d, timed ? {} : { timeoutMs: 600_000 }));
+        answer = await powerCall(() => r.api.unary(M.Upgrade, { image, stage: a.values.stage === true, force: a.values.force === true }, d, timed ? {} : { timeoutMs: 600_000 }));
       } finally {
         // Let the last progress lines arrive before the stream is cut.
         await Bun.sleep(200);

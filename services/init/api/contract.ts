@@ -145,8 +145,8 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async GenerateClientConfiguration(req) {
       return generateClientConfiguration(h.config(), { roles: req.roles ?? [], ttlSeconds: req.ttlSeconds ?? 0, context: req.context ?? "" });
     },
-    async Upgrade(req) { return { ...(await h.upgrade({ image: req.image, stage: req.stage === true })), actorId: "" }; },
-    async Rollback() { return h.rollback(); },
+    async Upgrade(req) { return { ...(await h.upgrade({ image: req.image, stage: req.stage === true, force: req.force === true })), actorId: "" }; },
+    async Rollback(req) { return h.rollback({ force: req.force === true }); },
   };
 }
 

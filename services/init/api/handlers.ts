@@ -252,14 +252,15 @@ export function createHandlers(m: Machine) {
     /**
      * Fetches the image at p.image, checks it against its signed manifest, writes the inactive
      * slot and arms a one-shot boot of it; then reboots unless p.stage. Every refusal comes
-     * before anything stops.
+     * before anything stops. An image below the node's security version floor is refused
+     * (FAILED_PRECONDITION naming both) unless p.force.
      */
     upgrade: async (p: Record<string, unknown>) => {
       const url = str(p, "image");
       if (!m.opts.install) throw new ApiError("failed_precondition", `upgrade: ${NOT_INSTALLED}`);
       try { fileURL(url, "manifest.json"); } catch (err) { throw new ApiError("invalid_argument", (err as Error).message); }
       try {
-        await m.sequencer.run("upgrade", { image: url });
+        await m.sequencer.run("upgrade", { image: url, force: p.force === true });
       } catch (err) {
         if (err instanceof ImageError) throw new ApiError(err.unreachable ? "unavailable" : "failed_precondition", `upgrade refused, nothing changed: ${err.message}`);
         throw toApiError(err);
@@ -268,11 +269,11 @@ export function createHandlers(m: Machine) {
       rebootSoon();
       return { message: `rebooting into slot ${otherSlot(m.opts.install.slot)}` };
     },
-    /** Makes the other slot the one that boots, then reboots into it. */
-    rollback: async () => {
+    /** Makes the other slot the one that boots, then reboots into it (below the floor: only with p.force). */
+    rollback: async (p: Record<string, unknown> = {}) => {
       if (!m.opts.install) throw new ApiError("failed_precondition", `rollback: ${NOT_INSTALLED}`);
       try {
-        await m.sequencer.run("rollback");
+        await m.sequencer.run("rollback", { force: p.force === true });
       } catch (err) {
         throw err instanceof BusyError ? toApiError(err) : new ApiError("failed_precondition", `rollback refused: ${(err as Error).message}`);
       }

@@ -36,7 +36,7 @@ function fakeInitramfs(opts: { tamper?: boolean; otherKey?: boolean } = {}): str
   mkdirSync(join(base, "boot"));
   mkdirSync(join(base, "etc/bunker"), { recursive: true });
   const key = generateSigningKey();
-  const { json, sig } = signManifest("rootfs", {}, [describeFile("rootfs.sqsh", join(base, "rootfs.sqsh"))], key, ["usr/bin/bunker"]);
+  const { json, sig } = signManifest("rootfs", {}, [describeFile("rootfs.sqsh", join(base, "rootfs.sqsh"))], key, { binds: ["usr/bin/bunker"] });
   writeFileSync(join(base, ROOT_MANIFEST), json);
   writeFileSync(join(base, ROOT_SIGNATURE), sig);
   const pub = loadSigningKey(opts.otherKey ? generateSigningKey() : key).publicKey;
