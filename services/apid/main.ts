@@ -31,7 +31,10 @@ function parseListen(s: string): { host: string; port: number } {
   return { host: m[1] || "0.0.0.0", port };
 }
 
-const SHUTDOWN_GRACE_MS = 3000;
+// Longer than init waits for the listener to close after the first config (3 s): the apply that
+// left maintenance mode answers through this apid while it shuts down, so its grace must outlast
+// that wait even on a slow machine (the supervisor's SIGKILL comes at 15 s).
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function main(argv: string[]): Promise<number> {
   let args;
@@ -120,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
-  // Calls under way finish first (up to 3 s): after an apply-config that changes apid's mode,
+  // Calls under way finish first (up to 10 s): after an apply-config that changes apid's mode,
   // init restarts apid, and the ApplyConfiguration answer may still be on its way out through it.
   await gateway.close(SHUTDOWN_GRACE_MS);
   return 0;
