@@ -29,7 +29,7 @@ import { errText, log } from "./log.ts";
 import * as pid1 from "./pid1.ts";
 import { Reaper } from "./reaper.ts";
 import {
-  BOOT_STATUS, HOSTNAME, INIT_STATUS, type BootStatusSpec, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
+  API_CERT_STATUS, type ApiCertStatusSpec, BOOT_STATUS, HOSTNAME, INIT_STATUS, type BootStatusSpec, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
   type HostnameSpec, type InitStatusSpec, type MachineConfigSpec, type MachineStageSpec, type Stage,
 } from "./resources.ts";
 import { PreemptedError, Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
@@ -39,6 +39,8 @@ import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
 import { apidService } from "./apid.ts";
+import { trustdSecrets, trustdSecretsPath, trustdService, writeTrustdSecrets, type TrustdPlan } from "./trustd.ts";
+import { TRUSTD_STATUSES, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
@@ -73,6 +75,10 @@ export interface MachineOptions {
   startApi?: () => Promise<void> | void;
   /** Run apid (the TCP API) as a service: where it listens, as whom, and how long its certificates live. */
   api?: { listen: string; uid?: number; gid?: number; certLifetimeMs?: number };
+  /** Run trustd (control planes only; skipped on a worker): where it listens, as whom, how long what it signs lives. */
+  trustd?: { listen: string; uid?: number; gid?: number; lifetimeMs?: number };
+  /** Worker: the port trustd listens on at the control planes (default 50001). */
+  trustdPort?: number;
   /** Ends the machine: called after the shutdown/reboot sequence has stopped everything. */
   onPower: (action: PowerRequest) => void;
   /**
@@ -174,6 +180,7 @@ export class Machine {
       for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir })) this.supervisor.add(s);
     }
     if (this.opts.api) this.addApid(this.opts.api);
+    if (this.opts.trustd) this.addTrustd(this.opts.trustd);
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     await this.sequencer.run("boot");
   }
@@ -197,7 +204,15 @@ export class Machine {
         log.info("api certificates renewed; apid reloads them (SIGHUP)");
         this.supervisor.signal("apid", SIGHUP);
       },
-      onError: (err) => log.error(`renewing the api certificates: ${errText(err)}`),
+      onError: (err) => log.error(`api certificates: ${err instanceof Error ? err.message : String(err)}`),
+      trustdPort: this.opts.trustdPort,
+      onStatus: (spec) => {
+        const before = this.store.get<ApiCertStatusSpec>(API_CERT_STATUS)?.spec;
+        this.store.modify<ApiCertStatusSpec>(API_CERT_STATUS, () => spec, { owner: "init" });
+        // Events on changes of state only, not on each retry of the same failure.
+        if (spec.signer === "trustd" && (before?.signer !== "trustd" || before.error)) this.events.add("apid", `certificate signed by trustd at ${spec.from}, valid until ${spec.notAfter}`);
+        if (spec.error && !before?.error) this.events.add("apid", `trustd has not signed apid's certificate: ${spec.error}`);
+      },
     });
     this.apiCerts = certs;
     // apid starts at once, not after networkd: its certificate follows the addresses instead.
@@ -221,6 +236,49 @@ export class Machine {
       }, ADDRESS_SETTLE_MS);
     }, { tailOnly: true });
     this.stopAddressWatch = () => { clearTimeout(settle); stop(); };
+  }
+
+  private trustdPlan: TrustdPlan | undefined;
+
+  private addTrustd(t: NonNullable<MachineOptions["trustd"]>): void {
+    const plan: TrustdPlan = {
+      listen: t.listen, dir: join(this.opts.runDir, "trustd"), socket: this.socketPath, uid: t.uid, gid: t.gid, lifetimeMs: t.lifetimeMs,
+      oomScoreAdj: this.opts.mode === "metal" ? -998 : undefined,
+      current: () => ({ config: this.currentConfig(), hostname: this.hostname() }),
+    };
+    this.trustdPlan = plan;
+    this.supervisor.add(trustdService(plan));
+    // trustd's counts become events: who was refused and why, who got a certificate (no token, no key).
+    let seen = { issued: 0, refused: 0 };
+    this.store.watch(TRUSTD_STATUSES, (ev) => {
+      if (ev.type !== "Created" && ev.type !== "Updated") return;
+      const s = ev.resource.spec as TrustdStatusSpec;
+      if (s.issued < seen.issued || s.refused < seen.refused) seen = { issued: 0, refused: 0 }; // trustd restarted
+      if (s.refused > seen.refused && s.lastRefusal) {
+        const n = s.refused - seen.refused;
+        this.events.add("trustd", `refused ${n === 1 ? "a certificate request" : `${n} certificate requests`} from ${s.lastRefusal.peer}: ${s.lastRefusal.reason}`, { peer: s.lastRefusal.peer, count: n });
+      }
+      if (s.issued > seen.issued && s.lastIssue) {
+        const i = s.lastIssue;
+        this.events.add("trustd", `signed a node certificate for ${i.commonName} (${i.sans.join(", ")}), requested from ${i.peer}, valid until ${i.notAfter}`, { peer: i.peer, sans: i.sans });
+      }
+      seen = { issued: s.issued, refused: s.refused };
+    }, { tailOnly: true });
+  }
+
+  /** A config was applied: trustd follows it (a new token or CA: new secrets and SIGHUP; a new control plane: it starts). */
+  private refreshTrustd(): void {
+    const plan = this.trustdPlan;
+    if (!plan) return;
+    const state = this.supervisor.status("trustd").state;
+    const secrets = trustdSecrets(plan.current().config, plan.current().hostname);
+    if (typeof secrets === "string") return; // a worker now: trustd stays as it is until the next boot
+    if (state === "Running") {
+      writeTrustdSecrets(trustdSecretsPath(plan), secrets, plan.uid === undefined ? undefined : { uid: plan.uid, gid: plan.gid ?? plan.uid });
+      this.supervisor.signal("trustd", SIGHUP);
+    } else if (state === "Skipped") {
+      this.supervisor.restart("trustd").catch((err) => log.error(`starting trustd: ${errText(err)}`));
+    }
   }
 
   private currentConfig(): Record<string, unknown> | undefined {
@@ -325,6 +383,7 @@ export class Machine {
             this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
             this.task("config-sysctls", () => this.applyConfigSysctls()),
             this.task("api-certificates", () => this.refreshApid()),
+            this.task("trustd", () => this.refreshTrustd()),
           ] },
           { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
           // A node not yet installed (booted from the ISO, in maintenance mode) given a config

@@ -27,6 +27,7 @@ says. Refusals are rate-limited per peer address.
 
   --secrets FILE      JSON from init: {ca: {crt, key}, acceptedCAs, token, reserved, hostname, sans}
   --init-socket PATH  publish TrustdStatuses to init (through the internal ResourcePublisher)
+  --lifetime SECONDS  lifetime of the certificates signed (default 24 h; tests shorten it)
 
 SIGHUP re-reads --secrets. SIGTERM stops.`;
 
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       args: argv, strict: true,
       options: {
         help: { type: "boolean", short: "h" }, listen: { type: "string", default: "0.0.0.0:50001" },
-        secrets: { type: "string" }, "init-socket": { type: "string" },
+        secrets: { type: "string" }, "init-socket": { type: "string" }, lifetime: { type: "string" },
       },
     }).values;
   } catch (err) {
@@ -73,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args.help) { console.log(HELP); return 0; }
   if (!args.secrets) { console.error(`trustd: missing --secrets\n\n${HELP}`); return 2; }
+  const lifetimeS = args.lifetime === undefined ? undefined : Number(args.lifetime);
+  if (lifetimeS !== undefined && !(lifetimeS >= 2)) { console.error(`trustd: --lifetime ${args.lifetime}: expected seconds (at least 2)`); return 2; }
 
   const status: TrustdStatusSpec = { listen: args.listen!, issued: 0, refused: 0 };
   const init = args["init-socket"] ? GrpcClient.unix(args["init-socket"]) : undefined;
@@ -94,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     secrets = readSecrets(args.secrets);
     const trustd = new Trustd({
-      secrets,
+      secrets, ...(lifetimeS !== undefined ? { lifetimeMs: lifetimeS * 1000 } : {}),
       onRefused: (r) => {
         status.refused++;
         status.lastRefusal = { time: new Date().toISOString(), peer: r.peer, reason: r.reason };
