@@ -6,7 +6,7 @@
  * control plane gone, the worker keeps its certificate and says why in MachineStatus.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { SecurityService } from "../../core/api/gen/services.ts";
@@ -111,6 +111,24 @@ test("a wrong token is refused, and the control plane records it as an event wit
   expect(events).not.toContain(wrong);
   expect(events).not.toContain(token);
   expect(events).toMatch(/signed a node certificate for .* requested from 127\.0\.0\.1/);
+}, 60_000);
+
+test("the CA key reaches trustd through a file only its uid reads, and no resource", async () => {
+  const st = statSync(join(cp.dir, "trustd", "secrets.json"));
+  expect(st.mode & 0o777).toBe(0o400);
+  if (process.getuid?.() === 0) expect(st.uid).toBe(51);
+  expect(statSync(join(cp.dir, "trustd")).mode & 0o777).toBe(0o700);
+  const all = await ctl(admin, "get", "trustd", "-o", "yaml", "-e", at(cp.port), "-n", at(cp.port));
+  expect(all.code).toBe(0);
+  expect(all.out).toContain("issued:");
+  expect(all.out).not.toContain(token);
+  expect(all.out).not.toContain("PRIVATE KEY");
+});
+
+test("the worker renews its certificate at half its life", async () => {
+  const first = openssl(worker.port).serial;
+  const renewed = await eventually("a new serial", async () => { const o = openssl(worker.port); return o.ok && o.serial !== first ? o : undefined; }, LIFETIME_S * 1000 + 10_000);
+  expect(renewed.out).toContain("Verification: OK");
 }, 60_000);
 
 test("with its control plane down, the worker keeps its certificate and MachineStatus names the control plane and why", async () => {
