@@ -118,7 +118,9 @@ export class ApiCertificates {
         mode = "worker";
         // A certificate trustd signed for this CA that is still good is kept: it goes on serving
         // while a new one is asked for (new addresses, a new config).
-        const held = this.joined && this.joined.ca === m.ca.crt && this.joined.notAfter > now;
+        // During a CA rotation the old CA stays accepted: its certificate serves until the new one comes.
+        const trusted = [m.ca.crt, ...(m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [a.crt] : []))];
+        const held = this.joined && trusted.includes(this.joined.ca) && this.joined.notAfter > now;
         if (!held) {
           this.joined = undefined;
           const ss = selfSigned(hostname, sans, lifetime, now);
