@@ -42,6 +42,8 @@ export interface ApiCertsOptions {
   addresses?: () => string[];
   /** Worker: the port trustd listens on at the control planes (default 50001). */
   trustdPort?: number;
+  /** Worker: the port apid serves on, told to trustd (control planes relay to it there). */
+  apiPort?: number;
   /** Worker: first retry delay after trustd could not sign, doubling up to retryMaxMs (defaults 2 s, 60 s). */
   retryMs?: number;
   retryMaxMs?: number;
@@ -177,7 +179,7 @@ export class ApiCertificates {
       try {
         if (!m.token) throw new Error("machine.token is unset: trustd signs only for holders of the join token");
         const targets = await trustdTargets(asked.config?.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT);
-        const r = await requestNodeCertificate({ targets, token: m.token, ca: cas, hostname: asked.hostname, sans: [...(m.certSANs ?? []), ...addresses] });
+        const r = await requestNodeCertificate({ targets, token: m.token, ca: cas, hostname: asked.hostname, sans: [...(m.certSANs ?? []), ...addresses], apiPort: this.o.apiPort });
         // A config applied meanwhile asked again already; this answer is for the old one.
         if (this.current !== asked || this.stopped) return;
         this.writePair("cert", "key", { certificate: r.certificate, key: r.key });

@@ -25,6 +25,8 @@ export interface JoinRequest {
   ca: string;
   hostname: string;
   sans: string[];
+  /** The port this node's apid serves on, so control planes can list it as a member. */
+  apiPort?: number;
   timeoutMs?: number;
 }
 
@@ -61,7 +63,7 @@ export async function requestNodeCertificate(r: JoinRequest): Promise<Joined> {
   for (const t of r.targets) {
     const client = GrpcClient.tls({ address: t.address, ca: r.ca, ...(t.servername ? { servername: t.servername } : {}) });
     try {
-      const res = await client.unary(SecurityService.Certificate, { csr: csr.der }, { metadata: { token: r.token }, timeoutMs: r.timeoutMs ?? 10_000 });
+      const res = await client.unary(SecurityService.Certificate, { csr: csr.der, apiPort: r.apiPort ?? 0 }, { metadata: { token: r.token }, timeoutMs: r.timeoutMs ?? 10_000 });
       const crtPem = Buffer.from(res.crt ?? new Uint8Array()).toString("utf8");
       const certificate = loadCertificate(crtPem, "trustd's answer");
       if (Buffer.compare(certificate.publicKey.spki, spkiDer(key)) !== 0) throw new Error("the certificate is not for the key this node sent");

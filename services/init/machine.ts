@@ -205,7 +205,7 @@ export class Machine {
         this.supervisor.signal("apid", SIGHUP);
       },
       onError: (err) => log.error(`api certificates: ${err instanceof Error ? err.message : String(err)}`),
-      trustdPort: this.opts.trustdPort,
+      trustdPort: this.opts.trustdPort, apiPort: Number(/:(\d+)$/.exec(api.listen)?.[1]) || undefined,
       onStatus: (spec) => {
         const before = this.store.get<ApiCertStatusSpec>(API_CERT_STATUS)?.spec;
         this.store.modify<ApiCertStatusSpec>(API_CERT_STATUS, () => spec, { owner: "init" });

@@ -1,6 +1,6 @@
 /** The resource kinds init owns, and their definitions for `get rd` and `get <alias>`. */
 import { definitionOfDefinitions, registerDefinition, type Kind, type ResourceDefinition, type Store } from "../../core/resources/index.ts";
-import { TRUSTD_DEFINITION } from "../../core/api/trustdstatus.ts";
+import { TRUSTD_DEFINITION, TRUSTD_NODES_DEFINITION } from "../../core/api/trustdstatus.ts";
 import { HOSTNAME_STATUS, NETWORK_DEFINITIONS, type HostnameStatusSpec } from "../../core/netresources/kinds.ts";
 
 export const MACHINE_CONFIG = { namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" };
@@ -94,7 +94,7 @@ const defs: ResourceDefinition[] = [
   { type: BOOT_STATUS.type, aliases: ["bootstatus", "boot"], namespace: "runtime", columns: [{ name: "SLOT", path: "spec.slot" }, { name: "IMAGE", path: "spec.image" }, { name: "STATE", path: "spec.state" }] },
   { type: INIT_STATUS.type, aliases: ["initstatus"], namespace: "runtime", columns: [{ name: "PID", path: "spec.pid" }, { name: "REAPED", path: "spec.reaped" }] },
   { type: API_CERT_STATUS.type, aliases: ["apicertificate", "apicert"], namespace: "runtime", columns: [{ name: "SIGNER", path: "spec.signer" }, { name: "NOT-AFTER", path: "spec.notAfter" }, { name: "ERROR", path: "spec.error" }] },
-  TRUSTD_DEFINITION,
+  TRUSTD_DEFINITION, TRUSTD_NODES_DEFINITION,
   ...NETWORK_DEFINITIONS,
 ];
 

@@ -7,7 +7,7 @@
  */
 import { chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { TRUSTD_STATUSES } from "../../core/api/trustdstatus.ts";
+import { TRUSTD_NODES, TRUSTD_STATUSES } from "../../core/api/trustdstatus.ts";
 import { findPersonality } from "../personalities.ts";
 import type { TrustdSecrets } from "../trustd/server.ts";
 import { nodeAddresses, type CertConfig } from "./apicerts.ts";
@@ -92,7 +92,7 @@ export function trustdService(p: TrustdPlan): ServiceSpec {
       argv0: "trustd", noNewPrivs: true, oomScoreAdj: p.oomScoreAdj,
       ...(privileged ? { uid: p.uid, gid: p.gid, capabilities: [] } : {}),
     },
-    ...(privileged ? { publishes: [TRUSTD_STATUSES] } : {}),
+    ...(privileged ? { publishes: [TRUSTD_STATUSES, TRUSTD_NODES] } : {}),
     stopGraceMs: 5000,
   };
 }

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ResourcePublisher } from "../../core/api/gen/services.ts";
-import { TRUSTD_STATUS, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
+import { TRUSTD_NODES, TRUSTD_STATUS, type TrustdNodeSpec, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
 import { GrpcClient } from "../../core/grpc/client.ts";
 import { GrpcServer } from "../../core/grpc/server.ts";
 import { SecurityService } from "../../core/api/gen/services.ts";
@@ -34,6 +34,8 @@ SIGHUP re-reads --secrets. SIGTERM stops.`;
 const SHUTDOWN_GRACE_MS = 2000;
 /** How often the status goes to init at most: a burst of refusals is one write. */
 const PUBLISH_EVERY_MS = 250;
+/** Nodes remembered at most (TrustdNodes); the one signed longest ago goes first. */
+const MAX_NODES = 1024;
 
 function parseListen(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
@@ -79,15 +81,21 @@ export async function main(argv: string[]): Promise<number> {
 
   const status: TrustdStatusSpec = { listen: args.listen!, issued: 0, refused: 0 };
   const init = args["init-socket"] ? GrpcClient.unix(args["init-socket"]) : undefined;
+  const nodes = new Map<string, TrustdNodeSpec>();
   let publishTimer: ReturnType<typeof setTimeout> | undefined;
   const publish = () => {
     if (!init || publishTimer) return;
     publishTimer = setTimeout(() => {
       publishTimer = undefined;
+      const fail = (err: Error) => console.error(`trustd: publishing to init: ${err.message}`);
       init.unary(ResourcePublisher.Put, {
         namespace: TRUSTD_STATUS.namespace, type: TRUSTD_STATUS.type,
         resource: { id: TRUSTD_STATUS.id, specJson: JSON.stringify(status) },
-      }, { timeoutMs: 10_000 }).catch((err) => console.error(`trustd: publishing the status to init: ${(err as Error).message}`));
+      }, { timeoutMs: 10_000 }).catch(fail);
+      init.unary(ResourcePublisher.Replace, {
+        namespace: TRUSTD_NODES.namespace, type: TRUSTD_NODES.type,
+        resources: [...nodes.values()].map((n) => ({ id: n.address, specJson: JSON.stringify(n) })),
+      }, { timeoutMs: 10_000 }).catch(fail);
     }, PUBLISH_EVERY_MS);
   };
 
@@ -106,7 +114,12 @@ export async function main(argv: string[]): Promise<number> {
       },
       onIssued: (i) => {
         status.issued++;
-        status.lastIssue = { time: new Date().toISOString(), ...i };
+        const { apiPort, ...issue } = i;
+        status.lastIssue = { time: new Date().toISOString(), ...issue };
+        const address = `${i.peer.includes(":") ? `[${i.peer}]` : i.peer}:${apiPort}`;
+        nodes.delete(address);
+        nodes.set(address, { address, hostname: i.commonName, sans: i.sans, signedAt: status.lastIssue.time, notAfter: i.notAfter });
+        if (nodes.size > MAX_NODES) nodes.delete(nodes.keys().next().value!);
         console.error(`trustd: signed a node certificate for ${i.commonName} (${i.sans.join(", ")}) requested from ${i.peer}${i.dropped.length ? `; left out ${i.dropped.join(", ")}` : ""}`);
         publish();
       },

@@ -29,7 +29,7 @@ export interface TrustdSecrets {
 }
 
 export interface Refusal { peer: string; reason: string; code: number }
-export interface Issue { peer: string; commonName: string; sans: string[]; dropped: string[]; notAfter: string }
+export interface Issue { peer: string; apiPort: number; commonName: string; sans: string[]; dropped: string[]; notAfter: string }
 
 export interface TrustdOptions {
   secrets: TrustdSecrets;
@@ -69,7 +69,7 @@ export class Trustd {
   }
 
   /** The handler of SecurityService.Certificate. */
-  certificate = (req: { csr?: Uint8Array | null }, ctx: CallContext): { ca: Uint8Array; crt: Uint8Array } => {
+  certificate = (req: { csr?: Uint8Array | null; apiPort?: number | null }, ctx: CallContext): { ca: Uint8Array; crt: Uint8Array } => {
     const peer = ctx.peer.transport === "tls" ? canonicalName(ctx.peer.address) : "local";
     const refuse = (code: number, reason: string, budget = true): never => {
       if (budget) this.buckets.take(peer);
@@ -91,7 +91,8 @@ export class Trustd {
       if (err instanceof RequestError) refuse(Status.INVALID_ARGUMENT, err.message, false);
       throw err;
     }
-    this.o.onIssued?.({ peer, commonName: signed.commonName, sans: signed.sans, dropped: signed.dropped, notAfter: signed.certificate.notAfter.toISOString() });
+    const apiPort = req.apiPort && req.apiPort > 0 && req.apiPort < 65536 ? req.apiPort : 50000;
+    this.o.onIssued?.({ peer, apiPort, commonName: signed.commonName, sans: signed.sans, dropped: signed.dropped, notAfter: signed.certificate.notAfter.toISOString() });
     return { ca: Buffer.from(this.caPem), crt: Buffer.from(certificatePem(signed.certificate)) };
   };
 }

@@ -113,6 +113,14 @@ test("a wrong token is refused, and the control plane records it as an event wit
   expect(events).toMatch(/signed a node certificate for .* requested from 127\.0\.0\.1/);
 }, 60_000);
 
+test("the control plane lists the worker it signed for at its apid address (TrustdNodes), for relaying", async () => {
+  const r = await eventually("TrustdNodes", async () => {
+    const g = await ctl(admin, "get", "trustdnodes", "-o", "yaml", "-e", at(cp.port), "-n", at(cp.port));
+    return g.out.includes(`address: ${at(worker.port)}`) ? g : undefined;
+  });
+  expect(r.code).toBe(0);
+});
+
 test("the CA key reaches trustd through a file only its uid reads, and no resource", async () => {
   const st = statSync(join(cp.dir, "trustd", "secrets.json"));
   expect(st.mode & 0o777).toBe(0o400);

@@ -2154,6 +2154,7 @@ export namespace bunker {
                 constructor(properties?: bunker.security.v1.CertificateRequest.$Properties);
                 $unknowns?: Uint8Array[];
                 csr: Uint8Array;
+                apiPort: number;
                 static create(properties: bunker.security.v1.CertificateRequest.$Shape): bunker.security.v1.CertificateRequest & bunker.security.v1.CertificateRequest.$Shape;
                 static create(properties?: bunker.security.v1.CertificateRequest.$Properties): bunker.security.v1.CertificateRequest;
                 static encode(message: bunker.security.v1.CertificateRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -2166,6 +2167,7 @@ export namespace bunker {
             namespace CertificateRequest {
                 interface $Properties {
                     csr?: (Uint8Array|null);
+                    apiPort?: (number|null);
                     $unknowns?: Uint8Array[];
                 }
                 type $Shape = bunker.security.v1.CertificateRequest.$Properties;

@@ -12903,6 +12903,7 @@ export const bunker = $root.bunker = (() => {
                 };
 
                 CertificateRequest.prototype.csr = $util.newBuffer([]);
+                CertificateRequest.prototype.apiPort = 0;
 
                 CertificateRequest.create = function(properties) {
                     return new CertificateRequest(properties);
@@ -12917,6 +12918,8 @@ export const bunker = $root.bunker = (() => {
                         throw $Error("max depth exceeded");
                     if (message.csr != null && $Object.hasOwnProperty.call(message, "csr") && message.csr.length)
                         writer.uint32(10).bytes(message.csr);
+                    if (message.apiPort != null && $Object.hasOwnProperty.call(message, "apiPort") && message.apiPort !== 0)
+                        writer.uint32(16).uint32(message.apiPort);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -12959,6 +12962,15 @@ export const bunker = $root.bunker = (() => {
                                     delete message.csr;
                                 continue;
                             }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.apiPort = value;
+                                else
+                                    delete message.apiPort;
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -12992,6 +13004,9 @@ export const bunker = $root.bunker = (() => {
                                 $util.base64.decode(object.csr, message.csr = $util.newBuffer($util.base64.length(object.csr)), 0);
                             else if (object.csr.length >= 0)
                                 message.csr = object.csr;
+                    if (object.apiPort != null)
+                        if ($Number(object.apiPort) !== 0)
+                            message.apiPort = object.apiPort >>> 0;
                     return message;
                 };
 
@@ -13003,7 +13018,7 @@ export const bunker = $root.bunker = (() => {
                     if (_depth > $util.recursionLimit)
                         throw $Error("max depth exceeded");
                     let object = {};
-                    if (options.defaults)
+                    if (options.defaults) {
                         if (options.bytes === $String)
                             object.csr = "";
                         else {
@@ -13011,8 +13026,12 @@ export const bunker = $root.bunker = (() => {
                             if (options.bytes !== $Array)
                                 object.csr = $util.newBuffer(object.csr);
                         }
+                        object.apiPort = 0;
+                    }
                     if (message.csr != null && $Object.hasOwnProperty.call(message, "csr"))
                         object.csr = options.bytes === $String ? $util.base64.encode(message.csr, 0, message.csr.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.csr) : message.csr;
+                    if (message.apiPort != null && $Object.hasOwnProperty.call(message, "apiPort"))
+                        object.apiPort = message.apiPort;
                     return object;
                 };
 
