@@ -5,9 +5,10 @@
  * both owned by it), never into the resource store. The file is written again when the config
  * changes (the token is live), and trustd re-reads it on SIGHUP.
  */
-import { chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { TRUSTD_NODES, TRUSTD_STATUSES } from "../../core/api/trustdstatus.ts";
+import { TRUSTD_NODES, TRUSTD_STATUSES, type TrustdNodeSpec } from "../../core/api/trustdstatus.ts";
+import type { Store } from "../../core/resources/index.ts";
 import { findPersonality } from "../personalities.ts";
 import type { TrustdSecrets } from "../trustd/server.ts";
 import { nodeAddresses, type CertConfig } from "./apicerts.ts";
@@ -59,6 +60,7 @@ export function trustdSecrets(config: CertConfig | undefined, hostname: string, 
 /** Writes the secrets file: 0400, owned by trustd, replaced atomically (never readable by others, not even briefly). */
 export function writeTrustdSecrets(path: string, s: TrustdSecrets, owner?: { uid: number; gid: number }): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  chmodSync(dirname(path), 0o700); // a folder left from before keeps its mode otherwise
   if (owner) chownSync(dirname(path), owner.uid, owner.gid);
   const tmp = `${path}.tmp-${process.pid}`;
   rmSync(tmp, { force: true });
@@ -99,3 +101,13 @@ export function trustdService(p: TrustdPlan): ServiceSpec {
 
 /** The secrets file of a plan (init re-writes it on a config change, then SIGHUPs trustd). */
 export const trustdSecretsPath = (p: Pick<TrustdPlan, "dir">): string => join(p.dir, "secrets.json");
+
+/**
+ * The apid addresses (HOST:PORT) of the nodes this control plane's trustd signed for, whose
+ * certificates are still valid: the cluster members it learned of, for the relay's member list.
+ */
+export function joinedNodes(store: Store, now = new Date()): string[] {
+  return store.list<TrustdNodeSpec>(TRUSTD_NODES)
+    .filter((r) => new Date(r.spec.notAfter) > now)
+    .map((r) => r.spec.address);
+}
