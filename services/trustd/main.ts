@@ -6,13 +6,12 @@
  * the cluster CA they hold. Counts and the last signature and refusal go to init's store
  * (TrustdStatuses) when --init-socket is given.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ResourcePublisher } from "../../core/api/gen/services.ts";
+import { ResourcePublisher, SecurityService } from "../../core/api/gen/services.ts";
 import { TRUSTD_NODES, TRUSTD_STATUS, type TrustdNodeSpec, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
 import { GrpcClient } from "../../core/grpc/client.ts";
 import { GrpcServer } from "../../core/grpc/server.ts";
-import { SecurityService } from "../../core/api/gen/services.ts";
 import { fromPemPair, issueLeaf, LIFETIME } from "../../core/pki/issue.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
@@ -45,6 +44,10 @@ function parseListen(s: string): { host: string; port: number } {
 }
 
 function readSecrets(path: string): TrustdSecrets {
+  // The file holds the CA key: one others could read is a leak to fix, not to serve from.
+  let mode: number;
+  try { mode = statSync(path).mode & 0o777; } catch (err) { throw new Error(`--secrets ${path}: ${(err as Error).message}`); }
+  if (mode & 0o077) throw new Error(`--secrets ${path}: mode 0${mode.toString(8)} lets others read the CA key; expected 0400 (or 0600)`);
   let s: TrustdSecrets;
   try { s = JSON.parse(readFileSync(path, "utf8")) as TrustdSecrets; } catch (err) { throw new Error(`--secrets ${path}: ${(err as Error).message}`); }
   if (!s || typeof s !== "object" || !s.ca?.crt || !s.ca?.key || typeof s.token !== "string" || !Array.isArray(s.reserved) || !Array.isArray(s.sans)) {

@@ -14,8 +14,7 @@
  */
 import { isIP } from "node:net";
 import { loadCsr, parseCsr, verifyCsr, type CertificateRequest } from "../../core/pki/csr.ts";
-import { LIFETIME, type CertAndKey } from "../../core/pki/issue.ts";
-import { issueLeaf } from "../../core/pki/issue.ts";
+import { issueLeaf, LIFETIME, type CertAndKey } from "../../core/pki/issue.ts";
 import { keyAlgorithm, publicKeyFromSpki } from "../../core/pki/keys.ts";
 import { bytesToIp, ipToBytes } from "../../core/pki/ip.ts";
 import type { Certificate } from "../../core/pki/x509.ts";
