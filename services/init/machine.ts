@@ -239,6 +239,7 @@ export class Machine {
   }
 
   private trustdPlan: TrustdPlan | undefined;
+  private stopTrustdWatch: (() => void) | undefined;
 
   private addTrustd(t: NonNullable<MachineOptions["trustd"]>): void {
     const plan: TrustdPlan = {
@@ -250,7 +251,7 @@ export class Machine {
     this.supervisor.add(trustdService(plan));
     // trustd's counts become events: who was refused and why, who got a certificate (no token, no key).
     let seen = { issued: 0, refused: 0 };
-    this.store.watch(TRUSTD_STATUSES, (ev) => {
+    this.stopTrustdWatch = this.store.watch(TRUSTD_STATUSES, (ev) => {
       if (ev.type !== "Created" && ev.type !== "Updated") return;
       const s = ev.resource.spec as TrustdStatusSpec;
       if (s.issued < seen.issued || s.refused < seen.refused) seen = { issued: 0, refused: 0 }; // trustd restarted
@@ -307,6 +308,7 @@ export class Machine {
   stopBackground(): void {
     clearInterval(this.statusTimer);
     this.stopAddressWatch?.();
+    this.stopTrustdWatch?.();
     this.apiCerts?.stop();
     this.runtime.stop();
     this.reaper.stop();
