@@ -2,7 +2,8 @@
  * Generates the API's code from the .proto files in core/api/proto into core/api/gen (committed):
  *   api.js + api.d.ts  protobufjs static code (pbjs -t static-module, pbts) for every message;
  *   services.ts        one Method descriptor per RPC, keyed by name, for core/grpc; allMethods
- *                      (the API) and internalMethods (bunker.internal: init's socket only).
+ *                      (the API) and internalMethods (bunker.internal: init's socket only);
+ *                      trustdMethods (bunker.security: trustd's own port, not apid's).
  * int64 fields decode as JS numbers (api.js switches protobufjs's Long support off), so the types
  * say `number`: every int64 in the API (ms timestamps, byte counts) is below 2^53.
  * Usage: bun scripts/gen-api.ts [--check]   (--check: exit 1 if core/api/gen is stale)
@@ -115,14 +116,20 @@ function servicesModule(files: string[]): string {
   // Services of package bunker.internal are served only on init's local socket: they are not
   // part of the API apid offers, so they stay out of allMethods.
   const isInternal = (s: protobuf.Service) => s.fullName.startsWith(".bunker.internal.");
+  // bunker.security is trustd's (its own port, token-authenticated): apid neither serves nor forwards it.
+  const isTrustd = (s: protobuf.Service) => s.fullName.startsWith(".bunker.security.");
   const table = (list: protobuf.Service[]) => `[${list.map((s) => `...Object.values(${s.name})`).join(", ")}].map((m): [string, AnyMethod] => [m.path, m])`;
   lines.push("/** Every method of the API (what apid serves), keyed by path. */");
   lines.push(`export const allMethods: ReadonlyMap<string, AnyMethod> = new Map(`);
-  lines.push(`  ${table(services.filter((s) => !isInternal(s)))},`);
+  lines.push(`  ${table(services.filter((s) => !isInternal(s) && !isTrustd(s)))},`);
   lines.push(");", "");
   lines.push("/** Methods of bunker.internal services: init's local socket only, never through apid. */");
   lines.push(`export const internalMethods: ReadonlyMap<string, AnyMethod> = new Map(`);
   lines.push(`  ${table(services.filter(isInternal))},`);
+  lines.push(");", "");
+  lines.push("/** Methods of bunker.security: trustd's port only, never through apid. */");
+  lines.push(`export const trustdMethods: ReadonlyMap<string, AnyMethod> = new Map(`);
+  lines.push(`  ${table(services.filter(isTrustd))},`);
   lines.push(");", "");
   return lines.join("\n");
 }

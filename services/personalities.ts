@@ -15,6 +15,7 @@ export const personalities: Personality[] = [
   { name: "poweroff", summary: "ask init to power the machine off", load: () => import("./poweroff/main.ts") },
   { name: "reboot", summary: "ask init to reboot the machine", load: () => import("./reboot/main.ts") },
   { name: "shutdown", summary: "ask init to shut the machine down (power off)", load: () => import("./shutdown/main.ts") },
+  { name: "trustd", summary: "sign the certificate requests of joining nodes (TCP 50001), token-authenticated", load: () => import("./trustd/main.ts") },
   { name: "verify-image", summary: "check an image folder against its signed manifest", load: () => import("./verify-image/main.ts") },
   { name: "version", summary: "print the version, commit, Bun version and build time", load: () => import("./version/main.ts") },
 ];
@@ -24,7 +25,6 @@ export const personalities: Personality[] = [
  * not exist in this build, rather than pretending or being mistaken for a typo.
  */
 export const planned: { name: string; summary: string }[] = [
-  { name: "trustd", summary: "sign the certificate requests of joining nodes (TCP 50001), token-authenticated" },
   { name: "dashboard", summary: "the console view of the node's state" },
 ];
 

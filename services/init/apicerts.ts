@@ -4,8 +4,12 @@
  * - controlplane: a server certificate (serverAuth; SANs: machine.certSANs, the node's
  *   addresses, its hostname, 127.0.0.1, ::1, localhost) and a node client certificate (clientAuth,
  *   O=os:impersonator, for relaying to other nodes), both signed by machine.ca, 24 h by default;
- * - worker (no CA key here; trustd will sign for it in a later step): a self-signed server
- *   certificate; client certificates are still checked against machine.ca; it cannot relay;
+ * - worker (no CA key here): a key of its own and a certificate trustd signs (serverAuth +
+ *   clientAuth, no role; joincert.ts), asked for at once and again at half its life, from the
+ *   cluster endpoint's control planes. Until the first answer, and whenever trustd cannot be
+ *   reached, apid serves what it has (a self-signed certificate at first, later the last one
+ *   signed) and the status says which control plane failed and why (onStatus: MachineStatus
+ *   shows it). Client certificates are checked against machine.ca; it does not relay;
  * - maintenance (no config): a self-signed server certificate only.
  * Files go under one folder, written atomically, mode 0600, owned by apid's uid. They are
  * renewed at half their lifetime, after which `onRenewed` tells apid (SIGHUP) to reload, and
@@ -21,6 +25,8 @@ import { generateKey, privateKeyPem } from "../../core/pki/keys.ts";
 import { buildCertificate, certificatePem } from "../../core/pki/x509.ts";
 import { certificateFingerprint } from "../../core/pki/fingerprint.ts";
 import { writeAtomic } from "./machine.ts";
+import { JoinError, requestNodeCertificate, TRUSTD_PORT, trustdTargets } from "./joincert.ts";
+import type { ApiCertStatusSpec } from "./resources.ts";
 
 export interface ApiCertsOptions {
   dir: string;
@@ -40,11 +46,21 @@ export interface ApiCertsOptions {
   now?: () => Date;
   /** The node's addresses for the SANs (default: the kernel's, nodeAddresses()). */
   addresses?: () => string[];
+  /** Worker: the port trustd listens on at the control planes (default 50001). */
+  trustdPort?: number;
+  /** Worker: the port apid serves on, told to trustd (control planes relay to it there). */
+  apiPort?: number;
+  /** Worker: first retry delay after trustd could not sign, doubling up to retryMaxMs (defaults 2 s, 60 s). */
+  retryMs?: number;
+  retryMaxMs?: number;
+  /** What apid serves now and, on a worker, why trustd has not signed (for ApiCertificateStatus). */
+  onStatus?: (s: ApiCertStatusSpec) => void;
 }
 
 /** The slice of a machine config this needs (raw base64 PEM, as the YAML holds it). */
 export interface CertConfig {
-  machine?: { type?: string; ca?: { crt?: string; key?: string }; acceptedCAs?: { crt?: string }[]; certSANs?: string[] };
+  machine?: { type?: string; token?: string; ca?: { crt?: string; key?: string }; acceptedCAs?: { crt?: string }[]; certSANs?: string[] };
+  cluster?: { controlPlane?: { endpoint?: string } };
 }
 
 export type ApidMode = "maintenance" | "controlplane" | "worker";
@@ -63,12 +79,21 @@ export function nodeAddresses(): string[] {
 }
 
 const addressKey = (a: string[]) => [...new Set(a)].sort().join(" ");
+/** apid has just been (re)started when the first request goes out: give it time to set up its SIGHUP handler. */
+const FIRST_JOIN_DELAY_MS = 1000;
 
 export class ApiCertificates {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private current: { config?: CertConfig; hostname: string } = { hostname: "bunker" };
   private issuedAddresses = "";
   private served: Buffer | undefined;
+  /** Worker: the certificate trustd signed that apid serves, for which CA, and until when. */
+  private joined: { ca: string; notAfter: Date; key: string } | undefined;
+  private joinTimer: ReturnType<typeof setTimeout> | undefined;
+  private joining = false;
+  private joinAgain = false;
+  private failures = 0;
+  private stopped = false;
 
   constructor(private readonly o: ApiCertsOptions) {}
 
@@ -103,14 +128,95 @@ export class ApiCertificates {
         this.writePair("clientCert", "clientKey", issueLeaf(ca, { commonName: hostname, roles: [IMPERSONATOR], lifetime, usage: ["clientAuth"], now }));
       } else {
         mode = "worker";
-        this.writePair("cert", "key", selfSigned(hostname, sans, lifetime, now));
+        // A certificate trustd signed for this CA that is still good is kept: it goes on serving
+        // while a new one is asked for (new addresses, a new config).
+        // During a CA rotation the old CA stays accepted: its certificate serves until the new one comes.
+        const trusted = [m.ca.crt, ...(m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [a.crt] : []))];
+        const held = this.joined && trusted.includes(this.joined.ca) && this.joined.notAfter > now;
+        if (!held) {
+          this.joined = undefined;
+          const ss = selfSigned(hostname, sans, lifetime, now);
+          this.writePair("cert", "key", ss);
+          this.report({ mode, signer: "self-signed", notAfter: ss.certificate.notAfter.toISOString() });
+        }
+        // Ask again only when what the certificate says would change (not when apid merely
+        // restarts: its pre-start comes here). The first request waits a moment: apid, just
+        // started, must be able to take the SIGHUP that follows an answer.
+        if (!held || this.joinKey(config, hostname) !== this.joined?.key) {
+          this.failures = 0;
+          this.scheduleJoin(held ? 0 : FIRST_JOIN_DELAY_MS);
+        }
+        return mode;
       }
     }
+    this.report({ mode, signer: mode === "controlplane" ? "cluster CA (this node)" : "self-signed", notAfter: new Date(now.getTime() + lifetime).toISOString() });
     // Renew at half-life: the certificate then still has half its life left to reach apid.
     this.timer = setTimeout(() => this.renew(), lifetime / 2);
     this.timer.unref?.();
     if (this.served) this.o.onIssued?.(mode, this.served);
     return mode;
+  }
+
+  private status: ApiCertStatusSpec | undefined;
+  private report(s: ApiCertStatusSpec): void {
+    this.status = s;
+    this.o.onStatus?.(s);
+  }
+
+  /** What a signed certificate depends on: the CA, the token, the endpoint, the names. */
+  private joinKey(config: CertConfig | undefined, hostname: string, addresses = (this.o.addresses ?? nodeAddresses)()): string {
+    const m = config?.machine;
+    return JSON.stringify([m?.ca?.crt, m?.token, config?.cluster?.controlPlane?.endpoint, hostname, m?.certSANs, addressKey(addresses)]);
+  }
+
+  private scheduleJoin(delayMs: number): void {
+    clearTimeout(this.joinTimer);
+    if (this.stopped) return;
+    this.joinTimer = setTimeout(() => { void this.join(); }, delayMs);
+    this.joinTimer.unref?.();
+  }
+
+  /** Worker: asks trustd for a certificate; on success apid reloads, else it keeps what it has. */
+  private async join(): Promise<void> {
+    if (this.joining) { this.joinAgain = true; return; }
+    this.joining = true;
+    const asked = this.current;
+    const m = asked.config?.machine;
+    try {
+      if (!m?.ca?.crt || m.ca.key) return; // no longer a worker
+      const ca = unb64(m.ca.crt);
+      const cas = [ca, ...(m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [unb64(a.crt)] : []))].join("");
+      const addresses = (this.o.addresses ?? nodeAddresses)();
+      try {
+        if (!m.token) throw new Error("machine.token is unset: trustd signs only for holders of the join token");
+        const targets = await trustdTargets(asked.config?.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT);
+        const r = await requestNodeCertificate({ targets, token: m.token, ca: cas, hostname: asked.hostname, sans: [...(m.certSANs ?? []), ...addresses], apiPort: this.o.apiPort });
+        // A config applied meanwhile asked again already; this answer is for the old one.
+        if (this.current !== asked || this.stopped) return;
+        this.writePair("cert", "key", { certificate: r.certificate, key: r.key });
+        this.joined = { ca: m.ca.crt, notAfter: r.certificate.notAfter, key: this.joinKey(asked.config, asked.hostname, addresses) };
+        this.failures = 0;
+        this.report({ mode: "worker", signer: "trustd", from: r.from, notAfter: r.certificate.notAfter.toISOString() });
+        this.o.onRenewed?.();
+        const c = r.certificate;
+        // notBefore is back-dated (NOT_BEFORE_SKEW): the life counts from when it was signed.
+        const signed = c.notBefore.getTime() + NOT_BEFORE_SKEW;
+        const half = signed + (c.notAfter.getTime() - signed) / 2;
+        this.scheduleJoin(Math.max(1000, half - Date.now()));
+      } catch (err) {
+        if (this.current !== asked || this.stopped) return;
+        this.failures++;
+        const delay = Math.min(this.o.retryMaxMs ?? 60_000, (this.o.retryMs ?? 2000) * 2 ** Math.min(this.failures - 1, 16));
+        const serving = this.joined ? `serving the certificate trustd signed until ${this.joined.notAfter.toISOString()}` : "serving a self-signed certificate";
+        const reason = err instanceof JoinError || err instanceof Error ? err.message : String(err);
+        this.report({ ...(this.status ?? { mode: "worker", signer: "self-signed", notAfter: "" }), error: `${reason}; ${serving}; next attempt in ${Math.round(delay / 1000)} s` });
+        this.o.onError?.(new Error(`asking trustd for apid's certificate: ${reason}`));
+        this.scheduleJoin(delay);
+      }
+    } finally {
+      this.joining = false;
+      if (this.joinAgain) { this.joinAgain = false; this.scheduleJoin(0); }
+    }
   }
 
   private renew(): void {
@@ -130,7 +236,7 @@ export class ApiCertificates {
     return addressKey((this.o.addresses ?? nodeAddresses)()) !== this.issuedAddresses;
   }
 
-  stop(): void { clearTimeout(this.timer); }
+  stop(): void { this.stopped = true; clearTimeout(this.timer); clearTimeout(this.joinTimer); }
 
   private writePair(cert: keyof typeof FILES, key: keyof typeof FILES, ck: CertAndKey): void {
     // The key first: a reader that sees the new certificate must find its key.

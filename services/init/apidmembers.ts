@@ -1,8 +1,9 @@
 /**
  * The cluster members apid may relay calls to, as init hands them over: a file next to apid's
  * certificates (core/api/members.ts has the format), written before apid starts and again when
- * the config changes, then apid reads it on SIGHUP. Today the config is the only source; when
- * nodes publish their addresses, those entries join the same list.
+ * the config changes or a node joins, then apid reads it on SIGHUP. Two sources: the config (the
+ * control plane's endpoint) and, on a control plane, the workers its trustd signed a certificate
+ * for (they proved the join token; services/init/trustd.ts joinedNodes).
  */
 import { canonicalAddress, formatMembers, type MemberEntry } from "../../core/api/members.ts";
 import { writeAtomic } from "./machine.ts";
@@ -25,4 +26,14 @@ export function configMembers(config: MembersConfig | undefined, peerPort = 5000
 /** Writes the list (atomically; owned by apid when it runs as its own user). */
 export function writeMembers(path: string, entries: readonly MemberEntry[], owner?: { uid: number; gid: number }): void {
   writeAtomic(path, formatMembers(entries), owner);
+}
+
+/** Members that joined through this node's trustd (their apid address, PEER:API_PORT). */
+export function joinedMembers(addresses: readonly string[], peerPort = 50000): MemberEntry[] {
+  const out: MemberEntry[] = [];
+  for (const a of addresses) {
+    const address = canonicalAddress(a, peerPort);
+    if (address) out.push({ address, source: "trustd" });
+  }
+  return out;
 }

@@ -11,8 +11,8 @@ import {
   type RouteStatusSpec, type TimeStatusSpec,
 } from "../../core/netresources/kinds.ts";
 import {
-  HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES,
-  type HostnameSpec, type MachineConfigSpec, type MachineStageSpec, type MachineStatusSpec,
+  API_CERT_STATUS, HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES,
+  type ApiCertStatusSpec, type HostnameSpec, type MachineConfigSpec, type MachineStageSpec, type MachineStatusSpec,
 } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
 
@@ -30,7 +30,7 @@ export const NETWORK_SERVICE = "networkd";
 
 export const machineStatusController: Controller = {
   name: "machine-status",
-  inputs: [kindOf(MACHINE_STAGE), kindOf(MACHINE_CONFIG), SERVICES, NETWORK_STATUSES, TIME_STATUSES],
+  inputs: [kindOf(MACHINE_STAGE), kindOf(MACHINE_CONFIG), SERVICES, NETWORK_STATUSES, TIME_STATUSES, kindOf(API_CERT_STATUS)],
   outputs: [MACHINE_STATUS.type],
   reconcile(ctx) {
     const stageSpec = ctx.get<MachineStageSpec>(MACHINE_STAGE)?.spec;
@@ -55,6 +55,9 @@ export const machineStatusController: Controller = {
       if (!time) unmet.push({ name: "time", reason: "networkd has not published the time status yet" });
       else if (!time.synced && !time.disabled) unmet.push({ name: "time", reason: `not synchronised${time.lastError ? `: ${time.lastError}` : ""}` });
     }
+    // A worker trustd has not signed for: apid serves, but no one can verify it.
+    const cert = ctx.get<ApiCertStatusSpec>(API_CERT_STATUS)?.spec;
+    if (cert?.error) unmet.push({ name: "apid certificate", reason: cert.error });
     if (stage !== "running") unmet.unshift({ name: "stage", reason: `stage is ${stage}` });
     ctx.modify<MachineStatusSpec>(MACHINE_STATUS, () => ({ stage, ready: unmet.length === 0, unmetConditions: unmet }));
   },

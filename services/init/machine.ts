@@ -33,7 +33,7 @@ import { errText, log } from "./log.ts";
 import * as pid1 from "./pid1.ts";
 import { Reaper } from "./reaper.ts";
 import {
-  BOOT_STATUS, HOSTNAME, INIT_STATUS, type BootStatusSpec, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
+  API_CERT_STATUS, type ApiCertStatusSpec, BOOT_STATUS, HOSTNAME, INIT_STATUS, type BootStatusSpec, MACHINE_CONFIG, MACHINE_STAGE, registerInitDefinitions,
   type HostnameSpec, type InitStatusSpec, type MachineConfigSpec, type MachineStageSpec, type Stage,
 } from "./resources.ts";
 import { PreemptedError, Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
@@ -43,8 +43,10 @@ import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
 import { apidService, listenerClosed } from "./apid.ts";
-import { configMembers, writeMembers } from "./apidmembers.ts";
+import { configMembers, joinedMembers, writeMembers } from "./apidmembers.ts";
 import { compactFingerprint, opensslFingerprint } from "../../core/pki/fingerprint.ts";
+import { joinedNodes, trustdSecrets, trustdSecretsPath, trustdService, writeTrustdSecrets, type TrustdPlan } from "./trustd.ts";
+import { TRUSTD_NODES, TRUSTD_STATUSES, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
 
 const SIGHUP = 1;
@@ -81,6 +83,10 @@ export interface MachineOptions {
   startApi?: () => Promise<void> | void;
   /** Run apid (the TCP API) as a service: where it listens, as whom, and how long its certificates live. */
   api?: { listen: string; uid?: number; gid?: number; certLifetimeMs?: number };
+  /** Run trustd (control planes only; skipped on a worker): where it listens, as whom, how long what it signs lives. */
+  trustd?: { listen: string; uid?: number; gid?: number; lifetimeMs?: number };
+  /** Worker: the port trustd listens on at the control planes (default 50001). */
+  trustdPort?: number;
   /** Ends the machine: called after the shutdown/reboot sequence has stopped everything. */
   onPower: (action: PowerRequest) => void;
   /**
@@ -191,6 +197,7 @@ export class Machine {
       for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir })) this.supervisor.add(s);
     }
     if (this.opts.api) this.addApid(this.opts.api);
+    if (this.opts.trustd) this.addTrustd(this.opts.trustd);
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     await this.sequencer.run("boot");
   }
@@ -214,7 +221,15 @@ export class Machine {
         log.info("api certificates renewed; apid reloads them (SIGHUP)");
         this.supervisor.signal("apid", SIGHUP);
       },
-      onError: (err) => log.error(`renewing the api certificates: ${errText(err)}`),
+      onError: (err) => log.error(`api certificates: ${err instanceof Error ? err.message : String(err)}`),
+      trustdPort: this.opts.trustdPort, apiPort: Number(/:(\d+)$/.exec(api.listen)?.[1]) || undefined,
+      onStatus: (spec) => {
+        const before = this.store.get<ApiCertStatusSpec>(API_CERT_STATUS)?.spec;
+        this.store.modify<ApiCertStatusSpec>(API_CERT_STATUS, () => spec, { owner: "init" });
+        // Events on changes of state only, not on each retry of the same failure.
+        if (spec.signer === "trustd" && (before?.signer !== "trustd" || before.error)) this.events.add("apid", `certificate signed by trustd at ${spec.from}, valid until ${spec.notAfter}`);
+        if (spec.error && !before?.error) this.events.add("apid", `trustd has not signed apid's certificate: ${spec.error}`);
+      },
       // No CA vouches for maintenance mode's self-signed certificate: the console says which it is.
       onIssued: (mode, fp) => { if (mode === "maintenance") log.info(`apid: maintenance certificate SHA-256 fingerprint ${opensslFingerprint(fp)} (${compactFingerprint(fp)}); check it with bunkerctl --insecure --fingerprint`); },
     });
@@ -246,10 +261,66 @@ export class Machine {
   /** Next to apid's certificates (the folder ApiCertificates makes, closed to others). */
   private get apidMembersPath(): string { return join(this.opts.runDir, "apid", "members"); }
 
-  /** The cluster members apid may relay to, from the current config; apid reads them on start and SIGHUP. */
+  /**
+   * The cluster members apid may relay to: from the current config, and the workers this node's
+   * trustd signed for (still valid); apid reads them on start and SIGHUP.
+   */
   private writeApidMembers(): void {
     const api = this.opts.api;
-    writeMembers(this.apidMembersPath, configMembers(this.currentConfig()), api?.uid === undefined ? undefined : { uid: api.uid, gid: api.gid ?? api.uid });
+    const entries = [...configMembers(this.currentConfig()), ...joinedMembers(joinedNodes(this.store))];
+    writeMembers(this.apidMembersPath, entries, api?.uid === undefined ? undefined : { uid: api.uid, gid: api.gid ?? api.uid });
+  }
+
+  private trustdPlan: TrustdPlan | undefined;
+  private stopTrustdWatch: (() => void) | undefined;
+
+  private addTrustd(t: NonNullable<MachineOptions["trustd"]>): void {
+    const plan: TrustdPlan = {
+      listen: t.listen, dir: join(this.opts.runDir, "trustd"), socket: this.socketPath, uid: t.uid, gid: t.gid, lifetimeMs: t.lifetimeMs,
+      oomScoreAdj: this.opts.mode === "metal" ? -998 : undefined,
+      current: () => ({ config: this.currentConfig(), hostname: this.hostname() }),
+    };
+    this.trustdPlan = plan;
+    this.supervisor.add(trustdService(plan));
+    // trustd's counts become events: who was refused and why, who got a certificate (no token, no key).
+    let seen = { issued: 0, refused: 0 };
+    this.stopTrustdWatch = this.store.watch(TRUSTD_STATUSES, (ev) => {
+      if (ev.type !== "Created" && ev.type !== "Updated") return;
+      const s = ev.resource.spec as TrustdStatusSpec;
+      if (s.issued < seen.issued || s.refused < seen.refused) seen = { issued: 0, refused: 0 }; // trustd restarted
+      if (s.refused > seen.refused && s.lastRefusal) {
+        const n = s.refused - seen.refused;
+        this.events.add("trustd", `refused ${n === 1 ? "a certificate request" : `${n} certificate requests`} from ${s.lastRefusal.peer}: ${s.lastRefusal.reason}`, { peer: s.lastRefusal.peer, count: n });
+      }
+      if (s.issued > seen.issued && s.lastIssue) {
+        const i = s.lastIssue;
+        this.events.add("trustd", `signed a node certificate for ${i.commonName} (${i.sans.join(", ")}), requested from ${i.peer}, valid until ${i.notAfter}`, { peer: i.peer, sans: i.sans });
+      }
+      seen = { issued: s.issued, refused: s.refused };
+    }, { tailOnly: true });
+    // A worker that joined is a member apid may relay to (`-n WORKER` through this node).
+    const stopNodes = this.store.watch(TRUSTD_NODES, () => {
+      if (this.apidMode === undefined || this.apidMode === "maintenance") return;
+      this.writeApidMembers();
+      this.supervisor.signal("apid", SIGHUP);
+    }, { tailOnly: true });
+    const stopStatus = this.stopTrustdWatch;
+    this.stopTrustdWatch = () => { stopStatus(); stopNodes(); };
+  }
+
+  /** A config was applied: trustd follows it (a new token or CA: new secrets and SIGHUP; a new control plane: it starts). */
+  private refreshTrustd(): void {
+    const plan = this.trustdPlan;
+    if (!plan) return;
+    const state = this.supervisor.status("trustd").state;
+    const secrets = trustdSecrets(plan.current().config, plan.current().hostname);
+    if (typeof secrets === "string") return; // a worker now: trustd stays as it is until the next boot
+    if (state === "Running") {
+      writeTrustdSecrets(trustdSecretsPath(plan), secrets, plan.uid === undefined ? undefined : { uid: plan.uid, gid: plan.gid ?? plan.uid });
+      this.supervisor.signal("trustd", SIGHUP);
+    } else if (state === "Skipped") {
+      this.supervisor.restart("trustd").catch((err) => log.error(`starting trustd: ${errText(err)}`));
+    }
   }
 
   private currentConfig(): Record<string, unknown> | undefined {
@@ -325,6 +396,7 @@ export class Machine {
   stopBackground(): void {
     clearInterval(this.statusTimer);
     this.stopAddressWatch?.();
+    this.stopTrustdWatch?.();
     this.apiCerts?.stop();
     this.runtime.stop();
     this.reaper.stop();
@@ -403,6 +475,7 @@ export class Machine {
             this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
             this.task("config-sysctls", () => this.applyConfigSysctls()),
             this.task("api-certificates", () => this.refreshApid()),
+            this.task("trustd", () => this.refreshTrustd()),
           ] },
           { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
           // A node not yet installed (booted from the ISO, in maintenance mode) given a config

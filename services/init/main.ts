@@ -13,6 +13,7 @@ import type { GrpcServer } from "../../core/grpc/server.ts";
 import { errText, log, logToKernel } from "./log.ts";
 import { watchBanner } from "./banner.ts";
 import { APID_UID } from "./apid.ts";
+import { TRUSTD_UID } from "./trustd.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
 import { existsSync, readFileSync } from "node:fs";
@@ -25,7 +26,8 @@ import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
 
 const HELP = `Usage: bunker init [--mode=metal|container] [--state-dir DIR] [--config FILE]
-                   [--api-listen HOST:PORT] [--services FILE] [--no-table]
+                   [--api-listen HOST:PORT] [--trustd-listen HOST:PORT] [--trustd-port PORT]
+                   [--services FILE] [--no-table]
 
 The machine daemon: boot sequence, service supervisor, resource store and the local API.
 
@@ -39,9 +41,15 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
                      where apid serves the API over mTLS (default 0.0.0.0:50000 on a node; in
                      container mode apid runs only with this flag, as uid 50 under root, else as
                      the current user).
+  --trustd-listen HOST:PORT
+                     where trustd signs joining nodes' certificate requests on a control plane
+                     (default 0.0.0.0:50001 on a node; in container mode trustd runs only with
+                     this flag, as uid 51 under root, else as the current user).
+  --trustd-port PORT container mode: the port a worker asks trustd on, at its cluster endpoint's
+                     host (default 50001, as on a node).
   --cert-lifetime SECONDS
                      container mode: lifetime of apid's certificates (default 24 h; renewed at
-                     half-life), so tests can watch a renewal.
+                     half-life), and of those trustd signs, so tests can watch a renewal.
   --services FILE    container mode: extra services to run (YAML/JSON list), for tests.
   --no-table         container mode: leave out the built-in service table.
   --disk PATH --slot A|B
@@ -71,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
         mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
         services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
         "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
+        "trustd-listen": { type: "string" }, "trustd-port": { type: "string" },
         disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" }, "install-disk": { type: "string" },
         // Test hooks (container mode only): "controller" adds a controller that always throws,
         // "uncaught" throws an uncaught error shortly after boot.
@@ -91,8 +100,8 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
   const faults = args["inject-fault"] ?? [];
   for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"])) {
-    console.error("init: --services, --no-table, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
+  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"] || args["trustd-listen"] || args["trustd-port"])) {
+    console.error("init: --trustd-listen, --trustd-port, --services, --no-table, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
     return 2;
   }
 
@@ -101,10 +110,21 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`init: --api-listen ${JSON.stringify(listen)}: expected HOST:PORT (IPv6 as [::1]:PORT)`);
     return 2;
   }
+  const trustdListen = args["trustd-listen"] ?? (mode === "metal" ? "0.0.0.0:50001" : undefined);
+  if (trustdListen !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(trustdListen)) {
+    console.error(`init: --trustd-listen ${JSON.stringify(trustdListen)}: expected HOST:PORT (IPv6 as [::1]:PORT)`);
+    return 2;
+  }
+  const trustdPort = args["trustd-port"] === undefined ? undefined : Number(args["trustd-port"]);
+  if (trustdPort !== undefined && !(Number.isInteger(trustdPort) && trustdPort > 0 && trustdPort < 65536)) {
+    console.error(`init: --trustd-port ${args["trustd-port"]}: expected a port number`);
+    return 2;
+  }
   const lifetimeS = args["cert-lifetime"] === undefined ? undefined : Number(args["cert-lifetime"]);
   if (lifetimeS !== undefined && !(lifetimeS >= 2)) { console.error(`init: --cert-lifetime ${args["cert-lifetime"]}: expected seconds (at least 2)`); return 2; }
   // apid is unprivileged: uid 50 whenever init may switch users; as init's own user otherwise.
   const apidUid = process.getuid?.() === 0 ? APID_UID : undefined;
+  const trustdUid = process.getuid?.() === 0 ? TRUSTD_UID : undefined;
 
   if ((args.disk === undefined) !== (args.slot === undefined) || (args.slot !== undefined && !isSlot(args.slot))) {
     console.error("init: --disk PATH and --slot A|B go together");
@@ -178,6 +198,9 @@ export async function main(argv: string[]): Promise<number> {
     installFromConfig: args["install-disk"] !== undefined ? resolve(args["install-disk"]) : mode === "metal" && bootedSlot(cmdline) === null,
     noTable: args["no-table"],
     api: listen === undefined ? undefined : { listen, uid: apidUid, gid: apidUid, certLifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
+    // trustd's gid is apid's (API_GROUP): the group of init's socket, where it publishes its status.
+    trustd: trustdListen === undefined ? undefined : { listen: trustdListen, uid: trustdUid, gid: apidUid, lifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
+    trustdPort,
     faultyController: faults.includes("controller"), onPower,
     startApi: async () => {
       const own = process.getuid?.() ?? 0;

@@ -1,5 +1,6 @@
 /** The resource kinds init owns, and their definitions for `get rd` and `get <alias>`. */
 import { definitionOfDefinitions, registerDefinition, type Kind, type ResourceDefinition, type Store } from "../../core/resources/index.ts";
+import { TRUSTD_DEFINITION, TRUSTD_NODES_DEFINITION } from "../../core/api/trustdstatus.ts";
 import { HOSTNAME_STATUS, NETWORK_DEFINITIONS, type HostnameStatusSpec } from "../../core/netresources/kinds.ts";
 
 export const MACHINE_CONFIG = { namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" };
@@ -13,6 +14,8 @@ export const SEQUENCES: Kind = { namespace: "runtime", type: "Sequences.runtime.
 export const INIT_STATUS = { namespace: "runtime", type: "InitStatuses.runtime.bunker.dev", id: "init" };
 /** Where this boot came from: the install disk and slot, the image's version, where the state lives. */
 export const BOOT_STATUS = { namespace: "runtime", type: "BootStatuses.runtime.bunker.dev", id: "boot" };
+/** The certificate apid serves: who signed it, until when, and on a worker why trustd has not signed. */
+export const API_CERT_STATUS = { namespace: "runtime", type: "ApiCertificateStatuses.runtime.bunker.dev", id: "apid" };
 /** The node's hostname, as init sets it (the network kinds are in core/netresources). */
 export const HOSTNAME = HOSTNAME_STATUS;
 
@@ -60,6 +63,16 @@ export interface BootStatusSpec {
   /** What init made of this boot on the disk: confirmed, fell back, or why it could not tell. */
   confirmation: string;
 }
+export interface ApiCertStatusSpec {
+  mode: "maintenance" | "controlplane" | "worker";
+  signer: "cluster CA (this node)" | "trustd" | "self-signed";
+  /** ISO time the served certificate expires. */
+  notAfter: string;
+  /** Worker: the trustd that signed it (host:port). */
+  from?: string;
+  /** Worker: why the last request to trustd failed (each control plane tried, what it said). */
+  error?: string;
+}
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
 export interface SequenceSpec {
   state: "running" | "done" | "failed" | "aborted";
@@ -80,6 +93,8 @@ const defs: ResourceDefinition[] = [
   { type: SEQUENCES.type, aliases: ["sequence", "seq"], namespace: "runtime", columns: [{ name: "STATE", path: "spec.state" }, { name: "PHASE", path: "spec.phase" }] },
   { type: BOOT_STATUS.type, aliases: ["bootstatus", "boot"], namespace: "runtime", columns: [{ name: "SLOT", path: "spec.slot" }, { name: "IMAGE", path: "spec.image" }, { name: "STATE", path: "spec.state" }] },
   { type: INIT_STATUS.type, aliases: ["initstatus"], namespace: "runtime", columns: [{ name: "PID", path: "spec.pid" }, { name: "REAPED", path: "spec.reaped" }] },
+  { type: API_CERT_STATUS.type, aliases: ["apicertificate", "apicert"], namespace: "runtime", columns: [{ name: "SIGNER", path: "spec.signer" }, { name: "NOT-AFTER", path: "spec.notAfter" }, { name: "ERROR", path: "spec.error" }] },
+  TRUSTD_DEFINITION, TRUSTD_NODES_DEFINITION,
   ...NETWORK_DEFINITIONS,
 ];
 

@@ -1,16 +1,14 @@
 /**
  * The services init runs, declared as data. The personalities they start may not be built into
- * this binary yet; such a service is Skipped with the reason rather than failing. apid is
- * declared apart (apid.ts): its arguments and certificates depend on the machine's config.
+ * this binary yet; such a service is Skipped with the reason rather than failing. apid and trustd
+ * are declared apart (apid.ts, trustd.ts): their arguments and secrets depend on the machine's config.
  */
 import { chownSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { findPersonality } from "../personalities.ts";
 import { APID_UID } from "./apid.ts";
-import { resourcePresent } from "./conditions.ts";
 import { selfCommand } from "./children.ts";
-import { MACHINE_CONFIG } from "./resources.ts";
 import type { ServiceSpec } from "./service.ts";
 
 function personalitySkip(name: string): () => string | undefined {
@@ -37,7 +35,6 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
 
 // A service runs this binary with argv0 naming its personality (what `ps` shows); the dispatcher
 // picks the personality from argv0, so the name is not repeated among the arguments.
-  const configured = resourcePresent(store, MACHINE_CONFIG, undefined, "machine config applied");
   const self = selfCommand();
   const root = process.getuid?.() === 0;
   return [
@@ -63,11 +60,6 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
       publishes: NETWORKD_KINDS,
       reads: [NETWORK_CONFIGS],
       stopGraceMs: 10_000,
-    },
-    {
-      id: "trustd", description: "signs certificate requests of joining nodes on TCP 50001",
-      dependsOn: ["networkd"], conditions: [configured], skip: personalitySkip("trustd"),
-      runner: { argv: [...self], argv0: "trustd", uid: 51, gid: 51, noNewPrivs: true, capabilities: [], oomScoreAdj: -998 },
     },
     {
       id: "dashboard", description: "the console dashboard",

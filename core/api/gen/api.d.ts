@@ -2144,4 +2144,62 @@ export namespace bunker {
             }
         }
     }
+
+    namespace security {
+
+        namespace v1 {
+
+            interface ICertificateRequest extends bunker.security.v1.CertificateRequest.$Properties {
+            }
+
+            class CertificateRequest {
+                constructor(properties?: bunker.security.v1.CertificateRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                csr: Uint8Array;
+                apiPort: number;
+                static create(properties: bunker.security.v1.CertificateRequest.$Shape): bunker.security.v1.CertificateRequest & bunker.security.v1.CertificateRequest.$Shape;
+                static create(properties?: bunker.security.v1.CertificateRequest.$Properties): bunker.security.v1.CertificateRequest;
+                static encode(message: bunker.security.v1.CertificateRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.security.v1.CertificateRequest & bunker.security.v1.CertificateRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.security.v1.CertificateRequest;
+                static toObject(message: bunker.security.v1.CertificateRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace CertificateRequest {
+                interface $Properties {
+                    csr?: (Uint8Array|null);
+                    apiPort?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.security.v1.CertificateRequest.$Properties;
+            }
+
+            interface ICertificateResponse extends bunker.security.v1.CertificateResponse.$Properties {
+            }
+
+            class CertificateResponse {
+                constructor(properties?: bunker.security.v1.CertificateResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                ca: Uint8Array;
+                crt: Uint8Array;
+                static create(properties: bunker.security.v1.CertificateResponse.$Shape): bunker.security.v1.CertificateResponse & bunker.security.v1.CertificateResponse.$Shape;
+                static create(properties?: bunker.security.v1.CertificateResponse.$Properties): bunker.security.v1.CertificateResponse;
+                static encode(message: bunker.security.v1.CertificateResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.security.v1.CertificateResponse & bunker.security.v1.CertificateResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.security.v1.CertificateResponse;
+                static toObject(message: bunker.security.v1.CertificateResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace CertificateResponse {
+                interface $Properties {
+                    ca?: (Uint8Array|null);
+                    crt?: (Uint8Array|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.security.v1.CertificateResponse.$Properties;
+            }
+        }
+    }
 }

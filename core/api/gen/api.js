@@ -12916,6 +12916,327 @@ export const bunker = $root.bunker = (() => {
         return resource;
     })();
 
+    bunker.security = (function() {
+
+        const security = {};
+
+        security.v1 = (function() {
+
+            const v1 = {};
+
+            v1.CertificateRequest = (function() {
+
+                const CertificateRequest = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                CertificateRequest.prototype.csr = $util.newBuffer([]);
+                CertificateRequest.prototype.apiPort = 0;
+
+                CertificateRequest.create = function(properties) {
+                    return new CertificateRequest(properties);
+                };
+
+                CertificateRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.csr != null && $Object.hasOwnProperty.call(message, "csr") && message.csr.length)
+                        writer.uint32(10).bytes(message.csr);
+                    if (message.apiPort != null && $Object.hasOwnProperty.call(message, "apiPort") && message.apiPort !== 0)
+                        writer.uint32(16).uint32(message.apiPort);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                CertificateRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.security.v1.CertificateRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.csr = value;
+                                else
+                                    delete message.csr;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.apiPort = value;
+                                else
+                                    delete message.apiPort;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                CertificateRequest.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.security.v1.CertificateRequest)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.security.v1.CertificateRequest: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.security.v1.CertificateRequest();
+                    if (object.csr != null)
+                        if (object.csr.length)
+                            if (typeof object.csr === "string")
+                                $util.base64.decode(object.csr, message.csr = $util.newBuffer($util.base64.length(object.csr)), 0);
+                            else if (object.csr.length >= 0)
+                                message.csr = object.csr;
+                    if (object.apiPort != null)
+                        if ($Number(object.apiPort) !== 0)
+                            message.apiPort = object.apiPort >>> 0;
+                    return message;
+                };
+
+                CertificateRequest.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        if (options.bytes === $String)
+                            object.csr = "";
+                        else {
+                            object.csr = [];
+                            if (options.bytes !== $Array)
+                                object.csr = $util.newBuffer(object.csr);
+                        }
+                        object.apiPort = 0;
+                    }
+                    if (message.csr != null && $Object.hasOwnProperty.call(message, "csr"))
+                        object.csr = options.bytes === $String ? $util.base64.encode(message.csr, 0, message.csr.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.csr) : message.csr;
+                    if (message.apiPort != null && $Object.hasOwnProperty.call(message, "apiPort"))
+                        object.apiPort = message.apiPort;
+                    return object;
+                };
+
+                CertificateRequest.prototype.toJSON = function() {
+                    return CertificateRequest.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return CertificateRequest;
+            })();
+
+            v1.CertificateResponse = (function() {
+
+                const CertificateResponse = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                CertificateResponse.prototype.ca = $util.newBuffer([]);
+                CertificateResponse.prototype.crt = $util.newBuffer([]);
+
+                CertificateResponse.create = function(properties) {
+                    return new CertificateResponse(properties);
+                };
+
+                CertificateResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.ca != null && $Object.hasOwnProperty.call(message, "ca") && message.ca.length)
+                        writer.uint32(10).bytes(message.ca);
+                    if (message.crt != null && $Object.hasOwnProperty.call(message, "crt") && message.crt.length)
+                        writer.uint32(18).bytes(message.crt);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                CertificateResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.security.v1.CertificateResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.ca = value;
+                                else
+                                    delete message.ca;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.crt = value;
+                                else
+                                    delete message.crt;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                CertificateResponse.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.security.v1.CertificateResponse)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.security.v1.CertificateResponse: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.security.v1.CertificateResponse();
+                    if (object.ca != null)
+                        if (object.ca.length)
+                            if (typeof object.ca === "string")
+                                $util.base64.decode(object.ca, message.ca = $util.newBuffer($util.base64.length(object.ca)), 0);
+                            else if (object.ca.length >= 0)
+                                message.ca = object.ca;
+                    if (object.crt != null)
+                        if (object.crt.length)
+                            if (typeof object.crt === "string")
+                                $util.base64.decode(object.crt, message.crt = $util.newBuffer($util.base64.length(object.crt)), 0);
+                            else if (object.crt.length >= 0)
+                                message.crt = object.crt;
+                    return message;
+                };
+
+                CertificateResponse.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        if (options.bytes === $String)
+                            object.ca = "";
+                        else {
+                            object.ca = [];
+                            if (options.bytes !== $Array)
+                                object.ca = $util.newBuffer(object.ca);
+                        }
+                        if (options.bytes === $String)
+                            object.crt = "";
+                        else {
+                            object.crt = [];
+                            if (options.bytes !== $Array)
+                                object.crt = $util.newBuffer(object.crt);
+                        }
+                    }
+                    if (message.ca != null && $Object.hasOwnProperty.call(message, "ca"))
+                        object.ca = options.bytes === $String ? $util.base64.encode(message.ca, 0, message.ca.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.ca) : message.ca;
+                    if (message.crt != null && $Object.hasOwnProperty.call(message, "crt"))
+                        object.crt = options.bytes === $String ? $util.base64.encode(message.crt, 0, message.crt.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.crt) : message.crt;
+                    return object;
+                };
+
+                CertificateResponse.prototype.toJSON = function() {
+                    return CertificateResponse.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return CertificateResponse;
+            })();
+
+            return v1;
+        })();
+
+        return security;
+    })();
+
     return bunker;
 })();
 

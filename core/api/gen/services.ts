@@ -143,6 +143,14 @@ export const ResourceService = {
   } as Method<bunker.resource.v1.WatchRequest.$Properties, bunker.resource.v1.WatchEvent.$Properties, true>,
 } as const;
 
+/** bunker.security.v1.SecurityService: 1 methods. */
+export const SecurityService = {
+  Certificate: {
+    path: "/bunker.security.v1.SecurityService/Certificate", service: "bunker.security.v1.SecurityService", name: "Certificate", responseStream: false,
+    requestType: bunker.security.v1.CertificateRequest, responseType: bunker.security.v1.CertificateResponse,
+  } as Method<bunker.security.v1.CertificateRequest.$Properties, bunker.security.v1.CertificateResponse.$Properties, false>,
+} as const;
+
 /** Every method of the API (what apid serves), keyed by path. */
 export const allMethods: ReadonlyMap<string, AnyMethod> = new Map(
   [...Object.values(MachineService), ...Object.values(ResourceService)].map((m): [string, AnyMethod] => [m.path, m]),
@@ -151,4 +159,9 @@ export const allMethods: ReadonlyMap<string, AnyMethod> = new Map(
 /** Methods of bunker.internal services: init's local socket only, never through apid. */
 export const internalMethods: ReadonlyMap<string, AnyMethod> = new Map(
   [...Object.values(ResourcePublisher)].map((m): [string, AnyMethod] => [m.path, m]),
+);
+
+/** Methods of bunker.security: trustd's port only, never through apid. */
+export const trustdMethods: ReadonlyMap<string, AnyMethod> = new Map(
+  [...Object.values(SecurityService)].map((m): [string, AnyMethod] => [m.path, m]),
 );

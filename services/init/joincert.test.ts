@@ -1,0 +1,74 @@
+/** A worker's apid certificate from an in-process trustd over real TLS: joined, refused, unreachable. */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SecurityService } from "../../core/api/gen/services.ts";
+import { GrpcServer } from "../../core/grpc/server.ts";
+import { issueLeaf, newClusterCA, toPemPair } from "../../core/pki/issue.ts";
+import { privateKeyPem } from "../../core/pki/keys.ts";
+import { certificatePem, checkIssuedBy, loadCertificate } from "../../core/pki/x509.ts";
+import { Trustd } from "../trustd/server.ts";
+import { ApiCertificates } from "./apicerts.ts";
+import type { ApiCertStatusSpec } from "./resources.ts";
+
+const TOKEN = "abcdef.0123456789abcdef";
+const ca = newClusterCA();
+const dir = mkdtempSync(join(tmpdir(), "bunker-joincert-"));
+const server = new GrpcServer();
+server.handle(SecurityService.Certificate, new Trustd({ secrets: { ca: toPemPair(ca), token: TOKEN, reserved: [], hostname: "cp", sans: [] } }).certificate);
+const serving = issueLeaf(ca, { commonName: "cp", sans: ["127.0.0.1"], lifetime: 3600_000, usage: ["serverAuth"] });
+const { port } = await server.listenTls({ host: "127.0.0.1", port: 0, cert: certificatePem(serving.certificate), key: privateKeyPem(serving.key), requireClientCert: false });
+afterAll(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+const config = (token: string, endpointPort = port) => ({
+  machine: { type: "worker", token, ca: { crt: b64(certificatePem(ca.certificate)) } },
+  cluster: { controlPlane: { endpoint: `https://127.0.0.1:${endpointPort}` } },
+});
+
+async function until<T>(f: () => T | undefined, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error("not within the time");
+    await Bun.sleep(20);
+  }
+}
+
+test("a worker serves self-signed at first, then the certificate trustd signed for its own key, and reloads apid", async () => {
+  const statuses: ApiCertStatusSpec[] = [];
+  let reloads = 0;
+  const certs = new ApiCertificates({ dir: join(dir, "a"), addresses: () => ["127.0.0.1"], trustdPort: port, onStatus: (s) => statuses.push(s), onRenewed: () => reloads++ });
+  try {
+    expect(certs.issue(config(TOKEN), "worker-1")).toBe("worker");
+    expect(statuses[0]).toMatchObject({ mode: "worker", signer: "self-signed" });
+    await until(() => (reloads > 0 ? true : undefined));
+    expect(statuses.at(-1)).toMatchObject({ signer: "trustd", from: `127.0.0.1:${port}` });
+    const crt = loadCertificate(readFileSync(certs.path("cert"), "utf8"));
+    expect(checkIssuedBy(crt, ca.certificate)).toEqual([]);
+    expect(crt.extensions.altNames.dns).toContain("worker-1");
+    // apid restarting (its pre-start issues again) keeps the signed certificate and asks nothing.
+    certs.issue(config(TOKEN), "worker-1");
+    expect(readFileSync(certs.path("cert"), "utf8")).toBe(certificatePem(crt));
+  } finally {
+    certs.stop();
+  }
+});
+
+test("a wrong token: the status names the control plane and why, and the current certificate stays", async () => {
+  const statuses: ApiCertStatusSpec[] = [];
+  const certs = new ApiCertificates({ dir: join(dir, "b"), addresses: () => ["127.0.0.1"], trustdPort: port, retryMs: 50, retryMaxMs: 100, onStatus: (s) => statuses.push(s), onError: () => {} });
+  try {
+    certs.issue(config("abcdef.wrongwrongwrongw"), "worker-2");
+    const before = readFileSync(certs.path("cert"), "utf8");
+    const refused = await until(() => statuses.find((s) => s.error));
+    expect(refused.error).toContain(`trustd at 127.0.0.1:${port}: UNAUTHENTICATED: wrong join token`);
+    expect(refused.error).toContain("serving a self-signed certificate");
+    expect(refused.error).not.toContain("wrongwrong");
+    expect(readFileSync(certs.path("cert"), "utf8")).toBe(before);
+  } finally {
+    certs.stop();
+  }
+});
