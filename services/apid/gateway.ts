@@ -163,23 +163,12 @@ export class Gateway {
     this.peers.close();
   }
 
-  /** The role check from the peer and headers alone, before the body is read (admit() checks again). */
-  private preBody(ctx: CallContext): void {
-    const maintenance = this.o.maintenance === true;
-    const caller = identify(ctx, maintenance);
-    if ("error" in caller) throw caller.error;
-    const decision = maintenance ? authorizeMaintenance(ctx.method.path) : authorize(ctx.method.path, caller.roles);
-    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason);
-    // A relay to a non-member is refused here too, before the body.
-    const node = ctx.metadata.node;
-    if (typeof node === "string" && node !== "" && !maintenance && !this.isSelf(node)) this.memberAddress(node);
-  }
-
   /**
-   * Checks the caller; returns where the call goes and the options to call it with. Throws the
-   * refusal. A relayed call holds its member connection until `release()`.
+   * The caller, checked from the peer and headers alone: its certificate, the role table (or the
+   * maintenance table), and a `node` that must be a member. It runs before the body is read (the
+   * server's authorize hook) and again in admit(); returns the caller, throws the refusal.
    */
-  private admit(ctx: CallContext): { target: GrpcClient; opts: CallOptions; relay?: Relay } {
+  private preBody(ctx: CallContext): { roles: Role[]; identity: string; remote?: string } {
     const maintenance = this.o.maintenance === true;
     const caller = identify(ctx, maintenance);
     if ("error" in caller) throw caller.error;
@@ -190,6 +179,18 @@ export class Gateway {
     if (remote && maintenance) {
       throw new GrpcError(Status.PERMISSION_DENIED, "a node in maintenance mode does not proxy to other nodes");
     }
+    if (remote && !this.isSelf(remote)) this.memberAddress(remote);
+    return { ...caller, remote };
+  }
+
+  /**
+   * Checks the caller; returns where the call goes and the options to call it with. Throws the
+   * refusal. A relayed call holds its member connection until `release()`.
+   */
+  private admit(ctx: CallContext): { target: GrpcClient; opts: CallOptions; relay?: Relay } {
+    const maintenance = this.o.maintenance === true;
+    const caller = this.preBody(ctx);
+    const remote = caller.remote;
     const metadata: Metadata = {};
     for (const [k, v] of Object.entries(ctx.metadata)) if (!k.startsWith("x-bunker-") && k !== "node") metadata[k] = v;
     metadata[ROLES_HEADER] = formatRoleList(caller.roles);
