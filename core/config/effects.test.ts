@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { APPLY_EFFECTS, applyEffect, planApply, splitPath } from "./effects.ts";
+import { fieldReference } from "./reference.ts";
 import { formatPath } from "./problem.ts";
 import { loadConfig } from "./load.ts";
 import { fixture } from "./testdata/fixtures.ts";
@@ -52,4 +53,15 @@ test("planApply lists each changed path with its effect; any reboot makes the wh
   expect(plan.effect).toBe("reboot");
   expect(plan.changes).toContainEqual({ path: "machine.files[0].content", effect: "reboot" });
   expect(plan.changes).toContainEqual({ path: "machine.install", effect: "live" });
+});
+
+test("every setting of the schema has its own rule, and every rule names a field of the schema", () => {
+  const fields = new Set(fieldReference().map((r) => r.path));
+  // The top-level keys and each section of machine and cluster: a new one must be decided here.
+  const settings = [...fields].filter((p) => /^[^.[\]]+$/.test(p) || /^(machine|cluster)\.[^.[\]]+$/.test(p));
+  const ruled = new Set(APPLY_EFFECTS.map((r) => r.path));
+  expect(settings.filter((p) => !ruled.has(p))).toEqual([]);
+  expect([...ruled].filter((p) => !fields.has(p))).toEqual([]);
+  // Every field's effect comes from a rule written for it or for a section above it.
+  for (const f of fields) expect(APPLY_EFFECTS.some((r) => f === r.path || f.startsWith(`${r.path}.`) || f.startsWith(`${r.path}[]`))).toBe(true);
 });

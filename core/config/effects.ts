@@ -1,7 +1,14 @@
 /**
- * Which config changes apply live and which need a reboot: the API's dry-run reports this for
- * each changed path, and docs/config.md lists it. The most specific rule wins; a path no rule
- * names needs a reboot, the safe answer.
+ * Which config changes apply live and which need a reboot: the one table. The node's apply-config
+ * decides from it (services/init/configdiff.ts: `--mode live` refuses a reboot change, `auto`
+ * reboots for one), the API's dry-run reports it, and docs/config.md is generated from it. The most
+ * specific rule wins; a path no rule names needs a reboot, the safe answer.
+ *
+ * "live" must be true of the running node: what the apply-config sequence re-does at once
+ * (services/init/machine.ts): the MachineConfig resource (networkd's config and the hostname
+ * follow it), the config's sysctls, apid's certificates, trust and members (new files, SIGHUP),
+ * trustd's secrets (SIGHUP), and whatever reads the config when it is used (the install, client
+ * credentials). Anything else takes effect, if at all, at the next boot.
  */
 import { formatPath, type PathSegment } from "./problem.ts";
 
@@ -10,23 +17,28 @@ export type ApplyEffect = "live" | "reboot";
 /** Path patterns (`*` matches one key or index) and their effect, with the reason for docs. */
 export const APPLY_EFFECTS: readonly { path: string; effect: ApplyEffect; why: string }[] = [
   { path: "version", effect: "reboot", why: "the format of the whole document" },
-  { path: "debug", effect: "reboot", why: "services read it when they start" },
+  { path: "debug", effect: "reboot", why: "no running service follows it; the console's log level comes from the kernel command line (`debug`, `loglevel=`)" },
   { path: "machine", effect: "reboot", why: "default for machine settings" },
-  { path: "machine.type", effect: "reboot", why: "changes which services run" },
-  { path: "machine.token", effect: "live", why: "trustd checks the current token on each request" },
+  { path: "machine.type", effect: "reboot", why: "changes which services run (trustd runs only on a control plane)" },
+  { path: "machine.token", effect: "live", why: "trustd gets new secrets and reloads them (SIGHUP); a worker asks trustd for its certificate again with the new token" },
   { path: "machine.ca", effect: "live", why: "init re-issues the API certificates from it and apid reloads them; open connections keep theirs (rotate-ca relies on it)" },
-  { path: "machine.acceptedCAs", effect: "live", why: "the API reloads its trust pool" },
-  { path: "machine.certSANs", effect: "live", why: "the node certificate is re-issued and swapped in without dropping the API" },
-  { path: "machine.network", effect: "live", why: "networkd reconciles links, addresses and routes" },
-  { path: "machine.install", effect: "live", why: "used only by the next install or upgrade" },
-  { path: "machine.install.extraKernelArgs", effect: "reboot", why: "written to the boot entry; the running kernel keeps its arguments" },
-  { path: "machine.time", effect: "live", why: "the time service restarts with the new servers" },
+  { path: "machine.acceptedCAs", effect: "live", why: "apid's trust file is rewritten and apid reloads it (SIGHUP); trustd's secrets follow (rotate-ca relies on it)" },
+  { path: "machine.certSANs", effect: "live", why: "the node certificate is re-issued with the new names and apid reloads it (SIGHUP) without dropping the API" },
+  { path: "machine.network", effect: "live", why: "networkd reconciles links, addresses, routes and the hostname from the new config at once" },
+  { path: "machine.install", effect: "live", why: "nothing running uses it: the next install or upgrade reads the config then" },
+  { path: "machine.install.extraKernelArgs", effect: "reboot", why: "for the boot entry; the running kernel keeps its arguments" },
+  { path: "machine.time", effect: "live", why: "networkd takes the new time section from the same config it reconciles" },
   { path: "machine.sysctls", effect: "live", why: "written to /proc/sys at once" },
-  { path: "machine.files", effect: "reboot", why: "files are written once, early at boot" },
+  { path: "machine.files", effect: "reboot", why: "files are written at boot, not while running" },
   { path: "machine.kernel", effect: "reboot", why: "kernel arguments take effect at the next boot" },
-  { path: "machine.logging", effect: "live", why: "log senders are reconfigured in place" },
-  { path: "cluster", effect: "reboot", why: "cluster identity and secrets are read at boot" },
-  { path: "cluster.controlPlane.endpoint", effect: "live", why: "clients dial the new endpoint on their next connection" },
+  { path: "machine.logging", effect: "reboot", why: "no running service is reconfigured by it; log destinations are set up at boot" },
+  { path: "cluster", effect: "reboot", why: "default for cluster settings" },
+  { path: "cluster.id", effect: "reboot", why: "the cluster's identity: nothing running follows a change" },
+  { path: "cluster.secret", effect: "reboot", why: "shared by the cluster's nodes; nothing running follows a change" },
+  { path: "cluster.clusterName", effect: "live", why: "read when client credentials are made (their context name)" },
+  { path: "cluster.controlPlane", effect: "reboot", why: "default for the control plane settings" },
+  { path: "cluster.controlPlane.endpoint", effect: "live", why: "apid's certificate, members and trustd's reserved names are redone from it at once; client credentials made from now on name it" },
+  { path: "cluster.etcd", effect: "reboot", why: "for etcd, which reads its CA when it starts" },
 ];
 
 /** "machine.network.interfaces[1].mtu" or segments -> ["machine", "network", "interfaces", 1, "mtu"]. */

@@ -1,5 +1,52 @@
 import type { Command } from "./command.ts";
 import { commands } from "./commands.ts";
+import { CONNECT_OPTIONS } from "./client/remote.ts";
+import { closest } from "../../core/config/suggest.ts";
+
+/**
+ * Flags a command takes wherever they stand, also before its name (`bunkerctl -n NODE version`,
+ * as talosctl and kubectl users write it): the connection flags and -o. They are handed to the
+ * command with its own arguments, so its parser checks them (a command without -n refuses it).
+ */
+const GLOBAL_FLAGS: Record<string, { type: "string" | "boolean"; short?: string }> = { ...CONNECT_OPTIONS, output: { type: "string", short: "o" } };
+
+/** Splits the global flags written before the command (with their values) from the words after them. */
+export function leadingGlobalFlags(argv: string[]): { flags: string[]; words: string[] } {
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i]!;
+    let name: string | undefined;
+    let inline = false;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      inline = eq >= 0;
+    } else if (/^-[A-Za-z]/.test(a)) {
+      name = Object.keys(GLOBAL_FLAGS).find((k) => GLOBAL_FLAGS[k]!.short === a[1]);
+      inline = a.length > 2;
+    }
+    const spec = name === undefined || !Object.hasOwn(GLOBAL_FLAGS, name) ? undefined : GLOBAL_FLAGS[name];
+    if (!spec) break;
+    i += spec.type === "string" && !inline ? 2 : 1;
+  }
+  return { flags: argv.slice(0, i), words: argv.slice(i) };
+}
+
+const GLOBAL_LIST = Object.entries(GLOBAL_FLAGS).map(([k, o]) => (o.short ? `-${o.short}/--${k}` : `--${k}`)).join(", ");
+
+/** Why `words` name no command, in a line or two: the nearest command when one is close. */
+export function unknownCommand(words: string[]): string {
+  const more = "(bunkerctl --help lists the commands)";
+  const first = words[0]!;
+  if (first.startsWith("-")) {
+    return `bunkerctl: "${first}" is not a global flag (${GLOBAL_LIST}): write it after the command\n${more}`;
+  }
+  const group = commands.filter((c) => c.path[0] === first && c.path.length > 1);
+  const [said, near] = group.length > 0 && words.length > 1
+    ? [`${first} ${words[1]}`, closest(words[1]!, group.map((c) => c.path[1]!))?.replace(/^/, `${first} `)]
+    : [first, closest(first, [...new Set(commands.map((c) => c.path[0]!))])];
+  return `bunkerctl: unknown command "${said}"${near ? `: did you mean "${near}"?` : ""}\n${more}`;
+}
 
 function usage(list: Command[]): string {
   const names = list.map((c) => c.path.join(" "));
@@ -27,23 +74,23 @@ export function resolveCommand(argv: string[]): { cmd: Command; rest: string[] }
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+  const { flags, words } = leadingGlobalFlags(argv);
+  if (words.length === 0 || words[0] === "--help" || words[0] === "-h" || words[0] === "help") {
     console.log(usage(commands));
-    return argv.length === 0 ? 2 : 0;
+    return words.length === 0 ? 2 : 0;
   }
-  const found = resolveCommand(argv);
+  const found = resolveCommand(words);
   if (!found) {
     // A group word alone (`bunkerctl gen`) lists what it holds.
-    const group = commands.filter((c) => c.path[0] === argv[0]);
-    if (group.length > 0) {
+    const group = commands.filter((c) => c.path[0] === words[0]);
+    if (group.length > 0 && (words.length === 1 || words[1]!.startsWith("-"))) {
       console.log(usage(group));
-      return argv.length > 1 ? 2 : 0;
+      return words.length === 1 || words[1] === "--help" || words[1] === "-h" ? 0 : 2;
     }
-    console.error(`bunkerctl: unknown command "${argv.join(" ")}"\n`);
-    console.error(usage(commands));
+    console.error(unknownCommand(words));
     return 2;
   }
-  const code = await found.cmd.run(found.rest);
+  const code = await found.cmd.run([...flags, ...found.rest]);
   // The runtime can keep the socket of a connection the node never answered (a peer that took
   // TCP but never finished TLS) open after the client closed it; a command is over when it
   // returns, so leave then even if such a handle remains. Unref'd: an idle process exits first.

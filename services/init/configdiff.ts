@@ -1,15 +1,12 @@
 /**
  * What an apply-config would change: the config's leaves compared by dotted path, and whether
- * each change can be applied to the running node (live) or needs a reboot. Only what init applies
- * live today is live: the hostname and sysctls. Everything else waits for a reboot.
+ * each change can be applied to the running node (live) or needs a reboot. The decision is
+ * core/config/effects.ts's table, the same one docs/config.md shows: init must not have a second.
  */
+import { applyEffect } from "../../core/config/effects.ts";
+
 export type ChangeKind = "added" | "removed" | "changed";
 export interface ConfigChange { path: string; kind: ChangeKind; live: boolean }
-
-// machine.network and machine.time: networkd watches its config and reconciles at once.
-// machine.ca and machine.acceptedCAs: the apply re-issues apid's certificates and trust file
-// and apid reloads them (SIGHUP), which is what `bunkerctl rotate-ca` steps through.
-const LIVE_PREFIXES = ["machine.network", "machine.time", "machine.sysctls", "machine.ca", "machine.acceptedCAs", "debug"];
 
 function flatten(v: unknown, prefix: string, out: Map<string, string>): void {
   if (v !== null && typeof v === "object" && !Array.isArray(v)) {
@@ -22,8 +19,13 @@ function flatten(v: unknown, prefix: string, out: Map<string, string>): void {
   out.set(prefix, JSON.stringify(v));
 }
 
+/**
+ * Whether a change at the dotted `path` applies live. A sysctl's name has dots of its own
+ * ("machine.sysctls.net.ipv4.ip_forward"): the table's rules match by prefix, so the extra keys
+ * only make the path longer below its rule.
+ */
 export function isLive(path: string): boolean {
-  return LIVE_PREFIXES.some((p) => path === p || path.startsWith(`${p}.`));
+  return applyEffect(path.split(".")) === "live";
 }
 
 export function diffConfigs(oldCfg: Record<string, unknown> | undefined, newCfg: Record<string, unknown>): ConfigChange[] {

@@ -24,11 +24,11 @@ import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { rejection } from "../../../test/lib/rejection.ts";
 
-/** A valid worker config, and the same with a hostname (applies live) or another disk (needs a reboot). */
+/** A valid worker config, and the same with a hostname (applies live) or another cluster secret (needs a reboot). */
 const worker = fixture("worker.yaml");
 const withHostname = (h: string, text = worker) => edit(text, "  network:\n", `  network:\n    hostname: ${h}\n`);
-const withDisk = (text = worker) => edit(text, 'model: "QEMU*"', 'model: "VIRTIO*"');
-const DISK_PATH = "machine.install.diskSelector.model";
+const withSecret = (text = worker) => edit(text, "secret: ZSQRDlAxLSw4TsNxYzfEZdNERLQFc7MNcssRSWwKDrI=", "secret: c2Vjb25kIHNlY3JldCBvZiB0aGlydHktdHdvIGJ5dGU=");
+const REBOOT_PATH = "cluster.secret";
 
 const APID_UID = 50;
 let dir = "";
@@ -134,17 +134,17 @@ test("errors carry their gRPC status: bad config, unknown type, busy-free refusa
 test("apply-config modes: dry run lists changes, live refuses reboot-only changes, staged only saves", async () => {
   await apply(worker);
   const hostOnly = withHostname("web1");
-  const disk = withDisk();
+  const rebootOnly = withSecret();
   expect(await apply(hostOnly, { dryRun: true })).toMatchObject({
     mode: M.APPLY_MODE_LIVE, changes: [{ path: "machine.network.hostname", kind: "added", effect: bunker.machine.v1.ChangeEffect.CHANGE_EFFECT_LIVE }],
   });
   // The diff is of the configs as the node holds them (defaults filled in), with secrets redacted.
   expect((await apply(hostOnly, { dryRun: true })).diff).toBe("--- current\n+++ new\n@@ -9,4 +9,5 @@\n   certSANs: []\n   network:\n+    hostname: web1\n     interfaces:\n       - interface: eth0\n");
   expect((await apply(hostOnly, { dryRun: true })).diff).not.toContain("abcdef.0123456789abcdef");
-  expect(await apply(disk, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
-  expect((await rejection(apply(disk, { mode: M.APPLY_MODE_LIVE }))).message).toMatch(`these changes need a reboot: ${DISK_PATH}`);
-  expect(await apply(disk, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
-  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(disk);
+  expect(await apply(rebootOnly, { dryRun: true })).toMatchObject({ mode: M.APPLY_MODE_REBOOT });
+  expect((await rejection(apply(rebootOnly, { mode: M.APPLY_MODE_LIVE }))).message).toMatch(`these changes need a reboot: ${REBOOT_PATH}`);
+  expect(await apply(rebootOnly, { mode: M.APPLY_MODE_STAGED })).toMatchObject({ mode: M.APPLY_MODE_STAGED });
+  expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(rebootOnly);
   expect((await client.unary(MachineService.Hostname, {})).hostname).not.toBe("web1");
   expect(await apply(hostOnly)).toMatchObject({ mode: M.APPLY_MODE_LIVE });
   expect((await client.unary(MachineService.Hostname, {})).hostname).toBe("web1");
@@ -175,10 +175,10 @@ test("the gRPC contract adapters answer with messages that survive protobuf enco
   }, ctx));
   // LIVE is enum value 0, the default, so it is not on the wire; REBOOT is.
   expect(dry).toMatchObject({ mode: "APPLY_MODE_LIVE", changes: [{ path: "machine.network.hostname", kind: "changed" }] });
-  const dryDisk = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
-    data: enc(withDisk(withHostname("web1"))), dryRun: true,
+  const dryReboot = roundTrip(MachineService.ApplyConfiguration.responseType, await msvc.ApplyConfiguration({
+    data: enc(withSecret(withHostname("web1"))), dryRun: true,
   }, ctx));
-  expect(dryDisk).toMatchObject({ mode: "APPLY_MODE_REBOOT", changes: [{ path: DISK_PATH, kind: "changed", effect: "CHANGE_EFFECT_REBOOT" }] });
+  expect(dryReboot).toMatchObject({ mode: "APPLY_MODE_REBOOT", changes: [{ path: REBOOT_PATH, kind: "changed", effect: "CHANGE_EFFECT_REBOOT" }] });
 
   const got = roundTrip(ResourceService.Get.responseType, await rsvc.Get({ type: "svc", id: "echo" }, ctx)) as { resource: { metadata: { version: string | number; created: string | number }; specJson: string }; definition: { aliases: string[] } };
   expect(JSON.parse(got.resource.specJson).state).toBe("Running");
@@ -280,7 +280,7 @@ test("apply-config mode try: applied now, reverted at the deadline unless confir
   expect(await hostname()).toBe("kept");
   expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withHostname("kept"));
   // A change that needs a reboot cannot be tried.
-  expect((await rejection(apply(withDisk(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never))).message).toMatch(`mode try: these changes need a reboot: ${DISK_PATH}`);
+  expect((await rejection(apply(withSecret(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never))).message).toMatch(`mode try: these changes need a reboot: ${REBOOT_PATH}`);
 }, 20_000);
 
 const root = process.getuid?.() === 0;
