@@ -168,7 +168,7 @@ export class Gateway {
    * maintenance table), and a `node` that must be a member. It runs before the body is read (the
    * server's authorize hook) and again in admit(); returns the caller, throws the refusal.
    */
-  private preBody(ctx: CallContext): { roles: Role[]; identity: string; remote?: string } {
+  private preBody(ctx: CallContext): { roles: Role[]; identity: string; relayTo?: string } {
     const maintenance = this.o.maintenance === true;
     const caller = identify(ctx, maintenance);
     if ("error" in caller) throw caller.error;
@@ -179,8 +179,10 @@ export class Gateway {
     if (remote && maintenance) {
       throw new GrpcError(Status.PERMISSION_DENIED, "a node in maintenance mode does not proxy to other nodes");
     }
-    if (remote && !this.isSelf(remote)) this.memberAddress(remote);
-    return { ...caller, remote };
+    // A `node` naming this apid itself is served here; any other must be a member.
+    const relayTo = remote && !this.isSelf(remote) ? remote : undefined;
+    if (relayTo) this.memberAddress(relayTo);
+    return { ...caller, relayTo };
   }
 
   /**
@@ -190,13 +192,12 @@ export class Gateway {
   private admit(ctx: CallContext): { target: GrpcClient; opts: CallOptions; relay?: Relay } {
     const maintenance = this.o.maintenance === true;
     const caller = this.preBody(ctx);
-    const remote = caller.remote;
     const metadata: Metadata = {};
     for (const [k, v] of Object.entries(ctx.metadata)) if (!k.startsWith("x-bunker-") && k !== "node") metadata[k] = v;
     metadata[ROLES_HEADER] = formatRoleList(caller.roles);
     metadata[IDENTITY_HEADER] = caller.identity.replace(/[^\x20-\x7e]/g, "?");
     if (maintenance) metadata[MAINTENANCE_HEADER] = "1";
-    const relay = remote && !this.isSelf(remote) ? this.relayTo(remote) : undefined;
+    const relay = caller.relayTo ? this.relayTo(caller.relayTo) : undefined;
     return {
       target: relay?.client ?? this.backend,
       relay,

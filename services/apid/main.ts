@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseMembers } from "../../core/api/members.ts";
 import { Gateway } from "./gateway.ts";
+import { parseListen } from "../../core/api/listen.ts";
 
 const HELP = `Usage: apid --cert FILE --key FILE --ca FILE [--accepted-ca FILE]... --backend SOCKET
             [--listen HOST:PORT] [--peer-port PORT] [--client-cert FILE --client-key FILE]
@@ -23,13 +24,6 @@ applies the caller's roles. Only members of the cluster are relayed to: the HOST
 
 SIGHUP re-reads every certificate and key file and the member list: renewed certificates
 apply to new connections while open streams continue. SIGTERM stops.`;
-
-function parseListen(s: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
-  const port = Number(m?.[2]);
-  if (!m || !(port > 0 && port < 65536)) throw new Error(`--listen ${JSON.stringify(s)}: expected HOST:PORT`);
-  return { host: m[1] || "0.0.0.0", port };
-}
 
 // Longer than init waits for the listener to close after the first config (3 s): the apply that
 // left maintenance mode answers through this apid while it shuts down, so its grace must outlast

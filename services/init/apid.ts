@@ -9,6 +9,7 @@ import { findPersonality } from "../personalities.ts";
 import { selfCommand } from "./children.ts";
 import type { ApiCertificates, ApidMode } from "./apicerts.ts";
 import type { ServiceSpec } from "./service.ts";
+import { parseListen } from "../../core/api/listen.ts";
 
 /** apid's uid and gid on a node (the rootfs passwd names it `apid`). */
 export const APID_UID = 50;
@@ -73,10 +74,10 @@ export function apidService(p: ApidPlan): ServiceSpec {
  * certificate has stopped by the time the caller learns the config was taken.
  */
 export async function listenerClosed(listen: string, pid: number | undefined, timeoutMs: number): Promise<"closed" | "exited" | "timeout"> {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen);
-  if (!m) return "closed";
-  const host = m[1] === "" || m[1] === "0.0.0.0" ? "127.0.0.1" : m[1] === "::" ? "::1" : m[1]!;
-  const port = Number(m[2]);
+  let addr: { host: string; port: number };
+  try { addr = parseListen(listen); } catch { return "closed"; } // apid could not have listened there
+  const host = addr.host === "0.0.0.0" ? "127.0.0.1" : addr.host === "::" ? "::1" : addr.host;
+  const port = addr.port;
   const alive = () => {
     if (pid === undefined) return false;
     try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; }

@@ -10,11 +10,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Label } from "../../core/disklayout/plan.ts";
 import { downloadImage, ImageError } from "../../core/install/download.ts";
-import type { Slot } from "../../core/install/grub.ts";
+import { otherSlot, type Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
 import { belowFloor, floorOf, raiseFloorOf, slotSecurityVersion } from "../../core/install/antirollback.ts";
-import { otherSlot } from "../../core/install/grub.ts";
 import { securityVersionOf } from "../../core/image/manifest.ts";
 import { mountVolume } from "../../core/install/volume.ts";
 import { confirmSlot } from "./bootslot.ts";
@@ -221,7 +220,7 @@ export class Machine {
         log.info("api certificates renewed; apid reloads them (SIGHUP)");
         this.supervisor.signal("apid", SIGHUP);
       },
-      onError: (err) => log.error(`api certificates: ${err instanceof Error ? err.message : String(err)}`),
+      onError: (err) => log.error(`api certificates: ${errText(err)}`),
       trustdPort: this.opts.trustdPort, apiPort: Number(/:(\d+)$/.exec(api.listen)?.[1]) || undefined,
       onStatus: (spec) => {
         const before = this.store.get<ApiCertStatusSpec>(API_CERT_STATUS)?.spec;
@@ -313,7 +312,8 @@ export class Machine {
     const plan = this.trustdPlan;
     if (!plan) return;
     const state = this.supervisor.status("trustd").state;
-    const secrets = trustdSecrets(plan.current().config, plan.current().hostname);
+    const { config, hostname } = plan.current();
+    const secrets = trustdSecrets(config, hostname);
     if (typeof secrets === "string") return; // a worker now: trustd stays as it is until the next boot
     if (state === "Running") {
       writeTrustdSecrets(trustdSecretsPath(plan), secrets, plan.uid === undefined ? undefined : { uid: plan.uid, gid: plan.gid ?? plan.uid });

@@ -16,6 +16,7 @@ import { fromPemPair, issueLeaf, LIFETIME } from "../../core/pki/issue.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
 import { Trustd, type TrustdSecrets } from "./server.ts";
+import { parseListen } from "../../core/api/listen.ts";
 
 const HELP = `Usage: trustd --secrets FILE [--listen HOST:PORT] [--init-socket PATH]
 
@@ -35,13 +36,6 @@ const SHUTDOWN_GRACE_MS = 2000;
 const PUBLISH_EVERY_MS = 250;
 /** Nodes remembered at most (TrustdNodes); the one signed longest ago goes first. */
 const MAX_NODES = 1024;
-
-function parseListen(s: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
-  const port = Number(m?.[2]);
-  if (!m || !(port > 0 && port < 65536)) throw new Error(`--listen ${JSON.stringify(s)}: expected HOST:PORT`);
-  return { host: m[1] || "0.0.0.0", port };
-}
 
 function readSecrets(path: string): TrustdSecrets {
   // The file holds the CA key: one others could read is a leak to fix, not to serve from.
