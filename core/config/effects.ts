@@ -38,6 +38,7 @@ export const APPLY_EFFECTS: readonly { path: string; effect: ApplyEffect; why: s
   { path: "cluster.clusterName", effect: "live", why: "read when client credentials are made (their context name)" },
   { path: "cluster.controlPlane", effect: "reboot", why: "default for the control plane settings" },
   { path: "cluster.controlPlane.endpoint", effect: "live", why: "apid's certificate, members and trustd's reserved names are redone from it at once; client credentials made from now on name it" },
+  { path: "cluster.controlPlane.nodes", effect: "live", why: "apid's member list and the control planes a worker asks are redone from it at once" },
   { path: "cluster.etcd", effect: "reboot", why: "for etcd, which reads its CA when it starts" },
 ];
 

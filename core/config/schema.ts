@@ -160,6 +160,8 @@ const Cluster = v.pipe(v.strictObject({
   clusterName: str(f.clusterName, "The cluster's name."),
   controlPlane: v.pipe(v.strictObject({
     endpoint: str(f.httpsEndpoint, "The API endpoint of the control plane: https://HOST:PORT."),
+    nodes: list(str(f.ipOrHostname, "An IP address or host name of a control-plane node."),
+      "Every control-plane node's address: workers ask each one's trustd when the endpoint does not answer, and apid relays to them."),
   }), v.description("How nodes reach the control plane.")),
   etcd: v.pipe(v.strictObject({
     ca: CA("Required on a controlplane, forbidden on a worker."),

@@ -25,7 +25,10 @@ import { generateKey, privateKeyPem } from "../../core/pki/keys.ts";
 import { buildCertificate, certificatePem } from "../../core/pki/x509.ts";
 import { certificateFingerprint } from "../../core/pki/fingerprint.ts";
 import { writeAtomic } from "./machine.ts";
-import { JoinError, requestNodeCertificate, TRUSTD_PORT, trustdTargets } from "./joincert.ts";
+import { JoinError, registerNode, requestNodeCertificate, TRUSTD_PORT, trustdTargets } from "./joincert.ts";
+
+/** How often a worker shows its certificate to every control plane (SecurityService.Register). */
+export const REGISTER_EVERY_MS = 60_000;
 import type { ApiCertStatusSpec } from "./resources.ts";
 
 export interface ApiCertsOptions {
@@ -53,6 +56,8 @@ export interface ApiCertsOptions {
   /** Worker: first retry delay after trustd could not sign, doubling up to retryMaxMs (defaults 2 s, 60 s). */
   retryMs?: number;
   retryMaxMs?: number;
+  /** How often a worker registers with every control plane (default REGISTER_EVERY_MS). */
+  registerEveryMs?: number;
   /** What apid serves now and, on a worker, why trustd has not signed (for ApiCertificateStatus). */
   onStatus?: (s: ApiCertStatusSpec) => void;
 }
@@ -60,7 +65,7 @@ export interface ApiCertsOptions {
 /** The slice of a machine config this needs (raw base64 PEM, as the YAML holds it). */
 export interface CertConfig {
   machine?: { type?: string; token?: string; ca?: { crt?: string; key?: string }; acceptedCAs?: { crt?: string }[]; certSANs?: string[] };
-  cluster?: { controlPlane?: { endpoint?: string } };
+  cluster?: { controlPlane?: { endpoint?: string; nodes?: string[] } };
 }
 
 export type ApidMode = "maintenance" | "controlplane" | "worker";
@@ -88,8 +93,9 @@ export class ApiCertificates {
   private issuedAddresses = "";
   private served: Buffer | undefined;
   /** Worker: the certificate trustd signed that apid serves, for which CA, and until when. */
-  private joined: { ca: string; notAfter: Date; key: string } | undefined;
+  private joined: { ca: string; notAfter: Date; key: string; crtPem: string } | undefined;
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
+  private registerTimer: ReturnType<typeof setTimeout> | undefined;
   private joining = false;
   private joinAgain = false;
   private failures = 0;
@@ -189,12 +195,13 @@ export class ApiCertificates {
       const addresses = (this.o.addresses ?? nodeAddresses)();
       try {
         if (!m.token) throw new Error("machine.token is unset: trustd signs only for holders of the join token");
-        const targets = await trustdTargets(asked.config?.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT);
+        const targets = await trustdTargets(asked.config?.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT, asked.config?.cluster?.controlPlane?.nodes);
         const r = await requestNodeCertificate({ targets, token: m.token, ca: cas, hostname: asked.hostname, sans: [...(m.certSANs ?? []), ...addresses], apiPort: this.o.apiPort });
         // A config applied meanwhile asked again already; this answer is for the old one.
         if (this.current !== asked || this.stopped) return;
         this.writePair("cert", "key", { certificate: r.certificate, key: r.key });
-        this.joined = { ca: m.ca.crt, notAfter: r.certificate.notAfter, key: this.joinKey(asked.config, asked.hostname, addresses) };
+        this.joined = { ca: m.ca.crt, notAfter: r.certificate.notAfter, key: this.joinKey(asked.config, asked.hostname, addresses), crtPem: r.crtPem };
+        this.scheduleRegister(0);
         this.failures = 0;
         this.report({ mode: "worker", signer: "trustd", from: r.from, notAfter: r.certificate.notAfter.toISOString() });
         this.o.onRenewed?.();
@@ -219,6 +226,33 @@ export class ApiCertificates {
     }
   }
 
+  private scheduleRegister(delayMs: number): void {
+    clearTimeout(this.registerTimer);
+    if (this.stopped) return;
+    this.registerTimer = setTimeout(() => { void this.registerEverywhere(); }, delayMs);
+    this.registerTimer.unref?.();
+  }
+
+  /**
+   * Worker: shows its certificate to every control plane it knows, now and every minute, so each
+   * lists it as a member (and relays to it), also one that restarted or did not sign it. Failures
+   * are not this node's problem to report: its certificate status comes from renewing.
+   */
+  private async registerEverywhere(): Promise<void> {
+    const joined = this.joined;
+    const config = this.current.config;
+    const token = config?.machine?.token;
+    if (!joined || !token || !config?.machine?.ca?.crt) return;
+    const m = config.machine;
+    const cas = [unb64(m.ca!.crt!), ...(m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [unb64(a.crt)] : []))].join("");
+    try {
+      const targets = await trustdTargets(config.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT, config.cluster?.controlPlane?.nodes);
+      await registerNode({ targets, crtPem: joined.crtPem, token, ca: cas, apiPort: this.o.apiPort });
+    } finally {
+      this.scheduleRegister(this.o.registerEveryMs ?? REGISTER_EVERY_MS);
+    }
+  }
+
   private renew(): void {
     try {
       this.issue(this.current.config, this.current.hostname);
@@ -236,7 +270,7 @@ export class ApiCertificates {
     return addressKey((this.o.addresses ?? nodeAddresses)()) !== this.issuedAddresses;
   }
 
-  stop(): void { this.stopped = true; clearTimeout(this.timer); clearTimeout(this.joinTimer); }
+  stop(): void { this.stopped = true; clearTimeout(this.timer); clearTimeout(this.joinTimer); clearTimeout(this.registerTimer); }
 
   private writePair(cert: keyof typeof FILES, key: keyof typeof FILES, ck: CertAndKey): void {
     // The key first: a reader that sees the new certificate must find its key.

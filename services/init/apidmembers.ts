@@ -10,17 +10,25 @@ import { writeAtomic } from "./machine.ts";
 
 /** The slice of a machine config this needs. */
 export interface MembersConfig {
-  cluster?: { controlPlane?: { endpoint?: string } };
+  cluster?: { controlPlane?: { endpoint?: string; nodes?: string[] } };
 }
 
-/** Members the config names: the control plane's endpoint (host and port, as written). */
+/**
+ * Members the config names: the control plane's endpoint (host and port, as written) and every
+ * control-plane node of cluster.controlPlane.nodes (at apid's port).
+ */
 export function configMembers(config: MembersConfig | undefined, peerPort = 50000): MemberEntry[] {
+  const out: MemberEntry[] = [];
   const endpoint = config?.cluster?.controlPlane?.endpoint;
-  if (!endpoint) return [];
-  let url: URL;
-  try { url = new URL(endpoint); } catch { return []; }
-  const address = canonicalAddress(`${url.hostname}:${url.port || peerPort}`, peerPort);
-  return address ? [{ address, source: "cluster.controlPlane.endpoint" }] : [];
+  let url: URL | undefined;
+  try { url = endpoint ? new URL(endpoint) : undefined; } catch { /* validation names a bad endpoint */ }
+  const fromEndpoint = url && canonicalAddress(`${url.hostname}:${url.port || peerPort}`, peerPort);
+  if (fromEndpoint) out.push({ address: fromEndpoint, source: "cluster.controlPlane.endpoint" });
+  for (const host of config?.cluster?.controlPlane?.nodes ?? []) {
+    const address = canonicalAddress(host.includes(":") && !host.startsWith("[") ? `[${host}]:${peerPort}` : `${host}:${peerPort}`, peerPort);
+    if (address && !out.some((m) => m.address === address)) out.push({ address, source: "cluster.controlPlane.nodes" });
+  }
+  return out;
 }
 
 /** Writes the list (atomically; owned by apid when it runs as its own user). */

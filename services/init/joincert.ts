@@ -39,11 +39,22 @@ export class JoinError extends Error {
   }
 }
 
-/** The trustd addresses of the cluster endpoint: each address its host resolves to, at `port`. */
-export async function trustdTargets(endpoint: string | undefined, port = TRUSTD_PORT): Promise<JoinRequest["targets"]> {
-  if (!endpoint) return [];
-  let host: string;
-  try { host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, "$1"); } catch { return []; }
+/**
+ * The trustd addresses to ask, in order: each address the cluster endpoint's host resolves to,
+ * then each control-plane node of cluster.controlPlane.nodes (so a worker still renews when the
+ * endpoint's node is down); all at `port`, each once.
+ */
+export async function trustdTargets(endpoint: string | undefined, port = TRUSTD_PORT, nodes: readonly string[] = []): Promise<JoinRequest["targets"]> {
+  let host: string | undefined;
+  try { host = endpoint ? new URL(endpoint).hostname.replace(/^\[(.*)\]$/, "$1") : undefined; } catch { /* validation names a bad endpoint */ }
+  const out: JoinRequest["targets"] = [];
+  for (const h of [...(host ? [host] : []), ...nodes]) {
+    for (const t of await hostTargets(h, port)) if (!out.some((o) => o.address === t.address)) out.push(t);
+  }
+  return out;
+}
+
+async function hostTargets(host: string, port: number): Promise<JoinRequest["targets"]> {
   const at = (ip: string) => `${ip.includes(":") ? `[${ip}]` : ip}:${port}`;
   if (isIP(host)) return [{ address: at(host) }];
   try {
@@ -77,4 +88,24 @@ export async function requestNodeCertificate(r: JoinRequest): Promise<Joined> {
     }
   }
   throw new JoinError(attempts);
+}
+
+/**
+ * Tells each control plane where this node's apid serves, with its current certificate (so
+ * control planes that did not sign it list it as a member too). Every target is tried; returns
+ * the failures ("trustd at ADDRESS: why"), empty when all took it.
+ */
+export async function registerNode(r: { targets: JoinRequest["targets"]; crtPem: string; token: string; ca: string; apiPort?: number; timeoutMs?: number }): Promise<string[]> {
+  const failures = await Promise.all(r.targets.map(async (t) => {
+    const client = GrpcClient.tls({ address: t.address, ca: r.ca, ...(t.servername ? { servername: t.servername } : {}) });
+    try {
+      await client.unary(SecurityService.Register, { crt: Buffer.from(r.crtPem), apiPort: r.apiPort ?? 0 }, { metadata: { token: r.token }, timeoutMs: r.timeoutMs ?? 10_000 });
+      return undefined;
+    } catch (err) {
+      return `trustd at ${t.address}: ${(err as Error).message}`;
+    } finally {
+      client.close();
+    }
+  }));
+  return failures.filter((f): f is string => f !== undefined);
 }

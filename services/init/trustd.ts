@@ -51,7 +51,9 @@ export function trustdSecrets(config: CertConfig | undefined, hostname: string, 
     ca: { crt: unb64(m.ca.crt), key: unb64(m.ca.key) },
     acceptedCAs: (m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [unb64(a.crt)] : [])),
     token: m.token,
-    reserved: own,
+    // Every control plane's address is out of a worker's reach, not only this one's: a token
+    // holder must never pass for any of them.
+    reserved: [...own, ...(config?.cluster?.controlPlane?.nodes ?? [])],
     hostname,
     sans: own,
   };

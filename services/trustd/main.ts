@@ -120,6 +120,17 @@ export async function main(argv: string[]): Promise<number> {
         console.error(`trustd: signed a node certificate for ${i.commonName} (${i.sans.join(", ")}) requested from ${i.peer}${i.dropped.length ? `; left out ${i.dropped.join(", ")}` : ""}`);
         publish();
       },
+      onRegistered: (r) => {
+        const address = `${r.peer.includes(":") ? `[${r.peer}]` : r.peer}:${r.apiPort}`;
+        const known = nodes.get(address);
+        // Nodes re-register every minute: only news is worth a line and a publish.
+        if (known?.notAfter === r.notAfter) return;
+        nodes.delete(address);
+        nodes.set(address, { address, hostname: r.commonName, sans: r.sans, signedAt: r.notBefore, notAfter: r.notAfter });
+        if (nodes.size > MAX_NODES) nodes.delete(nodes.keys().next().value!);
+        if (!known) console.error(`trustd: ${r.commonName} at ${address} registered with a certificate of the cluster CA`);
+        publish();
+      },
     });
     const { host, port } = parseListen(args.listen!);
     server = new GrpcServer({
@@ -128,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
       onError: (err, where) => console.error(`trustd: ${where}: ${err.message}`),
     });
     server.handle(SecurityService.Certificate, trustd.certificate);
+    server.handle(SecurityService.Register, trustd.register);
     // No client certificate: a joining node has none yet; the token authenticates it.
     const addr = await server.listenTls({ host, port, ...servingPair(secrets), requireClientCert: false });
     console.error(`trustd: listening on ${addr.address}:${addr.port}`);

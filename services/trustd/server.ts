@@ -10,7 +10,7 @@ import { SecurityService } from "../../core/api/gen/services.ts";
 import type { CallContext } from "../../core/grpc/server.ts";
 import { GrpcError, Status } from "../../core/grpc/status.ts";
 import { fromPemPair, type CertAndKey } from "../../core/pki/issue.ts";
-import { certificatePem } from "../../core/pki/x509.ts";
+import { certificatePem, checkIssuedBy, loadCertificate, type Certificate } from "../../core/pki/x509.ts";
 import { PeerBuckets, type BucketOptions } from "./ratelimit.ts";
 import { canonicalName, decodeCsr, RequestError, signNodeRequest } from "./sign.ts";
 
@@ -30,6 +30,8 @@ export interface TrustdSecrets {
 
 export interface Refusal { peer: string; reason: string; code: number }
 export interface Issue { peer: string; apiPort: number; commonName: string; sans: string[]; dropped: string[]; notAfter: string }
+/** A node that showed a certificate of the cluster CA naming its address (Register). */
+export interface Registration { peer: string; apiPort: number; commonName: string; sans: string[]; notBefore: string; notAfter: string }
 
 export interface TrustdOptions {
   secrets: TrustdSecrets;
@@ -37,6 +39,7 @@ export interface TrustdOptions {
   lifetimeMs?: number;
   onRefused?: (r: Refusal) => void;
   onIssued?: (i: Issue) => void;
+  onRegistered?: (r: Registration) => void;
 }
 
 /** Refusal budget per peer address: a burst of 5, then one every 6 s (10 a minute). */
@@ -47,6 +50,8 @@ const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
 export class Trustd {
   private ca!: CertAndKey;
   private caPem!: string;
+  /** Every CA a node's certificate may chain to: machine.ca and, during a rotation, the accepted ones. */
+  private trusted: Certificate[] = [];
   private tokenDigest!: Buffer;
   private reserved!: string[];
   readonly buckets: PeerBuckets;
@@ -62,14 +67,18 @@ export class Trustd {
     const ca = fromPemPair(s.ca, "machine.ca");
     this.ca = ca;
     this.caPem = [certificatePem(ca.certificate), ...(s.acceptedCAs ?? [])].join("");
+    this.trusted = [ca.certificate, ...(s.acceptedCAs ?? []).map((p, i) => loadCertificate(p, `acceptedCAs[${i}]`))];
     // Equal-length digests: timingSafeEqual needs equal lengths, and comparing digests hides
     // the token's length as well as its bytes.
     this.tokenDigest = digest(s.token);
     this.reserved = s.reserved.map(canonicalName);
   }
 
-  /** The handler of SecurityService.Certificate. */
-  certificate = (req: { csr?: Uint8Array | null; apiPort?: number | null }, ctx: CallContext): { ca: Uint8Array; crt: Uint8Array } => {
+  /**
+   * The checks every call starts with, cheapest and least revealing first: the peer's refusal
+   * budget, then the token. Returns the peer's canonical address and the refusal to use later.
+   */
+  private admit(ctx: CallContext): { peer: string; refuse: (code: number, reason: string, budget?: boolean) => never } {
     const peer = ctx.peer.transport === "tls" ? canonicalName(ctx.peer.address) : "local";
     const refuse = (code: number, reason: string, budget = true): never => {
       if (budget) this.buckets.take(peer);
@@ -83,6 +92,12 @@ export class Trustd {
     const given = ctx.metadata.token;
     if (typeof given !== "string" || given === "") refuse(Status.UNAUTHENTICATED, "no join token: send machine.token in the metadata \"token\"");
     if (!timingSafeEqual(digest(given as string), this.tokenDigest)) refuse(Status.UNAUTHENTICATED, "wrong join token");
+    return { peer, refuse };
+  }
+
+  /** The handler of SecurityService.Certificate. */
+  certificate = (req: { csr?: Uint8Array | null; apiPort?: number | null }, ctx: CallContext): { ca: Uint8Array; crt: Uint8Array } => {
+    const { peer, refuse } = this.admit(ctx);
     let signed;
     try {
       signed = signNodeRequest(this.ca, decodeCsr(req.csr ?? new Uint8Array()), peer, { reserved: this.reserved, lifetimeMs: this.o.lifetimeMs });
@@ -91,8 +106,30 @@ export class Trustd {
       if (err instanceof RequestError) refuse(Status.INVALID_ARGUMENT, err.message, false);
       throw err;
     }
-    const apiPort = req.apiPort && req.apiPort > 0 && req.apiPort < 65536 ? req.apiPort : 50000;
-    this.o.onIssued?.({ peer, apiPort, commonName: signed.commonName, sans: signed.sans, dropped: signed.dropped, notAfter: signed.certificate.notAfter.toISOString() });
+    this.o.onIssued?.({ peer, apiPort: apiPortOf(req.apiPort), commonName: signed.commonName, sans: signed.sans, dropped: signed.dropped, notAfter: signed.certificate.notAfter.toISOString() });
     return { ca: Buffer.from(this.caPem), crt: Buffer.from(certificatePem(signed.certificate)) };
   };
+
+  /** The handler of SecurityService.Register. */
+  register = (req: { crt?: Uint8Array | null; apiPort?: number | null }, ctx: CallContext): Record<string, never> => {
+    const { peer, refuse } = this.admit(ctx);
+    let cert: Certificate;
+    try {
+      cert = loadCertificate(Buffer.from(req.crt ?? new Uint8Array()).toString("utf8"), "the node's certificate");
+    } catch (err) {
+      return refuse(Status.INVALID_ARGUMENT, (err as Error).message, false);
+    }
+    const problems = this.trusted.map((ca) => checkIssuedBy(cert, ca));
+    if (!problems.some((p) => p.length === 0)) refuse(Status.INVALID_ARGUMENT, `the certificate is not one of the cluster CA valid now: ${problems[0]!.join("; ")}`, false);
+    if (cert.extensions.basicConstraints?.ca) refuse(Status.INVALID_ARGUMENT, "a CA certificate is no node's", false);
+    // Only the address the call came from may be listed: a node cannot make this one relay elsewhere.
+    if (!cert.extensions.altNames.ips.map(canonicalName).includes(peer)) refuse(Status.INVALID_ARGUMENT, `the certificate does not name ${peer}, the address this request came from`, false);
+    this.o.onRegistered?.({
+      peer, apiPort: apiPortOf(req.apiPort), commonName: cert.subject.commonName ?? "", sans: [...cert.extensions.altNames.dns, ...cert.extensions.altNames.ips],
+      notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
+    });
+    return {};
+  };
 }
+
+const apiPortOf = (p: number | null | undefined) => (p && p > 0 && p < 65536 ? p : 50000);

@@ -2149,6 +2149,54 @@ export namespace bunker {
 
         namespace v1 {
 
+            interface IRegisterRequest extends bunker.security.v1.RegisterRequest.$Properties {
+            }
+
+            class RegisterRequest {
+                constructor(properties?: bunker.security.v1.RegisterRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                crt: Uint8Array;
+                apiPort: number;
+                static create(properties: bunker.security.v1.RegisterRequest.$Shape): bunker.security.v1.RegisterRequest & bunker.security.v1.RegisterRequest.$Shape;
+                static create(properties?: bunker.security.v1.RegisterRequest.$Properties): bunker.security.v1.RegisterRequest;
+                static encode(message: bunker.security.v1.RegisterRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.security.v1.RegisterRequest & bunker.security.v1.RegisterRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.security.v1.RegisterRequest;
+                static toObject(message: bunker.security.v1.RegisterRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace RegisterRequest {
+                interface $Properties {
+                    crt?: (Uint8Array|null);
+                    apiPort?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.security.v1.RegisterRequest.$Properties;
+            }
+
+            interface IRegisterResponse extends bunker.security.v1.RegisterResponse.$Properties {
+            }
+
+            class RegisterResponse {
+                constructor(properties?: bunker.security.v1.RegisterResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.security.v1.RegisterResponse.$Shape): bunker.security.v1.RegisterResponse & bunker.security.v1.RegisterResponse.$Shape;
+                static create(properties?: bunker.security.v1.RegisterResponse.$Properties): bunker.security.v1.RegisterResponse;
+                static encode(message: bunker.security.v1.RegisterResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.security.v1.RegisterResponse & bunker.security.v1.RegisterResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.security.v1.RegisterResponse;
+                static toObject(message: bunker.security.v1.RegisterResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace RegisterResponse {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.security.v1.RegisterResponse.$Properties;
+            }
+
             interface ICertificateRequest extends bunker.security.v1.CertificateRequest.$Properties {
             }
 

@@ -12924,6 +12924,245 @@ export const bunker = $root.bunker = (() => {
 
             const v1 = {};
 
+            v1.RegisterRequest = (function() {
+
+                const RegisterRequest = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                RegisterRequest.prototype.crt = $util.newBuffer([]);
+                RegisterRequest.prototype.apiPort = 0;
+
+                RegisterRequest.create = function(properties) {
+                    return new RegisterRequest(properties);
+                };
+
+                RegisterRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.crt != null && $Object.hasOwnProperty.call(message, "crt") && message.crt.length)
+                        writer.uint32(10).bytes(message.crt);
+                    if (message.apiPort != null && $Object.hasOwnProperty.call(message, "apiPort") && message.apiPort !== 0)
+                        writer.uint32(16).uint32(message.apiPort);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                RegisterRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.security.v1.RegisterRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.crt = value;
+                                else
+                                    delete message.crt;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.apiPort = value;
+                                else
+                                    delete message.apiPort;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                RegisterRequest.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.security.v1.RegisterRequest)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.security.v1.RegisterRequest: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.security.v1.RegisterRequest();
+                    if (object.crt != null)
+                        if (object.crt.length)
+                            if (typeof object.crt === "string")
+                                $util.base64.decode(object.crt, message.crt = $util.newBuffer($util.base64.length(object.crt)), 0);
+                            else if (object.crt.length >= 0)
+                                message.crt = object.crt;
+                    if (object.apiPort != null)
+                        if ($Number(object.apiPort) !== 0)
+                            message.apiPort = object.apiPort >>> 0;
+                    return message;
+                };
+
+                RegisterRequest.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        if (options.bytes === $String)
+                            object.crt = "";
+                        else {
+                            object.crt = [];
+                            if (options.bytes !== $Array)
+                                object.crt = $util.newBuffer(object.crt);
+                        }
+                        object.apiPort = 0;
+                    }
+                    if (message.crt != null && $Object.hasOwnProperty.call(message, "crt"))
+                        object.crt = options.bytes === $String ? $util.base64.encode(message.crt, 0, message.crt.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.crt) : message.crt;
+                    if (message.apiPort != null && $Object.hasOwnProperty.call(message, "apiPort"))
+                        object.apiPort = message.apiPort;
+                    return object;
+                };
+
+                RegisterRequest.prototype.toJSON = function() {
+                    return RegisterRequest.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return RegisterRequest;
+            })();
+
+            v1.RegisterResponse = (function() {
+
+                const RegisterResponse = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                RegisterResponse.create = function(properties) {
+                    return new RegisterResponse(properties);
+                };
+
+                RegisterResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                RegisterResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.security.v1.RegisterResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        reader.skipType(tag & 7, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                RegisterResponse.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.security.v1.RegisterResponse)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.security.v1.RegisterResponse: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    return new $root.bunker.security.v1.RegisterResponse();
+                };
+
+                RegisterResponse.toObject = function () {
+                    return {};
+                };
+
+                RegisterResponse.prototype.toJSON = function() {
+                    return RegisterResponse.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return RegisterResponse;
+            })();
+
             v1.CertificateRequest = (function() {
 
                 const CertificateRequest = function (properties) {

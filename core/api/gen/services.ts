@@ -143,12 +143,16 @@ export const ResourceService = {
   } as Method<bunker.resource.v1.WatchRequest.$Properties, bunker.resource.v1.WatchEvent.$Properties, true>,
 } as const;
 
-/** bunker.security.v1.SecurityService: 1 methods. */
+/** bunker.security.v1.SecurityService: 2 methods. */
 export const SecurityService = {
   Certificate: {
     path: "/bunker.security.v1.SecurityService/Certificate", service: "bunker.security.v1.SecurityService", name: "Certificate", responseStream: false,
     requestType: bunker.security.v1.CertificateRequest, responseType: bunker.security.v1.CertificateResponse,
   } as Method<bunker.security.v1.CertificateRequest.$Properties, bunker.security.v1.CertificateResponse.$Properties, false>,
+  Register: {
+    path: "/bunker.security.v1.SecurityService/Register", service: "bunker.security.v1.SecurityService", name: "Register", responseStream: false,
+    requestType: bunker.security.v1.RegisterRequest, responseType: bunker.security.v1.RegisterResponse,
+  } as Method<bunker.security.v1.RegisterRequest.$Properties, bunker.security.v1.RegisterResponse.$Properties, false>,
 } as const;
 
 /** Every method of the API (what apid serves), keyed by path. */
