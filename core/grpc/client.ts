@@ -54,13 +54,19 @@ export const PIN_MISMATCH = "server certificate does not match the pinned SHA-25
 const sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
 /** Sessions whose server sent its HTTP/2 settings: the connection was accepted (TLS included). */
 const sessionsSettled = new WeakSet<http2.ClientHttp2Session>();
+/**
+ * Sessions whose TLS handshake finished. A failure before that sent no request, so a client may
+ * safely try another endpoint: errors then say "before the TLS handshake finished".
+ */
+const sessionsConnected = new WeakSet<http2.ClientHttp2Session>();
+export const BEFORE_HANDSHAKE = "before the TLS handshake finished";
 /** Sessions whose server certificate was found to match the pin. */
 const sessionsPinned = new WeakSet<http2.ClientHttp2Session>();
 
 /** The status of a stream that closed without grpc-status, from its RST_STREAM code (as the gRPC spec maps them). */
 function closedWithoutStatus(rst: number, session: http2.ClientHttp2Session, sessionError: Error | undefined): GrpcError {
   const c = http2.constants;
-  if (sessionError) return new GrpcError(Status.UNAVAILABLE, `connection failed: ${sessionError.message}`);
+  if (sessionError) return new GrpcError(Status.UNAVAILABLE, `connection failed${sessionsConnected.has(session) ? "" : ` ${BEFORE_HANDSHAKE}`}: ${sessionError.message}`);
   if (session.destroyed || session.closed) {
     // A TLS 1.3 server refuses a client certificate after the client's handshake is done: the
     // connection then closes before the server ever spoke HTTP/2. Say which case this is.
@@ -149,6 +155,7 @@ export class GrpcClient {
       const s = this.connect();
       s.on("error", (err) => sessionErrors.set(s, err)); // reported by the calls that fail with it
       s.once("remoteSettings", () => sessionsSettled.add(s));
+      s.once("connect", () => sessionsConnected.add(s));
       s.on("close", () => { if (this.session === s) this.session = undefined; });
       this.session = s;
     }
@@ -254,7 +261,7 @@ export class GrpcClient {
       }
       if (queue.full) stream.pause();
     });
-    stream.on("error", (err) => fail(Status.UNAVAILABLE, `${method.path}: ${err.message}`));
+    stream.on("error", (err) => fail(Status.UNAVAILABLE, `${method.path}: ${sessionsConnected.has(session) ? "" : `connection failed ${BEFORE_HANDSHAKE}: `}${err.message}`));
     stream.on("close", () => {
       // A failed handshake or lost connection closes the stream first and reports the session's
       // error just after: look one turn later so the status names the real cause.

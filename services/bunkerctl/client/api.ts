@@ -4,7 +4,7 @@
  * be reached, and the `node` metadata that makes the endpoint's apid relay to another node.
  */
 import { MachineService } from "../../../core/api/gen/services.ts";
-import { GrpcClient, type CallOptions } from "../../../core/grpc/client.ts";
+import { BEFORE_HANDSHAKE, GrpcClient, type CallOptions } from "../../../core/grpc/client.ts";
 import type { Method } from "../../../core/grpc/method.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import { DEFAULT_API_PORT, normalizeEndpoint, sameHost, type Target } from "./target.ts";
@@ -38,9 +38,14 @@ export function plain<T>(m: Method<unknown, T, boolean>, msg: T): T {
   return withObject.toObject ? withObject.toObject(msg, { defaults: true, longs: Number, arrays: true, objects: true }) : msg;
 }
 
-/** Did the call fail before reaching the node's API (worth trying the next endpoint)? */
+/**
+ * Did the call fail before reaching the node's API (worth trying the next endpoint)? Besides a
+ * refused or unroutable connection, one closed before its TLS handshake finished: what a port
+ * forward or an L4 load balancer in front of a dead node does. No request was sent either way.
+ */
 function unreachable(err: unknown): boolean {
-  return err instanceof GrpcError && err.code === Status.UNAVAILABLE && /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(err.details);
+  return err instanceof GrpcError && err.code === Status.UNAVAILABLE
+    && (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(err.details) || err.details.includes(BEFORE_HANDSHAKE));
 }
 
 export class Api {

@@ -1,0 +1,102 @@
+/**
+ * The container provisioner: each node is `bunker init --mode=container` in its own network
+ * namespace (core/cluster/netsetup.ts), started detached so it outlives `cluster create`, its
+ * console (stdout and stderr) in nodes/NAME/console.log. A forwarder (`bunkerctl cluster
+ * forward`, also detached) gives the host 127.0.0.1 ports onto the control planes' apid.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect, createServer } from "node:net";
+import { makeNetwork } from "./netsetup.ts";
+import type { NodeConfigs } from "./configs.ts";
+import { saveState, type ClusterState } from "./state.ts";
+
+export const API_PORT = 50000;
+export const TRUSTD_PORT = 50001;
+
+export const nodeDir = (dir: string, name: string) => join(dir, "nodes", name);
+export const consoleLog = (dir: string, name: string) => join(nodeDir(dir, name), "console.log");
+
+/** Starts `argv` in its own session, detached from this process, output appended to `log`; returns its pid. */
+export function spawnDetached(argv: string[], log: string): number {
+  const fd = openSync(log, "a", 0o600);
+  try {
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd] });
+    if (child.pid === undefined) throw new Error(`could not start ${argv[0]}`);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A port free on 127.0.0.1 now (the forwarder binds it a moment later). */
+export async function freeLoopbackPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r, j) => { s.once("error", j); s.listen(0, "127.0.0.1", () => r()); });
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Whether 127.0.0.1:port accepts a connection within `ms` (polled every 50 ms). */
+async function accepts(port: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((r) => {
+      const c = connect(port, "127.0.0.1");
+      c.once("connect", () => { c.destroy(); r(true); });
+      c.once("error", () => r(false));
+    });
+    if (ok) return true;
+    await Bun.sleep(50);
+  }
+  return false;
+}
+
+export interface ContainerCreate {
+  dir: string;
+  state: ClusterState;
+  configs: NodeConfigs;
+  /** How to run this binary (init's and the forwarder's argv start with it). */
+  self: string[];
+  /** Progress, one line per step. */
+  step?: (line: string) => void;
+}
+
+/** Makes the network, starts every node and the forwarder; state.json follows each step. */
+export async function createContainerCluster(c: ContainerCreate): Promise<void> {
+  const { dir, state } = c;
+  const plan = state.plan;
+  const step = c.step ?? (() => undefined);
+  step(`network ${plan.cidr}: bridge in namespace ${plan.netns}, gateway ${plan.gateway}`);
+  makeNetwork(plan);
+  for (const n of plan.nodes) {
+    const nd = nodeDir(dir, n.name);
+    // Traversable: apid, trustd and networkd run as their own uids under init's state dir. The
+    // config (CA keys on control planes) stays root's alone.
+    mkdirSync(join(nd, "state"), { recursive: true, mode: 0o711 });
+    const config = join(nd, "config.yaml");
+    writeFileSync(config, c.configs.byNode.get(n.name)!, { mode: 0o600 });
+    const argv = ["ip", "netns", "exec", n.netns, ...c.self, "init", "--mode=container", "--state-dir", join(nd, "state"), "--config", config,
+      "--api-listen", `0.0.0.0:${API_PORT}`, ...(n.role === "controlplane" ? ["--trustd-listen", `0.0.0.0:${TRUSTD_PORT}`] : [])];
+    const pid = spawnDetached(argv, consoleLog(dir, n.name));
+    state.nodes.push({ name: n.name, pid });
+    saveState(dir, state);
+    step(`${n.name} (${n.role}) at ${n.address}: init started, pid ${pid}`);
+  }
+  const ports: Record<string, number> = {};
+  const maps: string[] = [];
+  for (const n of plan.nodes.filter((x) => x.role === "controlplane")) {
+    ports[n.name] = await freeLoopbackPort();
+    maps.push(`${ports[n.name]}=${n.address}:${API_PORT}`);
+  }
+  const pid = spawnDetached([...c.self, "bunkerctl", "cluster", "forward", "--netns", plan.netns, ...maps.flatMap((m) => ["--map", m])], join(dir, "forward.log"));
+  state.forwarder = { pid, ports };
+  saveState(dir, state);
+  for (const port of Object.values(ports)) {
+    if (!(await accepts(port, 10_000))) throw new Error(`the port forwarder does not listen on 127.0.0.1:${port} (see ${join(dir, "forward.log")})`);
+  }
+  step(`forwarding ${Object.entries(ports).map(([name, p]) => `127.0.0.1:${p} -> ${name}`).join(", ")} (pid ${pid})`);
+}

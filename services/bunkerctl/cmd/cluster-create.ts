@@ -1,0 +1,166 @@
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { loadClientConfig, saveClientConfig, type ClientConfig } from "../../../core/clientconfig/clientconfig.ts";
+import { nodeConfigs } from "../../../core/cluster/configs.ts";
+import { createContainerCluster, consoleLog } from "../../../core/cluster/container.ts";
+import { destroyCluster } from "../../../core/cluster/destroy.ts";
+import { planCluster, PlanError } from "../../../core/cluster/plan.ts";
+import { defaultStateRoot, saveState, type ClusterState } from "../../../core/cluster/state.ts";
+import { loadPatchArg, type Patch } from "../../../core/configpatch/patch.ts";
+import { generateSecrets, secretsToYaml } from "../../../core/secrets/secrets.ts";
+import { selfCommand } from "../../init/children.ts";
+import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, parseCommandArgs, usageError } from "../args.ts";
+import { Api } from "../client/api.ts";
+import { checkCluster, HealthTimeout } from "../client/clusterhealth.ts";
+import { EXIT } from "../client/exitcodes.ts";
+import { parseDuration } from "../client/output.ts";
+
+const HELP = `Usage: bunkerctl cluster create [--name NAME] [--controlplanes N] [--workers N] [options]
+
+Creates a local cluster for trying Bunker and for tests, as root:
+  --provisioner container   each node is "bunker init --mode=container" in its own network
+                            namespace, on a bridge in a namespace of the cluster's own; the
+                            host reaches the control planes through port forwards on 127.0.0.1.
+Nothing the cluster runs can send traffic outside its namespaces. The configs are generated as
+"gen config" does (the endpoint is the first control plane), each node gets its hostname, its
+address and the list of control planes, and the operator's patches apply on top.
+
+Everything lives in one folder per cluster (--state DIR/NAME): state.json, the configs, the
+client config, each node's state directory and console log. The client config's context is
+named after the cluster, merged into --bunkerconfig (replacing a context of that name) and made
+current. "bunkerctl cluster destroy --name NAME" removes all of it, even after a crash.
+
+Options:
+  --name NAME                    the cluster's name (default bunker): hostnames NAME-controlplane-1...
+  --provisioner container        how nodes run (default container)
+  --controlplanes N              control-plane nodes (default 1)
+  --workers N                    worker nodes (default 1)
+  --cidr CIDR                    the cluster network (default 10.5.0.0/24; nodes from .2)
+  --memory SIZE                  not enforced by the container provisioner (nodes share the host's memory)
+  --config-patch P               patch every node's config (repeatable; as gen config)
+  --config-patch-controlplane P  patch the control planes' configs (repeatable)
+  --config-patch-worker P        patch the workers' configs (repeatable)
+  --wait                         wait until "health" passes, showing each check
+  --wait-timeout DURATION        how long --wait waits (default 10m)
+  --state DIR                    where clusters live (default $BUNKER_CLUSTERS, else /var/lib/bunker/clusters)
+${BUNKERCONFIG_HELP}
+
+Exit codes: 0 created (and healthy with --wait); 1 not created (nothing is left behind);
+2 usage; 6 created but not healthy within --wait-timeout (the cluster is kept, to look at).
+
+Example:
+  bunkerctl cluster create --controlplanes 3 --workers 1 --wait`;
+
+/** Every ancestor of `dir` must let other users through (x): the nodes' services run as their own uids. */
+function unreachableAncestor(dir: string): string | undefined {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return d;
+    if (d === dirname(d)) return undefined;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseCommandArgs(argv, HELP, {
+    name: { type: "string" }, provisioner: { type: "string" }, controlplanes: { type: "string" }, workers: { type: "string" },
+    cidr: { type: "string" }, memory: { type: "string" },
+    "config-patch": { type: "string", multiple: true }, "config-patch-controlplane": { type: "string", multiple: true }, "config-patch-worker": { type: "string", multiple: true },
+    wait: { type: "boolean" }, "wait-timeout": { type: "string" }, state: { type: "string" }, ...BUNKERCONFIG_OPTION,
+  }, [0, 0]);
+  if (typeof a === "number") return a;
+  const v = a.values;
+  const provisioner = v.provisioner ?? "container";
+  if (provisioner === "qemu") { console.error("error: --provisioner qemu is not available yet: use --provisioner container"); return EXIT.FAILED; }
+  if (provisioner !== "container") return usageError(HELP, `--provisioner ${provisioner}: expected container`);
+  const waitMs = parseDuration(v["wait-timeout"] ?? "10m");
+  if (waitMs === undefined || waitMs <= 0) return usageError(HELP, `--wait-timeout ${v["wait-timeout"]}: expected a duration such as 30s or 10m`);
+  const count = (flag: "controlplanes" | "workers", dflt: number) => (v[flag] === undefined ? dflt : /^[0-9]+$/.test(v[flag]!) ? Number(v[flag]) : NaN);
+  let plan;
+  try {
+    plan = planCluster({ name: v.name ?? "bunker", cidr: v.cidr ?? "10.5.0.0/24", controlplanes: count("controlplanes", 1), workers: count("workers", 1) });
+  } catch (e) {
+    if (e instanceof PlanError) return usageError(HELP, e.message);
+    throw e;
+  }
+  if (process.getuid?.() !== 0) { console.error("error: cluster create needs root: it makes network namespaces, a bridge and veth pairs, and runs each node's services as their own users"); return EXIT.FAILED; }
+  if (!Bun.which("ip")) { console.error("error: cluster create needs iproute2's ip (apt-get install iproute2)"); return EXIT.FAILED; }
+  let patches: { all: Patch[]; cp: Patch[]; w: Patch[] };
+  try {
+    const load = (l: string[] | undefined) => (l ?? []).flatMap((p) => loadPatchArg(p));
+    patches = { all: load(v["config-patch"]), cp: load(v["config-patch-controlplane"]), w: load(v["config-patch-worker"]) };
+  } catch (e) {
+    return fail(e);
+  }
+  const root = v.state ?? defaultStateRoot();
+  const dir = join(root, plan.name);
+  if (existsSync(dir)) { console.error(`error: cluster ${plan.name} exists (${dir}): destroy it first with bunkerctl cluster destroy --name ${plan.name}`); return EXIT.FAILED; }
+  const closed = unreachableAncestor(root);
+  if (closed) { console.error(`error: ${closed} is closed to other users (mode ${(statSync(closed).mode & 0o777).toString(8)}), so the nodes' services (apid as uid 50, ...) could not reach their folders under ${root}: choose --state elsewhere (the default is /var/lib/bunker/clusters) or chmod o+x ${closed}`); return EXIT.FAILED; }
+
+  const secrets = generateSecrets();
+  let configs;
+  try {
+    configs = nodeConfigs({ plan, secrets, patches: patches.all, patchesControlplane: patches.cp, patchesWorker: patches.w });
+  } catch (e) {
+    return fail(e);
+  }
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  mkdirSync(dir, { mode: 0o711 });
+  const state: ClusterState = { provisioner: "container", plan, createdAt: new Date().toISOString(), nodes: [] };
+  saveState(dir, state);
+  for (const [name, text] of [["controlplane.yaml", configs.controlplaneYaml], ["worker.yaml", configs.workerYaml], ["secrets.yaml", secretsToYaml(secrets)]] as const) {
+    writeFileSync(join(dir, name), text, { mode: 0o600 });
+  }
+  console.log(`creating cluster ${plan.name} in ${dir}`);
+  try {
+    await createContainerCluster({ dir, state, configs, self: selfCommand(), step: (l) => console.log(`  ${l}`) });
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    console.error("removing what was made");
+    await destroyCluster(dir, plan.name, { step: (l) => console.error(`  ${l}`) });
+    return EXIT.FAILED;
+  }
+
+  // The client config: the control planes through the forwards, the first one as the default node.
+  const base = configs.clientConfig.contexts[plan.name]!;
+  const cps = plan.nodes.filter((n) => n.role === "controlplane");
+  const endpoints = cps.map((n) => `127.0.0.1:${state.forwarder!.ports[n.name]}`);
+  const ctx = { ...base, endpoints, nodes: [cps[0]!.address] };
+  const own: ClientConfig = { context: plan.name, contexts: { [plan.name]: ctx } };
+  saveClientConfig(join(dir, "bunkerconfig"), own);
+  const path = clientConfigPath(v.bunkerconfig);
+  try {
+    const c = loadClientConfig(path, { allowMissing: true });
+    saveClientConfig(path, { context: plan.name, contexts: { ...c.contexts, [plan.name]: ctx } });
+  } catch (e) {
+    console.error(`warning: could not merge the context into ${path}: ${(e as Error).message}; use --bunkerconfig ${join(dir, "bunkerconfig")}`);
+  }
+
+  console.log("");
+  console.log(`NAME${" ".repeat(Math.max(...plan.nodes.map((n) => n.name.length)) - 2)}ROLE          ADDRESS      API FROM THE HOST`);
+  const w = Math.max(...plan.nodes.map((n) => n.name.length)) + 2;
+  for (const n of plan.nodes) {
+    const port = state.forwarder!.ports[n.name];
+    console.log(`${n.name.padEnd(w)}${n.role.padEnd(14)}${n.address.padEnd(13)}${port ? `127.0.0.1:${port}` : `through a control plane: -n ${n.address}`}`);
+  }
+  console.log("");
+  console.log(`context "${plan.name}" in ${path} (current), endpoints ${endpoints.join(", ")}`);
+  console.log(`consoles: ${consoleLog(dir, "NODE")}`);
+  console.log(`try: bunkerctl --context ${plan.name} -n ${plan.nodes.at(-1)!.address} services`);
+  if (!v.wait) return EXIT.OK;
+
+  const api = new Api({ context: plan.name, configPath: path, endpoints, nodes: [], insecure: false,
+    ca: Buffer.from(ctx.ca, "base64").toString(), cert: Buffer.from(ctx.crt, "base64").toString(), key: Buffer.from(ctx.key, "base64").toString() }, 10_000);
+  console.log("");
+  try {
+    await checkCluster({ api, endpoints, deadline: Date.now() + waitMs, controlPlanes: cps.map((n) => n.address), workers: plan.nodes.filter((n) => n.role === "worker").map((n) => n.address), say: (l) => console.log(l) });
+    console.log(`cluster ${plan.name} is healthy`);
+    return EXIT.OK;
+  } catch (e) {
+    if (!(e instanceof HealthTimeout)) throw e;
+    console.error(`error: ${e.message}`);
+    console.error(`the cluster is kept: look at ${consoleLog(dir, "NODE")}, or remove it with bunkerctl cluster destroy --name ${plan.name}`);
+    return EXIT.TIMEOUT;
+  } finally {
+    api.close();
+  }
+}
