@@ -23,3 +23,13 @@ test("written as apid reads it", () => {
   writeMembers(path, configMembers({ cluster: { controlPlane: { endpoint: "https://10.5.0.2:50000" } } }));
   expect(parseMembers(readFileSync(path, "utf8"), path)).toEqual(["10.5.0.2:50000"]);
 });
+
+test("every control plane of cluster.controlPlane.nodes is a member at apid's port, the endpoint's not twice", () => {
+  const c = { cluster: { controlPlane: { endpoint: "https://10.5.0.2:50000", nodes: ["10.5.0.2", "10.5.0.3", "fd00::4", "cp4.example.com"] } } };
+  expect(configMembers(c)).toEqual([
+    { address: "10.5.0.2:50000", source: "cluster.controlPlane.endpoint" },
+    { address: "10.5.0.3:50000", source: "cluster.controlPlane.nodes" },
+    { address: "[fd00::4]:50000", source: "cluster.controlPlane.nodes" },
+    { address: "cp4.example.com:50000", source: "cluster.controlPlane.nodes" },
+  ]);
+});

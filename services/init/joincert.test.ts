@@ -10,6 +10,7 @@ import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem, checkIssuedBy, loadCertificate } from "../../core/pki/x509.ts";
 import { Trustd } from "../trustd/server.ts";
 import { ApiCertificates } from "./apicerts.ts";
+import { trustdTargets } from "./joincert.ts";
 import type { ApiCertStatusSpec } from "./resources.ts";
 
 const TOKEN = "abcdef.0123456789abcdef";
@@ -71,4 +72,12 @@ test("a wrong token: the status names the control plane and why, and the current
   } finally {
     certs.stop();
   }
+});
+
+test("trustd targets: the endpoint's address first, then each listed control plane, each once", async () => {
+  expect(await trustdTargets("https://10.5.0.2:50000", 50001, ["10.5.0.2", "10.5.0.3", "fd00::4"])).toEqual([
+    { address: "10.5.0.2:50001" }, { address: "10.5.0.3:50001" }, { address: "[fd00::4]:50001" },
+  ]);
+  expect(await trustdTargets(undefined, 50001, ["10.5.0.3"])).toEqual([{ address: "10.5.0.3:50001" }]);
+  expect(await trustdTargets("not a url", 50001)).toEqual([]);
 });

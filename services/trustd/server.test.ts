@@ -55,3 +55,21 @@ test("a token holder's bad request is INVALID_ARGUMENT", async () => {
   expect(() => t.certificate({ csr: Buffer.from("junk") }, ctx)).toThrow(/PKCS#10/);
   expect(t.buckets.allowed("10.0.0.1")).toBe(true);
 });
+
+test("Register: a certificate of the CA naming the caller's address is listed; others are refused with the reason", () => {
+  const got: { peer: string; apiPort: number; commonName: string }[] = [];
+  const other = newClusterCA();
+  const t = new Trustd({ secrets: { ca: toPemPair(ca), token: TOKEN, reserved: [], hostname: "cp", sans: [] }, onRegistered: (r) => got.push(r) });
+  const ctx = (address: string, token = TOKEN) => ({ metadata: { token }, peer: { transport: "tls", address } }) as never;
+  const node = (issuer = ca, ips = ["10.0.0.5"], o: { lifetime?: number; now?: Date } = {}) =>
+    Buffer.from(certificatePem(issueLeaf(issuer, { commonName: "w1", sans: ips, lifetime: o.lifetime ?? 3600_000, usage: ["serverAuth", "clientAuth"], ...(o.now ? { now: o.now } : {}) }).certificate));
+  expect(t.register({ crt: node(), apiPort: 50010 }, ctx("10.0.0.5"))).toEqual({});
+  expect(got).toEqual([expect.objectContaining({ peer: "10.0.0.5", apiPort: 50010, commonName: "w1" })]);
+  // Another node's certificate: it cannot make this control plane list (and relay to) someone else.
+  expect(() => t.register({ crt: node(), apiPort: 0 }, ctx("10.0.0.6"))).toThrow(/does not name 10\.0\.0\.6/);
+  expect(() => t.register({ crt: node(other), apiPort: 0 }, ctx("10.0.0.5"))).toThrow(/not one of the cluster CA/);
+  expect(() => t.register({ crt: node(ca, ["10.0.0.5"], { now: new Date(Date.now() - 7200_000) }), apiPort: 0 }, ctx("10.0.0.5"))).toThrow(/expired/);
+  expect(() => t.register({ crt: Buffer.from("junk"), apiPort: 0 }, ctx("10.0.0.5"))).toThrow(/certificate/);
+  expect(() => t.register({ crt: node(), apiPort: 0 }, ctx("10.0.0.5", "wrong.token"))).toThrow(/wrong join token/);
+  expect(got.length).toBe(1);
+});
