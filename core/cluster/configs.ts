@@ -19,6 +19,8 @@ export interface NodeConfigsInput {
   patches?: Patch[];
   patchesControlplane?: Patch[];
   patchesWorker?: Patch[];
+  /** What the nodes run on, for validation (default container). */
+  mode?: "container" | "qemu";
 }
 
 export interface NodeConfigs {
@@ -42,11 +44,15 @@ export function nodeConfigs(i: NodeConfigsInput): NodeConfigs {
   for (const n of p.nodes) {
     const own: Patch = {
       kind: "merge", source: `cluster create (${n.name})`,
-      patch: { machine: { network: { hostname: n.name, interfaces: [{ interface: "eth0", addresses: [`${n.address}/${p.prefix}`], routes: [{ network: "0.0.0.0/0", gateway: p.gateway }] }] } } },
+      patch: { machine: {
+        network: { hostname: n.name, interfaces: [{ interface: "eth0", addresses: [`${n.address}/${p.prefix}`], routes: [{ network: "0.0.0.0/0", gateway: p.gateway }] }] },
+        // A VM keeps its own clock: the gateway serves the host's time (core/cluster/qemu.ts).
+        ...(i.mode === "qemu" ? { time: { servers: [p.gateway] } } : {}),
+      } },
     };
     const doc = applyPatches((n.role === "controlplane" ? gen.controlplane : gen.worker) as Json, [own]);
     const text = renderMachineConfig(doc, n.role, p.name);
-    const r = loadConfig(text, { mode: "container" });
+    const r = loadConfig(text, { mode: i.mode ?? "container" });
     if (r.errors.length) throw new Error(formatProblems(`${n.name} config`, r.errors));
     byNode.set(n.name, text);
   }

@@ -55,7 +55,7 @@ async function accepts(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
-export interface ContainerCreate {
+export interface Provision {
   dir: string;
   state: ClusterState;
   configs: NodeConfigs;
@@ -66,7 +66,7 @@ export interface ContainerCreate {
 }
 
 /** Makes the network, starts every node and the forwarder; state.json follows each step. */
-export async function createContainerCluster(c: ContainerCreate): Promise<void> {
+export async function createContainerCluster(c: Provision): Promise<void> {
   const { dir, state } = c;
   const plan = state.plan;
   const step = c.step ?? (() => undefined);
@@ -86,13 +86,23 @@ export async function createContainerCluster(c: ContainerCreate): Promise<void> 
     saveState(dir, state);
     step(`${n.name} (${n.role}) at ${n.address}: init started, pid ${pid}`);
   }
+  await startForwarder(c, plan.nodes.filter((x) => x.role === "controlplane"));
+}
+
+/**
+ * Starts the forwarder (detached) with a 127.0.0.1 port for each of `nodes`' apid, records it in
+ * state.json, and waits until it listens.
+ */
+export async function startForwarder(c: Provision, nodes: { name: string; address: string }[]): Promise<void> {
+  const { dir, state } = c;
+  const step = c.step ?? (() => undefined);
   const ports: Record<string, number> = {};
   const maps: string[] = [];
-  for (const n of plan.nodes.filter((x) => x.role === "controlplane")) {
+  for (const n of nodes) {
     ports[n.name] = await freeLoopbackPort();
     maps.push(`${ports[n.name]}=${n.address}:${API_PORT}`);
   }
-  const pid = spawnDetached([...c.self, "bunkerctl", "cluster", "forward", "--netns", plan.netns, ...maps.flatMap((m) => ["--map", m])], join(dir, "forward.log"));
+  const pid = spawnDetached([...c.self, "bunkerctl", "cluster", "forward", "--netns", state.plan.netns, ...maps.flatMap((m) => ["--map", m])], join(dir, "forward.log"));
   state.forwarder = { pid, ports };
   saveState(dir, state);
   for (const port of Object.values(ports)) {

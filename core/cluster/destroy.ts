@@ -37,7 +37,7 @@ export async function destroyCluster(dir: string, name: string, o: { graceMs?: n
   const state = loadState(dir);
   const pattern = new RegExp(`^bunker-${name.replace(/[^a-z0-9-]/g, "")}(-(cp|w)[0-9]+)?$`);
   const existing = new Set(listNetns());
-  const namespaces = (state ? planNamespaces(state.plan) : [...existing].filter((n) => pattern.test(n))).filter((n) => existing.has(n));
+  const namespaces = (state ? planNamespaces(state.plan, state.provisioner) : [...existing].filter((n) => pattern.test(n))).filter((n) => existing.has(n));
   const forwarder = state?.forwarder?.pid;
   const pids = () => {
     const inNs = namespaces.flatMap(netnsPids);
@@ -46,8 +46,9 @@ export async function destroyCluster(dir: string, name: string, o: { graceMs?: n
   };
   // init stops its own services in order on SIGTERM: signal only the inits (and the forwarder)
   // when they are known, everything when state.json is gone.
-  const inits = (state?.nodes ?? []).map((n) => n.pid ?? 0).filter((p) => p > 0 && alive(p) && cmdline(p).includes(" init --mode=container"));
-  const first = state ? [...inits, ...pids().filter((p) => p === forwarder)] : pids();
+  const inits = (state?.nodes ?? []).map((n) => n.pid ?? 0).filter((p) => p > 0 && alive(p) && /init --mode=container|qemu-system/.test(cmdline(p)));
+  // The cluster's own namespace holds no init: QEMU and the DHCP server there stop on SIGTERM.
+  const first = state ? [...inits, ...pids().filter((p) => p === forwarder), ...netnsPids(state.plan.netns)] : pids();
   const all = pids();
   if (all.length) step(`stopping ${all.length} processes`);
   signal(first.length ? first : all, "SIGTERM");

@@ -24,21 +24,39 @@ export function netnsPids(ns: string): number[] {
   return ip(["netns", "pids", ns], { allowFail: true }).split("\n").map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
 }
 
-/** Every namespace the plan names (the cluster's first). */
-export function planNamespaces(plan: ClusterPlan): string[] {
-  return [plan.netns, ...plan.nodes.map((n) => n.netns)];
+/**
+ * Every namespace the plan names (the cluster's first). QEMU nodes are machines of their own:
+ * their taps sit in the cluster's namespace, and they have none.
+ */
+export function planNamespaces(plan: ClusterPlan, provisioner: "container" | "qemu" = "container"): string[] {
+  return provisioner === "qemu" ? [plan.netns] : [plan.netns, ...plan.nodes.map((n) => n.netns)];
 }
 
-/** Makes the bridge namespace and each node's namespace with its address. Throws at the first failure (destroy cleans up). */
-export function makeNetwork(plan: ClusterPlan): void {
+/** The cluster's namespace with its bridge and the gateway address; refuses namespaces that exist. */
+function makeBridge(plan: ClusterPlan, provisioner: "container" | "qemu"): void {
   const taken = new Set(listNetns());
-  for (const ns of planNamespaces(plan)) if (taken.has(ns)) throw new NetError(`network namespace ${ns} already exists (another cluster, or one not destroyed: bunkerctl cluster destroy --name ${plan.name})`);
+  for (const ns of planNamespaces(plan, provisioner)) if (taken.has(ns)) throw new NetError(`network namespace ${ns} already exists (another cluster, or one not destroyed: bunkerctl cluster destroy --name ${plan.name})`);
   const c = plan.netns;
   ip(["netns", "add", c]);
   ip(["-n", c, "link", "set", "lo", "up"]);
   ip(["-n", c, "link", "add", "br0", "type", "bridge"]);
   ip(["-n", c, "addr", "add", `${plan.gateway}/${plan.prefix}`, "dev", "br0"]);
   ip(["-n", c, "link", "set", "br0", "up"]);
+}
+
+/** QEMU: the bridge, and per node a tap on it (named after the node's bridge port) for QEMU to open. */
+export function makeTapNetwork(plan: ClusterPlan): void {
+  makeBridge(plan, "qemu");
+  for (const n of plan.nodes) {
+    ip(["-n", plan.netns, "tuntap", "add", "dev", n.port, "mode", "tap"]);
+    ip(["-n", plan.netns, "link", "set", n.port, "master", "br0", "up"]);
+  }
+}
+
+/** Makes the bridge namespace and each node's namespace with its address. Throws at the first failure (destroy cleans up). */
+export function makeNetwork(plan: ClusterPlan): void {
+  makeBridge(plan, "container");
+  const c = plan.netns;
   for (const n of plan.nodes) {
     ip(["netns", "add", n.netns]);
     ip(["-n", n.netns, "link", "set", "lo", "up"]);

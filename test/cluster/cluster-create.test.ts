@@ -44,7 +44,7 @@ beforeAll(async () => {
   // An operator's existing context survives the merge.
   writeFileSync(bunkerconfig, "context: other\ncontexts:\n  other:\n    endpoints: [192.0.2.1]\n    nodes: []\n    ca: \"\"\n    crt: \"\"\n    key: \"\"\n", { mode: 0o600 });
   hostLinksBefore = hostLinks();
-  created = await ctl("cluster", "create", "--name", name, "--controlplanes", "3", "--workers", "1", "--wait", "--wait-timeout", "3m");
+  created = await ctl("cluster", "create", "--provisioner", "container", "--name", name, "--controlplanes", "3", "--workers", "1", "--wait", "--wait-timeout", "3m");
 }, 240_000);
 
 afterAll(async () => {
@@ -130,10 +130,10 @@ test.skipIf(skip)("with the first control plane killed, bunkerctl fails over to 
 });
 
 test.skipIf(skip)("create refuses a name that exists, and a non-root user, changing nothing", async () => {
-  const again = await ctl("cluster", "create", "--name", name);
+  const again = await ctl("cluster", "create", "--provisioner", "container", "--name", name);
   expect(again.code).toBe(1);
   expect(again.err).toContain(`cluster ${name} exists`);
-  const nobody = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "bunkerctl", "cluster", "create", "--name", `${name}x`, "--state", state],
+  const nobody = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "bunkerctl", "cluster", "create", "--provisioner", "container", "--name", `${name}x`, "--state", state],
     { stdout: "pipe", stderr: "pipe", env: { ...process.env, BUNKERCONFIG: bunkerconfig } });
   expect(nobody.exitCode).toBe(1);
   expect(nobody.stderr.toString()).toContain("needs root");

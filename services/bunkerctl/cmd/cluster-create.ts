@@ -3,6 +3,10 @@ import { dirname, join, resolve } from "node:path";
 import { loadClientConfig, saveClientConfig, type ClientConfig } from "../../../core/clientconfig/clientconfig.ts";
 import { nodeConfigs } from "../../../core/cluster/configs.ts";
 import { createContainerCluster, consoleLog } from "../../../core/cluster/container.ts";
+import { createQemuCluster, imageFiles } from "../../../core/cluster/qemu.ts";
+import { MachineService as M } from "../../../core/api/gen/services.ts";
+import { parseFingerprint } from "../../../core/pki/fingerprint.ts";
+import { readFileSync } from "node:fs";
 import { destroyCluster } from "../../../core/cluster/destroy.ts";
 import { planCluster, PlanError } from "../../../core/cluster/plan.ts";
 import { defaultStateRoot, saveState, type ClusterState } from "../../../core/cluster/state.ts";
@@ -21,6 +25,10 @@ Creates a local cluster for trying Bunker and for tests, as root:
   --provisioner container   each node is "bunker init --mode=container" in its own network
                             namespace, on a bridge in a namespace of the cluster's own; the
                             host reaches the control planes through port forwards on 127.0.0.1.
+  --provisioner qemu        each node is a VM booted from the image (--image), its NIC a tap on
+                            that bridge (QEMU runs inside the namespace), its address from
+                            dnsmasq there; it boots into maintenance mode and its config is
+                            applied through the API, to the certificate its console printed.
 Nothing the cluster runs can send traffic outside its namespaces. The configs are generated as
 "gen config" does (the endpoint is the first control plane), each node gets its hostname, its
 address and the list of control planes, and the operator's patches apply on top.
@@ -32,11 +40,13 @@ current. "bunkerctl cluster destroy --name NAME" removes all of it, even after a
 
 Options:
   --name NAME                    the cluster's name (default bunker): hostnames NAME-controlplane-1...
-  --provisioner container        how nodes run (default container)
+  --provisioner container|qemu   how nodes run (default qemu where qemu-system-x86_64 is installed)
+  --image DIR                    qemu: the built image (vmlinuz, initramfs.zst; default out/image)
+  --accel tcg|kvm                qemu: the accelerator (default tcg)
   --controlplanes N              control-plane nodes (default 1)
   --workers N                    worker nodes (default 1)
   --cidr CIDR                    the cluster network (default 10.5.0.0/24; nodes from .2)
-  --memory SIZE                  not enforced by the container provisioner (nodes share the host's memory)
+  --memory SIZE                  qemu: each VM's memory (default 512MiB); containers share the host's
   --config-patch P               patch every node's config (repeatable; as gen config)
   --config-patch-controlplane P  patch the control planes' configs (repeatable)
   --config-patch-worker P        patch the workers' configs (repeatable)
@@ -62,15 +72,17 @@ function unreachableAncestor(dir: string): string | undefined {
 export async function run(argv: string[]): Promise<number> {
   const a = parseCommandArgs(argv, HELP, {
     name: { type: "string" }, provisioner: { type: "string" }, controlplanes: { type: "string" }, workers: { type: "string" },
-    cidr: { type: "string" }, memory: { type: "string" },
+    cidr: { type: "string" }, memory: { type: "string" }, image: { type: "string" }, accel: { type: "string" },
     "config-patch": { type: "string", multiple: true }, "config-patch-controlplane": { type: "string", multiple: true }, "config-patch-worker": { type: "string", multiple: true },
     wait: { type: "boolean" }, "wait-timeout": { type: "string" }, state: { type: "string" }, ...BUNKERCONFIG_OPTION,
   }, [0, 0]);
   if (typeof a === "number") return a;
   const v = a.values;
-  const provisioner = v.provisioner ?? "container";
-  if (provisioner === "qemu") { console.error("error: --provisioner qemu is not available yet: use --provisioner container"); return EXIT.FAILED; }
-  if (provisioner !== "container") return usageError(HELP, `--provisioner ${provisioner}: expected container`);
+  const provisioner = v.provisioner ?? (Bun.which("qemu-system-x86_64") ? "qemu" : "container");
+  if (provisioner !== "container" && provisioner !== "qemu") return usageError(HELP, `--provisioner ${provisioner}: expected container or qemu`);
+  const memoryMiB = v.memory === undefined ? 512 : parseMiB(v.memory);
+  if (memoryMiB === undefined || memoryMiB < 256) return usageError(HELP, `--memory ${v.memory}: expected a size of at least 256MiB, such as 512MiB or 1GiB`);
+  if (v.accel !== undefined && v.accel !== "tcg" && v.accel !== "kvm") return usageError(HELP, `--accel ${v.accel}: expected tcg or kvm`);
   const waitMs = parseDuration(v["wait-timeout"] ?? "10m");
   if (waitMs === undefined || waitMs <= 0) return usageError(HELP, `--wait-timeout ${v["wait-timeout"]}: expected a duration such as 30s or 10m`);
   const count = (flag: "controlplanes" | "workers", dflt: number) => (v[flag] === undefined ? dflt : /^[0-9]+$/.test(v[flag]!) ? Number(v[flag]) : NaN);
@@ -99,20 +111,29 @@ export async function run(argv: string[]): Promise<number> {
   const secrets = generateSecrets();
   let configs;
   try {
-    configs = nodeConfigs({ plan, secrets, patches: patches.all, patchesControlplane: patches.cp, patchesWorker: patches.w });
+    configs = nodeConfigs({ plan, secrets, mode: provisioner, patches: patches.all, patchesControlplane: patches.cp, patchesWorker: patches.w });
   } catch (e) {
     return fail(e);
   }
   mkdirSync(root, { recursive: true, mode: 0o755 });
   mkdirSync(dir, { mode: 0o711 });
-  const state: ClusterState = { provisioner: "container", plan, createdAt: new Date().toISOString(), nodes: [] };
+  let image;
+  if (provisioner === "qemu") {
+    try { image = imageFiles(v.image ?? "out/image"); } catch (e) { return fail(e); }
+  }
+  const state: ClusterState = { provisioner, plan, createdAt: new Date().toISOString(), nodes: [] };
   saveState(dir, state);
   for (const [name, text] of [["controlplane.yaml", configs.controlplaneYaml], ["worker.yaml", configs.workerYaml], ["secrets.yaml", secretsToYaml(secrets)]] as const) {
     writeFileSync(join(dir, name), text, { mode: 0o600 });
   }
   console.log(`creating cluster ${plan.name} in ${dir}`);
   try {
-    await createContainerCluster({ dir, state, configs, self: selfCommand(), step: (l) => console.log(`  ${l}`) });
+    const p = { dir, state, configs, self: selfCommand(), step: (l: string) => console.log(`  ${l}`) };
+    if (provisioner === "container") await createContainerCluster(p);
+    else {
+      await createQemuCluster({ ...p, image: image!, memoryMiB, accel: (v.accel ?? "tcg") as "tcg" | "kvm" });
+      await applyThroughMaintenance(dir, state, configs.byNode, Date.now() + waitMs);
+    }
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     console.error("removing what was made");
@@ -140,7 +161,7 @@ export async function run(argv: string[]): Promise<number> {
   const w = Math.max(...plan.nodes.map((n) => n.name.length)) + 2;
   for (const n of plan.nodes) {
     const port = state.forwarder!.ports[n.name];
-    console.log(`${n.name.padEnd(w)}${n.role.padEnd(14)}${n.address.padEnd(13)}${port ? `127.0.0.1:${port}` : `through a control plane: -n ${n.address}`}`);
+    console.log(`${n.name.padEnd(w)}${n.role.padEnd(14)}${n.address.padEnd(13)}${port && n.role === "controlplane" ? `127.0.0.1:${port}` : `through a control plane: -n ${n.address}`}`);
   }
   console.log("");
   console.log(`context "${plan.name}" in ${path} (current), endpoints ${endpoints.join(", ")}`);
@@ -163,4 +184,43 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     api.close();
   }
+}
+
+/** "512MiB", "1GiB", "2G", "768": MiB. */
+function parseMiB(s: string): number | undefined {
+  const m = /^([0-9]+)\s*(M|MB|MiB|G|GB|GiB)?$/i.exec(s.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] && /^g/i.test(m[2]) ? 1024 : 1);
+}
+
+/**
+ * QEMU nodes boot into maintenance mode: each node's config goes in through its forward, to the
+ * certificate whose fingerprint its console printed (pinned, so the config with the cluster's
+ * keys goes to that VM and no other).
+ */
+async function applyThroughMaintenance(dir: string, state: ClusterState, configs: Map<string, string>, deadline: number): Promise<void> {
+  await Promise.all(state.plan.nodes.map(async (n) => {
+    const log = consoleLog(dir, n.name);
+    const endpoint = `127.0.0.1:${state.forwarder!.ports[n.name]}`;
+    let last = "no maintenance certificate fingerprint on its console yet";
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`${n.name}: applying its config: ${last} (console: ${log})`);
+      // The latest fingerprint: apid's certificate is made again when the node's address arrives.
+      const printed = [...(existsSync(log) ? readFileSync(log, "utf8") : "").matchAll(/maintenance certificate SHA-256 fingerprint ([0-9A-F:]{95})/g)].at(-1)?.[1];
+      if (printed) {
+        const api = new Api({ context: "", configPath: undefined, endpoints: [endpoint], nodes: [], insecure: true, pinSha256: parseFingerprint(printed) }, 30_000);
+        try {
+          await api.unary(M.ApplyConfiguration, { data: Buffer.from(configs.get(n.name)!), mode: 0, dryRun: false, tryTimeoutSeconds: 0 }, { label: n.name, endpoints: [endpoint] });
+          break;
+        } catch (e) {
+          // apid may still be starting, or its certificate changed since the console printed it.
+          last = (e as Error).message;
+        } finally {
+          api.close();
+        }
+      }
+      await Bun.sleep(1000);
+    }
+    console.log(`  ${n.name}: config applied through maintenance mode (certificate pinned)`);
+  }));
 }
