@@ -95,6 +95,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
             lastChange: ms([...s.events].reverse().find((e) => e.message.startsWith("health check"))?.time),
           },
           events: s.events.map((e) => ({ time: ms(e.time), state: e.state, message: e.message })),
+          lastExit: s.lastExit ? { time: ms(s.lastExit.time), code: s.lastExit.code ?? 0, signal: s.lastExit.signal ?? "", output: s.lastExit.output ?? [] } : undefined,
         })),
       };
     },
