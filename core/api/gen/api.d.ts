@@ -869,6 +869,52 @@ export namespace bunker {
                 APPLY_MODE_TRY = 4
             }
 
+            interface IMachineConfigurationRequest extends bunker.machine.v1.MachineConfigurationRequest.$Properties {
+            }
+
+            class MachineConfigurationRequest {
+                constructor(properties?: bunker.machine.v1.MachineConfigurationRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.MachineConfigurationRequest.$Shape): bunker.machine.v1.MachineConfigurationRequest & bunker.machine.v1.MachineConfigurationRequest.$Shape;
+                static create(properties?: bunker.machine.v1.MachineConfigurationRequest.$Properties): bunker.machine.v1.MachineConfigurationRequest;
+                static encode(message: bunker.machine.v1.MachineConfigurationRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MachineConfigurationRequest & bunker.machine.v1.MachineConfigurationRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MachineConfigurationRequest;
+                static toObject(message: bunker.machine.v1.MachineConfigurationRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MachineConfigurationRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MachineConfigurationRequest.$Properties;
+            }
+
+            interface IMachineConfigurationResponse extends bunker.machine.v1.MachineConfigurationResponse.$Properties {
+            }
+
+            class MachineConfigurationResponse {
+                constructor(properties?: bunker.machine.v1.MachineConfigurationResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                data: Uint8Array;
+                static create(properties: bunker.machine.v1.MachineConfigurationResponse.$Shape): bunker.machine.v1.MachineConfigurationResponse & bunker.machine.v1.MachineConfigurationResponse.$Shape;
+                static create(properties?: bunker.machine.v1.MachineConfigurationResponse.$Properties): bunker.machine.v1.MachineConfigurationResponse;
+                static encode(message: bunker.machine.v1.MachineConfigurationResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MachineConfigurationResponse & bunker.machine.v1.MachineConfigurationResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MachineConfigurationResponse;
+                static toObject(message: bunker.machine.v1.MachineConfigurationResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MachineConfigurationResponse {
+                interface $Properties {
+                    data?: (Uint8Array|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MachineConfigurationResponse.$Properties;
+            }
+
             interface IApplyConfigurationRequest extends bunker.machine.v1.ApplyConfigurationRequest.$Properties {
             }
 
