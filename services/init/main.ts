@@ -65,7 +65,8 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
                      (image.pub of a build); a node uses its initramfs's etc/bunker/image.pub.
 
 Signals: SIGTERM and SIGPWR shut down, SIGINT (ctrl-alt-del on a node) reboots.
-Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s).
+Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s),
+2 a bad command line or a state dir a service's uid cannot reach (what to change is logged).
 The API socket: ${DEFAULT_NODE_SOCKET} on a node, DIR/init.sock in container mode.`;
 
 /** How long a power action waits for the API's last answers to leave. */
