@@ -292,3 +292,14 @@ test("exitOutput: only the run's own bytes, at most 10 lines and 2 KiB, a cut li
   expect(one[0]!.startsWith("…")).toBe(true);
   expect(Buffer.byteLength(one[0]!)).toBeLessThanOrEqual(EXIT_OUTPUT_BYTES + 4);
 });
+
+test("an exit by a signal keeps its last lines too, and says which signal", async () => {
+  const told: string[][] = [];
+  const s2 = new Supervisor({ store: new Store(), onEvent: (_id, ev, output) => { if (output) told.push([ev.message, ...output]); } });
+  sups.push(s2);
+  s2.add({ id: "k", restart: { policy: "never" }, runner: sh("echo 'about to be killed'; kill -9 $$") });
+  s2.start();
+  await s2.waitFor(() => s2.status("k").state === "Failed");
+  expect(told).toEqual([["killed by SIGKILL", "about to be killed"]]);
+  expect(s2.status("k").lastExit).toMatchObject({ code: null, signal: "SIGKILL", output: ["about to be killed"] });
+});
