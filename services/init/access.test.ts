@@ -21,9 +21,10 @@ test("accessProblems: the first folder on the way that refuses, one entry per fo
     { id: "root-svc", uid: 0, gid: 0, folders },
   ], stat);
   expect(got).toEqual([
-    { at: "/root", mode: 0o700, owner: 0, group: 0, need: "search", what: "the state dir /root/a/state", services: [{ id: "apid", uid: 50, gid: 50 }, { id: "networkd", uid: 52, gid: 50 }] },
-    { at: "/usr/bin/bunker", mode: 0o700, owner: 0, group: 0, need: "execute", what: "its program /usr/bin/bunker", services: [{ id: "apid", uid: 50, gid: 50 }] },
+    { at: "/root", mode: 0o700, owner: 0, group: 0, need: "search", what: "the state dir /root/a/state", target: "folder", services: [{ id: "apid", uid: 50, gid: 50 }, { id: "networkd", uid: 52, gid: 50 }] },
+    { at: "/usr/bin/bunker", mode: 0o700, owner: 0, group: 0, need: "execute", what: "its program /usr/bin/bunker", target: "program", services: [{ id: "apid", uid: 50, gid: 50 }] },
   ]);
+  expect(describeProblem(got[1]!)).toBe("apid (uid 50, gid 50) runs as its own user and cannot reach its program /usr/bin/bunker: /usr/bin/bunker (mode 0700, owner 0:0) may not be run by it; put the binary where others may run it (e.g. /usr/local/bin), or let it run it: chmod o+x /usr/bin/bunker");
   expect(describeProblem(got[0]!)).toBe("apid (uid 50, gid 50), networkd (uid 52, gid 50) run as their own users and cannot reach the state dir /root/a/state: /root (mode 0700, owner 0:0) does not let them through; choose a --state-dir whose every parent others may pass through (e.g. under /var/lib or /srv), or let them through: chmod o+x /root");
   expect(accessProblems([{ id: "apid", uid: 50, gid: 50, folders: [{ what: "x", path: "/srv/bunker/state" }] }], stat)).toEqual([
     expect.objectContaining({ at: "/srv/bunker", need: "search" }),

@@ -33,8 +33,10 @@ export interface Blocked {
   group: number;
   /** "search" (a folder on the way) or "execute" (the program). */
   need: "search" | "execute";
-  /** What the services were trying to reach, e.g. "its state dir /srv/x". */
+  /** What the services were trying to reach, e.g. "the state dir /srv/x". */
   what: string;
+  /** Whether that is a folder of theirs or the program they run (the advice differs). */
+  target: "folder" | "program";
   services: { id: string; uid: number; gid: number }[];
 }
 
@@ -67,22 +69,25 @@ function ancestors(path: string): string[] {
 /** Where a service is stopped on its way to what it needs; [] when every one gets through. */
 export function accessProblems(reachers: readonly Reacher[], stat: (p: string) => Pick<Stats, "uid" | "gid" | "mode"> | undefined = statOrUndefined): Blocked[] {
   const found = new Map<string, Blocked>();
-  const block = (r: Reacher, at: string, st: Pick<Stats, "uid" | "gid" | "mode">, need: Blocked["need"], what: string) => {
+  const block = (r: Reacher, at: string, st: Pick<Stats, "uid" | "gid" | "mode">, need: Blocked["need"], what: string, target: Blocked["target"]) => {
     const key = `${at}\0${need}\0${what}`;
     let b = found.get(key);
-    if (!b) found.set(key, b = { at, mode: st.mode & 0o7777, owner: st.uid, group: st.gid, need, what, services: [] });
+    if (!b) found.set(key, b = { at, mode: st.mode & 0o7777, owner: st.uid, group: st.gid, need, what, target, services: [] });
     if (!b.services.some((s) => s.id === r.id)) b.services.push({ id: r.id, uid: r.uid, gid: r.gid });
   };
   for (const r of reachers) {
     if (r.uid === 0) continue;
-    const targets = [...r.folders, ...(r.program ? [{ what: `its program ${r.program}`, path: r.program }] : [])];
+    const targets = [
+      ...r.folders.map((f) => ({ ...f, target: "folder" as const })),
+      ...(r.program ? [{ what: `its program ${r.program}`, path: r.program, target: "program" as const }] : []),
+    ];
     for (const t of targets) {
       // The first folder on the way that refuses is the one to change; the rest cannot be judged.
       const stop = ancestors(t.path).find((d) => { const st = stat(d); return st !== undefined && !permits(st, r.uid, r.gid, X); });
-      if (stop !== undefined) { block(r, stop, stat(stop)!, "search", t.what); continue; }
-      if (t.path === r.program) {
+      if (stop !== undefined) { block(r, stop, stat(stop)!, "search", t.what, t.target); continue; }
+      if (t.target === "program") {
         const st = stat(t.path);
-        if (st && !permits(st, r.uid, r.gid, X)) block(r, t.path, st, "execute", t.what);
+        if (st && !permits(st, r.uid, r.gid, X)) block(r, t.path, st, "execute", t.what, t.target);
       }
     }
   }
@@ -98,11 +103,12 @@ export function describeProblem(b: Blocked): string {
   const who = b.services.map((s) => `${s.id} (uid ${s.uid}, gid ${s.gid})`).join(", ");
   const mode = b.mode.toString(8).padStart(4, "0");
   const verb = b.services.length === 1 ? "runs" : "run";
-  const fix = b.need === "search"
-    ? `choose a --state-dir whose every parent others may pass through (e.g. under /var/lib or /srv), or let them through: chmod o+x ${b.at}`
-    : `install the binary where others may run it, or: chmod o+x ${b.at}`;
+  const them = b.services.length === 1 ? "it" : "them";
+  const fix = b.target === "folder"
+    ? `choose a --state-dir whose every parent others may pass through (e.g. under /var/lib or /srv), or let ${them} through: chmod o+x ${b.at}`
+    : `put the binary where others may run it (e.g. /usr/local/bin), or ${b.need === "search" ? `let ${them} through` : `let ${them} run it`}: chmod o+x ${b.at}`;
   return `${who} ${verb} as ${b.services.length === 1 ? "its own user" : "their own users"} and cannot reach ${b.what}: ` +
-    `${b.at} (mode ${mode}, owner ${b.owner}:${b.group}) does not let ${b.services.length === 1 ? "it" : "them"} ${b.need === "search" ? "through" : "execute it"}; ${fix}`;
+    `${b.at} (mode ${mode}, owner ${b.owner}:${b.group}) ${b.need === "search" ? `does not let ${them} through` : `may not be run by ${them}`}; ${fix}`;
 }
 
 /** init refuses to boot: the services would fail at every start (the message says what to change). */
