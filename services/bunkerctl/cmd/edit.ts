@@ -14,7 +14,7 @@ const HELP = `Usage: bunkerctl edit machineconfig [v1alpha1] [--mode MODE] [--dr
                              [connection flags]
 
 Opens each node's machine config as it is applied (os:admin; comments kept) in $EDITOR (else
-vi), one node after the other. On save the node checks it: when it refuses, the editor comes
+$VISUAL, else vi), one node after the other. On save the node checks it: when it refuses, the editor comes
 back with its errors (FILE:LINE:COL) as comment lines at the top; fix them and save again.
 Saving it unchanged or empty applies nothing. A good config is then applied as apply-config
 does (--mode, --dry-run). TYPE may be machineconfig or mc.
