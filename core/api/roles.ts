@@ -52,6 +52,8 @@ export const METHOD_ROLES: ReadonlyMap<string, readonly Role[]> = new Map([
   // Change the node, read its files, or mint credentials: admins.
   [M.ApplyConfiguration.path, ADMIN],
   [M.ConfirmConfiguration.path, ADMIN],
+  // The config with its secrets (CA keys, token): only those who may replace it may read it.
+  [M.MachineConfiguration.path, ADMIN],
   [M.Reset.path, ADMIN],
   [M.List.path, ADMIN],
   [M.Read.path, ADMIN],

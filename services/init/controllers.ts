@@ -25,6 +25,13 @@ function serviceUp(s: ServiceStatus): boolean {
   return s.state === "Finished" && s.lastExit?.code === 0;
 }
 
+/** "; last exit: code 1 at TIME: its last line", for an exit with an error; "" otherwise. */
+function exitReason(e: ServiceStatus["lastExit"]): string {
+  if (!e || (e.code === 0 && !e.signal)) return "";
+  const line = e.output?.at(-1);
+  return `; last exit: ${e.signal ? `killed by ${e.signal}` : `code ${e.code}`} at ${e.time}${line ? `: ${line}` : ""}`;
+}
+
 /** The service whose resources the network conditions come from. */
 export const NETWORK_SERVICE = "networkd";
 
@@ -43,7 +50,7 @@ export const machineStatusController: Controller = {
     for (const s of ctx.list<ServiceStatus>(SERVICES)) {
       if (!serviceUp(s.spec)) {
         const last = s.spec.events.at(-1)?.message ?? "";
-        unmet.push({ name: `service ${s.metadata.id}`, reason: `${s.spec.state}${s.spec.healthy === false ? " (unhealthy)" : ""}${last ? `: ${last}` : ""}` });
+        unmet.push({ name: `service ${s.metadata.id}`, reason: `${s.spec.state}${s.spec.healthy === false ? " (unhealthy)" : ""}${last ? `: ${last}` : ""}${exitReason(s.spec.lastExit)}` });
       }
     }
     // Network and time count only where networkd runs (not in a container-mode init without it).

@@ -37,6 +37,7 @@ import {
 } from "./resources.ts";
 import { PreemptedError, Sequencer, type Phase, type SequenceName, type Task } from "./sequencer.ts";
 import { Supervisor } from "./supervisor.ts";
+import { accessProblems, type Reacher, ServiceAccessError } from "./access.ts";
 import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
 import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
@@ -144,8 +145,13 @@ export class Machine {
     this.supervisor = new Supervisor({
       store: this.store,
       cgroupRoot: opts.mode === "metal" && pid1.cgroupsAvailable() ? pid1.SERVICE_CGROUP_ROOT : undefined,
-      onEvent: (id, ev) => {
+      onEvent: (id, ev, output) => {
         log.info(`service ${id}: ${ev.state}: ${ev.message}`);
+        // Why it failed is usually in its last words: the console is where an operator looks first.
+        if (output?.length) {
+          log.warn(`service ${id}: its last ${output.length === 1 ? "line" : `${output.length} lines`} before it ${ev.message}:`);
+          for (const line of output) log.warn(`service ${id} | ${line}`);
+        } else if (output) log.warn(`service ${id}: it wrote nothing before it ${ev.message}`);
         this.events.add(`service/${id}`, `${ev.state}: ${ev.message}`);
       },
     });
@@ -198,7 +204,28 @@ export class Machine {
     if (this.opts.api) this.addApid(this.opts.api);
     if (this.opts.trustd) this.addTrustd(this.opts.trustd);
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
+    if (this.opts.mode === "container") this.checkServiceAccess();
     await this.sequencer.run("boot");
+  }
+
+  /**
+   * Container mode: every service that runs as its own uid must get through the state dir's
+   * parents and to its program, or it would exit at every start; throws ServiceAccessError
+   * naming the folder and what to change. (A node's folders are init's own: nothing to check.)
+   */
+  private checkServiceAccess(): void {
+    mkdirSync(this.opts.stateDir, { recursive: true });
+    const own = process.getuid?.();
+    const reachers: Reacher[] = [];
+    for (const id of this.supervisor.ids()) {
+      const spec = this.supervisor.spec(id);
+      const uid = spec.runner.uid;
+      if (uid === undefined || uid === own || spec.skip?.()) continue;
+      const folders = [...new Set([this.opts.runDir, this.opts.stateDir])].map((path) => ({ what: `the state dir ${path}`, path }));
+      reachers.push({ id, uid, gid: spec.runner.gid ?? uid, folders, program: spec.runner.argv[0] });
+    }
+    const problems = accessProblems(reachers);
+    if (problems.length) throw new ServiceAccessError(problems);
   }
 
   /** Writes the InitStatus resource when a counter changed (a write per second at most). */

@@ -24,6 +24,7 @@ import { parsePublicKey, securityVersionOf } from "../../core/image/manifest.ts"
 import { isSlot, type Slot } from "../../core/install/grub.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
+import { ServiceAccessError } from "./access.ts";
 
 const HELP = `Usage: bunker init [--mode=metal|container] [--state-dir DIR] [--config FILE]
                    [--api-listen HOST:PORT] [--trustd-listen HOST:PORT] [--trustd-port PORT]
@@ -64,7 +65,8 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
                      (image.pub of a build); a node uses its initramfs's etc/bunker/image.pub.
 
 Signals: SIGTERM and SIGPWR shut down, SIGINT (ctrl-alt-del on a node) reboots.
-Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s).
+Container-mode exit codes: ${EXIT.reboot} reboot, ${EXIT.poweroff} poweroff/shutdown, ${EXIT.fatal} fatal error (after 10 s),
+2 a bad command line or a state dir a service's uid cannot reach (what to change is logged).
 The API socket: ${DEFAULT_NODE_SOCKET} on a node, DIR/init.sock in container mode.`;
 
 /** How long a power action waits for the API's last answers to leave. */
@@ -244,6 +246,13 @@ export async function main(argv: string[]): Promise<number> {
     log.info(`boot done: stage ${machine.stage()}`);
     if (mode === "metal" && !install) log.info(`boot slot: ${confirmBoot(cmdline, null).message}`);
   } catch (err) {
+    // Container mode: services that could never start (their uid cannot reach the state dir) are
+    // a setup to change, not a node to diagnose: say what to change and end.
+    if (err instanceof ServiceAccessError) {
+      log.error(`init: refusing to start: ${err.message}`);
+      machine.stopBackground();
+      return 2;
+    }
     // A failed boot leaves the API up so the node can be diagnosed and fixed, not a dead end.
     log.error(`boot failed: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -79,7 +79,8 @@ export interface ServiceStatus {
   healthy?: boolean;
   pid?: number;
   restarts: number;
-  lastExit?: { code: number | null; signal: string | null; time: string };
+  /** The last exit; one with an error keeps the last lines the run wrote (bounded). */
+  lastExit?: { code: number | null; signal: string | null; time: string; output?: string[] };
   dependsOn: string[];
   description: string;
   events: ServiceEvent[];

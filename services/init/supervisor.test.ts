@@ -6,7 +6,8 @@ import { Store } from "../../core/resources/index.ts";
 import { fileExists, NETWORK_STATUS, networkOnline } from "./conditions.ts";
 import { SERVICES } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
-import { restartDelay, Supervisor } from "./supervisor.ts";
+import { EXIT_OUTPUT_BYTES, exitOutput, restartDelay, Supervisor } from "./supervisor.ts";
+import { RingBuffer } from "./ringbuffer.ts";
 
 const dirs: string[] = [];
 const sups: Supervisor[] = [];
@@ -249,3 +250,56 @@ test.skipIf(!root)("memoryMax is written to the service's cgroup before it start
   expect(sup.status("broken").events.at(-1)!.message).toContain("memory.max");
   expect(sup.logs("broken").tail(10)).not.toContain("ran");
 }, 15_000);
+
+test("a failed exit keeps the last lines of that run (stdout and stderr), told to onEvent and kept in lastExit", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "bunker-sup-"));
+  dirs.push(dir);
+  const store = new Store();
+  const told: { message: string; output?: string[] }[] = [];
+  const sup = new Supervisor({ store, onEvent: (_id, ev, output) => told.push({ message: ev.message, output }) });
+  sups.push(sup);
+  const runs = join(dir, "runs");
+  // Each run writes 12 numbered lines on stdout, then (a moment later, so the two pipes' order
+  // is known) 3 on stderr and an unterminated one with an escape sequence; the second run exits 0.
+  sup.add({
+    id: "f", restart: { policy: "on-failure", baseDelayMs: 10 },
+    runner: sh(`echo x >> ${runs}; n=$(wc -l < ${runs}); i=1; while [ $i -le 12 ]; do echo "run $n out $i"; i=$((i+1)); done; sleep 0.3; printf 'run %s err 1\\nrun %s err 2\\nno newline \\033[2J' $n $n >&2; [ $n -ge 2 ] && exit 0; exit 3`),
+  });
+  sup.start();
+  await sup.waitFor(() => sup.status("f").state === "Finished");
+  const failed = told.find((t) => t.message === "exited with code 3")!;
+  expect(failed.output).toEqual([...[5, 6, 7, 8, 9, 10, 11, 12].map((i) => `run 1 out ${i}`).slice(1), "run 1 err 1", "run 1 err 2", "no newline ?[2J"]);
+  // The clean second exit carries no output, and lastExit is that exit.
+  expect(told.find((t) => t.message === "exited with code 0")!.output).toBeUndefined();
+  expect(sup.status("f").lastExit).toMatchObject({ code: 0, signal: null });
+  expect(sup.status("f").lastExit!.output).toBeUndefined();
+}, 10_000);
+
+test("exitOutput: only the run's own bytes, at most 10 lines and 2 KiB, a cut line dropped or marked", () => {
+  const rb = new RingBuffer(1 << 16);
+  const enc = (s: string) => new TextEncoder().encode(s);
+  rb.write(enc("before\n"));
+  const from = rb.end;
+  expect(exitOutput(rb, from)).toEqual([]);
+  rb.write(enc("a\nb\n"));
+  expect(exitOutput(rb, from)).toEqual(["a", "b"]);
+  rb.write(enc(`${"y".repeat(3000)}\nlast\n`));
+  expect(exitOutput(rb, from)).toEqual(["last"]);
+  const r2 = new RingBuffer(1 << 16);
+  r2.write(enc("z".repeat(5000)));
+  const one = exitOutput(r2, 0);
+  expect(one).toHaveLength(1);
+  expect(one[0]!.startsWith("…")).toBe(true);
+  expect(Buffer.byteLength(one[0]!)).toBeLessThanOrEqual(EXIT_OUTPUT_BYTES + 4);
+});
+
+test("an exit by a signal keeps its last lines too, and says which signal", async () => {
+  const told: string[][] = [];
+  const s2 = new Supervisor({ store: new Store(), onEvent: (_id, ev, output) => { if (output) told.push([ev.message, ...output]); } });
+  sups.push(s2);
+  s2.add({ id: "k", restart: { policy: "never" }, runner: sh("echo 'about to be killed'; kill -9 $$") });
+  s2.start();
+  await s2.waitFor(() => s2.status("k").state === "Failed");
+  expect(told).toEqual([["killed by SIGKILL", "about to be killed"]]);
+  expect(s2.status("k").lastExit).toMatchObject({ code: null, signal: "SIGKILL", output: ["about to be killed"] });
+});

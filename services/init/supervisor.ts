@@ -27,8 +27,11 @@ export interface SupervisorOptions {
   store: Store;
   /** A cgroup v2 directory under which each service gets its own; none in container mode. */
   cgroupRoot?: string;
-  /** Told about every service event (init logs them and keeps the event history). */
-  onEvent?: (id: string, ev: ServiceEvent) => void;
+  /**
+   * Told about every service event (init logs them and keeps the event history); an exit with an
+   * error comes with the last lines the service wrote in that run (see exitOutput).
+   */
+  onEvent?: (id: string, ev: ServiceEvent, output?: string[]) => void;
   /** Bytes of stdout+stderr kept per service (default 1 MiB). */
   logCapacity?: number;
   /** The environment a service gets when its runner names none. */
@@ -163,12 +166,12 @@ export class Supervisor {
     for (const f of [...this.listeners]) f();
   }
 
-  private event(s: Instance, state: ServiceState, message: string): void {
+  private event(s: Instance, state: ServiceState, message: string, output?: string[]): void {
     s.state = state;
     const ev: ServiceEvent = { time: new Date().toISOString(), state, message };
     s.events.push(ev);
     if (s.events.length > MAX_EVENTS) s.events.splice(0, s.events.length - MAX_EVENTS);
-    try { this.opts.onEvent?.(s.spec.id, ev); } catch { /* a broken observer must not break the service */ }
+    try { this.opts.onEvent?.(s.spec.id, ev, output); } catch { /* a broken observer must not break the service */ }
     this.publish(s);
     this.notify();
   }
@@ -226,6 +229,8 @@ export class Supervisor {
         this.event(s, "Preparing", "starting");
       }
       if (signal.aborted) return { ok: true, message: "stopped", ranMs: 0 };
+      // Where this run's output starts: an exit with an error reports the lines written since.
+      const logFrom = s.logs.end;
       const proc = this.spawn(s);
       s.proc = proc;
       s.healthy = s.spec.health ? false : undefined;
@@ -239,11 +244,13 @@ export class Supervisor {
       s.proc = undefined;
       const code = proc.exitCode;
       const sig = proc.signalCode === null ? null : String(proc.signalCode);
-      s.lastExit = { code, signal: sig, time: new Date().toISOString() };
       const ok = code === 0;
+      // A clean exit or one we asked for (stop) needs no explanation; an error keeps its last words.
+      const output = ok || s.stopping ? undefined : exitOutput(s.logs, logFrom);
+      s.lastExit = { code, signal: sig, time: new Date().toISOString(), ...(output ? { output } : {}) };
       const message = sig ? `killed by ${sig}` : `exited with code ${code}`;
       if (s.stopping) return { ok, message, ranMs: Date.now() - started };
-      this.event(s, ok ? "Finished" : "Failed", message);
+      this.event(s, ok ? "Finished" : "Failed", message, output);
       return { ok, message, ranMs: Date.now() - started };
     } catch (err) {
       s.proc = undefined;
@@ -392,6 +399,30 @@ export class Supervisor {
     };
     await Promise.all([...this.services.keys()].map((id) => stopAfterDependents(id, [])));
   }
+}
+
+/** At most this many of the last lines a failed run wrote are kept with its exit. */
+export const EXIT_OUTPUT_LINES = 10;
+/** ... and at most this many bytes of them. */
+export const EXIT_OUTPUT_BYTES = 2048;
+
+/**
+ * The last lines (stdout and stderr as they interleaved) written from position `from` on, bounded
+ * by EXIT_OUTPUT_LINES and EXIT_OUTPUT_BYTES: what an operator needs to see why a service failed,
+ * small enough for the console and the Service resource. Control characters become "?" so a
+ * service's output cannot drive the console (escape sequences).
+ */
+export function exitOutput(logs: RingBuffer, from: number, maxLines = EXIT_OUTPUT_LINES, maxBytes = EXIT_OUTPUT_BYTES): string[] {
+  const start = Math.max(from, logs.end - maxBytes);
+  let text = new TextDecoder().decode(logs.read(start).data);
+  // Cut inside a line: drop its head, unless it is the only line (then it is shown cut, marked).
+  if (Math.max(start, logs.start) > from) {
+    const nl = text.indexOf("\n");
+    text = nl >= 0 && nl < text.length - 1 ? text.slice(nl + 1) : `…${text}`;
+  }
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return lines.slice(-maxLines).map((l) => l.replace(/\r$/, "").replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, "?"));
 }
 
 /** Exponential backoff with jitter: base * 2^(n-1), times a random 0.75..1.25, never above max. */

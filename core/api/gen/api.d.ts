@@ -403,6 +403,7 @@ export namespace bunker {
                 restarts: number;
                 health?: (bunker.machine.v1.ServiceHealth.$Properties|null);
                 events: bunker.machine.v1.ServiceEvent.$Properties[];
+                lastExit?: (bunker.machine.v1.ServiceExit.$Properties|null);
                 static create(properties: bunker.machine.v1.ServiceInfo.$Shape): bunker.machine.v1.ServiceInfo & bunker.machine.v1.ServiceInfo.$Shape;
                 static create(properties?: bunker.machine.v1.ServiceInfo.$Properties): bunker.machine.v1.ServiceInfo;
                 static encode(message: bunker.machine.v1.ServiceInfo.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -420,9 +421,40 @@ export namespace bunker {
                     restarts?: (number|null);
                     health?: (bunker.machine.v1.ServiceHealth.$Properties|null);
                     events?: (bunker.machine.v1.ServiceEvent.$Properties[]|null);
+                    lastExit?: (bunker.machine.v1.ServiceExit.$Properties|null);
                     $unknowns?: Uint8Array[];
                 }
                 type $Shape = bunker.machine.v1.ServiceInfo.$Properties;
+            }
+
+            interface IServiceExit extends bunker.machine.v1.ServiceExit.$Properties {
+            }
+
+            class ServiceExit {
+                constructor(properties?: bunker.machine.v1.ServiceExit.$Properties);
+                $unknowns?: Uint8Array[];
+                time: number;
+                code: number;
+                signal: string;
+                output: string[];
+                static create(properties: bunker.machine.v1.ServiceExit.$Shape): bunker.machine.v1.ServiceExit & bunker.machine.v1.ServiceExit.$Shape;
+                static create(properties?: bunker.machine.v1.ServiceExit.$Properties): bunker.machine.v1.ServiceExit;
+                static encode(message: bunker.machine.v1.ServiceExit.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.ServiceExit & bunker.machine.v1.ServiceExit.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.ServiceExit;
+                static toObject(message: bunker.machine.v1.ServiceExit, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace ServiceExit {
+                interface $Properties {
+                    time?: (number|null);
+                    code?: (number|null);
+                    signal?: (string|null);
+                    output?: (string[]|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.ServiceExit.$Properties;
             }
 
             interface IServiceListResponse extends bunker.machine.v1.ServiceListResponse.$Properties {
@@ -835,6 +867,52 @@ export namespace bunker {
                 APPLY_MODE_REBOOT = 2,
                 APPLY_MODE_STAGED = 3,
                 APPLY_MODE_TRY = 4
+            }
+
+            interface IMachineConfigurationRequest extends bunker.machine.v1.MachineConfigurationRequest.$Properties {
+            }
+
+            class MachineConfigurationRequest {
+                constructor(properties?: bunker.machine.v1.MachineConfigurationRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.MachineConfigurationRequest.$Shape): bunker.machine.v1.MachineConfigurationRequest & bunker.machine.v1.MachineConfigurationRequest.$Shape;
+                static create(properties?: bunker.machine.v1.MachineConfigurationRequest.$Properties): bunker.machine.v1.MachineConfigurationRequest;
+                static encode(message: bunker.machine.v1.MachineConfigurationRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MachineConfigurationRequest & bunker.machine.v1.MachineConfigurationRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MachineConfigurationRequest;
+                static toObject(message: bunker.machine.v1.MachineConfigurationRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MachineConfigurationRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MachineConfigurationRequest.$Properties;
+            }
+
+            interface IMachineConfigurationResponse extends bunker.machine.v1.MachineConfigurationResponse.$Properties {
+            }
+
+            class MachineConfigurationResponse {
+                constructor(properties?: bunker.machine.v1.MachineConfigurationResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                data: Uint8Array;
+                static create(properties: bunker.machine.v1.MachineConfigurationResponse.$Shape): bunker.machine.v1.MachineConfigurationResponse & bunker.machine.v1.MachineConfigurationResponse.$Shape;
+                static create(properties?: bunker.machine.v1.MachineConfigurationResponse.$Properties): bunker.machine.v1.MachineConfigurationResponse;
+                static encode(message: bunker.machine.v1.MachineConfigurationResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MachineConfigurationResponse & bunker.machine.v1.MachineConfigurationResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MachineConfigurationResponse;
+                static toObject(message: bunker.machine.v1.MachineConfigurationResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MachineConfigurationResponse {
+                interface $Properties {
+                    data?: (Uint8Array|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MachineConfigurationResponse.$Properties;
             }
 
             interface IApplyConfigurationRequest extends bunker.machine.v1.ApplyConfigurationRequest.$Properties {

@@ -2197,6 +2197,7 @@ export const bunker = $root.bunker = (() => {
                 ServiceInfo.prototype.restarts = 0;
                 ServiceInfo.prototype.health = null;
                 ServiceInfo.prototype.events = $util.emptyArray;
+                ServiceInfo.prototype.lastExit = null;
 
                 ServiceInfo.create = function(properties) {
                     return new ServiceInfo(properties);
@@ -2222,6 +2223,8 @@ export const bunker = $root.bunker = (() => {
                     if (message.events != null && message.events.length)
                         for (let i = 0; i < message.events.length; ++i)
                             $root.bunker.machine.v1.ServiceEvent.encode(message.events[i], writer.uint32(50).fork(), _depth + 1).ldelim();
+                    if (message.lastExit != null && $Object.hasOwnProperty.call(message, "lastExit"))
+                        $root.bunker.machine.v1.ServiceExit.encode(message.lastExit, writer.uint32(58).fork(), _depth + 1).ldelim();
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (let i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -2305,6 +2308,12 @@ export const bunker = $root.bunker = (() => {
                                 message.events.push($root.bunker.machine.v1.ServiceEvent.decode(reader, reader.size(), $undefined, _depth + 1));
                                 continue;
                             }
+                        case 7: {
+                                if (wireType !== 2)
+                                    break;
+                                message.lastExit = $root.bunker.machine.v1.ServiceExit.decode(reader, reader.size(), $undefined, _depth + 1, message.lastExit);
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -2359,6 +2368,11 @@ export const bunker = $root.bunker = (() => {
                             message.events[i] = $root.bunker.machine.v1.ServiceEvent.fromObject(object.events[i], _depth + 1);
                         }
                     }
+                    if (object.lastExit != null) {
+                        if (!$util.isObject(object.lastExit))
+                            throw $TypeError(".bunker.machine.v1.ServiceInfo.lastExit: object expected");
+                        message.lastExit = $root.bunker.machine.v1.ServiceExit.fromObject(object.lastExit, _depth + 1);
+                    }
                     return message;
                 };
 
@@ -2378,6 +2392,7 @@ export const bunker = $root.bunker = (() => {
                         object.pid = 0;
                         object.restarts = 0;
                         object.health = null;
+                        object.lastExit = null;
                     }
                     if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
                         object.id = message.id;
@@ -2394,6 +2409,8 @@ export const bunker = $root.bunker = (() => {
                         for (let j = 0; j < message.events.length; ++j)
                             object.events[j] = $root.bunker.machine.v1.ServiceEvent.toObject(message.events[j], options, _depth + 1);
                     }
+                    if (message.lastExit != null && $Object.hasOwnProperty.call(message, "lastExit"))
+                        object.lastExit = $root.bunker.machine.v1.ServiceExit.toObject(message.lastExit, options, _depth + 1);
                     return object;
                 };
 
@@ -2402,6 +2419,207 @@ export const bunker = $root.bunker = (() => {
                 };
 
                 return ServiceInfo;
+            })();
+
+            v1.ServiceExit = (function() {
+
+                const ServiceExit = function (properties) {
+                    this.output = [];
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ServiceExit.prototype.time = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+                ServiceExit.prototype.code = 0;
+                ServiceExit.prototype.signal = "";
+                ServiceExit.prototype.output = $util.emptyArray;
+
+                ServiceExit.create = function(properties) {
+                    return new ServiceExit(properties);
+                };
+
+                ServiceExit.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.time != null && $Object.hasOwnProperty.call(message, "time") && (typeof message.time === "object" ? message.time.low || message.time.high : message.time !== 0))
+                        writer.uint32(8).int64(message.time);
+                    if (message.code != null && $Object.hasOwnProperty.call(message, "code") && message.code !== 0)
+                        writer.uint32(16).int32(message.code);
+                    if (message.signal != null && $Object.hasOwnProperty.call(message, "signal") && message.signal !== "")
+                        writer.uint32(26).string(message.signal);
+                    if (message.output != null && message.output.length)
+                        for (let i = 0; i < message.output.length; ++i)
+                            writer.uint32(34).string(message.output[i]);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ServiceExit.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.machine.v1.ServiceExit();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.time = value;
+                                else
+                                    delete message.time;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.int32())
+                                    message.code = value;
+                                else
+                                    delete message.code;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.signal = value;
+                                else
+                                    delete message.signal;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.output && message.output.length))
+                                    message.output = [];
+                                message.output.push(reader.stringVerify());
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                ServiceExit.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.machine.v1.ServiceExit)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.machine.v1.ServiceExit: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.machine.v1.ServiceExit();
+                    if (object.time != null)
+                        if (typeof object.time === "object" ? object.time.low || object.time.high : $Number(object.time) !== 0)
+                            if ($util.Long)
+                                message.time = $util.Long.fromValue(object.time, false);
+                            else if (typeof object.time === "string")
+                                message.time = $parseInt(object.time, 10);
+                            else if (typeof object.time === "number")
+                                message.time = object.time;
+                            else if (typeof object.time === "object")
+                                message.time = new $util.LongBits(object.time.low >>> 0, object.time.high >>> 0).toNumber();
+                    if (object.code != null)
+                        if ($Number(object.code) !== 0)
+                            message.code = object.code | 0;
+                    if (object.signal != null)
+                        if (typeof object.signal !== "string" || object.signal.length)
+                            message.signal = $String(object.signal);
+                    if (object.output) {
+                        if (!$Array.isArray(object.output))
+                            throw $TypeError(".bunker.machine.v1.ServiceExit.output: array expected");
+                        message.output = $Array(object.output.length);
+                        for (let i = 0; i < object.output.length; ++i)
+                            message.output[i] = $String(object.output[i]);
+                    }
+                    return message;
+                };
+
+                ServiceExit.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.arrays || options.defaults)
+                        object.output = [];
+                    if (options.defaults) {
+                        if ($util.Long) {
+                            let long = new $util.Long(0, 0, false);
+                            object.time = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                        } else
+                            object.time = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                        object.code = 0;
+                        object.signal = "";
+                    }
+                    if (message.time != null && $Object.hasOwnProperty.call(message, "time"))
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.time = typeof message.time === "number" ? $BigInt(message.time) : $util.Long.fromBits(message.time.low >>> 0, message.time.high >>> 0, false).toBigInt();
+                        else if (typeof message.time === "number")
+                            object.time = options.longs === $String ? $String(message.time) : message.time;
+                        else
+                            object.time = options.longs === $String ? $util.Long.prototype.toString.call(message.time) : options.longs === $Number ? new $util.LongBits(message.time.low >>> 0, message.time.high >>> 0).toNumber() : message.time;
+                    if (message.code != null && $Object.hasOwnProperty.call(message, "code"))
+                        object.code = message.code;
+                    if (message.signal != null && $Object.hasOwnProperty.call(message, "signal"))
+                        object.signal = message.signal;
+                    if (message.output && message.output.length) {
+                        object.output = $Array(message.output.length);
+                        for (let j = 0; j < message.output.length; ++j)
+                            object.output[j] = message.output[j];
+                    }
+                    return object;
+                };
+
+                ServiceExit.prototype.toJSON = function() {
+                    return ServiceExit.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return ServiceExit;
             })();
 
             v1.ServiceListResponse = (function() {
@@ -4728,6 +4946,226 @@ export const bunker = $root.bunker = (() => {
                 values[valuesById[3] = "APPLY_MODE_STAGED"] = 3;
                 values[valuesById[4] = "APPLY_MODE_TRY"] = 4;
                 return values;
+            })();
+
+            v1.MachineConfigurationRequest = (function() {
+
+                const MachineConfigurationRequest = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                MachineConfigurationRequest.create = function(properties) {
+                    return new MachineConfigurationRequest(properties);
+                };
+
+                MachineConfigurationRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                MachineConfigurationRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.machine.v1.MachineConfigurationRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        reader.skipType(tag & 7, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                MachineConfigurationRequest.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.machine.v1.MachineConfigurationRequest)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.machine.v1.MachineConfigurationRequest: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    return new $root.bunker.machine.v1.MachineConfigurationRequest();
+                };
+
+                MachineConfigurationRequest.toObject = function () {
+                    return {};
+                };
+
+                MachineConfigurationRequest.prototype.toJSON = function() {
+                    return MachineConfigurationRequest.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return MachineConfigurationRequest;
+            })();
+
+            v1.MachineConfigurationResponse = (function() {
+
+                const MachineConfigurationResponse = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                MachineConfigurationResponse.prototype.data = $util.newBuffer([]);
+
+                MachineConfigurationResponse.create = function(properties) {
+                    return new MachineConfigurationResponse(properties);
+                };
+
+                MachineConfigurationResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.data != null && $Object.hasOwnProperty.call(message, "data") && message.data.length)
+                        writer.uint32(10).bytes(message.data);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                MachineConfigurationResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.machine.v1.MachineConfigurationResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.data = value;
+                                else
+                                    delete message.data;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                MachineConfigurationResponse.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.machine.v1.MachineConfigurationResponse)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.machine.v1.MachineConfigurationResponse: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.machine.v1.MachineConfigurationResponse();
+                    if (object.data != null)
+                        if (object.data.length)
+                            if (typeof object.data === "string")
+                                $util.base64.decode(object.data, message.data = $util.newBuffer($util.base64.length(object.data)), 0);
+                            else if (object.data.length >= 0)
+                                message.data = object.data;
+                    return message;
+                };
+
+                MachineConfigurationResponse.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults)
+                        if (options.bytes === $String)
+                            object.data = "";
+                        else {
+                            object.data = [];
+                            if (options.bytes !== $Array)
+                                object.data = $util.newBuffer(object.data);
+                        }
+                    if (message.data != null && $Object.hasOwnProperty.call(message, "data"))
+                        object.data = options.bytes === $String ? $util.base64.encode(message.data, 0, message.data.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.data) : message.data;
+                    return object;
+                };
+
+                MachineConfigurationResponse.prototype.toJSON = function() {
+                    return MachineConfigurationResponse.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return MachineConfigurationResponse;
             })();
 
             v1.ApplyConfigurationRequest = (function() {

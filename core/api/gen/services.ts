@@ -19,7 +19,7 @@ export const ResourcePublisher = {
   } as Method<bunker.internal.v1.ReplaceRequest.$Properties, bunker.internal.v1.ReplaceResponse.$Properties, false>,
 } as const;
 
-/** bunker.machine.v1.MachineService: 26 methods. */
+/** bunker.machine.v1.MachineService: 27 methods. */
 export const MachineService = {
   Version: {
     path: "/bunker.machine.v1.MachineService/Version", service: "bunker.machine.v1.MachineService", name: "Version", responseStream: false,
@@ -77,6 +77,10 @@ export const MachineService = {
     path: "/bunker.machine.v1.MachineService/ConfirmConfiguration", service: "bunker.machine.v1.MachineService", name: "ConfirmConfiguration", responseStream: false,
     requestType: bunker.machine.v1.ConfirmConfigurationRequest, responseType: bunker.machine.v1.ConfirmConfigurationResponse,
   } as Method<bunker.machine.v1.ConfirmConfigurationRequest.$Properties, bunker.machine.v1.ConfirmConfigurationResponse.$Properties, false>,
+  MachineConfiguration: {
+    path: "/bunker.machine.v1.MachineService/MachineConfiguration", service: "bunker.machine.v1.MachineService", name: "MachineConfiguration", responseStream: false,
+    requestType: bunker.machine.v1.MachineConfigurationRequest, responseType: bunker.machine.v1.MachineConfigurationResponse,
+  } as Method<bunker.machine.v1.MachineConfigurationRequest.$Properties, bunker.machine.v1.MachineConfigurationResponse.$Properties, false>,
   Memory: {
     path: "/bunker.machine.v1.MachineService/Memory", service: "bunker.machine.v1.MachineService", name: "Memory", responseStream: false,
     requestType: bunker.machine.v1.MemoryRequest, responseType: bunker.machine.v1.MemoryResponse,

@@ -5,6 +5,8 @@ import { usageError } from "../args.ts";
 import { EXIT } from "../client/exitcodes.ts";
 import { formatTable, isoTime, parseDuration, printRecords } from "../client/output.ts";
 import { CONNECT_HELP, FORMAT_OPTION, formatOption, runRemote } from "../client/remote.ts";
+import type { Destination } from "../client/api.ts";
+import type { Format } from "../client/output.ts";
 
 const HELP = `Usage: bunkerctl apply-config -f FILE [--mode MODE] [--dry-run] [--try-timeout DURATION]
                               [--insecure] [-o table|json|yaml] [connection flags]
@@ -34,7 +36,7 @@ Examples:
   bunkerctl apply-config -f controlplane.yaml --dry-run
   bunkerctl apply-config -f controlplane.yaml --mode try --try-timeout 2m && bunkerctl confirm`;
 
-const MODES: Record<string, number> = { auto: 0, live: 1, reboot: 2, staged: 3, try: 4 };
+export const MODES: Record<string, number> = { auto: 0, live: 1, reboot: 2, staged: 3, try: 4 };
 const MODE_NAMES = Object.fromEntries(Object.entries(MODES).map(([k, v]) => [v, k]));
 const EFFECT = ["live", "reboot"];
 
@@ -66,6 +68,13 @@ export function run(argv: string[]): Promise<number> {
     }
     const req: ApplyRequest = { data, mode, dryRun: v["dry-run"] === true, tryTimeoutSeconds: trySeconds };
     const { results, exit } = await r.each((d) => r.api.unary(M.ApplyConfiguration, req, d));
+    printApplyResults(format, results, v["dry-run"] === true);
+    return exit;
+  });
+}
+
+/** Each node's answer to ApplyConfiguration: message, warnings, changes and (dry run) the diff; or json/yaml records. */
+export function printApplyResults(format: Format, results: { d: Destination; value: bunker.machine.v1.IApplyConfigurationResponse }[], dryRun: boolean): void {
     const records = results.map(({ d, value: x }) => ({
       node: d.label, mode: MODE_NAMES[x.mode ?? 0] ?? String(x.mode), message: x.message ?? "",
       changes: (x.changes ?? []).map((c) => ({ path: c.path ?? "", kind: c.kind ?? "", effect: EFFECT[c.effect ?? 0] ?? String(c.effect) })),
@@ -73,17 +82,15 @@ export function run(argv: string[]): Promise<number> {
     }));
     if (format !== "table") {
       printRecords(format, records, []);
-      return exit;
+      return;
     }
     for (const x of records) {
-      console.log(`${x.node}: ${v["dry-run"] && !x.message.startsWith("dry run") ? "dry run: " : ""}${x.message}${x.tryDeadline ? ` (reverts at ${x.tryDeadline} unless confirmed)` : ""}`);
+      console.log(`${x.node}: ${dryRun && !x.message.startsWith("dry run") ? "dry run: " : ""}${x.message}${x.tryDeadline ? ` (reverts at ${x.tryDeadline} unless confirmed)` : ""}`);
       for (const w of x.warnings) console.log(`  warning: ${w}`);
       if (x.changes.length) console.log(formatTable(["  PATH", "CHANGE", "APPLIES"], x.changes.map((c) => [`  ${c.path}`, c.kind, c.effect])));
       else console.log("  no changes");
-      if (v["dry-run"] && x.diff) console.log(x.diff.replace(/\n?$/, ""));
+      if (dryRun && x.diff) console.log(x.diff.replace(/\n?$/, ""));
     }
-    return exit;
-  });
 }
 
 // The request type, checked at compile time against the contract.

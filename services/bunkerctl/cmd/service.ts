@@ -7,7 +7,8 @@ import { CONNECT_HELP, FORMAT_OPTION, formatOption, OUTPUT_HELP, runRemote } fro
 
 const HELP = `Usage: bunkerctl service ID [status|start|stop|restart] [-o table|json|yaml] [connection flags]
 
-Shows one service (status, the default): state, health, pid, restarts and its recent events;
+Shows one service (status, the default): state, health, pid, restarts, how its process last
+ended (exit code or signal, when, and for an error the last lines it wrote) and its recent events;
 or starts, stops or restarts it (os:operator or os:admin).
 
 Options:
@@ -23,6 +24,14 @@ Examples:
 export function health(h: bunker.machine.v1.IServiceHealth | null | undefined): string {
   if (!h || h.unknown) return "?";
   return h.healthy ? "OK" : `FAIL${h.message ? `: ${h.message}` : ""}`;
+}
+
+/** LAST EXIT (code or signal, when) and, for an exit with an error, the last lines it wrote. */
+export function lastExit(e: bunker.machine.v1.IServiceExit | null | undefined): string[] {
+  if (!e || !e.time) return [];
+  const how = e.signal ? `killed by ${e.signal}` : `code ${e.code ?? 0}`;
+  const out = e.output ?? [];
+  return [`LAST EXIT  ${how} at ${isoTime(Number(e.time))}`, ...(out.length ? ["LAST OUTPUT", ...out.map((l) => `  | ${l}`)] : [])];
 }
 
 const ACTIONS = { start: M.ServiceStart, stop: M.ServiceStop, restart: M.ServiceRestart } as const;
@@ -56,6 +65,7 @@ export function run(argv: string[]): Promise<number> {
         `HEALTH     ${health(s.health)}`,
         `PID        ${s.pid || "-"}`,
         `RESTARTS   ${s.restarts ?? 0}`,
+        ...lastExit(s.lastExit),
         "EVENTS",
         ...(s.events ?? []).map((e) => `  ${isoTime(Number(e.time))}  ${(e.state ?? "").padEnd(10)} ${e.message ?? ""}`),
       ].join("\n"));

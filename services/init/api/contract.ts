@@ -95,6 +95,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
             lastChange: ms([...s.events].reverse().find((e) => e.message.startsWith("health check"))?.time),
           },
           events: s.events.map((e) => ({ time: ms(e.time), state: e.state, message: e.message })),
+          lastExit: s.lastExit ? { time: ms(s.lastExit.time), code: s.lastExit.code ?? 0, signal: s.lastExit.signal ?? "", output: s.lastExit.output ?? [] } : undefined,
         })),
       };
     },
@@ -134,6 +135,11 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
       };
     },
     async ConfirmConfiguration() { return h["confirm-config"](); },
+    async MachineConfiguration() {
+      const raw = h["config.raw"]();
+      if (raw === undefined) throw new ApiError("failed_precondition", "no machine config has been applied yet (maintenance mode): apply one with apply-config");
+      return { data: new TextEncoder().encode(raw) };
+    },
     Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo,
     Processes: readers.Processes, Mounts: readers.Mounts, Netstat: readers.Netstat, Disks: readers.Disks,
     async *List(req, ctx) {

@@ -117,6 +117,9 @@ export function createHandlers(m: Machine) {
     /** The applied machine config (validated, defaults filled), if any. */
     config: () => m.machineConfig()?.config as CredsConfig | undefined,
 
+    /** The applied config's text with its secrets (MachineConfiguration: os:admin, authorised before this runs). */
+    "config.raw": (): string | undefined => m.machineConfig()?.raw,
+
     hostname: () => m.store.get<HostnameSpec>(HOSTNAME)?.spec ?? null,
 
     "machine.status": () => m.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec ?? null,
