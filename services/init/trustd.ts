@@ -9,7 +9,7 @@ import { chmodSync, chownSync, closeSync, fsyncSync, mkdirSync, openSync, rename
 import { dirname, join } from "node:path";
 import { TRUSTD_NODES, TRUSTD_STATUSES, type TrustdNodeSpec } from "../../core/api/trustdstatus.ts";
 import type { Store } from "../../core/resources/index.ts";
-import { findPersonality } from "../personalities.ts";
+import { builtName } from "../names.ts";
 import type { TrustdSecrets } from "../trustd/server.ts";
 import { nodeAddresses, type CertConfig } from "./apicerts.ts";
 import { selfCommand } from "./children.ts";
@@ -78,7 +78,7 @@ export function trustdService(p: TrustdPlan): ServiceSpec {
   return {
     id: "trustd", description: `signs the certificate requests of joining nodes on ${p.listen}`,
     skip: () => {
-      if (!findPersonality("trustd")) return "personality trustd is not built into this binary";
+      if (!builtName("trustd")) return "personality trustd is not built into this binary";
       const s = secrets();
       return typeof s === "string" ? s : undefined;
     },
