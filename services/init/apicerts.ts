@@ -24,7 +24,7 @@ import { fromPemPair, issueLeaf, LIFETIME, NOT_BEFORE_SKEW, splitSans, type Cert
 import { generateKey, privateKeyPem } from "../../core/pki/keys.ts";
 import { buildCertificate, certificatePem } from "../../core/pki/x509.ts";
 import { certificateFingerprint } from "../../core/pki/fingerprint.ts";
-import { writeAtomic } from "./machine.ts";
+import { writeAtomic } from "../../core/fileio/atomic.ts";
 import { JoinError, requestNodeCertificate, TRUSTD_PORT, trustdTargets } from "./joincert.ts";
 import type { ApiCertStatusSpec } from "./resources.ts";
 

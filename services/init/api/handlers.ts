@@ -11,7 +11,8 @@ import {
 import { parseUntrustedConfig, redactedPair } from "../config.ts";
 import { ConfigCheckError } from "../../../core/config/config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
-import { NOT_INSTALLED, writeAtomic, type Machine } from "../machine.ts";
+import { writeAtomic } from "../../../core/fileio/atomic.ts";
+import { NOT_INSTALLED, type Machine } from "../machine.ts";
 import { fileURL, ImageError } from "../../../core/install/download.ts";
 import { otherSlot } from "../../../core/install/grub.ts";
 import { RESETTABLE } from "../../../core/install/reset.ts";
