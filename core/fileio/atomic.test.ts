@@ -1,7 +1,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { straceSkipReason, syncCalls } from "../../test/lib/durable.ts";
 import { FileExistsError, writeAtomic, writeFileAtomic } from "./atomic.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bunker-atomic-"));
@@ -44,4 +45,11 @@ test("an owner is set before the file takes its name; writeAtomic replaces a sta
   writeAtomic(p, "state 2", { uid: 52, gid: 52 });
   expect([readFileSync(p, "utf8"), statSync(p).uid, statSync(p).mode & 0o777]).toEqual(["state 2", 52, 0o600]);
   expect(readdirSync(dir).filter((n) => n.includes(".tmp"))).toEqual([]);
+});
+
+test.skipIf(straceSkipReason !== null)(`a replaced file survives a power cut: the directory is fsynced after the rename${straceSkipReason ? ` (skipped: ${straceSkipReason})` : ""}`, () => {
+  const r = syncCalls(`import { mkdirSync } from "node:fs"; import { writeAtomic } from ${JSON.stringify(resolve(import.meta.dir, "atomic.ts"))};`,
+    `mkdirSync(dir); writeAtomic(dir + "/config.yaml", "one"); writeAtomic(dir + "/config.yaml", "two");`);
+  expect(r.calls.filter((c) => c.call === "rename")).toHaveLength(2);
+  expect(r.renamesDurable).toBe(true);
 });

@@ -5,9 +5,10 @@
  * both owned by it), never into the resource store. The file is written again when the config
  * changes (the token is live), and trustd re-reads it on SIGHUP.
  */
-import { chmodSync, chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { TRUSTD_NODES, TRUSTD_STATUSES, type TrustdNodeSpec } from "../../core/api/trustdstatus.ts";
+import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import type { Store } from "../../core/resources/index.ts";
 import { builtName } from "../names.ts";
 import type { TrustdSecrets } from "../trustd/server.ts";
@@ -62,13 +63,7 @@ export function writeTrustdSecrets(path: string, s: TrustdSecrets, owner?: { uid
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700); // a folder left from before keeps its mode otherwise
   if (owner) chownSync(dirname(path), owner.uid, owner.gid);
-  const tmp = `${path}.tmp-${process.pid}`;
-  rmSync(tmp, { force: true });
-  writeFileSync(tmp, JSON.stringify(s), { mode: 0o400, flag: "w" });
-  if (owner) chownSync(tmp, owner.uid, owner.gid);
-  const fd = openSync(tmp, "r");
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(s), { mode: 0o400, overwrite: true, owner });
 }
 
 export function trustdService(p: TrustdPlan): ServiceSpec {
