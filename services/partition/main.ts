@@ -17,12 +17,14 @@ import { readGpt, repairGpt, writeGpt, fitToDisk, type GptState } from "../../co
 import { growLastPartition } from "../../core/gpt/edit.ts";
 import { typeName } from "../../core/gpt/types.ts";
 import { discoverDisks } from "../../core/disks/disk.ts";
-import { plan, planText, fmtBytes, type LayoutConfig, type LayoutPlan } from "../../core/disklayout/plan.ts";
+import { plan, planText, type LayoutConfig, type LayoutPlan } from "../../core/disklayout/plan.ts";
 import { applyLayout, existingContent } from "../../core/disklayout/apply.ts";
 import { metaLocation } from "../../core/disklayout/volumes.ts";
 import { Tag } from "../../core/meta/block.ts";
 import { readMeta } from "../../core/meta/store.ts";
 import { rereadPartitions } from "../../core/sys/blkdev.ts";
+import { formatBytes } from "../../core/format/bytes.ts";
+import { formatTable } from "../../core/format/table.ts";
 import { mountedFrom, OPTIONS, targetDisk, toJson, UsageError, withDisk, type Values } from "./args.ts";
 import { slotCommand } from "./slot-commands.ts";
 
@@ -119,27 +121,21 @@ function showDisks(values: Values, json: boolean): number {
     console.log(toJson(disks));
     return 0;
   }
-  const rows = [["DISK", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL", "RO", "PARTITIONS"],
-    ...disks.map((d) => [d.devPath, fmtBytes(d.size), d.type, d.transport, d.model ?? "-", d.serial ?? "-", d.readOnly ? "yes" : "no", String(d.partitions.length)])];
-  console.log(columns(rows));
+  console.log(formatTable(["DISK", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL", "RO", "PARTITIONS"],
+    disks.map((d) => [d.devPath, formatBytes(d.size), d.type, d.transport, d.model ?? "-", d.serial ?? "-", d.readOnly ? "yes" : "no", String(d.partitions.length)])));
   return 0;
 }
 
-function columns(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  ")).join("\n");
-}
-
 function stateText(path: string, dev: DiskDevice, s: GptState): string {
-  const lines = [`${path}: ${fmtBytes(dev.size)}, ${dev.sectorSize}-byte sectors`];
+  const lines = [`${path}: ${formatBytes(dev.size)}, ${dev.sectorSize}-byte sectors`];
   if (!s.present) return [...lines, "no GPT"].join("\n");
   lines.push(`primary GPT (LBA 1): ${s.primary.ok ? "ok" : s.primary.reason}`);
   lines.push(`backup GPT (LBA ${s.backup.lba}): ${s.backup.ok ? "ok" : s.backup.reason}`);
   if (s.table) {
     lines.push(`disk GUID ${s.table.diskGuid}, usable LBA ${s.table.firstUsableLba}-${s.table.lastUsableLba}`, "");
-    lines.push(columns([["#", "NAME", "START", "END", "SIZE", "TYPE", "ATTRS", "GUID"],
-      ...s.table.partitions.map((p) => [String(p.index), p.name || "-", String(p.firstLba), String(p.lastLba),
-        fmtBytes((p.lastLba - p.firstLba + 1) * dev.sectorSize), typeName(p.type), p.attributes ? "0x" + p.attributes.toString(16) : "-", p.guid])]));
+    lines.push(formatTable(["#", "NAME", "START", "END", "SIZE", "TYPE", "ATTRS", "GUID"],
+      s.table.partitions.map((p) => [String(p.index), p.name || "-", String(p.firstLba), String(p.lastLba),
+        formatBytes((p.lastLba - p.firstLba + 1) * dev.sectorSize), typeName(p.type), p.attributes ? "0x" + p.attributes.toString(16) : "-", p.guid])));
   }
   if (s.problems.length) lines.push("", "problems:", ...s.problems.map((p) => `  - ${p}`));
   return lines.join("\n");
@@ -226,7 +222,7 @@ function growCmd(path: string, values: Values, json: boolean): number {
     writeGpt(dev, g.table);
     const bytes = g.addedSectors * dev.sectorSize;
     if (json) console.log(toJson({ disk: path, partition: g.index, addedBytes: bytes }));
-    else console.log(`${path}: partition ${g.index} grew by ${fmtBytes(bytes)}; backup GPT at the last LBA (grow its filesystem next)`);
+    else console.log(`${path}: partition ${g.index} grew by ${formatBytes(bytes)}; backup GPT at the last LBA (grow its filesystem next)`);
     return 0;
   });
 }
@@ -256,7 +252,7 @@ function metaCmd(path: string, values: Values, json: boolean): number {
     if (json) console.log(toJson({ disk: path, ok: true, copy: r.copy, problems: r.problems, values: entries }));
     else {
       console.log(`${path}: META read from copy ${r.copy}${r.problems.length ? `\nproblems:\n${r.problems.map((p) => `  - ${p}`).join("\n")}` : ""}`);
-      console.log(columns([["TAG", "NAME", "SIZE", "VALUE"], ...entries.map((e) => [String(e.tag), e.name, String(e.size), e.text ?? `hex:${e.hex}`])]));
+      console.log(formatTable(["TAG", "NAME", "SIZE", "VALUE"], entries.map((e) => [String(e.tag), e.name, String(e.size), e.text ?? `hex:${e.hex}`])));
     }
     return r.problems.length ? 1 : 0;
   });
