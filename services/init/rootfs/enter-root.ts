@@ -10,6 +10,7 @@
  * Any failure throws an Error that says which step and why; the caller logs it and reboots.
  */
 import { readFileSync } from "node:fs";
+import { IMAGE_PUBLIC_KEY, NEW_ROOT, ROOT_IMAGE, ROOT_MANIFEST, ROOT_SIGNATURE } from "../../../core/image/layout.ts";
 import { checkArtifacts, openManifest, parsePublicKey, type Manifest } from "../../../core/image/manifest.ts";
 import { check, cstr, libc } from "../../../core/sys/libc.ts";
 import { attachLoop } from "../../../core/sys/loop.ts";
@@ -29,12 +30,6 @@ export interface EnterRootOptions {
   /** Stop after mounting and binding (tests on a host must not chroot their own process). */
   noSwitch?: boolean;
 }
-
-export const ROOT_MANIFEST = "boot/rootfs.manifest.json";
-export const ROOT_SIGNATURE = "boot/rootfs.manifest.sig";
-export const IMAGE_PUBLIC_KEY = "etc/bunker/image.pub";
-export const ROOT_IMAGE = "rootfs.sqsh";
-export const NEW_ROOT = "newroot";
 
 /** Steps 1 and 2: returns the verified manifest; throws saying what does not match. */
 export function verifyRoot(base: string, opts: EnterRootOptions = {}): Manifest {
