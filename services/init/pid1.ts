@@ -4,8 +4,8 @@
  * /proc, /sys and /dev are already mounted by the pre-init shim (Bun cannot start without /proc).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { check, cstr, libc } from "../../core/sys/libc.ts";
-import { MS, isMountPoint, mountFs } from "../../core/sys/mount.ts";
+import { check, libc } from "../../core/sys/libc.ts";
+import { MS, isMountPoint, mountFs, unmountFs } from "../../core/sys/mount.ts";
 import { RLIMIT, setRlimit } from "../../core/sys/process.ts";
 
 export const RB = {
@@ -80,10 +80,9 @@ export function unmountAll(): string[] {
     targets = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((t) => t && !keep.has(t));
   } catch { /* nothing to read: nothing to do */ }
   const failed: string[] = [];
-  const MNT_DETACH = 2;
   for (const t of targets.reverse()) {
     if (t.startsWith("/proc/") || t.startsWith("/sys/") || t.startsWith("/dev/")) continue;
-    if (libc().umount2(cstr(t.replaceAll("\\040", " ")), MNT_DETACH) !== 0) failed.push(t);
+    try { unmountFs(t.replaceAll("\\040", " "), true); } catch { failed.push(t); }
   }
   return failed;
 }
