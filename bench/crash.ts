@@ -21,7 +21,7 @@ import { extent, findVolume, metaLocation } from "../core/disklayout/volumes.ts"
 import { Tag } from "../core/meta/block.ts";
 import { getText, readMeta, setText, updateMeta } from "../core/meta/store.ts";
 import { tableOf } from "../core/install/slots.ts";
-import { writeAtomic } from "../services/init/machine.ts";
+import { writeAtomic } from "../core/fileio/atomic.ts";
 import { haveQemu } from "../test/qemu/runner.ts";
 import { qemuRounds } from "./crash-qemu.ts";
 import { writeResults } from "./lib.ts";

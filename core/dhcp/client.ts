@@ -13,6 +13,7 @@ import {
 } from "./packet.ts";
 import { parseIp } from "../netlink/ip.ts";
 import type { DhcpTransport } from "./transport.ts";
+import { doublingDelay } from "../time/backoff.ts";
 
 export type DhcpState = "init" | "selecting" | "requesting" | "bound" | "renewing" | "rebinding" | "stopped";
 export type DhcpEvent = "bound" | "renewed" | "rebound" | "nak" | "expired" | "released";
@@ -166,9 +167,9 @@ export class DhcpClient {
    */
   private async exchange(type: number, xid: number, f: Fields, to: string | undefined, want: number[], deadline: number): Promise<DhcpPacket | null> {
     const began = Date.now();
-    let timeout = this.o.initialTimeoutMs;
     for (let attempt = 0; !this.stopped; attempt++) {
       if (deadline === Infinity && attempt >= this.o.maxAttempts) return null;
+      const timeout = doublingDelay(attempt + 1, this.o.initialTimeoutMs, this.o.maxTimeoutMs);
       const now = Date.now();
       if (now >= deadline) return null;
       const secs = Math.min(0xffff, Math.floor((now - began) / 1000));
@@ -187,7 +188,6 @@ export class DhcpClient {
         : Math.min(this.o.maxTimeoutMs, Math.max(1000, Math.floor((deadline - now) / 2)));
       const reply = await this.await(xid, want, Math.min(wait, deadline - now));
       if (reply) return reply;
-      timeout = Math.min(timeout * 2, this.o.maxTimeoutMs);
     }
     return null;
   }

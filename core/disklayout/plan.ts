@@ -16,6 +16,8 @@
 import { derivedGuid, randomGuid } from "../gpt/guid.ts";
 import { addPartition, emptyTable, MiB, type GptTable } from "../gpt/gpt.ts";
 import { Attribute, PartitionType, typeName } from "../gpt/types.ts";
+import { formatBytes } from "../format/bytes.ts";
+import { formatTable } from "../format/table.ts";
 
 export type Filesystem = "vfat" | "ext4" | "xfs" | "none";
 
@@ -106,7 +108,7 @@ export function plan(diskSize: number, config: LayoutConfig = {}): LayoutPlan {
   // 1 MiB before the first partition, and up to 1 MiB lost at the end to the backup GPT + alignment.
   const needed = fixed + c.ephemeralMinSize + 2 * MiB;
   if (diskSize < needed) {
-    throw new Error(`layout: the disk has ${fmtBytes(diskSize)}, the layout needs at least ${fmtBytes(needed)} (${fmtBytes(fixed)} of fixed partitions + EPHEMERAL >= ${fmtBytes(c.ephemeralMinSize)})`);
+    throw new Error(`layout: the disk has ${formatBytes(diskSize)}, the layout needs at least ${formatBytes(needed)} (${formatBytes(fixed)} of fixed partitions + EPHEMERAL >= ${formatBytes(c.ephemeralMinSize)})`);
   }
   const seed = c.guidSeed;
   let table = emptyTable(diskSize, c.sectorSize, seed === undefined ? randomGuid() : derivedGuid(`${seed}/disk`));
@@ -128,21 +130,10 @@ export function plan(diskSize: number, config: LayoutConfig = {}): LayoutPlan {
   return { diskSize, sectorSize: c.sectorSize, table, volumes };
 }
 
-export function fmtBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n, u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[u]}`;
-}
-
 /** The plan as a table for people, one line per partition. */
 export function planText(p: LayoutPlan): string {
-  const rows = [["#", "LABEL", "START", "SIZE", "FS", "TYPE", "PURPOSE"]];
-  for (const v of p.volumes) {
-    rows.push([String(v.index), v.label, fmtBytes(v.offset), fmtBytes(v.size), v.filesystem,
-      typeName(v.type) + (v.legacyBootable ? " (legacy bootable)" : ""), v.purpose]);
-  }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
-  return [`disk ${fmtBytes(p.diskSize)}, ${p.sectorSize}-byte sectors, GPT disk GUID ${p.table.diskGuid}`, ...lines].join("\n");
+  const rows = p.volumes.map((v) => [String(v.index), v.label, formatBytes(v.offset), formatBytes(v.size), v.filesystem,
+    typeName(v.type) + (v.legacyBootable ? " (legacy bootable)" : ""), v.purpose]);
+  return [`disk ${formatBytes(p.diskSize)}, ${p.sectorSize}-byte sectors, GPT disk GUID ${p.table.diskGuid}`,
+    formatTable(["#", "LABEL", "START", "SIZE", "FS", "TYPE", "PURPOSE"], rows)].join("\n");
 }

@@ -14,6 +14,7 @@ import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { openDisk, type DiskDevice } from "../gpt/device.ts";
 import { extent, findVolume, metaLocation } from "../disklayout/volumes.ts";
+import { IMAGE_FILES } from "../image/layout.ts";
 import { isSecurityVersion, openManifest, SECURITY_VERSION_MAX, securityVersionOf } from "../image/manifest.ts";
 import { Tag } from "../meta/block.ts";
 import { getText, readMeta, setText, updateMeta, type MetaLocation } from "../meta/store.ts";
@@ -102,8 +103,8 @@ export function slotSecurityVersion(disk: string, slot: Slot, work: string, trus
   return withVolume(disk, slotLabel(slot), join(work, "slot"), (v) => {
     let json: Buffer, sig: string;
     try {
-      json = readFileSync(join(v.dir, "manifest.json"));
-      sig = readFileSync(join(v.dir, "manifest.sig"), "utf8");
+      json = readFileSync(join(v.dir, IMAGE_FILES.manifest));
+      sig = readFileSync(join(v.dir, IMAGE_FILES.signature), "utf8");
     } catch {
       return 0;
     }

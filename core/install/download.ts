@@ -7,8 +7,9 @@
 import type { KeyObject } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { IMAGE_FILES, MANIFEST_FILES, SLOT_FILES } from "../image/layout.ts";
 import { openManifest, securityVersionOf, type Manifest } from "../image/manifest.ts";
-import { SLOT_FILES, verifyImage, type VerifiedImage } from "./image.ts";
+import { verifyImage, type VerifiedImage } from "./image.ts";
 
 const MANIFEST_MAX = 1 << 20;
 
@@ -71,10 +72,10 @@ async function fetchTo(url: string, path: string, max: number, signal?: AbortSig
 export async function downloadImage(url: string, dir: string, trusted: KeyObject, o: DownloadOptions = {}): Promise<VerifiedImage> {
   const say = o.progress ?? (() => {});
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const f of ["manifest.json", "manifest.sig"]) await fetchTo(fileURL(url, f), join(dir, f), MANIFEST_MAX, o.signal);
+  for (const f of MANIFEST_FILES) await fetchTo(fileURL(url, f), join(dir, f), MANIFEST_MAX, o.signal);
   let manifest;
   try {
-    manifest = openManifest(await Bun.file(join(dir, "manifest.json")).bytes(), await Bun.file(join(dir, "manifest.sig")).text(), trusted);
+    manifest = openManifest(await Bun.file(join(dir, IMAGE_FILES.manifest)).bytes(), await Bun.file(join(dir, IMAGE_FILES.signature)).text(), trusted);
   } catch (e) {
     throw new ImageError(`image ${url}: ${(e as Error).message}`, false);
   }

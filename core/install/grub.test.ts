@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
+import { KERNEL_CMDLINE } from "../../core/image/layout.ts";
 import { decodeGrubenv, encodeGrubenv, grubConfig, INSTALLED_CMDLINE } from "./grub.ts";
 
 test("the installed command line keeps the image's consoles", () => {

@@ -10,6 +10,7 @@
  *                   if that boot never confirms (panic, hang, failed init), the next boot is
  *                   the confirmed slot again, by itself.
  */
+import { IMAGE_FILES as F, KERNEL_CMDLINE } from "../image/layout.ts";
 
 export type Slot = "A" | "B";
 export const SLOTS: readonly Slot[] = ["A", "B"];
@@ -28,20 +29,18 @@ export const GRUBENV_SIZE = 1024;
 const ENV_HEADER = "# GRUB Environment Block\n";
 
 /**
- * The kernel command line of an installed boot: the consoles of the image's other boot paths
- * (rootfs/build/boot.ts KERNEL_CMDLINE; grub.test.ts keeps the two equal), and panic=10: a
- * kernel panic reboots, so a broken slot falls back. Written out here because the running node
- * uses this library and must not carry the image build's code.
+ * The kernel command line of an installed boot: the consoles of the image's other boot paths,
+ * and panic=10: a kernel panic reboots, so a broken slot falls back.
  */
-export const INSTALLED_CMDLINE = "console=tty0 console=ttyS0,115200 panic=10";
+export const INSTALLED_CMDLINE = `${KERNEL_CMDLINE} panic=10`;
 
 export function grubConfig(): string {
   const entry = (title: string, slotVar: string, trialVar: string) => [
     `menuentry "${title}" {`,
     `  search --no-floppy --set=root --label "BOOT-\$${slotVar}"`,
     `  echo "Bunker: booting slot \$${slotVar}"`,
-    `  linux /vmlinuz ${INSTALLED_CMDLINE} bunker.slot=\$${slotVar} bunker.trial=${trialVar}`,
-    "  initrd /initramfs.zst",
+    `  linux /${F.kernel} ${INSTALLED_CMDLINE} bunker.slot=\$${slotVar} bunker.trial=${trialVar}`,
+    `  initrd /${F.initramfs}`,
     "}",
   ];
   return [

@@ -2,10 +2,8 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { IMAGE_FILES as F, MANIFEST_FILES, SLOT_FILES } from "../image/layout.ts";
 import { checkArtifacts, openManifest, type Manifest } from "../image/manifest.ts";
-
-/** The files a boot slot holds, all named in the image's manifest. */
-export const SLOT_FILES = ["vmlinuz", "initramfs.zst"] as const;
 
 export interface VerifiedImage {
   dir: string;
@@ -20,12 +18,12 @@ export interface VerifiedImage {
  * among them (with `slotFilesOnly`, only those two are checked). Throws naming every problem.
  */
 export function verifyImage(dir: string, trusted?: KeyObject, o: { slotFilesOnly?: boolean } = {}): VerifiedImage {
-  for (const f of ["manifest.json", "manifest.sig"]) {
+  for (const f of MANIFEST_FILES) {
     if (!existsSync(join(dir, f))) throw new Error(`image ${dir}: no ${f} (not an image folder built by rootfs/build?)`);
   }
   let manifest: Manifest;
   try {
-    manifest = openManifest(readFileSync(join(dir, "manifest.json")), readFileSync(join(dir, "manifest.sig"), "utf8"), trusted);
+    manifest = openManifest(readFileSync(join(dir, F.manifest)), readFileSync(join(dir, F.signature), "utf8"), trusted);
   } catch (e) {
     throw new Error(`image ${dir}: ${(e as Error).message}`);
   }
@@ -35,5 +33,5 @@ export function verifyImage(dir: string, trusted?: KeyObject, o: { slotFilesOnly
   const checked = o.slotFilesOnly ? { ...manifest, artifacts: manifest.artifacts.filter((a) => (SLOT_FILES as readonly string[]).includes(a.name)) } : manifest;
   const bad = checkArtifacts(checked, (n) => join(dir, n));
   if (bad.length) throw new Error(`image ${dir} does not match its signed manifest: ${bad.map((m) => `${m.name}: ${m.problem}`).join("; ")}`);
-  return { dir, manifest, files: { vmlinuz: join(dir, "vmlinuz"), "initramfs.zst": join(dir, "initramfs.zst") } };
+  return { dir, manifest, files: { [F.kernel]: join(dir, F.kernel), [F.initramfs]: join(dir, F.initramfs) } };
 }

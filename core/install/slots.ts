@@ -20,7 +20,8 @@ import { Tag } from "../meta/block.ts";
 import { getText, readMeta, setText, updateMeta } from "../meta/store.ts";
 import { decodeGrubenv, encodeGrubenv, GRUB_DIR, isSlot, otherSlot, slotFsLabel, type Slot } from "./grub.ts";
 import { readFatFile, rewriteFatFile } from "./fat.ts";
-import { SLOT_FILES, type VerifiedImage } from "./image.ts";
+import { MANIFEST_FILES, SLOT_FILES } from "../image/layout.ts";
+import type { VerifiedImage } from "./image.ts";
 
 const GRUBENV_PATH = `${GRUB_DIR}/grubenv`;
 
@@ -43,7 +44,7 @@ export function writeSlot(dev: DiskDevice, table: GptTable, slot: Slot, image: V
   const staging = mkdtempSync(join(scratch, `bunker-slot-${slot}-`));
   try {
     for (const f of SLOT_FILES) copyFileSync(image.files[f], join(staging, f));
-    for (const f of ["manifest.json", "manifest.sig"]) copyFileSync(join(image.dir, f), join(staging, f));
+    for (const f of MANIFEST_FILES) copyFileSync(join(image.dir, f), join(staging, f));
     runTool(["mke2fs", "-t", "ext4", "-F", "-q", "-b", "4096", "-L", slotFsLabel(slot), "-d", staging, "-E", `offset=${offset}`, dev.path, `${Math.floor(size / 1024)}k`]);
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -3,6 +3,7 @@
  * needs CAP_SYSLOG while kernel.dmesg_restrict=1 (init has it).
  */
 import { closeSync, constants, openSync, readSync } from "node:fs";
+import { sleep, systemClock } from "../time/clock.ts";
 
 export interface KernelRecord { seq: number; facility: number; priority: number; monotonicUs: number; message: string }
 
@@ -27,11 +28,6 @@ export interface KmsgOptions {
   path?: string;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
-  const t = setTimeout(r, ms);
-  signal?.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true });
-});
-
 export async function* readKmsg(o: KmsgOptions = {}): AsyncGenerator<KernelRecord> {
   const fd = openSync(o.path ?? "/dev/kmsg", constants.O_RDONLY | constants.O_NONBLOCK);
   const buf = Buffer.alloc(8192);
@@ -52,7 +48,7 @@ export async function* readKmsg(o: KmsgOptions = {}): AsyncGenerator<KernelRecor
           backlog.length = 0;
         }
         if (!o.follow) return;
-        await sleep(o.pollMs ?? 250, o.signal);
+        await sleep(systemClock, o.pollMs ?? 250, o.signal);
         continue;
       }
       const rec = parseKmsgRecord(buf.subarray(0, n).toString("utf8"));

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { Store } from "./store.ts";
 import { ControllerRuntime } from "./controller.ts";
+import { ManualClock } from "../time/clock.ts";
 
 const input = { namespace: "config", type: "Inputs.test.bunker.dev" };
 const output = { namespace: "runtime", type: "Outputs.test.bunker.dev" };
@@ -56,8 +57,9 @@ test("two controllers may not declare the same output", () => {
 
 test("a throwing controller is retried with doubling, capped backoff and recovers", async () => {
   const s = new Store();
+  const clock = new ManualClock();
   const delays: number[] = [];
-  const rt = new ControllerRuntime(s, { backoffBaseMs: 2, backoffMaxMs: 8, onError: (_n, _e, d) => delays.push(d) });
+  const rt = new ControllerRuntime(s, { backoffBaseMs: 2, backoffMaxMs: 8, clock, onError: (_n, _e, d) => delays.push(d) });
   let calls = 0;
   rt.register({
     name: "flaky", inputs: [], outputs: [output.type],
@@ -67,8 +69,18 @@ test("a throwing controller is retried with doubling, capped backoff and recover
       ctx.modify({ ...output, id: "ok" }, () => ({ calls }));
     },
   });
-  for (let i = 0; i < 200 && !s.get({ ...output, id: "ok" }); i++) await Bun.sleep(5);
+  // Each failure waits out its delay on the clock, and nothing runs a moment before it is due.
+  for (const wait of [2, 4, 8, 8, 8]) {
+    await rt.idle();
+    expect(clock.pending()).toEqual([wait]);
+    const before = calls;
+    clock.advance(wait - 1);
+    expect(calls).toBe(before);
+    clock.advance(1);
+  }
+  await rt.idle();
   expect(delays).toEqual([2, 4, 8, 8, 8]);
+  expect(clock.pending()).toEqual([]);
   expect(s.get<{ calls: number }>({ ...output, id: "ok" })!.spec.calls).toBe(6);
   const st = rt.status()[0]!;
   expect(st).toMatchObject({ failures: 5, consecutiveFailures: 0, lastError: "fail 5" });

@@ -7,6 +7,8 @@
  */
 import type { Kind, Ref, Resource } from "./resource.ts";
 import type { Store, UpdateOptions } from "./store.ts";
+import { doublingDelay } from "../time/backoff.ts";
+import { systemClock, type Cancel, type Clock } from "../time/clock.ts";
 
 export interface Controller {
   name: string;
@@ -69,6 +71,8 @@ export interface RuntimeOptions {
   backoffMaxMs?: number;
   /** Told about every failed reconcile (the runtime itself never logs). */
   onError?: (controller: string, err: unknown, retryInMs: number) => void;
+  /** What the backoff waits by (tests pass a ManualClock). */
+  clock?: Clock;
 }
 
 interface Running {
@@ -76,7 +80,7 @@ interface Running {
   status: ControllerStatus;
   dirty: boolean;
   running: boolean;
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: Cancel;
   unwatch: (() => void)[];
   ctx: ControllerContext;
 }
@@ -86,11 +90,13 @@ export class ControllerRuntime {
   private readonly abort = new AbortController();
   private readonly base: number;
   private readonly max: number;
+  private readonly clock: Clock;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly store: Store, private readonly opts: RuntimeOptions = {}) {
     this.base = opts.backoffBaseMs ?? 100;
     this.max = opts.backoffMaxMs ?? 30_000;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** Adds a controller and starts it at once. */
@@ -127,7 +133,7 @@ export class ControllerRuntime {
     this.abort.abort();
     for (const r of this.controllers.values()) {
       for (const u of r.unwatch) u();
-      if (r.timer) clearTimeout(r.timer);
+      r.timer?.();
     }
     this.controllers.clear();
     this.checkIdle();
@@ -166,7 +172,7 @@ export class ControllerRuntime {
       r.status.failures++;
       r.status.consecutiveFailures++;
       r.status.lastError = err instanceof Error ? err.message : String(err);
-      delay = Math.min(this.max, this.base * 2 ** (r.status.consecutiveFailures - 1));
+      delay = doublingDelay(r.status.consecutiveFailures, this.base, this.max);
       r.dirty = true; // a failed run must run again even if no input changes
       try { this.opts.onError?.(r.c.name, err, delay); } catch { /* a broken reporter must not stop the runtime */ }
     } finally {
@@ -174,7 +180,7 @@ export class ControllerRuntime {
     }
     if (this.abort.signal.aborted) return this.checkIdle();
     if (delay > 0) {
-      r.timer = setTimeout(() => { r.timer = undefined; void this.run(r); }, delay);
+      r.timer = this.clock.setTimeout(() => { r.timer = undefined; void this.run(r); }, delay);
     } else if (r.dirty) {
       queueMicrotask(() => void this.run(r));
     }

@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { bufPtr, check, cstr, libc } from "./libc.ts";
 
-export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8 } as const;
+/** mount(2) flags (linux/mount.h). */
+export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, MOVE: 8192 } as const;
 const MNT_DETACH = 2;
 const O_RDONLY = 0;
 const O_DIRECTORY = 0o200000;
@@ -15,9 +16,17 @@ const O_CLOEXEC = 0o2000000;
 const FS_IOC_SETFSLABEL = 0x41009432;
 const FSLABEL_MAX = 256;
 
-/** mount(2) `source` (a block device) on `target` as `fstype`; throws naming both. */
-export function mountFs(source: string, target: string, fstype: string, flags = 0, data = ""): void {
-  check("mount", libc().mount(cstr(source), cstr(target), cstr(fstype), BigInt(flags), cstr(data)), `${source} (${fstype}) on ${target}`);
+/**
+ * mount(2) `source` on `target` as `fstype`; a bind, move or remount passes null for what it
+ * does not use. Throws a SysError naming the mount (`bind A on B`, `tmpfs (tmpfs) on /run`).
+ */
+export function mountFs(source: string | null, target: string, fstype: string | null, flags = 0, data: string | null = ""): void {
+  const what = flags & MS.MOVE ? `move ${source} onto ${target}`
+    : flags & MS.REMOUNT ? `remount ${target}`
+    : flags & MS.BIND ? `bind ${source} on ${target}`
+    : `${source} (${fstype}) on ${target}`;
+  const str = (x: string | null) => (x === null ? null : cstr(x));
+  check("mount", libc().mount(str(source), cstr(target), str(fstype), BigInt(flags), str(data)), what);
 }
 
 /** umount2(2); `detach` (MNT_DETACH) unmounts lazily when files are still open. */

@@ -4,15 +4,14 @@
  */
 import { closeSync, copyFileSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { IMAGE_FILES as F, KERNEL_CMDLINE } from "../../core/image/layout.ts";
 import { run } from "./tools.ts";
 
-/** The kernel command line of every boot path (the serial console last: it becomes /dev/console). */
-export const KERNEL_CMDLINE = "console=tty0 console=ttyS0,115200";
 
 /** iPXE script; names resolve relative to the script's own URL (TFTP or HTTP). */
 export function ipxeScript(): string {
   // initrd=NAME: old iPXE builds need it to hand the initrd to an EFI-stub kernel.
-  return ["#!ipxe", "echo Bunker: loading kernel and initramfs", `kernel vmlinuz initrd=initramfs.zst ${KERNEL_CMDLINE}`, "initrd initramfs.zst", "boot", ""].join("\n");
+  return ["#!ipxe", "echo Bunker: loading kernel and initramfs", `kernel ${F.kernel} initrd=${F.initramfs} ${KERNEL_CMDLINE}`, `initrd ${F.initramfs}`, "boot", ""].join("\n");
 }
 
 export function grubConfig(): string {
@@ -22,8 +21,8 @@ export function grubConfig(): string {
     "terminal_output serial console",
     "set timeout=0",
     'menuentry "Bunker" {',
-    `  linux /boot/vmlinuz ${KERNEL_CMDLINE}`,
-    "  initrd /boot/initramfs.zst",
+    `  linux /boot/${F.kernel} ${KERNEL_CMDLINE}`,
+    `  initrd /boot/${F.initramfs}`,
     "}",
     "",
   ].join("\n");
@@ -35,8 +34,8 @@ const GRUB_MODULES = "linux normal iso9660 search serial terminal echo part_gpt 
 export async function buildIso(out: string, kernel: string, initramfs: string, work: string, epoch: number): Promise<void> {
   const root = join(work, "iso");
   mkdirSync(join(root, "boot/grub"), { recursive: true });
-  copyFileSync(kernel, join(root, "boot/vmlinuz"));
-  copyFileSync(initramfs, join(root, "boot/initramfs.zst"));
+  copyFileSync(kernel, join(root, "boot", F.kernel));
+  copyFileSync(initramfs, join(root, "boot", F.initramfs));
   writeFileSync(join(root, "boot/grub/grub.cfg"), grubConfig());
   const date = new Date(epoch * 1000).toISOString().replace(/[-:T]/g, "").slice(0, 14) + "00";
   await run(

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { writeCpio, type CpioEntry } from "../../core/image/cpio.ts";
 import { sha256File } from "../../core/image/manifest.ts";
-import { IMAGE_PUBLIC_KEY, NEW_ROOT, ROOT_IMAGE, ROOT_MANIFEST, ROOT_SIGNATURE } from "../../services/init/rootfs/enter-root.ts";
+import { IMAGE_PUBLIC_KEY, NEW_ROOT, ROOT_IMAGE, ROOT_MANIFEST, ROOT_SIGNATURE } from "../../core/image/layout.ts";
 import type { PayloadFile } from "./rootfs.ts";
 import { cached, run, sha256 } from "./tools.ts";
 

@@ -15,7 +15,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { describeFile, generateSigningKey, isSecurityVersion, loadSigningKey, rawPublicKey, SECURITY_VERSION_MAX, signManifest } from "../../core/image/manifest.ts";
-import { ROOT_IMAGE } from "../../services/init/rootfs/enter-root.ts";
+import { IMAGE_FILES as F, ROOT_IMAGE } from "../../core/image/layout.ts";
 import { personalities } from "../../services/personalities.ts";
 import { buildIso, ipxeScript } from "./boot.ts";
 import { writeInitramfs, zstdCached } from "./initramfs.ts";
@@ -89,7 +89,7 @@ export async function buildImage(o: ImageOptions): Promise<void> {
       await squash(dir, rootImage, o.epoch);
     });
 
-    const pub = join(stage, "image.pub");
+    const pub = join(stage, F.publicKey);
     await p.step("root manifest: SHA-256 signed with Ed25519", () => {
       writeFileSync(pub, rawPublicKey(loadSigningKey(o.keyPem).publicKey).toString("base64") + "\n");
       const { json, sig } = signManifest("rootfs", { ...o.build }, [describeFile(ROOT_IMAGE, rootImage)], o.keyPem, { binds: payload.map((f) => f.image), securityVersion: o.securityVersion });
@@ -97,23 +97,23 @@ export async function buildImage(o: ImageOptions): Promise<void> {
       writeFileSync(join(work, "rootfs.manifest.sig"), sig);
     });
 
-    const initramfs = join(stage, "initramfs.zst");
+    const initramfs = join(stage, F.initramfs);
     await p.step(`initramfs: cpio newc, zstd -${o.zstdLevel} (cached by content)`, async () => {
       const cpio = join(work, "initramfs.cpio");
       writeInitramfs(cpio, { preinit, payload, rootImage, rootManifest: join(work, "rootfs.manifest.json"), rootSignature: join(work, "rootfs.manifest.sig"), publicKey: pub }, o.epoch);
       await zstdCached(cpio, initramfs, o.zstdLevel);
     });
-    copyFileSync(kernel, join(stage, "vmlinuz"));
-    chmodSync(join(stage, "vmlinuz"), 0o644);
+    copyFileSync(kernel, join(stage, F.kernel));
+    chmodSync(join(stage, F.kernel), 0o644);
 
-    if (o.iso) await p.step("ISO: GRUB for BIOS and UEFI (grub-mkrescue)", () => buildIso(join(stage, "bunker.iso"), kernel, initramfs, work, o.epoch));
+    if (o.iso) await p.step("ISO: GRUB for BIOS and UEFI (grub-mkrescue)", () => buildIso(join(stage, F.iso), kernel, initramfs, work, o.epoch));
 
     await p.step("iPXE script and the signed manifest of every artifact", () => {
-      writeFileSync(join(stage, "boot.ipxe"), ipxeScript());
-      const names = ["vmlinuz", "initramfs.zst", ROOT_IMAGE, "boot.ipxe", "image.pub", ...(o.iso ? ["bunker.iso"] : [])];
+      writeFileSync(join(stage, F.ipxe), ipxeScript());
+      const names = [F.kernel, F.initramfs, ROOT_IMAGE, F.ipxe, F.publicKey, ...(o.iso ? [F.iso] : [])];
       const { json, sig } = signManifest("image", { ...o.build, kernel: basename(dirname(kernel)) }, names.map((n) => describeFile(n, join(stage, n))), o.keyPem, { securityVersion: o.securityVersion });
-      writeFileSync(join(stage, "manifest.json"), json);
-      writeFileSync(join(stage, "manifest.sig"), sig);
+      writeFileSync(join(stage, F.manifest), json);
+      writeFileSync(join(stage, F.signature), sig);
     });
     rmSync(o.out, { recursive: true, force: true });
     renameSync(stage, o.out);
@@ -148,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
   if (!existsSync(o.binary)) throw new Error(`image: binary ${o.binary} does not exist (build it first: just build)`);
   if (!Number.isInteger(o.zstdLevel) || o.zstdLevel < 1 || o.zstdLevel > 19) throw new Error(`image: --zstd-level must be 1..19, got ${opt("--zstd-level")}`);
   await buildImage(o);
-  for (const n of ["vmlinuz", "initramfs.zst", ROOT_IMAGE, "bunker.iso"]) {
+  for (const n of [F.kernel, F.initramfs, ROOT_IMAGE, F.iso]) {
     const f = join(o.out, n);
     if (existsSync(f)) process.stderr.write(`  ${n.padEnd(14)} ${(statSync(f).size / 1e6).toFixed(1).padStart(6)} MB\n`);
   }

@@ -1,5 +1,6 @@
 /** Shared by the diag commands: `-o table|json` parsing, table rendering, and the rtnetlink session. */
 import { parseArgs } from "node:util";
+import { formatTable } from "../../core/format/table.ts";
 import { Rtnl } from "../../core/netlink/rtnl.ts";
 
 export type Format = "table" | "json";
@@ -23,12 +24,6 @@ export function parseOutput(name: string, summary: string, argv: string[]): Form
     return 2;
   }
   return fmt;
-}
-
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [line(header), ...rows.map(line)].join("\n");
 }
 
 /** Runs `fn` with an rtnetlink socket; a failure becomes a one-line error and exit 1. */
@@ -60,15 +55,6 @@ export async function runReader<T>(
     console.error(`diag ${name}: ${(e as Error).message}`);
     return 1;
   }
-  console.log(fmt === "json" ? JSON.stringify(items, null, 2) : table(header, items.map(row)));
+  console.log(fmt === "json" ? JSON.stringify(items, null, 2) : formatTable(header, items.map(row)));
   return 0;
-}
-
-/** 1536 -> "1.5 KiB": sizes for people. */
-export function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }

@@ -24,12 +24,13 @@ import { fromPemPair, issueLeaf, LIFETIME, NOT_BEFORE_SKEW, splitSans, type Cert
 import { generateKey, privateKeyPem } from "../../core/pki/keys.ts";
 import { buildCertificate, certificatePem } from "../../core/pki/x509.ts";
 import { certificateFingerprint } from "../../core/pki/fingerprint.ts";
-import { writeAtomic } from "./machine.ts";
+import { writeAtomic } from "../../core/fileio/atomic.ts";
 import { JoinError, registerNode, requestNodeCertificate, TRUSTD_PORT, trustdTargets } from "./joincert.ts";
 
 /** How often a worker shows its certificate to every control plane (SecurityService.Register). */
 export const REGISTER_EVERY_MS = 60_000;
 import type { ApiCertStatusSpec } from "./resources.ts";
+import { doublingDelay } from "../../core/time/backoff.ts";
 
 export interface ApiCertsOptions {
   dir: string;
@@ -213,7 +214,7 @@ export class ApiCertificates {
       } catch (err) {
         if (this.current !== asked || this.stopped) return;
         this.failures++;
-        const delay = Math.min(this.o.retryMaxMs ?? 60_000, (this.o.retryMs ?? 2000) * 2 ** Math.min(this.failures - 1, 16));
+        const delay = doublingDelay(this.failures, this.o.retryMs ?? 2000, this.o.retryMaxMs ?? 60_000);
         const serving = this.joined ? `serving the certificate trustd signed until ${this.joined.notAfter.toISOString()}` : "serving a self-signed certificate";
         const reason = err instanceof JoinError || err instanceof Error ? err.message : String(err);
         this.report({ ...(this.status ?? { mode: "worker", signer: "self-signed", notAfter: "" }), error: `${reason}; ${serving}; next attempt in ${Math.round(delay / 1000)} s` });

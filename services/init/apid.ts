@@ -5,7 +5,7 @@
  * picks apid's mode, so a restart after the first config leaves maintenance mode.
  */
 import { connect } from "node:net";
-import { findPersonality } from "../personalities.ts";
+import { builtName } from "../names.ts";
 import { selfCommand } from "./children.ts";
 import type { ApiCertificates, ApidMode } from "./apicerts.ts";
 import type { ServiceSpec } from "./service.ts";
@@ -53,7 +53,7 @@ export function apidService(p: ApidPlan): ServiceSpec {
   const spec: ServiceSpec = {
     id: "apid", description: `the mTLS API gateway on ${p.listen}`,
     dependsOn: p.dependsOn ?? [],
-    skip: () => (findPersonality("apid") ? undefined : "personality apid is not built into this binary"),
+    skip: () => (builtName("apid") ? undefined : "personality apid is not built into this binary"),
     preStart: () => { spec.runner.argv = apidArgv(p, p.prepare()); },
     runner: {
       argv: apidArgv(p, "maintenance"), argv0: "apid", noNewPrivs: true, oomScoreAdj: p.oomScoreAdj,

@@ -6,7 +6,7 @@
  * for (they proved the join token; services/init/trustd.ts joinedNodes).
  */
 import { canonicalAddress, formatMembers, type MemberEntry } from "../../core/api/members.ts";
-import { writeAtomic } from "./machine.ts";
+import { writeAtomic } from "../../core/fileio/atomic.ts";
 
 /** The slice of a machine config this needs. */
 export interface MembersConfig {

@@ -11,6 +11,7 @@ import { redactConfig, redactedYaml, scrubText } from "../../core/config/redact.
 import type { AnySchema } from "../../core/config/schemawalk.ts";
 import { sleep } from "./conditions.ts";
 import type { MachineConfigSpec } from "./resources.ts";
+import { Backoff } from "../../core/time/backoff.ts";
 
 /** A config that loadConfig refused; the message lists each problem as SOURCE:LINE:COLUMN: error: PATH: what. */
 export class ConfigError extends Error {
@@ -82,7 +83,7 @@ export interface FetchOptions {
 export async function fetchConfig(url: string, o: FetchOptions = {}): Promise<string> {
   if (!/^https?:\/\//.test(url)) throw new Error(`bunker.config=${url}: only http:// and https:// URLs are supported`);
   const attempts = o.attempts ?? 10;
-  let delay = o.firstDelayMs ?? 1000;
+  const backoff = new Backoff(o.firstDelayMs ?? 1000, o.maxDelayMs ?? 30_000);
   let last = "";
   for (let i = 1; i <= attempts; i++) {
     try {
@@ -95,9 +96,9 @@ export async function fetchConfig(url: string, o: FetchOptions = {}): Promise<st
       last = err instanceof Error ? err.message : String(err);
     }
     if (i === attempts) break;
+    const delay = backoff.fail();
     o.onRetry?.(i, last, delay);
     await sleep(delay, o.signal ?? new AbortController().signal);
-    delay = Math.min(delay * 2, o.maxDelayMs ?? 30_000);
   }
   throw new Error(`bunker.config=${url}: gave up after ${attempts} attempts: ${last}`);
 }

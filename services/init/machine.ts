@@ -16,6 +16,7 @@ import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from ".
 import { belowFloor, floorOf, raiseFloorOf, slotSecurityVersion } from "../../core/install/antirollback.ts";
 import { securityVersionOf } from "../../core/image/manifest.ts";
 import { mountVolume } from "../../core/install/volume.ts";
+import { writeAtomic } from "../../core/fileio/atomic.ts";
 import { confirmSlot } from "./bootslot.ts";
 import { installNode, installSection, NO_IMAGE_URL } from "./nodeinstall.ts";
 import { MS } from "../../core/sys/mount.ts";
@@ -838,23 +839,6 @@ export class Machine {
   request(name: SequenceName, args: Record<string, unknown> = {}): Promise<void> {
     return this.sequencer.run(name, args);
   }
-}
-
-/**
- * Written beside, fsynced, renamed, then the directory fsynced: a torn write leaves the old file
- * usable, and once this returns the new file survives a power cut (without the directory fsync
- * the rename can be lost: bench/crash.ts --qemu-rounds saw STATE one write behind what was
- * acknowledged).
- */
-export function writeAtomic(path: string, text: string, owner?: { uid: number; gid: number }): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  if (owner) chownSync(tmp, owner.uid, owner.gid);
-  const fd = openSync(tmp, "r");
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), "r");
-  try { fsyncSync(dir); } finally { closeSync(dir); }
 }
 
 /** bunker-XXXXXX from the machine's DMI uuid (stable across reboots), or plain "bunker". */

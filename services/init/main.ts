@@ -18,7 +18,8 @@ import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine
 import { powerAction } from "./pid1.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { bootedSlot, confirmBoot, findInstallDisk } from "./bootslot.ts";
-import { enterRoot, IMAGE_PUBLIC_KEY, ROOT_IMAGE } from "./rootfs/enter-root.ts";
+import { IMAGE_PUBLIC_KEY, ROOT_IMAGE } from "../../core/image/layout.ts";
+import { enterRoot } from "./rootfs/enter-root.ts";
 import type { KeyObject } from "node:crypto";
 import { parsePublicKey, securityVersionOf } from "../../core/image/manifest.ts";
 import { isSlot, type Slot } from "../../core/install/grub.ts";

@@ -4,12 +4,9 @@
  * /proc, /sys and /dev are already mounted by the pre-init shim (Bun cannot start without /proc).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { check, cstr, libc } from "../../core/sys/libc.ts";
+import { check, libc } from "../../core/sys/libc.ts";
+import { MS, isMountPoint, mountFs, unmountFs } from "../../core/sys/mount.ts";
 import { RLIMIT, setRlimit } from "../../core/sys/process.ts";
-
-const MS_NOSUID = 2;
-const MS_NODEV = 4;
-const MS_NOEXEC = 8;
 
 export const RB = {
   AUTOBOOT: 0x01234567,
@@ -25,29 +22,21 @@ export const SERVICE_CGROUP_ROOT = `${CGROUP_ROOT}/system`;
 
 function mount(source: string, target: string, fstype: string, flags: number, data: string): void {
   mkdirSync(target, { recursive: true });
-  check("mount", libc().mount(cstr(source), cstr(target), cstr(fstype), BigInt(flags), cstr(data)), `${fstype} on ${target}`);
-}
-
-function isMounted(target: string): boolean {
-  try {
-    return readFileSync("/proc/self/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === target);
-  } catch {
-    return false;
-  }
+  mountFs(source, target, fstype, flags, data);
 }
 
 /** tmpfs /run, /tmp, /system (+ its folders), /dev/shm, /dev/pts, and cgroup2. */
 export function mountLate(): void {
-  const tmpfs = (target: string, data: string, flags = MS_NOSUID | MS_NODEV) => {
-    if (!isMounted(target)) mount("tmpfs", target, "tmpfs", flags, data);
+  const tmpfs = (target: string, data: string, flags = MS.NOSUID | MS.NODEV) => {
+    if (!isMountPoint(target)) mount("tmpfs", target, "tmpfs", flags, data);
   };
   tmpfs("/run", "mode=755");
-  tmpfs("/tmp", "mode=1777,size=64m", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  tmpfs("/tmp", "mode=1777,size=64m", MS.NOSUID | MS.NODEV | MS.NOEXEC);
   tmpfs("/system", "mode=755");
   for (const d of ["etc", "var", "state", "run"]) mkdirSync(`/system/${d}`, { recursive: true, mode: 0o700 });
-  tmpfs("/dev/shm", "mode=1777", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  if (!isMounted("/dev/pts")) mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=000,mode=620,gid=5");
-  if (!isMounted(CGROUP_ROOT)) mount("cgroup2", CGROUP_ROOT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate,memory_recursiveprot");
+  tmpfs("/dev/shm", "mode=1777", MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  if (!isMountPoint("/dev/pts")) mount("devpts", "/dev/pts", "devpts", MS.NOSUID | MS.NOEXEC, "ptmxmode=000,mode=620,gid=5");
+  if (!isMountPoint(CGROUP_ROOT)) mount("cgroup2", CGROUP_ROOT, "cgroup2", MS.NOSUID | MS.NODEV | MS.NOEXEC, "nsdelegate,memory_recursiveprot");
 }
 
 /**
@@ -91,10 +80,9 @@ export function unmountAll(): string[] {
     targets = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((t) => t && !keep.has(t));
   } catch { /* nothing to read: nothing to do */ }
   const failed: string[] = [];
-  const MNT_DETACH = 2;
   for (const t of targets.reverse()) {
     if (t.startsWith("/proc/") || t.startsWith("/sys/") || t.startsWith("/dev/")) continue;
-    if (libc().umount2(cstr(t.replaceAll("\\040", " ")), MNT_DETACH) !== 0) failed.push(t);
+    try { unmountFs(t.replaceAll("\\040", " "), true); } catch { failed.push(t); }
   }
   return failed;
 }

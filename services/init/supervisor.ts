@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
+import { doublingDelay } from "../../core/time/backoff.ts";
 import { EXEC_SPEC_ENV, type ExecSpec } from "../exec-helper/spec.ts";
 import { selfCommand, spawnTracked } from "./children.ts";
 import { sleep } from "./conditions.ts";
@@ -428,6 +429,6 @@ export function exitOutput(logs: RingBuffer, from: number, maxLines = EXIT_OUTPU
 /** Exponential backoff with jitter: base * 2^(n-1), times a random 0.75..1.25, never above max. */
 export function restartDelay(n: number, baseMs: number, maxMs: number): number {
   const cap = Math.min(maxMs, MAX_RESTART_DELAY_MS);
-  const exp = Math.min(cap, baseMs * 2 ** Math.max(0, n - 1));
+  const exp = doublingDelay(Math.max(1, n), baseMs, cap);
   return Math.round(Math.min(cap, exp * (0.75 + Math.random() * 0.5)));
 }

@@ -6,13 +6,13 @@
 import { chownSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
-import { findPersonality } from "../personalities.ts";
+import { builtName } from "../names.ts";
 import { APID_UID } from "./apid.ts";
 import { selfCommand } from "./children.ts";
 import type { ServiceSpec } from "./service.ts";
 
 function personalitySkip(name: string): () => string | undefined {
-  return () => (findPersonality(name) ? undefined : `personality ${name} is not built into this binary`);
+  return () => (builtName(name) ? undefined : `personality ${name} is not built into this binary`);
 }
 
 /** networkd's own uid: init knows its writes (ResourcePublisher) by it. */

@@ -1,10 +1,11 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { TRUSTD_NODES } from "../../core/api/trustdstatus.ts";
 import { toPemPair, newClusterCA } from "../../core/pki/issue.ts";
 import { Store } from "../../core/resources/index.ts";
+import { straceSkipReason, syncCalls } from "../../test/lib/durable.ts";
 import { joinedNodes, trustdSecrets, writeTrustdSecrets } from "./trustd.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bunker-trustd-init-"));
@@ -41,4 +42,10 @@ test("the nodes trustd signed for, while their certificates are valid, are the m
   node("10.5.0.7:50000", "2999-01-01T00:00:00Z");
   node("10.5.0.8:50000", "2000-01-01T00:00:00Z");
   expect(joinedNodes(store)).toEqual(["10.5.0.7:50000"]);
+});
+
+test.skipIf(straceSkipReason !== null)(`the secrets file survives a power cut once written: its folder is fsynced after the rename${straceSkipReason ? ` (skipped: ${straceSkipReason})` : ""}`, () => {
+  const r = syncCalls(`import { writeTrustdSecrets } from ${JSON.stringify(resolve(import.meta.dir, "trustd.ts"))};`,
+    `writeTrustdSecrets(dir + "/secrets.json", { ca: { crt: "", key: "" }, token: "t", reserved: [], hostname: "cp", sans: [] });`);
+  expect(r.renamesDurable).toBe(true);
 });

@@ -5,11 +5,12 @@
  * both owned by it), never into the resource store. The file is written again when the config
  * changes (the token is live), and trustd re-reads it on SIGHUP.
  */
-import { chmodSync, chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { TRUSTD_NODES, TRUSTD_STATUSES, type TrustdNodeSpec } from "../../core/api/trustdstatus.ts";
+import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import type { Store } from "../../core/resources/index.ts";
-import { findPersonality } from "../personalities.ts";
+import { builtName } from "../names.ts";
 import type { TrustdSecrets } from "../trustd/server.ts";
 import { nodeAddresses, type CertConfig } from "./apicerts.ts";
 import { selfCommand } from "./children.ts";
@@ -64,13 +65,7 @@ export function writeTrustdSecrets(path: string, s: TrustdSecrets, owner?: { uid
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700); // a folder left from before keeps its mode otherwise
   if (owner) chownSync(dirname(path), owner.uid, owner.gid);
-  const tmp = `${path}.tmp-${process.pid}`;
-  rmSync(tmp, { force: true });
-  writeFileSync(tmp, JSON.stringify(s), { mode: 0o400, flag: "w" });
-  if (owner) chownSync(tmp, owner.uid, owner.gid);
-  const fd = openSync(tmp, "r");
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(s), { mode: 0o400, overwrite: true, owner });
 }
 
 export function trustdService(p: TrustdPlan): ServiceSpec {
@@ -80,7 +75,7 @@ export function trustdService(p: TrustdPlan): ServiceSpec {
   return {
     id: "trustd", description: `signs the certificate requests of joining nodes on ${p.listen}`,
     skip: () => {
-      if (!findPersonality("trustd")) return "personality trustd is not built into this binary";
+      if (!builtName("trustd")) return "personality trustd is not built into this binary";
       const s = secrets();
       return typeof s === "string" ? s : undefined;
     },

@@ -1,10 +1,11 @@
 /**
  * /etc/resolv.conf and /etc/hosts, rendered from the specs and written into a writable
- * directory (the root is read-only on a node; /etc holds links into it). Writes are atomic:
- * temp file, fsync, rename, so a reader never sees half a file.
+ * directory (the root is read-only on a node; /etc holds links into it). Writes are atomic
+ * (core/fileio/atomic.ts), so a reader never sees half a file.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import type { NetworkSpec } from "./types.ts";
 
 export function renderResolvConf(spec: NetworkSpec): string {
@@ -37,14 +38,6 @@ export function writeAtomic(dir: string, name: string, content: string): boolean
     // missing: write it
   }
   mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w", 0o644);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, content, { mode: 0o644, overwrite: true });
   return true;
 }

@@ -10,6 +10,8 @@
 import { ResourcePublisher, ResourceService } from "../../core/api/gen/services.ts";
 import { bunker } from "../../core/api/gen/api.js";
 import { GrpcClient } from "../../core/grpc/client.ts";
+import { Backoff } from "../../core/time/backoff.ts";
+import { sleep, systemClock, type Cancel, type Clock } from "../../core/time/clock.ts";
 import { NETWORK_CONFIG } from "../../core/netresources/kinds.ts";
 import { byKind, statusResources } from "./resources.ts";
 import type { NetworkStatus } from "./types.ts";
@@ -21,7 +23,11 @@ export interface InitLinkOptions {
   log: (line: string) => void;
   /** Delay before a retry, doubling to 10 s. */
   retryMs?: number;
+  /** What retries wait by (tests pass a ManualClock). */
+  clock?: Clock;
 }
+
+const RETRY_MAX_MS = 10_000;
 
 /** The raw sections init hands over, or undefined when the node has no config (maintenance). */
 export type ConfigSections = { network?: unknown; time?: unknown } | undefined;
@@ -31,10 +37,15 @@ export class InitLink {
   private readonly stop = new AbortController();
   private pending: NetworkStatus | undefined;
   private publishing = false;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimer: Cancel | undefined;
+  private readonly clock: Clock;
+  /** Failed publishing rounds in a row: kept across rounds, so each retry waits twice as long. */
+  private readonly publishBackoff: Backoff;
 
   constructor(private readonly o: InitLinkOptions) {
     this.client = GrpcClient.unix(o.socket);
+    this.clock = o.clock ?? systemClock;
+    this.publishBackoff = new Backoff(o.retryMs ?? 500, RETRY_MAX_MS);
   }
 
   /**
@@ -52,25 +63,26 @@ export class InitLink {
       if (key !== last) { last = key; onChange(c); }
     };
     void (async () => {
-      let delay = this.o.retryMs ?? 500;
+      const backoff = new Backoff(this.o.retryMs ?? 500, RETRY_MAX_MS);
       while (!this.stop.signal.aborted) {
         let current: ConfigSections;
         try {
           const stream = this.client.stream(ResourceService.Watch, { ...NETWORK_CONFIG, bootstrap: true }, { signal: this.stop.signal });
           for await (const ev of stream) {
-            delay = this.o.retryMs ?? 500;
+            backoff.reset();
             if (ev.type === EV.EVENT_TYPE_CREATED || ev.type === EV.EVENT_TYPE_UPDATED) current = JSON.parse(ev.resource?.specJson || "{}");
             else if (ev.type === EV.EVENT_TYPE_DESTROYED) current = undefined;
             if (ev.type !== EV.EVENT_TYPE_CREATED || !first) deliver(current);
           }
           if (this.stop.signal.aborted) return;
           this.o.log("networkd: init ended the config watch; watching again");
+          await sleep(this.clock, backoff.fail(), this.stop.signal);
         } catch (err) {
           if (this.stop.signal.aborted) return;
+          const delay = backoff.fail();
           this.o.log(`networkd: watching the config at ${this.o.socket}: ${err instanceof Error ? err.message : String(err)}; retrying in ${delay} ms`);
+          await sleep(this.clock, delay, this.stop.signal);
         }
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 10_000);
       }
     })();
     return firstConfig;
@@ -84,7 +96,6 @@ export class InitLink {
 
   private async drain(): Promise<void> {
     this.publishing = true;
-    let delay = this.o.retryMs ?? 500;
     try {
       while (this.pending && !this.stop.signal.aborted) {
         const status = this.pending;
@@ -96,14 +107,13 @@ export class InitLink {
               resources: items.map((r) => ({ id: r.id, specJson: JSON.stringify(r.spec) })),
             }, { timeoutMs: 10_000, signal: this.stop.signal });
           }
-          delay = this.o.retryMs ?? 500;
+          this.publishBackoff.reset();
         } catch (err) {
           if (this.stop.signal.aborted) return;
+          const delay = this.publishBackoff.fail();
           this.o.log(`networkd: publishing the status to init: ${err instanceof Error ? err.message : String(err)}; retrying in ${delay} ms`);
           this.pending ??= status;
-          const wait = delay;
-          delay = Math.min(delay * 2, 10_000);
-          this.retryTimer = setTimeout(() => { this.retryTimer = undefined; void this.drain(); }, wait);
+          this.retryTimer = this.clock.setTimeout(() => { this.retryTimer = undefined; void this.drain(); }, delay);
           return;
         }
       }
@@ -114,7 +124,7 @@ export class InitLink {
 
   close(): void {
     this.stop.abort();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer?.();
     this.client.close();
   }
 }

@@ -12,19 +12,20 @@
  * opened for writing, and a disk holding anything is wiped only with --wipe.
  */
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
-import { openDisk, type DiskDevice } from "../../core/gpt/device.ts";
+import type { DiskDevice } from "../../core/gpt/device.ts";
 import { readGpt, repairGpt, writeGpt, fitToDisk, type GptState } from "../../core/gpt/disk.ts";
 import { growLastPartition } from "../../core/gpt/edit.ts";
 import { typeName } from "../../core/gpt/types.ts";
-import { discoverDisks, type Disk } from "../../core/disks/disk.ts";
-import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
-import { plan, planText, fmtBytes, type LayoutConfig, type LayoutPlan } from "../../core/disklayout/plan.ts";
+import { discoverDisks } from "../../core/disks/disk.ts";
+import { plan, planText, type LayoutConfig, type LayoutPlan } from "../../core/disklayout/plan.ts";
 import { applyLayout, existingContent } from "../../core/disklayout/apply.ts";
 import { metaLocation } from "../../core/disklayout/volumes.ts";
 import { Tag } from "../../core/meta/block.ts";
 import { readMeta } from "../../core/meta/store.ts";
 import { rereadPartitions } from "../../core/sys/blkdev.ts";
+import { formatBytes } from "../../core/format/bytes.ts";
+import { formatTable } from "../../core/format/table.ts";
+import { mountedFrom, OPTIONS, targetDisk, toJson, UsageError, withDisk, type Values } from "./args.ts";
 import { slotCommand } from "./slot-commands.ts";
 
 const HELP = `Usage: bunker partition COMMAND [OPTIONS]
@@ -67,27 +68,6 @@ Options:
   -h, --help             this help
 
 Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.`;
-
-export class UsageError extends Error {}
-
-const OPTIONS = {
-  disk: { type: "string" },
-  select: { type: "string", multiple: true },
-  "dry-run": { type: "boolean" },
-  wipe: { type: "boolean" },
-  "no-format": { type: "boolean" },
-  "sector-size": { type: "string" },
-  "ephemeral-fs": { type: "string" },
-  sysfs: { type: "string" },
-  image: { type: "string" },
-  pubkey: { type: "string" },
-  config: { type: "string" },
-  volume: { type: "string", multiple: true },
-  output: { type: "string", short: "o" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-export type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -135,52 +115,27 @@ function needOne(rest: string[], cmd: string): string {
   return rest[0]!;
 }
 
-function sectorSize(values: Values): 512 | 4096 | undefined {
-  const s = values["sector-size"];
-  if (s === undefined) return undefined;
-  if (s !== "512" && s !== "4096") throw new UsageError(`--sector-size ${s}: expected 512 or 4096`);
-  return Number(s) as 512 | 4096;
-}
-
-/** Runs `f` with `path` opened (for writing only when `write`), closing it whatever happens. */
-export function withDisk<T>(path: string, values: Values, write: boolean, f: (dev: DiskDevice) => T): T {
-  const dev = openDisk(path, { write, sectorSize: sectorSize(values) });
-  try {
-    return f(dev);
-  } finally {
-    dev.close();
-  }
-}
-
-export const toJson = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? "0x" + x.toString(16) : x), 2);
-
 function showDisks(values: Values, json: boolean): number {
   const disks = discoverDisks(values.sysfs ?? "/sys");
   if (json) {
     console.log(toJson(disks));
     return 0;
   }
-  const rows = [["DISK", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL", "RO", "PARTITIONS"],
-    ...disks.map((d) => [d.devPath, fmtBytes(d.size), d.type, d.transport, d.model ?? "-", d.serial ?? "-", d.readOnly ? "yes" : "no", String(d.partitions.length)])];
-  console.log(columns(rows));
+  console.log(formatTable(["DISK", "SIZE", "TYPE", "TRANSPORT", "MODEL", "SERIAL", "RO", "PARTITIONS"],
+    disks.map((d) => [d.devPath, formatBytes(d.size), d.type, d.transport, d.model ?? "-", d.serial ?? "-", d.readOnly ? "yes" : "no", String(d.partitions.length)])));
   return 0;
 }
 
-function columns(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  ")).join("\n");
-}
-
 function stateText(path: string, dev: DiskDevice, s: GptState): string {
-  const lines = [`${path}: ${fmtBytes(dev.size)}, ${dev.sectorSize}-byte sectors`];
+  const lines = [`${path}: ${formatBytes(dev.size)}, ${dev.sectorSize}-byte sectors`];
   if (!s.present) return [...lines, "no GPT"].join("\n");
   lines.push(`primary GPT (LBA 1): ${s.primary.ok ? "ok" : s.primary.reason}`);
   lines.push(`backup GPT (LBA ${s.backup.lba}): ${s.backup.ok ? "ok" : s.backup.reason}`);
   if (s.table) {
     lines.push(`disk GUID ${s.table.diskGuid}, usable LBA ${s.table.firstUsableLba}-${s.table.lastUsableLba}`, "");
-    lines.push(columns([["#", "NAME", "START", "END", "SIZE", "TYPE", "ATTRS", "GUID"],
-      ...s.table.partitions.map((p) => [String(p.index), p.name || "-", String(p.firstLba), String(p.lastLba),
-        fmtBytes((p.lastLba - p.firstLba + 1) * dev.sectorSize), typeName(p.type), p.attributes ? "0x" + p.attributes.toString(16) : "-", p.guid])]));
+    lines.push(formatTable(["#", "NAME", "START", "END", "SIZE", "TYPE", "ATTRS", "GUID"],
+      s.table.partitions.map((p) => [String(p.index), p.name || "-", String(p.firstLba), String(p.lastLba),
+        formatBytes((p.lastLba - p.firstLba + 1) * dev.sectorSize), typeName(p.type), p.attributes ? "0x" + p.attributes.toString(16) : "-", p.guid])));
   }
   if (s.problems.length) lines.push("", "problems:", ...s.problems.map((p) => `  - ${p}`));
   return lines.join("\n");
@@ -197,29 +152,6 @@ function showDisk(path: string, values: Values, json: boolean): number {
 
 function stripHeader(c: GptState["primary"]) {
   return c.ok ? { ok: true, lba: c.lba } : c;
-}
-
-function parseSelector(items: string[]): DiskSelector {
-  const sel: Record<string, string> = {};
-  const fields = ["size", "model", "serial", "wwid", "name", "modalias", "busPath", "type", "transport"];
-  for (const it of items) {
-    const eq = it.indexOf("=");
-    const k = it.slice(0, eq), v = it.slice(eq + 1);
-    if (eq < 1 || !fields.includes(k)) throw new UsageError(`--select ${it}: expected FIELD=VALUE with FIELD one of ${fields.join(", ")}`);
-    sel[k] = v;
-  }
-  return sel as DiskSelector;
-}
-
-/** The one disk the command may touch: --disk, or the first disk --select matches. */
-export function targetDisk(values: Values): { path: string; chosen?: Disk } {
-  if (values.disk && values.select) throw new UsageError("give --disk or --select, not both");
-  if (values.disk) return { path: values.disk };
-  if (values.select) {
-    const chosen = selectInstallDisk(discoverDisks(values.sysfs ?? "/sys"), parseSelector(values.select));
-    return { path: chosen.devPath, chosen };
-  }
-  throw new UsageError("name the disk: --disk PATH or --select FIELD=VALUE");
 }
 
 function layoutConfig(values: Values, dev: DiskDevice): LayoutConfig {
@@ -239,14 +171,6 @@ function planCmd(values: Values, json: boolean): number {
     console.log(json ? toJson({ disk: path, ...planJson(p) }) : `${path}\n${planText(p)}`);
     return 0;
   });
-}
-
-/** Mount sources that are this disk or one of its partitions: never write under a mounted filesystem. */
-export function mountedFrom(path: string): string[] {
-  let mounts = "";
-  try { mounts = readFileSync("/proc/self/mounts", "utf8"); } catch { return []; }
-  return mounts.split("\n").map((l) => l.split(" ")).filter((f) => f[0] !== undefined && (f[0] === path || f[0].startsWith(path)) && /^\/dev\//.test(f[0]))
-    .map((f) => `${f[0]} on ${f[1]}`);
 }
 
 function applyCmd(values: Values, json: boolean): number {
@@ -298,7 +222,7 @@ function growCmd(path: string, values: Values, json: boolean): number {
     writeGpt(dev, g.table);
     const bytes = g.addedSectors * dev.sectorSize;
     if (json) console.log(toJson({ disk: path, partition: g.index, addedBytes: bytes }));
-    else console.log(`${path}: partition ${g.index} grew by ${fmtBytes(bytes)}; backup GPT at the last LBA (grow its filesystem next)`);
+    else console.log(`${path}: partition ${g.index} grew by ${formatBytes(bytes)}; backup GPT at the last LBA (grow its filesystem next)`);
     return 0;
   });
 }
@@ -328,7 +252,7 @@ function metaCmd(path: string, values: Values, json: boolean): number {
     if (json) console.log(toJson({ disk: path, ok: true, copy: r.copy, problems: r.problems, values: entries }));
     else {
       console.log(`${path}: META read from copy ${r.copy}${r.problems.length ? `\nproblems:\n${r.problems.map((p) => `  - ${p}`).join("\n")}` : ""}`);
-      console.log(columns([["TAG", "NAME", "SIZE", "VALUE"], ...entries.map((e) => [String(e.tag), e.name, String(e.size), e.text ?? `hex:${e.hex}`])]));
+      console.log(formatTable(["TAG", "NAME", "SIZE", "VALUE"], entries.map((e) => [String(e.tag), e.name, String(e.size), e.text ?? `hex:${e.hex}`])));
     }
     return r.problems.length ? 1 : 0;
   });

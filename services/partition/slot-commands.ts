@@ -8,7 +8,7 @@ import { verifyImage } from "../../core/install/image.ts";
 import { install } from "../../core/install/install.ts";
 import { reset, RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { bootState, rollback, upgrade } from "../../core/install/slots.ts";
-import { mountedFrom, targetDisk, toJson, UsageError, withDisk, type Values } from "./main.ts";
+import { mountedFrom, targetDisk, toJson, UsageError, withDisk, type Values } from "./args.ts";
 
 function image(values: Values) {
   if (!values.image) throw new UsageError("--image DIR is required");

@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { IMAGE_FILES, MANIFEST_FILES } from "../../core/image/layout.ts";
 import { checkArtifacts, openManifest, parsePublicKey, type Manifest } from "../../core/image/manifest.ts";
 
 const HELP = `usage: bunker verify-image DIR [--pubkey KEY] [-o json]
@@ -31,7 +32,7 @@ export function verifyImageDir(dir: string, pubkey?: string): Result {
   let m: Manifest;
   try {
     const key = pubkey === undefined ? undefined : parsePublicKey(existsSync(pubkey) ? readFileSync(pubkey, "utf8") : pubkey);
-    m = openManifest(readFileSync(join(dir, "manifest.json")), readFileSync(join(dir, "manifest.sig"), "utf8"), key);
+    m = openManifest(readFileSync(join(dir, IMAGE_FILES.manifest)), readFileSync(join(dir, IMAGE_FILES.signature), "utf8"), key);
   } catch (e) {
     res.error = (e as Error).message;
     return res;
@@ -39,7 +40,7 @@ export function verifyImageDir(dir: string, pubkey?: string): Result {
   res.signature = "valid";
   const bad = new Map(checkArtifacts(m, (n) => join(dir, n)).map((b) => [b.name, b.problem]));
   res.artifacts = m.artifacts.map((a) => (bad.has(a.name) ? { name: a.name, ok: false, problem: bad.get(a.name)! } : { name: a.name, ok: true }));
-  const listed = new Set([...m.artifacts.map((a) => a.name), "manifest.json", "manifest.sig"]);
+  const listed = new Set([...m.artifacts.map((a) => a.name), ...MANIFEST_FILES]);
   res.unlisted = readdirSync(dir).filter((f) => !listed.has(f)).sort();
   return res;
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
+import { KERNEL_CMDLINE } from "../../core/image/layout.ts";
 import { realBinary, testImage } from "../image/fixture.ts";
 import { freePort, haveQemu, withQemu, type Qemu, type QemuOptions } from "../qemu/runner.ts";
 import { ctl, ctlOk, genCluster, waitForApi, withHostname, type Cluster } from "./node.ts";

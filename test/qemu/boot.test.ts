@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readCpioFile, writeCpio } from "../../core/image/cpio.ts";
-import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
+import { KERNEL_CMDLINE } from "../../core/image/layout.ts";
 import { buildPreinit } from "../../rootfs/build/rootfs.ts";
 import { run } from "../../rootfs/build/tools.ts";
 import { realBinary, repo, stageBinary, testImage } from "../image/fixture.ts";

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCpio, type CpioEntry } from "../../core/image/cpio.ts";
-import { KERNEL_CMDLINE } from "../../rootfs/build/boot.ts";
+import { KERNEL_CMDLINE } from "../../core/image/layout.ts";
 import { buildPreinit, payloadOf, sharedLibraries } from "../../rootfs/build/rootfs.ts";
 import { fixtureBinary, kernel, repo } from "../image/fixture.ts";
 import { haveQemu, withQemu } from "./runner.ts";

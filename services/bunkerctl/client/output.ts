@@ -1,5 +1,8 @@
 /** How remote commands print: aligned tables, JSON, YAML, and the units people read. */
 import { stringify } from "yaml";
+import { formatTable } from "../../../core/format/table.ts";
+
+export { formatTable };
 
 export type Format = "table" | "json" | "yaml";
 
@@ -9,27 +12,11 @@ export function parseFormat(value: string | undefined, allowed: readonly Format[
   return (allowed as readonly string[]).includes(v) ? (v as Format) : `unknown output format "${value}" (${allowed.join(", ")})`;
 }
 
-/** Columns padded to the widest cell; the last column is not padded. */
-export function formatTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("   ").trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
-}
-
 /** Prints records as the format asks: a table of `columns`, a JSON array, or a YAML list. */
 export function printRecords<T>(format: Format, records: T[], columns: [string, (r: T) => string][], data: (r: T) => unknown = (r) => r): void {
   if (format === "json") return console.log(JSON.stringify(records.map(data), null, 2));
   if (format === "yaml") return void process.stdout.write(records.length ? stringify(records.map(data)) : "[]\n");
   console.log(formatTable(columns.map(([h]) => h), records.map((r) => columns.map(([, f]) => f(r)))));
-}
-
-/** 1536 -> "1.5 KiB". */
-export function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return i === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 /** "2026-11-25T20:01:06Z" without milliseconds; "" for 0 (unset). */

@@ -1,3 +1,4 @@
+import { formatTable } from "../../../core/format/table.ts";
 import { BUNKERCONFIG_HELP } from "../args.ts";
 import { readClientConfigForOutput } from "../clientconfig-cmd.ts";
 
@@ -18,8 +19,6 @@ export function run(argv: string[]): number {
     console.log(JSON.stringify(rows, null, 2));
     return 0;
   }
-  const table = [["CURRENT", "NAME", "ENDPOINTS", "NODES"], ...rows.map((r) => [r.current ? "*" : "", r.name, r.endpoints.join(","), r.nodes.join(",")])];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("   ").trimEnd());
+  console.log(formatTable(["CURRENT", "NAME", "ENDPOINTS", "NODES"], rows.map((r) => [r.current ? "*" : "", r.name, r.endpoints.join(","), r.nodes.join(",")])));
   return 0;
 }

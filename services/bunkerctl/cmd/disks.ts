@@ -1,6 +1,6 @@
 import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { listCommand } from "../client/listing.ts";
-import { humanBytes } from "../client/output.ts";
+import { formatBytes } from "../../../core/format/bytes.ts";
 import { CONNECT_HELP, OUTPUT_HELP } from "../client/remote.ts";
 
 const HELP = `Usage: bunkerctl disks [-o table|json|yaml] [connection flags]
@@ -19,7 +19,7 @@ Example:
 export function run(argv: string[]): Promise<number> {
   return listCommand(argv, HELP, async (r, d) => (await r.api.unary(M.Disks, {}, d)).disks ?? [], [
     ["DEV", (x) => x.devPath ?? ""], ["MODEL", (x) => x.model || "-"], ["SERIAL", (x) => x.serial || "-"],
-    ["TRANSPORT", (x) => x.transport || "-"], ["SIZE", (x) => humanBytes(Number(x.size ?? 0))],
+    ["TRANSPORT", (x) => x.transport || "-"], ["SIZE", (x) => formatBytes(Number(x.size ?? 0))],
     ["ROTATIONAL", (x) => (x.rotational ? "yes" : "no")], ["SYSTEM", (x) => (x.systemDisk ? "*" : "")],
   ]);
 }

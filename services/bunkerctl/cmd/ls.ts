@@ -1,7 +1,8 @@
 import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { usageError } from "../args.ts";
 import { listFromNodes } from "../client/listing.ts";
-import { humanBytes, isoTime } from "../client/output.ts";
+import { formatBytes } from "../../../core/format/bytes.ts";
+import { isoTime } from "../client/output.ts";
 import { CONNECT_HELP, FORMAT_OPTION, formatOption, OUTPUT_HELP, runRemote } from "../client/remote.ts";
 
 const HELP = `Usage: bunkerctl ls PATH [-r] [--depth N] [-l] [-H] [-o table|json|yaml] [connection flags]
@@ -36,7 +37,7 @@ export function run(argv: string[]): Promise<number> {
     const depth = v.depth === undefined ? 0 : Number(v.depth);
     if (!(Number.isInteger(depth) && depth >= 0)) return usageError(HELP, `--depth ${v.depth}: expected a whole number`);
     const req = { root: a.positionals[0]!, recurse: v.recurse === true || v.depth !== undefined, recursionDepth: depth };
-    const size = (n: number) => (v.human ? humanBytes(n) : String(n));
+    const size = (n: number) => (v.human ? formatBytes(n) : String(n));
     return listFromNodes(r, format, async (d) => Array.fromAsync(r.api.stream(M.List, req, d, { timeoutMs: r.api.timeoutMs })), v.long ? [
       ["MODE", (f) => modeString(f.mode ?? 0, f.isDir === true, f.link ?? "")], ["UID", (f) => String(f.uid ?? 0)], ["GID", (f) => String(f.gid ?? 0)],
       ["SIZE", (f) => size(Number(f.size ?? 0))], ["MODIFIED", (f) => isoTime(Number(f.modified ?? 0))],

@@ -1,7 +1,7 @@
 import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { usageError } from "../args.ts";
 import { listFromNodes } from "../client/listing.ts";
-import { humanBytes } from "../client/output.ts";
+import { formatBytes } from "../../../core/format/bytes.ts";
 import { CONNECT_HELP, FORMAT_OPTION, formatOption, OUTPUT_HELP, runRemote } from "../client/remote.ts";
 
 const HELP = `Usage: bunkerctl ps [--sort pid|cpu|rss] [-o table|json|yaml] [connection flags]
@@ -29,7 +29,7 @@ export function run(argv: string[]): Promise<number> {
     }, [
       ["PID", (p) => String(p.pid ?? "")], ["PPID", (p) => String(p.ppid ?? "")], ["STATE", (p) => p.state ?? ""],
       ["THREADS", (p) => String(p.threads ?? "")], ["CPU-TIME", (p) => (p.cpuSeconds ?? 0).toFixed(2)],
-      ["VIRTMEM", (p) => humanBytes(Number(p.virtualMemory ?? 0))], ["RESMEM", (p) => humanBytes(Number(p.residentMemory ?? 0))],
+      ["VIRTMEM", (p) => formatBytes(Number(p.virtualMemory ?? 0))], ["RESMEM", (p) => formatBytes(Number(p.residentMemory ?? 0))],
       ["COMMAND", (p) => (p.args || p.command || "").slice(0, 120)],
     ]);
   });

@@ -11,7 +11,9 @@ import {
 import { parseUntrustedConfig, redactedPair } from "../config.ts";
 import { ConfigCheckError } from "../../../core/config/config.ts";
 import { diffConfigs, type ConfigChange } from "../configdiff.ts";
-import { NOT_INSTALLED, writeAtomic, type Machine } from "../machine.ts";
+import { writeAtomic } from "../../../core/fileio/atomic.ts";
+import { IMAGE_FILES } from "../../../core/image/layout.ts";
+import { NOT_INSTALLED, type Machine } from "../machine.ts";
 import { fileURL, ImageError } from "../../../core/install/download.ts";
 import { otherSlot } from "../../../core/install/grub.ts";
 import { RESETTABLE } from "../../../core/install/reset.ts";
@@ -261,7 +263,7 @@ export function createHandlers(m: Machine) {
     upgrade: async (p: Record<string, unknown>) => {
       const url = str(p, "image");
       if (!m.opts.install) throw new ApiError("failed_precondition", `upgrade: ${NOT_INSTALLED}`);
-      try { fileURL(url, "manifest.json"); } catch (err) { throw new ApiError("invalid_argument", (err as Error).message); }
+      try { fileURL(url, IMAGE_FILES.manifest); } catch (err) { throw new ApiError("invalid_argument", (err as Error).message); }
       try {
         await m.sequencer.run("upgrade", { image: url, force: p.force === true });
       } catch (err) {

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeFile, generateSigningKey, loadSigningKey, rawPublicKey, signManifest } from "../../../core/image/manifest.ts";
-import { enterRoot, IMAGE_PUBLIC_KEY, ROOT_MANIFEST, ROOT_SIGNATURE, verifyRoot } from "./enter-root.ts";
+import { IMAGE_PUBLIC_KEY, ROOT_MANIFEST, ROOT_SIGNATURE } from "../../../core/image/layout.ts";
+import { enterRoot, verifyRoot } from "./enter-root.ts";
 
 const canMount = process.getuid?.() === 0;
 let dirs: string[] = [];

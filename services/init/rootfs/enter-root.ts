@@ -10,16 +10,11 @@
  * Any failure throws an Error that says which step and why; the caller logs it and reboots.
  */
 import { readFileSync } from "node:fs";
+import { IMAGE_PUBLIC_KEY, NEW_ROOT, ROOT_IMAGE, ROOT_MANIFEST, ROOT_SIGNATURE } from "../../../core/image/layout.ts";
 import { checkArtifacts, openManifest, parsePublicKey, type Manifest } from "../../../core/image/manifest.ts";
 import { check, cstr, libc } from "../../../core/sys/libc.ts";
 import { attachLoop } from "../../../core/sys/loop.ts";
-
-export const MS_RDONLY = 1;
-export const MS_NOSUID = 2;
-export const MS_NODEV = 4;
-export const MS_REMOUNT = 32;
-export const MS_BIND = 4096;
-export const MS_MOVE = 8192;
+import { MS, mountFs } from "../../../core/sys/mount.ts";
 
 /** Where the initramfs keeps the root and its proof; the defaults are what rootfs/build writes. */
 export interface EnterRootOptions {
@@ -34,17 +29,6 @@ export interface EnterRootOptions {
   log?: (line: string) => void;
   /** Stop after mounting and binding (tests on a host must not chroot their own process). */
   noSwitch?: boolean;
-}
-
-export const ROOT_MANIFEST = "boot/rootfs.manifest.json";
-export const ROOT_SIGNATURE = "boot/rootfs.manifest.sig";
-export const IMAGE_PUBLIC_KEY = "etc/bunker/image.pub";
-export const ROOT_IMAGE = "rootfs.sqsh";
-export const NEW_ROOT = "newroot";
-
-function mount(source: string | null, target: string, fstype: string | null, flags: number, what: string): void {
-  const c = libc();
-  check("mount", c.mount(source === null ? null : cstr(source), cstr(target), fstype === null ? null : cstr(fstype), flags, null), what);
 }
 
 /** Steps 1 and 2: returns the verified manifest; throws saying what does not match. */
@@ -79,7 +63,7 @@ export function enterRoot(opts: EnterRootOptions = {}): Manifest {
 
   const loop = attachLoop(at(ROOT_IMAGE), { readOnly: true, autoclear: true });
   try {
-    mount(loop.device, newRoot, "squashfs", MS_RDONLY | MS_NODEV | MS_NOSUID, `${loop.device} on ${newRoot}`);
+    mountFs(loop.device, newRoot, "squashfs", MS.RDONLY | MS.NODEV | MS.NOSUID);
   } finally {
     loop.release();
   }
@@ -87,16 +71,16 @@ export function enterRoot(opts: EnterRootOptions = {}): Manifest {
 
   for (const rel of m.binds ?? []) {
     const target = `${newRoot}/${rel}`;
-    mount(at(rel), target, null, MS_BIND, `bind ${at(rel)} on ${target}`);
-    mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID, `read-only ${target}`);
+    mountFs(at(rel), target, null, MS.BIND);
+    mountFs(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV | MS.NOSUID);
   }
   log(`bound ${(m.binds ?? []).length} file(s) from the initramfs: ${(m.binds ?? []).join(" ")}`);
   if (opts.noSwitch) return m;
 
-  for (const fs of ["/proc", "/sys", "/dev"]) mount(fs, `${newRoot}${fs}`, null, MS_MOVE, `move ${fs}`);
+  for (const fs of ["/proc", "/sys", "/dev"]) mountFs(fs, `${newRoot}${fs}`, null, MS.MOVE);
   const c = libc();
   check("chdir", c.chdir(cstr(newRoot)), newRoot);
-  mount(newRoot, "/", null, MS_MOVE, `move ${newRoot} onto /`);
+  mountFs(newRoot, "/", null, MS.MOVE);
   check("chroot", c.chroot(cstr(".")), newRoot);
   check("chdir", c.chdir(cstr("/")), "/");
   log("switched root: / is the read-only SquashFS");

@@ -1,0 +1,19 @@
+import { expect, test } from "bun:test";
+import { grubConfig as isoGrubConfig, ipxeScript } from "../../rootfs/build/boot.ts";
+import { grubConfig as installedGrubConfig } from "../install/grub.ts";
+import { IMAGE_FILES, IMAGE_PUBLIC_KEY, KERNEL_CMDLINE, MANIFEST_FILES, NEW_ROOT, ROOT_IMAGE, ROOT_MANIFEST, ROOT_SIGNATURE, SLOT_FILES } from "./layout.ts";
+
+test("every boot path (iPXE, the ISO's GRUB, an installed disk's GRUB) loads a slot's files by the image's names, with the consoles", () => {
+  for (const cfg of [ipxeScript(), isoGrubConfig(), installedGrubConfig()]) {
+    for (const f of SLOT_FILES) expect(cfg).toContain(f);
+    expect(cfg).toContain(KERNEL_CMDLINE);
+  }
+});
+
+test("a slot's and the manifest's files are files of the image folder; initramfs paths are relative to its root", () => {
+  const names = Object.values(IMAGE_FILES) as string[];
+  for (const f of [...SLOT_FILES, ...MANIFEST_FILES, ROOT_IMAGE]) expect(names).toContain(f);
+  expect(new Set(names).size).toBe(names.length);
+  // init reads them at "/" + path, rootfs/build writes them under its staging folder.
+  for (const p of [ROOT_IMAGE, ROOT_MANIFEST, ROOT_SIGNATURE, IMAGE_PUBLIC_KEY, NEW_ROOT]) expect(p).not.toStartWith("/");
+});
