@@ -18,6 +18,7 @@ import { Api } from "../client/api.ts";
 import { checkCluster, HealthTimeout } from "../client/clusterhealth.ts";
 import { EXIT } from "../client/exitcodes.ts";
 import { parseDuration } from "../client/output.ts";
+import { formatTable } from "../../../core/format/table.ts";
 
 const HELP = `Usage: bunkerctl cluster create [--name NAME] [--controlplanes N] [--workers N] [options]
 
@@ -157,12 +158,10 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   console.log("");
-  console.log(`NAME${" ".repeat(Math.max(...plan.nodes.map((n) => n.name.length)) - 2)}ROLE          ADDRESS      API FROM THE HOST`);
-  const w = Math.max(...plan.nodes.map((n) => n.name.length)) + 2;
-  for (const n of plan.nodes) {
+  console.log(formatTable(["NAME", "ROLE", "ADDRESS", "API FROM THE HOST"], plan.nodes.map((n) => {
     const port = state.forwarder!.ports[n.name];
-    console.log(`${n.name.padEnd(w)}${n.role.padEnd(14)}${n.address.padEnd(13)}${port && n.role === "controlplane" ? `127.0.0.1:${port}` : `through a control plane: -n ${n.address}`}`);
-  }
+    return [n.name, n.role, n.address, port && n.role === "controlplane" ? `127.0.0.1:${port}` : `through a control plane: -n ${n.address}`];
+  })));
   console.log("");
   console.log(`context "${plan.name}" in ${path} (current), endpoints ${endpoints.join(", ")}`);
   console.log(`consoles: ${consoleLog(dir, "NODE")}`);

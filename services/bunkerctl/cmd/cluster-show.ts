@@ -4,6 +4,7 @@ import { listNetns, netnsPids } from "../../../core/cluster/netsetup.ts";
 import { defaultStateRoot, loadState } from "../../../core/cluster/state.ts";
 import { BUNKERCONFIG_OPTION, outputFormat, OUTPUT_OPTION, parseCommandArgs } from "../args.ts";
 import { EXIT } from "../client/exitcodes.ts";
+import { formatTable } from "../../../core/format/table.ts";
 
 const HELP = `Usage: bunkerctl cluster show [--name NAME] [--state DIR] [-o text|json]
 
@@ -44,9 +45,8 @@ export function run(argv: string[]): number {
   if (clusters.length === 0) { console.log(`no clusters under ${root}`); return EXIT.OK; }
   for (const c of clusters) {
     console.log(`cluster ${c.name} (${c.provisioner}, ${c.cidr}, created ${c.createdAt}) in ${c.dir}`);
-    const w = Math.max(4, ...c.nodes.map((n) => n.name.length)) + 2;
-    console.log(`${"NAME".padEnd(w)}${"ROLE".padEnd(14)}${"ADDRESS".padEnd(13)}${"STATE".padEnd(10)}API FROM THE HOST`);
-    for (const n of c.nodes) console.log(`${n.name.padEnd(w)}${n.role.padEnd(14)}${n.address.padEnd(13)}${(n.running ? "running" : "stopped").padEnd(10)}${n.api ?? "through a control plane"}`);
+    console.log(formatTable(["NAME", "ROLE", "ADDRESS", "STATE", "API FROM THE HOST"],
+      c.nodes.map((n) => [n.name, n.role, n.address, n.running ? "running" : "stopped", n.role === "controlplane" && n.api ? n.api : "through a control plane"])));
   }
   return EXIT.OK;
 }
