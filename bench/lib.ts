@@ -1,5 +1,5 @@
 /** Small helpers shared by the benchmarks: timing, peak RSS and the results file. */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
 export const root = resolve(import.meta.dir, "..");
@@ -40,4 +40,17 @@ export function writeResults(name: string, title: string, lines: string[]): void
   const text = [`# ${title}`, "", `Measured ${new Date().toISOString().slice(0, 10)} on ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}.`, "", ...lines, ""].join("\n");
   writeFileSync(file, text);
   console.log(text);
+}
+
+/**
+ * Replaces the section `tag` of bench/results/NAME.md (between <!-- tag: ... --> and <!-- /tag -->),
+ * keeping the file's other sections, each written by its own script; echoes it.
+ */
+export function writeSection(name: string, title: string, tag: string, section: string): void {
+  const file = resolve(root, "bench/results", `${name}.md`);
+  mkdirSync(dirname(file), { recursive: true });
+  const old = existsSync(file) ? readFileSync(file, "utf8") : `# ${title}\n`;
+  const block = new RegExp(`<!-- ${tag}: [\\s\\S]*?<!-- /${tag} -->`);
+  writeFileSync(file, block.test(old) ? old.replace(block, () => section) : `${old.trimEnd()}\n\n${section}\n`);
+  console.log(section);
 }

@@ -5,7 +5,7 @@
  * Usage: bun bench/trustd.ts [--requests N] [--clients C]
  * Writes the "trustd" section of bench/results/cluster.md (other sections of that file are kept).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -14,7 +14,7 @@ import { GrpcClient } from "../core/grpc/client.ts";
 import { createCsr } from "../core/pki/csr.ts";
 import { newClusterCA, toPemPair } from "../core/pki/issue.ts";
 import { generateKey } from "../core/pki/keys.ts";
-import { median, percentile, root } from "./lib.ts";
+import { median, percentile, root, writeSection } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const requests = Number(args[args.indexOf("--requests") + 1] ?? 0) || 300;
@@ -81,12 +81,7 @@ try {
     `Throughput: ${Math.round(tput)} certificates/s with ${clients} concurrent connections (${requests} requests). trustd's peak RSS: ${(rss / 1e6).toFixed(1)} MB.`,
     "<!-- /trustd -->",
   ].join("\n");
-  const file = resolve(root, "bench/results/cluster.md");
-  mkdirSync(resolve(root, "bench/results"), { recursive: true });
-  const old = existsSync(file) ? readFileSync(file, "utf8") : "# Cluster\n";
-  const block = /<!-- trustd: written by bench\/trustd\.ts -->[\s\S]*?<!-- \/trustd -->/;
-  writeFileSync(file, block.test(old) ? old.replace(block, section) : `${old.trimEnd()}\n\n${section}\n`);
-  console.log(section);
+  writeSection("cluster", "Cluster", "trustd", section);
 } finally {
   proc.kill("SIGTERM");
   await proc.exited;

@@ -72,6 +72,12 @@ export async function main(argv: string[]): Promise<number> {
       ? { clientCert: readFileSync(args["client-cert"], "utf8"), clientKey: readFileSync(args["client-key"], "utf8") } : {}),
   });
 
+  // SIGHUP is caught from here on: one sent while the listener is being set up (init re-issues the
+  // certificate when an address arrives, right after starting apid) is kept for later, not lost.
+  let gatewayReady = false;
+  let hupWhileStarting = false;
+  process.on("SIGHUP", () => { if (gatewayReady) reload(); else hupWhileStarting = true; });
+
   const peerPortOf = () => Number(args["peer-port"]);
   const readMembers = (): string[] => (args.members ? parseMembers(readFileSync(args.members, "utf8"), args.members, peerPortOf()) : []);
   let gateway: Gateway;
@@ -97,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
-  process.on("SIGHUP", () => {
+  const reload = (): void => {
     try {
       gateway.setCredentials(read());
       console.error("apid: credentials reloaded");
@@ -112,7 +118,9 @@ export async function main(argv: string[]): Promise<number> {
     } catch (err) {
       console.error(`apid: reading the cluster members failed, keeping the current list: ${(err as Error).message}`);
     }
-  });
+  };
+  gatewayReady = true;
+  if (hupWhileStarting) reload();
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);

@@ -6,6 +6,7 @@ import { createContainerCluster, consoleLog } from "../../../core/cluster/contai
 import { createQemuCluster, imageFiles } from "../../../core/cluster/qemu.ts";
 import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { parseFingerprint } from "../../../core/pki/fingerprint.ts";
+import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import { readFileSync } from "node:fs";
 import { destroyCluster } from "../../../core/cluster/destroy.ts";
 import { planCluster, PlanError } from "../../../core/cluster/plan.ts";
@@ -204,20 +205,26 @@ async function applyThroughMaintenance(dir: string, state: ClusterState, configs
     let last = "no maintenance certificate fingerprint on its console yet";
     for (;;) {
       if (Date.now() > deadline) throw new Error(`${n.name}: applying its config: ${last} (console: ${log})`);
-      // The latest fingerprint: apid's certificate is made again when the node's address arrives.
-      const printed = [...(existsSync(log) ? readFileSync(log, "utf8") : "").matchAll(/maintenance certificate SHA-256 fingerprint ([0-9A-F:]{95})/g)].at(-1)?.[1];
-      if (printed) {
-        const api = new Api({ context: "", configPath: undefined, endpoints: [endpoint], nodes: [], insecure: true, pinSha256: parseFingerprint(printed) }, 30_000);
+      // Every fingerprint the console printed is this VM's: apid's certificate is made again when
+      // the node's address arrives, and apid may serve either for a moment. The latest first.
+      const printed = [...(existsSync(log) ? readFileSync(log, "utf8") : "").matchAll(/maintenance certificate SHA-256 fingerprint ([0-9A-F:]{95})/g)].map((m) => m[1]!).reverse();
+      let applied = false;
+      for (const fp of new Set(printed)) {
+        const api = new Api({ context: "", configPath: undefined, endpoints: [endpoint], nodes: [], insecure: true, pinSha256: parseFingerprint(fp) }, 30_000);
         try {
           await api.unary(M.ApplyConfiguration, { data: Buffer.from(configs.get(n.name)!), mode: 0, dryRun: false, tryTimeoutSeconds: 0 }, { label: n.name, endpoints: [endpoint] });
+          applied = true;
           break;
         } catch (e) {
-          // apid may still be starting, or its certificate changed since the console printed it.
+          // apid may still be starting, or serve another certificate the console printed; the
+          // node's refusal of the config itself is final.
+          if (e instanceof GrpcError && e.code !== Status.UNAVAILABLE && e.code !== Status.DEADLINE_EXCEEDED) throw new Error(`${n.name}: applying its config: ${e.message}`);
           last = (e as Error).message;
         } finally {
           api.close();
         }
       }
+      if (applied) break;
       await Bun.sleep(1000);
     }
     console.log(`  ${n.name}: config applied through maintenance mode (certificate pinned)`);
