@@ -4,7 +4,8 @@
  * it (written out as PEM files for other clients).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
+import { freeLoopbackPort } from "../../core/cluster/container.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { currentContext, loadClientConfig } from "../../core/clientconfig/clientconfig.ts";
@@ -12,13 +13,7 @@ import { currentContext, loadClientConfig } from "../../core/clientconfig/client
 export const bin = resolve(import.meta.dir, "../../out/bunker");
 
 /** A port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export const freePort = freeLoopbackPort;
 
 /** Resolves when something accepts TCP connections on the port (bounded). */
 export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {

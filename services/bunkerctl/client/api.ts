@@ -8,6 +8,8 @@ import { BEFORE_HANDSHAKE, GrpcClient, type CallOptions } from "../../../core/gr
 import type { Method } from "../../../core/grpc/method.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import { DEFAULT_API_PORT, normalizeEndpoint, sameHost, type Target } from "./target.ts";
+import { doublingDelay } from "../../../core/time/backoff.ts";
+import type { bunker } from "../../../core/api/gen/api.js";
 
 /** One place a command's call goes: the name printed in the NODE column and how to reach it. */
 export interface Destination {
@@ -106,6 +108,21 @@ export class Api {
       }
     }
     throw last;
+  }
+
+  /**
+   * ApplyConfiguration, asked again while the node answers that its config checker is busy
+   * (UNAVAILABLE "busy: ..."; other callers' configs fill its queue): up to 5 tries, 0.5 s doubling.
+   */
+  async apply(req: bunker.machine.v1.IApplyConfigurationRequest, d: Destination): Promise<bunker.machine.v1.IApplyConfigurationResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.unary(MachineService.ApplyConfiguration, req, d);
+      } catch (e) {
+        if (!(e instanceof GrpcError && e.code === Status.UNAVAILABLE && e.details.startsWith("busy:")) || attempt >= 5) throw e;
+        await Bun.sleep(doublingDelay(attempt, 500, 4000));
+      }
+    }
   }
 
   close(): void {

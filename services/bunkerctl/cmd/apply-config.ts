@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { bunker } from "../../../core/api/gen/api.js";
-import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { usageError } from "../args.ts";
 import { EXIT } from "../client/exitcodes.ts";
 import { formatTable, isoTime, parseDuration, printRecords } from "../client/output.ts";
@@ -67,7 +66,7 @@ export function run(argv: string[]): Promise<number> {
       return EXIT.USAGE;
     }
     const req: ApplyRequest = { data, mode, dryRun: v["dry-run"] === true, tryTimeoutSeconds: trySeconds };
-    const { results, exit } = await r.each((d) => r.api.unary(M.ApplyConfiguration, req, d));
+    const { results, exit } = await r.each((d) => r.api.apply(req, d));
     printApplyResults(format, results, v["dry-run"] === true);
     return exit;
   });

@@ -4,7 +4,6 @@ import { loadClientConfig, saveClientConfig, type ClientConfig } from "../../../
 import { nodeConfigs } from "../../../core/cluster/configs.ts";
 import { createContainerCluster, consoleLog } from "../../../core/cluster/container.ts";
 import { createQemuCluster, imageFiles } from "../../../core/cluster/qemu.ts";
-import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { parseFingerprint } from "../../../core/pki/fingerprint.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import { readFileSync } from "node:fs";
@@ -212,7 +211,7 @@ async function applyThroughMaintenance(dir: string, state: ClusterState, configs
       for (const fp of new Set(printed)) {
         const api = new Api({ context: "", configPath: undefined, endpoints: [endpoint], nodes: [], insecure: true, pinSha256: parseFingerprint(fp) }, 30_000);
         try {
-          await api.unary(M.ApplyConfiguration, { data: Buffer.from(configs.get(n.name)!), mode: 0, dryRun: false, tryTimeoutSeconds: 0 }, { label: n.name, endpoints: [endpoint] });
+          await api.apply({ data: Buffer.from(configs.get(n.name)!), mode: 0, dryRun: false, tryTimeoutSeconds: 0 }, { label: n.name, endpoints: [endpoint] });
           applied = true;
           break;
         } catch (e) {

@@ -1,7 +1,6 @@
 import { mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
 import type { Destination } from "../client/api.ts";
 import { EXIT } from "../client/exitcodes.ts";
@@ -101,7 +100,7 @@ async function editOne(r: Remote, d: Destination, dir: string, o: { mode: number
     const data = new TextEncoder().encode(body);
     try {
       // The check: the node's own (its mode, its current config), changing nothing.
-      const check = await r.api.unary(M.ApplyConfiguration, { data, mode: o.mode, dryRun: true }, d);
+      const check = await r.api.apply({ data, mode: o.mode, dryRun: true }, d);
       if (o.dryRun) { printApplyResults(o.format, [{ d, value: check }], true); return EXIT.OK; }
     } catch (err) {
       if (!(err instanceof GrpcError) || err.code !== Status.INVALID_ARGUMENT) throw err;
@@ -112,7 +111,7 @@ async function editOne(r: Remote, d: Destination, dir: string, o: { mode: number
       console.error(`${d.label}: the node refused the config; back to the editor:\n${errors.map((e) => `  ${e}`).join("\n")}`);
       continue;
     }
-    const applied = await r.api.unary(M.ApplyConfiguration, { data, mode: o.mode, dryRun: false }, d);
+    const applied = await r.api.apply({ data, mode: o.mode, dryRun: false }, d);
     printApplyResults(o.format, [{ d, value: applied }], false);
     return EXIT.OK;
   }

@@ -1,5 +1,4 @@
 import { parse, stringify } from "yaml";
-import { MachineService as M } from "../../../core/api/gen/services.ts";
 import { applyPatches, loadPatchArg, PatchError, type Json, type Patch } from "../../../core/configpatch/patch.ts";
 import { usageError } from "../args.ts";
 import { EXIT } from "../client/exitcodes.ts";
@@ -52,7 +51,7 @@ export function run(argv: string[]): Promise<number> {
       const current = parse(await appliedConfig(r, d)) as Json;
       // A patch that does not fit this node's config (a JSON patch's path absent) is this node's failure.
       const next = applyPatches(current, patches);
-      return r.api.unary(M.ApplyConfiguration, { data: new TextEncoder().encode(stringify(next)), mode, dryRun }, d);
+      return r.api.apply({ data: new TextEncoder().encode(stringify(next)), mode, dryRun }, d);
     });
     printApplyResults(format, results, dryRun);
     return exit;
