@@ -42,6 +42,7 @@ export const commands: Command[] = [
   { path: ["upgrade"], summary: "install an image (URL) into the inactive slot and reboot into it, with progress", run: async (a) => (await import("./cmd/upgrade.ts")).run(a) },
   { path: ["rollback"], summary: "boot the other slot (the system before the last upgrade)", run: async (a) => (await import("./cmd/rollback.ts")).run(a) },
   { path: ["support"], summary: "collect logs, state and the redacted config of nodes into one archive", run: async (a) => (await import("./cmd/support.ts")).run(a) },
+  { path: ["time"], summary: "show each node's clock against its time server and this client's", run: async (a) => (await import("./cmd/time.ts")).run(a) },
   { path: ["memory"], summary: "show memory use", run: async (a) => (await import("./cmd/memory.ts")).run(a) },
   { path: ["ps"], summary: "list processes", run: async (a) => (await import("./cmd/ps.ts")).run(a) },
   { path: ["mounts"], summary: "list mounts with size and use", run: async (a) => (await import("./cmd/mounts.ts")).run(a) },
