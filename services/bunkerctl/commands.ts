@@ -49,6 +49,7 @@ export const commands: Command[] = [
   { path: ["netstat"], summary: "list sockets", run: async (a) => (await import("./cmd/netstat.ts")).run(a) },
   { path: ["disks"], summary: "list block devices", run: async (a) => (await import("./cmd/disks.ts")).run(a) },
   { path: ["ls"], summary: "list a directory of a node", run: async (a) => (await import("./cmd/ls.ts")).run(a) },
+  { path: ["cp"], summary: "copy a file or folder from a node (or a tar stream of it)", run: async (a) => (await import("./cmd/cp.ts")).run(a) },
   { path: ["completion"], summary: "write a completion script for bash, zsh or fish", run: async (a) => (await import("./cmd/completion.ts")).run(a) },
   { path: ["read"], summary: "print a file of a node", run: async (a) => (await import("./cmd/read.ts")).run(a) },
 ];
