@@ -52,4 +52,4 @@ test("config add: checked PEM files become a context; taken names need --force; 
   expect(ctl("config", "remove", "lab")).toMatchObject({ code: 1, err: 'error: no context "lab"; known: prod\n' });
   expect(ctl("config", "remove", "prod").out).toBe(`removed context "prod"\nno current context\nwrote ${home}\n`);
   expect(loadClientConfig(home)).toEqual({ context: "", contexts: {} });
-});
+}, 60_000); // some twenty bunkerctl runs from source
