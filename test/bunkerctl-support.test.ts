@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from "node:path";
 import { parse } from "yaml";
 import { generateSecrets } from "../core/secrets/secrets.ts";
-import { type ContainerNode, ctl, TestCluster } from "./lib/remote-cluster.ts";
+import { type ContainerNode, ctl, freePort, TestCluster } from "./lib/remote-cluster.ts";
 import { Needles, secretCluster } from "./lib/secret-cluster.ts";
 
 const secrets = generateSecrets();
@@ -126,7 +126,7 @@ test("an existing file is kept unless --force; --force replaces it whole", async
 test("a reader's bundle: what it may not read is an error file naming it, the rest is collected", async () => {
   const archive = join(cluster.dir, "reader.tar.gz");
   const r = await ctl(configs.reader, "support", "-n", ep.b, "-O", archive);
-  expect(r.code).toBe(1);
+  expect(r.code).toBe(5); // the first failure's: refused
   expect(r.err).toMatch(new RegExp(`^${ep.b.replace(/\./g, "\\.")}: config: failed: .*permission denied`, "m"));
   expect(r.err).toMatch(/1 part|2 parts/);
   const out = extract(archive, "reader");
@@ -140,3 +140,18 @@ test("a reader's bundle: what it may not read is an error file naming it, the re
   expect(manifest.nodes[0].failed.map((x: { part: string }) => x.part)).toEqual(["config", "resources/MachineConfigs.config.bunker.dev"]);
   expect(walk(out).flatMap((f) => leaks(readFileSync(f, "latin1")))).toEqual([]);
 }, 120_000);
+
+test("a node that cannot be reached: the first part says why, the rest are skipped at once", async () => {
+  const archive = join(cluster.dir, "down.tar.gz");
+  const down = `127.0.0.1:${await freePort()}`;
+  const r = await ctl(configs.admin, "support", "-e", down, "-n", down, "-O", archive);
+  expect(r.code).toBe(4);
+  expect(r.err).toMatch(new RegExp(`^${down.replace(/\./g, "\\.")}: version: failed: .*connection refused`, "m"));
+  expect(r.err).toContain(`${down}: skipped config, services, dmesg`);
+  const out = extract(archive, "down");
+  expect(readFileSync(join(out, down, "version.error"), "utf8")).toContain("connection refused");
+  expect(readFileSync(join(out, down, "skipped.error"), "utf8")).toStartWith(`not collected from ${down}, which could not be reached: config, services,`);
+  const manifest = parse(readFileSync(join(out, "support.yaml"), "utf8"));
+  expect(manifest.nodes[0].skipped).toContain("network/sockets");
+  expect(manifest.nodes[0].collected).toEqual([]);
+}, 60_000);

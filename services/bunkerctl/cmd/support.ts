@@ -24,7 +24,9 @@ every service, the kernel log, events, every resource type the node lists (YAML)
 mounts, memory, disks and the network state (links, addresses, routes, resolvers, sockets).
 support.yaml at the top says what was collected and what failed. Many nodes go through one
 endpoint (-n). Progress goes to standard error, a line per node and part; a part that fails
-is kept in the archive as PART.error saying why, and the rest is collected (exit code 1 then).
+is kept in the archive as PART.error saying why, and the rest is collected; the exit code is
+then the first failure's (5 refused, 4 unreachable, ...). Once a node proves unreachable its
+remaining parts are skipped (skipped.error lists them) rather than each waiting out --timeout.
 The config needs os:admin (its resource is admin-only even redacted); with another role that
 part fails and says so. The config is the node's MachineConfig resource: secrets never leave it.
 
@@ -120,19 +122,27 @@ interface NodeResult {
   folder: string;
   collected: string[];
   failed: { part: string; error: string }[];
+  /** Parts not tried once the node proved unreachable (each would wait out the timeout). */
+  skipped: string[];
   files: TarEntry[];
+  /** The exit code of the first failure (0: none). */
+  exit: number;
 }
 
 async function collect(r: Remote, d: Destination, folder: string, progress: (line: string) => void): Promise<NodeResult> {
-  const res: NodeResult = { node: d.label, folder, collected: [], failed: [], files: [] };
+  const res: NodeResult = { node: d.label, folder, collected: [], failed: [], skipped: [], files: [], exit: EXIT.OK };
   const now = new Date();
+  let unreachable = false;
   const fail = (part: string, err: unknown) => {
-    const message = explain(err, r.target, `${d.label}: ${part}`).message;
+    const { message, exit } = explain(err, r.target, `${d.label}: ${part}`);
+    if (res.exit === EXIT.OK) res.exit = exit;
+    if (exit === EXIT.UNREACHABLE) unreachable = true;
     res.failed.push({ part, error: message });
     res.files.push({ name: `${folder}/${part.split("/").map(safe).join("/")}.error`, data: `collecting ${part} from ${d.label} failed:\n${message}\n`, mtime: now });
     progress(`${d.label}: ${part}: failed: ${message.split("\n")[0]}`);
   };
   const run = async (p: Part) => {
+    if (unreachable) return void res.skipped.push(p.name);
     try {
       const files = await p.files();
       for (const f of files) res.files.push({ name: `${folder}/${f.path}`, data: f.data, mtime: now });
@@ -150,6 +160,11 @@ async function collect(r: Remote, d: Destination, folder: string, progress: (lin
     fail("logs and resources", err);
   }
   for (const p of more) await run(p);
+  if (res.skipped.length) {
+    res.files.push({ name: `${folder}/skipped.error`, data: `not collected from ${d.label}, which could not be reached: ${res.skipped.join(", ")}
+`, mtime: now });
+    progress(`${d.label}: skipped ${res.skipped.join(", ")}: the node could not be reached`);
+  }
   return res;
 }
 
@@ -174,7 +189,7 @@ export function run(argv: string[]): Promise<number> {
     const manifest = {
       created: new Date(started).toISOString(),
       client: { version: info.version, commit: info.commit },
-      nodes: results.map((x) => ({ node: x.node, folder: x.folder, collected: x.collected, failed: x.failed })),
+      nodes: results.map((x) => ({ node: x.node, folder: x.folder, collected: x.collected, failed: x.failed, skipped: x.skipped })),
     };
     const entries: TarEntry[] = [{ name: "support.yaml", data: yaml(manifest) }];
     for (const x of results) {
@@ -195,6 +210,6 @@ export function run(argv: string[]): Promise<number> {
     const failed = results.reduce((n, x) => n + x.failed.length, 0);
     console.error(`wrote ${file}: ${results.length} node${results.length === 1 ? "" : "s"}, ${entries.length} entries, ${formatBytes(gz.length)} in ${((Date.now() - started) / 1000).toFixed(1)}s` +
       (failed ? `; ${failed} part${failed === 1 ? "" : "s"} failed (PART.error in the archive says why)` : ""));
-    return failed ? EXIT.FAILED : EXIT.OK;
+    return results.find((x) => x.exit !== EXIT.OK)?.exit ?? EXIT.OK;
   });
 }
