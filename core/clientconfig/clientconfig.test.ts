@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  currentContext, defaultClientConfigPath, loadClientConfig, mergeClientConfig, parseClientConfig, saveClientConfig, setContextList, useContext,
+  addContext, currentContext, defaultClientConfigPath, loadClientConfig, mergeClientConfig, parseClientConfig, removeContext, saveClientConfig, setContextList, useContext,
   type ClientConfig, type ClientContext,
 } from "./clientconfig.ts";
 
@@ -81,4 +81,18 @@ test("bad files are refused with the path and line:column of each problem", () =
   expect(msg).toContain("contexts.demo.ca (line 5:9): not valid base64");
   expect(msg).toContain("contexts.demo.extra (line 6:12): unknown field");
   expect(msg).toContain('context (line 1:10): names context "gone"');
+});
+
+test("addContext: a new name is added (current when none is), a taken one only with replace; removeContext", () => {
+  const empty: ClientConfig = { context: "", contexts: {} };
+  const one = addContext(empty, "prod", ctx("10.5.0.2"));
+  expect(one).toEqual({ context: "prod", contexts: { prod: ctx("10.5.0.2") } });
+  const two = addContext(one, "lab", ctx("192.0.2.1"));
+  expect(two.context).toBe("prod");
+  expect(() => addContext(two, "lab", ctx("192.0.2.9"))).toThrow('context "lab" already exists: choose another name, or replace it with --force');
+  expect(addContext(two, "lab", ctx("192.0.2.9"), { replace: true }).contexts.lab!.endpoints).toEqual(["192.0.2.9"]);
+  for (const bad of ["__proto__", "constructor", "", "-x", "a b", "a/b", "x".repeat(64)]) expect(() => addContext(two, bad, ctx("1.2.3.4"))).toThrow(/context name|not allowed/);
+  expect(removeContext(two, "lab")).toEqual(one);
+  expect(removeContext(two, "prod")).toEqual({ context: "", contexts: { lab: ctx("192.0.2.1") } });
+  expect(() => removeContext(two, "nope")).toThrow('no context "nope"; known: prod, lab');
 });

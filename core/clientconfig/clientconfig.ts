@@ -144,3 +144,32 @@ export function mergeClientConfig(into: ClientConfig, from: ClientConfig): { con
   const current = from.context ? (renamed[from.context] ?? from.context) : into.context;
   return { config: { context: current, contexts }, renamed, added };
 }
+
+/** Names a context may have: what people type, and nothing that could alias an object's own keys. */
+const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,62}$/;
+
+/** Why `name` cannot name a context, or undefined when it can. */
+export function contextNameProblem(name: string): string | undefined {
+  if (name === "__proto__" || name === "constructor" || name === "prototype") return `${JSON.stringify(name)} is not allowed as a context name`;
+  if (!CONTEXT_NAME.test(name)) return `context name ${JSON.stringify(name)}: use letters, digits and . _ @ : - (at most 63, starting with a letter or digit)`;
+  return undefined;
+}
+
+/**
+ * Adds the context `name`; one of that name is replaced only with `replace` (else an error says
+ * so). It becomes the current context when there is none.
+ */
+export function addContext(c: ClientConfig, name: string, ctx: ClientContext, o: { replace?: boolean } = {}): ClientConfig {
+  const bad = contextNameProblem(name);
+  if (bad) throw new Error(bad);
+  if (Object.hasOwn(c.contexts, name) && !o.replace) throw new Error(`context "${name}" already exists: choose another name, or replace it with --force`);
+  return { context: c.context || name, contexts: { ...c.contexts, [name]: ctx } };
+}
+
+/** Removes the context `name`; when it was the current one, none is current afterwards. */
+export function removeContext(c: ClientConfig, name: string): ClientConfig {
+  if (!Object.hasOwn(c.contexts, name)) throw new Error(`no context "${name}"; known: ${Object.keys(c.contexts).join(", ") || "none"}`);
+  const contexts = { ...c.contexts };
+  delete contexts[name];
+  return { context: c.context === name ? "" : c.context, contexts };
+}

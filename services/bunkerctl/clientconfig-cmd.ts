@@ -14,6 +14,14 @@ export function editClientConfig(path: string, edit: (c: ClientConfig) => { conf
   }
 }
 
+/** A `config` command that takes one NAME and edits the client config with it (context, remove). */
+export function runNamedEdit(argv: string[], help: string, edit: (c: ClientConfig, name: string, path: string) => { config: ClientConfig; message: string }): number {
+  const a = parseCommandArgs(argv, help, { ...BUNKERCONFIG_OPTION }, [1, 1]);
+  if (typeof a === "number") return a;
+  const path = clientConfigPath(a.values.bunkerconfig);
+  return editClientConfig(path, (c) => edit(c, a.positionals[0]!, path));
+}
+
 /** `config endpoint` and `config node`: replace one list of the current context. */
 export function runSetList(argv: string[], field: "endpoints" | "nodes", word: string, what: string): number {
   const help = `Usage: bunkerctl config ${word} ADDRESS... [--bunkerconfig PATH]

@@ -10,7 +10,7 @@
  * them); a sensitive type answers non-admins PERMISSION_DENIED.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { bunker } from "../../core/api/gen/api.js";
@@ -19,40 +19,22 @@ import { GrpcClient } from "../../core/grpc/client.ts";
 import { GrpcError, Status } from "../../core/grpc/status.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
 import { toPemPair } from "../../core/pki/issue.ts";
-import { generateSecrets, saveSecrets } from "../../core/secrets/secrets.ts";
-import { ContainerNode, ctl, freePort, TestCluster } from "../lib/remote-cluster.ts";
+import { generateSecrets } from "../../core/secrets/secrets.ts";
+import { type ContainerNode, ctl, TestCluster } from "../lib/remote-cluster.ts";
+import { Needles, secretCluster } from "../lib/secret-cluster.ts";
 
 const secrets = generateSecrets();
 const other = generateSecrets();
 const cluster = new TestCluster(secrets.os);
 chmodSync(cluster.dir, 0o711); // apid (uid 50 when init runs as root) reaches the state folders
-const ep = { a: "", b: "" };
-const nodes: ContainerNode[] = [];
+let ep = { a: "", b: "" };
+let nodes: ContainerNode[] = [];
 const configs: Record<string, string> = {};
 const clients: Record<string, GrpcClient> = {};
 let nodeAConfig = "";
 let otherConfig = "";
-
-/** Every form a secret takes in the generated files and on the wire. */
-const needles: { what: string; text: string }[] = [];
-function addSecret(what: string, value: string | undefined): void {
-  if (!value) return;
-  needles.push({ what, text: value });
-  // base64 of a PEM key: the PEM itself and each line of its body.
-  const decoded = Buffer.from(value, "base64").toString("utf8");
-  if (decoded.includes("PRIVATE KEY")) {
-    needles.push({ what: `${what} (PEM)`, text: decoded.trim() });
-    for (const line of decoded.split("\n")) if (line.length >= 16 && !line.startsWith("-----")) needles.push({ what: `${what} (PEM body)`, text: line });
-  }
-}
-/** Private key blocks of any key, in PEM and as base64 of PEM (certificates are no secret and are left alone). */
-const KEY_SHAPES = [/PRIVATE KEY/, new RegExp(Buffer.from("-----BEGIN PRIVATE KEY-----").toString("base64").slice(0, 32)), new RegExp(Buffer.from("-----BEGIN EC PRIVATE KEY-----").toString("base64").slice(0, 36))];
-
-function leaks(text: string): string[] {
-  const found = needles.filter((n) => text.includes(n.text)).map((n) => n.what);
-  for (const re of KEY_SHAPES) if (re.test(text)) found.push(`a private key block (${re.source})`);
-  return [...new Set(found)];
-}
+let needles = new Needles();
+const leaks = (text: string) => needles.leaks(text);
 
 /** Every answer the walk saw: who asked, what, and the answer as text. */
 const answers: { who: string; what: string; text: string }[] = [];
@@ -61,30 +43,7 @@ const seen = (who: string, what: string, value: unknown) => {
 };
 
 beforeAll(async () => {
-  for (const k of ["a", "b"] as const) ep[k] = `127.0.0.1:${await freePort()}`;
-  // The cluster endpoint names node b: apid relays only to members, so a -> b is a relay it makes.
-  const secretsFile = join(cluster.dir, "secrets.yaml");
-  saveSecrets(secretsFile, secrets);
-  const cfgDir = join(cluster.dir, "cfg");
-  const gen = await ctl(undefined, "gen", "config", "demo", `https://${ep.b}`, "--with-secrets", secretsFile, "--output-dir", cfgDir);
-  if (gen.code !== 0) throw new Error(`gen config: ${gen.err}`);
-  const cp = parse(readFileSync(join(cfgDir, "controlplane.yaml"), "utf8"));
-  // The values as the config file holds them, and as the secrets bundle does.
-  addSecret("machine.ca.key", cp.machine.ca.key);
-  addSecret("cluster.etcd.ca.key", cp.cluster.etcd.ca.key);
-  addSecret("machine.token", cp.machine.token);
-  addSecret("cluster.secret", cp.cluster.secret);
-  addSecret("secrets.yaml os key", Buffer.from(toPemPair(secrets.os).key).toString("base64"));
-  addSecret("secrets.yaml etcd key", Buffer.from(toPemPair(secrets.etcd).key).toString("base64"));
-  addSecret("secrets.yaml token", secrets.token);
-  addSecret("secrets.yaml cluster secret", Buffer.from(secrets.cluster.secret).toString("base64"));
-  for (const k of ["a", "b"] as const) {
-    const file = join(cluster.dir, `node-${k}.yaml`);
-    // A file written at boot holding a credential: the schema marks its content secret too.
-    writeFileSync(file, stringify({ ...cp, machine: { ...cp.machine, network: { hostname: `node-${k}` }, files: [{ path: "/var/etc/svc-token", content: "svc-credential-0123456789" }] } }));
-    nodes.push(new ContainerNode(join(cluster.dir, `state-${k}`), ep[k], file));
-  }
-  needles.push({ what: "machine.files[0].content", text: "svc-credential-0123456789" });
+  ({ ep, nodes, needles } = await secretCluster(cluster, secrets, "svc-credential-0123456789"));
   nodeAConfig = readFileSync(join(cluster.dir, "node-a.yaml"), "utf8");
   // The same node with every secret changed: a dry-run diff towards it would show old and new keys.
   const o = { ca: toPemPair(other.os), etcd: toPemPair(other.etcd) };
@@ -94,10 +53,10 @@ beforeAll(async () => {
     ...next, machine: { ...next.machine, token: other.token, ca: { crt: b64(o.ca.crt), key: b64(o.ca.key) } },
     cluster: { ...next.cluster, secret: b64(other.cluster.secret), etcd: { ca: { crt: b64(o.etcd.crt), key: b64(o.etcd.key) } } },
   });
-  addSecret("new machine.ca.key", b64(o.ca.key));
-  addSecret("new cluster.etcd.ca.key", b64(o.etcd.key));
-  addSecret("new machine.token", other.token);
-  addSecret("new cluster.secret", b64(other.cluster.secret));
+  needles.add("new machine.ca.key", b64(o.ca.key));
+  needles.add("new cluster.etcd.ca.key", b64(o.etcd.key));
+  needles.add("new machine.token", other.token);
+  needles.add("new cluster.secret", b64(other.cluster.secret));
   for (const n of nodes) n.start();
 
   for (const role of ["admin", "operator", "reader"] as const) {

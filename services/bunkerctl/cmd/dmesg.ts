@@ -20,6 +20,10 @@ Example:
 
 const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
+/** A kernel record as the command prints it (and support bundles keep it). */
+export const kernelLine = (k: { monotonicUs?: number | null; priority?: number | null; message?: string | null }): string =>
+  `[${(Number(k.monotonicUs ?? 0) / 1e6).toFixed(6).padStart(12)}] ${(LEVELS[k.priority ?? 6] ?? "").padEnd(7)} ${k.message ?? ""}`;
+
 export function run(argv: string[]): Promise<number> {
   const options = { follow: { type: "boolean", short: "f" }, tail: { type: "string" }, output: { type: "string", short: "o" } } as const;
   return runRemote(argv, HELP, options, [0, 0], async (a, r) => {
@@ -30,6 +34,6 @@ export function run(argv: string[]): Promise<number> {
     const follow = a.values.follow === true;
     return streamFromNodes(r, format,
       (d) => r.api.stream(M.Dmesg, { follow, tail }, d, follow ? {} : { timeoutMs: r.api.timeoutMs }),
-      (k) => `[${(Number(k.monotonicUs ?? 0) / 1e6).toFixed(6).padStart(12)}] ${(LEVELS[k.priority ?? 6] ?? "").padEnd(7)} ${k.message ?? ""}`);
+      kernelLine);
   });
 }

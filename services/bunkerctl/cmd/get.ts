@@ -49,7 +49,7 @@ function spec(r: Resource): unknown {
 }
 
 /** A resource as people read it: metadata plus the spec as data (not JSON text). */
-function asData(node: string, r: Resource): Record<string, unknown> {
+export function asData(node: string, r: Resource): Record<string, unknown> {
   const m = r.metadata ?? {};
   return {
     node,
