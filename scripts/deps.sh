@@ -17,6 +17,8 @@ APT_PKGS=(
   # independent verifiers: disks, certificates, gRPC peer, DHCP server, time server
   gdisk fdisk parted dosfstools e2fsprogs xfsprogs openssl python3-grpcio python3-grpc-tools
   dnsmasq-base iproute2 chrony
+  # shells whose completion scripts the tests load
+  zsh fish
   # benchmark floor: the same kernel booting a busybox initramfs
   busybox-static
   # benchmarks: peak RSS of one command
