@@ -202,14 +202,19 @@ async function applyThroughMaintenance(dir: string, state: ClusterState, configs
     const log = consoleLog(dir, n.name);
     const endpoint = `127.0.0.1:${state.forwarder!.ports[n.name]}`;
     let last = "no maintenance certificate fingerprint on its console yet";
+    let tried = false;
     for (;;) {
       if (Date.now() > deadline) throw new Error(`${n.name}: applying its config: ${last} (console: ${log})`);
+      // An apply whose answer was lost (apid restarts as the node leaves maintenance) took
+      // effect all the same: the console says the node left maintenance mode.
+      if (tried && /apid: maintenance -> (controlplane|worker)/.test(readFileSync(log, "utf8"))) break;
       // Every fingerprint the console printed is this VM's: apid's certificate is made again when
       // the node's address arrives, and apid may serve either for a moment. The latest first.
       const printed = [...(existsSync(log) ? readFileSync(log, "utf8") : "").matchAll(/maintenance certificate SHA-256 fingerprint ([0-9A-F:]{95})/g)].map((m) => m[1]!).reverse();
       let applied = false;
       for (const fp of new Set(printed)) {
         const api = new Api({ context: "", configPath: undefined, endpoints: [endpoint], nodes: [], insecure: true, pinSha256: parseFingerprint(fp) }, 30_000);
+        tried = true;
         try {
           await api.apply({ data: Buffer.from(configs.get(n.name)!), mode: 0, dryRun: false, tryTimeoutSeconds: 0 }, { label: n.name, endpoints: [endpoint] });
           applied = true;
