@@ -8,7 +8,7 @@
  * Writes the "create" section of bench/results/cluster.md (the trustd section is kept).
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { median, root, writeSection } from "./lib.ts";
 
@@ -50,6 +50,7 @@ const shapes: Shape[] = [
 ];
 
 const rows: string[] = [];
+const load0 = loadavg()[0]!;
 try {
   for (const s of shapes) {
     const times: number[] = [];
@@ -78,7 +79,6 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const single = (p: string) => rows.find((r) => r.startsWith(`| ${p} | 1 + 0`));
 writeSection("cluster", "Cluster", "create", [
   "<!-- create: written by bench/cluster.ts -->",
   "## cluster create: time to healthy and memory",
@@ -93,6 +93,7 @@ writeSection("cluster", "Cluster", "create", [
   "|---|---|---|---|---|---|---|",
   ...rows,
   "",
-  `The single-node rows are the same run's baseline for the 3 + 1 rows.${single("container") ? "" : ""}`,
+  "The single-node rows are the same run's baseline for the 3 + 1 rows.",
+  `Load average (1 min) at the start and the end of the run: ${load0.toFixed(1)} and ${loadavg()[0]!.toFixed(1)} (other work on the machine slows the TCG guests most).`,
   "<!-- /create -->",
 ].join("\n"));
