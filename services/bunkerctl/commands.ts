@@ -50,6 +50,6 @@ export const commands: Command[] = [
   { path: ["disks"], summary: "list block devices", run: async (a) => (await import("./cmd/disks.ts")).run(a) },
   { path: ["ls"], summary: "list a directory of a node", run: async (a) => (await import("./cmd/ls.ts")).run(a) },
   { path: ["cp"], summary: "copy a file or folder from a node (or a tar stream of it)", run: async (a) => (await import("./cmd/cp.ts")).run(a) },
-  { path: ["completion"], summary: "write a completion script for bash, zsh or fish", run: async (a) => (await import("./cmd/completion.ts")).run(a) },
+  { path: ["completion"], summary: "write a completion script for bash, zsh or fish", run: async (a) => (await import("./cmd/completion.ts")).run(a, commands) },
   { path: ["read"], summary: "print a file of a node", run: async (a) => (await import("./cmd/read.ts")).run(a) },
 ];

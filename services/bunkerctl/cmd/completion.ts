@@ -1,7 +1,7 @@
 import { buildInfo } from "../../../core/buildinfo/buildinfo.ts";
 import { parseCommandArgs, usageError } from "../args.ts";
 import { CONNECT_HELP, OUTPUT_HELP } from "../client/remote.ts";
-import { commands } from "../commands.ts";
+import type { Command } from "../command.ts";
 import { bashScript, choicesFromUsage, fishScript, flagsFromHelp, zshScript, type CommandSpec } from "../completion.ts";
 
 const HELP = `Usage: bunkerctl completion bash|zsh|fish
@@ -31,7 +31,8 @@ async function helpOf(run: (argv: string[]) => Promise<number> | number): Promis
   return text;
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** `commands`: the command list, handed over by commands.ts (which names this module) rather than imported back. */
+export async function run(argv: string[], commands: readonly Command[]): Promise<number> {
   const a = parseCommandArgs(argv, HELP, {}, [1, 1]);
   if (typeof a === "number") return a;
   const shell = a.positionals[0]!;
