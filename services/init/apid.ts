@@ -6,7 +6,7 @@
  */
 import { connect } from "node:net";
 import { builtName } from "../names.ts";
-import { selfCommand } from "./children.ts";
+import { selfCommand } from "../../core/sys/self.ts";
 import type { ApiCertificates, ApidMode } from "./apicerts.ts";
 import type { ServiceSpec } from "./service.ts";
 import { parseListen } from "../../core/api/listen.ts";

@@ -2,7 +2,6 @@
  * Every process init starts goes through here, so the orphan reaper knows which pids belong to
  * Bun.spawn (whose exit status Bun itself must collect) and which are orphans it may reap.
  */
-import { resolve } from "node:path";
 
 const ours = new Set<number>();
 
@@ -20,11 +19,3 @@ export function spawnTracked<
   return p;
 }
 
-/**
- * The command line that runs this same program: the compiled binary alone, or under `bun` (in
- * tests) the interpreter plus the entry point.
- */
-export function selfCommand(): string[] {
-  if (Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/")) return [process.execPath];
-  return [process.execPath, resolve(import.meta.dir, "../main.ts")];
-}

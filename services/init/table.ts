@@ -8,7 +8,7 @@ import type { Store } from "../../core/resources/index.ts";
 import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { builtName } from "../names.ts";
 import { APID_UID } from "./apid.ts";
-import { selfCommand } from "./children.ts";
+import { selfCommand } from "../../core/sys/self.ts";
 import type { ServiceSpec } from "./service.ts";
 
 function personalitySkip(name: string): () => string | undefined {

@@ -13,7 +13,7 @@ import type { Store } from "../../core/resources/index.ts";
 import { builtName } from "../names.ts";
 import type { TrustdSecrets } from "../trustd/server.ts";
 import { nodeAddresses, type CertConfig } from "./apicerts.ts";
-import { selfCommand } from "./children.ts";
+import { selfCommand } from "../../core/sys/self.ts";
 import type { ServiceSpec } from "./service.ts";
 
 /** trustd's uid on a node (the rootfs passwd names it `trustd`). */

@@ -12,7 +12,7 @@ import { planCluster, PlanError } from "../../../core/cluster/plan.ts";
 import { defaultStateRoot, saveState, type ClusterState } from "../../../core/cluster/state.ts";
 import { loadPatchArg, type Patch } from "../../../core/configpatch/patch.ts";
 import { generateSecrets, secretsToYaml } from "../../../core/secrets/secrets.ts";
-import { selfCommand } from "../../init/children.ts";
+import { selfCommand } from "../../../core/sys/self.ts";
 import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, parseCommandArgs, usageError } from "../args.ts";
 import { Api } from "../client/api.ts";
 import { checkCluster, HealthTimeout } from "../client/clusterhealth.ts";
