@@ -60,6 +60,8 @@ export const METHOD_ROLES: ReadonlyMap<string, readonly Role[]> = new Map([
   [M.GenerateClientConfiguration.path, ADMIN],
   [M.Upgrade.path, ADMIN],
   [M.Rollback.path, ADMIN],
+  // Starts a cluster's etcd: once per cluster, by an admin.
+  [M.Bootstrap.path, ADMIN],
 ]);
 
 /** What maintenance mode (no config yet, no client certificate asked) lets anyone call. */

@@ -39,6 +39,7 @@ export const commands: Command[] = [
   { path: ["reset"], summary: "wipe nodes' volumes back to maintenance mode, then power off or reboot", run: async (a) => (await import("./cmd/reset.ts")).run(a) },
   { path: ["upgrade"], summary: "install an image (URL) into the inactive slot and reboot into it, with progress", run: async (a) => (await import("./cmd/upgrade.ts")).run(a) },
   { path: ["rollback"], summary: "boot the other slot (the system before the last upgrade)", run: async (a) => (await import("./cmd/rollback.ts")).run(a) },
+  { path: ["bootstrap"], summary: "start the cluster's etcd on one control plane; the others join it", run: async (a) => (await import("./cmd/bootstrap.ts")).run(a) },
   { path: ["memory"], summary: "show memory use", run: async (a) => (await import("./cmd/memory.ts")).run(a) },
   { path: ["ps"], summary: "list processes", run: async (a) => (await import("./cmd/ps.ts")).run(a) },
   { path: ["mounts"], summary: "list mounts with size and use", run: async (a) => (await import("./cmd/mounts.ts")).run(a) },

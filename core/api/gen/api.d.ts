@@ -1905,6 +1905,52 @@ export namespace bunker {
                 }
                 type $Shape = bunker.machine.v1.RollbackResponse.$Properties;
             }
+
+            interface IBootstrapRequest extends bunker.machine.v1.BootstrapRequest.$Properties {
+            }
+
+            class BootstrapRequest {
+                constructor(properties?: bunker.machine.v1.BootstrapRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.BootstrapRequest.$Shape): bunker.machine.v1.BootstrapRequest & bunker.machine.v1.BootstrapRequest.$Shape;
+                static create(properties?: bunker.machine.v1.BootstrapRequest.$Properties): bunker.machine.v1.BootstrapRequest;
+                static encode(message: bunker.machine.v1.BootstrapRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.BootstrapRequest & bunker.machine.v1.BootstrapRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.BootstrapRequest;
+                static toObject(message: bunker.machine.v1.BootstrapRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace BootstrapRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.BootstrapRequest.$Properties;
+            }
+
+            interface IBootstrapResponse extends bunker.machine.v1.BootstrapResponse.$Properties {
+            }
+
+            class BootstrapResponse {
+                constructor(properties?: bunker.machine.v1.BootstrapResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                static create(properties: bunker.machine.v1.BootstrapResponse.$Shape): bunker.machine.v1.BootstrapResponse & bunker.machine.v1.BootstrapResponse.$Shape;
+                static create(properties?: bunker.machine.v1.BootstrapResponse.$Properties): bunker.machine.v1.BootstrapResponse;
+                static encode(message: bunker.machine.v1.BootstrapResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.BootstrapResponse & bunker.machine.v1.BootstrapResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.BootstrapResponse;
+                static toObject(message: bunker.machine.v1.BootstrapResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace BootstrapResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.BootstrapResponse.$Properties;
+            }
         }
     }
 

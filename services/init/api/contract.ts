@@ -153,6 +153,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     },
     async Upgrade(req) { return { ...(await h.upgrade({ image: req.image, stage: req.stage === true, force: req.force === true })), actorId: "" }; },
     async Rollback(req) { return h.rollback({ force: req.force === true }); },
+    async Bootstrap() { return h.bootstrap(); },
   };
 }
 

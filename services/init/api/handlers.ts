@@ -25,6 +25,7 @@ import {
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./errors.ts";
+import { EtcdRefusal } from "../etcd.ts";
 import type { Segment } from "../ringbuffer.ts";
 import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
@@ -284,6 +285,15 @@ export function createHandlers(m: Machine) {
       }
       rebootSoon();
       return { message: `rolling back: rebooting into slot ${otherSlot(m.opts.install.slot)}` };
+    },
+    /** A new etcd cluster of this control plane alone; refused (FAILED_PRECONDITION) with the reason. */
+    bootstrap: async () => {
+      if (!m.etcd) throw new ApiError("failed_precondition", "bootstrap refused: this node runs no etcd (in container mode: a control plane started with --trustd-listen)");
+      try {
+        return { message: await m.etcd.bootstrap() };
+      } catch (err) {
+        throw err instanceof EtcdRefusal ? new ApiError("failed_precondition", err.message) : toApiError(err);
+      }
     },
   };
 }
