@@ -5,8 +5,6 @@
  * endpoint and what etcd said; nothing is logged here.
  */
 import { request } from "node:https";
-import Long from "long";
-import protobuf from "protobufjs";
 import { GrpcClient } from "../grpc/client.ts";
 import type { Codec, Method } from "../grpc/method.ts";
 import { GrpcError } from "../grpc/status.ts";
@@ -48,104 +46,132 @@ export class EtcdError extends Error {
 }
 
 /**
- * The slice of etcd's API (etcdserverpb, rpc.proto of etcd 3.4) this needs, with etcd's own
- * field numbers. Debian's etcd has no JSON gateway, so the calls go over gRPC, as etcdctl's do.
+ * The slice of etcd's API (etcdserverpb, rpc.proto of etcd 3.4) this needs, by etcd's own field
+ * numbers. Debian's etcd has no JSON gateway, so the calls go over gRPC, as etcdctl's do. The
+ * few messages are coded here by hand, with BigInt for the 64-bit member ids: the protobuf
+ * runtime the API uses is set to plain numbers for every message (core/api/gen), which would
+ * round these ids.
  */
-const PROTO = `
-syntax = "proto3";
-package etcdserverpb;
-message ResponseHeader { uint64 cluster_id = 1; uint64 member_id = 2; int64 revision = 3; uint64 raft_term = 4; }
-message Member { uint64 ID = 1; string name = 2; repeated string peerURLs = 3; repeated string clientURLs = 4; bool isLearner = 5; }
-message MemberAddRequest { repeated string peerURLs = 1; bool isLearner = 2; }
-message MemberAddResponse { ResponseHeader header = 1; Member member = 2; repeated Member members = 3; }
-message MemberRemoveRequest { uint64 ID = 1; }
-message MemberRemoveResponse { ResponseHeader header = 1; repeated Member members = 2; }
-message MemberListRequest {}
-message MemberListResponse { ResponseHeader header = 1; repeated Member members = 2; }
-message MemberPromoteRequest { uint64 ID = 1; }
-message MemberPromoteResponse { ResponseHeader header = 1; repeated Member members = 2; }
-message StatusRequest {}
-message StatusResponse { ResponseHeader header = 1; string version = 2; int64 dbSize = 3; uint64 leader = 4; uint64 raftIndex = 5; uint64 raftTerm = 6; uint64 raftAppliedIndex = 7; repeated string errors = 8; int64 dbSizeInUse = 9; bool isLearner = 10; }
-`;
-// Member ids use all 64 bits: without Long they would be rounded to a double (and not found).
-// protobufjs looks for it with a dynamic require, which a compiled binary does not resolve.
-if (!protobuf.util.Long) { protobuf.util.Long = Long; protobuf.configure(); }
-const root = protobuf.parse(PROTO, { keepCase: true }).root;
+type Field = bigint | Uint8Array;
 
-/** A protobufjs reflected type as the gRPC client's codec; 64-bit integers as decimal strings. */
-function codec(name: string): Codec<Record<string, unknown>> {
-  const t = root.lookupType(`etcdserverpb.${name}`);
-  return {
-    encode: (m) => t.encode(t.fromObject(m)),
-    decode: (b) => t.toObject(t.decode(b), { longs: String, defaults: true, arrays: true }) as Record<string, unknown>,
+function varint(n: bigint): number[] {
+  const out: number[] = [];
+  let v = BigInt.asUintN(64, n);
+  while (v >= 0x80n) { out.push(Number(v & 0x7fn) | 0x80); v >>= 7n; }
+  out.push(Number(v));
+  return out;
+}
+
+/** Encodes fields in order: a bigint or boolean as a varint, a string as bytes. */
+function encode(fields: [number, bigint | boolean | string][]): Uint8Array {
+  const out: number[] = [];
+  for (const [n, v] of fields) {
+    if (typeof v === "string") {
+      const b = Buffer.from(v, "utf8");
+      out.push(...varint(BigInt((n << 3) | 2)), ...varint(BigInt(b.length)), ...b);
+    } else {
+      out.push(...varint(BigInt(n << 3)), ...varint(typeof v === "boolean" ? (v ? 1n : 0n) : v));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** Every field of a message by number (varints as bigint, length-delimited as bytes; others skipped). */
+function decode(buf: Uint8Array): Map<number, Field[]> {
+  const out = new Map<number, Field[]>();
+  let i = 0;
+  const readVarint = (): bigint => {
+    let r = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      if (i >= buf.length || shift > 63n) throw new Error("truncated or overlong varint");
+      const b = buf[i++]!;
+      r |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return r;
+    }
   };
+  while (i < buf.length) {
+    const tag = readVarint();
+    const n = Number(tag >> 3n);
+    const wire = Number(tag & 7n);
+    let v: Field;
+    if (wire === 0) v = readVarint();
+    else if (wire === 2) {
+      const len = Number(readVarint());
+      if (i + len > buf.length) throw new Error("truncated field");
+      v = buf.subarray(i, i + len);
+      i += len;
+    } else if (wire === 1) { i += 8; continue; } else if (wire === 5) { i += 4; continue; } else throw new Error(`wire type ${wire} not expected`);
+    out.set(n, [...(out.get(n) ?? []), v]);
+  }
+  return out;
 }
 
-function method(service: "Cluster" | "Maintenance", name: string, req: string, res: string): Method<Record<string, unknown>, Record<string, unknown>, false> {
-  return { path: `/etcdserverpb.${service}/${name}`, service: `etcdserverpb.${service}`, name, responseStream: false, requestType: codec(req), responseType: codec(res) };
-}
+const txt = (f: Field | undefined) => (f instanceof Uint8Array ? Buffer.from(f).toString("utf8") : "");
+const num = (f: Field | undefined) => (typeof f === "bigint" ? f : 0n);
+const texts = (fs: Field[] | undefined) => (fs ?? []).map(txt);
 
-const RPC = {
-  MemberList: method("Cluster", "MemberList", "MemberListRequest", "MemberListResponse"),
-  MemberAdd: method("Cluster", "MemberAdd", "MemberAddRequest", "MemberAddResponse"),
-  MemberRemove: method("Cluster", "MemberRemove", "MemberRemoveRequest", "MemberRemoveResponse"),
-  MemberPromote: method("Cluster", "MemberPromote", "MemberPromoteRequest", "MemberPromoteResponse"),
-  Status: method("Maintenance", "Status", "StatusRequest", "StatusResponse"),
-} as const;
+function decodeMember(b: Uint8Array): EtcdMember {
+  const f = decode(b);
+  return { id: num(f.get(1)?.[0]).toString(), name: txt(f.get(2)?.[0]), peerURLs: texts(f.get(3)), clientURLs: texts(f.get(4)), isLearner: num(f.get(5)?.[0]) === 1n };
+}
+const members = (fs: Field[] | undefined) => (fs ?? []).filter((x): x is Uint8Array => x instanceof Uint8Array).map(decodeMember);
+
+type Msg = Map<number, Field[]>;
+const raw: Codec<Msg> = { encode: () => { throw new Error("responses only"); }, decode };
+const requestOf = (fields: [number, bigint | boolean | string][]): Codec<null> => ({ encode: () => ({ finish: () => encode(fields) }), decode: () => null });
+
+function method(service: "Cluster" | "Maintenance", name: string, fields: [number, bigint | boolean | string][] = []): Method<null, Msg, false> {
+  return { path: `/etcdserverpb.${service}/${name}`, service: `etcdserverpb.${service}`, name, responseStream: false, requestType: requestOf(fields), responseType: raw };
+}
 
 const hostPort = (endpoint: string) => {
   const u = new URL(endpoint);
   return `${u.hostname}:${u.port || "2379"}`;
 };
 
-/** One gRPC call to `endpoint` (https://HOST:PORT), on a connection of its own. */
-async function call(endpoint: string, rpc: keyof typeof RPC, request: Record<string, unknown>, tls: EtcdTls, timeoutMs = 5000): Promise<Record<string, unknown>> {
+/** One gRPC call to `endpoint` (https://HOST:PORT), on a connection of its own; the answer's fields. */
+async function call(endpoint: string, m: Method<null, Msg, false>, tls: EtcdTls, timeoutMs = 5000): Promise<Msg> {
   let client: GrpcClient;
   try { client = GrpcClient.tls({ address: hostPort(endpoint), ca: tls.ca, cert: tls.cert, key: tls.key }); } catch (err) {
     throw new EtcdError(endpoint, err instanceof Error ? err.message : String(err));
   }
   try {
-    return await client.unary(RPC[rpc], request, { timeoutMs });
+    return await client.unary(m, null, { timeoutMs });
   } catch (err) {
-    throw new EtcdError(endpoint, `${rpc}: ${err instanceof GrpcError ? err.details : err instanceof Error ? err.message : String(err)}`);
+    throw new EtcdError(endpoint, `${m.name}: ${err instanceof GrpcError ? err.details : err instanceof Error ? err.message : String(err)}`);
   } finally {
     client.close();
   }
 }
 
-type RawMember = { ID?: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean };
-const member = (m: RawMember): EtcdMember => ({
-  id: String(m.ID ?? "0"), name: m.name ?? "", peerURLs: m.peerURLs ?? [], clientURLs: m.clientURLs ?? [], isLearner: m.isLearner === true,
-});
-
 export async function memberList(endpoint: string, tls: EtcdTls, timeoutMs?: number): Promise<EtcdMember[]> {
-  const r = await call(endpoint, "MemberList", {}, tls, timeoutMs) as { members?: RawMember[] };
-  return (r.members ?? []).map(member);
+  return members((await call(endpoint, method("Cluster", "MemberList"), tls, timeoutMs)).get(2));
 }
 
 /** Adds a member by its peer URLs (as a learner by default); the new member and the list after. */
 export async function memberAdd(endpoint: string, peerURLs: string[], tls: EtcdTls, learner = true): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
-  const r = await call(endpoint, "MemberAdd", { peerURLs, isLearner: learner }, tls) as { member?: RawMember; members?: RawMember[] };
-  if (!r.member) throw new EtcdError(endpoint, "MemberAdd answered without the new member");
-  return { member: member(r.member), members: (r.members ?? []).map(member) };
+  const r = await call(endpoint, method("Cluster", "MemberAdd", [...peerURLs.map((u): [number, string] => [1, u]), [2, learner]]), tls);
+  const added = members(r.get(2))[0];
+  if (!added) throw new EtcdError(endpoint, "MemberAdd answered without the new member");
+  return { member: added, members: members(r.get(3)) };
 }
 
 /** Makes a learner a voting member; etcd refuses while it has not caught up with the leader. */
 export async function memberPromote(endpoint: string, id: string, tls: EtcdTls): Promise<void> {
-  await call(endpoint, "MemberPromote", { ID: id }, tls);
+  await call(endpoint, method("Cluster", "MemberPromote", [[1, BigInt(id)]]), tls);
 }
 
 export async function memberRemove(endpoint: string, id: string, tls: EtcdTls): Promise<void> {
-  await call(endpoint, "MemberRemove", { ID: id }, tls);
+  await call(endpoint, method("Cluster", "MemberRemove", [[1, BigInt(id)]]), tls);
 }
 
 export async function status(endpoint: string, tls: EtcdTls, timeoutMs?: number): Promise<EtcdStatus> {
-  const r = await call(endpoint, "Status", {}, tls, timeoutMs) as {
-    header?: { member_id?: string; raft_term?: string }; version?: string; dbSize?: string; leader?: string; raftIndex?: string; raftTerm?: string; errors?: string[]; isLearner?: boolean;
-  };
+  const r = await call(endpoint, method("Maintenance", "Status"), tls, timeoutMs);
+  const h = r.get(1)?.[0];
+  const header = h instanceof Uint8Array ? decode(h) : new Map<number, Field[]>();
   return {
-    endpoint, memberId: String(r.header?.member_id ?? "0"), leader: String(r.leader ?? "0"), raftIndex: String(r.raftIndex ?? "0"),
-    raftTerm: String(r.raftTerm ?? "0"), dbSize: Number(r.dbSize ?? 0), version: r.version ?? "", isLearner: r.isLearner === true, errors: r.errors ?? [],
+    endpoint, memberId: num(header.get(2)?.[0]).toString(), leader: num(r.get(4)?.[0]).toString(), raftIndex: num(r.get(5)?.[0]).toString(),
+    raftTerm: num(r.get(6)?.[0]).toString(), dbSize: Number(num(r.get(3)?.[0])), version: txt(r.get(2)?.[0]), isLearner: num(r.get(10)?.[0]) === 1n, errors: texts(r.get(8)),
   };
 }
 
