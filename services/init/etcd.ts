@@ -219,7 +219,9 @@ export class EtcdNode {
   }
 
   private status(s: EtcdStatusSpec): void {
-    const changed = s.phase !== this.last.phase || s.unmet !== this.last.unmet;
+    // An event per change of phase or of reason, not per retry (the delay changes each time).
+    const reason = (x: EtcdStatusSpec) => x.unmet?.replace(/; next attempt in \d+ s$/, "");
+    const changed = s.phase !== this.last.phase || reason(s) !== reason(this.last);
     this.last = s;
     this.o.onStatus(s);
     if (changed) this.o.onEvent(s.unmet ? `${s.phase}: ${s.unmet}` : `${s.phase}: ${s.message}`);

@@ -143,6 +143,27 @@ test.skipIf(skip)("bootstrap on one control plane: the other two join by themsel
   }
 }, 300_000);
 
+test.skipIf(skip)("bunkerctl etcd members and status: three members, one leader, each with its raft index and db size", async () => {
+  const rows = await eventually(async () => {
+    const r = await ctl("etcd", "members", "-n", CPS[1]!, "-o", "json");
+    if (r.code !== 0) throw new Error(r.err);
+    const m = JSON.parse(r.out) as { name: string; learner: boolean; peerURLs: string[] }[];
+    return m.length === 3 && m.every((x) => x.name !== "" && !x.learner) ? m : undefined;
+  }, 60_000, "etcd members lists three started voting members");
+  expect(rows.flatMap((x) => x.peerURLs).sort()).toEqual(CPS.map((a) => `https://${a}:2380`));
+  const st = await eventually(async () => {
+    const r = await ctl("etcd", "status", "-n", CPS[1]!, "-o", "json");
+    if (r.code !== 0) throw new Error(r.err);
+    const s = JSON.parse(r.out)[0] as { etcd: { phase: string }; members: { leader: boolean; raftIndex: string; dbSize: number }[] };
+    return s.members.length === 3 && s.members.filter((m) => m.leader).length === 1 && s.members.every((m) => m.raftIndex !== "") ? s : undefined;
+  }, 60_000, "etcd status names one leader and every member's raft index");
+  expect(st.etcd.phase).toBe("member");
+  expect(st.members.every((m) => m.dbSize > 0)).toBe(true);
+  const table = await ctl("etcd", "status", "-n", CPS[1]!);
+  expect(table.code).toBe(0);
+  expect(table.out).toContain("RAFT INDEX");
+}, 150_000);
+
 test.skipIf(skip)("a client without a certificate, or with one from another CA, is refused", async () => {
   const none = await etcdctl([CPS[0]!], ["get", "x"], null);
   expect(none.code).not.toBe(0);
