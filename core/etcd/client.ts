@@ -123,6 +123,7 @@ const requestOf = (fields: [number, bigint | boolean | string][]): Codec<null> =
 function method(service: "Cluster" | "Maintenance", name: string, fields: [number, bigint | boolean | string][] = []): Method<null, Msg, false> {
   return { path: `/etcdserverpb.${service}/${name}`, service: `etcdserverpb.${service}`, name, responseStream: false, requestType: requestOf(fields), responseType: raw };
 }
+const SNAPSHOT: Method<null, Msg, true> = { ...method("Maintenance", "Snapshot"), responseStream: true };
 
 const hostPort = (endpoint: string) => {
   const u = new URL(endpoint);
@@ -173,6 +174,24 @@ export async function status(endpoint: string, tls: EtcdTls, timeoutMs?: number)
     endpoint, memberId: num(header.get(2)?.[0]).toString(), leader: num(r.get(4)?.[0]).toString(), raftIndex: num(r.get(5)?.[0]).toString(),
     raftTerm: num(r.get(6)?.[0]).toString(), dbSize: Number(num(r.get(3)?.[0])), version: txt(r.get(2)?.[0]), isLearner: num(r.get(10)?.[0]) === 1n, errors: texts(r.get(8)),
   };
+}
+
+/**
+ * etcd's snapshot of its database (Maintenance.Snapshot), chunk by chunk as etcd sends them;
+ * throws EtcdError when etcd fails part-way (what was yielded is then no whole snapshot).
+ */
+export async function* snapshot(endpoint: string, tls: EtcdTls, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  const client = GrpcClient.tls({ address: hostPort(endpoint), ca: tls.ca, cert: tls.cert, key: tls.key });
+  try {
+    for await (const r of client.stream(SNAPSHOT, null, { signal })) {
+      const blob = r.get(3)?.[0];
+      if (blob instanceof Uint8Array && blob.length) yield blob;
+    }
+  } catch (err) {
+    throw new EtcdError(endpoint, `Snapshot: ${err instanceof GrpcError ? err.details : err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    client.close();
+  }
 }
 
 /** etcd's own health endpoint (plain HTTPS on the client port): resolves when it answers {"health":"true"}. */

@@ -16,10 +16,10 @@
  * with the existing cluster, and promotes the learner once it has caught up. A node whose data
  * folder already holds a member (etcd's `member/`) starts etcd as it is.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isIP } from "node:net";
-import { EtcdError, health, hexId, memberAdd, memberList, memberPromote, memberRemove, status, type EtcdMember, type EtcdTls } from "../../core/etcd/client.ts";
+import { EtcdError, health, hexId, memberAdd, memberList, memberPromote, memberRemove, snapshot, status, type EtcdMember, type EtcdTls } from "../../core/etcd/client.ts";
 import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import { fromPemPair, issueEtcdCert, issueLeaf, LIFETIME, needsRenewal, type CertAndKey } from "../../core/pki/issue.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
@@ -152,6 +152,8 @@ export interface EtcdOptions {
   addresses?: () => string[];
   /** Starts (or restarts) the etcd service now. */
   start: () => Promise<void>;
+  /** Stops the etcd service (it stays stopped: leave). */
+  stop: () => Promise<void>;
   /** Whether the etcd service's process runs. */
   running: () => boolean;
   onStatus: (s: EtcdStatusSpec) => void;
@@ -175,6 +177,8 @@ export class EtcdNode {
   private certs: CertAndKey | undefined;
   private membersTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  /** Left the cluster: no joining again until init starts again. */
+  private left = false;
   readonly clientPort: number;
   readonly peerPort: number;
 
@@ -236,6 +240,7 @@ export class EtcdNode {
       skip: () => {
         const no = this.notHere();
         if (no) return no;
+        if (this.left) return "left the etcd cluster (bunkerctl etcd leave): it joins again once init starts again";
         if (!this.hasData() && !this.pending) return "not a member yet: waiting for `bunkerctl bootstrap` on one control plane, or to join a running member (EtcdStatus says which)";
         return undefined;
       },
@@ -282,7 +287,7 @@ export class EtcdNode {
    * itself if it was left a learner); one without joins a running member, retrying until it can.
    */
   configure(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.left) return;
     const no = this.notHere();
     if (no) { this.status({ phase: "skipped", message: no }); return; }
     this.startMembersWatch();
@@ -411,6 +416,63 @@ export class EtcdNode {
     await this.o.start();
     this.runLoop();
     return `bootstrapping a new etcd cluster on this node (client ${s.clientURL}, peer ${s.peerURL})`;
+  }
+
+  /** This node's member id (decimal) and the members, through its own etcd; refused when etcd does not run here. */
+  private async selfAndMembers(what: string): Promise<{ me: EtcdMember | undefined; members: EtcdMember[]; url: string }> {
+    const no = this.notHere();
+    if (no) throw new EtcdRefusal(`${what} refused: ${no}`);
+    if (!this.o.running()) throw new EtcdRefusal(`${what} refused: etcd does not run on this node`);
+    const s = this.self();
+    const members = await memberList(s.clientURL, this.tls());
+    return { me: members.find((m) => m.peerURLs.includes(s.peerURL)), members, url: s.clientURL };
+  }
+
+  /** Removes another member (hex id, as etcdctl prints it), e.g. of a node that is gone. */
+  async removeMember(hex: string): Promise<string> {
+    if (!/^[0-9a-f]{1,16}$/i.test(hex)) throw new EtcdRefusal(`remove-member refused: member id ${JSON.stringify(hex)} is not a hex id (see bunkerctl etcd members)`);
+    const id = BigInt(`0x${hex}`).toString();
+    const { me, members, url } = await this.selfAndMembers("remove-member");
+    const target = members.find((m) => m.id === id);
+    if (!target) throw new EtcdRefusal(`remove-member refused: no member ${hex.toLowerCase()} (members: ${members.map((m) => `${hexId(m.id)} ${m.name || "(not started)"}`).join(", ")})`);
+    if (me?.id === id) throw new EtcdRefusal("remove-member refused: that is this node's own member; use bunkerctl etcd leave on it");
+    await memberRemove(url, id, this.tls());
+    this.o.onEvent(`removed member ${hexId(id)} (${target.name || target.peerURLs.join(",")})`);
+    return `removed member ${hexId(id)} (${target.name || target.peerURLs.join(",")}); ${members.length - 1} left`;
+  }
+
+  /**
+   * This node leaves: removed as a member through another member, then its etcd stopped and its
+   * data wiped. It does not join again by itself until init starts again (a reboot, or a reset).
+   */
+  async leave(): Promise<string> {
+    const { me, members } = await this.selfAndMembers("leave");
+    if (!me) throw new EtcdRefusal("leave refused: this node is not among the members its etcd lists");
+    if (members.length === 1) throw new EtcdRefusal("leave refused: this node is the only member: leaving would end the cluster's data");
+    const s = this.self();
+    const others = members.filter((m) => m.id !== me.id && m.name !== "").flatMap((m) => m.clientURLs);
+    let removed = false;
+    const errors: string[] = [];
+    for (const u of others) {
+      try { await memberRemove(u, me.id, this.tls()); removed = true; break; } catch (err) { errors.push(err instanceof Error ? err.message : String(err)); }
+    }
+    if (!removed) throw new EtcdError(s.clientURL, `no other member removed this node: ${errors.join("; ")}`);
+    this.left = true;
+    this.loop?.abort();
+    this.loop = undefined;
+    this.pending = undefined;
+    await this.o.stop();
+    rmSync(this.o.dataDir, { recursive: true, force: true });
+    this.status({ phase: "skipped", message: `left the cluster (was member ${hexId(me.id)}); it joins again once init starts again` });
+    return `left the etcd cluster (member ${hexId(me.id)} removed, etcd stopped, its data wiped)`;
+  }
+
+  /** A snapshot of this node's etcd database, as etcd streams it. */
+  async *snapshot(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const no = this.notHere();
+    if (no) throw new EtcdRefusal(`snapshot refused: ${no}`);
+    if (!this.o.running()) throw new EtcdRefusal("snapshot refused: etcd does not run on this node");
+    yield* snapshot(this.self().clientURL, this.tls(), signal);
   }
 
   private startMembersWatch(): void {

@@ -364,6 +364,7 @@ export class Machine {
       dataDir: e.dataDir, runDir: this.opts.runDir, clientPort: e.clientPort, peerPort: e.peerPort, uid: e.uid, gid: e.gid,
       current: () => ({ config: this.currentConfig(), hostname: this.hostname() }),
       start: () => this.supervisor.restart("etcd"),
+      stop: () => this.supervisor.stop("etcd"),
       running: () => this.supervisor.status("etcd").state === "Running",
       onStatus: (spec) => this.store.modify<EtcdStatusSpec>(ETCD_STATUS, () => spec, { owner: "init" }),
       onEvent: (message) => { log.info(`etcd: ${message}`); this.events.add("etcd", message); },
