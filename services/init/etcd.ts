@@ -463,6 +463,8 @@ export class EtcdNode {
     this.pending = undefined;
     await this.o.stop();
     rmSync(this.o.dataDir, { recursive: true, force: true });
+    // Started again only to be Skipped with the reason: a stopped service would count as down.
+    await this.o.start();
     this.status({ phase: "skipped", message: `left the cluster (was member ${hexId(me.id)}); it joins again once init starts again` });
     return `left the etcd cluster (member ${hexId(me.id)} removed, etcd stopped, its data wiped)`;
   }

@@ -248,6 +248,11 @@ test.skipIf(skip)("snapshot, remove-member of the dead node, leave: etcdctl sees
     return m?.length === 1 ? m : undefined;
   }, 60_000, "one member left");
   expect(after[0]!.peerURLs).toEqual([`https://${rest[0]}:2380`]);
+  // The node that left: etcd Skipped with the reason (not down), its etcd data gone.
+  const svc = JSON.parse((await ctl("get", "service", "etcd", "-n", rest[1]!, "-o", "json")).out)[0].spec;
+  expect(svc.state).toBe("Skipped");
+  expect(svc.events.at(-1).message).toContain("left the etcd cluster");
+  expect(existsSync(join(state, name, "nodes", `${name}-controlplane-3`, "state", "etcd", "member"))).toBe(false);
   const alone = await ctl("etcd", "leave", "-n", rest[0]!);
   expect(alone.code).not.toBe(0);
   expect(alone.err).toContain("only member");
