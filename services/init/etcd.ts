@@ -340,6 +340,8 @@ export class EtcdNode {
     const mineHere = this.hasData() || this.pending !== undefined;
     const found = await this.anyMembers(mineHere && this.o.running() ? [s.clientURL, ...others] : others);
     if ("errors" in found) {
+      // Just bootstrapped: its own etcd is still starting (the service's health says if it never does).
+      if (mineHere && this.pending?.state === "new" && this.last.phase === "bootstrapping") return "wait";
       if (mineHere) throw new Error(`no etcd member answers (${found.errors.join("; ")})`);
       this.status({
         phase: "waiting", clientURL: s.clientURL, peerURL: s.peerURL,
