@@ -21,6 +21,8 @@ APT_PKGS=(
   zsh fish
   # benchmark floor: the same kernel booting a busybox initramfs
   busybox-static
+  # etcd on control planes (container mode runs the host's), etcdctl as the independent check in tests
+  etcd-server etcd-client
   # benchmarks: peak RSS of one command
   time
 )
@@ -37,6 +39,8 @@ need_apt() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
     # chrony's package starts a daemon on the host; the tests start their own on loopback.
     systemctl disable --now chrony >/dev/null 2>&1 || pkill -x chronyd 2>/dev/null || true
+    # etcd-server's package starts etcd on the host too; the nodes run their own.
+    systemctl disable --now etcd >/dev/null 2>&1 || true
   fi
 }
 

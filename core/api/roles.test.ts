@@ -24,10 +24,10 @@ test("operator adds reboot, shutdown and service control, but not reset, config 
   for (const m of [M.Reset, M.ApplyConfiguration, M.Read, M.List, M.GenerateClientConfiguration, M.Upgrade]) expect(may(m.path, "os:operator")).toBe(false);
 });
 
-test("admin may call every RPC; etcd:backup alone, no role, or unknown roles get nothing", () => {
+test("admin may call every RPC; etcd:backup alone gets EtcdSnapshot only; no role, or unknown roles get nothing", () => {
   for (const p of allMethods.keys()) {
     expect(may(p, "os:admin")).toBe(true);
-    expect(may(p, "os:etcd:backup")).toBe(false);
+    expect(may(p, "os:etcd:backup")).toBe(p === M.EtcdSnapshot.path);
     expect(may(p)).toBe(false);
   }
 });
@@ -38,7 +38,7 @@ test("os:impersonator (node certificates) is no role of its own: not parsed as o
 });
 
 test("an RPC missing from the table is admin-only (a future or unknown method)", () => {
-  const future = "/bunker.machine.v1.MachineService/EtcdSnapshot";
+  const future = "/bunker.machine.v1.MachineService/EtcdDefragment";
   expect(rolesFor(future)).toEqual(["os:admin"]);
   expect(may(future, "os:reader", "os:operator")).toBe(false);
   expect(may(future, "os:admin")).toBe(true);
@@ -92,4 +92,15 @@ test("internal services (ResourcePublisher) are refused to every role, admin inc
     expect(authorizeMaintenance(m.path).allowed).toBe(false);
   }
   expect(isInternal(M.Version.path)).toBe(false);
+});
+
+test("os:etcd:backup may take etcd snapshots and nothing else; the other etcd RPCs are admin-only", () => {
+  expect(authorize(M.EtcdSnapshot.path, ["os:etcd:backup"]).allowed).toBe(true);
+  expect(authorize(M.EtcdSnapshot.path, ["os:admin"]).allowed).toBe(true);
+  expect(authorize(M.EtcdSnapshot.path, ["os:operator"]).allowed).toBe(false);
+  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.Version, M.Reboot]) expect(authorize(m.path, ["os:etcd:backup"]).allowed).toBe(false);
+  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster]) {
+    expect(authorize(m.path, ["os:admin"]).allowed).toBe(true);
+    expect(authorize(m.path, ["os:operator"]).allowed).toBe(false);
+  }
 });

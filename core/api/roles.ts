@@ -19,11 +19,12 @@ export const IMPERSONATOR = "os:impersonator";
 const ADMIN: readonly Role[] = ["os:admin"];
 const OPERATOR: readonly Role[] = ["os:admin", "os:operator"];
 const READER: readonly Role[] = ["os:admin", "os:operator", "os:reader"];
+const ETCD_BACKUP: readonly Role[] = ["os:admin", "os:etcd:backup"];
 
 /**
  * RPC path -> roles allowed. Admin-only RPCs are listed too, so this table (and docs/api.md,
  * generated from it) shows every decision; leaving one out would mean the same.
- * os:etcd:backup grants no RPC yet: the etcd snapshot RPCs it exists for come later.
+ * os:etcd:backup grants EtcdSnapshot only.
  */
 export const METHOD_ROLES: ReadonlyMap<string, readonly Role[]> = new Map([
   // Reads of state: every role that can operate the node.
@@ -60,6 +61,12 @@ export const METHOD_ROLES: ReadonlyMap<string, readonly Role[]> = new Map([
   [M.GenerateClientConfiguration.path, ADMIN],
   [M.Upgrade.path, ADMIN],
   [M.Rollback.path, ADMIN],
+  // Starts a cluster's etcd: once per cluster, by an admin.
+  [M.Bootstrap.path, ADMIN],
+  [M.EtcdRemoveMember.path, ADMIN],
+  [M.EtcdLeaveCluster.path, ADMIN],
+  // The whole of etcd's data: admins, and the backup role made for it.
+  [M.EtcdSnapshot.path, ETCD_BACKUP],
 ]);
 
 /** What maintenance mode (no config yet, no client certificate asked) lets anyone call. */

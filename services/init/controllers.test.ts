@@ -5,7 +5,7 @@ import {
 } from "../../core/netresources/kinds.ts";
 import { timeSynced } from "./conditions.ts";
 import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
-import { HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES, type MachineStatusSpec } from "./resources.ts";
+import { ETCD_STATUS, HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES, type MachineStatusSpec } from "./resources.ts";
 
 const NETWORKD = "networkd"; // what networkd's writes carry as owner
 
@@ -97,4 +97,22 @@ test("time synced: met when synced or not managed; with a timeout, boot goes on 
   expect(done).toBe(false);
   store.update(TIME_STATUS, { synced: true });
   await waiting;
+});
+
+test("MachineStatus: etcd counts while a control plane joins or is stuck, not while it waits for a bootstrap", async () => {
+  const { store, rt, put } = machine();
+  store.create(MACHINE_STAGE, { stage: "running" });
+  store.create(MACHINE_CONFIG, { raw: "", source: "test", config: {} });
+  put(ETCD_STATUS, { phase: "waiting", message: "no running etcd member to join" }, "init");
+  await rt.idle();
+  expect(store.get<MachineStatusSpec>(MACHINE_STATUS)!.spec.ready).toBe(true);
+  put(ETCD_STATUS, { phase: "joining", message: "x", unmet: "https://10.5.0.2:2379 did not add this node: too many learner members in cluster; next attempt in 4 s" }, "init");
+  await rt.idle();
+  expect(store.get<MachineStatusSpec>(MACHINE_STATUS)!.spec).toEqual({
+    stage: "running", ready: false,
+    unmetConditions: [{ name: "etcd", reason: "https://10.5.0.2:2379 did not add this node: too many learner members in cluster; next attempt in 4 s" }],
+  });
+  put(ETCD_STATUS, { phase: "member", message: "member 1 of 3" }, "init");
+  await rt.idle();
+  expect(store.get<MachineStatusSpec>(MACHINE_STATUS)!.spec.ready).toBe(true);
 });

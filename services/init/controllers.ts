@@ -11,8 +11,8 @@ import {
   type RouteStatusSpec, type TimeStatusSpec,
 } from "../../core/netresources/kinds.ts";
 import {
-  API_CERT_STATUS, HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES,
-  type ApiCertStatusSpec, type HostnameSpec, type MachineConfigSpec, type MachineStageSpec, type MachineStatusSpec,
+  API_CERT_STATUS, ETCD_STATUS, HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES,
+  type ApiCertStatusSpec, type EtcdStatusSpec, type HostnameSpec, type MachineConfigSpec, type MachineStageSpec, type MachineStatusSpec,
 } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
 
@@ -37,7 +37,7 @@ export const NETWORK_SERVICE = "networkd";
 
 export const machineStatusController: Controller = {
   name: "machine-status",
-  inputs: [kindOf(MACHINE_STAGE), kindOf(MACHINE_CONFIG), SERVICES, NETWORK_STATUSES, TIME_STATUSES, kindOf(API_CERT_STATUS)],
+  inputs: [kindOf(MACHINE_STAGE), kindOf(MACHINE_CONFIG), SERVICES, NETWORK_STATUSES, TIME_STATUSES, kindOf(API_CERT_STATUS), kindOf(ETCD_STATUS)],
   outputs: [MACHINE_STATUS.type],
   reconcile(ctx) {
     const stageSpec = ctx.get<MachineStageSpec>(MACHINE_STAGE)?.spec;
@@ -65,6 +65,9 @@ export const machineStatusController: Controller = {
     // A worker trustd has not signed for: apid serves, but no one can verify it.
     const cert = ctx.get<ApiCertStatusSpec>(API_CERT_STATUS)?.spec;
     if (cert?.error) unmet.push({ name: "apid certificate", reason: cert.error });
+    // A control plane that should be an etcd member and is not yet (joining, or stuck joining).
+    const etcd = ctx.get<EtcdStatusSpec>(ETCD_STATUS)?.spec;
+    if (etcd?.unmet) unmet.push({ name: "etcd", reason: etcd.unmet });
     if (stage !== "running") unmet.unshift({ name: "stage", reason: `stage is ${stage}` });
     ctx.modify<MachineStatusSpec>(MACHINE_STATUS, () => ({ stage, ready: unmet.length === 0, unmetConditions: unmet }));
   },

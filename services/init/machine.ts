@@ -49,6 +49,8 @@ import { compactFingerprint, opensslFingerprint } from "../../core/pki/fingerpri
 import { joinedNodes, trustdSecrets, trustdSecretsPath, trustdService, writeTrustdSecrets, type TrustdPlan } from "./trustd.ts";
 import { TRUSTD_NODES, TRUSTD_STATUSES, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
+import { EtcdNode } from "./etcd.ts";
+import { ETCD_MEMBERS, ETCD_STATUS, type EtcdMemberSpec, type EtcdStatusSpec } from "./resources.ts";
 
 const SIGHUP = 1;
 /** After an apply-config that asks for an install, the install waits this long so the answer gets out first. */
@@ -88,6 +90,8 @@ export interface MachineOptions {
   trustd?: { listen: string; uid?: number; gid?: number; lifetimeMs?: number };
   /** Worker: the port trustd listens on at the control planes (default 50001). */
   trustdPort?: number;
+  /** Run etcd on a control plane (skipped on a worker and where no etcd binary is): its data, ports and uid. */
+  etcd?: { dataDir: string; clientPort?: number; peerPort?: number; uid?: number; gid?: number };
   /** Ends the machine: called after the shutdown/reboot sequence has stopped everything. */
   onPower: (action: PowerRequest) => void;
   /**
@@ -204,6 +208,7 @@ export class Machine {
     }
     if (this.opts.api) this.addApid(this.opts.api);
     if (this.opts.trustd) this.addTrustd(this.opts.trustd);
+    if (this.opts.etcd) this.addEtcd(this.opts.etcd);
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     if (this.opts.mode === "container") this.checkServiceAccess();
     await this.sequencer.run("boot");
@@ -351,6 +356,29 @@ export class Machine {
     }
   }
 
+  /** This control plane's etcd (bootstrap, join, members); undefined when init runs none. */
+  etcd: EtcdNode | undefined;
+
+  private addEtcd(e: NonNullable<MachineOptions["etcd"]>): void {
+    const node = new EtcdNode({
+      dataDir: e.dataDir, runDir: this.opts.runDir, clientPort: e.clientPort, peerPort: e.peerPort, uid: e.uid, gid: e.gid,
+      current: () => ({ config: this.currentConfig(), hostname: this.hostname() }),
+      start: () => this.supervisor.restart("etcd"),
+      stop: () => this.supervisor.stop("etcd"),
+      running: () => this.supervisor.status("etcd").state === "Running",
+      onStatus: (spec) => this.store.modify<EtcdStatusSpec>(ETCD_STATUS, () => spec, { owner: "init" }),
+      onEvent: (message) => { log.info(`etcd: ${message}`); this.events.add("etcd", message); },
+      onError: (err) => log.error(`etcd: ${errText(err)}`),
+      onMembers: (members) => {
+        const ids = new Set(members.map((m) => m.id));
+        for (const m of members) this.store.modify<EtcdMemberSpec>({ ...ETCD_MEMBERS, id: m.id }, () => m, { owner: "init" });
+        for (const r of this.store.list(ETCD_MEMBERS)) if (!ids.has(r.metadata.id)) this.store.destroy({ ...ETCD_MEMBERS, id: r.metadata.id }, { owner: "init" });
+      },
+    });
+    this.etcd = node;
+    this.supervisor.add(node.service());
+  }
+
   private currentConfig(): Record<string, unknown> | undefined {
     return this.config?.config;
   }
@@ -425,6 +453,7 @@ export class Machine {
     clearInterval(this.statusTimer);
     this.stopAddressWatch?.();
     this.stopTrustdWatch?.();
+    this.etcd?.stop();
     this.apiCerts?.stop();
     this.runtime.stop();
     this.reaper.stop();
@@ -484,7 +513,7 @@ export class Machine {
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
         // Not yet installed and the config names a disk: install there and reboot into it.
         ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
-        { name: "services", tasks: [this.task("start-services", () => this.supervisor.start())] },
+        { name: "services", tasks: [this.task("start-services", () => this.supervisor.start()), this.task("etcd", () => this.etcd?.configure())] },
         // Healthy enough to keep: the slot we booted from stays (a trial of a new slot becomes the slot).
         ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => this.confirmSlot())] }] : []),
         { name: "ready", tasks: [this.task("stage", () => this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError))] },
@@ -504,6 +533,7 @@ export class Machine {
             this.task("config-sysctls", () => this.applyConfigSysctls()),
             this.task("api-certificates", () => this.refreshApid()),
             this.task("trustd", () => this.refreshTrustd()),
+            this.task("etcd", () => this.etcd?.configure()),
           ] },
           { name: "ready", tasks: [this.task("stage", () => { this.configError = undefined; if (this.stage() === "maintenance") this.setStage("running"); })] },
           // A node not yet installed (booted from the ISO, in maintenance mode) given a config

@@ -5,7 +5,7 @@
  * where a node would power off or reboot.
  */
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { serveApi } from "./api/server.ts";
 import { createHandlers } from "./api/handlers.ts";
 import { DEFAULT_NODE_SOCKET } from "./api/errors.ts";
@@ -14,6 +14,7 @@ import { errText, log, logToKernel } from "./log.ts";
 import { watchBanner } from "./banner.ts";
 import { APID_UID } from "./apid.ts";
 import { TRUSTD_UID } from "./trustd.ts";
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, ETCD_UID } from "./etcd.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
 import { existsSync, readFileSync } from "node:fs";
@@ -29,7 +30,7 @@ import { ServiceAccessError } from "./access.ts";
 
 const HELP = `Usage: bunker init [--mode=metal|container] [--state-dir DIR] [--config FILE]
                    [--api-listen HOST:PORT] [--trustd-listen HOST:PORT] [--trustd-port PORT]
-                   [--services FILE] [--no-table]
+                   [--etcd-client-port PORT] [--etcd-peer-port PORT] [--services FILE] [--no-table]
 
 The machine daemon: boot sequence, service supervisor, resource store and the local API.
 
@@ -49,6 +50,12 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
                      this flag, as uid 51 under root, else as the current user).
   --trustd-port PORT container mode: the port a worker asks trustd on, at its cluster endpoint's
                      host (default 50001, as on a node).
+  --etcd-client-port PORT, --etcd-peer-port PORT
+                     container mode: etcd's ports on the node's address (default 2379 and 2380,
+                     as on a node). etcd runs on control planes only, once bootstrapped or
+                     joining; in container mode only with --trustd-listen (a control plane) or
+                     these flags, as uid 54 under root, from the host's /usr/bin/etcd, with its
+                     data under DIR/etcd (a node: /var/lib/etcd).
   --cert-lifetime SECONDS
                      container mode: lifetime of apid's certificates (default 24 h; renewed at
                      half-life), and of those trustd signs, so tests can watch a renewal.
@@ -83,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
         services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
         "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
         "trustd-listen": { type: "string" }, "trustd-port": { type: "string" },
+        "etcd-client-port": { type: "string" }, "etcd-peer-port": { type: "string" },
         disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" }, "install-disk": { type: "string" },
         // Test hooks (container mode only): "controller" adds a controller that always throws,
         // "uncaught" throws an uncaught error shortly after boot.
@@ -103,8 +111,8 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
   const faults = args["inject-fault"] ?? [];
   for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"] || args["trustd-listen"] || args["trustd-port"])) {
-    console.error("init: --trustd-listen, --trustd-port, --services, --no-table, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
+  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"] || args["trustd-listen"] || args["trustd-port"] || args["etcd-client-port"] || args["etcd-peer-port"])) {
+    console.error("init: --trustd-listen, --trustd-port, --etcd-client-port, --etcd-peer-port, --services, --no-table, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
     return 2;
   }
 
@@ -122,6 +130,12 @@ export async function main(argv: string[]): Promise<number> {
   if (trustdPort !== undefined && !(Number.isInteger(trustdPort) && trustdPort > 0 && trustdPort < 65536)) {
     console.error(`init: --trustd-port ${args["trustd-port"]}: expected a port number`);
     return 2;
+  }
+  const etcdPorts: number[] = [];
+  for (const f of ["etcd-client-port", "etcd-peer-port"] as const) {
+    const v = args[f] === undefined ? (f === "etcd-client-port" ? ETCD_CLIENT_PORT : ETCD_PEER_PORT) : Number(args[f]);
+    if (!(Number.isInteger(v) && v > 0 && v < 65536)) { console.error(`init: --${f} ${args[f]}: expected a port number`); return 2; }
+    etcdPorts.push(v);
   }
   const lifetimeS = args["cert-lifetime"] === undefined ? undefined : Number(args["cert-lifetime"]);
   if (lifetimeS !== undefined && !(lifetimeS >= 2)) { console.error(`init: --cert-lifetime ${args["cert-lifetime"]}: expected seconds (at least 2)`); return 2; }
@@ -204,6 +218,9 @@ export async function main(argv: string[]): Promise<number> {
     // trustd's gid is apid's (API_GROUP): the group of init's socket, where it publishes its status.
     trustd: trustdListen === undefined ? undefined : { listen: trustdListen, uid: trustdUid, gid: apidUid, lifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
     trustdPort,
+    etcd: mode === "metal" || trustdListen !== undefined || args["etcd-client-port"] !== undefined || args["etcd-peer-port"] !== undefined
+      ? { dataDir: mode === "metal" ? "/var/lib/etcd" : join(stateDir, "etcd"), clientPort: etcdPorts[0], peerPort: etcdPorts[1], uid: process.getuid?.() === 0 ? ETCD_UID : undefined }
+      : undefined,
     faultyController: faults.includes("controller"), onPower,
     startApi: async () => {
       const own = process.getuid?.() ?? 0;

@@ -16,6 +16,10 @@ export const INIT_STATUS = { namespace: "runtime", type: "InitStatuses.runtime.b
 export const BOOT_STATUS = { namespace: "runtime", type: "BootStatuses.runtime.bunker.dev", id: "boot" };
 /** The certificate apid serves: who signed it, until when, and on a worker why trustd has not signed. */
 export const API_CERT_STATUS = { namespace: "runtime", type: "ApiCertificateStatuses.runtime.bunker.dev", id: "apid" };
+/** This node's etcd: waiting, bootstrapping, joining, a member; and why not further (MachineStatus's `etcd` condition). */
+export const ETCD_STATUS = { namespace: "runtime", type: "EtcdStatuses.runtime.bunker.dev", id: "etcd" };
+/** The etcd members as this node's etcd sees them, with each one's status (leader, raft index, db size). */
+export const ETCD_MEMBERS = { namespace: "runtime", type: "EtcdMembers.runtime.bunker.dev" };
 /** The node's hostname, as init sets it (the network kinds are in core/netresources). */
 export const HOSTNAME = HOSTNAME_STATUS;
 
@@ -73,6 +77,34 @@ export interface ApiCertStatusSpec {
   /** Worker: why the last request to trustd failed (each control plane tried, what it said). */
   error?: string;
 }
+export interface EtcdStatusSpec {
+  /** skipped: not a control plane or no etcd; waiting: no member to join yet (bootstrap one); joining; member. */
+  phase: "skipped" | "waiting" | "bootstrapping" | "joining" | "member";
+  /** What it is doing or why it is stuck, e.g. which control planes were asked and what they said. */
+  message: string;
+  /** Set while the node should be a member and is not (yet): MachineStatus shows it as the `etcd` condition. */
+  unmet?: string;
+  /** Its member id in hex, as etcdctl prints it, once added. */
+  memberId?: string;
+  clientURL?: string;
+  peerURL?: string;
+}
+export interface EtcdMemberSpec {
+  /** Hex, as etcdctl prints it. */
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  learner: boolean;
+  started: boolean;
+  leader: boolean;
+  /** From the member's own status (empty when it did not answer; then `error` says why). */
+  raftIndex: string;
+  raftTerm: string;
+  dbSize: number;
+  version: string;
+  error?: string;
+}
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }
 export interface SequenceSpec {
   state: "running" | "done" | "failed" | "aborted";
@@ -94,6 +126,8 @@ const defs: ResourceDefinition[] = [
   { type: BOOT_STATUS.type, aliases: ["bootstatus", "boot"], namespace: "runtime", columns: [{ name: "SLOT", path: "spec.slot" }, { name: "IMAGE", path: "spec.image" }, { name: "STATE", path: "spec.state" }] },
   { type: INIT_STATUS.type, aliases: ["initstatus"], namespace: "runtime", columns: [{ name: "PID", path: "spec.pid" }, { name: "REAPED", path: "spec.reaped" }] },
   { type: API_CERT_STATUS.type, aliases: ["apicertificate", "apicert"], namespace: "runtime", columns: [{ name: "SIGNER", path: "spec.signer" }, { name: "NOT-AFTER", path: "spec.notAfter" }, { name: "ERROR", path: "spec.error" }] },
+  { type: ETCD_STATUS.type, aliases: ["etcdstatus"], namespace: "runtime", columns: [{ name: "PHASE", path: "spec.phase" }, { name: "MEMBER", path: "spec.memberId" }, { name: "MESSAGE", path: "spec.message" }] },
+  { type: ETCD_MEMBERS.type, aliases: ["etcdmember", "etcdmembers"], namespace: "runtime", columns: [{ name: "NAME", path: "spec.name" }, { name: "LEARNER", path: "spec.learner" }, { name: "LEADER", path: "spec.leader" }, { name: "RAFT-INDEX", path: "spec.raftIndex" }, { name: "DB-SIZE", path: "spec.dbSize" }, { name: "PEER", path: "spec.peerURLs" }] },
   TRUSTD_DEFINITION, TRUSTD_NODES_DEFINITION,
   ...NETWORK_DEFINITIONS,
 ];

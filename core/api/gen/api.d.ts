@@ -1905,6 +1905,168 @@ export namespace bunker {
                 }
                 type $Shape = bunker.machine.v1.RollbackResponse.$Properties;
             }
+
+            interface IBootstrapRequest extends bunker.machine.v1.BootstrapRequest.$Properties {
+            }
+
+            class BootstrapRequest {
+                constructor(properties?: bunker.machine.v1.BootstrapRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.BootstrapRequest.$Shape): bunker.machine.v1.BootstrapRequest & bunker.machine.v1.BootstrapRequest.$Shape;
+                static create(properties?: bunker.machine.v1.BootstrapRequest.$Properties): bunker.machine.v1.BootstrapRequest;
+                static encode(message: bunker.machine.v1.BootstrapRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.BootstrapRequest & bunker.machine.v1.BootstrapRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.BootstrapRequest;
+                static toObject(message: bunker.machine.v1.BootstrapRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace BootstrapRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.BootstrapRequest.$Properties;
+            }
+
+            interface IBootstrapResponse extends bunker.machine.v1.BootstrapResponse.$Properties {
+            }
+
+            class BootstrapResponse {
+                constructor(properties?: bunker.machine.v1.BootstrapResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                static create(properties: bunker.machine.v1.BootstrapResponse.$Shape): bunker.machine.v1.BootstrapResponse & bunker.machine.v1.BootstrapResponse.$Shape;
+                static create(properties?: bunker.machine.v1.BootstrapResponse.$Properties): bunker.machine.v1.BootstrapResponse;
+                static encode(message: bunker.machine.v1.BootstrapResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.BootstrapResponse & bunker.machine.v1.BootstrapResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.BootstrapResponse;
+                static toObject(message: bunker.machine.v1.BootstrapResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace BootstrapResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.BootstrapResponse.$Properties;
+            }
+
+            interface IEtcdRemoveMemberRequest extends bunker.machine.v1.EtcdRemoveMemberRequest.$Properties {
+            }
+
+            class EtcdRemoveMemberRequest {
+                constructor(properties?: bunker.machine.v1.EtcdRemoveMemberRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                memberId: string;
+                static create(properties: bunker.machine.v1.EtcdRemoveMemberRequest.$Shape): bunker.machine.v1.EtcdRemoveMemberRequest & bunker.machine.v1.EtcdRemoveMemberRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdRemoveMemberRequest.$Properties): bunker.machine.v1.EtcdRemoveMemberRequest;
+                static encode(message: bunker.machine.v1.EtcdRemoveMemberRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdRemoveMemberRequest & bunker.machine.v1.EtcdRemoveMemberRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdRemoveMemberRequest;
+                static toObject(message: bunker.machine.v1.EtcdRemoveMemberRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdRemoveMemberRequest {
+                interface $Properties {
+                    memberId?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdRemoveMemberRequest.$Properties;
+            }
+
+            interface IEtcdRemoveMemberResponse extends bunker.machine.v1.EtcdRemoveMemberResponse.$Properties {
+            }
+
+            class EtcdRemoveMemberResponse {
+                constructor(properties?: bunker.machine.v1.EtcdRemoveMemberResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                static create(properties: bunker.machine.v1.EtcdRemoveMemberResponse.$Shape): bunker.machine.v1.EtcdRemoveMemberResponse & bunker.machine.v1.EtcdRemoveMemberResponse.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdRemoveMemberResponse.$Properties): bunker.machine.v1.EtcdRemoveMemberResponse;
+                static encode(message: bunker.machine.v1.EtcdRemoveMemberResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdRemoveMemberResponse & bunker.machine.v1.EtcdRemoveMemberResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdRemoveMemberResponse;
+                static toObject(message: bunker.machine.v1.EtcdRemoveMemberResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdRemoveMemberResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdRemoveMemberResponse.$Properties;
+            }
+
+            interface IEtcdLeaveClusterRequest extends bunker.machine.v1.EtcdLeaveClusterRequest.$Properties {
+            }
+
+            class EtcdLeaveClusterRequest {
+                constructor(properties?: bunker.machine.v1.EtcdLeaveClusterRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.EtcdLeaveClusterRequest.$Shape): bunker.machine.v1.EtcdLeaveClusterRequest & bunker.machine.v1.EtcdLeaveClusterRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdLeaveClusterRequest.$Properties): bunker.machine.v1.EtcdLeaveClusterRequest;
+                static encode(message: bunker.machine.v1.EtcdLeaveClusterRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdLeaveClusterRequest & bunker.machine.v1.EtcdLeaveClusterRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdLeaveClusterRequest;
+                static toObject(message: bunker.machine.v1.EtcdLeaveClusterRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdLeaveClusterRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdLeaveClusterRequest.$Properties;
+            }
+
+            interface IEtcdLeaveClusterResponse extends bunker.machine.v1.EtcdLeaveClusterResponse.$Properties {
+            }
+
+            class EtcdLeaveClusterResponse {
+                constructor(properties?: bunker.machine.v1.EtcdLeaveClusterResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                static create(properties: bunker.machine.v1.EtcdLeaveClusterResponse.$Shape): bunker.machine.v1.EtcdLeaveClusterResponse & bunker.machine.v1.EtcdLeaveClusterResponse.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdLeaveClusterResponse.$Properties): bunker.machine.v1.EtcdLeaveClusterResponse;
+                static encode(message: bunker.machine.v1.EtcdLeaveClusterResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdLeaveClusterResponse & bunker.machine.v1.EtcdLeaveClusterResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdLeaveClusterResponse;
+                static toObject(message: bunker.machine.v1.EtcdLeaveClusterResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdLeaveClusterResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdLeaveClusterResponse.$Properties;
+            }
+
+            interface IEtcdSnapshotRequest extends bunker.machine.v1.EtcdSnapshotRequest.$Properties {
+            }
+
+            class EtcdSnapshotRequest {
+                constructor(properties?: bunker.machine.v1.EtcdSnapshotRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.EtcdSnapshotRequest.$Shape): bunker.machine.v1.EtcdSnapshotRequest & bunker.machine.v1.EtcdSnapshotRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdSnapshotRequest.$Properties): bunker.machine.v1.EtcdSnapshotRequest;
+                static encode(message: bunker.machine.v1.EtcdSnapshotRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdSnapshotRequest & bunker.machine.v1.EtcdSnapshotRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdSnapshotRequest;
+                static toObject(message: bunker.machine.v1.EtcdSnapshotRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdSnapshotRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdSnapshotRequest.$Properties;
+            }
         }
     }
 

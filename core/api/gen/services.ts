@@ -19,7 +19,7 @@ export const ResourcePublisher = {
   } as Method<bunker.internal.v1.ReplaceRequest.$Properties, bunker.internal.v1.ReplaceResponse.$Properties, false>,
 } as const;
 
-/** bunker.machine.v1.MachineService: 27 methods. */
+/** bunker.machine.v1.MachineService: 31 methods. */
 export const MachineService = {
   Version: {
     path: "/bunker.machine.v1.MachineService/Version", service: "bunker.machine.v1.MachineService", name: "Version", responseStream: false,
@@ -129,6 +129,22 @@ export const MachineService = {
     path: "/bunker.machine.v1.MachineService/Rollback", service: "bunker.machine.v1.MachineService", name: "Rollback", responseStream: false,
     requestType: bunker.machine.v1.RollbackRequest, responseType: bunker.machine.v1.RollbackResponse,
   } as Method<bunker.machine.v1.RollbackRequest.$Properties, bunker.machine.v1.RollbackResponse.$Properties, false>,
+  Bootstrap: {
+    path: "/bunker.machine.v1.MachineService/Bootstrap", service: "bunker.machine.v1.MachineService", name: "Bootstrap", responseStream: false,
+    requestType: bunker.machine.v1.BootstrapRequest, responseType: bunker.machine.v1.BootstrapResponse,
+  } as Method<bunker.machine.v1.BootstrapRequest.$Properties, bunker.machine.v1.BootstrapResponse.$Properties, false>,
+  EtcdRemoveMember: {
+    path: "/bunker.machine.v1.MachineService/EtcdRemoveMember", service: "bunker.machine.v1.MachineService", name: "EtcdRemoveMember", responseStream: false,
+    requestType: bunker.machine.v1.EtcdRemoveMemberRequest, responseType: bunker.machine.v1.EtcdRemoveMemberResponse,
+  } as Method<bunker.machine.v1.EtcdRemoveMemberRequest.$Properties, bunker.machine.v1.EtcdRemoveMemberResponse.$Properties, false>,
+  EtcdLeaveCluster: {
+    path: "/bunker.machine.v1.MachineService/EtcdLeaveCluster", service: "bunker.machine.v1.MachineService", name: "EtcdLeaveCluster", responseStream: false,
+    requestType: bunker.machine.v1.EtcdLeaveClusterRequest, responseType: bunker.machine.v1.EtcdLeaveClusterResponse,
+  } as Method<bunker.machine.v1.EtcdLeaveClusterRequest.$Properties, bunker.machine.v1.EtcdLeaveClusterResponse.$Properties, false>,
+  EtcdSnapshot: {
+    path: "/bunker.machine.v1.MachineService/EtcdSnapshot", service: "bunker.machine.v1.MachineService", name: "EtcdSnapshot", responseStream: true,
+    requestType: bunker.machine.v1.EtcdSnapshotRequest, responseType: bunker.machine.v1.DataChunk,
+  } as Method<bunker.machine.v1.EtcdSnapshotRequest.$Properties, bunker.machine.v1.DataChunk.$Properties, true>,
 } as const;
 
 /** bunker.resource.v1.ResourceService: 3 methods. */

@@ -62,7 +62,7 @@ const WATCH_TYPE: Record<WatchEvent["type"], number> = {
   Destroyed: rpb.EventType.EVENT_TYPE_DESTROYED, Bootstrapped: rpb.EventType.EVENT_TYPE_BOOTSTRAPPED,
 };
 
-export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Logs" | "Dmesg" | "Events" | "List" | "Read"> {
+export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Logs" | "Dmesg" | "Events" | "List" | "Read" | "EtcdSnapshot"> {
   // A line is dated by the piece that ended it: when its newline was written.
   const lines = async function* (pieces: AsyncIterable<LogPiece>) {
     let rest = "";
@@ -153,6 +153,12 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     },
     async Upgrade(req) { return { ...(await h.upgrade({ image: req.image, stage: req.stage === true, force: req.force === true })), actorId: "" }; },
     async Rollback(req) { return h.rollback({ force: req.force === true }); },
+    async Bootstrap() { return h.bootstrap(); },
+    async EtcdRemoveMember(req) { return h["etcd.remove-member"](req.memberId ?? ""); },
+    async EtcdLeaveCluster() { return h["etcd.leave"](); },
+    async *EtcdSnapshot(_req, ctx) {
+      for await (const data of h["etcd.snapshot"](ctx.signal)) yield { data };
+    },
   };
 }
 

@@ -25,6 +25,8 @@ import {
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
 import { ApiError } from "./errors.ts";
+import { EtcdRefusal, type EtcdNode } from "../etcd.ts";
+import { EtcdError } from "../../../core/etcd/client.ts";
 import type { Segment } from "../ringbuffer.ts";
 import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
@@ -91,6 +93,15 @@ export function createHandlers(m: Machine) {
   const kind = (p: Record<string, unknown>) => {
     const d = def(str(p, "type"));
     return { namespace: str(p, "namespace", false) || d.namespace, type: d.type };
+  };
+  /** An etcd action of this node; EtcdRefusal becomes FAILED_PRECONDITION, an etcd that did not answer UNAVAILABLE. */
+  const etcdCall = async <T>(what: string, fn: (e: EtcdNode) => Promise<T>): Promise<T> => {
+    if (!m.etcd) throw new ApiError("failed_precondition", `${what} refused: this node runs no etcd (in container mode: a control plane started with --trustd-listen)`);
+    try {
+      return await fn(m.etcd);
+    } catch (err) {
+      throw err instanceof EtcdRefusal ? new ApiError("failed_precondition", err.message) : err instanceof EtcdError ? new ApiError("unavailable", err.message) : toApiError(err);
+    }
   };
   /** Starts a sequence; answers once it is accepted (a power action would end us before it is done). */
   const startSequence = (name: SequenceName, args: Record<string, unknown> = {}) => {
@@ -284,6 +295,20 @@ export function createHandlers(m: Machine) {
       }
       rebootSoon();
       return { message: `rolling back: rebooting into slot ${otherSlot(m.opts.install.slot)}` };
+    },
+    /** A new etcd cluster of this control plane alone; refused (FAILED_PRECONDITION) with the reason. */
+    bootstrap: () => etcdCall("bootstrap", async (e) => ({ message: await e.bootstrap() })),
+    "etcd.remove-member": (id: string) => etcdCall("remove-member", async (e) => ({ message: await e.removeMember(id) })),
+    "etcd.leave": () => etcdCall("leave", async (e) => ({ message: await e.leave() })),
+    /** etcd's snapshot as etcd streams it; refusals before the first chunk. */
+    "etcd.snapshot": async function* (signal: AbortSignal): AsyncGenerator<Uint8Array> {
+      const e = m.etcd;
+      if (!e) throw new ApiError("failed_precondition", "snapshot refused: this node runs no etcd");
+      try {
+        yield* e.snapshot(signal);
+      } catch (err) {
+        throw err instanceof EtcdRefusal ? new ApiError("failed_precondition", err.message) : err instanceof EtcdError ? new ApiError("unavailable", err.message) : toApiError(err);
+      }
     },
   };
 }

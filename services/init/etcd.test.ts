@@ -1,0 +1,126 @@
+/**
+ * etcd's plan (addresses, candidates, the config file, certificate files) and the client against
+ * a real etcd 3.4 on loopback, started from the very config file and certificates init writes.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { health, memberAdd, memberList, memberRemove, status, hexId, type EtcdTls } from "../../core/etcd/client.ts";
+import { newEtcdCA } from "../../core/pki/issue.ts";
+import { writeFileAtomic } from "../../core/fileio/atomic.ts";
+import { privateKeyPem } from "../../core/pki/keys.ts";
+import { certificatePem } from "../../core/pki/x509.ts";
+import { clientTls, etcdBinary, etcdCA, etcdConfigFile, initialCluster, joinCandidates, ownAddress, urlOf, writeEtcdCerts } from "./etcd.ts";
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+test("the advertised address: this node's among cluster.controlPlane.nodes, else its first global IPv4", () => {
+  const cfg = { cluster: { controlPlane: { nodes: ["10.5.0.2", "10.5.0.3"] } } };
+  expect(ownAddress(cfg, ["127.0.0.1", "::1", "10.5.0.3"])).toBe("10.5.0.3");
+  expect(ownAddress({}, ["127.0.0.1", "fe80::1", "fd00::5", "192.168.1.4"])).toBe("192.168.1.4");
+  expect(ownAddress({}, ["127.0.0.1", "fd00::5"])).toBe("fd00::5");
+  expect(ownAddress({}, ["127.0.0.1", "::1"])).toBe("127.0.0.1");
+});
+
+test("join candidates: the other control planes and the endpoint's host, never this node", () => {
+  const cfg = { cluster: { controlPlane: { endpoint: "https://10.5.0.9:50000", nodes: ["10.5.0.2", "10.5.0.3", "10.5.0.2"] } } };
+  expect(joinCandidates(cfg, ["10.5.0.2"])).toEqual(["10.5.0.3", "10.5.0.9"]);
+  expect(joinCandidates({ cluster: { controlPlane: { endpoint: "https://10.5.0.2:50000" } } }, ["10.5.0.2"])).toEqual([]);
+  expect(urlOf("fd00::1", 2379)).toBe("https://[fd00::1]:2379");
+});
+
+test("initial cluster as etcdctl prints it: the new member by its name, unstarted others without one", () => {
+  const m = [
+    { id: "1", name: "a", peerURLs: ["https://10.5.0.2:2380"], clientURLs: [], isLearner: false },
+    { id: "2", name: "", peerURLs: ["https://10.5.0.3:2380"], clientURLs: [], isLearner: true },
+  ];
+  expect(initialCluster(m, { id: "2", name: "b" })).toBe("a=https://10.5.0.2:2380,b=https://10.5.0.3:2380");
+});
+
+test("a worker's config or none: no etcd, with the reason", () => {
+  expect(etcdCA(undefined)).toBe("no machine config yet");
+  expect(etcdCA({ cluster: { etcd: { ca: { crt: "eA==" } } } })).toContain("worker");
+});
+
+test("certificate files: folder 0700, files 0400; the peer certificate names the node's addresses", () => {
+  const dir = mkdtempSync(join(tmpdir(), "etcd-certs-"));
+  try {
+    const peer = writeEtcdCerts(join(dir, "tls"), newEtcdCA(), { hostname: "cp1", addresses: ["10.5.0.2", "127.0.0.1"] });
+    expect(statSync(join(dir, "tls")).mode & 0o777).toBe(0o700);
+    for (const f of ["peer.crt", "peer.key", "server.crt", "server.key", "ca.crt"]) expect(statSync(join(dir, "tls", f)).mode & 0o777).toBe(0o400);
+    expect(peer.certificate.extensions.altNames?.ips).toContain("10.5.0.2");
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+describe.skipIf(!etcdBinary())("against a real etcd", () => {
+  const dir = mkdtempSync(join(tmpdir(), "etcd-real-"));
+  const ca = newEtcdCA();
+  let proc: ReturnType<typeof Bun.spawn> | undefined;
+  let url = "";
+  let tls: EtcdTls;
+
+  beforeAll(async () => {
+    const [client, peer] = [await freePort(), await freePort()];
+    writeEtcdCerts(join(dir, "tls"), ca, { hostname: "solo", addresses: ["127.0.0.1"] });
+    const conf = join(dir, "tls", "etcd.conf.json");
+    writeFileAtomic(conf, etcdConfigFile({
+      name: "solo", dataDir: join(dir, "data"), certDir: join(dir, "tls"), address: "127.0.0.1", clientPort: client, peerPort: peer,
+      state: "new", initialCluster: `solo=${urlOf("127.0.0.1", peer)}`,
+    }), { mode: 0o400, overwrite: true });
+    proc = Bun.spawn([etcdBinary()!, "--config-file", conf], { stdout: "ignore", stderr: "ignore" });
+    url = urlOf("127.0.0.1", client);
+    tls = clientTls(ca, "test");
+    for (let i = 0; i < 100; i++) {
+      try { await health(url, tls, 2000); return; } catch { await Bun.sleep(200); }
+    }
+    throw new Error("etcd did not become healthy");
+  }, 60_000);
+
+  afterAll(() => {
+    proc?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("one member, its own leader; the id survives all 64 bits", async () => {
+    const m = await memberList(url, tls);
+    expect(m).toHaveLength(1);
+    expect(m[0]!.name).toBe("solo");
+    const s = await status(url, tls);
+    expect(s.leader).toBe(m[0]!.id);
+    expect(s.memberId).toBe(m[0]!.id);
+    expect(BigInt(`0x${hexId(m[0]!.id)}`).toString()).toBe(m[0]!.id);
+    expect(s.version).toMatch(/^3\.4\./);
+  });
+
+  test("a client certificate from another CA is refused", async () => {
+    const stranger = clientTls(newEtcdCA(), "stranger");
+    // etcd checks the client certificate against its CA: the handshake fails.
+    await expect(memberList(url, { ...stranger, ca: tls.ca }, 3000)).rejects.toThrow(/etcd at/);
+    await expect(health(url, { ...stranger, ca: tls.ca }, 3000)).rejects.toThrow(/etcd at/);
+  });
+
+  test("learners: one may wait unstarted, a second is refused until the first is gone", async () => {
+    const a = await memberAdd(url, ["https://127.0.0.2:2380"], tls, true);
+    expect(a.member.isLearner).toBe(true);
+    expect(a.members.length).toBe(2);
+    await expect(memberAdd(url, ["https://127.0.0.3:2380"], tls, true)).rejects.toThrow(/too many learner/);
+    await memberRemove(url, a.member.id, tls);
+    expect(await memberList(url, tls)).toHaveLength(1);
+  });
+});
+
+test("the etcd CA of a control plane's config is read from its base64 PEM", () => {
+  const ca = newEtcdCA();
+  const crt = b64(certificatePem(ca.certificate));
+  const key = b64(privateKeyPem(ca.key));
+  const got = etcdCA({ cluster: { etcd: { ca: { crt, key } } } });
+  expect(typeof got).not.toBe("string");
+});

@@ -1,0 +1,518 @@
+/**
+ * etcd on a control plane, as a service of init (the real etcd, 3.4, found on the host or node:
+ * /usr/bin/etcd), with TLS everywhere from the etcd CA of the config (cluster.etcd.ca, ECDSA
+ * P-256; only control planes hold its key):
+ * - a peer certificate (serverAuth + clientAuth, naming the node's hostname and addresses: etcd
+ *   checks a peer's certificate against the address it dials from) and a server certificate for
+ *   the client API, written for etcd's own uid only (folder 0700, files 0400), 24 h, made again
+ *   at every start and at half their life (etcd reads them anew for each connection);
+ * - a client certificate for init's own calls (health, join, members), kept in init's memory.
+ * etcd refuses peers and clients without a certificate from that CA (--client-cert-auth,
+ * --peer-client-cert-auth, the CA as the only trusted CA).
+ *
+ * etcd starts only once this node is a member or about to become one: `bootstrap` (a new cluster
+ * of this node alone), or the join loop, which asks a running member (found through
+ * cluster.controlPlane.nodes and the endpoint's host) to add this node as a learner, starts etcd
+ * with the existing cluster, and promotes the learner once it has caught up. A node whose data
+ * folder already holds a member (etcd's `member/`) starts etcd as it is.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { isIP } from "node:net";
+import { EtcdError, health, hexId, memberAdd, memberList, memberPromote, memberRemove, snapshot, status, type EtcdMember, type EtcdTls } from "../../core/etcd/client.ts";
+import { writeFileAtomic } from "../../core/fileio/atomic.ts";
+import { fromPemPair, issueEtcdCert, issueLeaf, LIFETIME, needsRenewal, type CertAndKey } from "../../core/pki/issue.ts";
+import { privateKeyPem } from "../../core/pki/keys.ts";
+import { certificatePem } from "../../core/pki/x509.ts";
+import { Backoff } from "../../core/time/backoff.ts";
+import { nodeAddresses } from "./apicerts.ts";
+import { sleep } from "./conditions.ts";
+import type { EtcdMemberSpec, EtcdStatusSpec } from "./resources.ts";
+import type { ServiceSpec } from "./service.ts";
+
+/** etcd's uid on a node and in container mode under root (53 is the dashboard's). */
+export const ETCD_UID = 54;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+/** Where init looks for the etcd binary, in order. */
+export const ETCD_BINARIES = ["/usr/bin/etcd", "/usr/local/bin/etcd"];
+
+/** The slice of a machine config this needs (base64 PEM, as the YAML holds it). */
+export interface EtcdConfig {
+  cluster?: { etcd?: { ca?: { crt?: string; key?: string } }; controlPlane?: { endpoint?: string; nodes?: string[] } };
+}
+
+export class EtcdRefusal extends Error {
+  constructor(message: string) { super(message); this.name = "EtcdRefusal"; }
+}
+
+const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
+
+export function etcdBinary(candidates = ETCD_BINARIES): string | undefined {
+  return candidates.find((p) => existsSync(p));
+}
+
+/** The etcd CA of a control plane's config, or why this node runs no etcd. */
+export function etcdCA(config: EtcdConfig | undefined): CertAndKey | string {
+  const ca = config?.cluster?.etcd?.ca;
+  if (!config) return "no machine config yet";
+  if (!ca?.crt || !ca.key) return "this node is a worker (no cluster.etcd.ca.key): etcd runs on control planes only";
+  return fromPemPair({ crt: unb64(ca.crt), key: unb64(ca.key) }, "cluster.etcd.ca");
+}
+
+const isLoopback = (a: string) => a === "::1" || a.startsWith("127.");
+const isLinkLocal = (a: string) => a.toLowerCase().startsWith("fe80:") || a.startsWith("169.254.");
+
+/**
+ * The address this node's etcd advertises: its own address among cluster.controlPlane.nodes,
+ * else its first global IPv4 address, else any global one, else loopback (a lone host test).
+ */
+export function ownAddress(config: EtcdConfig | undefined, addresses: string[]): string {
+  const mine = new Set(addresses);
+  const named = (config?.cluster?.controlPlane?.nodes ?? []).find((n) => mine.has(n));
+  if (named) return named;
+  const global = addresses.filter((a) => !isLoopback(a) && !isLinkLocal(a));
+  return global.find((a) => isIP(a) === 4) ?? global[0] ?? "127.0.0.1";
+}
+
+/** The other control planes to ask for a member: cluster.controlPlane.nodes and the endpoint's host, without this node. */
+export function joinCandidates(config: EtcdConfig | undefined, addresses: string[]): string[] {
+  const out: string[] = [];
+  const mine = new Set(addresses);
+  for (const n of config?.cluster?.controlPlane?.nodes ?? []) if (!mine.has(n) && !out.includes(n)) out.push(n);
+  try {
+    const e = config?.cluster?.controlPlane?.endpoint;
+    const host = e ? new URL(e).hostname.replace(/^\[(.*)\]$/, "$1") : undefined;
+    if (host && !mine.has(host) && !out.includes(host) && host !== "localhost") out.push(host);
+  } catch { /* validation reports a bad endpoint */ }
+  return out;
+}
+
+export const urlOf = (host: string, port: number): string => `https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+
+/** etcd's --initial-cluster for a node joining `members` (as etcdctl member add prints it: unstarted members have no name yet). */
+export function initialCluster(members: EtcdMember[], self: { id: string; name: string }): string {
+  return members.flatMap((m) => m.peerURLs.map((u) => `${m.id === self.id ? self.name : m.name}=${u}`)).join(",");
+}
+
+/** etcd 3.4's config file (YAML; JSON is YAML): every flag init sets, TLS on both sides. */
+export function etcdConfigFile(o: {
+  name: string; dataDir: string; certDir: string; address: string; clientPort: number; peerPort: number;
+  state: "new" | "existing"; initialCluster: string;
+}): string {
+  const client = urlOf(o.address, o.clientPort);
+  const peer = urlOf(o.address, o.peerPort);
+  const f = (n: string) => join(o.certDir, n);
+  return JSON.stringify({
+    name: o.name, "data-dir": o.dataDir,
+    "listen-client-urls": client, "advertise-client-urls": client,
+    "listen-peer-urls": peer, "initial-advertise-peer-urls": peer,
+    "initial-cluster": o.initialCluster, "initial-cluster-state": o.state, "initial-cluster-token": "bunker",
+    "client-transport-security": { "cert-file": f("server.crt"), "key-file": f("server.key"), "trusted-ca-file": f("ca.crt"), "client-cert-auth": true },
+    "peer-transport-security": { "cert-file": f("peer.crt"), "key-file": f("peer.key"), "trusted-ca-file": f("ca.crt"), "client-cert-auth": true },
+    "logger": "zap", "log-outputs": ["stderr"],
+  }, null, 1);
+}
+
+/** Writes etcd's certificates: the folder 0700 and each file 0400, owned by etcd's uid (when it has one). */
+export function writeEtcdCerts(dir: string, ca: CertAndKey, o: { hostname: string; addresses: string[]; owner?: { uid: number; gid: number }; lifetime?: number }): CertAndKey {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  if (o.owner) chownSync(dir, o.owner.uid, o.owner.gid);
+  const sans = [...o.addresses, "localhost"];
+  const peer = issueEtcdCert(ca, { hostname: o.hostname, sans, lifetime: o.lifetime ?? LIFETIME.node });
+  const server = issueEtcdCert(ca, { hostname: o.hostname, sans, lifetime: o.lifetime ?? LIFETIME.node });
+  const put = (name: string, text: string) => writeFileAtomic(join(dir, name), text, { mode: 0o400, overwrite: true, owner: o.owner });
+  // Keys first: a certificate never names a key that is not there yet.
+  put("peer.key", privateKeyPem(peer.key));
+  put("peer.crt", certificatePem(peer.certificate));
+  put("server.key", privateKeyPem(server.key));
+  put("server.crt", certificatePem(server.certificate));
+  put("ca.crt", certificatePem(ca.certificate));
+  return peer;
+}
+
+/** init's own client certificate for etcd (clientAuth only, CN bunker-init), in memory. */
+export function clientTls(ca: CertAndKey, hostname: string): EtcdTls {
+  const c = issueLeaf(ca, { commonName: `bunker-init@${hostname}`, lifetime: LIFETIME.node, usage: ["clientAuth"] });
+  return { ca: certificatePem(ca.certificate), cert: certificatePem(c.certificate), key: privateKeyPem(c.key) };
+}
+
+export interface EtcdOptions {
+  /** etcd's data (a node: /var/lib/etcd; container mode: under the state dir). */
+  dataDir: string;
+  /** Its certificates and config file (under init's run directory). */
+  runDir: string;
+  clientPort?: number;
+  peerPort?: number;
+  uid?: number;
+  gid?: number;
+  binary?: string;
+  current: () => { config: EtcdConfig | undefined; hostname: string };
+  addresses?: () => string[];
+  /** Starts (or restarts) the etcd service now. */
+  start: () => Promise<void>;
+  /** Stops the etcd service (it stays stopped: leave). */
+  stop: () => Promise<void>;
+  /** Whether the etcd service's process runs. */
+  running: () => boolean;
+  onStatus: (s: EtcdStatusSpec) => void;
+  onEvent: (message: string) => void;
+  onMembers?: (members: EtcdMemberSpec[]) => void;
+  onError?: (err: unknown) => void;
+  /** Join retries: first delay and cap (defaults 2 s, 30 s). */
+  retryMs?: number;
+  retryMaxMs?: number;
+  /** How often the members are read while etcd runs (default 10 s). */
+  membersEveryMs?: number;
+}
+
+type Pending = { state: "new" | "existing"; initialCluster: string };
+
+export class EtcdNode {
+  private pending: Pending | undefined;
+  private loop: AbortController | undefined;
+  private last: EtcdStatusSpec = { phase: "skipped", message: "not configured yet" };
+  private tlsCache: { key: string; tls: EtcdTls; at: number } | undefined;
+  private certs: CertAndKey | undefined;
+  private membersTimer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+  /** Left the cluster: no joining again until init starts again. */
+  private left = false;
+  readonly clientPort: number;
+  readonly peerPort: number;
+
+  constructor(private readonly o: EtcdOptions) {
+    this.clientPort = o.clientPort ?? ETCD_CLIENT_PORT;
+    this.peerPort = o.peerPort ?? ETCD_PEER_PORT;
+  }
+
+  private get binary(): string | undefined { return this.o.binary ?? etcdBinary(); }
+  // Apart from the data: in container mode the run and state folders are one.
+  private get certDir(): string { return join(this.o.runDir, "etcd-tls"); }
+  private get configPath(): string { return join(this.certDir, "etcd.conf.json"); }
+  private addresses(): string[] { return (this.o.addresses ?? nodeAddresses)(); }
+  private owner(): { uid: number; gid: number } | undefined { return this.o.uid === undefined ? undefined : { uid: this.o.uid, gid: this.o.gid ?? this.o.uid }; }
+
+  /** Whether the data folder holds a member (etcd's own layout: member/ under it). */
+  hasData(): boolean { return existsSync(join(this.o.dataDir, "member")); }
+
+  /** Why this node runs no etcd at all (worker, no binary), or undefined. */
+  notHere(): string | undefined {
+    if (!this.binary) return `no etcd binary (looked for ${ETCD_BINARIES.join(", ")}): install Debian's etcd-server`;
+    const ca = etcdCA(this.o.current().config);
+    return typeof ca === "string" ? ca : undefined;
+  }
+
+  private self() {
+    const { config, hostname } = this.o.current();
+    const address = ownAddress(config, this.addresses());
+    return { config, hostname, address, clientURL: urlOf(address, this.clientPort), peerURL: urlOf(address, this.peerPort) };
+  }
+
+  /** init's client credentials (made again when the CA or hostname changes, or at half their life). */
+  tls(): EtcdTls {
+    const { config, hostname } = this.o.current();
+    const ca = etcdCA(config);
+    if (typeof ca === "string") throw new EtcdRefusal(ca);
+    const key = `${config?.cluster?.etcd?.ca?.crt}|${hostname}`;
+    if (!this.tlsCache || this.tlsCache.key !== key || Date.now() - this.tlsCache.at > LIFETIME.node / 2) {
+      this.tlsCache = { key, tls: clientTls(ca, hostname), at: Date.now() };
+    }
+    return this.tlsCache.tls;
+  }
+
+  private status(s: EtcdStatusSpec): void {
+    // An event per change of phase or of reason, not per retry (the delay changes each time).
+    const reason = (x: EtcdStatusSpec) => x.unmet?.replace(/; next attempt in \d+ s$/, "");
+    const changed = s.phase !== this.last.phase || reason(s) !== reason(this.last);
+    this.last = s;
+    this.o.onStatus(s);
+    if (changed) this.o.onEvent(s.unmet ? `${s.phase}: ${s.unmet}` : `${s.phase}: ${s.message}`);
+  }
+
+  current(): EtcdStatusSpec { return this.last; }
+
+  service(): ServiceSpec {
+    const owner = () => this.owner();
+    return {
+      id: "etcd", description: "the control plane's replicated store (etcd, mutual TLS from the etcd CA)",
+      skip: () => {
+        const no = this.notHere();
+        if (no) return no;
+        if (this.left) return "left the etcd cluster (bunkerctl etcd leave): it joins again once init starts again";
+        if (!this.hasData() && !this.pending) return "not a member yet: waiting for `bunkerctl bootstrap` on one control plane, or to join a running member (EtcdStatus says which)";
+        return undefined;
+      },
+      preStart: () => {
+        const { config, hostname, address } = this.self();
+        const ca = etcdCA(config);
+        if (typeof ca === "string") throw new Error(ca);
+        mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
+        chmodSync(this.o.dataDir, 0o700);
+        const o = owner();
+        if (o) chownSync(this.o.dataDir, o.uid, o.gid);
+        this.certs = writeEtcdCerts(this.certDir, ca, { hostname, addresses: [...new Set([address, ...this.addresses()])], owner: o });
+        // With data in place etcd ignores the initial-cluster settings: they matter once only.
+        const p = this.pending ?? { state: "existing" as const, initialCluster: `${hostname}=${urlOf(address, this.peerPort)}` };
+        writeFileAtomic(this.configPath, etcdConfigFile({
+          name: hostname, dataDir: this.o.dataDir, certDir: this.certDir, address, clientPort: this.clientPort, peerPort: this.peerPort,
+          state: p.state, initialCluster: p.initialCluster,
+        }), { mode: 0o400, overwrite: true, owner: o });
+      },
+      runner: {
+        argv: [this.binary ?? ETCD_BINARIES[0]!, "--config-file", this.configPath],
+        argv0: "etcd", noNewPrivs: true,
+        ...(this.o.uid !== undefined ? { uid: this.o.uid, gid: this.o.gid ?? this.o.uid, capabilities: [] } : {}),
+      },
+      health: {
+        initialDelayMs: 1000, intervalMs: 5000, timeoutMs: 4000,
+        check: async () => { await health(this.self().clientURL, this.tls(), 4000); },
+      },
+      stopGraceMs: 15_000,
+    };
+  }
+
+  /** Certificates at half their life: written again (etcd reads them per connection). */
+  renewIfDue(): void {
+    if (!this.certs || !needsRenewal(this.certs.certificate) || !this.o.running()) return;
+    const { config, hostname, address } = this.self();
+    const ca = etcdCA(config);
+    if (typeof ca === "string") return;
+    this.certs = writeEtcdCerts(this.certDir, ca, { hostname, addresses: [...new Set([address, ...this.addresses()])], owner: this.owner() });
+  }
+
+  /**
+   * The config is there or changed: a control plane with data starts etcd as it is (and promotes
+   * itself if it was left a learner); one without joins a running member, retrying until it can.
+   */
+  configure(): void {
+    if (this.stopped || this.left) return;
+    const no = this.notHere();
+    if (no) { this.status({ phase: "skipped", message: no }); return; }
+    this.startMembersWatch();
+    if (this.loop) return;
+    if (this.hasData() && !this.o.running()) this.o.start().catch((err) => this.o.onError?.(err));
+    this.runLoop();
+  }
+
+  private runLoop(): void {
+    const ac = new AbortController();
+    this.loop = ac;
+    const backoff = new Backoff(this.o.retryMs ?? 2000, this.o.retryMaxMs ?? 30_000);
+    (async () => {
+      while (!ac.signal.aborted) {
+        let done = false;
+        let quick = false;
+        try {
+          const r = await this.step();
+          done = r === "done";
+          quick = r === "progress";
+        } catch (err) {
+          if (ac.signal.aborted) return;
+          const delay = backoff.fail();
+          const why = err instanceof Error ? err.message : String(err);
+          this.status({ ...this.last, phase: this.last.phase === "skipped" ? "waiting" : this.last.phase, unmet: `${why}; next attempt in ${Math.round(delay / 1000)} s`, message: why });
+          await sleep(delay, ac.signal).catch(() => {});
+          continue;
+        }
+        if (done) break;
+        if (quick) backoff.reset();
+        await sleep(quick ? 1000 : backoff.fail(), ac.signal).catch(() => {});
+      }
+    })().finally(() => { if (this.loop === ac) this.loop = undefined; });
+  }
+
+  /** The member list from the first endpoint that answers; which one, and what the others said. */
+  private async anyMembers(endpoints: string[], timeoutMs = 3000): Promise<{ endpoint: string; members: EtcdMember[] } | { errors: string[] }> {
+    const errors: string[] = [];
+    const tls = this.tls();
+    for (const e of endpoints) {
+      try { return { endpoint: e, members: await memberList(e, tls, timeoutMs) }; } catch (err) { errors.push(err instanceof Error ? err.message : String(err)); }
+    }
+    return { errors };
+  }
+
+  /** One step of joining: "done" (a voting member), "progress" (moved on: next step soon) or "wait". */
+  private async step(): Promise<"done" | "progress" | "wait"> {
+    const s = this.self();
+    const others = joinCandidates(s.config, this.addresses()).map((h) => urlOf(h, this.clientPort));
+    const mineHere = this.hasData() || this.pending !== undefined;
+    const found = await this.anyMembers(mineHere && this.o.running() ? [s.clientURL, ...others] : others);
+    if ("errors" in found) {
+      // Just bootstrapped: its own etcd is still starting (the service's health says if it never does).
+      if (mineHere && this.pending?.state === "new" && this.last.phase === "bootstrapping") return "wait";
+      if (mineHere) throw new Error(`no etcd member answers (${found.errors.join("; ")})`);
+      this.status({
+        phase: "waiting", clientURL: s.clientURL, peerURL: s.peerURL,
+        message: others.length
+          ? `no running etcd member to join (${found.errors.join("; ")}): bootstrap one control plane with bunkerctl bootstrap`
+          : "no other control plane is known (cluster.controlPlane.nodes, the endpoint): bootstrap this node with bunkerctl bootstrap",
+      });
+      return "wait";
+    }
+    const { endpoint, members } = found;
+    const mine = members.find((m) => m.peerURLs.includes(s.peerURL));
+    if (mineHere) {
+      if (!mine) {
+        if (this.pending?.state === "new") return "wait"; // just bootstrapped: etcd is still starting
+        throw new Error(`the cluster at ${endpoint} has no member with this node's peer URL ${s.peerURL}: it was removed; reset this node's etcd data (EPHEMERAL) to join again`);
+      }
+      if (!mine.isLearner) {
+        this.status({ phase: "member", message: `member ${hexId(mine.id)} of ${members.length}`, memberId: hexId(mine.id), clientURL: s.clientURL, peerURL: s.peerURL });
+        return "done";
+      }
+      try {
+        await memberPromote(endpoint, mine.id, this.tls());
+      } catch (err) {
+        throw new Error(`learner ${hexId(mine.id)} not promoted yet through ${endpoint}: ${err instanceof EtcdError ? err.message.replace(/^etcd at \S+: /, "") : String(err)}`);
+      }
+      this.o.onEvent(`promoted from learner to voting member ${hexId(mine.id)}`);
+      return "progress";
+    }
+    // Not a member here: ask to be added, as a learner (it gets no vote until it has caught up).
+    let me = mine;
+    if (me && me.name !== "") {
+      // The cluster counts this node as a started member but its data is gone: that member is dead.
+      await memberRemove(endpoint, me.id, this.tls());
+      this.o.onEvent(`removed member ${hexId(me.id)} (this node's peer URL, its data gone) to join again`);
+      me = undefined;
+    }
+    let all = members;
+    if (!me) {
+      this.status({ phase: "joining", message: `asking ${endpoint} to add this node (${s.peerURL}) as a learner`, unmet: `asking ${endpoint} to add this node as a learner`, clientURL: s.clientURL, peerURL: s.peerURL });
+      try {
+        const r = await memberAdd(endpoint, [s.peerURL], this.tls(), true);
+        me = r.member;
+        all = r.members.some((m) => m.id === me!.id) ? r.members : [...r.members, me];
+      } catch (err) {
+        throw new Error(`${endpoint} did not add this node: ${err instanceof EtcdError ? err.message.replace(/^etcd at \S+: /, "") : String(err)}`);
+      }
+      this.o.onEvent(`added as learner ${hexId(me.id)} through ${endpoint}`);
+    }
+    this.pending = { state: "existing", initialCluster: initialCluster(all, { id: me.id, name: s.hostname }) };
+    this.status({ phase: "joining", memberId: hexId(me.id), message: `learner ${hexId(me.id)}: starting etcd with the existing cluster`, unmet: `learner ${hexId(me.id)}: catching up before promotion`, clientURL: s.clientURL, peerURL: s.peerURL });
+    await this.o.start();
+    return "progress";
+  }
+
+  /**
+   * Starts a new cluster of this node alone. Refused (EtcdRefusal, saying why) on a worker,
+   * without etcd, when this node has etcd data or etcd runs here, and when another control plane
+   * already answers as a member (this node joins that one by itself).
+   */
+  async bootstrap(): Promise<string> {
+    const no = this.notHere();
+    if (no) throw new EtcdRefusal(`bootstrap refused: ${no}`);
+    if (this.hasData()) throw new EtcdRefusal(`bootstrap refused: this node already has etcd data (${join(this.o.dataDir, "member")}): it is or was a member`);
+    if (this.o.running() || this.pending) throw new EtcdRefusal("bootstrap refused: etcd already runs (or is starting) on this node");
+    const s = this.self();
+    const others = joinCandidates(s.config, this.addresses()).map((h) => urlOf(h, this.clientPort));
+    const found = await this.anyMembers(others, 2000);
+    if (!("errors" in found)) throw new EtcdRefusal(`bootstrap refused: an etcd cluster already runs at ${found.endpoint} (${found.members.length} members): this node joins it by itself`);
+    if (this.o.running() || this.pending || this.hasData()) throw new EtcdRefusal("bootstrap refused: etcd already runs (or is starting) on this node");
+    this.loop?.abort();
+    this.loop = undefined;
+    this.pending = { state: "new", initialCluster: `${s.hostname}=${s.peerURL}` };
+    this.status({ phase: "bootstrapping", message: `a new cluster of this node alone (${s.peerURL})`, clientURL: s.clientURL, peerURL: s.peerURL });
+    await this.o.start();
+    this.runLoop();
+    return `bootstrapping a new etcd cluster on this node (client ${s.clientURL}, peer ${s.peerURL})`;
+  }
+
+  /** This node's member id (decimal) and the members, through its own etcd; refused when etcd does not run here. */
+  private async selfAndMembers(what: string): Promise<{ me: EtcdMember | undefined; members: EtcdMember[]; url: string }> {
+    const no = this.notHere();
+    if (no) throw new EtcdRefusal(`${what} refused: ${no}`);
+    if (!this.o.running()) throw new EtcdRefusal(`${what} refused: etcd does not run on this node`);
+    const s = this.self();
+    const members = await memberList(s.clientURL, this.tls());
+    return { me: members.find((m) => m.peerURLs.includes(s.peerURL)), members, url: s.clientURL };
+  }
+
+  /** Removes another member (hex id, as etcdctl prints it), e.g. of a node that is gone. */
+  async removeMember(hex: string): Promise<string> {
+    if (!/^[0-9a-f]{1,16}$/i.test(hex)) throw new EtcdRefusal(`remove-member refused: member id ${JSON.stringify(hex)} is not a hex id (see bunkerctl etcd members)`);
+    const id = BigInt(`0x${hex}`).toString();
+    const { me, members, url } = await this.selfAndMembers("remove-member");
+    const target = members.find((m) => m.id === id);
+    if (!target) throw new EtcdRefusal(`remove-member refused: no member ${hex.toLowerCase()} (members: ${members.map((m) => `${hexId(m.id)} ${m.name || "(not started)"}`).join(", ")})`);
+    if (me?.id === id) throw new EtcdRefusal("remove-member refused: that is this node's own member; use bunkerctl etcd leave on it");
+    await memberRemove(url, id, this.tls());
+    this.o.onEvent(`removed member ${hexId(id)} (${target.name || target.peerURLs.join(",")})`);
+    return `removed member ${hexId(id)} (${target.name || target.peerURLs.join(",")}); ${members.length - 1} left`;
+  }
+
+  /**
+   * This node leaves: removed as a member through another member, then its etcd stopped and its
+   * data wiped. It does not join again by itself until init starts again (a reboot, or a reset).
+   */
+  async leave(): Promise<string> {
+    const { me, members } = await this.selfAndMembers("leave");
+    if (!me) throw new EtcdRefusal("leave refused: this node is not among the members its etcd lists");
+    if (members.length === 1) throw new EtcdRefusal("leave refused: this node is the only member: leaving would end the cluster's data");
+    const s = this.self();
+    const others = members.filter((m) => m.id !== me.id && m.name !== "").flatMap((m) => m.clientURLs);
+    let removed = false;
+    const errors: string[] = [];
+    for (const u of others) {
+      try { await memberRemove(u, me.id, this.tls()); removed = true; break; } catch (err) { errors.push(err instanceof Error ? err.message : String(err)); }
+    }
+    if (!removed) throw new EtcdError(s.clientURL, `no other member removed this node: ${errors.join("; ")}`);
+    this.left = true;
+    this.loop?.abort();
+    this.loop = undefined;
+    this.pending = undefined;
+    await this.o.stop();
+    rmSync(this.o.dataDir, { recursive: true, force: true });
+    // Started again only to be Skipped with the reason: a stopped service would count as down.
+    await this.o.start();
+    this.status({ phase: "skipped", message: `left the cluster (was member ${hexId(me.id)}); it joins again once init starts again` });
+    return `left the etcd cluster (member ${hexId(me.id)} removed, etcd stopped, its data wiped)`;
+  }
+
+  /** A snapshot of this node's etcd database, as etcd streams it. */
+  async *snapshot(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const no = this.notHere();
+    if (no) throw new EtcdRefusal(`snapshot refused: ${no}`);
+    if (!this.o.running()) throw new EtcdRefusal("snapshot refused: etcd does not run on this node");
+    yield* snapshot(this.self().clientURL, this.tls(), signal);
+  }
+
+  private startMembersWatch(): void {
+    if (this.membersTimer || !this.o.onMembers) return;
+    this.membersTimer = setInterval(() => {
+      this.renewIfDue();
+      if (!this.o.running()) return;
+      this.readMembers().then((m) => this.o.onMembers?.(m), () => { /* the health check reports an etcd that does not answer */ });
+    }, this.o.membersEveryMs ?? 10_000);
+    this.membersTimer.unref?.();
+  }
+
+  /** The members, each with its own status where it answers (leader, raft index, db size). */
+  async readMembers(): Promise<EtcdMemberSpec[]> {
+    const tls = this.tls();
+    const members = await memberList(this.self().clientURL, tls);
+    const statuses = await Promise.all(members.map(async (m) => {
+      const url = m.clientURLs[0];
+      if (!url || m.isLearner && !m.name) return { error: "not started" };
+      try { return await status(url, tls, 3000); } catch (err) { return { error: err instanceof Error ? err.message : String(err) }; }
+    }));
+    const leader = statuses.find((x) => "leader" in x && x.leader !== "0") as { leader: string } | undefined;
+    return members.map((m, i) => {
+      const st = statuses[i]!;
+      const ok = "leader" in st ? st : undefined;
+      return {
+        id: hexId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, learner: m.isLearner, started: m.name !== "",
+        leader: leader?.leader === m.id, raftIndex: ok?.raftIndex ?? "", raftTerm: ok?.raftTerm ?? "", dbSize: ok?.dbSize ?? 0, version: ok?.version ?? "",
+        ...(ok ? {} : { error: (st as { error: string }).error }),
+      };
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.loop?.abort();
+    clearInterval(this.membersTimer);
+  }
+}
