@@ -3,8 +3,9 @@
  * workers from each control plane's trustd records, or both as given) and, for each in turn
  * until a deadline, the checks an operator means by "healthy": apid answers with a certificate of
  * the cluster CA (the call verifies it, directly or through the relay), MachineStatus is ready
- * (services up and healthy, network online, time synchronised, apid's certificate signed), and
- * the clocks agree within a bound. Progress goes through `say`, one line per change.
+ * (services up and healthy, network online, time synchronised, apid's certificate signed), the
+ * clocks agree within a bound, and, where etcd runs, every control plane is a started voting
+ * member, there is one leader, and all list the same members. Progress goes through `say`, one line per change.
  */
 import { MachineService as M, ResourceService as R } from "../../../core/api/gen/services.ts";
 import { TRUSTD_NODES, type TrustdNodeSpec } from "../../../core/api/trustdstatus.ts";
@@ -15,6 +16,30 @@ import { describe, fatalWhileWaiting, machineStatus } from "./machinestatus.ts";
 import { DEFAULT_API_PORT, normalizeEndpoint } from "./target.ts";
 
 const MACHINE_CONFIG = { namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" };
+const ETCD_STATUS = { namespace: "runtime", type: "EtcdStatuses.runtime.bunker.dev", id: "etcd" };
+const ETCD_MEMBERS = { namespace: "runtime", type: "EtcdMembers.runtime.bunker.dev" };
+
+interface EtcdStatus { phase: string; message: string; memberId?: string }
+interface EtcdMember { id: string; name: string; learner: boolean; started: boolean; leader: boolean; error?: string }
+
+/**
+ * What one control plane says of etcd: its own phase and the members it lists. "skipped" (no
+ * etcd on this node) passes: a cluster without etcd has nothing to check there.
+ */
+async function etcdView(api: Api, d: Destination): Promise<{ status: EtcdStatus; members: EtcdMember[] }> {
+  const st = await api.unary(R.Get, ETCD_STATUS, d, { timeoutMs: 5000 }).catch((e: unknown) => {
+    // A node that publishes no etcd status runs no etcd.
+    if (e instanceof GrpcError && e.code === Status.NOT_FOUND) return undefined;
+    throw e;
+  });
+  if (!st) return { status: { phase: "skipped", message: "no etcd status" }, members: [] };
+  const status = JSON.parse(st.resource?.specJson ?? "{}") as EtcdStatus;
+  const list = await api.unary(R.List, ETCD_MEMBERS, d, { timeoutMs: 5000 });
+  return { status, members: (list.resources ?? []).map((r) => JSON.parse(r.specJson ?? "{}") as EtcdMember) };
+}
+
+/** "id name" of the voting members, sorted: what every control plane must agree on. */
+const memberKey = (ms: EtcdMember[]) => ms.filter((m) => !m.learner).map((m) => `${m.id} ${m.name}`).sort().join(", ");
 
 export interface ClusterNodes { controlPlanes: string[]; workers: string[] }
 
@@ -26,6 +51,8 @@ export interface ClusterHealthOptions {
   /** Given with --control-plane-nodes / --worker-nodes: not discovered. */
   controlPlanes?: string[];
   workers?: string[];
+  /** false: leave etcd out (a cluster created with --no-bootstrap, not bootstrapped yet). */
+  etcd?: boolean;
   /** How far a node's clock may be from its time server (default 1 s). */
   maxOffsetMs?: number;
   say: (line: string) => void;
@@ -128,6 +155,26 @@ export async function checkCluster(o: ClusterHealthOptions): Promise<ClusterNode
       return Math.abs(t.offsetMs ?? 0) <= maxOffset ? true : `offset ${t.offsetMs} ms`;
     } },
   ];
+  // etcd, on control planes: every one a started voting member, one leader, the same member list
+  // everywhere. A node without etcd (its status "skipped") has nothing to check.
+  if (o.etcd !== false) checks.push({ name: "etcd: every control plane a member, one leader, the same members everywhere", run: async (n) => {
+    if (!nodes.controlPlanes.includes(n)) return true;
+    const v = await etcdView(o.api, dest(n));
+    if (v.status.phase === "skipped") return true;
+    if (v.status.phase !== "member") return `${v.status.phase}${v.status.message ? `: ${v.status.message}` : ""}${v.status.phase === "waiting" ? " (bunkerctl bootstrap -n ONE-CONTROL-PLANE starts it)" : ""}`;
+    const me = v.members.find((m) => m.id === v.status.memberId);
+    if (!me?.started || me.learner) return `member ${v.status.memberId} is ${me ? (me.learner ? "a learner" : "not started") : "not listed"} yet`;
+    const leaders = v.members.filter((m) => m.leader);
+    if (leaders.length !== 1) return `${leaders.length} leaders among ${v.members.length} members${v.members.some((m) => m.error) ? ` (${v.members.filter((m) => m.error).map((m) => `${m.name}: ${m.error}`).join("; ")})` : ""}`;
+    // The others as they are now, not as they were when their own check passed.
+    for (const cp of nodes.controlPlanes.filter((x) => x !== n)) {
+      const other = await etcdView(o.api, dest(cp));
+      if (other.status.phase === "skipped") continue;
+      if (other.status.phase !== "member" || !v.members.some((m) => m.id === other.status.memberId)) return `does not list ${cp} as a member yet`;
+      if (memberKey(other.members) !== memberKey(v.members)) return `lists members ${memberKey(v.members)}, ${cp} lists ${memberKey(other.members)}`;
+    }
+    return true;
+  } });
   for (const c of checks) {
     o.say(`waiting for: ${c.name}`);
     const settled = await Promise.allSettled(all.map((n) => until(n, o.deadline, o.say, () => c.run(n))));
@@ -138,4 +185,27 @@ export async function checkCluster(o: ClusterHealthOptions): Promise<ClusterNode
     o.say(`  OK: ${all.length} nodes`);
   }
   return nodes;
+}
+
+/**
+ * Starts etcd on the first control plane if the cluster runs etcd and has none yet, as
+ * `talosctl cluster create` bootstraps: waits (until `deadline`) for the node to publish its
+ * etcd status; returns what happened, in words.
+ */
+export async function bootstrapEtcd(api: Api, endpoints: string[], node: string, deadline: number): Promise<string> {
+  const d: Destination = { label: node, node, endpoints };
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const { status } = await etcdView(api, d);
+      if (status.phase === "skipped") return `etcd is not run on this cluster (${status.message || "skipped"})`;
+      if (status.phase !== "waiting") return `etcd on ${node} is ${status.phase} already`;
+      const r = await api.unary(M.Bootstrap, {}, d);
+      return `etcd bootstrapped on ${node}: ${r.message}`;
+    } catch (e) {
+      last = why(e);
+      await Bun.sleep(500);
+    }
+  }
+  throw new HealthTimeout([`bootstrapping etcd on ${node}: ${last}`]);
 }

@@ -15,7 +15,7 @@ import { generateSecrets, secretsToYaml } from "../../../core/secrets/secrets.ts
 import { selfCommand } from "../../../core/sys/self.ts";
 import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, parseCommandArgs, usageError } from "../args.ts";
 import { Api } from "../client/api.ts";
-import { checkCluster, HealthTimeout } from "../client/clusterhealth.ts";
+import { bootstrapEtcd, checkCluster, HealthTimeout } from "../client/clusterhealth.ts";
 import { EXIT } from "../client/exitcodes.ts";
 import { parseDuration } from "../client/output.ts";
 import { formatTable } from "../../../core/format/table.ts";
@@ -51,6 +51,9 @@ Options:
   --config-patch P               patch every node's config (repeatable; as gen config)
   --config-patch-controlplane P  patch the control planes' configs (repeatable)
   --config-patch-worker P        patch the workers' configs (repeatable)
+  --no-bootstrap                 leave etcd for "bunkerctl bootstrap" (by default the first control
+                                 plane starts it where etcd runs, and the others join it); --wait
+                                 then checks everything but etcd
   --wait                         wait until "health" passes, showing each check
   --wait-timeout DURATION        how long --wait waits (default 10m)
   --state DIR                    where clusters live (default $BUNKER_CLUSTERS, else /var/lib/bunker/clusters)
@@ -75,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     name: { type: "string" }, provisioner: { type: "string" }, controlplanes: { type: "string" }, workers: { type: "string" },
     cidr: { type: "string" }, memory: { type: "string" }, image: { type: "string" }, accel: { type: "string" },
     "config-patch": { type: "string", multiple: true }, "config-patch-controlplane": { type: "string", multiple: true }, "config-patch-worker": { type: "string", multiple: true },
-    wait: { type: "boolean" }, "wait-timeout": { type: "string" }, state: { type: "string" }, ...BUNKERCONFIG_OPTION,
+    wait: { type: "boolean" }, "no-bootstrap": { type: "boolean" }, "wait-timeout": { type: "string" }, state: { type: "string" }, ...BUNKERCONFIG_OPTION,
   }, [0, 0]);
   if (typeof a === "number") return a;
   const v = a.values;
@@ -166,13 +169,22 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`context "${plan.name}" in ${path} (current), endpoints ${endpoints.join(", ")}`);
   console.log(`consoles: ${consoleLog(dir, "NODE")}`);
   console.log(`try: bunkerctl --context ${plan.name} -n ${plan.nodes.at(-1)!.address} services`);
-  if (!v.wait) return EXIT.OK;
-
   const api = new Api({ context: plan.name, configPath: path, endpoints, nodes: [], insecure: false,
     ca: Buffer.from(ctx.ca, "base64").toString(), cert: Buffer.from(ctx.crt, "base64").toString(), key: Buffer.from(ctx.key, "base64").toString() }, 10_000);
   console.log("");
+  const deadline = Date.now() + waitMs;
   try {
-    await checkCluster({ api, endpoints, deadline: Date.now() + waitMs, controlPlanes: cps.map((n) => n.address), workers: plan.nodes.filter((n) => n.role === "worker").map((n) => n.address), say: (l) => console.log(l) });
+    // As talosctl does: the first control plane starts etcd, the others join it by themselves.
+    if (!v["no-bootstrap"]) console.log(await bootstrapEtcd(api, endpoints, cps[0]!.address, deadline));
+  } catch (e) {
+    api.close();
+    if (!(e instanceof HealthTimeout)) throw e;
+    console.error(`error: ${e.message}`);
+    return EXIT.TIMEOUT;
+  }
+  if (!v.wait) { api.close(); return EXIT.OK; }
+  try {
+    await checkCluster({ api, endpoints, deadline, etcd: !v["no-bootstrap"], controlPlanes: cps.map((n) => n.address), workers: plan.nodes.filter((n) => n.role === "worker").map((n) => n.address), say: (l) => console.log(l) });
     console.log(`cluster ${plan.name} is healthy`);
     return EXIT.OK;
   } catch (e) {
