@@ -41,7 +41,7 @@ export async function freeLoopbackPort(): Promise<number> {
 }
 
 /** Whether 127.0.0.1:port accepts a connection within `ms` (polled every 50 ms). */
-async function accepts(port: number, ms: number): Promise<boolean> {
+export async function acceptsWithin(port: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const ok = await new Promise<boolean>((r) => {
@@ -106,7 +106,7 @@ export async function startForwarder(c: Provision, nodes: { name: string; addres
   state.forwarder = { pid, ports };
   saveState(dir, state);
   for (const port of Object.values(ports)) {
-    if (!(await accepts(port, 10_000))) throw new Error(`the port forwarder does not listen on 127.0.0.1:${port} (see ${join(dir, "forward.log")})`);
+    if (!(await acceptsWithin(port, 10_000))) throw new Error(`the port forwarder does not listen on 127.0.0.1:${port} (see ${join(dir, "forward.log")})`);
   }
   step(`forwarding ${Object.entries(ports).map(([name, p]) => `127.0.0.1:${p} -> ${name}`).join(", ")} (pid ${pid})`);
 }

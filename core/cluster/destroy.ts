@@ -7,13 +7,10 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { deleteNetns, listNetns, netnsPids, planNamespaces } from "./netsetup.ts";
 import { loadState } from "./state.ts";
+import { pidAlive } from "../sys/process.ts";
 
 /** SIGTERM first (init stops its services in order), SIGKILL what is left after `graceMs`. */
 const GRACE_MS = 20_000;
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
 
 /** The command line of a pid, "" when it is gone: a recorded pid is signalled only while it is still ours. */
 function cmdline(pid: number): string {
@@ -42,11 +39,11 @@ export async function destroyCluster(dir: string, name: string, o: { graceMs?: n
   const pids = () => {
     const inNs = namespaces.flatMap(netnsPids);
     const fwd = forwarder && cmdline(forwarder).includes(`cluster forward --netns ${state!.plan.netns}`) ? [forwarder] : [];
-    return [...new Set([...inNs, ...fwd])].filter(alive);
+    return [...new Set([...inNs, ...fwd])].filter(pidAlive);
   };
   // init stops its own services in order on SIGTERM: signal only the inits (and the forwarder)
   // when they are known, everything when state.json is gone.
-  const inits = (state?.nodes ?? []).map((n) => n.pid ?? 0).filter((p) => p > 0 && alive(p) && /init --mode=container|qemu-system/.test(cmdline(p)));
+  const inits = (state?.nodes ?? []).map((n) => n.pid ?? 0).filter((p) => p > 0 && pidAlive(p) && /init --mode=container|qemu-system/.test(cmdline(p)));
   // The cluster's own namespace holds no init: QEMU and the DHCP server there stop on SIGTERM.
   const first = state ? [...inits, ...pids().filter((p) => p === forwarder), ...netnsPids(state.plan.netns)] : pids();
   const all = pids();

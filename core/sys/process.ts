@@ -73,6 +73,12 @@ export function restrictBoundingSet(keep: ReadonlySet<number>): void {
   }
 }
 
+/** Whether `pid` exists (a process of another user that we may not signal exists too). */
+export function pidAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; }
+}
+
 export function setNoNewPrivs(): void {
   check("prctl", libc().prctl(PR.SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n), "PR_SET_NO_NEW_PRIVS");
 }

@@ -191,12 +191,11 @@ export class ApiCertificates {
     const m = asked.config?.machine;
     try {
       if (!m?.ca?.crt || m.ca.key) return; // no longer a worker
-      const ca = unb64(m.ca.crt);
-      const cas = [ca, ...(m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [unb64(a.crt)] : []))].join("");
+      const cas = trustedCas(m);
       const addresses = (this.o.addresses ?? nodeAddresses)();
       try {
         if (!m.token) throw new Error("machine.token is unset: trustd signs only for holders of the join token");
-        const targets = await trustdTargets(asked.config?.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT, asked.config?.cluster?.controlPlane?.nodes);
+        const targets = await this.targets(asked.config);
         const r = await requestNodeCertificate({ targets, token: m.token, ca: cas, hostname: asked.hostname, sans: [...(m.certSANs ?? []), ...addresses], apiPort: this.o.apiPort });
         // A config applied meanwhile asked again already; this answer is for the old one.
         if (this.current !== asked || this.stopped) return;
@@ -227,6 +226,11 @@ export class ApiCertificates {
     }
   }
 
+  /** The control planes' trustd, endpoint first (joincert.ts trustdTargets). */
+  private targets(config: CertConfig | undefined): ReturnType<typeof trustdTargets> {
+    return trustdTargets(config?.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT, config?.cluster?.controlPlane?.nodes);
+  }
+
   private scheduleRegister(delayMs: number): void {
     clearTimeout(this.registerTimer);
     if (this.stopped) return;
@@ -244,11 +248,8 @@ export class ApiCertificates {
     const config = this.current.config;
     const token = config?.machine?.token;
     if (!joined || !token || !config?.machine?.ca?.crt) return;
-    const m = config.machine;
-    const cas = [unb64(m.ca!.crt!), ...(m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [unb64(a.crt)] : []))].join("");
     try {
-      const targets = await trustdTargets(config.cluster?.controlPlane?.endpoint, this.o.trustdPort ?? TRUSTD_PORT, config.cluster?.controlPlane?.nodes);
-      await registerNode({ targets, crtPem: joined.crtPem, token, ca: cas, apiPort: this.o.apiPort });
+      await registerNode({ targets: await this.targets(config), crtPem: joined.crtPem, token, ca: trustedCas(config.machine), apiPort: this.o.apiPort });
     } finally {
       this.scheduleRegister(this.o.registerEveryMs ?? REGISTER_EVERY_MS);
     }
@@ -284,6 +285,11 @@ export class ApiCertificates {
     const p = this.path(name);
     writeAtomic(p, text, this.o.uid === undefined ? undefined : { uid: this.o.uid, gid: this.o.gid ?? this.o.uid });
   }
+}
+
+/** PEM of every CA a control plane's certificate may chain to: machine.ca, then the accepted CAs. */
+function trustedCas(m: NonNullable<CertConfig["machine"]>): string {
+  return [unb64(m.ca!.crt!), ...(m.acceptedCAs ?? []).flatMap((a) => (a.crt ? [unb64(a.crt)] : []))].join("");
 }
 
 /** A self-signed serverAuth certificate (maintenance mode, workers until trustd signs theirs). */

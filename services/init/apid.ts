@@ -5,6 +5,7 @@
  * picks apid's mode, so a restart after the first config leaves maintenance mode.
  */
 import { connect } from "node:net";
+import { pidAlive } from "../../core/sys/process.ts";
 import { builtName } from "../names.ts";
 import { selfCommand } from "../../core/sys/self.ts";
 import type { ApiCertificates, ApidMode } from "./apicerts.ts";
@@ -78,13 +79,9 @@ export async function listenerClosed(listen: string, pid: number | undefined, ti
   try { addr = parseListen(listen); } catch { return "closed"; } // apid could not have listened there
   const host = addr.host === "0.0.0.0" ? "127.0.0.1" : addr.host === "::" ? "::1" : addr.host;
   const port = addr.port;
-  const alive = () => {
-    if (pid === undefined) return false;
-    try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; }
-  };
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (!alive()) return "exited";
+    if (!pidAlive(pid)) return "exited";
     const accepted = await new Promise<boolean>((resolve) => {
       const c = connect({ host, port });
       // No answer in time counts as still accepting (a slow guest must not pass for closed).

@@ -7,12 +7,12 @@
  * worker included; destroy leaves no namespace, process, file or context behind.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { currentContext, loadClientConfig } from "../../core/clientconfig/clientconfig.ts";
 import { bin } from "../lib/container-node.ts";
 import { netnsSkipReason } from "../lib/netns.ts";
+import { ClusterHome } from "../lib/cluster-home.ts";
 
 const skip = netnsSkipReason !== null;
 const name = `t${process.pid % 100000}`;
@@ -23,11 +23,8 @@ let created: { code: number; out: string; err: string } = { code: -1, out: "", e
 let hostLinksBefore: string[] = [];
 const hostLinks = () => (JSON.parse(Bun.spawnSync(["ip", "-j", "link", "show"]).stdout.toString()) as { ifname: string }[]).map((l) => l.ifname).sort();
 
-async function ctl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([bin, "bunkerctl", ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BUNKERCONFIG: bunkerconfig, BUNKER_CLUSTERS: state } });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
+let home: ClusterHome;
+const ctl = (...args: string[]) => home.ctl(...args);
 
 const netnsOfCluster = () => (Bun.spawnSync(["ip", "netns", "list"]).stdout.toString().split("\n").map((l) => l.split(" ")[0]!)).filter((n) => n === `bunker-${name}` || n.startsWith(`bunker-${name}-`));
 const processesOfCluster = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
@@ -36,11 +33,8 @@ const processesOfCluster = () => readdirSync("/proc").filter((p) => /^\d+$/.test
 
 beforeAll(async () => {
   if (skip) return;
-  root = mkdtempSync(join(tmpdir(), "bunker-clusters-"));
-  // The nodes' services run as their own uids: the folder must let them through.
-  chmodSync(root, 0o755);
-  state = join(root, "clusters");
-  bunkerconfig = join(root, "bunkerconfig");
+  home = new ClusterHome();
+  ({ root, state, bunkerconfig } = home);
   // An operator's existing context survives the merge.
   writeFileSync(bunkerconfig, "context: other\ncontexts:\n  other:\n    endpoints: [192.0.2.1]\n    nodes: []\n    ca: \"\"\n    crt: \"\"\n    key: \"\"\n", { mode: 0o600 });
   hostLinksBefore = hostLinks();
@@ -50,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (skip) return;
   if (existsSync(join(state, name)) || netnsOfCluster().length) await ctl("cluster", "destroy", "--name", name);
-  rmSync(root, { recursive: true, force: true });
+  home.remove();
 }, 60_000);
 
 test.skipIf(skip)("create --wait bootstraps etcd and ends healthy, after each check of each node", () => {

@@ -9,15 +9,14 @@
  * before is still there, and writes go on.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { issueLeaf, newEtcdCA, fromPemPair, type CertAndKey } from "../../core/pki/issue.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
-import { bin } from "../lib/container-node.ts";
 import { netnsSkipReason } from "../lib/netns.ts";
+import { ClusterHome } from "../lib/cluster-home.ts";
 
 const etcdctlPath = ["/usr/bin/etcdctl", "/usr/local/bin/etcdctl"].find((p) => existsSync(p));
 const etcdPath = ["/usr/bin/etcd", "/usr/local/bin/etcd"].find((p) => existsSync(p));
@@ -29,11 +28,8 @@ let state = "";
 let bunkerconfig = "";
 let created = { code: -1, out: "", err: "" };
 
-async function ctl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([bin, "bunkerctl", ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BUNKERCONFIG: bunkerconfig, BUNKER_CLUSTERS: state } });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
+let home: ClusterHome;
+const ctl = (...args: string[]) => home.ctl(...args);
 
 /** etcdctl inside the cluster's namespace; `creds` null: no client certificate at all. */
 async function etcdctl(endpoints: string[], args: string[], creds: { cert: string; key: string } | null = { cert: join(root, "client.crt"), key: join(root, "client.key") }) {
@@ -83,11 +79,8 @@ function writeClient(ca: CertAndKey, prefix: string): { cert: string; key: strin
 
 beforeAll(async () => {
   if (skip) return;
-  root = mkdtempSync(join(tmpdir(), "bunker-etcd-"));
-  // The nodes' services run as their own uids (etcd's included): the folder must let them through.
-  chmodSync(root, 0o755);
-  state = join(root, "clusters");
-  bunkerconfig = join(root, "bunkerconfig");
+  home = new ClusterHome();
+  ({ root, state, bunkerconfig } = home);
   created = await ctl("cluster", "create", "--provisioner", "container", "--name", name, "--controlplanes", "3", "--workers", "0", "--no-bootstrap", "--wait", "--wait-timeout", "3m");
   if (created.code !== 0) return;
   const cfg = parse(readFileSync(join(state, name, "controlplane.yaml"), "utf8"));
@@ -101,7 +94,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (skip) return;
   if (existsSync(join(state, name))) await ctl("cluster", "destroy", "--name", name);
-  rmSync(root, { recursive: true, force: true });
+  home.remove();
 }, 60_000);
 
 test.skipIf(skip)("before bootstrap no control plane runs etcd, and the cluster is healthy regardless", async () => {

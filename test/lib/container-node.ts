@@ -4,8 +4,7 @@
  * it (written out as PEM files for other clients).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
-import { freeLoopbackPort } from "../../core/cluster/container.ts";
+import { acceptsWithin, freeLoopbackPort } from "../../core/cluster/container.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { currentContext, loadClientConfig } from "../../core/clientconfig/clientconfig.ts";
@@ -17,16 +16,7 @@ export const freePort = freeLoopbackPort;
 
 /** Resolves when something accepts TCP connections on the port (bounded). */
 export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((r) => {
-      const c = connect(port, "127.0.0.1");
-      c.once("connect", () => { c.destroy(); r(true); });
-      c.once("error", () => r(false));
-    });
-    if (ok) return;
-    await Bun.sleep(50);
-  }
+  if (await acceptsWithin(port, timeoutMs)) return;
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 

@@ -6,12 +6,12 @@
  * plane. Destroy leaves no VM, namespace or file behind.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadClientConfig } from "../../core/clientconfig/clientconfig.ts";
 import { realBinary, testImage } from "../image/fixture.ts";
 import { netnsSkipReason } from "../lib/netns.ts";
+import { ClusterHome } from "../lib/cluster-home.ts";
 import { haveQemu } from "./runner.ts";
 
 const skip = !haveQemu() || netnsSkipReason !== null;
@@ -20,16 +20,13 @@ let work = "";
 let bin = "";
 let created = { code: -1, out: "", err: "" };
 
-async function ctl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([bin, "bunkerctl", ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BUNKERCONFIG: join(work, "bunkerconfig"), BUNKER_CLUSTERS: join(work, "clusters") } });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
+let home: ClusterHome;
+const ctl = (...args: string[]) => home.ctl(...args);
 
 describe.skipIf(skip)(`a QEMU cluster${skip ? " (skipped: needs qemu-system-x86_64 and root for namespaces)" : ""}`, () => {
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), "bunker-qcluster-"));
-    chmodSync(work, 0o755);
+    home = new ClusterHome();
+    work = home.root;
     bin = await realBinary();
     const image = await testImage(join(work, "image"), bin, { iso: false });
     created = await ctl("cluster", "create", "--provisioner", "qemu", "--image", image, "--name", name, "--controlplanes", "1", "--workers", "1", "--memory", "512MiB", "--wait", "--wait-timeout", "8m");
@@ -37,7 +34,7 @@ describe.skipIf(skip)(`a QEMU cluster${skip ? " (skipped: needs qemu-system-x86_
 
   afterAll(async () => {
     if (existsSync(join(work, "clusters", name))) await ctl("cluster", "destroy", "--name", name);
-    rmSync(work, { recursive: true, force: true });
+    home.remove();
   }, 60_000);
 
   test("both VMs take their configs through maintenance mode and the cluster ends healthy", () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { loadClientConfig, saveClientConfig, type ClientConfig } from "../../../core/clientconfig/clientconfig.ts";
 import { nodeConfigs } from "../../../core/cluster/configs.ts";
@@ -6,7 +6,6 @@ import { createContainerCluster, consoleLog } from "../../../core/cluster/contai
 import { createQemuCluster, imageFiles } from "../../../core/cluster/qemu.ts";
 import { parseFingerprint } from "../../../core/pki/fingerprint.ts";
 import { GrpcError, Status } from "../../../core/grpc/status.ts";
-import { readFileSync } from "node:fs";
 import { destroyCluster } from "../../../core/cluster/destroy.ts";
 import { planCluster, PlanError } from "../../../core/cluster/plan.ts";
 import { defaultStateRoot, saveState, type ClusterState } from "../../../core/cluster/state.ts";
@@ -15,6 +14,7 @@ import { generateSecrets, secretsToYaml } from "../../../core/secrets/secrets.ts
 import { selfCommand } from "../../../core/sys/self.ts";
 import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, parseCommandArgs, usageError } from "../args.ts";
 import { Api } from "../client/api.ts";
+import { resolveTarget } from "../client/target.ts";
 import { bootstrapEtcd, checkCluster, HealthTimeout } from "../client/clusterhealth.ts";
 import { EXIT } from "../client/exitcodes.ts";
 import { parseDuration } from "../client/output.ts";
@@ -169,8 +169,8 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`context "${plan.name}" in ${path} (current), endpoints ${endpoints.join(", ")}`);
   console.log(`consoles: ${consoleLog(dir, "NODE")}`);
   console.log(`try: bunkerctl --context ${plan.name} -n ${plan.nodes.at(-1)!.address} services`);
-  const api = new Api({ context: plan.name, configPath: path, endpoints, nodes: [], insecure: false,
-    ca: Buffer.from(ctx.ca, "base64").toString(), cert: Buffer.from(ctx.crt, "base64").toString(), key: Buffer.from(ctx.key, "base64").toString() }, 10_000);
+  // The cluster's own client config, as every command reads one.
+  const api = new Api({ ...resolveTarget({}, join(dir, "bunkerconfig")), nodes: [] }, 10_000);
   console.log("");
   const deadline = Date.now() + waitMs;
   try {

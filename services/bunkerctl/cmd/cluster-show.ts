@@ -1,10 +1,11 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { listNetns, netnsPids } from "../../../core/cluster/netsetup.ts";
+import { listNetns, netnsPids, planNamespaces } from "../../../core/cluster/netsetup.ts";
 import { defaultStateRoot, loadState } from "../../../core/cluster/state.ts";
 import { BUNKERCONFIG_OPTION, outputFormat, OUTPUT_OPTION, parseCommandArgs } from "../args.ts";
 import { EXIT } from "../client/exitcodes.ts";
 import { formatTable } from "../../../core/format/table.ts";
+import { pidAlive } from "../../../core/sys/process.ts";
 
 const HELP = `Usage: bunkerctl cluster show [--name NAME] [--state DIR] [-o text|json]
 
@@ -16,7 +17,6 @@ Options:
   --state DIR      where clusters live (default $BUNKER_CLUSTERS, else /var/lib/bunker/clusters)
   -o FORMAT        text (default) or json`;
 
-const alive = (pid?: number) => { if (!pid) return false; try { process.kill(pid, 0); return true; } catch { return false; } };
 
 export function run(argv: string[]): number {
   const a = parseCommandArgs(argv, HELP, { name: { type: "string" }, state: { type: "string" }, ...OUTPUT_OPTION, ...BUNKERCONFIG_OPTION }, [0, 0]);
@@ -36,7 +36,7 @@ export function run(argv: string[]): number {
       nodes: s.plan.nodes.map((n) => {
         const pid = s.nodes.find((x) => x.name === n.name)?.pid;
         const port = s.forwarder?.ports[n.name];
-        return { name: n.name, role: n.role, address: n.address, running: alive(pid) && nsNow.has(n.netns) && netnsPids(n.netns).includes(pid!), pid, api: port ? `127.0.0.1:${port}` : undefined, console: join(dir, "nodes", n.name, "console.log") };
+        return { name: n.name, role: n.role, address: n.address, running: pidAlive(pid) && planNamespaces(s.plan, s.provisioner).some((ns) => nsNow.has(ns) && netnsPids(ns).includes(pid!)), pid, api: port ? `127.0.0.1:${port}` : undefined, console: join(dir, "nodes", n.name, "console.log") };
       }),
     }];
   });
