@@ -31,7 +31,7 @@ export const APPLY_EFFECTS: readonly { path: string; effect: ApplyEffect; why: s
   { path: "machine.sysctls", effect: "live", why: "written to /proc/sys at once" },
   { path: "machine.files", effect: "reboot", why: "files are written at boot, not while running" },
   { path: "machine.kernel", effect: "reboot", why: "kernel arguments take effect at the next boot" },
-  { path: "machine.logging", effect: "reboot", why: "no running service is reconfigured by it; log destinations are set up at boot" },
+  { path: "machine.logging", effect: "live", why: "init ships to the new destinations at once; an endpoint left unchanged keeps its connection and queue" },
   { path: "cluster", effect: "reboot", why: "default for cluster settings" },
   { path: "cluster.id", effect: "reboot", why: "the cluster's identity: nothing running follows a change" },
   { path: "cluster.secret", effect: "reboot", why: "shared by the cluster's nodes; nothing running follows a change" },

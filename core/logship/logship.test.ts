@@ -5,9 +5,9 @@
  * side.
  */
 import { afterEach, expect, test } from "bun:test";
-import { createServer, type Server, type Socket } from "node:net";
 import { createSocket } from "node:dgram";
 import { freeLoopbackPort } from "../cluster/container.ts";
+import { tcpJsonSink as tcpSink, until } from "../../test/lib/json-lines-sink.ts";
 import { Destination, EndpointError, parseEndpoint } from "./destination.ts";
 import { encodeRecord, LineSplitter } from "./record.ts";
 import { LogShipper } from "./shipper.ts";
@@ -15,32 +15,6 @@ import { LogShipper } from "./shipper.ts";
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
 
-async function eventually(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
-/** A TCP listener collecting newline-separated JSON records. */
-function tcpSink(port: number): Promise<{ records: any[]; server: Server; close(): Promise<void> }> {
-  const records: any[] = [];
-  const conns = new Set<Socket>();
-  const server = createServer((c) => {
-    conns.add(c);
-    let buf = "";
-    c.on("data", (d) => {
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
-      for (const l of lines) records.push(JSON.parse(l));
-    });
-  });
-  // Closing a server does not end the connections it accepted: close() ends them too.
-  const close = () => new Promise<void>((r) => { for (const c of conns) c.destroy(); server.close(() => r()); });
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({ records, server, close })));
-}
 
 test("lines: split across chunks, CRLF trimmed, an over-long line cut at the bound, the rest flushed", () => {
   const s = new LineSplitter(8);
@@ -73,13 +47,13 @@ test("tcp: a destination down at first gets the lines sent once it is back; fail
   const d = new Destination(`tcp://127.0.0.1:${port}`, { backoffBaseMs: 50, backoffMaxMs: 200 });
   cleanup.push(() => d.close());
   d.enqueue(JSON.stringify({ msg: "before" }));
-  await eventually("a failed connection", () => d.status().failures > 0);
+  await until("a failed connection", () => d.status().failures > 0);
   expect(d.status()).toMatchObject({ connected: false, sent: 0, queued: 1 });
   expect(d.status().lastError).toContain(`tcp://127.0.0.1:${port}`);
   const sink = await tcpSink(port);
   cleanup.push(() => sink.close());
   for (let i = 0; i < 50; i++) d.enqueue(JSON.stringify({ msg: `after ${i}` }));
-  await eventually("51 records received", () => sink.records.length === 51);
+  await until("51 records received", () => sink.records.length === 51);
   expect(sink.records.map((r) => r.msg)).toEqual(["before", ...Array.from({ length: 50 }, (_, i) => `after ${i}`)]);
   expect(d.status()).toMatchObject({ connected: true, sent: 51, dropped: 0, queued: 0, failures: 0 });
 });
@@ -90,9 +64,9 @@ test("tcp: the peer going away is noticed, and the next lines reach it when it l
   const d = new Destination(`tcp://127.0.0.1:${port}`, { backoffBaseMs: 50, backoffMaxMs: 200 });
   cleanup.push(() => d.close());
   d.enqueue(JSON.stringify({ msg: "one" }));
-  await eventually("first record", () => sink.records.length === 1);
+  await until("first record", () => sink.records.length === 1);
   await sink.close();
-  await eventually("the loss noticed", () => !d.status().connected);
+  await until("the loss noticed", () => !d.status().connected);
   expect(d.status().lastError).toContain("closed");
   sink = await tcpSink(port);
   cleanup.push(() => sink.close());
@@ -113,7 +87,7 @@ test("the bound: with the destination down, enqueue never waits, the oldest go a
   expect(d.status()).toMatchObject({ queued: 100, dropped: 9900, sent: 0 });
   const sink = await tcpSink(port);
   cleanup.push(() => sink.close());
-  await eventually("the kept 100 arrive", () => sink.records.length === 100);
+  await until("the kept 100 arrive", () => sink.records.length === 100);
   expect(sink.records[0].msg).toBe("r9900");
   expect(sink.records[99].msg).toBe("r9999");
 });
@@ -128,7 +102,7 @@ test("udp: one datagram per record; the shipper encodes node and service", async
   cleanup.push(() => ship.close());
   ship.configure([{ endpoint: `udp://127.0.0.1:${rx.address().port}`, format: "json_lines" }]);
   for (let i = 0; i < 20; i++) ship.send({ msg: `line ${i}`, time: Date.now(), service: "ticker", stream: "stdout" });
-  await eventually("20 datagrams", () => got.length === 20);
+  await until("20 datagrams", () => got.length === 20);
   expect(got[0]).toMatchObject({ msg: "line 0", hostname: "node-x", service: "ticker", stream: "stdout" });
   expect(ship.status()).toEqual([expect.objectContaining({ sent: 20, dropped: 0 })]);
 });
@@ -146,17 +120,17 @@ test("configure applies live: an unchanged endpoint keeps its counters, a remove
   const B = { endpoint: `tcp://127.0.0.1:${portB}` };
   ship.configure([A]);
   ship.send({ msg: "1", time: 0, service: "s" });
-  await eventually("A has 1", () => a.records.length === 1);
+  await until("A has 1", () => a.records.length === 1);
   ship.configure([A, B]);
   ship.send({ msg: "2", time: 0, service: "s" });
-  await eventually("A 2, B 1", () => a.records.length === 2 && b.records.length === 1);
+  await until("A 2, B 1", () => a.records.length === 2 && b.records.length === 1);
   expect(ship.status().find((s) => s.endpoint === A.endpoint)!.sent).toBe(2);
   expect(() => ship.configure([{ endpoint: "http://x:1" }])).toThrow(EndpointError);
   expect(() => ship.configure([{ endpoint: A.endpoint, format: "gelf" }])).toThrow(/format "gelf"/);
   expect(ship.status()).toHaveLength(2);
   ship.configure([B]);
   ship.send({ msg: "3", time: 0, service: "s" });
-  await eventually("B 2", () => b.records.length === 2);
+  await until("B 2", () => b.records.length === 2);
   expect(a.records).toHaveLength(2);
   expect(ship.status().map((s) => s.endpoint)).toEqual([B.endpoint]);
   ship.configure([]);

@@ -40,6 +40,7 @@ import { PreemptedError, Sequencer, type Phase, type SequenceName, type Task } f
 import { Supervisor } from "./supervisor.ts";
 import { accessProblems, type Reacher, ServiceAccessError } from "./access.ts";
 import { applySysctls, KSPP_SYSCTLS } from "./sysctl.ts";
+import { LogShipping } from "./logship.ts";
 import { serviceTable } from "./table.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import { ApiCertificates, type ApidMode } from "./apicerts.ts";
@@ -131,6 +132,8 @@ export class Machine {
   readonly supervisor: Supervisor;
   readonly sequencer: Sequencer;
   readonly reaper = new Reaper(isOurChild);
+  /** machine.logging.destinations: service and kernel lines shipped as JSON lines. */
+  readonly logShipping: LogShipping;
   private powering = false;
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   /** apid's certificates (when apid runs) and the mode it was last started in. */
@@ -147,8 +150,13 @@ export class Machine {
       backoffMaxMs: 30_000,
       onError: (name, err, delay) => log.error(`controller ${name} failed (retry in ${delay} ms): ${err instanceof Error ? err.message : String(err)}`),
     });
+    this.logShipping = new LogShipping({
+      store: this.store, hostname: () => this.hostname(), log,
+      kmsgPath: opts.mode === "metal" ? "/dev/kmsg" : undefined,
+    });
     this.supervisor = new Supervisor({
       store: this.store,
+      onOutput: (id, chunk, stream, time) => this.logShipping.serviceOutput(id, chunk, stream, time),
       cgroupRoot: opts.mode === "metal" && pid1.cgroupsAvailable() ? pid1.SERVICE_CGROUP_ROOT : undefined,
       onEvent: (id, ev, output) => {
         log.info(`service ${id}: ${ev.state}: ${ev.message}`);
@@ -455,6 +463,7 @@ export class Machine {
     this.stopTrustdWatch?.();
     this.etcd?.stop();
     this.apiCerts?.stop();
+    void this.logShipping.stop();
     this.runtime.stop();
     this.reaper.stop();
   }
@@ -510,7 +519,7 @@ export class Machine {
           if (cfg) this.putConfig(cfg);
           else if (!this.configError) log.warn("no machine config: maintenance mode, waiting for apply-config");
         })] },
-        { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
+        { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls()), this.task("log-shipping", () => this.logShipping.configure(this.currentConfig()))] },
         // Not yet installed and the config names a disk: install there and reboot into it.
         ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start()), this.task("etcd", () => this.etcd?.configure())] },
@@ -531,6 +540,7 @@ export class Machine {
           { name: "apply", tasks: [
             this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
             this.task("config-sysctls", () => this.applyConfigSysctls()),
+            this.task("log-shipping", () => this.logShipping.configure(this.currentConfig())),
             this.task("api-certificates", () => this.refreshApid()),
             this.task("trustd", () => this.refreshTrustd()),
             this.task("etcd", () => this.etcd?.configure()),

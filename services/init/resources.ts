@@ -20,6 +20,8 @@ export const API_CERT_STATUS = { namespace: "runtime", type: "ApiCertificateStat
 export const ETCD_STATUS = { namespace: "runtime", type: "EtcdStatuses.runtime.bunker.dev", id: "etcd" };
 /** The etcd members as this node's etcd sees them, with each one's status (leader, raft index, db size). */
 export const ETCD_MEMBERS = { namespace: "runtime", type: "EtcdMembers.runtime.bunker.dev" };
+/** Each log destination of machine.logging: connected, records sent, dropped and queued, the last error. */
+export const LOG_DESTINATIONS: Kind = { namespace: "runtime", type: "LogDestinationStatuses.runtime.bunker.dev" };
 /** The node's hostname, as init sets it (the network kinds are in core/netresources). */
 export const HOSTNAME = HOSTNAME_STATUS;
 
@@ -128,6 +130,7 @@ const defs: ResourceDefinition[] = [
   { type: API_CERT_STATUS.type, aliases: ["apicertificate", "apicert"], namespace: "runtime", columns: [{ name: "SIGNER", path: "spec.signer" }, { name: "NOT-AFTER", path: "spec.notAfter" }, { name: "ERROR", path: "spec.error" }] },
   { type: ETCD_STATUS.type, aliases: ["etcdstatus"], namespace: "runtime", columns: [{ name: "PHASE", path: "spec.phase" }, { name: "MEMBER", path: "spec.memberId" }, { name: "MESSAGE", path: "spec.message" }] },
   { type: ETCD_MEMBERS.type, aliases: ["etcdmember", "etcdmembers"], namespace: "runtime", columns: [{ name: "NAME", path: "spec.name" }, { name: "LEARNER", path: "spec.learner" }, { name: "LEADER", path: "spec.leader" }, { name: "RAFT-INDEX", path: "spec.raftIndex" }, { name: "DB-SIZE", path: "spec.dbSize" }, { name: "PEER", path: "spec.peerURLs" }] },
+  { type: LOG_DESTINATIONS.type, aliases: ["logdestination", "logdestinations", "logdest"], namespace: "runtime", columns: [{ name: "CONNECTED", path: "spec.connected" }, { name: "SENT", path: "spec.sent" }, { name: "DROPPED", path: "spec.dropped" }, { name: "QUEUED", path: "spec.queued" }, { name: "ERROR", path: "spec.lastError" }] },
   TRUSTD_DEFINITION, TRUSTD_NODES_DEFINITION,
   ...NETWORK_DEFINITIONS,
 ];

@@ -36,6 +36,8 @@ export interface SupervisorOptions {
   onEvent?: (id: string, ev: ServiceEvent, output?: string[]) => void;
   /** Bytes of stdout+stderr kept per service (default 1 MiB). */
   logCapacity?: number;
+  /** Told about every chunk a service writes, as it goes into its ring (log shipping); must not block. */
+  onOutput?: (id: string, chunk: Uint8Array, stream: "stdout" | "stderr", time: number) => void;
   /** The environment a service gets when its runner names none. */
   defaultEnv?: Record<string, string>;
 }
@@ -301,7 +303,11 @@ export class Supervisor {
 
   private async pump(s: Instance, stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
     try {
-      for await (const chunk of stream) s.logs.write(chunk, name);
+      for await (const chunk of stream) {
+        const time = Date.now();
+        s.logs.write(chunk, name, time);
+        this.opts.onOutput?.(s.spec.id, chunk, name, time);
+      }
     } catch {
       // A broken pipe ends the capture, not the service.
     }
