@@ -99,7 +99,7 @@ test("os:etcd:backup may take etcd snapshots and nothing else; the other etcd RP
   expect(authorize(M.EtcdSnapshot.path, ["os:admin"]).allowed).toBe(true);
   expect(authorize(M.EtcdSnapshot.path, ["os:operator"]).allowed).toBe(false);
   for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.Version, M.Reboot]) expect(authorize(m.path, ["os:etcd:backup"]).allowed).toBe(false);
-  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster]) {
+  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.MetaRead, M.MetaWrite, M.MetaDelete]) {
     expect(authorize(m.path, ["os:admin"]).allowed).toBe(true);
     expect(authorize(m.path, ["os:operator"]).allowed).toBe(false);
   }

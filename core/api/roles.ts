@@ -55,6 +55,10 @@ export const METHOD_ROLES: ReadonlyMap<string, readonly Role[]> = new Map([
   [M.ConfirmConfiguration.path, ADMIN],
   // The config with its secrets (CA keys, token): only those who may replace it may read it.
   [M.MachineConfiguration.path, ADMIN],
+  // META holds machine tokens and overrides that change how the node boots: read too is admin's.
+  [M.MetaRead.path, ADMIN],
+  [M.MetaWrite.path, ADMIN],
+  [M.MetaDelete.path, ADMIN],
   [M.Reset.path, ADMIN],
   [M.List.path, ADMIN],
   [M.Read.path, ADMIN],

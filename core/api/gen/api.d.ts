@@ -2067,6 +2067,182 @@ export namespace bunker {
                 }
                 type $Shape = bunker.machine.v1.EtcdSnapshotRequest.$Properties;
             }
+
+            interface IMetaReadRequest extends bunker.machine.v1.MetaReadRequest.$Properties {
+            }
+
+            class MetaReadRequest {
+                constructor(properties?: bunker.machine.v1.MetaReadRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                key: number;
+                static create(properties: bunker.machine.v1.MetaReadRequest.$Shape): bunker.machine.v1.MetaReadRequest & bunker.machine.v1.MetaReadRequest.$Shape;
+                static create(properties?: bunker.machine.v1.MetaReadRequest.$Properties): bunker.machine.v1.MetaReadRequest;
+                static encode(message: bunker.machine.v1.MetaReadRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MetaReadRequest & bunker.machine.v1.MetaReadRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MetaReadRequest;
+                static toObject(message: bunker.machine.v1.MetaReadRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MetaReadRequest {
+                interface $Properties {
+                    key?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MetaReadRequest.$Properties;
+            }
+
+            interface IMetaEntry extends bunker.machine.v1.MetaEntry.$Properties {
+            }
+
+            class MetaEntry {
+                constructor(properties?: bunker.machine.v1.MetaEntry.$Properties);
+                $unknowns?: Uint8Array[];
+                key: number;
+                value: Uint8Array;
+                name: string;
+                static create(properties: bunker.machine.v1.MetaEntry.$Shape): bunker.machine.v1.MetaEntry & bunker.machine.v1.MetaEntry.$Shape;
+                static create(properties?: bunker.machine.v1.MetaEntry.$Properties): bunker.machine.v1.MetaEntry;
+                static encode(message: bunker.machine.v1.MetaEntry.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MetaEntry & bunker.machine.v1.MetaEntry.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MetaEntry;
+                static toObject(message: bunker.machine.v1.MetaEntry, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MetaEntry {
+                interface $Properties {
+                    key?: (number|null);
+                    value?: (Uint8Array|null);
+                    name?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MetaEntry.$Properties;
+            }
+
+            interface IMetaReadResponse extends bunker.machine.v1.MetaReadResponse.$Properties {
+            }
+
+            class MetaReadResponse {
+                constructor(properties?: bunker.machine.v1.MetaReadResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                entries: bunker.machine.v1.MetaEntry.$Properties[];
+                problems: string[];
+                static create(properties: bunker.machine.v1.MetaReadResponse.$Shape): bunker.machine.v1.MetaReadResponse & bunker.machine.v1.MetaReadResponse.$Shape;
+                static create(properties?: bunker.machine.v1.MetaReadResponse.$Properties): bunker.machine.v1.MetaReadResponse;
+                static encode(message: bunker.machine.v1.MetaReadResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MetaReadResponse & bunker.machine.v1.MetaReadResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MetaReadResponse;
+                static toObject(message: bunker.machine.v1.MetaReadResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MetaReadResponse {
+                interface $Properties {
+                    entries?: (bunker.machine.v1.MetaEntry.$Properties[]|null);
+                    problems?: (string[]|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MetaReadResponse.$Properties;
+            }
+
+            interface IMetaWriteRequest extends bunker.machine.v1.MetaWriteRequest.$Properties {
+            }
+
+            class MetaWriteRequest {
+                constructor(properties?: bunker.machine.v1.MetaWriteRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                key: number;
+                value: Uint8Array;
+                static create(properties: bunker.machine.v1.MetaWriteRequest.$Shape): bunker.machine.v1.MetaWriteRequest & bunker.machine.v1.MetaWriteRequest.$Shape;
+                static create(properties?: bunker.machine.v1.MetaWriteRequest.$Properties): bunker.machine.v1.MetaWriteRequest;
+                static encode(message: bunker.machine.v1.MetaWriteRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MetaWriteRequest & bunker.machine.v1.MetaWriteRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MetaWriteRequest;
+                static toObject(message: bunker.machine.v1.MetaWriteRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MetaWriteRequest {
+                interface $Properties {
+                    key?: (number|null);
+                    value?: (Uint8Array|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MetaWriteRequest.$Properties;
+            }
+
+            interface IMetaWriteResponse extends bunker.machine.v1.MetaWriteResponse.$Properties {
+            }
+
+            class MetaWriteResponse {
+                constructor(properties?: bunker.machine.v1.MetaWriteResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                static create(properties: bunker.machine.v1.MetaWriteResponse.$Shape): bunker.machine.v1.MetaWriteResponse & bunker.machine.v1.MetaWriteResponse.$Shape;
+                static create(properties?: bunker.machine.v1.MetaWriteResponse.$Properties): bunker.machine.v1.MetaWriteResponse;
+                static encode(message: bunker.machine.v1.MetaWriteResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MetaWriteResponse & bunker.machine.v1.MetaWriteResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MetaWriteResponse;
+                static toObject(message: bunker.machine.v1.MetaWriteResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MetaWriteResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MetaWriteResponse.$Properties;
+            }
+
+            interface IMetaDeleteRequest extends bunker.machine.v1.MetaDeleteRequest.$Properties {
+            }
+
+            class MetaDeleteRequest {
+                constructor(properties?: bunker.machine.v1.MetaDeleteRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                key: number;
+                static create(properties: bunker.machine.v1.MetaDeleteRequest.$Shape): bunker.machine.v1.MetaDeleteRequest & bunker.machine.v1.MetaDeleteRequest.$Shape;
+                static create(properties?: bunker.machine.v1.MetaDeleteRequest.$Properties): bunker.machine.v1.MetaDeleteRequest;
+                static encode(message: bunker.machine.v1.MetaDeleteRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MetaDeleteRequest & bunker.machine.v1.MetaDeleteRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MetaDeleteRequest;
+                static toObject(message: bunker.machine.v1.MetaDeleteRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MetaDeleteRequest {
+                interface $Properties {
+                    key?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MetaDeleteRequest.$Properties;
+            }
+
+            interface IMetaDeleteResponse extends bunker.machine.v1.MetaDeleteResponse.$Properties {
+            }
+
+            class MetaDeleteResponse {
+                constructor(properties?: bunker.machine.v1.MetaDeleteResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                static create(properties: bunker.machine.v1.MetaDeleteResponse.$Shape): bunker.machine.v1.MetaDeleteResponse & bunker.machine.v1.MetaDeleteResponse.$Shape;
+                static create(properties?: bunker.machine.v1.MetaDeleteResponse.$Properties): bunker.machine.v1.MetaDeleteResponse;
+                static encode(message: bunker.machine.v1.MetaDeleteResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.MetaDeleteResponse & bunker.machine.v1.MetaDeleteResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.MetaDeleteResponse;
+                static toObject(message: bunker.machine.v1.MetaDeleteResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace MetaDeleteResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.MetaDeleteResponse.$Properties;
+            }
         }
     }
 

@@ -19,7 +19,7 @@ export const ResourcePublisher = {
   } as Method<bunker.internal.v1.ReplaceRequest.$Properties, bunker.internal.v1.ReplaceResponse.$Properties, false>,
 } as const;
 
-/** bunker.machine.v1.MachineService: 31 methods. */
+/** bunker.machine.v1.MachineService: 34 methods. */
 export const MachineService = {
   Version: {
     path: "/bunker.machine.v1.MachineService/Version", service: "bunker.machine.v1.MachineService", name: "Version", responseStream: false,
@@ -145,6 +145,18 @@ export const MachineService = {
     path: "/bunker.machine.v1.MachineService/EtcdSnapshot", service: "bunker.machine.v1.MachineService", name: "EtcdSnapshot", responseStream: true,
     requestType: bunker.machine.v1.EtcdSnapshotRequest, responseType: bunker.machine.v1.DataChunk,
   } as Method<bunker.machine.v1.EtcdSnapshotRequest.$Properties, bunker.machine.v1.DataChunk.$Properties, true>,
+  MetaRead: {
+    path: "/bunker.machine.v1.MachineService/MetaRead", service: "bunker.machine.v1.MachineService", name: "MetaRead", responseStream: false,
+    requestType: bunker.machine.v1.MetaReadRequest, responseType: bunker.machine.v1.MetaReadResponse,
+  } as Method<bunker.machine.v1.MetaReadRequest.$Properties, bunker.machine.v1.MetaReadResponse.$Properties, false>,
+  MetaWrite: {
+    path: "/bunker.machine.v1.MachineService/MetaWrite", service: "bunker.machine.v1.MachineService", name: "MetaWrite", responseStream: false,
+    requestType: bunker.machine.v1.MetaWriteRequest, responseType: bunker.machine.v1.MetaWriteResponse,
+  } as Method<bunker.machine.v1.MetaWriteRequest.$Properties, bunker.machine.v1.MetaWriteResponse.$Properties, false>,
+  MetaDelete: {
+    path: "/bunker.machine.v1.MachineService/MetaDelete", service: "bunker.machine.v1.MachineService", name: "MetaDelete", responseStream: false,
+    requestType: bunker.machine.v1.MetaDeleteRequest, responseType: bunker.machine.v1.MetaDeleteResponse,
+  } as Method<bunker.machine.v1.MetaDeleteRequest.$Properties, bunker.machine.v1.MetaDeleteResponse.$Properties, false>,
 } as const;
 
 /** bunker.resource.v1.ResourceService: 3 methods. */

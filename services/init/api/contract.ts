@@ -154,6 +154,9 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async Upgrade(req) { return { ...(await h.upgrade({ image: req.image, stage: req.stage === true, force: req.force === true })), actorId: "" }; },
     async Rollback(req) { return h.rollback({ force: req.force === true }); },
     async Bootstrap() { return h.bootstrap(); },
+    async MetaRead(req) { return h["meta.read"](req.key ?? 0); },
+    async MetaWrite(req) { return h["meta.write"](req.key ?? 0, req.value ?? new Uint8Array()); },
+    async MetaDelete(req) { return h["meta.delete"](req.key ?? 0); },
     async EtcdRemoveMember(req) { return h["etcd.remove-member"](req.memberId ?? ""); },
     async EtcdLeaveCluster() { return h["etcd.leave"](); },
     async *EtcdSnapshot(_req, ctx) {

@@ -30,6 +30,11 @@ import { EtcdError } from "../../../core/etcd/client.ts";
 import type { Segment } from "../ringbuffer.ts";
 import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
+import { openDisk } from "../../../core/gpt/device.ts";
+import { metaLocation } from "../../../core/disklayout/volumes.ts";
+import { tableOf } from "../../../core/install/slots.ts";
+import { readMeta, updateMeta, type MetaLocation } from "../../../core/meta/store.ts";
+import { checkChangeable, tagName } from "../../../core/meta/keys.ts";
 
 /** How long Upgrade and Rollback wait after answering before the reboot starts. */
 const ANSWER_GRACE_MS = 500;
@@ -48,6 +53,14 @@ function num(p: Record<string, unknown>, key: string, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new ApiError("invalid_argument", `${key}: expected a non-negative integer`);
   return v;
+}
+
+const hexKey = (key: number) => `0x${key.toString(16)}`;
+
+/** Refuses key 0 and the keys Bunker keeps in step with the disk. */
+function changeable(key: number): void {
+  if (!Number.isInteger(key) || key < 1) throw new ApiError("invalid_argument", `META key ${key}: expected a tag in 1..0xffffffff`);
+  try { checkChangeable(key); } catch (err) { throw new ApiError("failed_precondition", (err as Error).message); }
 }
 
 /** Turns library errors into API errors with the right code. */
@@ -85,6 +98,18 @@ export interface ApplyResult {
 }
 
 export function createHandlers(m: Machine) {
+  /** META of the disk this node booted from (container mode: --disk); refused without one. */
+  const withMeta = <T>(what: string, write: boolean, f: (loc: MetaLocation) => T): T => {
+    if (!m.opts.install) throw new ApiError("failed_precondition", `meta ${what}: ${NOT_INSTALLED}`);
+    const dev = openDisk(m.opts.install.disk, { write });
+    try {
+      let loc: MetaLocation;
+      try { loc = metaLocation(dev, tableOf(dev)); } catch (err) { throw new ApiError("failed_precondition", `meta ${what}: ${(err as Error).message}`); }
+      return f(loc);
+    } finally {
+      dev.close();
+    }
+  };
   const def = (type: string): ResourceDefinition => {
     const d = resolveDefinition(m.store, type);
     if (!d) throw new ApiError("not_found", `resource type "${type}": unknown (see: get rd)`);
@@ -296,6 +321,34 @@ export function createHandlers(m: Machine) {
       rebootSoon();
       return { message: `rolling back: rebooting into slot ${otherSlot(m.opts.install.slot)}` };
     },
+    /** META's entries (all when key is 0), sorted by key; a key not set is NOT_FOUND. */
+    "meta.read": (key: number) => withMeta("read", false, (loc) => {
+      const r = readMeta(loc);
+      if (!r.ok && !r.blank) throw new ApiError("failed_precondition", r.error);
+      const values = r.ok ? r.values : new Map<number, Uint8Array>();
+      const entries = [...values].filter(([k]) => !key || k === key).sort((a, b) => a[0] - b[0])
+        .map(([k, value]) => ({ key: k, value, name: tagName(k) ?? "" }));
+      if (key && entries.length === 0) throw new ApiError("not_found", `META key ${hexKey(key)}: not set`);
+      return { entries, problems: r.ok ? r.problems : [] };
+    }),
+    /** Sets one key (both copies rewritten, docs/meta.md); the keys Bunker manages are refused. */
+    "meta.write": (key: number, value: Uint8Array) => withMeta("write", true, (loc) => {
+      changeable(key);
+      try {
+        updateMeta(loc, (v) => { v.set(key, value); });
+      } catch (err) {
+        throw new ApiError(/META is full/.test((err as Error).message) ? "invalid_argument" : "failed_precondition", `META write of ${hexKey(key)}: ${(err as Error).message}`);
+      }
+      return { message: `META key ${hexKey(key)} set (${value.length} bytes)` };
+    }),
+    "meta.delete": (key: number) => withMeta("delete", true, (loc) => {
+      changeable(key);
+      const r = readMeta(loc);
+      if (!r.ok && !r.blank) throw new ApiError("failed_precondition", r.error);
+      if (!r.ok || !r.values.has(key)) throw new ApiError("not_found", `META key ${hexKey(key)}: not set`);
+      updateMeta(loc, (v) => { v.delete(key); });
+      return { message: `META key ${hexKey(key)} deleted` };
+    }),
     /** A new etcd cluster of this control plane alone; refused (FAILED_PRECONDITION) with the reason. */
     bootstrap: () => etcdCall("bootstrap", async (e) => ({ message: await e.bootstrap() })),
     "etcd.remove-member": (id: string) => etcdCall("remove-member", async (e) => ({ message: await e.removeMember(id) })),
