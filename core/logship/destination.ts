@@ -80,6 +80,7 @@ export class Destination {
   private udp: UdpSocket | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
+  private onClose: (() => void) | undefined;
   private readonly loop: Promise<void>;
 
   constructor(endpoint: string, o: DestinationOptions = {}) {
@@ -119,6 +120,7 @@ export class Destination {
     this.closed = true;
     this.disconnect();
     this.poke();
+    this.onClose?.();
     await this.loop;
   }
 
@@ -141,11 +143,16 @@ export class Destination {
     w?.();
   }
 
-  /** Resolves at the next enqueue, close, or after `ms` (if given). */
-  private idle(ms?: number): Promise<void> {
+  /** Resolves at the next enqueue or close. */
+  private idle(): Promise<void> {
+    return new Promise((resolve) => { this.wake = resolve; });
+  }
+
+  /** Waits `ms`, or until close(). */
+  private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(() => { this.wake = undefined; resolve(); }, ms);
-      this.wake = () => { clearTimeout(timer); resolve(); };
+      const timer = setTimeout(() => { this.onClose = undefined; resolve(); }, ms);
+      this.onClose = () => { clearTimeout(timer); resolve(); };
     });
   }
 
@@ -157,10 +164,8 @@ export class Destination {
         else await this.sendUdp();
       } catch (err) {
         this.fail(err);
-        const delay = this.backoff.fail();
         // Only close cuts the wait short: records arriving meanwhile just queue (and may drop).
-        const until = Date.now() + delay;
-        while (!this.closed && Date.now() < until) await this.idle(until - Date.now());
+        await this.pause(this.backoff.fail());
       }
     }
   }
