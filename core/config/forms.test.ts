@@ -25,6 +25,7 @@ test("endpoints: https with host and port; log endpoints udp or tcp", () => {
   expect(f.httpsEndpoint("https://10.5.0.2:50000?x=1")).toBeDefined();
   expect(f.logEndpoint("tcp://[fd00::1]:5140")).toBeUndefined();
   expect(f.logEndpoint("udp://10.5.0.1")).toBeDefined();
+  for (const bad of ["tcp://h:0", "tcp://h:1/path", "udp://h:1?x=1", "tcp://u@h:1"]) expect(f.logEndpoint(bad)).toBeDefined();
 });
 
 test("sysctl names may hold VLAN links (eth0/100) but not spaces", () => {

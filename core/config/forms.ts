@@ -125,6 +125,8 @@ export const logEndpoint: FormCheck = (s) => {
   const u = parseURL(s);
   const want = `expected udp://HOST:PORT or tcp://HOST:PORT, found "${s}"`;
   if (!u || (u.protocol !== "udp:" && u.protocol !== "tcp:") || !u.hostname || !u.port) return want;
+  // What core/logship can send to (its parseEndpoint): a real port, and nothing after it.
+  if (Number(u.port) < 1 || (u.pathname && u.pathname !== "/") || u.search || u.username) return want;
   return undefined;
 };
 

@@ -519,7 +519,7 @@ export class Machine {
           if (cfg) this.putConfig(cfg);
           else if (!this.configError) log.warn("no machine config: maintenance mode, waiting for apply-config");
         })] },
-        { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls()), this.task("log-shipping", () => this.logShipping.configure(this.currentConfig()))] },
+        { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls()), this.task("log-shipping", () => this.configureLogShipping())] },
         // Not yet installed and the config names a disk: install there and reboot into it.
         ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start()), this.task("etcd", () => this.etcd?.configure())] },
@@ -540,7 +540,7 @@ export class Machine {
           { name: "apply", tasks: [
             this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
             this.task("config-sysctls", () => this.applyConfigSysctls()),
-            this.task("log-shipping", () => this.logShipping.configure(this.currentConfig())),
+            this.task("log-shipping", () => this.configureLogShipping()),
             this.task("api-certificates", () => this.refreshApid()),
             this.task("trustd", () => this.refreshTrustd()),
             this.task("etcd", () => this.etcd?.configure()),
@@ -822,6 +822,17 @@ export class Machine {
     this.config = cfg;
     const published = publishedConfig(cfg);
     this.store.modify<MachineConfigSpec>(MACHINE_CONFIG, () => published, { owner: "" });
+  }
+
+  /** Log shipping follows the config; a destination it cannot use is logged, never a reason to fail a boot or an apply. */
+  private configureLogShipping(): void {
+    try {
+      this.logShipping.configure(this.currentConfig());
+    } catch (err) {
+      const msg = `log shipping not changed: ${err instanceof Error ? err.message : String(err)}`;
+      log.error(msg);
+      this.events.add("logging", msg);
+    }
   }
 
   private applyConfigSysctls(): void {
