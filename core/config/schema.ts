@@ -150,7 +150,7 @@ const Machine = v.pipe(v.strictObject({
     args: list(str(f.kernelArg, "A kernel argument."), "Extra kernel arguments for the next install or upgrade."),
   }), v.description("Kernel settings.")), {}),
   logging: v.optional(v.pipe(v.strictObject({
-    destinations: list(LogDestination, "Where service logs are sent, besides the node's own buffer."),
+    destinations: list(LogDestination, "Where the services' and the kernel's log lines are sent, as JSON lines, besides the node's own buffers."),
   }), v.description("Log shipping.")), {}),
 }), v.description("Settings of this node."));
 
