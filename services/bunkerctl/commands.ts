@@ -49,6 +49,7 @@ export const commands: Command[] = [
   { path: ["etcd", "remove-member"], summary: "remove an etcd member that is gone (by its hex id)", run: async (a) => (await import("./cmd/etcd.ts")).runRemoveMember(a) },
   { path: ["etcd", "leave"], summary: "a control plane leaves the etcd cluster (its etcd data wiped)", run: async (a) => (await import("./cmd/etcd.ts")).runLeave(a) },
   { path: ["etcd", "snapshot"], summary: "save a snapshot of a node's etcd database to a file", run: async (a) => (await import("./cmd/etcd.ts")).runSnapshot(a) },
+  { path: ["dashboard"], summary: "watch nodes in this terminal: stage, network, load, services, logs; keys switch node and log", run: async (a) => (await import("./cmd/dashboard.ts")).run(a) },
   { path: ["memory"], summary: "show memory use", run: async (a) => (await import("./cmd/memory.ts")).run(a) },
   { path: ["ps"], summary: "list processes", run: async (a) => (await import("./cmd/ps.ts")).run(a) },
   { path: ["mounts"], summary: "list mounts with size and use", run: async (a) => (await import("./cmd/mounts.ts")).run(a) },
