@@ -5,7 +5,7 @@
  * few rows). Keys: `[` `]` or 1..9 switch node, `l`/Tab and `L` switch the log pane's source
  * (kernel, then each service), Ctrl-L redraws, `q` or Ctrl-C quits.
  */
-import { paint, render, type Snapshot } from "./render.ts";
+import { paint, plain, render, type Snapshot } from "./render.ts";
 import { fetchView, type Caller, type CpuSample, type NodeView } from "./source.ts";
 
 export interface Screen {
@@ -36,6 +36,9 @@ export class Dashboard {
   private wake: (() => void) | undefined;
   private quit = false;
   private refreshes = 0;
+  private ended!: () => void;
+  /** Resolves as soon as `q` is pressed, without waiting for a refresh in flight. */
+  readonly quitted = new Promise<void>((resolve) => { this.ended = resolve; });
 
   constructor(private readonly o: DashboardOptions) {
     this.states = o.nodes.map(() => ({ services: [], log: o.log ?? "kernel" }));
@@ -49,8 +52,12 @@ export class Dashboard {
       const st = this.states[this.node]!;
       const sources = ["kernel", ...st.services];
       const at = Math.max(0, sources.indexOf(st.log));
-      if (ch === "q" || ch === "\x03") this.quit = true;
-      else if (ch === "]") this.node = (this.node + 1) % this.o.nodes.length;
+      if (ch === "q" || ch === "\x03") {
+        this.quit = true;
+        this.ended();
+        break;
+      }
+      if (ch === "]") this.node = (this.node + 1) % this.o.nodes.length;
       else if (ch === "[") this.node = (this.node + this.o.nodes.length - 1) % this.o.nodes.length;
       else if (ch >= "1" && ch <= "9" && Number(ch) <= this.o.nodes.length) this.node = Number(ch) - 1;
       else if (ch === "l" || ch === "\t") st.log = sources[(at + 1) % sources.length]!;
@@ -109,10 +116,14 @@ export class Dashboard {
 
   private draw(): void {
     const { cols, rows } = this.o.screen.size();
-    const lines = render(this.snapshot(), cols, rows).map((l) => paint(l, this.o.color));
+    const rendered = render(this.snapshot(), cols, rows);
+    const lines = rendered.map((l) => paint(l, this.o.color));
     let out = this.painted.length === 0 ? "\x1b[2J" : "";
     lines.forEach((l, i) => {
-      if (this.painted[i] !== l) out += `\x1b[${i + 1};1H${l}\x1b[K`;
+      // After the last column the cursor still stands on it (the wrap is pending): erasing to the
+      // end of the line there would erase that column on a Linux console.
+      const full = plain(rendered[i]!).length >= cols;
+      if (this.painted[i] !== l) out += `\x1b[${i + 1};1H${l}${full ? "" : "\x1b[K"}`;
     });
     this.painted = lines;
     if (out !== "") this.o.screen.write(out);

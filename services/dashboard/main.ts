@@ -77,7 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   const client = GrpcClient.unix(socket);
   try {
     await runOnTerminal(input, output, {
-      nodes: ["this node"], caller: () => clientCaller(client), color, intervalMs, timeoutMs: Math.max(5000, intervalMs),
+      nodes: ["this node"], caller: () => clientCaller(client), color, intervalMs, // init's own socket: a slow answer is a busy node (or an emulated one), not a lost network.
+      timeoutMs: Math.max(15_000, intervalMs),
       log: v.log, fullRedrawEvery: v.tty !== undefined ? 15 : 0,
     });
   } finally {

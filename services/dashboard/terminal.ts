@@ -27,7 +27,8 @@ export async function runOnTerminal(input: ReadStream, output: WriteStream, o: O
   input.on("data", onData);
   input.resume();
   try {
-    await done;
+    // A refresh in flight (a node slow to answer) does not hold the quit back.
+    await Promise.race([done, dash.quitted]);
   } finally {
     input.off("data", onData);
     output.off("resize", onResize);
