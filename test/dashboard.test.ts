@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { bin } from "./lib/container-node.ts";
+import { bin, freePort } from "./lib/container-node.ts";
 import { Dnsmasq, dnsmasqSkipReason } from "./lib/dnsmasq.ts";
 import { Netns, netnsSkipReason, sh, vethPair } from "./lib/netns.ts";
 
@@ -18,8 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), "bunker-dash-"));
 // init runs as root and apid as uid 50: apid must pass through the state directory's parents.
 chmodSync(dir, 0o711);
 const tmuxSocket = `bkdash${process.pid}`;
-const PA = 50211;
-const PB = 50212;
+let PA = 0;
+let PB = 0;
 let ns: Netns;
 let peer: Netns;
 let dhcp: Dnsmasq | undefined;
@@ -57,6 +57,10 @@ beforeAll(async () => {
   peer.ip("link", "set", "eth0", "up");
   dhcp = new Dnsmasq(peer, { range: "10.77.0.10,10.77.0.20,255.255.255.0,2m" });
   await dhcp.start();
+  // Ports free on the host's loopback: the namespace's own loopback is empty, this only keeps
+  // the numbers apart from other tests'.
+  PA = await freePort();
+  do PB = await freePort(); while (PB === PA);
   // B is the cluster's control-plane endpoint: A's apid may relay to it.
   const gen = Bun.spawnSync([bin, "bunkerctl", "gen", "config", "dash", `https://127.0.0.1:${PB}`, "--output-dir", join(dir, "cfg")], { stderr: "pipe" });
   if (gen.exitCode !== 0) throw new Error(`gen config: ${gen.stderr}`);
@@ -85,8 +89,8 @@ afterAll(async () => {
 
 test.skipIf(skip !== null)("bunkerctl dashboard: the node's state at 80x25, keys switch node and log source, q quits", async () => {
   session("ctl", `${bin} bunkerctl dashboard -e 127.0.0.1:${PA} -n 127.0.0.1:${PA},127.0.0.1:${PB} --interval 1s`, { BUNKERCONFIG: admin });
-  let s = await waitScreen("ctl", /host dash-a[\s\S]*addresses: eth0 10\.77\.0\.1\d\/24[\s\S]*apid +Running/, 60_000);
-  expect(s).toMatch(/addresses: eth0 10\.77\.0\.1\d\/24/);
+  let s = await waitScreen("ctl", /host dash-a[\s\S]*addresses: eth0 10\.77\.0\.\d+\/24[\s\S]*apid +Running/, 60_000);
+  expect(s).toMatch(/addresses: eth0 10\.77\.0\.\d+\/24/);
   expect(s).toMatch(/routes: .*default via 10\.77\.0\.1 eth0/);
   expect(s).toContain(`127.0.0.1:${PA} (1/2)`);
   expect(s).toMatch(/host dash-a {2}version 0\.1\.0 {2}stage running/);
@@ -122,7 +126,7 @@ test.skipIf(skip !== null)("bunker dashboard on the node's socket, without colou
   session("node", `${bin} dashboard --socket ${join(dir, "dash-a", "init.sock")} --log apid`, { NO_COLOR: "1" });
   const s = await waitScreen("node", /host dash-a[\s\S]*-- log: apid --[\s\S]*apid: listening on/);
   expect(s).toContain(" this node ");
-  expect(s).toMatch(/-- log: apid --[\s\S]*apid: listening on 127\.0\.0\.1:50211/);
+  expect(s).toMatch(/-- log: apid --[\s\S]*apid: listening on 127\.0\.0\.1:\d+/);
   expect(screen("node", true)).not.toMatch(/\x1b\[(7|3\d)m/);
   tmux("send-keys", "-t", "node", "q");
   expect(await waitScreen("node", /exited with \d+/)).toContain("exited with 0");
