@@ -3,7 +3,7 @@
  * this binary yet; such a service is Skipped with the reason rather than failing. apid and trustd
  * are declared apart (apid.ts, trustd.ts): their arguments and secrets depend on the machine's config.
  */
-import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { builtName } from "../names.ts";
@@ -75,7 +75,7 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
       id: "dashboard", description: "the node's state on its screen (tty1)",
       skip: () => personalitySkip("dashboard")() ?? (t.mode === "container"
         ? "container mode has no screen of its own: run `bunker dashboard --socket SOCKET` in a terminal"
-        : undefined),
+        : existsSync(DASHBOARD_TTY) ? undefined : `no ${DASHBOARD_TTY}: this kernel has no virtual console`),
       // Its own uid and no capabilities: the terminal is handed to it, and it may only read.
       preStart: () => {
         chownSync(DASHBOARD_TTY, DASHBOARD_UID, API_GROUP);
