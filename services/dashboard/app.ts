@@ -23,6 +23,11 @@ export interface DashboardOptions {
   timeoutMs: number;
   /** The log pane's first source: "kernel" (default) or a service id. */
   log?: string;
+  /**
+   * False on the node's own screen: init would only start it again, and a service that ends
+   * makes the node not ready for that moment.
+   */
+  canQuit?: boolean;
   /** Redraw every row every this many refreshes, not only the changed ones: kernel messages printed on the same console scribble over it. */
   fullRedrawEvery?: number;
 }
@@ -52,7 +57,7 @@ export class Dashboard {
       const st = this.states[this.node]!;
       const sources = ["kernel", ...st.services];
       const at = Math.max(0, sources.indexOf(st.log));
-      if (ch === "q" || ch === "\x03") {
+      if ((ch === "q" || ch === "\x03") && this.o.canQuit !== false) {
         this.quit = true;
         this.ended();
         break;
@@ -111,7 +116,10 @@ export class Dashboard {
       hostname: "", version: "", stage: "connecting", ready: false, unmet: [], addresses: [], routes: [], cpus: 0,
       load: [0, 0, 0], memory: { total: 0, available: 0 }, services: [], log: [], at: Date.now(),
     };
-    return { ...v, nodes: this.o.nodes, node: this.node, logSource: st.log, log: st.viewLog === st.log ? v.log : [] };
+    return {
+      ...v, nodes: this.o.nodes, node: this.node, logSource: st.log, log: st.viewLog === st.log ? v.log : [],
+      ...(this.o.canQuit === false ? { noQuit: true } : {}),
+    };
   }
 
   private draw(): void {

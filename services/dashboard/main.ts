@@ -19,7 +19,7 @@ const HELP = `Usage: dashboard [--socket PATH] [--tty DEVICE] [--interval DURATI
 Shows this node on a terminal, refreshed: hostname, version, stage and readiness (with the
 conditions not met), addresses and routes, CPU, memory and load, the services with state and
 health, and a log pane. Keys: l or Tab / L switch the log pane (kernel, then each service),
-Ctrl-L redraws, q quits (on a node init starts it again).
+Ctrl-L redraws, q quits (not with --tty: there init owns it).
 
 Options:
   --socket PATH        init's socket (default $BUNKER_INIT_SOCKET, else ${DEFAULT_NODE_SOCKET})
@@ -79,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     await runOnTerminal(input, output, {
       nodes: ["this node"], caller: () => clientCaller(client), color, intervalMs, // init's own socket: a slow answer is a busy node (or an emulated one), not a lost network.
       timeoutMs: Math.max(15_000, intervalMs),
-      log: v.log, fullRedrawEvery: v.tty !== undefined ? 15 : 0,
+      log: v.log, fullRedrawEvery: v.tty !== undefined ? 15 : 0, canQuit: v.tty === undefined,
     });
   } finally {
     client.close();

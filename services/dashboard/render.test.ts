@@ -66,6 +66,8 @@ test("long lines are cut to the width and control characters cannot move the cur
 test("a failed refresh is on the status line; no services and no routes say so", () => {
   const lines = render({ ...snap, nodes: ["n"], services: [], routes: [], addresses: [], error: "version: deadline exceeded" }, 80, 25).map(plain);
   expect(lines[0]).toBe(` n${" ".repeat(80 - 2 - 14)}l log  q quit `);
+  // On the node's own screen q does not quit, and is not offered.
+  expect(plain(render({ ...snap, nodes: ["this node"], noQuit: true }, 80, 25)[0]!)).toBe(` this node${" ".repeat(80 - 10 - 6)}l log `);
   expect(lines).toContain("no services");
   expect(lines).toContain("routes: none");
   expect(lines).toContain("addresses: none");

@@ -37,6 +37,8 @@ export interface Snapshot {
   log: string[];
   /** When the data was read (ms since epoch), shown in the status line. */
   at: number;
+  /** The node's own screen, where `q` does not quit: the key is not offered. */
+  noQuit?: boolean;
   /** Why the last refresh failed, if it did: the screen keeps the last data and says so. */
   error?: string;
 }
@@ -52,7 +54,7 @@ export function render(s: Snapshot, width: number, height: number): Line[] {
   const lines: Line[] = [];
   const add = (...spans: Span[]) => lines.push(clip(spans, W));
 
-  const keys = s.nodes.length > 1 ? "[ ] node  l log  q quit" : "l log  q quit";
+  const keys = `${s.nodes.length > 1 ? "[ ] node  " : ""}l log${s.noQuit ? "" : "  q quit"}`;
   const title = ` ${s.nodes[s.node] ?? ""}${s.nodes.length > 1 ? ` (${s.node + 1}/${s.nodes.length})` : ""}`;
   add({ text: padBetween(title, `${keys} `, W), style: "bar" });
 

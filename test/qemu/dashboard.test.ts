@@ -106,6 +106,7 @@ test.skipIf(!haveQemu())("the node's screen (tty1, VGA text) shows the dashboard
     // Full-width rows keep their last column (no erase at the pending wrap).
     expect(screen!.find((l) => l.startsWith("-- services "))).toHaveLength(80);
     expect(screen).toHaveLength(25);
+    expect(screen![0]).toMatch(/^ this node +l log$/); // q is not offered: init owns it there
     expect(Math.max(...screen!.map((l) => l.length))).toBeLessThanOrEqual(80);
     // The dashboard reads with os:reader: init's socket refused it nothing it asked.
     expect(text).not.toContain("error:");
