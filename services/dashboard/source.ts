@@ -42,7 +42,7 @@ export interface Fetched { view: NodeView; cpu?: CpuSample; services: string[] }
  * One refresh of one node: every call at once, each bounded by `timeoutMs`. A call that fails
  * leaves its part empty and names itself in `error` (the others still show).
  */
-export async function fetchView(c: Caller, logSource: string, logLines: number, prevCpu: CpuSample | undefined, timeoutMs: number): Promise<Fetched> {
+export async function fetchView(c: Caller, logSource: string, logLines: number, prevCpu: CpuSample | undefined, timeoutMs: number, knownCpus?: number): Promise<Fetched> {
   const o = { timeoutMs };
   const errors: string[] = [];
   const settle = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
@@ -55,7 +55,8 @@ export async function fetchView(c: Caller, logSource: string, logLines: number, 
     settle("services", c.unary(M.ServiceList, {}, o)),
     settle("memory", c.unary(M.Memory, {}, o)),
     settle("load", c.unary(M.LoadAvg, {}, o)),
-    settle("cpu", c.unary(M.CPUInfo, {}, o)),
+    // The CPUs of a running node do not change: asked once.
+    knownCpus ? undefined : settle("cpu", c.unary(M.CPUInfo, {}, o)),
     settle("processes", c.unary(M.Processes, {}, o)),
     settle("addresses", list<AddressStatusSpec>(ADDRESS_STATUSES)),
     settle("routes", list<RouteStatusSpec>(ROUTE_STATUSES)),
@@ -69,7 +70,7 @@ export async function fetchView(c: Caller, logSource: string, logLines: number, 
   const at = Date.now();
   let cpu: CpuSample | undefined;
   let cpuPercent: number | undefined;
-  const ncpu = cpus?.cpus?.length ?? 0;
+  const ncpu = knownCpus || (cpus?.cpus?.length ?? 0);
   if (procs) {
     cpu = { at, seconds: new Map((procs.processes ?? []).map((p) => [p.pid ?? 0, p.cpuSeconds ?? 0])) };
     if (prevCpu && ncpu > 0 && at > prevCpu.at) {
