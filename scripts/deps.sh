@@ -19,6 +19,8 @@ APT_PKGS=(
   dnsmasq-base iproute2 chrony
   # shells whose completion scripts the tests load
   zsh fish
+  # the dashboard's tests drive it in a terminal (send-keys, capture-pane)
+  tmux
   # benchmark floor: the same kernel booting a busybox initramfs
   busybox-static
   # etcd on control planes (container mode runs the host's), etcdctl as the independent check in tests

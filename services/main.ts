@@ -22,9 +22,7 @@ function usage(): string {
     "Personalities:",
     ...lines,
     ...(alias ? ["", `Aliases: ${alias}`] : []),
-    "",
-    "Not built yet in this version:",
-    ...planned.map((p) => `  ${p.name.padEnd(width)}  ${p.summary}`),
+    ...(planned.length > 0 ? ["", "Not built yet in this version:", ...planned.map((p) => `  ${p.name.padEnd(width)}  ${p.summary}`)] : []),
     "",
     "Every personality answers --help.",
   ].join("\n");

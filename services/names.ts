@@ -5,7 +5,7 @@
  * checker holds the two lists equal.
  */
 export const personalityNames = [
-  "apid", "bunkerctl", "diag", "exec-helper", "init", "networkd", "partition", "poweroff", "reboot",
+  "apid", "bunkerctl", "dashboard", "diag", "exec-helper", "init", "networkd", "partition", "poweroff", "reboot",
   "shutdown", "trustd", "verify-image", "version",
 ] as const;
 
@@ -15,9 +15,7 @@ export type PersonalityName = (typeof personalityNames)[number];
  * Names of the design that are not built yet. They are listed, and answer plainly that they do
  * not exist in this build, rather than pretending or being mistaken for a typo.
  */
-export const planned: { name: string; summary: string }[] = [
-  { name: "dashboard", summary: "the console view of the node's state" },
-];
+export const planned: { name: string; summary: string }[] = [];
 
 /** Other names a personality answers to (`bunker ctl` is `bunkerctl`). */
 export const aliases: Record<string, string> = { ctl: "bunkerctl" };

@@ -8,6 +8,7 @@ import type { Personality } from "./personality.ts";
 const table: Record<PersonalityName, Omit<Personality, "name">> = {
   apid: { summary: "the API gateway: mTLS on TCP 50000, roles from client certificates, forwards to init", load: () => import("./apid/main.ts") },
   bunkerctl: { summary: "the remote client: generate configs, drive nodes through the API", load: () => import("./bunkerctl/main.ts") },
+  dashboard: { summary: "the node's state on its console (tty1), refreshed: stage, network, load, services, logs", load: () => import("./dashboard/main.ts") },
   diag: { summary: "console diagnostics: links, addrs, routes (from the kernel)", load: () => import("./diag/main.ts") },
   "exec-helper": { summary: "internal: apply a service's credentials and limits, then exec it", load: () => import("./exec-helper/main.ts") },
   init: { summary: "the machine daemon: PID 1, services, boot sequence, resources, local API", load: () => import("./init/main.ts") },

@@ -128,7 +128,7 @@ describe.skipIf(skip !== null)(`networkd under init${skip ? ` (skipped: ${skip})
     const other = Bun.spawnSync([process.execPath, join(root, "test/lib/publish-as.ts"), join(dir, "init.sock"), ADDRESS_STATUSES.namespace, ADDRESS_STATUSES.type, "eth0/192.0.2.1/24", "{}"], {
       uid: 65534, gid: API_GROUP, cwd: root, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, TMPDIR: dir }, stderr: "pipe",
     });
-    expect(other.stdout.toString().trim()).toBe("PERMISSION_DENIED: uid 65534 may not use init's socket (only root, init's uid, apid's and those of publishing services)");
+    expect(other.stdout.toString().trim()).toBe("PERMISSION_DENIED: uid 65534 may not use init's socket (only root, init's uid, apid's, the dashboard's and those of publishing services)");
     expect(await getSpec(c, "addresses", "eth0/192.0.2.1/24")).toBeUndefined();
   }, 20_000);
 

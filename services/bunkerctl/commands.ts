@@ -52,6 +52,7 @@ export const commands: Command[] = [
   { path: ["meta", "read"], summary: "print the META store of nodes' install disks (every key, or one)", run: async (a) => (await import("./cmd/meta.ts")).runRead(a) },
   { path: ["meta", "write"], summary: "set a META key on nodes' install disks", run: async (a) => (await import("./cmd/meta.ts")).runWrite(a) },
   { path: ["meta", "delete"], summary: "remove a META key from nodes' install disks", run: async (a) => (await import("./cmd/meta.ts")).runDelete(a) },
+  { path: ["dashboard"], summary: "watch nodes in this terminal: stage, network, load, services, logs; keys switch node and log", run: async (a) => (await import("./cmd/dashboard.ts")).run(a) },
   { path: ["memory"], summary: "show memory use", run: async (a) => (await import("./cmd/memory.ts")).run(a) },
   { path: ["ps"], summary: "list processes", run: async (a) => (await import("./cmd/ps.ts")).run(a) },
   { path: ["mounts"], summary: "list mounts with size and use", run: async (a) => (await import("./cmd/mounts.ts")).run(a) },

@@ -13,6 +13,7 @@ import type { GrpcServer } from "../../core/grpc/server.ts";
 import { errText, log, logToKernel } from "./log.ts";
 import { watchBanner } from "./banner.ts";
 import { APID_UID } from "./apid.ts";
+import { DASHBOARD_UID } from "./table.ts";
 import { TRUSTD_UID } from "./trustd.ts";
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, ETCD_UID } from "./etcd.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
@@ -229,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
         trust: {
           adminUids: new Set([0, own]), apidUid: apidUid ?? own, maintenance: () => machine.maintenanceOpen(),
           service: (uid) => machine.serviceOfUid(uid),
+          readerUids: new Set([DASHBOARD_UID]),
         },
         publisher: { store: machine.store, publishers: () => machine.publishers() },
         // apid's gid; networkd runs with it as its gid too (API_GROUP), so both may connect.

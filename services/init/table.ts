@@ -3,7 +3,7 @@
  * this binary yet; such a service is Skipped with the reason rather than failing. apid and trustd
  * are declared apart (apid.ts, trustd.ts): their arguments and secrets depend on the machine's config.
  */
-import { chownSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { NETWORK_CONFIGS, NETWORKD_KINDS } from "../../core/netresources/kinds.ts";
 import { builtName } from "../names.ts";
@@ -22,6 +22,16 @@ export const NETWORKD_UID = 52;
  * gid (apid's own gid; exec-helper clears supplementary groups, so it has to be the primary one).
  */
 export const API_GROUP = APID_UID;
+
+/** The dashboard's uid (`dashboard` in the image's passwd): init's socket grants it os:reader. */
+export const DASHBOARD_UID = 53;
+/**
+ * The dashboard's screen: the first virtual console. The kernel's and init's lines go to
+ * /dev/console (the serial port, the last `console=`), and the kernel echoes only errors to the
+ * screen (init lowers the console log level), so tty1 is the dashboard's and the serial console
+ * keeps init's log and the banner.
+ */
+export const DASHBOARD_TTY = "/dev/tty1";
 
 export interface TableContext {
   mode: "metal" | "container";
@@ -62,9 +72,21 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
       stopGraceMs: 10_000,
     },
     {
-      id: "dashboard", description: "the console dashboard",
-      skip: personalitySkip("dashboard"),
-      runner: { argv: [...self], argv0: "dashboard", noNewPrivs: true, capabilities: [], oomScoreAdj: -400 },
+      id: "dashboard", description: "the node's state on its screen (tty1)",
+      skip: () => personalitySkip("dashboard")() ?? (t.mode === "container"
+        ? "container mode has no screen of its own: run `bunker dashboard --socket SOCKET` in a terminal"
+        : existsSync(DASHBOARD_TTY) ? undefined : `no ${DASHBOARD_TTY}: this kernel has no virtual console`),
+      // Its own uid and no capabilities: the terminal is handed to it, and it may only read.
+      preStart: () => {
+        chownSync(DASHBOARD_TTY, DASHBOARD_UID, API_GROUP);
+        chmodSync(DASHBOARD_TTY, 0o600);
+      },
+      runner: {
+        argv: [...self, "--tty", DASHBOARD_TTY, "--socket", t.socketPath],
+        argv0: "dashboard", uid: DASHBOARD_UID, gid: API_GROUP, noNewPrivs: true, capabilities: [], oomScoreAdj: -400,
+      },
+      // A display, not a duty: bounded like apid, so a leak in it never costs what the node runs.
+      memoryMax: 256 * 1024 * 1024,
     },
   ];
 }

@@ -8,7 +8,19 @@ const roles = (r: string) => ({ "x-bunker-roles": r });
 
 test("root is admin on the socket; an unknown uid is refused whatever it sends", () => {
   expect(authorizeCall(M.Reset.path, 0, {}, node)).toMatchObject({ allowed: true, via: "console" });
-  expect(authorizeCall(M.Version.path, 1000, roles("os:admin"), node)).toEqual({ allowed: false, reason: "uid 1000 may not use init's socket (only root, init's uid, apid's and those of publishing services)" });
+  expect(authorizeCall(M.Version.path, 1000, roles("os:admin"), node)).toEqual({ allowed: false, reason: "uid 1000 may not use init's socket (only root, init's uid, apid's, the dashboard's and those of publishing services)" });
+});
+
+test("the dashboard's uid reads as os:reader and can change nothing", () => {
+  const withDashboard: Trust = { ...node, readerUids: new Set([53]) };
+  expect(authorizeCall(M.ServiceList.path, 53, {}, withDashboard)).toEqual({ allowed: true, roles: ["os:reader"], via: "console" });
+  expect(authorizeCall(M.Dmesg.path, 53, {}, withDashboard).allowed).toBe(true);
+  expect(authorizeCall(R.List.path, 53, {}, withDashboard).allowed).toBe(true);
+  // Roles it sends are not believed: only apid relays roles.
+  expect(authorizeCall(M.Reboot.path, 53, roles("os:admin"), withDashboard)).toEqual({ allowed: false, reason: "uid 53 reads only: Reboot needs one of os:admin, os:operator; the caller has os:reader" });
+  expect(authorizeCall(M.MachineConfiguration.path, 53, {}, withDashboard).allowed).toBe(false);
+  expect(authorizeCall(P.Put.path, 53, {}, withDashboard).allowed).toBe(false);
+  expect(authorizeCall(M.Version.path, 53, {}, node).allowed).toBe(false); // not listed: refused
 });
 
 test("apid's uid is held to the roles it relays, deny by default", () => {

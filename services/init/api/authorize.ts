@@ -7,6 +7,8 @@
  * - a service that publishes resources (networkd) is known by its own uid: it may call the
  *   internal ResourcePublisher and read (Get, List, Watch) only the kinds its entry lists (its
  *   config): the server checks the kind in the request (`reads` in the verdict);
+ * - a reader uid (the dashboard on tty1: 53) holds os:reader, as a read-only client certificate
+ *   would: it shows the node on its screen and must not be able to change it;
  * - anyone else is refused with PERMISSION_DENIED.
  * When apid runs as init's own uid (container mode without root), a call carrying
  * `x-bunker-roles` is judged by those roles; one without is a console call.
@@ -31,6 +33,8 @@ export interface Trust {
   maintenance: () => boolean;
   /** The service running as this uid (its own), and the kinds it may read; undefined: none. */
   service?: (uid: number) => { id: string; reads: readonly Kind[] } | undefined;
+  /** uids whose calls hold os:reader only (the dashboard's). */
+  readerUids?: ReadonlySet<number>;
 }
 
 export type Verdict =
@@ -71,5 +75,9 @@ export function authorizeCall(path: string, uid: number, md: Metadata, t: Trust)
     return d.allowed ? { allowed: true, roles, via: "apid" } : { allowed: false, reason: d.reason };
   }
   if (t.adminUids.has(uid)) return { allowed: true, roles: ["os:admin"], via: "console" };
-  return { allowed: false, reason: `uid ${uid} may not use init's socket (only root, init's uid, apid's and those of publishing services)` };
+  if (t.readerUids?.has(uid)) {
+    const d = authorize(path, ["os:reader"]);
+    return d.allowed ? { allowed: true, roles: ["os:reader"], via: "console" } : { allowed: false, reason: `uid ${uid} reads only: ${d.reason}` };
+  }
+  return { allowed: false, reason: `uid ${uid} may not use init's socket (only root, init's uid, apid's, the dashboard's and those of publishing services)` };
 }
