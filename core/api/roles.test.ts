@@ -98,9 +98,12 @@ test("os:etcd:backup may take etcd snapshots and nothing else; the other etcd RP
   expect(authorize(M.EtcdSnapshot.path, ["os:etcd:backup"]).allowed).toBe(true);
   expect(authorize(M.EtcdSnapshot.path, ["os:admin"]).allowed).toBe(true);
   expect(authorize(M.EtcdSnapshot.path, ["os:operator"]).allowed).toBe(false);
-  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.Version, M.Reboot]) expect(authorize(m.path, ["os:etcd:backup"]).allowed).toBe(false);
-  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster]) {
+  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.EtcdAlarmList, M.EtcdRecoverUpload, M.Version, M.Reboot]) expect(authorize(m.path, ["os:etcd:backup"]).allowed).toBe(false);
+  const changes = [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.EtcdForfeitLeadership, M.EtcdDefragment, M.EtcdAlarmDisarm, M.EtcdRecoverUpload];
+  for (const m of changes) {
     expect(authorize(m.path, ["os:admin"]).allowed).toBe(true);
     expect(authorize(m.path, ["os:operator"]).allowed).toBe(false);
   }
+  // The alarms are state to read, like the members.
+  expect(authorize(M.EtcdAlarmList.path, ["os:reader"]).allowed).toBe(true);
 });

@@ -176,6 +176,36 @@ export async function status(endpoint: string, tls: EtcdTls, timeoutMs?: number)
   };
 }
 
+/** Makes `targetId` the leader; etcd takes this only from the leader's own endpoint. */
+export async function moveLeader(endpoint: string, targetId: string, tls: EtcdTls): Promise<void> {
+  await call(endpoint, method("Maintenance", "MoveLeader", [[1, BigInt(targetId)]]), tls, 15_000);
+}
+
+/** Defragments the database of the member at `endpoint` (it blocks that member meanwhile: give it time). */
+export async function defragment(endpoint: string, tls: EtcdTls, timeoutMs = 120_000): Promise<void> {
+  await call(endpoint, method("Maintenance", "Defragment"), tls, timeoutMs);
+}
+
+/** etcd's alarm types (etcdserverpb.AlarmType), by name. */
+export const ALARMS = ["NONE", "NOSPACE", "CORRUPT"] as const;
+export type AlarmName = (typeof ALARMS)[number];
+export interface EtcdAlarm { memberId: string; alarm: AlarmName | string }
+
+/**
+ * The cluster's alarms (Alarm GET), or, with `deactivate`/`activate`, that action on one alarm;
+ * the alarms etcd answers with. Alarms are the cluster's: any member answers for all.
+ */
+export async function alarm(endpoint: string, tls: EtcdTls, action: "get" | "activate" | "deactivate" = "get", target?: EtcdAlarm): Promise<EtcdAlarm[]> {
+  const code = { get: 0n, activate: 1n, deactivate: 2n }[action];
+  const type = target ? BigInt(Math.max(0, ALARMS.indexOf(target.alarm as AlarmName))) : 0n;
+  const r = await call(endpoint, method("Maintenance", "Alarm", [[1, code], [2, BigInt(target?.memberId ?? "0")], [3, type]]), tls);
+  return (r.get(2) ?? []).filter((x): x is Uint8Array => x instanceof Uint8Array).map((b) => {
+    const f = decode(b);
+    const n = Number(num(f.get(2)?.[0]));
+    return { memberId: num(f.get(1)?.[0]).toString(), alarm: ALARMS[n] ?? `ALARM${n}` };
+  });
+}
+
 /**
  * etcd's snapshot of its database (Maintenance.Snapshot), chunk by chunk as etcd sends them;
  * throws EtcdError when etcd fails part-way (what was yielded is then no whole snapshot).

@@ -153,7 +153,12 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     },
     async Upgrade(req) { return { ...(await h.upgrade({ image: req.image, stage: req.stage === true, force: req.force === true })), actorId: "" }; },
     async Rollback(req) { return h.rollback({ force: req.force === true }); },
-    async Bootstrap() { return h.bootstrap(); },
+    async Bootstrap(req) { return h.bootstrap({ recover: req.recover === true, sha256: req.recoverSha256 ?? "" }); },
+    async EtcdRecoverUpload(req) { return h["etcd.recover-upload"](Number(req.offset ?? 0), req.data ?? new Uint8Array()); },
+    async EtcdForfeitLeadership() { return h["etcd.forfeit-leadership"](); },
+    async EtcdDefragment() { return h["etcd.defrag"](); },
+    async EtcdAlarmList() { return h["etcd.alarms"](); },
+    async EtcdAlarmDisarm() { return h["etcd.disarm"](); },
     async EtcdRemoveMember(req) { return h["etcd.remove-member"](req.memberId ?? ""); },
     async EtcdLeaveCluster() { return h["etcd.leave"](); },
     async *EtcdSnapshot(_req, ctx) {
