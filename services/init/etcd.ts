@@ -278,7 +278,17 @@ export class EtcdNode {
       },
       health: {
         initialDelayMs: 1000, intervalMs: 5000, timeoutMs: 4000,
-        check: async () => { await health(this.self().clientURL, this.tls(), 4000); },
+        check: async () => {
+          const url = this.self().clientURL;
+          try {
+            await health(url, this.tls(), 4000);
+          } catch (err) {
+            // etcd 3.4 answers a bare {"health":"false"} while an alarm is raised: name the alarm.
+            const raised = await alarm(url, this.tls(), "get", undefined, 3000).catch(() => [] as EtcdAlarm[]);
+            if (!raised.length) throw err;
+            throw new EtcdError(url, `unhealthy: alarm ${raised.map((x) => `${x.alarm} on member ${hexId(x.memberId)}`).join(", ")} (bunkerctl etcd alarm list; disarm once the cause is dealt with)`);
+          }
+        },
       },
       stopGraceMs: 15_000,
     };
