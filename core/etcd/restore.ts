@@ -9,7 +9,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { spawn } from "node:child_process";
 
 export const ETCDCTL_BINARIES = ["/usr/bin/etcdctl", "/usr/local/bin/etcdctl"];
 
@@ -28,28 +27,36 @@ export async function fileSha256(file: string): Promise<string> {
   return h.digest("hex");
 }
 
-function run(argv: string[], hide: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ETCDCTL_API: "3" }, timeout: timeoutMs });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (c: Buffer) => { if (out.length < 65536) out += c.toString(); });
-    p.stderr.on("data", (c: Buffer) => { if (err.length < 65536) err += c.toString(); });
-    p.on("error", (e) => reject(new RestoreError(`${argv[1]} ${argv[2]}: ${e.message}`)));
-    p.on("close", (code, signal) => {
-      if (code === 0) return resolve(out);
-      let why = (err.trim().split("\n").filter((l) => l.trim()).at(-1) ?? "").trim() || (signal ? `killed by ${signal}` : `exit ${code}`);
-      for (const h of hide) why = why.split(h).join("<snapshot>");
-      reject(new RestoreError(`etcdctl ${argv[1]} ${argv[2]} failed: ${why}`));
-    });
-  });
+/**
+ * How etcdctl is started: Bun.spawn unless the caller says otherwise (init passes its own, so
+ * that its reaper leaves the child's exit status to Bun).
+ */
+export type Spawn = (argv: string[], opts: { stdin: "ignore"; stdout: "pipe"; stderr: "pipe"; env: Record<string, string | undefined> }) => Bun.Subprocess<"ignore", "pipe", "pipe">;
+
+async function run(argv: string[], hide: string[], timeoutMs: number, spawn: Spawn = Bun.spawn): Promise<string> {
+  let p: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    p = spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ETCDCTL_API: "3" } });
+  } catch (e) {
+    throw new RestoreError(`etcdctl ${argv[1]} ${argv[2]}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+  try {
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (code === 0) return out;
+    let why = (err.trim().split("\n").filter((l) => l.trim()).at(-1) ?? "").trim() || (p.signalCode ? `killed by ${p.signalCode}` : `exit ${code}`);
+    for (const h of hide) why = why.split(h).join("<snapshot>");
+    throw new RestoreError(`etcdctl ${argv[1]} ${argv[2]} failed: ${why}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface SnapshotInfo { hash: number; revision: number; totalKey: number; totalSize: number }
 
 /** `etcdctl snapshot status`: refuses a file that is no whole etcd database. */
-export async function snapshotStatus(etcdctl: string, file: string, timeoutMs = 60_000): Promise<SnapshotInfo> {
-  const out = await run([etcdctl, "snapshot", "status", file, "-w", "json"], [file], timeoutMs);
+export async function snapshotStatus(etcdctl: string, file: string, timeoutMs = 60_000, spawn?: Spawn): Promise<SnapshotInfo> {
+  const out = await run([etcdctl, "snapshot", "status", file, "-w", "json"], [file], timeoutMs, spawn);
   try { return JSON.parse(out) as SnapshotInfo; } catch { throw new RestoreError(`etcdctl snapshot status answered no JSON: ${out.slice(0, 200)}`); }
 }
 
@@ -57,14 +64,14 @@ export async function snapshotStatus(etcdctl: string, file: string, timeoutMs = 
  * Restores `file` into `dataDir` (which must not exist yet) as the data of a new cluster of one
  * member, `name` at `peerURL`; returns what the snapshot held.
  */
-export async function restoreSnapshot(etcdctl: string, file: string, o: { dataDir: string; name: string; peerURL: string; token: string; timeoutMs?: number }): Promise<SnapshotInfo> {
+export async function restoreSnapshot(etcdctl: string, file: string, o: { dataDir: string; name: string; peerURL: string; token: string; timeoutMs?: number; spawn?: Spawn }): Promise<SnapshotInfo> {
   if (existsSync(o.dataDir)) throw new RestoreError("the data folder exists already: a restore starts from none");
-  const info = await snapshotStatus(etcdctl, file, o.timeoutMs);
+  const info = await snapshotStatus(etcdctl, file, o.timeoutMs, o.spawn);
   const work = join(dirname(o.dataDir), `.${o.name}.restore-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   try {
     await run([etcdctl, "snapshot", "restore", file, "--data-dir", work, "--name", o.name,
-      "--initial-cluster", `${o.name}=${o.peerURL}`, "--initial-advertise-peer-urls", o.peerURL, "--initial-cluster-token", o.token], [file, work], o.timeoutMs ?? 300_000);
+      "--initial-cluster", `${o.name}=${o.peerURL}`, "--initial-advertise-peer-urls", o.peerURL, "--initial-cluster-token", o.token], [file, work], o.timeoutMs ?? 300_000, o.spawn);
     renameSync(work, o.dataDir);
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -27,6 +27,7 @@ import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
 import { Backoff } from "../../core/time/backoff.ts";
 import { nodeAddresses } from "./apicerts.ts";
+import { spawnTracked } from "./children.ts";
 import { sleep } from "./conditions.ts";
 import type { EtcdMemberSpec, EtcdStatusSpec } from "./resources.ts";
 import type { ServiceSpec } from "./service.ts";
@@ -455,7 +456,7 @@ export class EtcdNode {
       // A restore writes member/ itself: the data folder (empty, or left by a start that never got a member) goes first.
       if (existsSync(this.o.dataDir) && readdirSync(this.o.dataDir).length === 0) rmSync(this.o.dataDir, { recursive: true });
       try {
-        const info = await restoreSnapshot(etcdctl!, this.uploadPath, { dataDir: this.o.dataDir, name: s.hostname, peerURL: s.peerURL, token: "bunker" });
+        const info = await restoreSnapshot(etcdctl!, this.uploadPath, { dataDir: this.o.dataDir, name: s.hostname, peerURL: s.peerURL, token: "bunker", spawn: spawnTracked });
         restored = ` from a snapshot of ${info.totalKey} keys at revision ${info.revision}`;
       } catch (err) {
         throw err instanceof RestoreError ? new EtcdRefusal(`${what} refused: ${err.message}`) : err;
@@ -532,9 +533,16 @@ export class EtcdNode {
     const s = this.self();
     const others = members.filter((m) => m.id !== me.id && m.name !== "").flatMap((m) => m.clientURLs);
     let removed = false;
-    const errors: string[] = [];
-    for (const u of others) {
-      try { await memberRemove(u, me.id, this.tls()); removed = true; break; } catch (err) { errors.push(err instanceof Error ? err.message : String(err)); }
+    let errors: string[] = [];
+    // etcd refuses a removal ("unhealthy cluster") until the members left would have been
+    // connected for a few seconds, e.g. just after one came back: that passes, so try again.
+    for (let attempt = 0; !removed && attempt < 15; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 2000));
+      errors = [];
+      for (const u of others) {
+        try { await memberRemove(u, me.id, this.tls()); removed = true; break; } catch (err) { errors.push(err instanceof Error ? err.message : String(err)); }
+      }
+      if (!errors.some((e) => e.includes("unhealthy cluster"))) break;
     }
     if (!removed) throw new EtcdError(s.clientURL, `no other member removed this node: ${errors.join("; ")}`);
     this.left = true;
