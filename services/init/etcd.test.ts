@@ -13,7 +13,7 @@ import { newEtcdCA } from "../../core/pki/issue.ts";
 import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
-import { clientTls, etcdBinary, etcdCA, etcdConfigFile, initialCluster, joinCandidates, ownAddress, urlOf, writeEtcdCerts } from "./etcd.ts";
+import { clientTls, EtcdNode, etcdBinary, etcdCA, etcdConfigFile, initialCluster, joinCandidates, ownAddress, urlOf, writeEtcdCerts } from "./etcd.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
@@ -138,6 +138,27 @@ describe.skipIf(!etcdBinary() || !etcdctlPath)("against a real etcd", () => {
     await alarm(url, tls, "deactivate", { memberId: me, alarm: "NOSPACE" });
     expect(await alarm(url, tls)).toEqual([]);
     expect((await ctl(["put", "blocked", "x"])).code).toBe(0);
+  });
+
+  test("a control plane whose hostname a member already has is not added, and says why", async () => {
+    const said: string[] = [];
+    let started = 0;
+    const solo = new URL(url);
+    const node = new EtcdNode({
+      dataDir: join(dir, "twin-data"), runDir: join(dir, "twin-run"), clientPort: Number(solo.port), peerPort: await freePort(),
+      current: () => ({ config: { cluster: { etcd: { ca: { crt: b64(certificatePem(ca.certificate)), key: b64(privateKeyPem(ca.key)) } }, controlPlane: { nodes: ["127.0.0.1"] } } }, hostname: "solo" }),
+      // Its own address is loopback too (a lone host), on another peer port: another member to etcd.
+      addresses: () => ["127.0.0.9"],
+      start: async () => { started++; }, stop: async () => {}, running: () => false,
+      onStatus: (st) => { if (st.unmet) said.push(st.unmet); }, onEvent: () => {}, retryMs: 200, retryMaxMs: 400,
+    });
+    try {
+      node.configure();
+      for (let i = 0; i < 100 && !said.some((x) => x.includes("hostname")); i++) await Bun.sleep(100);
+    } finally { node.stop(); }
+    expect(said.find((x) => x.includes("hostname"))).toContain("already has this node's hostname solo");
+    expect(started).toBe(0);
+    expect(await memberList(url, tls)).toHaveLength(1);
   });
 
   test("defragment answers, and the member serves after it", async () => {
