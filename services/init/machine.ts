@@ -559,10 +559,10 @@ export class Machine {
         const wipe: Phase = { name: "wipe", tasks: [this.task("volumes", ({ args: a }) => this.wipeVolumes(a.volumes as ResettableLabel[] | undefined))] };
         // graceful: a control plane leaves etcd first (as Talos does), so the others do not count
         // a wiped member towards their quorum; it joins again as new once configured again.
-        const leave: Phase = { name: "etcd", tasks: [this.task("leave", async () => { if (this.etcd) this.events.add("etcd", `reset: ${await this.etcd.leaveForReset()}`); })] };
+        const leave: Phase = { name: "etcd", tasks: [this.task("leave", async () => { this.events.add("etcd", `reset: ${await this.etcd!.leaveForReset()}`); })] };
         return [
           { name: "stage", tasks: [this.task("stage", () => this.setStage("resetting"))] },
-          ...(args.graceful === false ? [wipe, stopServices] : [leave, stopServices, wipe]),
+          ...(args.graceful === false ? [wipe, stopServices] : [...(this.etcd ? [leave] : []), stopServices, wipe]),
           power(args.reboot === false ? "poweroff" : "reboot"),
         ];
       },
