@@ -14,7 +14,11 @@
  * of this node alone), or the join loop, which asks a running member (found through
  * cluster.controlPlane.nodes and the endpoint's host) to add this node as a learner, starts etcd
  * with the existing cluster, and promotes the learner once it has caught up. A node whose data
- * folder already holds a member (etcd's `member/`) starts etcd as it is.
+ * folder already holds a member (etcd's `member/`) starts etcd as it is. `bootstrap` with
+ * `recover` starts the new cluster from an uploaded snapshot instead, restored by etcdctl.
+ *
+ * Care of a running member: leave (also reset's first step), remove-member, forfeit-leadership,
+ * defragment, alarms (list, disarm), snapshot.
  */
 import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -439,7 +443,7 @@ export class EtcdNode {
     const etcdctl = o.recover ? etcdctlBinary() : undefined;
     if (o.recover) {
       if (!etcdctl) throw new EtcdRefusal(`${what} refused: no etcdctl here to restore with (install Debian's etcd-client)`);
-      if (!existsSync(this.uploadPath)) throw new EtcdRefusal(`${what} refused: no snapshot was uploaded (EtcdRecoverUpload) since init started`);
+      if (!existsSync(this.uploadPath)) throw new EtcdRefusal(`${what} refused: no snapshot was uploaded (EtcdRecoverUpload)`);
       if (!/^[0-9a-f]{64}$/i.test(o.sha256 ?? "")) throw new EtcdRefusal(`${what} refused: recover_sha256 must be the snapshot's SHA-256 in hex (64 digits)`);
       const got = await fileSha256(this.uploadPath);
       if (got !== o.sha256!.toLowerCase()) throw new EtcdRefusal(`${what} refused: the upload (${statSync(this.uploadPath).size} bytes) has SHA-256 ${got}, not ${o.sha256!.toLowerCase()}: upload it again`);
