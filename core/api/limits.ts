@@ -16,6 +16,8 @@ export const DEFAULT_REQUEST_BYTES = 64 * KiB;
 export const REQUEST_BYTES: ReadonlyMap<string, number> = new Map([
   [MachineService.ApplyConfiguration.path, 4 * MiB],
   [ResourcePublisher.Put.path, 1 * MiB],
+  // A piece of an etcd snapshot (1 MiB of data and its few bytes of framing).
+  [MachineService.EtcdRecoverUpload.path, 1 * MiB + KiB],
   [ResourcePublisher.Replace.path, 1 * MiB],
 ]);
 

@@ -98,9 +98,12 @@ test("os:etcd:backup may take etcd snapshots and nothing else; the other etcd RP
   expect(authorize(M.EtcdSnapshot.path, ["os:etcd:backup"]).allowed).toBe(true);
   expect(authorize(M.EtcdSnapshot.path, ["os:admin"]).allowed).toBe(true);
   expect(authorize(M.EtcdSnapshot.path, ["os:operator"]).allowed).toBe(false);
-  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.Version, M.Reboot]) expect(authorize(m.path, ["os:etcd:backup"]).allowed).toBe(false);
-  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.MetaRead, M.MetaWrite, M.MetaDelete]) {
+  for (const m of [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.EtcdAlarmList, M.EtcdRecoverUpload, M.MetaRead, M.Version, M.Reboot]) expect(authorize(m.path, ["os:etcd:backup"]).allowed).toBe(false);
+  const adminOnly = [M.Bootstrap, M.EtcdRemoveMember, M.EtcdLeaveCluster, M.EtcdForfeitLeadership, M.EtcdDefragment, M.EtcdAlarmDisarm, M.EtcdRecoverUpload, M.MetaRead, M.MetaWrite, M.MetaDelete];
+  for (const m of adminOnly) {
     expect(authorize(m.path, ["os:admin"]).allowed).toBe(true);
     expect(authorize(m.path, ["os:operator"]).allowed).toBe(false);
   }
+  // The alarms are state to read, like the members.
+  expect(authorize(M.EtcdAlarmList.path, ["os:reader"]).allowed).toBe(true);
 });

@@ -69,6 +69,12 @@ export const METHOD_ROLES: ReadonlyMap<string, readonly Role[]> = new Map([
   [M.Bootstrap.path, ADMIN],
   [M.EtcdRemoveMember.path, ADMIN],
   [M.EtcdLeaveCluster.path, ADMIN],
+  [M.EtcdForfeitLeadership.path, ADMIN],
+  [M.EtcdDefragment.path, ADMIN],
+  [M.EtcdAlarmDisarm.path, ADMIN],
+  // A snapshot to recover from: it becomes the cluster's whole data.
+  [M.EtcdRecoverUpload.path, ADMIN],
+  [M.EtcdAlarmList.path, READER],
   // The whole of etcd's data: admins, and the backup role made for it.
   [M.EtcdSnapshot.path, ETCD_BACKUP],
 ]);

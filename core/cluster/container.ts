@@ -77,16 +77,30 @@ export async function createContainerCluster(c: Provision): Promise<void> {
     // Traversable: apid, trustd and networkd run as their own uids under init's state dir. The
     // config (CA keys on control planes) stays root's alone.
     mkdirSync(join(nd, "state"), { recursive: true, mode: 0o711 });
-    const config = join(nd, "config.yaml");
-    writeFileSync(config, c.configs.byNode.get(n.name)!, { mode: 0o600 });
-    const argv = ["ip", "netns", "exec", n.netns, ...c.self, "init", "--mode=container", "--state-dir", join(nd, "state"), "--config", config,
-      "--api-listen", `0.0.0.0:${API_PORT}`, ...(n.role === "controlplane" ? ["--trustd-listen", `0.0.0.0:${TRUSTD_PORT}`] : [])];
-    const pid = spawnDetached(argv, consoleLog(dir, n.name));
-    state.nodes.push({ name: n.name, pid });
-    saveState(dir, state);
+    writeFileSync(join(nd, "config.yaml"), c.configs.byNode.get(n.name)!, { mode: 0o600 });
+    const pid = startContainerNode(dir, state, n.name, c.self);
     step(`${n.name} (${n.role}) at ${n.address}: init started, pid ${pid}`);
   }
   await startForwarder(c, plan.nodes.filter((x) => x.role === "controlplane"));
+}
+
+/**
+ * Starts one node's init (detached) in its namespace, with its state dir and config as they are:
+ * at create, and again for a node whose init ended (a reboot or power-off ends init in container
+ * mode). Its pid goes into state.json, so destroy finds it; returns the pid.
+ */
+export function startContainerNode(dir: string, state: ClusterState, name: string, self: string[]): number {
+  const n = state.plan.nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`no node ${name} in the cluster (nodes: ${state.plan.nodes.map((x) => x.name).join(", ")})`);
+  const nd = nodeDir(dir, n.name);
+  const argv = ["ip", "netns", "exec", n.netns, ...self, "init", "--mode=container", "--state-dir", join(nd, "state"), "--config", join(nd, "config.yaml"),
+    "--api-listen", `0.0.0.0:${API_PORT}`, ...(n.role === "controlplane" ? ["--trustd-listen", `0.0.0.0:${TRUSTD_PORT}`] : [])];
+  const pid = spawnDetached(argv, consoleLog(dir, n.name));
+  const known = state.nodes.find((x) => x.name === n.name);
+  if (known) known.pid = pid;
+  else state.nodes.push({ name: n.name, pid });
+  saveState(dir, state);
+  return pid;
 }
 
 /**

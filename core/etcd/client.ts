@@ -176,6 +176,36 @@ export async function status(endpoint: string, tls: EtcdTls, timeoutMs?: number)
   };
 }
 
+/** Makes `targetId` the leader; etcd takes this only from the leader's own endpoint. */
+export async function moveLeader(endpoint: string, targetId: string, tls: EtcdTls): Promise<void> {
+  await call(endpoint, method("Maintenance", "MoveLeader", [[1, BigInt(targetId)]]), tls, 15_000);
+}
+
+/** Defragments the database of the member at `endpoint` (it blocks that member meanwhile: give it time). */
+export async function defragment(endpoint: string, tls: EtcdTls, timeoutMs = 120_000): Promise<void> {
+  await call(endpoint, method("Maintenance", "Defragment"), tls, timeoutMs);
+}
+
+/** etcd's alarm types (etcdserverpb.AlarmType), by name. */
+export const ALARMS = ["NONE", "NOSPACE", "CORRUPT"] as const;
+export type AlarmName = (typeof ALARMS)[number];
+export interface EtcdAlarm { memberId: string; alarm: AlarmName | string }
+
+/**
+ * The cluster's alarms (Alarm GET), or, with `deactivate`/`activate`, that action on one alarm;
+ * the alarms etcd answers with. Alarms are the cluster's: any member answers for all.
+ */
+export async function alarm(endpoint: string, tls: EtcdTls, action: "get" | "activate" | "deactivate" = "get", target?: EtcdAlarm, timeoutMs?: number): Promise<EtcdAlarm[]> {
+  const code = { get: 0n, activate: 1n, deactivate: 2n }[action];
+  const type = target ? BigInt(Math.max(0, ALARMS.indexOf(target.alarm as AlarmName))) : 0n;
+  const r = await call(endpoint, method("Maintenance", "Alarm", [[1, code], [2, BigInt(target?.memberId ?? "0")], [3, type]]), tls, timeoutMs);
+  return (r.get(2) ?? []).filter((x): x is Uint8Array => x instanceof Uint8Array).map((b) => {
+    const f = decode(b);
+    const n = Number(num(f.get(2)?.[0]));
+    return { memberId: num(f.get(1)?.[0]).toString(), alarm: ALARMS[n] ?? `ALARM${n}` };
+  });
+}
+
 /**
  * etcd's snapshot of its database (Maintenance.Snapshot), chunk by chunk as etcd sends them;
  * throws EtcdError when etcd fails part-way (what was yielded is then no whole snapshot).
@@ -192,6 +222,29 @@ export async function* snapshot(endpoint: string, tls: EtcdTls, signal?: AbortSi
   } finally {
     client.close();
   }
+}
+
+/**
+ * One connection to one member, kept open across calls (a load test's puts; the calls above each
+ * open their own, which suits their rare use). Errors are EtcdError.
+ */
+export class EtcdConnection {
+  private readonly client: GrpcClient;
+  constructor(readonly endpoint: string, tls: EtcdTls) {
+    this.client = GrpcClient.tls({ address: hostPort(endpoint), ca: tls.ca, cert: tls.cert, key: tls.key });
+  }
+
+  /** KV.Put of one key (etcd answers once the write is committed by a quorum). */
+  async put(key: string, value: string, timeoutMs = 10_000): Promise<void> {
+    const m: Method<null, Msg, false> = { ...method("Cluster", "Put", [[1, key], [2, value]]), path: "/etcdserverpb.KV/Put", service: "etcdserverpb.KV" };
+    try {
+      await this.client.unary(m, null, { timeoutMs });
+    } catch (err) {
+      throw new EtcdError(this.endpoint, `Put: ${err instanceof GrpcError ? err.details : err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  close(): void { this.client.close(); }
 }
 
 /** etcd's own health endpoint (plain HTTPS on the client port): resolves when it answers {"health":"true"}. */

@@ -3,16 +3,17 @@
  * a real etcd 3.4 on loopback, started from the very config file and certificates init writes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { health, memberAdd, memberList, memberRemove, status, hexId, type EtcdTls } from "../../core/etcd/client.ts";
+import { alarm, defragment, health, memberAdd, memberList, memberRemove, status, hexId, type EtcdTls } from "../../core/etcd/client.ts";
+import { etcdctlBinary, restoreSnapshot, RestoreError, snapshotStatus } from "../../core/etcd/restore.ts";
 import { newEtcdCA } from "../../core/pki/issue.ts";
 import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
-import { clientTls, etcdBinary, etcdCA, etcdConfigFile, initialCluster, joinCandidates, ownAddress, urlOf, writeEtcdCerts } from "./etcd.ts";
+import { clientTls, EtcdNode, etcdBinary, etcdCA, etcdConfigFile, initialCluster, joinCandidates, ownAddress, urlOf, writeEtcdCerts } from "./etcd.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
@@ -60,7 +61,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!etcdBinary())("against a real etcd", () => {
+const etcdctlPath = etcdctlBinary();
+
+describe.skipIf(!etcdBinary() || !etcdctlPath)("against a real etcd", () => {
   const dir = mkdtempSync(join(tmpdir(), "etcd-real-"));
   const ca = newEtcdCA();
   let proc: ReturnType<typeof Bun.spawn> | undefined;
@@ -83,6 +86,16 @@ describe.skipIf(!etcdBinary())("against a real etcd", () => {
     }
     throw new Error("etcd did not become healthy");
   }, 60_000);
+
+  /** etcdctl against the test's etcd, with a client certificate of the CA. */
+  async function ctl(args: string[], endpoint = url): Promise<{ code: number; out: string }> {
+    const c = clientTls(ca, "etcdctl");
+    const f = (n: string, text: string) => { const p = join(dir, n); writeFileSync(p, text, { mode: 0o600 }); return p; };
+    const argv = [etcdctlPath!, "--endpoints", endpoint, "--cacert", f("ctl-ca.crt", c.ca), "--cert", f("ctl.crt", c.cert), "--key", f("ctl.key", c.key), "--command-timeout", "5s", ...args];
+    const p = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ETCDCTL_API: "3" } });
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    return { code, out };
+  }
 
   afterAll(() => {
     proc?.kill("SIGKILL");
@@ -115,6 +128,85 @@ describe.skipIf(!etcdBinary())("against a real etcd", () => {
     await memberRemove(url, a.member.id, tls);
     expect(await memberList(url, tls)).toHaveLength(1);
   });
+
+  test("alarms: none, a NOSPACE raised stops writes, listed with its member; deactivated, writes go on", async () => {
+    expect(await alarm(url, tls)).toEqual([]);
+    const me = (await memberList(url, tls))[0]!.id;
+    await alarm(url, tls, "activate", { memberId: me, alarm: "NOSPACE" });
+    expect(await alarm(url, tls)).toEqual([{ memberId: me, alarm: "NOSPACE" }]);
+    expect((await ctl(["put", "blocked", "x"])).code).not.toBe(0);
+    await alarm(url, tls, "deactivate", { memberId: me, alarm: "NOSPACE" });
+    expect(await alarm(url, tls)).toEqual([]);
+    expect((await ctl(["put", "blocked", "x"])).code).toBe(0);
+  });
+
+  test("a control plane whose hostname a member already has is not added, and says why", async () => {
+    const said: string[] = [];
+    let started = 0;
+    const solo = new URL(url);
+    const node = new EtcdNode({
+      dataDir: join(dir, "twin-data"), runDir: join(dir, "twin-run"), clientPort: Number(solo.port), peerPort: await freePort(),
+      current: () => ({ config: { cluster: { etcd: { ca: { crt: b64(certificatePem(ca.certificate)), key: b64(privateKeyPem(ca.key)) } }, controlPlane: { nodes: ["127.0.0.1"] } } }, hostname: "solo" }),
+      // Its own address is loopback too (a lone host), on another peer port: another member to etcd.
+      addresses: () => ["127.0.0.9"],
+      start: async () => { started++; }, stop: async () => {}, running: () => false,
+      onStatus: (st) => { if (st.unmet) said.push(st.unmet); }, onEvent: () => {}, retryMs: 200, retryMaxMs: 400,
+    });
+    try {
+      node.configure();
+      for (let i = 0; i < 100 && !said.some((x) => x.includes("hostname")); i++) await Bun.sleep(100);
+    } finally { node.stop(); }
+    expect(said.find((x) => x.includes("hostname"))).toContain("already has this node's hostname solo");
+    expect(started).toBe(0);
+    expect(await memberList(url, tls)).toHaveLength(1);
+  });
+
+  test("defragment answers, and the member serves after it", async () => {
+    await defragment(url, tls, 60_000);
+    expect((await status(url, tls)).dbSize).toBeGreaterThan(0);
+  });
+
+  test.skipIf(!etcdctlBinary())("a snapshot restored by etcdctl into a new data folder: a new cluster of one with the keys", async () => {
+    for (let i = 0; i < 20; i++) expect((await ctl(["put", `r${i}`, `v${i}`])).code).toBe(0);
+    const snap = join(dir, "snap.db");
+    expect((await ctl(["snapshot", "save", snap])).code).toBe(0);
+    expect((await snapshotStatus(etcdctlBinary()!, snap)).totalKey).toBeGreaterThanOrEqual(20);
+    const [client, peer] = [await freePort(), await freePort()];
+    const data = join(dir, "restored");
+    const info = await restoreSnapshot(etcdctlBinary()!, snap, { dataDir: data, name: "again", peerURL: urlOf("127.0.0.1", peer), token: "bunker" });
+    expect(info.totalKey).toBeGreaterThanOrEqual(20);
+    expect(existsSync(join(data, "member"))).toBe(true);
+    // A second restore onto it is refused: a restore starts from no data.
+    await expect(restoreSnapshot(etcdctlBinary()!, snap, { dataDir: data, name: "again", peerURL: urlOf("127.0.0.1", peer), token: "bunker" })).rejects.toThrow(RestoreError);
+    // A file that is no snapshot is refused, without its path in the message.
+    const junk = join(dir, "junk.db");
+    writeFileSync(junk, "not a database");
+    const bad = await restoreSnapshot(etcdctlBinary()!, junk, { dataDir: join(dir, "never"), name: "x", peerURL: urlOf("127.0.0.1", peer), token: "bunker" }).then(() => undefined, (e: Error) => e);
+    expect(bad).toBeInstanceOf(RestoreError);
+    expect(bad!.message).not.toContain(junk);
+    expect(existsSync(join(dir, "never"))).toBe(false);
+
+    writeEtcdCerts(join(dir, "tls2"), ca, { hostname: "again", addresses: ["127.0.0.1"] });
+    const conf = join(dir, "tls2", "etcd.conf.json");
+    writeFileAtomic(conf, etcdConfigFile({
+      name: "again", dataDir: data, certDir: join(dir, "tls2"), address: "127.0.0.1", clientPort: client, peerPort: peer,
+      state: "new", initialCluster: `again=${urlOf("127.0.0.1", peer)}`,
+    }), { mode: 0o400, overwrite: true });
+    const p2 = Bun.spawn([etcdBinary()!, "--config-file", conf], { stdout: "ignore", stderr: "ignore" });
+    try {
+      const url2 = urlOf("127.0.0.1", client);
+      let up = false;
+      for (let i = 0; i < 100 && !up; i++) { try { await health(url2, tls, 2000); up = true; } catch { await Bun.sleep(200); } }
+      expect(up).toBe(true);
+      const m = await memberList(url2, tls);
+      expect(m.map((x) => x.name)).toEqual(["again"]);
+      const got = await ctl(["get", "r", "--prefix", "--keys-only"], url2);
+      expect(got.out.split("\n").filter((l) => l.startsWith("r"))).toHaveLength(20);
+    } finally {
+      p2.kill("SIGKILL");
+      await p2.exited;
+    }
+  }, 60_000);
 });
 
 test("the etcd CA of a control plane's config is read from its base64 PEM", () => {

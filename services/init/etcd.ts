@@ -14,18 +14,24 @@
  * of this node alone), or the join loop, which asks a running member (found through
  * cluster.controlPlane.nodes and the endpoint's host) to add this node as a learner, starts etcd
  * with the existing cluster, and promotes the learner once it has caught up. A node whose data
- * folder already holds a member (etcd's `member/`) starts etcd as it is.
+ * folder already holds a member (etcd's `member/`) starts etcd as it is. `bootstrap` with
+ * `recover` starts the new cluster from an uploaded snapshot instead, restored by etcdctl.
+ *
+ * Care of a running member: leave (also reset's first step), remove-member, forfeit-leadership,
+ * defragment, alarms (list, disarm), snapshot.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { isIP } from "node:net";
-import { EtcdError, health, hexId, memberAdd, memberList, memberPromote, memberRemove, snapshot, status, type EtcdMember, type EtcdTls } from "../../core/etcd/client.ts";
+import { alarm, defragment, EtcdError, health, hexId, memberAdd, memberList, memberPromote, memberRemove, moveLeader, snapshot, status, type EtcdAlarm, type EtcdMember, type EtcdTls } from "../../core/etcd/client.ts";
+import { etcdctlBinary, fileSha256, restoreSnapshot, RestoreError } from "../../core/etcd/restore.ts";
 import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import { fromPemPair, issueEtcdCert, issueLeaf, LIFETIME, needsRenewal, type CertAndKey } from "../../core/pki/issue.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
 import { Backoff } from "../../core/time/backoff.ts";
 import { nodeAddresses } from "./apicerts.ts";
+import { spawnTracked } from "./children.ts";
 import { sleep } from "./conditions.ts";
 import type { EtcdMemberSpec, EtcdStatusSpec } from "./resources.ts";
 import type { ServiceSpec } from "./service.ts";
@@ -47,6 +53,16 @@ export class EtcdRefusal extends Error {
 }
 
 const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
+
+/** The largest snapshot taken to recover from: etcd's own largest backend quota (8 GiB). */
+export const MAX_SNAPSHOT_BYTES = 8 * 1024 ** 3;
+
+/** A folder and everything in it handed to etcd's uid (a restore writes them as root). */
+function chownTree(path: string, o: { uid: number; gid: number }): void {
+  chownSync(path, o.uid, o.gid);
+  if (!statSync(path).isDirectory()) return;
+  for (const e of readdirSync(path)) chownTree(join(path, e), o);
+}
 
 export function etcdBinary(candidates = ETCD_BINARIES): string | undefined {
   return candidates.find((p) => existsSync(p));
@@ -267,7 +283,17 @@ export class EtcdNode {
       },
       health: {
         initialDelayMs: 1000, intervalMs: 5000, timeoutMs: 4000,
-        check: async () => { await health(this.self().clientURL, this.tls(), 4000); },
+        check: async () => {
+          const url = this.self().clientURL;
+          try {
+            await health(url, this.tls(), 4000);
+          } catch (err) {
+            // etcd 3.4 answers a bare {"health":"false"} while an alarm is raised: name the alarm.
+            const raised = await alarm(url, this.tls(), "get", undefined, 3000).catch(() => [] as EtcdAlarm[]);
+            if (!raised.length) throw err;
+            throw new EtcdError(url, `unhealthy: alarm ${raised.map((x) => `${x.alarm} on member ${hexId(x.memberId)}`).join(", ")} (bunkerctl etcd alarm list; disarm once the cause is dealt with)`);
+          }
+        },
       },
       stopGraceMs: 15_000,
     };
@@ -379,6 +405,11 @@ export class EtcdNode {
       me = undefined;
     }
     let all = members;
+    const namesake = members.find((m) => m.name === s.hostname && !m.peerURLs.includes(s.peerURL));
+    if (!me && namesake) {
+      // Members are named by hostname: a second one would make etcd's initial cluster ambiguous.
+      throw new Error(`member ${hexId(namesake.id)} at ${namesake.peerURLs.join(",")} already has this node's hostname ${s.hostname}: give each control plane its own hostname (machine.network.hostname)`);
+    }
     if (!me) {
       this.status({ phase: "joining", message: `asking ${endpoint} to add this node (${s.peerURL}) as a learner`, unmet: `asking ${endpoint} to add this node as a learner`, clientURL: s.clientURL, peerURL: s.peerURL });
       try {
@@ -397,27 +428,79 @@ export class EtcdNode {
   }
 
   /**
-   * Starts a new cluster of this node alone. Refused (EtcdRefusal, saying why) on a worker,
-   * without etcd, when this node has etcd data or etcd runs here, and when another control plane
-   * already answers as a member (this node joins that one by itself).
+   * Starts a new cluster of this node alone: empty, or with `recover`, from the snapshot uploaded
+   * with recoverUpload (its SHA-256 must be `sha256`), restored by etcdctl into the data folder.
+   * Refused (EtcdRefusal, saying why) on a worker, without etcd, when this node has etcd data or
+   * etcd runs here, and when another control plane already answers as a member (this node joins
+   * that one by itself).
    */
-  async bootstrap(): Promise<string> {
+  async bootstrap(o: { recover?: boolean; sha256?: string } = {}): Promise<string> {
+    const what = o.recover ? "bootstrap from a snapshot" : "bootstrap";
     const no = this.notHere();
-    if (no) throw new EtcdRefusal(`bootstrap refused: ${no}`);
-    if (this.hasData()) throw new EtcdRefusal(`bootstrap refused: this node already has etcd data (${join(this.o.dataDir, "member")}): it is or was a member`);
-    if (this.o.running() || this.pending) throw new EtcdRefusal("bootstrap refused: etcd already runs (or is starting) on this node");
+    if (no) throw new EtcdRefusal(`${what} refused: ${no}`);
+    if (this.hasData()) throw new EtcdRefusal(`${what} refused: this node already has etcd data: it is or was a member (a reset wipes it)`);
+    if (this.o.running() || this.pending) throw new EtcdRefusal(`${what} refused: etcd already runs (or is starting) on this node`);
+    const etcdctl = o.recover ? etcdctlBinary() : undefined;
+    if (o.recover) {
+      if (!etcdctl) throw new EtcdRefusal(`${what} refused: no etcdctl here to restore with (install Debian's etcd-client)`);
+      if (!existsSync(this.uploadPath)) throw new EtcdRefusal(`${what} refused: no snapshot was uploaded (EtcdRecoverUpload)`);
+      if (!/^[0-9a-f]{64}$/i.test(o.sha256 ?? "")) throw new EtcdRefusal(`${what} refused: recover_sha256 must be the snapshot's SHA-256 in hex (64 digits)`);
+      const got = await fileSha256(this.uploadPath);
+      if (got !== o.sha256!.toLowerCase()) throw new EtcdRefusal(`${what} refused: the upload (${statSync(this.uploadPath).size} bytes) has SHA-256 ${got}, not ${o.sha256!.toLowerCase()}: upload it again`);
+    }
     const s = this.self();
     const others = joinCandidates(s.config, this.addresses()).map((h) => urlOf(h, this.clientPort));
     const found = await this.anyMembers(others, 2000);
-    if (!("errors" in found)) throw new EtcdRefusal(`bootstrap refused: an etcd cluster already runs at ${found.endpoint} (${found.members.length} members): this node joins it by itself`);
-    if (this.o.running() || this.pending || this.hasData()) throw new EtcdRefusal("bootstrap refused: etcd already runs (or is starting) on this node");
+    if (!("errors" in found)) throw new EtcdRefusal(`${what} refused: an etcd cluster already runs at ${found.endpoint} (${found.members.length} members): ${o.recover ? "stop or reset its members first: two clusters would split the data" : "this node joins it by itself"}`);
+    if (this.o.running() || this.pending || this.hasData()) throw new EtcdRefusal(`${what} refused: etcd already runs (or is starting) on this node`);
     this.loop?.abort();
     this.loop = undefined;
+    let restored = "";
+    if (o.recover) {
+      // A restore writes member/ itself: the data folder (empty, or left by a start that never got a member) goes first.
+      if (existsSync(this.o.dataDir) && readdirSync(this.o.dataDir).length === 0) rmSync(this.o.dataDir, { recursive: true });
+      try {
+        const info = await restoreSnapshot(etcdctl!, this.uploadPath, { dataDir: this.o.dataDir, name: s.hostname, peerURL: s.peerURL, token: "bunker", spawn: spawnTracked });
+        restored = ` from a snapshot of ${info.totalKey} keys at revision ${info.revision}`;
+      } catch (err) {
+        throw err instanceof RestoreError ? new EtcdRefusal(`${what} refused: ${err.message}`) : err;
+      }
+      const owner = this.owner();
+      if (owner) chownTree(this.o.dataDir, owner);
+      rmSync(this.uploadPath, { force: true });
+      this.o.onEvent(`restored etcd's data${restored}`);
+    }
     this.pending = { state: "new", initialCluster: `${s.hostname}=${s.peerURL}` };
-    this.status({ phase: "bootstrapping", message: `a new cluster of this node alone (${s.peerURL})`, clientURL: s.clientURL, peerURL: s.peerURL });
+    this.status({ phase: "bootstrapping", message: `a new cluster of this node alone${restored} (${s.peerURL})`, clientURL: s.clientURL, peerURL: s.peerURL });
     await this.o.start();
     this.runLoop();
-    return `bootstrapping a new etcd cluster on this node (client ${s.clientURL}, peer ${s.peerURL})`;
+    return `bootstrapping a new etcd cluster on this node${restored} (client ${s.clientURL}, peer ${s.peerURL})`;
+  }
+
+  /** Where a snapshot to recover from is uploaded: beside the data folder, on the same volume (EPHEMERAL). */
+  private get uploadPath(): string { return `${this.o.dataDir}.recover.db`; }
+
+  /**
+   * One piece of a snapshot to recover from, written at `offset` (0 starts a new upload; else it
+   * must be the size so far: pieces come in order). Refused where a bootstrap would be.
+   */
+  recoverUpload(offset: number, data: Uint8Array): number {
+    const no = this.notHere();
+    if (no) throw new EtcdRefusal(`snapshot upload refused: ${no}`);
+    if (this.hasData() || this.o.running()) throw new EtcdRefusal("snapshot upload refused: this node already has etcd data or runs etcd: recover onto a node without (a reset wipes it)");
+    const size = offset === 0 ? 0 : existsSync(this.uploadPath) ? statSync(this.uploadPath).size : -1;
+    if (size < 0) throw new EtcdRefusal(`snapshot upload refused: offset ${offset}, but no upload was started (start at offset 0)`);
+    if (offset !== size) throw new EtcdRefusal(`snapshot upload refused: offset ${offset}, but the upload holds ${size} bytes (pieces come in order; start again at 0)`);
+    if (size + data.length > MAX_SNAPSHOT_BYTES) throw new EtcdRefusal(`snapshot upload refused: larger than ${MAX_SNAPSHOT_BYTES} bytes (etcd's largest database)`);
+    mkdirSync(join(this.o.dataDir, ".."), { recursive: true });
+    const fd = openSync(this.uploadPath, offset === 0 ? "w" : "a", 0o600);
+    try {
+      for (let done = 0; done < data.length;) done += writeSync(fd, data, done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return size + data.length;
   }
 
   /** This node's member id (decimal) and the members, through its own etcd; refused when etcd does not run here. */
@@ -454,9 +537,16 @@ export class EtcdNode {
     const s = this.self();
     const others = members.filter((m) => m.id !== me.id && m.name !== "").flatMap((m) => m.clientURLs);
     let removed = false;
-    const errors: string[] = [];
-    for (const u of others) {
-      try { await memberRemove(u, me.id, this.tls()); removed = true; break; } catch (err) { errors.push(err instanceof Error ? err.message : String(err)); }
+    let errors: string[] = [];
+    // etcd refuses a removal ("unhealthy cluster") until the members left would have been
+    // connected for a few seconds, e.g. just after one came back: that passes, so try again.
+    for (let attempt = 0; !removed && attempt < 15; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 2000));
+      errors = [];
+      for (const u of others) {
+        try { await memberRemove(u, me.id, this.tls()); removed = true; break; } catch (err) { errors.push(err instanceof Error ? err.message : String(err)); }
+      }
+      if (!errors.some((e) => e.includes("unhealthy cluster"))) break;
     }
     if (!removed) throw new EtcdError(s.clientURL, `no other member removed this node: ${errors.join("; ")}`);
     this.left = true;
@@ -469,6 +559,72 @@ export class EtcdNode {
     await this.o.start();
     this.status({ phase: "skipped", message: `left the cluster (was member ${hexId(me.id)}); it joins again once init starts again` });
     return `left the etcd cluster (member ${hexId(me.id)} removed, etcd stopped, its data wiped)`;
+  }
+
+  /**
+   * This node's member hands the leadership to another started voting member (the one with the
+   * highest raft index: the least to catch up), if it leads; a node that does not lead has
+   * nothing to hand over, and says so.
+   */
+  async forfeitLeadership(): Promise<{ message: string; leader: string }> {
+    const { me, members, url } = await this.selfAndMembers("forfeit-leadership");
+    if (!me) throw new EtcdRefusal("forfeit-leadership refused: this node is not among the members its etcd lists");
+    const tls = this.tls();
+    const st = await status(url, tls);
+    if (st.leader !== me.id) return { message: `not the leader (member ${hexId(st.leader)} is): nothing to forfeit`, leader: "" };
+    const voters = members.filter((m) => m.id !== me.id && !m.isLearner && m.name !== "");
+    const ranked = (await Promise.all(voters.map(async (m) => {
+      try { return { m, index: BigInt((await status(m.clientURLs[0]!, tls, 3000)).raftIndex) }; } catch { return undefined; }
+    }))).filter((x) => x !== undefined).sort((a, b) => (b.index > a.index ? 1 : b.index < a.index ? -1 : 0));
+    const to = ranked[0]?.m;
+    if (!to) throw new EtcdRefusal("forfeit-leadership refused: no other started voting member answers to take the leadership");
+    await moveLeader(url, to.id, tls);
+    this.o.onEvent(`leadership handed to member ${hexId(to.id)} (${to.name})`);
+    return { message: `leadership moved from ${hexId(me.id)} to ${hexId(to.id)} (${to.name})`, leader: hexId(to.id) };
+  }
+
+  /** Defragments this node's etcd database (its member answers nothing meanwhile). */
+  async defragment(): Promise<string> {
+    const { url } = await this.selfAndMembers("defrag");
+    const tls = this.tls();
+    const before = (await status(url, tls)).dbSize;
+    await defragment(url, tls);
+    const after = (await status(url, tls)).dbSize;
+    this.o.onEvent(`defragmented: database ${before} -> ${after} bytes`);
+    return `defragmented: database ${before} -> ${after} bytes`;
+  }
+
+  /** The cluster's alarms as this node's etcd reports them (member ids in hex). */
+  async alarms(): Promise<EtcdAlarm[]> {
+    const { url } = await this.selfAndMembers("alarm list");
+    return (await alarm(url, this.tls())).map((a) => ({ ...a, memberId: hexId(a.memberId) }));
+  }
+
+  /** Clears every alarm of the cluster; the alarms cleared. */
+  async disarm(): Promise<EtcdAlarm[]> {
+    const { url } = await this.selfAndMembers("alarm disarm");
+    const tls = this.tls();
+    const raised = await alarm(url, tls);
+    for (const a of raised) await alarm(url, tls, "deactivate", a);
+    if (raised.length) this.o.onEvent(`alarms disarmed: ${raised.map((a) => `${a.alarm} on ${hexId(a.memberId)}`).join(", ")}`);
+    return raised.map((a) => ({ ...a, memberId: hexId(a.memberId) }));
+  }
+
+  /**
+   * Reset's first step on a control plane: leave the cluster, so that the others do not count a
+   * wiped member towards their quorum. Nothing to do where etcd does not run or this node is the
+   * only member; a leave that fails stops the reset (the operator chooses --graceful=false).
+   */
+  async leaveForReset(): Promise<string> {
+    if (this.notHere() || !this.o.running()) return "etcd does not run here: nothing to leave";
+    const { me, members } = await this.selfAndMembers("leave");
+    if (!me) return "not a member: nothing to leave";
+    if (members.length === 1) return "the only member: nothing to leave (its data goes with the reset)";
+    try {
+      return await this.leave();
+    } catch (err) {
+      throw new EtcdError(this.self().clientURL, `leaving etcd before the reset failed (${err instanceof Error ? err.message : String(err)}); reset with --graceful=false to skip leaving`);
+    }
   }
 
   /** A snapshot of this node's etcd database, as etcd streams it. */
@@ -499,12 +655,15 @@ export class EtcdNode {
       try { return await status(url, tls, 3000); } catch (err) { return { error: err instanceof Error ? err.message : String(err) }; }
     }));
     const leader = statuses.find((x) => "leader" in x && x.leader !== "0") as { leader: string } | undefined;
+    // The alarms are the cluster's: one member's answer holds every member's.
+    const alarms = await alarm(this.self().clientURL, tls).catch(() => [] as EtcdAlarm[]);
     return members.map((m, i) => {
       const st = statuses[i]!;
       const ok = "leader" in st ? st : undefined;
       return {
         id: hexId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, learner: m.isLearner, started: m.name !== "",
         leader: leader?.leader === m.id, raftIndex: ok?.raftIndex ?? "", raftTerm: ok?.raftTerm ?? "", dbSize: ok?.dbSize ?? 0, version: ok?.version ?? "",
+        alarms: alarms.filter((a) => a.memberId === m.id).map((a) => a.alarm),
         ...(ok ? {} : { error: (st as { error: string }).error }),
       };
     });

@@ -567,9 +567,12 @@ export class Machine {
       // and whatever still runs is stopped after it, on the way to the power action.
       phases: (args) => {
         const wipe: Phase = { name: "wipe", tasks: [this.task("volumes", ({ args: a }) => this.wipeVolumes(a.volumes as ResettableLabel[] | undefined))] };
+        // graceful: a control plane leaves etcd first (as Talos does), so the others do not count
+        // a wiped member towards their quorum; it joins again as new once configured again.
+        const leave: Phase = { name: "etcd", tasks: [this.task("leave", async () => { this.events.add("etcd", `reset: ${await this.etcd!.leaveForReset()}`); })] };
         return [
           { name: "stage", tasks: [this.task("stage", () => this.setStage("resetting"))] },
-          ...(args.graceful === false ? [wipe, stopServices] : [stopServices, wipe]),
+          ...(args.graceful === false ? [wipe, stopServices] : [...(this.etcd ? [leave] : []), stopServices, wipe]),
           power(args.reboot === false ? "poweroff" : "reboot"),
         ];
       },
@@ -791,7 +794,12 @@ export class Machine {
         rmSync(work, { recursive: true, force: true });
       }
     } else if (volumes.includes(Label.EPHEMERAL)) {
-      say("EPHEMERAL: no install disk, nothing to wipe");
+      // Without a disk etcd's data is the one thing of EPHEMERAL's that outlives init (container
+      // mode keeps it under the state dir): a reset node must come back without it.
+      if (this.opts.etcd && existsSync(this.opts.etcd.dataDir)) {
+        rmSync(this.opts.etcd.dataDir, { recursive: true, force: true });
+        say("EPHEMERAL: no install disk; etcd's data wiped");
+      } else say("EPHEMERAL: no install disk, nothing to wipe");
     }
     if (volumes.includes(Label.STATE)) {
       rmSync(this.savedConfigPath, { force: true });

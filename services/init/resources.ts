@@ -105,6 +105,8 @@ export interface EtcdMemberSpec {
   raftTerm: string;
   dbSize: number;
   version: string;
+  /** The etcd alarms raised on this member (NOSPACE, CORRUPT); none while all is well. */
+  alarms?: string[];
   error?: string;
 }
 export interface EventSpec { time: string; source: string; message: string; data?: Record<string, unknown> }

@@ -1912,6 +1912,8 @@ export namespace bunker {
             class BootstrapRequest {
                 constructor(properties?: bunker.machine.v1.BootstrapRequest.$Properties);
                 $unknowns?: Uint8Array[];
+                recover: boolean;
+                recoverSha256: string;
                 static create(properties: bunker.machine.v1.BootstrapRequest.$Shape): bunker.machine.v1.BootstrapRequest & bunker.machine.v1.BootstrapRequest.$Shape;
                 static create(properties?: bunker.machine.v1.BootstrapRequest.$Properties): bunker.machine.v1.BootstrapRequest;
                 static encode(message: bunker.machine.v1.BootstrapRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1923,6 +1925,8 @@ export namespace bunker {
 
             namespace BootstrapRequest {
                 interface $Properties {
+                    recover?: (boolean|null);
+                    recoverSha256?: (string|null);
                     $unknowns?: Uint8Array[];
                 }
                 type $Shape = bunker.machine.v1.BootstrapRequest.$Properties;
@@ -2242,6 +2246,268 @@ export namespace bunker {
                     $unknowns?: Uint8Array[];
                 }
                 type $Shape = bunker.machine.v1.MetaDeleteResponse.$Properties;
+            }
+
+            interface IEtcdForfeitLeadershipRequest extends bunker.machine.v1.EtcdForfeitLeadershipRequest.$Properties {
+            }
+
+            class EtcdForfeitLeadershipRequest {
+                constructor(properties?: bunker.machine.v1.EtcdForfeitLeadershipRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.EtcdForfeitLeadershipRequest.$Shape): bunker.machine.v1.EtcdForfeitLeadershipRequest & bunker.machine.v1.EtcdForfeitLeadershipRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdForfeitLeadershipRequest.$Properties): bunker.machine.v1.EtcdForfeitLeadershipRequest;
+                static encode(message: bunker.machine.v1.EtcdForfeitLeadershipRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdForfeitLeadershipRequest & bunker.machine.v1.EtcdForfeitLeadershipRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdForfeitLeadershipRequest;
+                static toObject(message: bunker.machine.v1.EtcdForfeitLeadershipRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdForfeitLeadershipRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdForfeitLeadershipRequest.$Properties;
+            }
+
+            interface IEtcdForfeitLeadershipResponse extends bunker.machine.v1.EtcdForfeitLeadershipResponse.$Properties {
+            }
+
+            class EtcdForfeitLeadershipResponse {
+                constructor(properties?: bunker.machine.v1.EtcdForfeitLeadershipResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                leader: string;
+                static create(properties: bunker.machine.v1.EtcdForfeitLeadershipResponse.$Shape): bunker.machine.v1.EtcdForfeitLeadershipResponse & bunker.machine.v1.EtcdForfeitLeadershipResponse.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdForfeitLeadershipResponse.$Properties): bunker.machine.v1.EtcdForfeitLeadershipResponse;
+                static encode(message: bunker.machine.v1.EtcdForfeitLeadershipResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdForfeitLeadershipResponse & bunker.machine.v1.EtcdForfeitLeadershipResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdForfeitLeadershipResponse;
+                static toObject(message: bunker.machine.v1.EtcdForfeitLeadershipResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdForfeitLeadershipResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    leader?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdForfeitLeadershipResponse.$Properties;
+            }
+
+            interface IEtcdDefragmentRequest extends bunker.machine.v1.EtcdDefragmentRequest.$Properties {
+            }
+
+            class EtcdDefragmentRequest {
+                constructor(properties?: bunker.machine.v1.EtcdDefragmentRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.EtcdDefragmentRequest.$Shape): bunker.machine.v1.EtcdDefragmentRequest & bunker.machine.v1.EtcdDefragmentRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdDefragmentRequest.$Properties): bunker.machine.v1.EtcdDefragmentRequest;
+                static encode(message: bunker.machine.v1.EtcdDefragmentRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdDefragmentRequest & bunker.machine.v1.EtcdDefragmentRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdDefragmentRequest;
+                static toObject(message: bunker.machine.v1.EtcdDefragmentRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdDefragmentRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdDefragmentRequest.$Properties;
+            }
+
+            interface IEtcdDefragmentResponse extends bunker.machine.v1.EtcdDefragmentResponse.$Properties {
+            }
+
+            class EtcdDefragmentResponse {
+                constructor(properties?: bunker.machine.v1.EtcdDefragmentResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                message: string;
+                static create(properties: bunker.machine.v1.EtcdDefragmentResponse.$Shape): bunker.machine.v1.EtcdDefragmentResponse & bunker.machine.v1.EtcdDefragmentResponse.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdDefragmentResponse.$Properties): bunker.machine.v1.EtcdDefragmentResponse;
+                static encode(message: bunker.machine.v1.EtcdDefragmentResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdDefragmentResponse & bunker.machine.v1.EtcdDefragmentResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdDefragmentResponse;
+                static toObject(message: bunker.machine.v1.EtcdDefragmentResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdDefragmentResponse {
+                interface $Properties {
+                    message?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdDefragmentResponse.$Properties;
+            }
+
+            interface IEtcdAlarm extends bunker.machine.v1.EtcdAlarm.$Properties {
+            }
+
+            class EtcdAlarm {
+                constructor(properties?: bunker.machine.v1.EtcdAlarm.$Properties);
+                $unknowns?: Uint8Array[];
+                memberId: string;
+                alarm: string;
+                static create(properties: bunker.machine.v1.EtcdAlarm.$Shape): bunker.machine.v1.EtcdAlarm & bunker.machine.v1.EtcdAlarm.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdAlarm.$Properties): bunker.machine.v1.EtcdAlarm;
+                static encode(message: bunker.machine.v1.EtcdAlarm.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdAlarm & bunker.machine.v1.EtcdAlarm.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdAlarm;
+                static toObject(message: bunker.machine.v1.EtcdAlarm, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdAlarm {
+                interface $Properties {
+                    memberId?: (string|null);
+                    alarm?: (string|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdAlarm.$Properties;
+            }
+
+            interface IEtcdAlarmListRequest extends bunker.machine.v1.EtcdAlarmListRequest.$Properties {
+            }
+
+            class EtcdAlarmListRequest {
+                constructor(properties?: bunker.machine.v1.EtcdAlarmListRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.EtcdAlarmListRequest.$Shape): bunker.machine.v1.EtcdAlarmListRequest & bunker.machine.v1.EtcdAlarmListRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdAlarmListRequest.$Properties): bunker.machine.v1.EtcdAlarmListRequest;
+                static encode(message: bunker.machine.v1.EtcdAlarmListRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdAlarmListRequest & bunker.machine.v1.EtcdAlarmListRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdAlarmListRequest;
+                static toObject(message: bunker.machine.v1.EtcdAlarmListRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdAlarmListRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdAlarmListRequest.$Properties;
+            }
+
+            interface IEtcdAlarmListResponse extends bunker.machine.v1.EtcdAlarmListResponse.$Properties {
+            }
+
+            class EtcdAlarmListResponse {
+                constructor(properties?: bunker.machine.v1.EtcdAlarmListResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                alarms: bunker.machine.v1.EtcdAlarm.$Properties[];
+                static create(properties: bunker.machine.v1.EtcdAlarmListResponse.$Shape): bunker.machine.v1.EtcdAlarmListResponse & bunker.machine.v1.EtcdAlarmListResponse.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdAlarmListResponse.$Properties): bunker.machine.v1.EtcdAlarmListResponse;
+                static encode(message: bunker.machine.v1.EtcdAlarmListResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdAlarmListResponse & bunker.machine.v1.EtcdAlarmListResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdAlarmListResponse;
+                static toObject(message: bunker.machine.v1.EtcdAlarmListResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdAlarmListResponse {
+                interface $Properties {
+                    alarms?: (bunker.machine.v1.EtcdAlarm.$Properties[]|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdAlarmListResponse.$Properties;
+            }
+
+            interface IEtcdAlarmDisarmRequest extends bunker.machine.v1.EtcdAlarmDisarmRequest.$Properties {
+            }
+
+            class EtcdAlarmDisarmRequest {
+                constructor(properties?: bunker.machine.v1.EtcdAlarmDisarmRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.EtcdAlarmDisarmRequest.$Shape): bunker.machine.v1.EtcdAlarmDisarmRequest & bunker.machine.v1.EtcdAlarmDisarmRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdAlarmDisarmRequest.$Properties): bunker.machine.v1.EtcdAlarmDisarmRequest;
+                static encode(message: bunker.machine.v1.EtcdAlarmDisarmRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdAlarmDisarmRequest & bunker.machine.v1.EtcdAlarmDisarmRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdAlarmDisarmRequest;
+                static toObject(message: bunker.machine.v1.EtcdAlarmDisarmRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdAlarmDisarmRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdAlarmDisarmRequest.$Properties;
+            }
+
+            interface IEtcdAlarmDisarmResponse extends bunker.machine.v1.EtcdAlarmDisarmResponse.$Properties {
+            }
+
+            class EtcdAlarmDisarmResponse {
+                constructor(properties?: bunker.machine.v1.EtcdAlarmDisarmResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                disarmed: bunker.machine.v1.EtcdAlarm.$Properties[];
+                static create(properties: bunker.machine.v1.EtcdAlarmDisarmResponse.$Shape): bunker.machine.v1.EtcdAlarmDisarmResponse & bunker.machine.v1.EtcdAlarmDisarmResponse.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdAlarmDisarmResponse.$Properties): bunker.machine.v1.EtcdAlarmDisarmResponse;
+                static encode(message: bunker.machine.v1.EtcdAlarmDisarmResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdAlarmDisarmResponse & bunker.machine.v1.EtcdAlarmDisarmResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdAlarmDisarmResponse;
+                static toObject(message: bunker.machine.v1.EtcdAlarmDisarmResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdAlarmDisarmResponse {
+                interface $Properties {
+                    disarmed?: (bunker.machine.v1.EtcdAlarm.$Properties[]|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdAlarmDisarmResponse.$Properties;
+            }
+
+            interface IEtcdRecoverUploadRequest extends bunker.machine.v1.EtcdRecoverUploadRequest.$Properties {
+            }
+
+            class EtcdRecoverUploadRequest {
+                constructor(properties?: bunker.machine.v1.EtcdRecoverUploadRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                offset: number;
+                data: Uint8Array;
+                static create(properties: bunker.machine.v1.EtcdRecoverUploadRequest.$Shape): bunker.machine.v1.EtcdRecoverUploadRequest & bunker.machine.v1.EtcdRecoverUploadRequest.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdRecoverUploadRequest.$Properties): bunker.machine.v1.EtcdRecoverUploadRequest;
+                static encode(message: bunker.machine.v1.EtcdRecoverUploadRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdRecoverUploadRequest & bunker.machine.v1.EtcdRecoverUploadRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdRecoverUploadRequest;
+                static toObject(message: bunker.machine.v1.EtcdRecoverUploadRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdRecoverUploadRequest {
+                interface $Properties {
+                    offset?: (number|null);
+                    data?: (Uint8Array|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdRecoverUploadRequest.$Properties;
+            }
+
+            interface IEtcdRecoverUploadResponse extends bunker.machine.v1.EtcdRecoverUploadResponse.$Properties {
+            }
+
+            class EtcdRecoverUploadResponse {
+                constructor(properties?: bunker.machine.v1.EtcdRecoverUploadResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                size: number;
+                static create(properties: bunker.machine.v1.EtcdRecoverUploadResponse.$Shape): bunker.machine.v1.EtcdRecoverUploadResponse & bunker.machine.v1.EtcdRecoverUploadResponse.$Shape;
+                static create(properties?: bunker.machine.v1.EtcdRecoverUploadResponse.$Properties): bunker.machine.v1.EtcdRecoverUploadResponse;
+                static encode(message: bunker.machine.v1.EtcdRecoverUploadResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.EtcdRecoverUploadResponse & bunker.machine.v1.EtcdRecoverUploadResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.EtcdRecoverUploadResponse;
+                static toObject(message: bunker.machine.v1.EtcdRecoverUploadResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace EtcdRecoverUploadResponse {
+                interface $Properties {
+                    size?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.EtcdRecoverUploadResponse.$Properties;
             }
         }
     }

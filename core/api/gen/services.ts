@@ -19,7 +19,7 @@ export const ResourcePublisher = {
   } as Method<bunker.internal.v1.ReplaceRequest.$Properties, bunker.internal.v1.ReplaceResponse.$Properties, false>,
 } as const;
 
-/** bunker.machine.v1.MachineService: 34 methods. */
+/** bunker.machine.v1.MachineService: 39 methods. */
 export const MachineService = {
   Version: {
     path: "/bunker.machine.v1.MachineService/Version", service: "bunker.machine.v1.MachineService", name: "Version", responseStream: false,
@@ -157,6 +157,26 @@ export const MachineService = {
     path: "/bunker.machine.v1.MachineService/MetaDelete", service: "bunker.machine.v1.MachineService", name: "MetaDelete", responseStream: false,
     requestType: bunker.machine.v1.MetaDeleteRequest, responseType: bunker.machine.v1.MetaDeleteResponse,
   } as Method<bunker.machine.v1.MetaDeleteRequest.$Properties, bunker.machine.v1.MetaDeleteResponse.$Properties, false>,
+  EtcdForfeitLeadership: {
+    path: "/bunker.machine.v1.MachineService/EtcdForfeitLeadership", service: "bunker.machine.v1.MachineService", name: "EtcdForfeitLeadership", responseStream: false,
+    requestType: bunker.machine.v1.EtcdForfeitLeadershipRequest, responseType: bunker.machine.v1.EtcdForfeitLeadershipResponse,
+  } as Method<bunker.machine.v1.EtcdForfeitLeadershipRequest.$Properties, bunker.machine.v1.EtcdForfeitLeadershipResponse.$Properties, false>,
+  EtcdDefragment: {
+    path: "/bunker.machine.v1.MachineService/EtcdDefragment", service: "bunker.machine.v1.MachineService", name: "EtcdDefragment", responseStream: false,
+    requestType: bunker.machine.v1.EtcdDefragmentRequest, responseType: bunker.machine.v1.EtcdDefragmentResponse,
+  } as Method<bunker.machine.v1.EtcdDefragmentRequest.$Properties, bunker.machine.v1.EtcdDefragmentResponse.$Properties, false>,
+  EtcdAlarmList: {
+    path: "/bunker.machine.v1.MachineService/EtcdAlarmList", service: "bunker.machine.v1.MachineService", name: "EtcdAlarmList", responseStream: false,
+    requestType: bunker.machine.v1.EtcdAlarmListRequest, responseType: bunker.machine.v1.EtcdAlarmListResponse,
+  } as Method<bunker.machine.v1.EtcdAlarmListRequest.$Properties, bunker.machine.v1.EtcdAlarmListResponse.$Properties, false>,
+  EtcdAlarmDisarm: {
+    path: "/bunker.machine.v1.MachineService/EtcdAlarmDisarm", service: "bunker.machine.v1.MachineService", name: "EtcdAlarmDisarm", responseStream: false,
+    requestType: bunker.machine.v1.EtcdAlarmDisarmRequest, responseType: bunker.machine.v1.EtcdAlarmDisarmResponse,
+  } as Method<bunker.machine.v1.EtcdAlarmDisarmRequest.$Properties, bunker.machine.v1.EtcdAlarmDisarmResponse.$Properties, false>,
+  EtcdRecoverUpload: {
+    path: "/bunker.machine.v1.MachineService/EtcdRecoverUpload", service: "bunker.machine.v1.MachineService", name: "EtcdRecoverUpload", responseStream: false,
+    requestType: bunker.machine.v1.EtcdRecoverUploadRequest, responseType: bunker.machine.v1.EtcdRecoverUploadResponse,
+  } as Method<bunker.machine.v1.EtcdRecoverUploadRequest.$Properties, bunker.machine.v1.EtcdRecoverUploadResponse.$Properties, false>,
 } as const;
 
 /** bunker.resource.v1.ResourceService: 3 methods. */

@@ -5,7 +5,8 @@
  * the cluster CA (the call verifies it, directly or through the relay), MachineStatus is ready
  * (services up and healthy, network online, time synchronised, apid's certificate signed), the
  * clocks agree within a bound, and, where etcd runs, every control plane is a started voting
- * member, there is one leader, and all list the same members. Progress goes through `say`, one line per change.
+ * member, there is one leader, no alarm is raised, and all list the same members. Progress goes
+ * through `say`, one line per change.
  */
 import { MachineService as M, ResourceService as R } from "../../../core/api/gen/services.ts";
 import { TRUSTD_NODES, type TrustdNodeSpec } from "../../../core/api/trustdstatus.ts";
@@ -20,7 +21,7 @@ const ETCD_STATUS = { namespace: "runtime", type: "EtcdStatuses.runtime.bunker.d
 const ETCD_MEMBERS = { namespace: "runtime", type: "EtcdMembers.runtime.bunker.dev" };
 
 interface EtcdStatus { phase: string; message: string; memberId?: string }
-interface EtcdMember { id: string; name: string; learner: boolean; started: boolean; leader: boolean; error?: string }
+interface EtcdMember { id: string; name: string; learner: boolean; started: boolean; leader: boolean; alarms?: string[]; error?: string }
 
 /**
  * What one control plane says of etcd: its own phase and the members it lists. "skipped" (no
@@ -155,9 +156,9 @@ export async function checkCluster(o: ClusterHealthOptions): Promise<ClusterNode
       return Math.abs(t.offsetMs ?? 0) <= maxOffset ? true : `offset ${t.offsetMs} ms`;
     } },
   ];
-  // etcd, on control planes: every one a started voting member, one leader, the same member list
+  // etcd, on control planes: every one a started voting member, one leader, no alarms, the same member list
   // everywhere. A node without etcd (its status "skipped") has nothing to check.
-  if (o.etcd !== false) checks.push({ name: "etcd: every control plane a member, one leader, the same members everywhere", run: async (n) => {
+  if (o.etcd !== false) checks.push({ name: "etcd: every control plane a member, one leader, no alarms, the same members everywhere", run: async (n) => {
     if (!nodes.controlPlanes.includes(n)) return true;
     const v = await etcdView(o.api, dest(n));
     if (v.status.phase === "skipped") return true;
@@ -166,6 +167,8 @@ export async function checkCluster(o: ClusterHealthOptions): Promise<ClusterNode
     if (!me?.started || me.learner) return `member ${v.status.memberId} is ${me ? (me.learner ? "a learner" : "not started") : "not listed"} yet`;
     const leaders = v.members.filter((m) => m.leader);
     if (leaders.length !== 1) return `${leaders.length} leaders among ${v.members.length} members${v.members.some((m) => m.error) ? ` (${v.members.filter((m) => m.error).map((m) => `${m.name}: ${m.error}`).join("; ")})` : ""}`;
+    const alarmed = v.members.filter((m) => m.alarms?.length);
+    if (alarmed.length) return `etcd alarms: ${alarmed.map((m) => `${m.alarms!.join(",")} on ${m.name || m.id}`).join("; ")} (bunkerctl etcd alarm list; disarm once the cause is dealt with)`;
     // The others as they are now, not as they were when their own check passed.
     for (const cp of nodes.controlPlanes.filter((x) => x !== n)) {
       const other = await etcdView(o.api, dest(cp));

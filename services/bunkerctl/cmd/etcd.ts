@@ -115,6 +115,54 @@ function oneCall(argv: string[], help: string, what: string, positionals: [numbe
 export const runRemoveMember = (argv: string[]) => oneCall(argv, REMOVE_HELP, "remove-member", [1, 1], (r, d, p) => r.api.unary(M.EtcdRemoveMember, { memberId: p[0]! }, d));
 export const runLeave = (argv: string[]) => oneCall(argv, LEAVE_HELP, "leave", [0, 0], (r, d) => r.api.unary(M.EtcdLeaveCluster, {}, d));
 
+const FORFEIT_HELP = `Usage: bunkerctl etcd forfeit-leadership -n CONTROLPLANE [connection flags]
+
+If the node named leads the etcd cluster, it hands the leadership to another started voting
+member (the one furthest along), e.g. before maintenance on it (os:admin). A node that does not
+lead has nothing to hand over, and says so.
+
+${CONNECT_HELP}`;
+
+const DEFRAG_HELP = `Usage: bunkerctl etcd defrag -n CONTROLPLANE [connection flags]
+
+Defragments the etcd database of the node named, giving back the space of deleted revisions
+to the file system (os:admin). Its member answers nothing while it runs: one node at a time.
+
+${CONNECT_HELP}`;
+
+const ALARM_HELP = `Usage: bunkerctl etcd alarm list|disarm [-o table|json|yaml] [connection flags]
+
+  list     the etcd cluster's alarms as each node's etcd reports them (os:reader and up):
+           NOSPACE (the database reached its quota: etcd takes no more writes) or CORRUPT
+  disarm   clears every alarm (os:admin), once the cause is dealt with (after a NOSPACE:
+           compact, defrag, or a larger quota); etcd takes writes again
+
+${OUTPUT_HELP}
+
+${CONNECT_HELP}`;
+
+export const runForfeitLeadership = (argv: string[]) => oneCall(argv, FORFEIT_HELP, "forfeit-leadership", [0, 0], (r, d) => r.api.unary(M.EtcdForfeitLeadership, {}, d));
+export const runDefrag = (argv: string[]) => oneCall(argv, DEFRAG_HELP, "defrag", [0, 0], (r, d) => r.api.unary(M.EtcdDefragment, {}, d));
+
+export function runAlarm(argv: string[]): Promise<number> {
+  return runRemote(argv, ALARM_HELP, { ...FORMAT_OPTION }, [1, 1], async (a, r) => {
+    const action = a.positionals[0]!;
+    if (action !== "list" && action !== "disarm") return usageError(ALARM_HELP, `etcd alarm ${action}: expected list or disarm`);
+    const format = formatOption(a.values.output, ALARM_HELP, ["table", "json", "yaml"]);
+    if (typeof format === "number") return format;
+    const { results, exit } = await r.each(async (d) => action === "list"
+      ? (await r.api.unary(M.EtcdAlarmList, {}, d)).alarms ?? []
+      : (await r.api.unary(M.EtcdAlarmDisarm, {}, d)).disarmed ?? []);
+    const rows = results.flatMap(({ d, value }) => value.map((x) => ({ node: d.label, member: x.memberId ?? "", alarm: x.alarm ?? "" })));
+    if (format === "table" && !rows.length) {
+      for (const { d } of results) console.log(`${d.label}: ${action === "list" ? "no alarms" : "no alarms to disarm"}`);
+      return exit;
+    }
+    printRecords(format, rows, [["NODE", (x) => x.node], ["MEMBER", (x) => x.member], [action === "list" ? "ALARM" : "DISARMED", (x) => x.alarm]], (x) => x);
+    return exit;
+  });
+}
+
 export function runSnapshot(argv: string[]): Promise<number> {
   return runRemote(argv, SNAPSHOT_HELP, {}, [1, 1], async (a, r) => {
     const bad = oneNode(SNAPSHOT_HELP, "snapshot", r.dests.length);

@@ -11,9 +11,11 @@ its config (STATE) and its data (EPHEMERAL) are emptied; the installed image (bo
 bootloader, META) stays. Then it powers off, or reboots with --reboot.
 
 Options:
-  --graceful=false             do not stop services in order first: wipe at once (they stop
-                               on the way to the power action); --graceful (the default) stops
-                               them before their data goes
+  --graceful=false             do not leave etcd nor stop services in order first: wipe at
+                               once (they stop on the way to the power action); --graceful
+                               (the default) has a control plane leave etcd (it joins again
+                               once configured again), then stops services before their data
+                               goes
   --wipe LABEL[,LABEL]         the volumes to wipe: STATE, EPHEMERAL (default both)
   --reboot                     reboot afterwards instead of powering off
 

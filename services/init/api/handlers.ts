@@ -350,7 +350,12 @@ export function createHandlers(m: Machine) {
       return { message: `META key ${hexKey(key)} deleted` };
     }),
     /** A new etcd cluster of this control plane alone; refused (FAILED_PRECONDITION) with the reason. */
-    bootstrap: () => etcdCall("bootstrap", async (e) => ({ message: await e.bootstrap() })),
+    bootstrap: (o: { recover?: boolean; sha256?: string } = {}) => etcdCall("bootstrap", async (e) => ({ message: await e.bootstrap(o) })),
+    "etcd.recover-upload": (offset: number, data: Uint8Array) => etcdCall("snapshot upload", async (e) => ({ size: e.recoverUpload(offset, data) })),
+    "etcd.forfeit-leadership": () => etcdCall("forfeit-leadership", (e) => e.forfeitLeadership()),
+    "etcd.defrag": () => etcdCall("defrag", async (e) => ({ message: await e.defragment() })),
+    "etcd.alarms": () => etcdCall("alarm list", async (e) => ({ alarms: await e.alarms() })),
+    "etcd.disarm": () => etcdCall("alarm disarm", async (e) => ({ disarmed: await e.disarm() })),
     "etcd.remove-member": (id: string) => etcdCall("remove-member", async (e) => ({ message: await e.removeMember(id) })),
     "etcd.leave": () => etcdCall("leave", async (e) => ({ message: await e.leave() })),
     /** etcd's snapshot as etcd streams it; refusals before the first chunk. */
