@@ -10,7 +10,7 @@ import {
 } from "../../../core/resources/index.ts";
 import { parseUntrustedConfig, redactedPair } from "../config.ts";
 import { ConfigCheckError } from "../../../core/config/config.ts";
-import { diffConfigs, type ConfigChange } from "../configdiff.ts";
+import { diffConfigs, type ConfigChange } from "../../../core/config/effects.ts";
 import { writeAtomic } from "../../../core/fileio/atomic.ts";
 import { IMAGE_FILES } from "../../../core/image/layout.ts";
 import { NOT_INSTALLED, type Machine } from "../machine.ts";
