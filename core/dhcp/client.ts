@@ -11,7 +11,7 @@ import {
   BOOTREPLY, BOOTREQUEST, DhcpDecodeError, FLAG_BROADCAST, MSG, MSG_NAMES, OPT, REQUESTED_PARAMS,
   decodePacket, encodePacket, leaseOf, messageType, type DhcpPacket, type LeaseInfo,
 } from "./packet.ts";
-import { parseIp } from "../netlink/ip.ts";
+import { ipOf } from "../ip/ip.ts";
 import type { DhcpTransport } from "./transport.ts";
 import { doublingDelay } from "../time/backoff.ts";
 
@@ -235,8 +235,8 @@ export class DhcpClient {
     const options = new Map<number, Uint8Array>();
     options.set(OPT.MSG_TYPE, Uint8Array.of(type));
     options.set(OPT.CLIENT_ID, Uint8Array.from([1, ...this.o.mac]));
-    if (f.requested) options.set(OPT.REQUESTED_IP, parseIp(f.requested).bytes);
-    if (f.serverId) options.set(OPT.SERVER_ID, parseIp(f.serverId).bytes);
+    if (f.requested) options.set(OPT.REQUESTED_IP, ipOf(f.requested).bytes);
+    if (f.serverId) options.set(OPT.SERVER_ID, ipOf(f.serverId).bytes);
     if (type !== MSG.RELEASE) {
       options.set(OPT.PARAM_LIST, REQUESTED_PARAMS);
       options.set(OPT.MAX_SIZE, Uint8Array.of(1500 >> 8, 1500 & 0xff));

@@ -8,7 +8,7 @@ import type { LeaseInfo } from "../../core/dhcp/packet.ts";
 import type { CmdlineLinks, CmdlineNetwork } from "./cmdline.ts";
 import type { NetworkConfig, RouteConfig } from "./config.ts";
 import { LAYERS, type AddressSpec, type LinkSpec, type NetworkSpec, type RouteSpec } from "./types.ts";
-import { formatIp, networkOf, parseCidr } from "../../core/netlink/ip.ts";
+import { cidrOf, formatCIDR, networkOf } from "../../core/ip/ip.ts";
 
 export const DEFAULT_RESOLVERS = ["1.1.1.1", "8.8.8.8"];
 export const DEFAULT_TIME_SERVERS = ["pool.ntp.org"];
@@ -178,8 +178,7 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
 export function oneRoutePerKernelKey(routes: RouteSpec[]): RouteSpec[] {
   const rank = (r: RouteSpec) => LAYERS.indexOf(r.layer);
   const key = (r: RouteSpec, metric = r.metric) => {
-    const c = parseCidr(r.dst);
-    return `${formatIp(networkOf(c.bytes, c.prefix))}/${c.prefix} ${r.table} ${metric}`;
+    return `${formatCIDR(networkOf(cidrOf(r.dst)))} ${r.table} ${metric}`;
   };
   const best = new Map<string, number>();
   for (const r of routes) best.set(key(r), Math.max(best.get(key(r)) ?? -1, rank(r)));
