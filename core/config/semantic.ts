@@ -33,7 +33,7 @@ export function checkSemantics(c: MachineConfig, mode: Mode, r: Reporter): void 
   checkEndpoint(c, r);
   checkFiles(c, r);
   checkContainerIgnores(c, mode, r);
-  if (!c.machine.time.disabled && c.machine.time.servers.length === 0) {
+  if (!c.machine.time.disabled && c.machine.time.servers?.length === 0) {
     r.warn(["machine", "time", "servers"], "no NTP server and synchronization not disabled: the clock will not be synchronized (set disabled: true to say so)");
   }
 }

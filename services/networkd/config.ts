@@ -23,7 +23,7 @@ export interface NetworkConfig {
   nameservers: string[];
   searchDomains: string[];
   extraHostEntries: { ip: string; aliases: string[] }[];
-  /** `servers` is empty when the config leaves them at the default, so DHCP's servers can win. */
+  /** `servers` is empty when the config names none, so DHCP's servers (else networkd's default) win. */
   time: { disabled: boolean; servers: string[]; bootTimeoutMs?: number };
 }
 
@@ -36,9 +36,6 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
-
-/** The schema's default server list: left as it is, it says nothing, and DHCP's servers win. */
-const DEFAULT_TIME_SERVERS = ["pool.ntp.org"];
 
 type SchemaRoute = NetworkSections["network"]["interfaces"][number]["routes"][number];
 
@@ -76,7 +73,7 @@ export function fromSections(s: NetworkSections): NetworkConfig {
     extraHostEntries: net.extraHostEntries,
     time: {
       disabled: s.time.disabled,
-      servers: Bun.deepEquals(s.time.servers, DEFAULT_TIME_SERVERS) ? [] : s.time.servers,
+      servers: s.time.servers ?? [],
       bootTimeoutMs: durationMs(s.time.bootTimeout),
     },
   };
