@@ -37,7 +37,7 @@ export async function parseUntrustedConfig(raw: string, source: string, mode: Co
 function toSpec(raw: string, source: string, r: LoadResult): MachineConfigSpec {
   if (!r.config) throw new ConfigError(`machine config from ${source} is not valid:\n${formatProblems(source, r.errors, r.warnings)}`);
   const warnings = r.warnings.map((w) => `${source}:${w.line}:${w.column}: ${w.path}: ${w.message}`);
-  return { raw, config: r.config as unknown as Record<string, unknown>, source, ...(warnings.length ? { warnings } : {}) };
+  return { raw, config: r.config, source, ...(warnings.length ? { warnings } : {}) };
 }
 
 const schema = MachineConfigSchema as unknown as AnySchema;

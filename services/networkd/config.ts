@@ -3,9 +3,9 @@
  * layers use. It comes from one of two places:
  * - a machine config file (`--config`), checked whole by core/config's loadConfig, so errors
  *   name the YAML path and its line:column;
- * - init's NetworkConfigs resource (networkd under init), which carries only those two sections;
- *   they are checked again here with core/config's own schemas, so a bad value is refused with
- *   its path even though it came from a trusted peer.
+ * - init's NetworkConfigs resource (networkd under init), which carries only those two sections
+ *   as init's loadConfig made them: typed, defaults in, mapped by fromSections without a second
+ *   check.
  */
 import * as v from "valibot";
 import { durationMs, formatProblems, loadConfig, NetworkSchema, TimeSchema, type MachineConfig } from "../../core/config/config.ts";
@@ -88,8 +88,8 @@ function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
 }
 
 /**
- * Validates `{network, time}` (the raw sections, as init hands them over) with core/config's
- * schemas and maps them; throws ConfigError naming the path of every problem.
+ * Checks `{network, time}` written by hand (tests, tools: what init sends is checked already)
+ * with core/config's schemas and maps them; throws ConfigError naming the path of every problem.
  */
 export function networkConfigOf(sections: { network?: unknown; time?: unknown }): NetworkConfig {
   const net = v.safeParse(NetworkSchema, sections.network ?? {}, { abortEarly: false });

@@ -28,7 +28,6 @@ import { ApiError } from "./errors.ts";
 import { EtcdRefusal, type EtcdNode } from "../etcd.ts";
 import { EtcdError } from "../../../core/etcd/client.ts";
 import type { Segment } from "../ringbuffer.ts";
-import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
 
 /** How long Upgrade and Rollback wait after answering before the reboot starts. */
@@ -128,7 +127,7 @@ export function createHandlers(m: Machine) {
     fileRoots: (): readonly string[] => (m.opts.mode === "metal" ? NODE_ROOTS : [m.opts.stateDir]),
 
     /** The applied machine config (validated, defaults filled), if any. */
-    config: () => m.machineConfig()?.config as CredsConfig | undefined,
+    config: () => m.machineConfig()?.config,
 
     /** The applied config's text with its secrets (MachineConfiguration: os:admin, authorised before this runs). */
     "config.raw": (): string | undefined => m.machineConfig()?.raw,
@@ -214,8 +213,8 @@ export function createHandlers(m: Machine) {
         if (resolved === "staged") throw new ApiError("failed_precondition", "mode staged: this node has no config yet (maintenance mode); apply the first config with mode auto, live or reboot");
         if (!m.claimFirstConfig()) throw new ApiError("failed_precondition", "a first config is already being committed to this node: the maintenance-mode apply is one-shot; use a client certificate of the cluster");
         try {
-          if (resolved === "live") await m.sequencer.run("apply-config", { raw });
-          else await m.sequencer.run("apply-config", { raw, staged: true });
+          if (resolved === "live") await m.sequencer.run("apply-config", { raw, spec: next });
+          else await m.sequencer.run("apply-config", { raw, spec: next, staged: true });
         } catch (err) {
           m.releaseFirstConfig();
           throw err;
@@ -225,24 +224,24 @@ export function createHandlers(m: Machine) {
         return result(true, "saved; rebooting to apply");
       }
       if (resolved === "live") {
-        await m.sequencer.run("apply-config", { raw });
+        await m.sequencer.run("apply-config", { raw, spec: next });
         return result(true, "applied live");
       }
       if (resolved === "try") {
         const seconds = num(p, "tryTimeoutSeconds", 0) || DEFAULT_TRY_SECONDS;
-        const previous = m.machineConfig()!.raw;
-        await m.sequencer.run("apply-config", { raw, persist: false });
+        const previous = m.machineConfig()!;
+        await m.sequencer.run("apply-config", { raw, spec: next, persist: false });
         const deadline = Date.now() + seconds * 1000;
         const timer = setTimeout(() => {
           trying = undefined;
           m.events.add("config", `the config tried until ${new Date(deadline).toISOString()} was not confirmed: reverting`);
-          m.sequencer.run("apply-config", { raw: previous, persist: false })
+          m.sequencer.run("apply-config", { raw: previous.raw, spec: previous, persist: false })
             .catch((err) => m.events.add("config", `reverting the tried config failed: ${err instanceof Error ? err.message : String(err)}`));
         }, seconds * 1000);
         trying = { raw, deadline, timer };
         return result(true, `applied for ${seconds} s: confirm it (ConfirmConfiguration) or it reverts`, deadline);
       }
-      await m.sequencer.run("apply-config", { raw, staged: true });
+      await m.sequencer.run("apply-config", { raw, spec: next, staged: true });
       if (resolved === "staged") return result(true, "saved; applies at the next boot");
       startSequence("reboot");
       return result(true, "saved; rebooting to apply");

@@ -17,7 +17,7 @@ import type { GrpcServer } from "../../../core/grpc/server.ts";
 import { Status } from "../../../core/grpc/status.ts";
 import { bunker } from "../../../core/api/gen/api.js";
 import { spawnTracked } from "../children.ts";
-import type { MachineStatusSpec } from "../resources.ts";
+import { SEQUENCES, type MachineStatusSpec, type SequenceSpec } from "../resources.ts";
 import { edit, fixture } from "../../../core/config/testdata/fixtures.ts";
 import { discoverDisks } from "../../../core/disks/disk.ts";
 import { createServer } from "node:net";
@@ -150,6 +150,10 @@ test("apply-config modes: dry run lists changes, live refuses reboot-only change
   expect((await client.unary(MachineService.Hostname, {})).hostname).not.toBe("web1");
   expect(await apply(hostOnly)).toMatchObject({ mode: M.APPLY_MODE_LIVE });
   expect((await client.unary(MachineService.Hostname, {})).hostname).toBe("web1");
+  // The config was checked once, by the API (off the event loop): the sequence takes that typed
+  // value and does not load the text again (#14: a live apply ran the loader three times).
+  const phases = machine.store.get<SequenceSpec>({ ...SEQUENCES, id: "apply-config" })!.spec.phases.map((ph) => ph.name);
+  expect(phases).toEqual(["save", "apply", "ready"]);
 });
 
 test("the gRPC contract adapters answer with messages that survive protobuf encoding", async () => {
