@@ -12,6 +12,7 @@ import { parseUntrustedConfig, redactedPair } from "../config.ts";
 import { ConfigCheckError } from "../../../core/config/config.ts";
 import { diffConfigs, type ConfigChange } from "../../../core/config/effects.ts";
 import { writeAtomic } from "../../../core/fileio/atomic.ts";
+import { systemClock, type Cancel, type Clock } from "../../../core/time/clock.ts";
 import { IMAGE_FILES } from "../../../core/image/layout.ts";
 import { NOT_INSTALLED, type Machine } from "../machine.ts";
 import { fileURL, ImageError } from "../../../core/install/download.ts";
@@ -83,7 +84,8 @@ export interface ApplyResult {
   warnings: string[];
 }
 
-export function createHandlers(m: Machine) {
+/** `clock`: what the try-mode deadline waits by (tests move a ManualClock instead of sleeping). */
+export function createHandlers(m: Machine, clock: Clock = systemClock) {
   const def = (type: string): ResourceDefinition => {
     const d = resolveDefinition(m.store, type);
     if (!d) throw new ApiError("not_found", `resource type "${type}": unknown (see: get rd)`);
@@ -118,7 +120,7 @@ export function createHandlers(m: Machine) {
   }, ANSWER_GRACE_MS);
 
   /** The config being tried (mode try), until confirmed or reverted. */
-  let trying: { raw: string; deadline: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  let trying: { raw: string; deadline: number; cancel: Cancel } | undefined;
 
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
@@ -231,14 +233,14 @@ export function createHandlers(m: Machine) {
         const seconds = num(p, "tryTimeoutSeconds", 0) || DEFAULT_TRY_SECONDS;
         const previous = m.machineConfig()!;
         await m.sequencer.run("apply-config", { raw, spec: next, persist: false });
-        const deadline = Date.now() + seconds * 1000;
-        const timer = setTimeout(() => {
+        const deadline = clock.now() + seconds * 1000;
+        const cancel = clock.setTimeout(() => {
           trying = undefined;
           m.events.add("config", `the config tried until ${new Date(deadline).toISOString()} was not confirmed: reverting`);
           m.sequencer.run("apply-config", { raw: previous.raw, spec: previous, persist: false })
             .catch((err) => m.events.add("config", `reverting the tried config failed: ${err instanceof Error ? err.message : String(err)}`));
         }, seconds * 1000);
-        trying = { raw, deadline, timer };
+        trying = { raw, deadline, cancel };
         return result(true, `applied for ${seconds} s: confirm it (ConfirmConfiguration) or it reverts`, deadline);
       }
       await m.sequencer.run("apply-config", { raw, spec: next, staged: true });
@@ -249,7 +251,7 @@ export function createHandlers(m: Machine) {
     /** Keeps the config applied in try mode: saved, and the revert cancelled. */
     "confirm-config": () => {
       if (!trying) throw new ApiError("failed_precondition", "no configuration is being tried (apply one with mode try first)");
-      clearTimeout(trying.timer);
+      trying.cancel();
       writeAtomic(m.savedConfigPath, trying.raw);
       trying = undefined;
       m.events.add("config", "the tried config was confirmed");
