@@ -63,17 +63,18 @@ test("maintenance with the certificate's fingerprint: both spellings, and the ap
   expect(bannerLines({ stage: "running", addresses: [], listen: "0.0.0.0:50000", fingerprint: fp }).some((x) => x.includes("SHA256:"))).toBe(false);
 });
 
-test("watchBanner shows the served certificate's fingerprint in maintenance mode only", async () => {
+test("watchBanner shows the served certificate's fingerprint in maintenance mode only", () => {
   const store = new Store();
   const printed: string[] = [];
-  const stop = watchBanner(store, "0.0.0.0:50000", (l) => printed.push(l), 20, () => Buffer.alloc(32, 0xcd));
+  const clock = new ManualClock();
+  const stop = watchBanner(store, "0.0.0.0:50000", (l) => printed.push(l), 20, () => Buffer.alloc(32, 0xcd), clock);
   try {
     store.create(MACHINE_STAGE, { stage: "maintenance" }, { owner: "sequencer" });
-    await Bun.sleep(60);
+    clock.advance(20);
     expect(printed).toContain(`certificate: SHA-256 fingerprint ${"CD:".repeat(31)}CD`);
     printed.length = 0;
     store.modify(MACHINE_STAGE, () => ({ stage: "running" }), { owner: "sequencer" });
-    await Bun.sleep(60);
+    clock.advance(20);
     expect(printed[0]).toBe("==== node running ====");
     expect(printed.some((x) => x.includes("fingerprint"))).toBe(false);
   } finally {
