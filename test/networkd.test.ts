@@ -165,7 +165,7 @@ machine:
     }
   });
 
-  test("an invalid network section (as init hands it over) is refused with the YAML path named", () => {
+  test("an invalid network section written by hand (networkConfigOf) is refused with the YAML path named", () => {
     expect(() => cfg("machine:\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.5.0.300/24]\n")).toThrow('machine.network.interfaces[0].addresses[0]: expected an address with a prefix length like 10.5.0.2/24 or fd00::2/64, found "10.5.0.300/24"');
     expect(() => cfg("machine:\n  network:\n    interfaces:\n      - {interface: bond0, bond: {interfaces: [eth1], mode: fast}}\n")).toThrow('machine.network.interfaces[0].bond.mode: Invalid type: Expected ("balance-rr" | "active-backup"');
     expect(() => cfg("machine:\n  network:\n    interfaces:\n      - {interface: eth0, routes: [{gateway: 10.5.0.1, table: 255}]}\n")).toThrow("machine.network.interfaces[0].routes[0].table: table 255 is the kernel's local table, which networkd does not manage");

@@ -3,7 +3,7 @@
  * the cluster's private network, and the names of the network namespaces that hold them. Pure:
  * `cluster create` makes what this describes, `cluster destroy` removes what it names.
  */
-import { formatCIDR, formatIP, hasHostBits, networkOf, parseCIDR, type CIDR } from "../config/net.ts";
+import { formatCIDR, formatIP, hasHostBits, networkOf, parseCIDR, type CIDR } from "../ip/ip.ts";
 
 export type Role = "controlplane" | "worker";
 

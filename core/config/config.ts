@@ -7,5 +7,5 @@ export { MachineConfigSchema, NetworkSchema, TimeSchema, type MachineConfig, typ
 export { durationMs } from "./forms.ts";
 export { formatProblems, formatPath, ROOT_PATH, type Problem, type PathSegment } from "./problem.ts";
 export { MODES, type Mode } from "./semantic.ts";
-export { applyEffect, changedPaths, planApply, splitPath, APPLY_EFFECTS, type ApplyEffect, type ApplyPlan } from "./effects.ts";
+export { applyEffect, diffConfigs, splitPath, APPLY_EFFECTS, type ApplyEffect, type ChangeKind, type ConfigChange } from "./effects.ts";
 export { loadConfigOffThread, ConfigCheckError, type OffThreadOptions } from "./offthread.ts";

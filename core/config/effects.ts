@@ -1,7 +1,7 @@
 /**
  * Which config changes apply live and which need a reboot: the one table. The node's apply-config
- * decides from it (services/init/configdiff.ts: `--mode live` refuses a reboot change, `auto`
- * reboots for one), the API's dry-run reports it, and docs/config.md is generated from it. The most
+ * decides from it (diffConfigs below: `--mode live` refuses a reboot change, `auto` reboots for
+ * one), the API's dry-run reports it, and docs/config.md is generated from it. The most
  * specific rule wins; a path no rule names needs a reboot, the safe answer.
  *
  * "live" must be true of the running node: what the apply-config sequence re-does at once
@@ -10,7 +10,7 @@
  * trustd's secrets (SIGHUP), and whatever reads the config when it is used (the install, client
  * credentials). Anything else takes effect, if at all, at the next boot.
  */
-import { formatPath, type PathSegment } from "./problem.ts";
+import type { PathSegment } from "./problem.ts";
 
 export type ApplyEffect = "live" | "reboot";
 
@@ -75,37 +75,44 @@ export function applyEffect(path: string | readonly PathSegment[]): ApplyEffect 
   return best;
 }
 
+export type ChangeKind = "added" | "removed" | "changed";
+/** One changed setting: its dotted path (lists whole), how it changed, and whether it applies live. */
+export interface ConfigChange { path: string; kind: ChangeKind; live: boolean }
+
+function flatten(v: unknown, prefix: string, out: Map<string, string>): void {
+  // A key set to undefined is a key not there (a typed config leaves unset optionals so).
+  if (v === undefined) return;
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length === 0 && prefix) out.set(prefix, "{}");
+    for (const [k, x] of entries) flatten(x, prefix ? `${prefix}.${k}` : k, out);
+    return;
+  }
+  // Lists compare whole: an element's position is not a stable identity.
+  out.set(prefix, JSON.stringify(v));
+}
+
 /**
- * The paths where two configs differ, as deep as both sides go: a list of another length or a
- * value of another type is one change at its own path.
+ * Whether a change at the dotted `path` applies live. A sysctl's name has dots of its own
+ * ("machine.sysctls.net.ipv4.ip_forward"): the rules match by prefix, so the extra keys only
+ * make the path longer below its rule.
  */
-export function changedPaths(before: unknown, after: unknown, at: PathSegment[] = []): PathSegment[][] {
-  if (Object.is(before, after)) return [];
-  const bothLists = Array.isArray(before) && Array.isArray(after);
-  const bothMaps = isPlainMap(before) && isPlainMap(after);
-  if (bothLists && before.length === after.length) {
-    return before.flatMap((x, i) => changedPaths(x, after[i], [...at, i]));
+const isLive = (path: string): boolean => applyEffect(path.split(".")) === "live";
+
+/**
+ * What applying `after` over `before` changes, sorted by path, each with its effect from the
+ * table: what the node decides live-or-reboot by (apply-config) and what its dry-run shows.
+ */
+export function diffConfigs(before: object | undefined, after: object): ConfigChange[] {
+  const a = new Map<string, string>();
+  const b = new Map<string, string>();
+  if (before) flatten(before, "", a);
+  flatten(after, "", b);
+  const changes: ConfigChange[] = [];
+  for (const [p, v] of b) {
+    if (!a.has(p)) changes.push({ path: p, kind: "added", live: isLive(p) });
+    else if (a.get(p) !== v) changes.push({ path: p, kind: "changed", live: isLive(p) });
   }
-  if (bothMaps) {
-    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-    return [...keys].flatMap((k) => changedPaths(before[k], after[k], [...at, k]));
-  }
-  return [at];
-}
-
-function isPlainMap(x: unknown): x is Record<string, unknown> {
-  return x !== null && typeof x === "object" && !Array.isArray(x);
-}
-
-export interface ApplyPlan {
-  /** Every changed path (formatted like problem paths) and how it applies. */
-  changes: { path: string; effect: ApplyEffect }[];
-  /** "reboot" when any change needs one; "live" otherwise (also when nothing changed). */
-  effect: ApplyEffect;
-}
-
-/** What applying `after` over `before` does: the API's dry-run answer. */
-export function planApply(before: unknown, after: unknown): ApplyPlan {
-  const changes = changedPaths(before, after).map((p) => ({ path: formatPath(p), effect: applyEffect(p) }));
-  return { changes, effect: changes.some((c) => c.effect === "reboot") ? "reboot" : "live" };
+  for (const p of a.keys()) if (!b.has(p)) changes.push({ path: p, kind: "removed", live: isLive(p) });
+  return changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 }

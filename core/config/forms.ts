@@ -2,7 +2,7 @@
  * The textual forms of single config values. Each check returns undefined when the value is
  * well-formed, or a message saying what was expected (and, when it helps, what is wrong).
  */
-import { cidrError, hasHostBits, parseCIDR, parseIP } from "./net.ts";
+import { cidrError, hasHostBits, parseCIDR, parseIP } from "../ip/ip.ts";
 
 export type FormCheck = (s: string) => string | undefined;
 

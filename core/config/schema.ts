@@ -106,7 +106,9 @@ const Install = v.pipe(v.strictObject({
 /** machine.time alone (see NetworkSchema). */
 export const TimeSchema = v.pipe(v.strictObject({
   disabled: bool(false, "Do not synchronize the clock."),
-  servers: v.optional(v.pipe(v.array(str(f.ipOrHostname, "An NTP server.")), v.description("NTP servers.")), ["pool.ntp.org"]),
+  // No default here: networkd owns it (pool.ntp.org, below DHCP's servers), so a list the
+  // operator writes, even that one, is told apart from none and wins over DHCP.
+  servers: v.optional(v.pipe(v.array(str(f.ipOrHostname, "An NTP server.")), v.description("NTP servers. Omitted: the ones DHCP gives, else pool.ntp.org."))),
   bootTimeout: v.optional(str(f.duration, "How long boot waits for a first synchronization (Go duration: 30s, 2m)."), "2m"),
 }), v.description("Clock synchronization."));
 

@@ -3,7 +3,7 @@
  * machine type must (not) carry, route families, what each mode requires. Errors make the config
  * invalid; warnings name values that are legal but probably not what the operator meant.
  */
-import { formatIP, formatCIDR, networkOf, parseCIDR, parseIP, contains, type Family } from "./net.ts";
+import { formatIP, formatCIDR, networkOf, parseCIDR, parseIP, contains, type Family } from "../ip/ip.ts";
 import { describeKey, keyMatchesCertificate, parseCertificate, parsePrivateKey } from "./pem.ts";
 import type { PathSegment } from "./problem.ts";
 import { formatPath } from "./problem.ts";
@@ -33,7 +33,7 @@ export function checkSemantics(c: MachineConfig, mode: Mode, r: Reporter): void 
   checkEndpoint(c, r);
   checkFiles(c, r);
   checkContainerIgnores(c, mode, r);
-  if (!c.machine.time.disabled && c.machine.time.servers.length === 0) {
+  if (!c.machine.time.disabled && c.machine.time.servers?.length === 0) {
     r.warn(["machine", "time", "servers"], "no NTP server and synchronization not disabled: the clock will not be synchronized (set disabled: true to say so)");
   }
 }

@@ -11,9 +11,10 @@ import {
   BOOTREPLY, BOOTREQUEST, DhcpDecodeError, FLAG_BROADCAST, MSG, MSG_NAMES, OPT, REQUESTED_PARAMS,
   decodePacket, encodePacket, leaseOf, messageType, type DhcpPacket, type LeaseInfo,
 } from "./packet.ts";
-import { parseIp } from "../netlink/ip.ts";
+import { ipOf } from "../ip/ip.ts";
 import type { DhcpTransport } from "./transport.ts";
 import { doublingDelay } from "../time/backoff.ts";
+import { systemClock, type Clock } from "../time/clock.ts";
 
 export type DhcpState = "init" | "selecting" | "requesting" | "bound" | "renewing" | "rebinding" | "stopped";
 export type DhcpEvent = "bound" | "renewed" | "rebound" | "nak" | "expired" | "released";
@@ -36,6 +37,8 @@ export interface DhcpClientOptions {
   maxAttempts?: number;
   /** Pause after a round that got no answer at all, before DISCOVER again. */
   idleMs?: number;
+  /** What every wait and lease time is read from (tests pass a ManualClock and a transport that waits by it). */
+  clock?: Clock;
 }
 
 export interface DhcpStats {
@@ -58,7 +61,7 @@ export class DhcpClient {
   private readonly o: Required<Omit<DhcpClientOptions, "hostname">> & { hostname?: string };
 
   constructor(opts: DhcpClientOptions) {
-    this.o = { initialTimeoutMs: 4000, maxTimeoutMs: 64000, maxAttempts: 5, idleMs: 30000, ...opts };
+    this.o = { initialTimeoutMs: 4000, maxTimeoutMs: 64000, maxAttempts: 5, idleMs: 30000, clock: systemClock, ...opts };
   }
 
   /** Starts the state machine in the background; errors from the transport end it and are rethrown by stop(). */
@@ -107,7 +110,7 @@ export class DhcpClient {
     const offered = safeLease(offer);
     if (!offered) return null;
     this.state = "requesting";
-    const start = Date.now();
+    const start = this.o.clock.now();
     const reply = await this.exchange(MSG.REQUEST, xid, { requested: offered.address, serverId: offered.serverId }, undefined, [MSG.ACK, MSG.NAK], Infinity);
     if (!reply || this.stopped) return null;
     if (messageType(reply) === MSG.NAK) {
@@ -125,7 +128,7 @@ export class DhcpClient {
       const l = this.lease;
       const t1 = l.start + l.t1 * 1000, t2 = l.start + l.t2 * 1000, end = l.start + l.leaseTime * 1000;
       this.state = "bound";
-      while (!this.stopped && Date.now() < t1) await this.sleepUntil(t1);
+      while (!this.stopped && this.o.clock.now() < t1) await this.sleepUntil(t1);
       if (this.stopped) return;
       // RENEWING: unicast to the server that granted the lease, until T2.
       this.state = "renewing";
@@ -151,7 +154,7 @@ export class DhcpClient {
         return;
       }
       const info = safeLease(reply);
-      if (info) await this.setLease({ ...info, start: Date.now() }, event);
+      if (info) await this.setLease({ ...info, start: this.o.clock.now() }, event);
     }
   }
 
@@ -166,11 +169,11 @@ export class DhcpClient {
    * Before `deadline` (epoch ms; Infinity = up to maxAttempts tries), returns the reply or null.
    */
   private async exchange(type: number, xid: number, f: Fields, to: string | undefined, want: number[], deadline: number): Promise<DhcpPacket | null> {
-    const began = Date.now();
+    const began = this.o.clock.now();
     for (let attempt = 0; !this.stopped; attempt++) {
       if (deadline === Infinity && attempt >= this.o.maxAttempts) return null;
       const timeout = doublingDelay(attempt + 1, this.o.initialTimeoutMs, this.o.maxTimeoutMs);
-      const now = Date.now();
+      const now = this.o.clock.now();
       if (now >= deadline) return null;
       const secs = Math.min(0xffff, Math.floor((now - began) / 1000));
       try {
@@ -194,9 +197,9 @@ export class DhcpClient {
 
   /** The first matching reply within ms; everything else is counted and dropped. */
   private async await(xid: number, want: number[], ms: number): Promise<DhcpPacket | null> {
-    const until = Date.now() + ms;
+    const until = this.o.clock.now() + ms;
     while (!this.stopped) {
-      const left = until - Date.now();
+      const left = until - this.o.clock.now();
       if (left <= 0) return null;
       let raw: Uint8Array | null;
       try {
@@ -235,8 +238,8 @@ export class DhcpClient {
     const options = new Map<number, Uint8Array>();
     options.set(OPT.MSG_TYPE, Uint8Array.of(type));
     options.set(OPT.CLIENT_ID, Uint8Array.from([1, ...this.o.mac]));
-    if (f.requested) options.set(OPT.REQUESTED_IP, parseIp(f.requested).bytes);
-    if (f.serverId) options.set(OPT.SERVER_ID, parseIp(f.serverId).bytes);
+    if (f.requested) options.set(OPT.REQUESTED_IP, ipOf(f.requested).bytes);
+    if (f.serverId) options.set(OPT.SERVER_ID, ipOf(f.serverId).bytes);
     if (type !== MSG.RELEASE) {
       options.set(OPT.PARAM_LIST, REQUESTED_PARAMS);
       options.set(OPT.MAX_SIZE, Uint8Array.of(1500 >> 8, 1500 & 0xff));
@@ -252,17 +255,17 @@ export class DhcpClient {
   }
 
   private sleep(ms: number): Promise<void> {
-    return this.sleepUntil(Date.now() + ms);
+    return this.sleepUntil(this.o.clock.now() + ms);
   }
 
   private sleepUntil(at: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       // setTimeout caps at 2^31-1 ms; a longer wait is re-armed by the caller's loop.
-      const t = setTimeout(done, Math.min(Math.max(0, at - Date.now()), 0x7fffffff));
+      const cancel = this.o.clock.setTimeout(done, Math.min(Math.max(0, at - this.o.clock.now()), 0x7fffffff));
       const self = this;
       function done() {
-        clearTimeout(t);
+        cancel();
         self.wake = null;
         resolve();
       }

@@ -5,7 +5,7 @@ import { decodeMsgs, decodeAttrs, NetlinkDecodeError } from "../netlink/message.
 import { decodeLink } from "../netlink/link.ts";
 import { decodeAddress } from "../netlink/addr.ts";
 import { decodeRoute } from "../netlink/route.ts";
-import { AddressError } from "../netlink/ip.ts";
+import { AddressError } from "../ip/ip.ts";
 
 /** A small deterministic PRNG (xorshift32), so a failure can be replayed from its seed. */
 function rng(seed: number) {

@@ -3,7 +3,7 @@
  * options Bunker reads or writes. Decoding never throws anything but DhcpDecodeError, so a caller
  * can count a malformed packet and drop it.
  */
-import { formatIp, maskToPrefix, parseIp } from "../netlink/ip.ts";
+import { formatIP, ipOf, maskToPrefix } from "../ip/ip.ts";
 
 export const MSG = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 } as const;
 export const MSG_NAMES: Record<number, string> = { 1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM" };
@@ -55,10 +55,10 @@ export function encodePacket(p: DhcpPacket): Uint8Array {
   dv.setUint32(4, p.xid >>> 0);
   dv.setUint16(8, p.secs);
   dv.setUint16(10, p.flags);
-  out.set(parseIp(p.ciaddr).bytes, 12);
-  out.set(parseIp(p.yiaddr).bytes, 16);
-  out.set(parseIp(p.siaddr).bytes, 20);
-  out.set(parseIp(p.giaddr).bytes, 24);
+  out.set(ipOf(p.ciaddr).bytes, 12);
+  out.set(ipOf(p.yiaddr).bytes, 16);
+  out.set(ipOf(p.siaddr).bytes, 20);
+  out.set(ipOf(p.giaddr).bytes, 24);
   out.set(p.chaddr.subarray(0, 16), 28);
   out.set(COOKIE, FIXED_LEN);
   let off = FIXED_LEN + 4;
@@ -111,10 +111,10 @@ export function decodePacket(buf: Uint8Array): DhcpPacket {
     xid: dv.getUint32(4),
     secs: dv.getUint16(8),
     flags: dv.getUint16(10),
-    ciaddr: formatIp(buf.subarray(12, 16)),
-    yiaddr: formatIp(buf.subarray(16, 20)),
-    siaddr: formatIp(buf.subarray(20, 24)),
-    giaddr: formatIp(buf.subarray(24, 28)),
+    ciaddr: formatIP(buf.subarray(12, 16)),
+    yiaddr: formatIP(buf.subarray(16, 20)),
+    siaddr: formatIP(buf.subarray(20, 24)),
+    giaddr: formatIP(buf.subarray(24, 28)),
     chaddr: new Uint8Array(buf.subarray(28, 28 + hlen)),
     options,
   };
@@ -150,7 +150,7 @@ function ipList(v: Uint8Array | undefined, code: number): string[] {
   if (!v) return [];
   if (v.byteLength % 4 !== 0 || v.byteLength === 0) throw new DhcpDecodeError(`option ${code} length ${v.byteLength} is not a list of IPv4 addresses`);
   const out: string[] = [];
-  for (let i = 0; i < v.byteLength; i += 4) out.push(formatIp(v.subarray(i, i + 4)));
+  for (let i = 0; i < v.byteLength; i += 4) out.push(formatIP(v.subarray(i, i + 4)));
   return out;
 }
 
@@ -179,7 +179,7 @@ export function decodeClasslessRoutes(v: Uint8Array): ClasslessRoute[] {
     const dst = new Uint8Array(4);
     dst.set(v.subarray(i, i + sig));
     i += sig;
-    out.push({ dst: `${formatIp(dst)}/${width}`, gateway: formatIp(v.subarray(i, i + 4)) });
+    out.push({ dst: `${formatIP(dst)}/${width}`, gateway: formatIP(v.subarray(i, i + 4)) });
     i += 4;
   }
   return out;
@@ -190,7 +190,7 @@ export function encodeClasslessRoutes(routes: ClasslessRoute[]): Uint8Array {
   for (const r of routes) {
     const [ip, w] = r.dst.split("/");
     const width = Number(w);
-    bytes.push(width, ...parseIp(ip!).bytes.subarray(0, Math.ceil(width / 8)), ...parseIp(r.gateway).bytes);
+    bytes.push(width, ...ipOf(ip!).bytes.subarray(0, Math.ceil(width / 8)), ...ipOf(r.gateway).bytes);
   }
   return Uint8Array.from(bytes);
 }
@@ -220,7 +220,7 @@ export function leaseOf(p: DhcpPacket): LeaseInfo {
       throw new DhcpDecodeError((e as Error).message);
     }
   } else {
-    const first = parseIp(p.yiaddr).bytes[0]!;
+    const first = ipOf(p.yiaddr).bytes[0]!;
     prefixLen = first < 128 ? 8 : first < 192 ? 16 : 24;
   }
   let t1 = u32(o.get(OPT.T1), OPT.T1) ?? Math.floor(leaseTime / 2);

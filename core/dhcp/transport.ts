@@ -3,7 +3,7 @@
  * it can broadcast from a link with no address yet and several links can each run a client.
  */
 import { AF_INET, DgramSocket, SO_BINDTODEVICE, SO_BROADCAST, SO_REUSEADDR, SOCK_DGRAM, SOL_SOCKET, sockaddrIn, TimeoutError } from "../sys/dgram.ts";
-import { parseIp } from "../netlink/ip.ts";
+import { ipOf } from "../ip/ip.ts";
 
 export const CLIENT_PORT = 68;
 export const SERVER_PORT = 67;
@@ -40,7 +40,7 @@ export class UdpTransport implements DhcpTransport {
   }
 
   send(pkt: Uint8Array, to?: string): void {
-    this.sock.send(pkt, to ? sockaddrIn(parseIp(to).bytes, SERVER_PORT) : this.broadcast);
+    this.sock.send(pkt, to ? sockaddrIn(ipOf(to).bytes, SERVER_PORT) : this.broadcast);
   }
 
   async recv(ms: number): Promise<Uint8Array | null> {

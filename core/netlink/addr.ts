@@ -2,7 +2,7 @@
 import { AF, IFA, IFA_F, RT_SCOPE } from "./consts.ts";
 import { attr, decodeAttrs, get, NetlinkDecodeError, type Attr } from "./message.ts";
 import { withAttrs } from "./link.ts";
-import { formatIp, parseIp, type Family } from "./ip.ts";
+import { formatIP, ipOf, type Family } from "../ip/ip.ts";
 
 export const IFADDRMSG_LEN = 8;
 
@@ -41,7 +41,7 @@ export function decodeAddress(payload: Uint8Array): Address {
   const out: Address = {
     index: dv.getUint32(4, true),
     family: fam === AF.INET6 ? 6 : 4,
-    address: formatIp(raw),
+    address: formatIP(raw),
     prefixLen: dv.getUint8(1),
     scope: dv.getUint8(3),
     flags: get.u32(a, IFA.FLAGS) ?? dv.getUint8(2),
@@ -59,7 +59,7 @@ export function decodeAddress(payload: Uint8Array): Address {
 }
 
 export function addressBody(s: AddressSpec): Uint8Array {
-  const { family, bytes } = parseIp(s.address);
+  const { family, bytes } = ipOf(s.address);
   const head = new Uint8Array(IFADDRMSG_LEN);
   const dv = new DataView(head.buffer);
   dv.setUint8(0, family === 6 ? AF.INET6 : AF.INET);

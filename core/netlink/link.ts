@@ -1,7 +1,7 @@
 /** RTM_*LINK bodies: struct ifinfomsg (16 bytes) + IFLA_* attributes. Pure encode/decode. */
 import { ARPHRD, BOND_MODES, IFF, IFLA, IFLA_BOND, IFLA_INFO, IFLA_VLAN, OPERSTATES, type BondMode } from "./consts.ts";
 import { attr, decodeAttrs, encodeAttrs, get, NetlinkDecodeError, type Attr } from "./message.ts";
-import { formatIp, formatMac } from "./ip.ts";
+import { formatIP } from "../ip/ip.ts";
 
 export const IFINFOMSG_LEN = 16;
 
@@ -54,8 +54,12 @@ export function withAttrs(head: Uint8Array, attrs: Attr[]): Uint8Array {
 export function formatHwAddress(b: Uint8Array, hwType: number): string {
   const v4Tunnel = hwType === ARPHRD.TUNNEL || hwType === ARPHRD.SIT || hwType === ARPHRD.IPGRE;
   const v6Tunnel = hwType === ARPHRD.TUNNEL6 || hwType === ARPHRD.IP6GRE;
-  if ((v4Tunnel && b.byteLength === 4) || (v6Tunnel && b.byteLength === 16)) return formatIp(b);
+  if ((v4Tunnel && b.byteLength === 4) || (v6Tunnel && b.byteLength === 16)) return formatIP(b);
   return formatMac(b);
+}
+
+export function formatMac(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
 export function decodeLink(payload: Uint8Array): Link {

@@ -2,7 +2,7 @@
 import { AF, RTA, RTAX_MTU, RTN, RTPROT, RT_SCOPE, RT_TABLE } from "./consts.ts";
 import { attr, decodeAttrs, get, NetlinkDecodeError, type Attr } from "./message.ts";
 import { withAttrs } from "./link.ts";
-import { formatIp, parseIp, type Family } from "./ip.ts";
+import { formatIP, ipOf, type Family } from "../ip/ip.ts";
 
 export const RTMSG_LEN = 12;
 
@@ -46,20 +46,20 @@ export function decodeRoute(payload: Uint8Array): Route {
   const zero = new Uint8Array(family === 6 ? 16 : 4);
   const r: Route = {
     family,
-    dst: `${formatIp(dst ?? zero)}/${dstLen}`,
+    dst: `${formatIP(dst ?? zero)}/${dstLen}`,
     table: get.u32(a, RTA.TABLE) ?? payload[4]!,
     protocol: payload[5]!,
     scope: payload[6]!,
     type: payload[7]!,
   };
   const gw = a.get(RTA.GATEWAY);
-  if (gw) r.gateway = formatIp(gw);
+  if (gw) r.gateway = formatIP(gw);
   const oif = get.u32(a, RTA.OIF);
   if (oif !== undefined) r.oif = oif;
   const prio = get.u32(a, RTA.PRIORITY);
   if (prio !== undefined) r.priority = prio;
   const src = a.get(RTA.PREFSRC);
-  if (src) r.prefsrc = formatIp(src);
+  if (src) r.prefsrc = formatIP(src);
   const metrics = get.nested(a, RTA.METRICS);
   const mtu = metrics ? get.u32(metrics, RTAX_MTU) : undefined;
   if (mtu !== undefined) r.mtu = mtu;
@@ -68,7 +68,7 @@ export function decodeRoute(payload: Uint8Array): Route {
 
 function splitDst(dst: string): { family: Family; bytes: Uint8Array; prefix: number } {
   const slash = dst.indexOf("/");
-  const ip = parseIp(slash < 0 ? dst : dst.slice(0, slash));
+  const ip = ipOf(slash < 0 ? dst : dst.slice(0, slash));
   const prefix = slash < 0 ? (ip.family === 4 ? 32 : 128) : Number(dst.slice(slash + 1));
   return { ...ip, prefix };
 }
@@ -87,13 +87,13 @@ export function routeBody(s: RouteSpec): Uint8Array {
   const attrs: Attr[] = [attr.u32(RTA.TABLE, table)];
   if (d.prefix > 0) attrs.push(attr.bytes(RTA.DST, d.bytes));
   if (s.gateway) {
-    const gw = parseIp(s.gateway);
+    const gw = ipOf(s.gateway);
     if (gw.family !== d.family) throw new Error(`route ${s.dst}: gateway ${s.gateway} is not the same IP family`);
     attrs.push(attr.bytes(RTA.GATEWAY, gw.bytes));
   }
   if (s.oif !== undefined) attrs.push(attr.u32(RTA.OIF, s.oif));
   if (s.priority !== undefined) attrs.push(attr.u32(RTA.PRIORITY, s.priority));
-  if (s.prefsrc) attrs.push(attr.bytes(RTA.PREFSRC, parseIp(s.prefsrc).bytes));
+  if (s.prefsrc) attrs.push(attr.bytes(RTA.PREFSRC, ipOf(s.prefsrc).bytes));
   if (s.mtu !== undefined) attrs.push(attr.nest(RTA.METRICS, [attr.u32(RTAX_MTU, s.mtu)]));
   return withAttrs(head, attrs);
 }

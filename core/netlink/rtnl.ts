@@ -8,7 +8,7 @@ import { NetlinkSocket } from "./socket.ts";
 import { decodeLink, encodeIfinfo, newLinkBody, setLinkBody, type Link, type NewLinkSpec } from "./link.ts";
 import { addressBody, addressDumpBody, decodeAddress, type Address, type AddressSpec } from "./addr.ts";
 import { decodeRoute, routeBody, routeDumpBody, type Route, type RouteSpec } from "./route.ts";
-import type { Family } from "./ip.ts";
+import type { Family } from "../ip/ip.ts";
 import type { NlMsg } from "./message.ts";
 
 export class Rtnl {

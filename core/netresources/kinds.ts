@@ -4,6 +4,7 @@
  * network-online and time-synced conditions, MachineStatus, the hostname). Names and shapes only.
  */
 import type { Kind, Ref, ResourceDefinition } from "../resources/index.ts";
+import type { MachineConfig } from "../config/schema.ts";
 
 export const NETWORK_NAMESPACE = "network";
 
@@ -67,7 +68,8 @@ export interface NetworkStatusSpec {
   addresses: string[];
   defaultRoute: boolean;
 }
-export interface NetworkConfigSpec { network: unknown; time: unknown }
+/** machine.network and machine.time of the checked config, typed as core/config made them (defaults in). */
+export type NetworkConfigSpec = Pick<MachineConfig["machine"], "network" | "time">;
 
 const col = (name: string, field: string) => ({ name, path: `spec.${field}` });
 

@@ -5,7 +5,7 @@
 import type { KeyObject } from "node:crypto";
 import { verifyCsr, type CertificateRequest } from "./csr.ts";
 import { generateKey, keyAlgorithm, loadPrivateKey, privateKeyPem, publicKeyFromSpki, spkiDer, type KeyAlgorithm } from "./keys.ts";
-import { isIpAddress } from "./ip.ts";
+import { isIP } from "../ip/ip.ts";
 import { buildCertificate, certificatePem, loadCertificate, type AltNames, type Certificate, type ExtKeyUsage } from "./x509.ts";
 
 const HOUR = 3600_000;
@@ -58,7 +58,7 @@ export function splitSans(list: readonly string[]): AltNames {
   for (const raw of list) {
     const s = raw.trim().replace(/^\[(.*)\]$/, "$1");
     if (s === "") continue;
-    (isIpAddress(s) ? ips : dns).add(s);
+    (isIP(s) ? ips : dns).add(s);
   }
   return { dns: [...dns], ips: [...ips] };
 }

@@ -12,7 +12,7 @@ import {
 } from "./der.ts";
 import { keyAlgorithm, publicKeyFromSpki, readSignatureAlgorithm, readSpki, signatureAlgorithmDer, signBytes, spkiDer, verifyBytes, type PublicKeyInfo, type SignatureAlgorithm } from "./keys.ts";
 import { fromPem, toPem } from "./pem.ts";
-import { bytesToIp, ipToBytes } from "./ip.ts";
+import { formatIP, ipOf } from "../ip/ip.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -127,7 +127,7 @@ export function encodeAltNames(alt: Partial<AltNames>): Uint8Array {
     }
     names.push(implicitPrimitive(2, new TextEncoder().encode(d))); // the regex admits ASCII only
   }
-  for (const ip of alt.ips ?? []) names.push(implicitPrimitive(7, ipToBytes(ip)));
+  for (const ip of alt.ips ?? []) names.push(implicitPrimitive(7, ipOf(ip).bytes));
   return seq(...names);
 }
 
@@ -166,7 +166,7 @@ function readAltNames(value: Uint8Array, out: AltNames, what: string): void {
     if (gn.tag === 0x82) out.dns.push(String.fromCharCode(...gn.content));
     else if (gn.tag === 0x87) {
       if (gn.content.length !== 4 && gn.content.length !== 16) throw new DerError(`${what}: an iPAddress holds 4 or 16 bytes, found ${gn.content.length}`, gn.offset);
-      out.ips.push(bytesToIp(gn.content));
+      out.ips.push(formatIP(gn.content));
     }
     // other GeneralName forms (email, URI, directoryName) are not used by Bunker; skipped
     else if (gn.tag !== 0x81 && gn.tag !== 0x86 && gn.tag !== 0xa4) throw new DerError(`${what}: unsupported GeneralName tag 0x${gn.tag.toString(16)}`, gn.offset);

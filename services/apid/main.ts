@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseCli } from "../cli.ts";
 import { parseMembers } from "../../core/api/members.ts";
 import { Gateway } from "./gateway.ts";
 import { parseListen } from "../../core/api/listen.ts";
@@ -31,34 +31,21 @@ apply to new connections while open streams continue. SIGTERM stops.`;
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        help: { type: "boolean", short: "h" },
-        listen: { type: "string", default: "0.0.0.0:50000" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        ca: { type: "string" },
-        "accepted-ca": { type: "string", multiple: true, default: [] },
-        backend: { type: "string" },
-        maintenance: { type: "boolean", default: false },
-        "peer-port": { type: "string", default: "50000" },
-        "client-cert": { type: "string" },
-        "client-key": { type: "string" },
-        members: { type: "string" },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`apid: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCli("apid", argv, HELP, {
+    listen: { type: "string", default: "0.0.0.0:50000" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    ca: { type: "string" },
+    "accepted-ca": { type: "string", multiple: true, default: [] },
+    backend: { type: "string" },
+    maintenance: { type: "boolean", default: false },
+    "peer-port": { type: "string", default: "50000" },
+    "client-cert": { type: "string" },
+    "client-key": { type: "string" },
+    members: { type: "string" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const args = parsed.values;
   const missing = ["cert", "key", "backend", ...(args.maintenance ? [] : ["ca"])].filter((k) => !args[k as keyof typeof args]);
   if (missing.length) {
     console.error(`apid: missing ${missing.map((k) => `--${k}`).join(", ")}\n\n${HELP}`);

@@ -1,42 +1,23 @@
 /**
- * Flag parsing shared by bunkerctl commands: node:util parseArgs plus the conventions every
- * command follows (--help prints the help and exits 0; a usage error says what was wrong and
- * exits 2; -o/--output json where output is data).
+ * Flag parsing of bunkerctl commands: the one parser of every personality (services/cli.ts) with
+ * bunkerctl's conventions (errors start with "error:"; -o/--output json where output is data;
+ * the client config path).
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { defaultClientConfigPath } from "../../core/clientconfig/clientconfig.ts";
+import { parseCli, usageError as cliUsageError, type Options, type Parsed } from "../cli.ts";
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
-
-export type Parsed<O extends Options> = { values: { [K in keyof O]?: O[K] extends { multiple: true } ? (O[K] extends { type: "boolean" } ? boolean[] : string[]) : O[K] extends { type: "boolean" } ? boolean : string }; positionals: string[] };
+export type { Parsed };
 
 /**
  * Parses argv; returns the exit code instead when the command should stop here (help shown or
  * usage error). `positionals` is [min, max] of positional arguments allowed.
  */
 export function parseCommandArgs<O extends Options>(argv: string[], help: string, options: O, positionals: [number, number] = [0, 0]): Parsed<O> | number {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    console.log(help);
-    return 0;
-  }
-  let parsed: { values: Record<string, unknown>; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as typeof parsed;
-  } catch (e) {
-    return usageError(help, (e as Error).message);
-  }
-  const [min, max] = positionals;
-  const n = parsed.positionals.length;
-  if (n < min) return usageError(help, `expected ${min === max ? min : `at least ${min}`} argument${min === 1 ? "" : "s"}, got ${n}`);
-  if (n > max) return usageError(help, `unexpected argument${n - max > 1 ? "s" : ""}: ${parsed.positionals.slice(max).join(" ")}`);
-  return parsed as Parsed<O>;
+  return parseCli("error", argv, help, options, positionals);
 }
 
 export function usageError(help: string, message: string): number {
-  console.error(`error: ${message}\n`);
-  console.error(help.split("\n")[0]);
-  console.error("(--help for more)");
-  return 2;
+  return cliUsageError("error", help, message);
 }
 
 /** The output format option shared by commands whose output is data. */

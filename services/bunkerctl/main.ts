@@ -1,6 +1,7 @@
 import type { Command } from "./command.ts";
 import { commands } from "./commands.ts";
 import { CONNECT_OPTIONS } from "./client/remote.ts";
+import { unknownCommand as unknownCommandLine } from "../../core/cli/args.ts";
 import { closest } from "../../core/config/suggest.ts";
 
 /**
@@ -42,10 +43,10 @@ export function unknownCommand(words: string[]): string {
     return `bunkerctl: "${first}" is not a global flag (${GLOBAL_LIST}): write it after the command\n${more}`;
   }
   const group = commands.filter((c) => c.path[0] === first && c.path.length > 1);
-  const [said, near] = group.length > 0 && words.length > 1
-    ? [`${first} ${words[1]}`, closest(words[1]!, group.map((c) => c.path[1]!))?.replace(/^/, `${first} `)]
-    : [first, closest(first, [...new Set(commands.map((c) => c.path[0]!))])];
-  return `bunkerctl: unknown command "${said}"${near ? `: did you mean "${near}"?` : ""}\n${more}`;
+  const line = group.length > 0 && words.length > 1
+    ? unknownCommandLine("bunkerctl", `${first} ${words[1]}`, [], closest(words[1]!, group.map((c) => c.path[1]!))?.replace(/^/, `${first} `))
+    : unknownCommandLine("bunkerctl", first, [...new Set(commands.map((c) => c.path[0]!))]);
+  return `${line}\n${more}`;
 }
 
 function usage(list: Command[]): string {

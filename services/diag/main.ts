@@ -3,6 +3,7 @@
  * addresses, routes (rtnetlink), processes, mounts, sockets, memory, the kernel log (core/procfs)
  * and disks (core/disks), straight from the kernel.
  */
+import { unknownCommand } from "../../core/cli/args.ts";
 import { commands } from "./commands.ts";
 
 function usage(): string {
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === first);
   if (!cmd) {
-    console.error(`diag: unknown command "${first}"\n\n${usage()}`);
+    console.error(`${unknownCommand("diag", first, commands.map((c) => c.name))}\n(diag --help lists the commands)`);
     return 2;
   }
   return await cmd.run(argv.slice(1));

@@ -1,5 +1,5 @@
 /** Shared by the diag commands: `-o table|json` parsing, table rendering, and the rtnetlink session. */
-import { parseArgs } from "node:util";
+import { parseCli } from "../cli.ts";
 import { formatTable } from "../../core/format/table.ts";
 import { Rtnl } from "../../core/netlink/rtnl.ts";
 
@@ -7,18 +7,9 @@ export type Format = "table" | "json";
 
 /** Parses `[-o table|json] [--help]`; returns the format, or an exit code when done already. */
 export function parseOutput(name: string, summary: string, argv: string[]): Format | number {
-  let v;
-  try {
-    v = parseArgs({ args: argv, options: { output: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } }, strict: true }).values;
-  } catch (e) {
-    console.error(`diag ${name}: ${(e as Error).message}`);
-    return 2;
-  }
-  if (v.help) {
-    console.log(`Usage: diag ${name} [-o table|json]\n\n${summary}`);
-    return 0;
-  }
-  const fmt = v.output ?? "table";
+  const p = parseCli(`diag ${name}`, argv, `Usage: diag ${name} [-o table|json]\n\n${summary}`, { output: { type: "string", short: "o" } });
+  if (typeof p === "number") return p;
+  const fmt = p.values.output ?? "table";
   if (fmt !== "table" && fmt !== "json") {
     console.error(`diag ${name}: -o must be table or json, not "${fmt}"`);
     return 2;

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { ADDRESS_STATUSES, type AddressStatusSpec } from "../../core/netresources/kinds.ts";
 import { Store } from "../../core/resources/index.ts";
 import { bannerLines, watchBanner } from "./banner.ts";
+import { ManualClock } from "../../core/time/clock.ts";
 import { MACHINE_STAGE } from "./resources.ts";
 
 test("maintenance: the address to dial and the apply-config command line", () => {
@@ -20,27 +21,31 @@ test("running on a fixed listen address, no global address yet", () => {
   expect(l.some((x) => x.includes("--insecure"))).toBe(false);
 });
 
-test("watchBanner prints once per settled state: stage and global addresses, not link-local or loopback", async () => {
+test("watchBanner prints once per settled state: stage and global addresses, not link-local or loopback", () => {
   const store = new Store();
   const printed: string[] = [];
-  const stop = watchBanner(store, "0.0.0.0:50000", (l) => printed.push(l), 20);
+  // The settle time passes on a clock the test moves: each step is exact, however loaded the machine.
+  const clock = new ManualClock();
+  const stop = watchBanner(store, "0.0.0.0:50000", (l) => printed.push(l), 20, undefined, clock);
   const addr = (id: string, spec: AddressStatusSpec) => store.create({ ...ADDRESS_STATUSES, id }, spec, { owner: "networkd" });
   try {
     store.create(MACHINE_STAGE, { stage: "booting" }, { owner: "sequencer" });
-    await Bun.sleep(60);
+    clock.advance(20);
     expect(printed).toEqual([]); // still booting: nothing to tell yet
     store.modify(MACHINE_STAGE, () => ({ stage: "maintenance" }), { owner: "sequencer" });
     addr("lo/127.0.0.1/8", { link: "lo", address: "127.0.0.1/8", family: 4, scope: "host" });
     addr("eth0/fe80::1/64", { link: "eth0", address: "fe80::1/64", family: 6, scope: "link" });
-    await Bun.sleep(60);
+    clock.advance(19);
+    expect(printed).toEqual([]); // not settled yet: the last change restarted the wait
+    clock.advance(1);
     expect(printed.filter((l) => l.startsWith("===="))).toHaveLength(1);
     expect(printed).toContain("addresses: none yet (waiting for DHCP or a static address)");
     addr("eth0/10.0.2.15/24", { link: "eth0", address: "10.0.2.15/24", family: 4, scope: "global" });
-    await Bun.sleep(60);
+    clock.advance(20);
     expect(printed).toContain("addresses: eth0 10.0.2.15/24");
     const count = printed.length;
     store.modify(MACHINE_STAGE, () => ({ stage: "maintenance" }), { owner: "sequencer" }); // same state again
-    await Bun.sleep(60);
+    clock.advance(20);
     expect(printed.length).toBe(count);
   } finally {
     stop();
@@ -58,17 +63,18 @@ test("maintenance with the certificate's fingerprint: both spellings, and the ap
   expect(bannerLines({ stage: "running", addresses: [], listen: "0.0.0.0:50000", fingerprint: fp }).some((x) => x.includes("SHA256:"))).toBe(false);
 });
 
-test("watchBanner shows the served certificate's fingerprint in maintenance mode only", async () => {
+test("watchBanner shows the served certificate's fingerprint in maintenance mode only", () => {
   const store = new Store();
   const printed: string[] = [];
-  const stop = watchBanner(store, "0.0.0.0:50000", (l) => printed.push(l), 20, () => Buffer.alloc(32, 0xcd));
+  const clock = new ManualClock();
+  const stop = watchBanner(store, "0.0.0.0:50000", (l) => printed.push(l), 20, () => Buffer.alloc(32, 0xcd), clock);
   try {
     store.create(MACHINE_STAGE, { stage: "maintenance" }, { owner: "sequencer" });
-    await Bun.sleep(60);
+    clock.advance(20);
     expect(printed).toContain(`certificate: SHA-256 fingerprint ${"CD:".repeat(31)}CD`);
     printed.length = 0;
     store.modify(MACHINE_STAGE, () => ({ stage: "running" }), { owner: "sequencer" });
-    await Bun.sleep(60);
+    clock.advance(20);
     expect(printed[0]).toBe("==== node running ====");
     expect(printed.some((x) => x.includes("fingerprint"))).toBe(false);
   } finally {

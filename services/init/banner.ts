@@ -9,6 +9,7 @@ import { ADDRESS_STATUSES, type AddressStatusSpec } from "../../core/netresource
 import type { Store } from "../../core/resources/index.ts";
 import { compactFingerprint, opensslFingerprint } from "../../core/pki/fingerprint.ts";
 import { MACHINE_STAGE, type MachineStageSpec } from "./resources.ts";
+import { systemClock, type Cancel, type Clock } from "../../core/time/clock.ts";
 
 export interface BannerState {
   stage: string;
@@ -64,11 +65,11 @@ export function globalAddresses(store: Store): { link: string; address: string }
 /**
  * Watches the stage and the addresses and prints the banner through `print` (one call per line)
  * when they settle: `settleMs` after the last change, so a DHCP lease and its routes give one
- * banner, not several. Returns the function that stops watching.
+ * banner, not several, on `clock` (tests move a ManualClock). Returns the function that stops watching.
  */
-export function watchBanner(store: Store, listen: string, print: (line: string) => void, settleMs = 1500, fingerprint?: () => Uint8Array | undefined): () => void {
+export function watchBanner(store: Store, listen: string, print: (line: string) => void, settleMs = 1500, fingerprint?: () => Uint8Array | undefined, clock: Clock = systemClock): () => void {
   let last = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Cancel | undefined;
   const show = () => {
     timer = undefined;
     const stage = store.get<MachineStageSpec>(MACHINE_STAGE)?.spec.stage ?? "booting";
@@ -81,12 +82,12 @@ export function watchBanner(store: Store, listen: string, print: (line: string) 
     for (const l of bannerLines(state)) print(l);
   };
   const changed = () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(show, settleMs);
+    timer?.();
+    timer = clock.setTimeout(show, settleMs);
   };
   const stops = [store.watch(MACHINE_STAGE, changed, { tailOnly: true }), store.watch(ADDRESS_STATUSES, changed, { tailOnly: true })];
   return () => {
-    if (timer) clearTimeout(timer);
+    timer?.();
     for (const s of stops) s();
   };
 }

@@ -6,7 +6,7 @@
  * broken one is refused with every problem at its line:column.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { formatProblems, loadConfig, loadConfigOffThread, MachineConfigSchema, type LoadResult, type Mode as ConfigMode } from "../../core/config/config.ts";
+import { formatProblems, loadConfig, loadConfigOffThread, MachineConfigSchema, type LoadResult, type MachineConfig, type Mode as ConfigMode } from "../../core/config/config.ts";
 import { redactConfig, redactedYaml, scrubText } from "../../core/config/redact.ts";
 import type { AnySchema } from "../../core/config/schemawalk.ts";
 import { sleep } from "./conditions.ts";
@@ -37,7 +37,7 @@ export async function parseUntrustedConfig(raw: string, source: string, mode: Co
 function toSpec(raw: string, source: string, r: LoadResult): MachineConfigSpec {
   if (!r.config) throw new ConfigError(`machine config from ${source} is not valid:\n${formatProblems(source, r.errors, r.warnings)}`);
   const warnings = r.warnings.map((w) => `${source}:${w.line}:${w.column}: ${w.path}: ${w.message}`);
-  return { raw, config: r.config as unknown as Record<string, unknown>, source, ...(warnings.length ? { warnings } : {}) };
+  return { raw, config: r.config, source, ...(warnings.length ? { warnings } : {}) };
 }
 
 const schema = MachineConfigSchema as unknown as AnySchema;
@@ -56,7 +56,7 @@ export function publishedConfig(spec: MachineConfigSpec): MachineConfigSpec {
 }
 
 /** The redacted YAML of two configs, for a diff a caller may see: each side is redacted with both sides' secrets. */
-export function redactedPair(before: Record<string, unknown> | undefined, after: Record<string, unknown>): [string, string] {
+export function redactedPair(before: MachineConfig | undefined, after: MachineConfig): [string, string] {
   const a = before ? redactConfig(schema, before).secrets : [];
   const b = redactConfig(schema, after).secrets;
   return [before ? redactedYaml(schema, before, b) : "", redactedYaml(schema, after, a)];

@@ -1,4 +1,6 @@
 import { expect, test } from "bun:test";
+import { loadConfig } from "../../core/config/config.ts";
+import { fixture } from "../../core/config/testdata/fixtures.ts";
 import { ControllerRuntime, Store } from "../../core/resources/index.ts";
 import {
   ADDRESS_STATUSES, HOSTNAME_SPEC, LINK_STATUSES, NETWORK_CONFIG, NETWORK_STATUS, ROUTE_STATUSES, TIME_STATUS,
@@ -57,10 +59,17 @@ test("MachineStatus lists network and time only where networkd runs", async () =
   rt.stop();
 });
 
-test("the hostname: the config's wins, else networkd's choice (DHCP, cmdline, its default), else init's default", async () => {
+test("the hostname: the config's wins, else networkd's DHCP or cmdline name, else init's default", async () => {
   const { store, rt, put } = machine();
   await rt.idle();
   expect(store.get(HOSTNAME)!.spec).toEqual({ hostname: "bunker-default", domainname: "", source: "default" });
+  // networkd's first status carries its own guess (from a MAC): the node's name must not change (#14).
+  put(HOSTNAME_SPEC, { hostname: "bunker-525400", layer: "default" });
+  await rt.idle();
+  expect(store.get(HOSTNAME)!.spec).toEqual({ hostname: "bunker-default", domainname: "", source: "default" });
+  put(HOSTNAME_SPEC, { hostname: "from-cmdline", layer: "cmdline" });
+  await rt.idle();
+  expect(store.get(HOSTNAME)!.spec).toEqual({ hostname: "from-cmdline", domainname: "", source: "cmdline" });
   put(HOSTNAME_SPEC, { hostname: "leased", domain: "lab.test", layer: "dhcp" });
   await rt.idle();
   expect(store.get(HOSTNAME)!.spec).toEqual({ hostname: "leased", domainname: "lab.test", source: "dhcp" });
@@ -72,9 +81,13 @@ test("the hostname: the config's wins, else networkd's choice (DHCP, cmdline, it
 
 test("networkd's config resource holds machine.network and machine.time only, and goes with the config", async () => {
   const { store, rt } = machine();
-  store.create(MACHINE_CONFIG, { raw: "", source: "test", config: { machine: { token: "secret", ca: { key: "KEY" }, network: { hostname: "n1" } }, cluster: { secret: "s" } } });
+  const config = loadConfig(fixture("controlplane.yaml")).config!;
+  store.create(MACHINE_CONFIG, { raw: "", source: "test", config });
   await rt.idle();
-  expect(store.get(NETWORK_CONFIG)!.spec).toEqual({ network: { hostname: "n1" }, time: {} });
+  // Typed as loadConfig made them (defaults in): networkd maps them without checking them again.
+  expect(store.get(NETWORK_CONFIG)!.spec).toEqual({ network: config.machine.network, time: config.machine.time });
+  const text = JSON.stringify(store.get(NETWORK_CONFIG)!.spec);
+  for (const secret of [config.machine.token, config.machine.ca.key!, config.cluster.secret]) expect(text).not.toContain(secret);
   store.destroy(MACHINE_CONFIG);
   await rt.idle();
   expect(store.get(NETWORK_CONFIG)).toBeUndefined();

@@ -15,6 +15,7 @@ import {
   type ApiCertStatusSpec, type EtcdStatusSpec, type HostnameSpec, type MachineConfigSpec, type MachineStageSpec, type MachineStatusSpec,
 } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
+import { pickHostname } from "../../core/netresources/hostname.ts";
 
 const kindOf = (r: { namespace: string; type: string }) => ({ namespace: r.namespace, type: r.type });
 
@@ -74,9 +75,11 @@ export const machineStatusController: Controller = {
 };
 
 /**
- * Derives the hostname: machine.network.hostname, else the one networkd chose from its layers
- * (DHCP, cmdline, its MAC-based default), else `defaultName`. `apply` sets it in the kernel (only
- * as PID 1 on a node): init does it so networkd needs no CAP_SYS_ADMIN.
+ * The hostname, by core/netresources/hostname.ts's rule: machine.network.hostname, else the DHCP
+ * or cmdline name networkd found, else `defaultName`. networkd's own default (from a MAC) is not
+ * taken: init's is the node's name from boot on, and must not change when networkd first
+ * publishes. `apply` sets it in the kernel (only as PID 1 on a node): init does it so networkd
+ * needs no CAP_SYS_ADMIN.
  */
 export function hostnameController(defaultName: string, apply?: (h: HostnameSpec) => void): Controller {
   return {
@@ -84,19 +87,15 @@ export function hostnameController(defaultName: string, apply?: (h: HostnameSpec
     inputs: [kindOf(MACHINE_CONFIG), HOSTNAME_SPECS],
     outputs: [HOSTNAME.type],
     reconcile(ctx) {
-      const mc = ctx.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as { machine?: { network?: { hostname?: unknown } } } | undefined;
-      const configured = mc?.machine?.network?.hostname;
-      let spec: HostnameSpec = { hostname: defaultName, domainname: "", source: "default" };
-      if (typeof configured === "string" && configured) {
-        if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(configured)) {
-          throw new Error(`machine.network.hostname "${configured}": not an RFC 1123 name`);
-        }
-        const [host, ...domain] = configured.split(".");
-        spec = { hostname: host!, domainname: domain.join("."), source: "config" };
-      } else {
-        const wanted = ctx.get<HostnameSpecSpec>(HOSTNAME_SPEC)?.spec;
-        if (wanted?.hostname) spec = { hostname: wanted.hostname, domainname: wanted.domain ?? "", source: wanted.layer };
-      }
+      const wanted = ctx.get<HostnameSpecSpec>(HOSTNAME_SPEC)?.spec;
+      const found = wanted?.hostname ? wanted : undefined;
+      const choice = pickHostname({
+        config: ctx.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config.machine.network.hostname,
+        dhcp: found?.layer === "dhcp" ? { name: found.hostname, domain: found.domain } : undefined,
+        cmdline: found?.layer === "cmdline" ? found.hostname : undefined,
+        fallback: defaultName,
+      });
+      const spec: HostnameSpec = { hostname: choice.hostname, domainname: choice.domain ?? "", source: choice.source };
       apply?.(spec);
       ctx.modify<HostnameSpec>(HOSTNAME, () => spec);
     },
@@ -109,9 +108,9 @@ export const networkConfigController: Controller = {
   inputs: [kindOf(MACHINE_CONFIG)],
   outputs: [NETWORK_CONFIGS.type],
   reconcile(ctx) {
-    const mc = ctx.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config as { machine?: { network?: unknown; time?: unknown } } | undefined;
+    const mc = ctx.get<MachineConfigSpec>(MACHINE_CONFIG)?.spec.config;
     if (!mc) { ctx.destroy(NETWORK_CONFIG); return; }
-    ctx.modify<NetworkConfigSpec>(NETWORK_CONFIG, () => ({ network: mc.machine?.network ?? {}, time: mc.machine?.time ?? {} }));
+    ctx.modify<NetworkConfigSpec>(NETWORK_CONFIG, () => ({ network: mc.machine.network, time: mc.machine.time }));
   },
 };
 

@@ -23,6 +23,7 @@ import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { isOurChild } from "./children.ts";
+import type { MachineConfig } from "../../core/config/config.ts";
 import { cmdlineConfigURL, loadBootConfig, parseMachineConfig, publishedConfig } from "./config.ts";
 import { scrubText } from "../../core/config/redact.ts";
 import { waitForGlobalAddress } from "./network-first.ts";
@@ -387,7 +388,7 @@ export class Machine {
     this.supervisor.add(node.service());
   }
 
-  private currentConfig(): Record<string, unknown> | undefined {
+  private currentConfig(): MachineConfig | undefined {
     return this.config?.config;
   }
 
@@ -531,14 +532,15 @@ export class Machine {
 
     this.sequencer.define({
       name: "apply-config", preemptedBy: ["reboot", "shutdown", "reset"],
-      // args.staged: save for the next boot only, change nothing now.
+      // args.staged: save for the next boot only, change nothing now. args.spec: the config as the
+      // API checked it (typed, off the event loop); without it the text is checked here, once.
       phases: (args) => [
-        { name: "validate", tasks: [this.task("parse", ({ args: a }) => { parseMachineConfig(String(a.raw ?? ""), "api", this.opts.mode); })] },
+        ...(args.spec ? [] : [{ name: "validate", tasks: [this.task("parse", ({ args: a }) => { a.spec = parseMachineConfig(String(a.raw ?? ""), "api", this.opts.mode); })] }]),
         // args.persist false (try mode): applied now, saved only once confirmed, so a reboot reverts it too.
         ...(args.persist === false ? [] : [{ name: "save", tasks: [this.task("write-state", () => writeAtomic(this.savedConfigPath, String(args.raw)))] }]),
         ...(args.staged ? [] : [
           { name: "apply", tasks: [
-            this.task("store", () => this.putConfig(parseMachineConfig(String(args.raw), "api", this.opts.mode))),
+            this.task("store", () => this.putConfig(args.spec as MachineConfigSpec)),
             this.task("config-sysctls", () => this.applyConfigSysctls()),
             this.task("log-shipping", () => this.configureLogShipping()),
             this.task("api-certificates", () => this.refreshApid()),
@@ -844,8 +846,7 @@ export class Machine {
   }
 
   private applyConfigSysctls(): void {
-    const cfg = this.config?.config as { machine?: { sysctls?: Record<string, string> } } | undefined;
-    const sysctls = cfg?.machine?.sysctls ?? {};
+    const sysctls = this.config?.config.machine.sysctls ?? {};
     if (this.opts.mode !== "metal") {
       if (Object.keys(sysctls).length) log.info(`container mode: not applying ${Object.keys(sysctls).length} config sysctls`);
       return;

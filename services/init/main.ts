@@ -4,7 +4,7 @@
  * supervisor, store and API without touching the host, and ends with a documented exit code
  * where a node would power off or reboot.
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../cli.ts";
 import { join, resolve } from "node:path";
 import { serveApi } from "./api/server.ts";
 import { createHandlers } from "./api/handlers.ts";
@@ -82,27 +82,19 @@ The API socket: ${DEFAULT_NODE_SOCKET} on a node, DIR/init.sock in container mod
 const POWER_GRACE_MS = 250;
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv, allowPositionals: false,
-      options: {
-        mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
-        services: { type: "string" }, "no-table": { type: "boolean" }, help: { type: "boolean", short: "h" },
-        "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
-        "trustd-listen": { type: "string" }, "trustd-port": { type: "string" },
-        "etcd-client-port": { type: "string" }, "etcd-peer-port": { type: "string" },
-        disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" }, "install-disk": { type: "string" },
-        // Test hooks (container mode only): "controller" adds a controller that always throws,
-        // "uncaught" throws an uncaught error shortly after boot.
-        "inject-fault": { type: "string", multiple: true },
-      },
-    }).values;
-  } catch (err) {
-    console.error(`init: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
-    return 2;
-  }
-  if (args.help) { console.log(HELP); return 0; }
+  const parsed = parseCli("init", argv, HELP, {
+    mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
+    services: { type: "string" }, "no-table": { type: "boolean" },
+    "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
+    "trustd-listen": { type: "string" }, "trustd-port": { type: "string" },
+    "etcd-client-port": { type: "string" }, "etcd-peer-port": { type: "string" },
+    disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" }, "install-disk": { type: "string" },
+    // Test hooks (container mode only): "controller" adds a controller that always throws,
+    // "uncaught" throws an uncaught error shortly after boot.
+    "inject-fault": { type: "string", multiple: true },
+  });
+  if (typeof parsed === "number") return parsed;
+  const args = parsed.values;
   const mode = args.mode ?? (process.pid === 1 ? "metal" : undefined);
   if (mode !== "metal" && mode !== "container") {
     console.error(`init: --mode must be metal or container${mode === undefined ? " (metal only as PID 1)" : `, not "${mode}"`}`);

@@ -1,6 +1,7 @@
 /** The resource kinds init owns, and their definitions for `get rd` and `get <alias>`. */
 import { definitionOfDefinitions, registerDefinition, type Kind, type ResourceDefinition, type Store } from "../../core/resources/index.ts";
 import { TRUSTD_DEFINITION, TRUSTD_NODES_DEFINITION } from "../../core/api/trustdstatus.ts";
+import type { MachineConfig } from "../../core/config/config.ts";
 import { HOSTNAME_STATUS, NETWORK_DEFINITIONS, type HostnameStatusSpec } from "../../core/netresources/kinds.ts";
 
 export const MACHINE_CONFIG = { namespace: "config", type: "MachineConfigs.config.bunker.dev", id: "v1alpha1" };
@@ -30,8 +31,8 @@ export type Stage = "booting" | "maintenance" | "running" | "rebooting" | "shutt
 export interface MachineConfigSpec {
   /** The YAML text as applied. */
   raw: string;
-  /** The parsed document. */
-  config: Record<string, unknown>;
+  /** The checked document, typed (defaults filled in); secrets redacted in the published resource. */
+  config: MachineConfig;
   /** Where it came from: a path, a URL, "api" or "state". */
   source: string;
   /** What loadConfig warned about (SOURCE:LINE:COLUMN: PATH: what). */

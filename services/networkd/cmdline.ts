@@ -9,7 +9,7 @@
  *   and `vlan=bond0.100:bond0`; `ip=` may then name the bond or the VLAN as its device.
  */
 import { BOND_MODES, type BondMode } from "../../core/netlink/consts.ts";
-import { isIp, maskToPrefix, parseIp } from "../../core/netlink/ip.ts";
+import { ipOf, isIP, maskToPrefix } from "../../core/ip/ip.ts";
 
 export interface CmdlineNetwork {
   /** DHCP on every physical link (ip=dhcp with no device). */
@@ -44,7 +44,7 @@ export function parseIpArg(cmdline: string): CmdlineNetwork | undefined {
   const [client = "", , gw = "", mask = "", hostname = "", device = "", autoconf = "", dns0 = "", dns1 = "", ntp0 = ""] = f;
   const out: CmdlineNetwork = { dns: [], ntp: [] };
   for (const [name, v] of [["client-ip", client], ["gw-ip", gw], ["netmask", mask], ["dns0", dns0], ["dns1", dns1], ["ntp0", ntp0]] as const) {
-    if (v && !isIp(v)) throw new CmdlineError(value, `${name} "${v}" is not an IP address`);
+    if (v && !isIP(v)) throw new CmdlineError(value, `${name} "${v}" is not an IP address`);
   }
   if (device) out.device = device;
   if (hostname) out.hostname = hostname;
@@ -52,7 +52,7 @@ export function parseIpArg(cmdline: string): CmdlineNetwork | undefined {
     let prefix = 24;
     if (mask) {
       try {
-        prefix = maskToPrefix(parseIp(mask).bytes);
+        prefix = maskToPrefix(ipOf(mask).bytes);
       } catch (e) {
         throw new CmdlineError(value, (e as Error).message);
       }

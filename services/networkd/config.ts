@@ -3,9 +3,9 @@
  * layers use. It comes from one of two places:
  * - a machine config file (`--config`), checked whole by core/config's loadConfig, so errors
  *   name the YAML path and its line:column;
- * - init's NetworkConfigs resource (networkd under init), which carries only those two sections;
- *   they are checked again here with core/config's own schemas, so a bad value is refused with
- *   its path even though it came from a trusted peer.
+ * - init's NetworkConfigs resource (networkd under init), which carries only those two sections
+ *   as init's loadConfig made them: typed, defaults in, mapped by fromSections without a second
+ *   check.
  */
 import * as v from "valibot";
 import { durationMs, formatProblems, loadConfig, NetworkSchema, TimeSchema, type MachineConfig } from "../../core/config/config.ts";
@@ -23,7 +23,7 @@ export interface NetworkConfig {
   nameservers: string[];
   searchDomains: string[];
   extraHostEntries: { ip: string; aliases: string[] }[];
-  /** `servers` is empty when the config leaves them at the default, so DHCP's servers can win. */
+  /** `servers` is empty when the config names none, so DHCP's servers (else networkd's default) win. */
   time: { disabled: boolean; servers: string[]; bootTimeoutMs?: number };
 }
 
@@ -36,9 +36,6 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
-
-/** The schema's default server list: left as it is, it says nothing, and DHCP's servers win. */
-const DEFAULT_TIME_SERVERS = ["pool.ntp.org"];
 
 type SchemaRoute = NetworkSections["network"]["interfaces"][number]["routes"][number];
 
@@ -76,7 +73,7 @@ export function fromSections(s: NetworkSections): NetworkConfig {
     extraHostEntries: net.extraHostEntries,
     time: {
       disabled: s.time.disabled,
-      servers: Bun.deepEquals(s.time.servers, DEFAULT_TIME_SERVERS) ? [] : s.time.servers,
+      servers: s.time.servers ?? [],
       bootTimeoutMs: durationMs(s.time.bootTimeout),
     },
   };
@@ -91,8 +88,8 @@ function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
 }
 
 /**
- * Validates `{network, time}` (the raw sections, as init hands them over) with core/config's
- * schemas and maps them; throws ConfigError naming the path of every problem.
+ * Checks `{network, time}` written by hand (tests, tools: what init sends is checked already)
+ * with core/config's schemas and maps them; throws ConfigError naming the path of every problem.
  */
 export function networkConfigOf(sections: { network?: unknown; time?: unknown }): NetworkConfig {
   const net = v.safeParse(NetworkSchema, sections.network ?? {}, { abortEarly: false });

@@ -12,7 +12,7 @@ import { bunker } from "../../core/api/gen/api.js";
 import { GrpcClient } from "../../core/grpc/client.ts";
 import { Backoff } from "../../core/time/backoff.ts";
 import { sleep, systemClock, type Cancel, type Clock } from "../../core/time/clock.ts";
-import { NETWORK_CONFIG } from "../../core/netresources/kinds.ts";
+import { NETWORK_CONFIG, type NetworkConfigSpec } from "../../core/netresources/kinds.ts";
 import { byKind, statusResources } from "./resources.ts";
 import type { NetworkStatus } from "./types.ts";
 
@@ -29,8 +29,8 @@ export interface InitLinkOptions {
 
 const RETRY_MAX_MS = 10_000;
 
-/** The raw sections init hands over, or undefined when the node has no config (maintenance). */
-export type ConfigSections = { network?: unknown; time?: unknown } | undefined;
+/** The sections init hands over (checked there, typed), or undefined when the node has no config (maintenance). */
+export type ConfigSections = NetworkConfigSpec | undefined;
 
 export class InitLink {
   private readonly client: GrpcClient;

@@ -155,13 +155,15 @@ machine:
     expect(s.ignored).toEqual(["eth0"]);
   });
 
-  test("time servers: the schema's default says nothing, so DHCP's win; servers written in the config win over DHCP", () => {
+  test("time servers: omitted, DHCP's win (else networkd's default); servers written in the config win over DHCP, whatever they are", () => {
     const lease = { address: "10.44.0.12", prefixLen: 24, serverId: "10.44.0.1", leaseTime: 600, t1: 300, t2: 525, routers: [], dns: [], ntp: ["10.44.0.1"], classlessRoutes: [], remaining: 590 };
     const leases = new Map([["eth0", lease]]);
     const dhcpOn = (time: string) => networkConfigOf(parse(`machine:\n  network:\n    interfaces: [{interface: eth0, dhcp: true}]\n${time}`).machine);
     expect(mergeLayers({ links, leases, config: dhcpOn("") }).timeServers).toEqual({ servers: ["10.44.0.1"], layer: "dhcp" });
     expect(mergeLayers({ links, leases, config: dhcpOn("  time: {servers: [ntp.example]}\n") }).timeServers).toEqual({ servers: ["ntp.example"], layer: "config" });
     expect(mergeLayers({ links, leases: none, config: dhcpOn("") }).timeServers).toEqual({ servers: DEFAULT_TIME_SERVERS, layer: "default" });
+    // The operator who writes the default's own value on purpose still wins over DHCP (#14).
+    expect(mergeLayers({ links, leases, config: dhcpOn("  time: {servers: [pool.ntp.org]}\n") }).timeServers).toEqual({ servers: ["pool.ntp.org"], layer: "config" });
     expect(dhcpOn("  time: {bootTimeout: 1m30s}\n").time.bootTimeoutMs).toBe(90_000);
   });
 });

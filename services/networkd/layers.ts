@@ -8,7 +8,8 @@ import type { LeaseInfo } from "../../core/dhcp/packet.ts";
 import type { CmdlineLinks, CmdlineNetwork } from "./cmdline.ts";
 import type { NetworkConfig, RouteConfig } from "./config.ts";
 import { LAYERS, type AddressSpec, type LinkSpec, type NetworkSpec, type RouteSpec } from "./types.ts";
-import { formatIp, networkOf, parseCidr } from "../../core/netlink/ip.ts";
+import { cidrOf, formatCIDR, networkOf } from "../../core/ip/ip.ts";
+import { pickHostname } from "../../core/netresources/hostname.ts";
 
 export const DEFAULT_RESOLVERS = ["1.1.1.1", "8.8.8.8"];
 export const DEFAULT_TIME_SERVERS = ["pool.ntp.org"];
@@ -149,11 +150,11 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
   const [search] = pick<string>([cfg?.searchDomains, "config"], [dhcpSearch, "dhcp"]);
   const [ntp, tLayer] = pick<string>([cfg?.time.servers, "config"], [dhcpNtp, "dhcp"], [cmd?.ntp, "cmdline"], [DEFAULT_TIME_SERVERS, "default"]);
 
-  let hostname: NetworkSpec["hostname"];
-  if (cfg?.hostname) hostname = { ...splitFqdn(cfg.hostname), layer: "config" };
-  else if (dhcpHostname) hostname = { ...splitFqdn(dhcpHostname, dhcpDomain), layer: "dhcp" };
-  else if (cmd?.hostname) hostname = { ...splitFqdn(cmd.hostname), layer: "cmdline" };
-  else hostname = { hostname: defaultHostname(inp.links), layer: "default" };
+  const { source, ...name } = pickHostname({
+    config: cfg?.hostname, dhcp: dhcpHostname ? { name: dhcpHostname, domain: dhcpDomain } : undefined, cmdline: cmd?.hostname,
+    fallback: defaultHostname(inp.links),
+  });
+  const hostname: NetworkSpec["hostname"] = { ...name, layer: source };
 
   return {
     links: [...links.values()],
@@ -178,8 +179,7 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
 export function oneRoutePerKernelKey(routes: RouteSpec[]): RouteSpec[] {
   const rank = (r: RouteSpec) => LAYERS.indexOf(r.layer);
   const key = (r: RouteSpec, metric = r.metric) => {
-    const c = parseCidr(r.dst);
-    return `${formatIp(networkOf(c.bytes, c.prefix))}/${c.prefix} ${r.table} ${metric}`;
+    return `${formatCIDR(networkOf(cidrOf(r.dst)))} ${r.table} ${metric}`;
   };
   const best = new Map<string, number>();
   for (const r of routes) best.set(key(r), Math.max(best.get(key(r)) ?? -1, rank(r)));
@@ -197,12 +197,6 @@ export function oneRoutePerKernelKey(routes: RouteSpec[]): RouteSpec[] {
     out.push(metric === r.metric ? r : { ...r, metric });
   }
   return out;
-}
-
-function splitFqdn(name: string, domain?: string): { hostname: string; domain?: string } {
-  const dot = name.indexOf(".");
-  if (dot > 0) return { hostname: name.slice(0, dot), domain: name.slice(dot + 1) };
-  return domain ? { hostname: name, domain } : { hostname: name };
 }
 
 function dedupe<T>(xs: T[]): T[] {

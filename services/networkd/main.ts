@@ -5,7 +5,7 @@
  *   bunker networkd --config FILE [--state-dir DIR] [--cmdline FILE] [--interval MS] [--once]
  *   bunker networkd --init-socket PATH [...]     (under init: config from init, status to init)
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../cli.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { Rtnl } from "../../core/netlink/rtnl.ts";
 import { NetlinkMonitor } from "../../core/netlink/monitor.ts";
@@ -15,7 +15,7 @@ import type { NetworkStatus } from "./types.ts";
 import { parseIpArg, parseLinkArgs, type CmdlineLinks } from "./cmdline.ts";
 import { NetworkController } from "./controller.ts";
 import { InitLink, type ConfigSections } from "./initlink.ts";
-import { networkConfigOf, type NetworkConfig } from "./config.ts";
+import { fromSections, type NetworkConfig } from "./config.ts";
 
 const HELP = `Usage: networkd [--config FILE | --init-socket PATH] [--state-dir DIR] [options]
 
@@ -35,24 +35,12 @@ Options:
   -h, --help          this help`;
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        config: { type: "string" }, "init-socket": { type: "string" }, "state-dir": { type: "string" }, cmdline: { type: "string" }, interval: { type: "string" },
-        once: { type: "boolean" }, "no-hostname": { type: "boolean" }, "no-time": { type: "boolean" }, help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    console.error(`networkd: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCli("networkd", argv, HELP, {
+    config: { type: "string" }, "init-socket": { type: "string" }, "state-dir": { type: "string" }, cmdline: { type: "string" }, interval: { type: "string" },
+    once: { type: "boolean" }, "no-hostname": { type: "boolean" }, "no-time": { type: "boolean" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const args = parsed.values;
   const log = (l: string) => console.log(l);
   if (args.config && args["init-socket"]) {
     console.error("networkd: --config and --init-socket exclude each other (under init the config comes from init)");
@@ -60,8 +48,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   let config: NetworkConfig | undefined;
   let link: InitLink | undefined;
-  /** A config from init that does not check out is refused whole; the last good one stays. */
-  const fromInit = (c: ConfigSections): NetworkConfig | undefined => (c ? networkConfigOf(c) : undefined);
+  // init checked the config whole (core/config's loadConfig) before it made the resource: the
+  // sections arrive typed, with defaults filled in, and are mapped, not checked again.
+  const fromInit = (c: ConfigSections): NetworkConfig | undefined => (c ? fromSections(c) : undefined);
   // Until the controller exists, a change is kept and applied once it does.
   let early: { c: ConfigSections } | undefined;
   let onConfig: (c: ConfigSections) => void = (c) => { early = { c }; };

@@ -13,7 +13,7 @@ import type { Link } from "../../core/netlink/link.ts";
 import type { Address } from "../../core/netlink/addr.ts";
 import type { Route } from "../../core/netlink/route.ts";
 import { IFA_F, RTPROT, RT_SCOPE } from "../../core/netlink/consts.ts";
-import { parseCidr, formatIp, networkOf } from "../../core/netlink/ip.ts";
+import { cidrOf, formatCIDR, formatIP, networkOf } from "../../core/ip/ip.ts";
 import type { AddressSpec, NetworkSpec, RouteSpec } from "./types.ts";
 
 export interface ReconcileResult {
@@ -22,12 +22,10 @@ export interface ReconcileResult {
 }
 
 const addrKey = (link: string, cidr: string) => {
-  const c = parseCidr(cidr);
-  return `${link} ${formatIp(c.bytes)}/${c.prefix}`;
+  return `${link} ${formatCIDR(cidrOf(cidr))}`;
 };
 const normDst = (dst: string) => {
-  const c = parseCidr(dst);
-  return `${formatIp(networkOf(c.bytes, c.prefix))}/${c.prefix}`;
+  return formatCIDR(networkOf(cidrOf(dst)));
 };
 const routeKey = (link: string | undefined, dst: string, gw: string | undefined, metric: number, table: number) =>
   `${link ?? "-"} ${normDst(dst)} ${gw ?? "-"} ${metric} ${table}`;
@@ -138,8 +136,8 @@ export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<str
     // Re-add when missing, or to refresh a lease's lifetime when the kernel's copy runs out sooner.
     const refresh = cur && a.validLifetime !== undefined && (cur.validLifetime ?? Infinity) + 2 < a.validLifetime;
     if (cur && !refresh) continue;
-    const c = parseCidr(a.address);
-    const body: Parameters<Rtnl["addAddress"]>[0] = { index: l.index, address: formatIp(c.bytes), prefixLen: c.prefix };
+    const c = cidrOf(a.address);
+    const body: Parameters<Rtnl["addAddress"]>[0] = { index: l.index, address: formatIP(c.ip), prefixLen: c.prefix };
     if (a.validLifetime !== undefined) body.validLifetime = a.validLifetime;
     await attempt(`${cur ? "refresh" : "add"} address ${a.address} on ${a.link}`, () => nl.addAddress(body));
   }

@@ -4,11 +4,12 @@
  */
 import { readFileSync } from "node:fs";
 import type { parseArgs } from "node:util";
+import { UsageError } from "../../core/cli/args.ts";
 import { openDisk, type DiskDevice } from "../../core/gpt/device.ts";
 import { discoverDisks, type Disk } from "../../core/disks/disk.ts";
 import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export const OPTIONS = {
   disk: { type: "string" },

@@ -11,7 +11,8 @@
  * Only the disk named on the command line (a path, or --select for a diskSelector) is ever
  * opened for writing, and a disk holding anything is wiped only with --wipe.
  */
-import { parseArgs } from "node:util";
+import { unknownCommand } from "../../core/cli/args.ts";
+import { parseCli, usageError } from "../cli.ts";
 import type { DiskDevice } from "../../core/gpt/device.ts";
 import { readGpt, repairGpt, writeGpt, fitToDisk, type GptState } from "../../core/gpt/disk.ts";
 import { growLastPartition } from "../../core/gpt/edit.ts";
@@ -69,19 +70,16 @@ Options:
 
 Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.`;
 
+const COMMANDS = ["show", "plan", "apply", "repair", "grow", "meta", "install", "upgrade", "rollback", "boot-status", "reset"];
+
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`partition: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCli("partition", argv, HELP, OPTIONS, [0, Infinity]);
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   const [cmd, ...rest] = positionals;
-  if (values.help || cmd === undefined || cmd === "help") {
+  if (cmd === undefined || cmd === "help") {
     console.log(HELP);
-    return values.help || cmd === "help" ? 0 : 2;
+    return cmd === "help" ? 0 : 2;
   }
   const json = values.output === "json";
   if (values.output !== undefined && values.output !== "json" && values.output !== "text") {
@@ -98,13 +96,13 @@ export async function main(argv: string[]): Promise<number> {
       case "meta": return metaCmd(needOne(rest, "meta"), values, json);
       case "install": case "upgrade": case "rollback": case "boot-status": case "reset":
         return slotCommand(cmd, values, json);
-      default: throw new UsageError(`unknown command "${cmd}"`);
+      default: {
+        console.error(`${unknownCommand("partition", cmd, COMMANDS)}\n(partition --help lists the commands)`);
+        return 2;
+      }
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`partition: ${err.message}\n\n${HELP}`);
-      return 2;
-    }
+    if (err instanceof UsageError) return usageError("partition", HELP, err.message);
     console.error(`partition ${cmd}: ${(err as Error).message}`);
     return 1;
   }

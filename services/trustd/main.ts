@@ -7,7 +7,7 @@
  * (TrustdStatuses) when --init-socket is given.
  */
 import { readFileSync, statSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseCli } from "../cli.ts";
 import { ResourcePublisher, SecurityService } from "../../core/api/gen/services.ts";
 import { TRUSTD_NODES, TRUSTD_STATUS, type TrustdNodeSpec, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
 import { GrpcClient } from "../../core/grpc/client.ts";
@@ -58,20 +58,11 @@ function servingPair(s: TrustdSecrets): { cert: string; key: string } {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv, strict: true,
-      options: {
-        help: { type: "boolean", short: "h" }, listen: { type: "string", default: "0.0.0.0:50001" },
-        secrets: { type: "string" }, "init-socket": { type: "string" }, lifetime: { type: "string" },
-      },
-    }).values;
-  } catch (err) {
-    console.error(`trustd: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (args.help) { console.log(HELP); return 0; }
+  const parsed = parseCli("trustd", argv, HELP, {
+    listen: { type: "string", default: "0.0.0.0:50001" }, secrets: { type: "string" }, "init-socket": { type: "string" }, lifetime: { type: "string" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const args = parsed.values;
   if (!args.secrets) { console.error(`trustd: missing --secrets\n\n${HELP}`); return 2; }
   const lifetimeS = args.lifetime === undefined ? undefined : Number(args.lifetime);
   if (lifetimeS !== undefined && !(lifetimeS >= 2)) { console.error(`trustd: --lifetime ${args.lifetime}: expected seconds (at least 2)`); return 2; }

@@ -12,11 +12,10 @@
  * Wildcards, unspecified and multicast addresses, and bad names are refused outright (a clear
  * error beats a certificate that silently lacks a name the node expects).
  */
-import { isIP } from "node:net";
 import { loadCsr, parseCsr, verifyCsr, type CertificateRequest } from "../../core/pki/csr.ts";
 import { issueLeaf, LIFETIME, type CertAndKey } from "../../core/pki/issue.ts";
 import { keyAlgorithm, publicKeyFromSpki } from "../../core/pki/keys.ts";
-import { bytesToIp, ipToBytes } from "../../core/pki/ip.ts";
+import { formatIP, isIP, parseIP } from "../../core/ip/ip.ts";
 import type { Certificate } from "../../core/pki/x509.ts";
 
 /** A request larger than this is no node's CSR. */
@@ -32,11 +31,12 @@ const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a
 /** One spelling per name: IPs canonical (IPv4-mapped IPv6 as IPv4), names lower case without a trailing dot. */
 export function canonicalName(s: string): string {
   const t = s.trim().replace(/^\[(.*)\]$/, "$1");
-  if (isIP(t)) {
-    const b = ipToBytes(t);
+  const ip = parseIP(t);
+  if (ip) {
+    const b = ip.bytes;
     // ::ffff:a.b.c.d is an IPv4 peer seen through a dual-stack socket.
-    if (b.length === 16 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return bytesToIp(b.slice(12));
-    return bytesToIp(b);
+    if (b.length === 16 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return formatIP(b.slice(12));
+    return formatIP(b);
   }
   return t.toLowerCase().replace(/\.$/, "");
 }
@@ -109,6 +109,6 @@ function isLoopback(ip: string): boolean {
 
 function isUnspecifiedOrMulticast(ip: string): boolean {
   if (ip === "0.0.0.0" || ip === "::" || ip === "255.255.255.255") return true;
-  if (isIP(ip) === 4) { const first = Number(ip.split(".")[0]); return first >= 224 && first <= 239; }
+  if (parseIP(ip)?.family === 4) { const first = Number(ip.split(".")[0]); return first >= 224 && first <= 239; }
   return /^ff/i.test(ip);
 }

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { IMAGE_FILES, MANIFEST_FILES } from "../../core/image/layout.ts";
 import { checkArtifacts, openManifest, parsePublicKey, type Manifest } from "../../core/image/manifest.ts";
+import { parseCli, usageError } from "../cli.ts";
 
 const HELP = `usage: bunker verify-image DIR [--pubkey KEY] [-o json]
 
@@ -46,24 +47,12 @@ export function verifyImageDir(dir: string, pubkey?: string): Result {
 }
 
 export function main(argv: string[]): number {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  let pubkey: string | undefined;
-  let json = false;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--pubkey") pubkey = argv[++i];
-    else if (a === "-o") json = argv[++i] === "json";
-    else rest.push(a);
-  }
-  if (rest.length !== 1 || (argv.includes("--pubkey") && pubkey === undefined)) {
-    process.stderr.write(HELP);
-    return 2;
-  }
-  const r = verifyImageDir(rest[0]!, pubkey);
+  const a = parseCli("verify-image", argv, HELP.trimEnd(), { pubkey: { type: "string" }, output: { type: "string", short: "o" } }, [1, 1]);
+  if (typeof a === "number") return a;
+  const { pubkey, output } = a.values;
+  if (output !== undefined && output !== "json" && output !== "text") return usageError("verify-image", HELP, `-o ${output}: expected text or json`);
+  const json = output === "json";
+  const r = verifyImageDir(a.positionals[0]!, pubkey);
   const ok = r.signature === "valid" && r.artifacts.every((a) => a.ok);
   if (json) {
     process.stdout.write(JSON.stringify({ ok, ...r }, null, 2) + "\n");

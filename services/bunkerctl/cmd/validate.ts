@@ -1,7 +1,7 @@
 /** `bunkerctl validate -f FILE [--mode metal|qemu|container] [-o text|json]` */
 import { readFileSync } from "node:fs";
 import { loadConfig, formatProblems, MODES, type Mode } from "../../../core/config/config.ts";
-import { optionValue, runCommand, UsageError } from "./args.ts";
+import { parseCommandArgs, usageError } from "../args.ts";
 
 const HELP = `Usage: bunkerctl validate -f FILE [--mode metal|qemu|container] [-o text|json]
 
@@ -20,17 +20,17 @@ Options:
 Exit status: 0 valid (warnings allowed), 1 invalid or unreadable, 2 bad usage.`;
 
 export function run(argv: string[]): number {
-  const specs = [{ name: "file", short: "f", value: true }, { name: "mode", short: "m", value: true }, { name: "output", short: "o", value: true }];
-  return runCommand("validate", HELP, argv, specs, (p) => {
-    if (p.positional.length > 0) throw new UsageError(`unexpected argument "${p.positional[0]}" (the file goes after -f)`);
-    const file = optionValue(p, "file") ?? "";
-    if (!file) throw new UsageError("-f FILE is required");
-    const mode = (optionValue(p, "mode") ?? "metal") as Mode;
-    if (!MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MODES.join(", ")}, not "${mode}"`);
-    const output = optionValue(p, "output") ?? "text";
-    if (output !== "text" && output !== "json") throw new UsageError(`-o must be text or json, not "${output}"`);
-    return validate(file, mode, output);
-  });
+  const options = { file: { type: "string", short: "f" }, mode: { type: "string", short: "m" }, output: { type: "string", short: "o" } } as const;
+  const p = parseCommandArgs(argv, HELP, options, [0, Infinity]);
+  if (typeof p === "number") return p;
+  if (p.positionals.length > 0) return usageError(HELP, `unexpected argument "${p.positionals[0]}" (the file goes after -f)`);
+  const file = p.values.file ?? "";
+  if (!file) return usageError(HELP, "-f FILE is required");
+  const mode = (p.values.mode ?? "metal") as Mode;
+  if (!MODES.includes(mode)) return usageError(HELP, `--mode must be one of ${MODES.join(", ")}, not "${mode}"`);
+  const output = p.values.output ?? "text";
+  if (output !== "text" && output !== "json") return usageError(HELP, `-o must be text or json, not "${output}"`);
+  return validate(file, mode, output);
 }
 
 function validate(file: string, mode: Mode, output: "text" | "json"): number {

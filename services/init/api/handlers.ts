@@ -10,8 +10,9 @@ import {
 } from "../../../core/resources/index.ts";
 import { parseUntrustedConfig, redactedPair } from "../config.ts";
 import { ConfigCheckError } from "../../../core/config/config.ts";
-import { diffConfigs, type ConfigChange } from "../configdiff.ts";
+import { diffConfigs, type ConfigChange } from "../../../core/config/effects.ts";
 import { writeAtomic } from "../../../core/fileio/atomic.ts";
+import { systemClock, type Cancel, type Clock } from "../../../core/time/clock.ts";
 import { IMAGE_FILES } from "../../../core/image/layout.ts";
 import { NOT_INSTALLED, type Machine } from "../machine.ts";
 import { fileURL, ImageError } from "../../../core/install/download.ts";
@@ -28,7 +29,6 @@ import { ApiError } from "./errors.ts";
 import { EtcdRefusal, type EtcdNode } from "../etcd.ts";
 import { EtcdError } from "../../../core/etcd/client.ts";
 import type { Segment } from "../ringbuffer.ts";
-import type { CredsConfig } from "./clientcreds.ts";
 import { NODE_ROOTS } from "./files.ts";
 import { openDisk } from "../../../core/gpt/device.ts";
 import { metaLocation } from "../../../core/disklayout/volumes.ts";
@@ -97,7 +97,8 @@ export interface ApplyResult {
   warnings: string[];
 }
 
-export function createHandlers(m: Machine) {
+/** `clock`: what the try-mode deadline waits by (tests move a ManualClock instead of sleeping). */
+export function createHandlers(m: Machine, clock: Clock = systemClock) {
   /** META of the disk this node booted from (container mode: --disk); refused without one. */
   const withMeta = <T>(what: string, write: boolean, f: (loc: MetaLocation) => T): T => {
     if (!m.opts.install) throw new ApiError("failed_precondition", `meta ${what}: ${NOT_INSTALLED}`);
@@ -144,7 +145,7 @@ export function createHandlers(m: Machine) {
   }, ANSWER_GRACE_MS);
 
   /** The config being tried (mode try), until confirmed or reverted. */
-  let trying: { raw: string; deadline: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  let trying: { raw: string; deadline: number; cancel: Cancel } | undefined;
 
   return {
     version: () => ({ ...buildInfo(), mode: m.opts.mode, pid: process.pid }),
@@ -153,7 +154,7 @@ export function createHandlers(m: Machine) {
     fileRoots: (): readonly string[] => (m.opts.mode === "metal" ? NODE_ROOTS : [m.opts.stateDir]),
 
     /** The applied machine config (validated, defaults filled), if any. */
-    config: () => m.machineConfig()?.config as CredsConfig | undefined,
+    config: () => m.machineConfig()?.config,
 
     /** The applied config's text with its secrets (MachineConfiguration: os:admin, authorised before this runs). */
     "config.raw": (): string | undefined => m.machineConfig()?.raw,
@@ -239,8 +240,8 @@ export function createHandlers(m: Machine) {
         if (resolved === "staged") throw new ApiError("failed_precondition", "mode staged: this node has no config yet (maintenance mode); apply the first config with mode auto, live or reboot");
         if (!m.claimFirstConfig()) throw new ApiError("failed_precondition", "a first config is already being committed to this node: the maintenance-mode apply is one-shot; use a client certificate of the cluster");
         try {
-          if (resolved === "live") await m.sequencer.run("apply-config", { raw });
-          else await m.sequencer.run("apply-config", { raw, staged: true });
+          if (resolved === "live") await m.sequencer.run("apply-config", { raw, spec: next });
+          else await m.sequencer.run("apply-config", { raw, spec: next, staged: true });
         } catch (err) {
           m.releaseFirstConfig();
           throw err;
@@ -250,24 +251,24 @@ export function createHandlers(m: Machine) {
         return result(true, "saved; rebooting to apply");
       }
       if (resolved === "live") {
-        await m.sequencer.run("apply-config", { raw });
+        await m.sequencer.run("apply-config", { raw, spec: next });
         return result(true, "applied live");
       }
       if (resolved === "try") {
         const seconds = num(p, "tryTimeoutSeconds", 0) || DEFAULT_TRY_SECONDS;
-        const previous = m.machineConfig()!.raw;
-        await m.sequencer.run("apply-config", { raw, persist: false });
-        const deadline = Date.now() + seconds * 1000;
-        const timer = setTimeout(() => {
+        const previous = m.machineConfig()!;
+        await m.sequencer.run("apply-config", { raw, spec: next, persist: false });
+        const deadline = clock.now() + seconds * 1000;
+        const cancel = clock.setTimeout(() => {
           trying = undefined;
           m.events.add("config", `the config tried until ${new Date(deadline).toISOString()} was not confirmed: reverting`);
-          m.sequencer.run("apply-config", { raw: previous, persist: false })
+          m.sequencer.run("apply-config", { raw: previous.raw, spec: previous, persist: false })
             .catch((err) => m.events.add("config", `reverting the tried config failed: ${err instanceof Error ? err.message : String(err)}`));
         }, seconds * 1000);
-        trying = { raw, deadline, timer };
+        trying = { raw, deadline, cancel };
         return result(true, `applied for ${seconds} s: confirm it (ConfirmConfiguration) or it reverts`, deadline);
       }
-      await m.sequencer.run("apply-config", { raw, staged: true });
+      await m.sequencer.run("apply-config", { raw, spec: next, staged: true });
       if (resolved === "staged") return result(true, "saved; applies at the next boot");
       startSequence("reboot");
       return result(true, "saved; rebooting to apply");
@@ -275,7 +276,7 @@ export function createHandlers(m: Machine) {
     /** Keeps the config applied in try mode: saved, and the revert cancelled. */
     "confirm-config": () => {
       if (!trying) throw new ApiError("failed_precondition", "no configuration is being tried (apply one with mode try first)");
-      clearTimeout(trying.timer);
+      trying.cancel();
       writeAtomic(m.savedConfigPath, trying.raw);
       trying = undefined;
       m.events.add("config", "the tried config was confirmed");

@@ -2,18 +2,17 @@
 import { MachineService } from "../../../core/api/gen/services.ts";
 import { initClient } from "./client.ts";
 import { DEFAULT_NODE_SOCKET } from "./errors.ts";
+import { parseCli } from "../../cli.ts";
 
 export async function powerCommand(name: string, method: "reboot" | "shutdown", argv: string[]): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    console.log(`Usage: ${name} [--socket PATH]
+  const help = `Usage: ${name} [--socket PATH]
 
 Asks init to ${method === "reboot" ? "reboot" : "power off"} the machine: services stop in reverse dependency
 order, filesystems are synced and unmounted. The socket defaults to ${DEFAULT_NODE_SOCKET}
-(or $BUNKER_INIT_SOCKET).`);
-    return 0;
-  }
-  const i = argv.indexOf("--socket");
-  const path = (i >= 0 ? argv[i + 1] : undefined) ?? process.env.BUNKER_INIT_SOCKET ?? DEFAULT_NODE_SOCKET;
+(or $BUNKER_INIT_SOCKET).`;
+  const a = parseCli(name, argv, help, { socket: { type: "string" } });
+  if (typeof a === "number") return a;
+  const path = a.values.socket ?? process.env.BUNKER_INIT_SOCKET ?? DEFAULT_NODE_SOCKET;
   const c = initClient(path);
   try {
     if (method === "reboot") await c.unary(MachineService.Reboot, {}, { timeoutMs: 30_000 });

@@ -17,12 +17,13 @@ import type { GrpcServer } from "../../../core/grpc/server.ts";
 import { Status } from "../../../core/grpc/status.ts";
 import { bunker } from "../../../core/api/gen/api.js";
 import { spawnTracked } from "../children.ts";
-import type { MachineStatusSpec } from "../resources.ts";
+import { SEQUENCES, type MachineStatusSpec, type SequenceSpec } from "../resources.ts";
 import { edit, fixture } from "../../../core/config/testdata/fixtures.ts";
 import { discoverDisks } from "../../../core/disks/disk.ts";
 import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { rejection } from "../../../test/lib/rejection.ts";
+import { ManualClock } from "../../../core/time/clock.ts";
 
 /** A valid worker config, and the same with a hostname (applies live) or another cluster secret (needs a reboot). */
 const worker = fixture("worker.yaml");
@@ -150,6 +151,10 @@ test("apply-config modes: dry run lists changes, live refuses reboot-only change
   expect((await client.unary(MachineService.Hostname, {})).hostname).not.toBe("web1");
   expect(await apply(hostOnly)).toMatchObject({ mode: M.APPLY_MODE_LIVE });
   expect((await client.unary(MachineService.Hostname, {})).hostname).toBe("web1");
+  // The config was checked once, by the API (off the event loop): the sequence takes that typed
+  // value and does not load the text again (#14: a live apply ran the loader three times).
+  const phases = machine.store.get<SequenceSpec>({ ...SEQUENCES, id: "apply-config" })!.spec.phases.map((ph) => ph.name);
+  expect(phases).toEqual(["save", "apply", "ready"]);
 });
 
 test("the gRPC contract adapters answer with messages that survive protobuf encoding", async () => {
@@ -262,26 +267,33 @@ test("List and Read stay under the allowed roots (container mode: the state dir)
 });
 
 test("apply-config mode try: applied now, reverted at the deadline unless confirmed, saved only once confirmed", async () => {
+  // The deadline waits by a clock this test moves: no sleeping past it, and no race with a slow machine.
+  const clock = new ManualClock(Date.now());
+  const h = createHandlers(machine, clock);
   const hostname = async () => (await client.unary(MachineService.Hostname, {})).hostname;
   const saved = readFileSync(machine.savedConfigPath, "utf8");
   const before = await hostname();
-  const t0 = Date.now();
-  const tried = await apply(withHostname("tried"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
-  expect(tried.mode).toBe(M.APPLY_MODE_TRY);
-  expect(Number(tried.tryDeadline)).toBeGreaterThanOrEqual(t0 + 1000);
+  const tried = await h["apply-config"]({ data: withHostname("tried"), mode: "try", tryTimeoutSeconds: 1 });
+  expect(tried.mode).toBe("try");
+  expect(tried.tryDeadline).toBe(clock.now() + 1000);
   expect(await hostname()).toBe("tried");
   expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(saved); // not saved while on trial
-  expect(await rejection(apply(withHostname("second"), { mode: M.APPLY_MODE_TRY } as never))).toMatchObject({ code: Status.FAILED_PRECONDITION });
-  for (let i = 0; i < 100 && (await hostname()) === "tried"; i++) await Bun.sleep(50);
+  expect(await rejection(h["apply-config"]({ data: withHostname("second"), mode: "try" }))).toMatchObject({ message: expect.stringContaining("another config is being tried") });
+  clock.advance(999);
+  expect(clock.pending()).toEqual([1]);
+  expect(await hostname()).toBe("tried");
+  clock.advance(1);
+  for (let i = 0; i < 400 && (await hostname()) === "tried"; i++) await Bun.sleep(10);
   expect(await hostname()).toBe(before);
-  expect(await rejection(client.unary(MachineService.ConfirmConfiguration, {}))).toMatchObject({ code: Status.FAILED_PRECONDITION });
+  expect(() => h["confirm-config"]()).toThrow("no configuration is being tried");
 
-  await apply(withHostname("kept"), { mode: M.APPLY_MODE_TRY, tryTimeoutSeconds: 1 });
-  expect((await client.unary(MachineService.ConfirmConfiguration, {})).message).toContain("confirmed");
-  await Bun.sleep(1300); // past the deadline the confirmation cancelled
+  await h["apply-config"]({ data: withHostname("kept"), mode: "try", tryTimeoutSeconds: 1 });
+  expect(h["confirm-config"]().message).toContain("confirmed");
+  expect(clock.pending()).toEqual([]); // the revert is cancelled, not merely late
+  clock.advance(60_000);
   expect(await hostname()).toBe("kept");
   expect(readFileSync(machine.savedConfigPath, "utf8")).toBe(withHostname("kept"));
-  // A change that needs a reboot cannot be tried.
+  // Through the API too, and a change that needs a reboot cannot be tried.
   expect((await rejection(apply(withSecret(withHostname("kept")), { mode: M.APPLY_MODE_TRY } as never))).message).toMatch(`mode try: these changes need a reboot: ${REBOOT_PATH}`);
 }, 20_000);
 

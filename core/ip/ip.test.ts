@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { isIP } from "node:net";
-import { contains, formatCIDR, formatIP, hasHostBits, parseCIDR, parseIP } from "./net.ts";
+import { cidrOf, contains, formatCIDR, formatIP, hasHostBits, ipOf, maskToPrefix, networkOf, parseCIDR, parseIP } from "./ip.ts";
 
 test("IPv4 and IPv6 addresses parse to their bytes and print canonically", () => {
   const cases: [string, string][] = [
@@ -11,7 +11,10 @@ test("IPv4 and IPv6 addresses parse to their bytes and print canonically", () =>
     ["fd00::2", "fd00::2"],
     ["FD00:0:0:0:0:0:0:2", "fd00::2"],
     ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
-    ["::ffff:10.0.0.1", "::ffff:a00:1"],
+    ["::ffff:10.0.0.1", "::ffff:10.0.0.1"],
+    ["::ffff:a00:1", "::ffff:10.0.0.1"],
+    ["1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"],
+    ["fe80::a:b", "fe80::a:b"],
     ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
   ];
   for (const [text, canon] of cases) expect(formatIP(parseIP(text)!)).toBe(canon);
@@ -53,4 +56,18 @@ test("CIDR prefixes: range by family, host bits, containment", () => {
   expect(contains(parseCIDR("10.5.0.2/24")!, parseIP("10.5.1.1")!)).toBe(false);
   expect(contains(parseCIDR("fd00::2/64")!, parseIP("10.5.0.1")!)).toBe(false);
   expect(formatCIDR(parseCIDR("FD00::0002/64")!)).toBe("fd00::2/64");
+});
+
+test("bad addresses are refused with the text named", () => {
+  for (const bad of ["10.0.0", "256.1.1.1", "01.2.3.4", "1::2::3", "1:2:3:4:5:6:7:8:9", "abc", ""]) {
+    expect(() => ipOf(bad)).toThrow(`invalid IP address "${bad}"`);
+  }
+  expect(() => cidrOf("10.0.0.1/33")).toThrow("the prefix length must be 0-32 for IPv4");
+  expect(() => cidrOf("10.0.0.1")).toThrow("a prefix length is missing");
+});
+
+test("netmasks and network addresses", () => {
+  expect(maskToPrefix(Uint8Array.of(255, 255, 240, 0))).toBe(20);
+  expect(() => maskToPrefix(Uint8Array.of(255, 0, 255, 0))).toThrow("non-contiguous");
+  expect(formatCIDR(networkOf(cidrOf("10.5.7.9/20")))).toBe("10.5.0.0/20");
 });

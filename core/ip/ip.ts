@@ -1,7 +1,8 @@
-import { formatIPv6 } from "../ipformat/ipv6.ts";
 /**
- * IP addresses and CIDR prefixes, parsed strictly (no leading zeros in IPv4 octets, no zones) so a
- * config that validates here is one the kernel accepts as written.
+ * IP addresses and CIDR prefixes: the one parser and printer for the config, netlink, DHCP,
+ * X.509 names, networkd and the cluster planner. Parsing is strict (no leading zeros in IPv4
+ * octets, no zones), so an address the config accepts is one the kernel takes as written; text
+ * is printed as ip(8) prints it (RFC 5952, IPv4-mapped addresses in mixed notation).
  */
 
 export type Family = 4 | 6;
@@ -15,6 +16,14 @@ export interface IP {
 export interface CIDR {
   ip: IP;
   prefix: number;
+}
+
+/** An address or prefix that does not parse; the message names the text and why. */
+export class AddressError extends Error {
+  override name = "AddressError";
+  constructor(text: string, why: string) {
+    super(`invalid IP address "${text}": ${why}`);
+  }
 }
 
 const OCTET = /^(0|[1-9][0-9]{0,2})$/;
@@ -59,6 +68,7 @@ function parseV6(s: string): Uint8Array | undefined {
   return out;
 }
 
+/** The address `s` names, or undefined. */
 export function parseIP(s: string): IP | undefined {
   if (typeof s !== "string") return undefined;
   const v4 = parseV4(s);
@@ -68,13 +78,16 @@ export function parseIP(s: string): IP | undefined {
   return v6 ? { family: 6, bytes: v6 } : undefined;
 }
 
+export const isIP = (s: string): boolean => parseIP(s) !== undefined;
+
+/** The prefix `s` names (ADDRESS/LENGTH), or undefined. */
 export function parseCIDR(s: string): CIDR | undefined {
   if (typeof s !== "string") return undefined;
   const slash = s.indexOf("/");
   if (slash < 0) return undefined;
   const ip = parseIP(s.slice(0, slash));
   const p = s.slice(slash + 1);
-  if (!ip || !/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+  if (!ip || !OCTET.test(p)) return undefined;
   const prefix = Number(p);
   if (prefix > ip.bytes.length * 8) return undefined;
   return { ip, prefix };
@@ -88,6 +101,20 @@ export function cidrError(s: string): string | undefined {
   if (!ip) return `"${s.slice(0, slash)}" is not an IPv4 or IPv6 address`;
   if (!parseCIDR(s)) return `the prefix length must be 0-${ip.bytes.length * 8} for IPv${ip.family}`;
   return undefined;
+}
+
+/** parseIP for text that must be an address (from the kernel, a lease, a checked config): throws AddressError. */
+export function ipOf(s: string): IP {
+  const ip = parseIP(s);
+  if (!ip) throw new AddressError(s, "neither dotted IPv4 nor IPv6");
+  return ip;
+}
+
+/** parseCIDR for text that must be a prefix: throws AddressError saying what is wrong. */
+export function cidrOf(s: string): CIDR {
+  const c = parseCIDR(s);
+  if (!c) throw new AddressError(s, cidrError(s) ?? "not a prefix");
+  return c;
 }
 
 /** The prefix with its host bits cleared. */
@@ -110,10 +137,43 @@ export function contains(net: CIDR, ip: IP): boolean {
   return sameIP(networkOf(net).ip, networkOf({ ip, prefix: net.prefix }).ip);
 }
 
-/** The canonical text: dotted quad, or RFC 5952 IPv6 (lower case, longest zero run as ::). */
-export function formatIP(ip: IP): string {
-  if (ip.family === 4) return Array.from(ip.bytes).join(".");
-  return formatIPv6(ip.bytes);
+/** A 4-byte netmask to a prefix length; throws AddressError on a non-contiguous mask. */
+export function maskToPrefix(mask: Uint8Array): number {
+  let n = 0;
+  let seenZero = false;
+  for (const byte of mask) {
+    for (let bit = 7; bit >= 0; bit--) {
+      if (byte & (1 << bit)) {
+        if (seenZero) throw new AddressError(formatIP(mask), "non-contiguous netmask");
+        n++;
+      } else seenZero = true;
+    }
+  }
+  return n;
+}
+
+/**
+ * The text of an address (its bytes, as netlink and X.509 carry them, or an IP): dotted quad, or
+ * RFC 5952 IPv6: lower-case hex, no leading zeros, the longest run of two or more zero groups
+ * (the first, on a tie) as "::", an IPv4-mapped address as ::ffff:a.b.c.d.
+ */
+export function formatIP(ip: IP | Uint8Array): string {
+  const b = ip instanceof Uint8Array ? ip : ip.bytes;
+  if (b.byteLength === 4) return Array.from(b).join(".");
+  if (b.byteLength !== 16) throw new AddressError(`<${b.byteLength} bytes>`, "not 4 or 16 bytes");
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${Array.from(b.subarray(12)).join(".")}`;
+  const w = Array.from({ length: 8 }, (_, i) => (b[2 * i]! << 8) | b[2 * i + 1]!);
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = w.map((x) => x.toString(16));
+  if (best < 0) return hex.join(":");
+  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
 }
 
 export function formatCIDR(c: CIDR): string {
