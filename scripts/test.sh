@@ -15,7 +15,7 @@ trap 'rm -f "$log"' EXIT
 # Two workers, as many as the cores CI has: most files wait on processes, VMs and timers, so the
 # suite takes far less than the sum of its files. .ci/test-timings.json (per-file durations of
 # an earlier run) starts the slowest files first.
-node_modules/.bin/bun test --parallel="${TEST_WORKERS:-2}" --timings=.ci/test-timings.json "$@" 2>&1 | tee "$log"
+node_modules/.bin/bun test --parallel="${TEST_WORKERS:-2}" --timeout=30000 --timings=.ci/test-timings.json "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 # bun prints its totals as " N pass", " N skip", " N fail" on lines of their own.
 count() { grep -E "^ *[0-9]+ $1\$" "$log" | tail -1 | tr -dc 0-9; }

@@ -46,7 +46,7 @@ test("merge, contexts, context, endpoint, node and info on the file $BUNKERCONFI
   expect(JSON.parse(ctl("config", "contexts", "-o", "json").out).filter((r: { current: boolean }) => r.current).map((r: { name: string }) => r.name)).toEqual(["demo"]);
   // --bunkerconfig wins over the environment
   expect(ctl("config", "contexts", "--bunkerconfig", "a/bunkerconfig").out).toContain("*         demo ");
-});
+}, 60_000); // about 25 runs of the binary, each a process start
 
 test("clear failures: missing file, broken file, no contexts", () => {
   expect(ctl("config", "info", "--bunkerconfig", "none")).toMatchObject({ code: 1, err: "error: cannot read client config none: ENOENT\n" });
