@@ -71,7 +71,7 @@ beforeAll(async () => {
     cfg.machine.network = { ...cfg.machine.network, hostname: name };
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, stringify(cfg), { mode: 0o600 });
-    inits.push(Bun.spawn(["ip", "netns", "exec", ns.name, bin, "init", "--mode=container", "--state-dir", join(dir, name), "--config", file, "--api-listen", `127.0.0.1:${port}`],
+    inits.push(Bun.spawn(["ip", "netns", "exec", ns.name, bin, "init", "--mode=container", "--manage-network", "--state-dir", join(dir, name), "--config", file, "--api-listen", `127.0.0.1:${port}`],
       { stdin: "ignore", stdout: "ignore", stderr: Bun.file(join(dir, `${name}.log`)) }));
   }
 }, 30_000);

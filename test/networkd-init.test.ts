@@ -47,7 +47,7 @@ describe.skipIf(skip !== null)(`networkd under init${skip ? ` (skipped: ${skip})
     dir = mkdtempSync(join(tmpdir(), "bunker-netinit-"));
     // mkdtemp makes it 0700: init itself must let networkd's uid through to the socket.
     writeFileSync(join(dir, "machine.yaml"), config("node1.lab.test", "10.5.0.2/24"));
-    init = Bun.spawn(["ip", "netns", "exec", node.name, bin, "init", "--mode=container", "--state-dir", dir, "--config", join(dir, "machine.yaml"), "--api-listen", "127.0.0.1:50000"], {
+    init = Bun.spawn(["ip", "netns", "exec", node.name, bin, "init", "--mode=container", "--manage-network", "--state-dir", dir, "--config", join(dir, "machine.yaml"), "--api-listen", "127.0.0.1:50000"], {
       stdin: "ignore", stdout: "ignore", stderr: Bun.file(join(dir, "init.log")),
     });
     await eventually("init's socket", () => existsSync(join(dir, "init.sock")));

@@ -196,6 +196,29 @@ machine:
     }
   }, 30000);
 
+  test.skipIf(dnsmasqSkipReason !== null)(`observing (a container in the host's network): with a DHCP server on the link, no DHCP runs and the addresses and routes it did not make stay${dnsmasqSkipReason ? ` (skipped: ${dnsmasqSkipReason})` : ""}`, async () => {
+    peer.ip("addr", "add", "10.46.0.1/24", "dev", "eth0");
+    node.ip("link", "set", "eth0", "up");
+    node.ip("addr", "add", "10.46.0.7/24", "dev", "eth0");
+    node.ip("route", "add", "10.99.0.0/16", "via", "10.46.0.1", "proto", "static");
+    const server = new Dnsmasq(peer, { range: "10.46.0.10,10.46.0.20,255.255.255.0,2m", options: ["option:router,10.46.0.1"] });
+    await server.start();
+    try {
+      // Without `observe` the defaults would start DHCP here and remove 10.46.0.7 and the route.
+      ctl = controller(undefined, { observe: true });
+      await ctl.start();
+      expect(await waitFor(() => ctl!.passes >= 3, 10000)).toBe(true);
+      expect(v4v6()).toEqual(["10.46.0.7/24"]);
+      expect(node.ipJson<any[]>("route", "show").some((r) => r.dst === "10.99.0.0/16")).toBe(true);
+      expect(server.log).not.toContain("DHCPDISCOVER");
+      expect(ctl.status!.dhcp).toEqual([]);
+      // What it sees is still published.
+      expect(ctl.status!.addresses.some((a) => a.address === "10.46.0.7/24")).toBe(true);
+    } finally {
+      await server.dispose();
+    }
+  }, 30000);
+
   test.skipIf(dnsmasqSkipReason !== null)(`a lost lease (NAK at renewal) takes its address and routes away; the new lease brings its own${dnsmasqSkipReason ? ` (skipped: ${dnsmasqSkipReason})` : ""}`, async () => {
     peer.ip("addr", "add", "10.47.0.1/24", "dev", "eth0");
     let server = new Dnsmasq(peer, { range: "10.47.0.10,10.47.0.20,255.255.255.0,2m", options: ["option:T1,2", "option:T2,4", "option:router,10.47.0.1"] });

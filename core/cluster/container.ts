@@ -93,7 +93,7 @@ export function startContainerNode(dir: string, state: ClusterState, name: strin
   const n = state.plan.nodes.find((x) => x.name === name);
   if (!n) throw new Error(`no node ${name} in the cluster (nodes: ${state.plan.nodes.map((x) => x.name).join(", ")})`);
   const nd = nodeDir(dir, n.name);
-  const argv = ["ip", "netns", "exec", n.netns, ...self, "init", "--mode=container", "--state-dir", join(nd, "state"), "--config", join(nd, "config.yaml"),
+  const argv = ["ip", "netns", "exec", n.netns, ...self, "init", "--mode=container", "--manage-network", "--state-dir", join(nd, "state"), "--config", join(nd, "config.yaml"),
     "--api-listen", `0.0.0.0:${API_PORT}`, ...(n.role === "controlplane" ? ["--trustd-listen", `0.0.0.0:${TRUSTD_PORT}`] : [])];
   const pid = spawnDetached(argv, consoleLog(dir, n.name));
   const known = state.nodes.find((x) => x.name === n.name);

@@ -4,7 +4,7 @@
  * `inNetns` yields a socket of that namespace while the process itself stays where it was.
  */
 import { dlopen, FFIType } from "bun:ffi";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, statSync } from "node:fs";
 import { check } from "./libc.ts";
 
 const CLONE_NEWNET = 0x40000000;
@@ -35,5 +35,21 @@ export function inNetns<T>(name: string, fn: () => T): T {
   } finally {
     closeSync(target);
     closeSync(self);
+  }
+}
+
+/**
+ * Whether this process's network namespace is the host's: the one the system's first process
+ * (the host's init) runs in. "unknown" where that process's namespace cannot be read (a
+ * hardened or sandboxed PID 1 refuses even root). PID 1 itself answers "own": a node's init,
+ * or a container's, whose namespace is its own.
+ */
+export function netnsOwner(pid = process.pid): "host" | "own" | "unknown" {
+  if (pid === 1) return "own";
+  try {
+    const self = statSync("/proc/self/ns/net"), host = statSync("/proc/1/ns/net");
+    return self.ino === host.ino && self.dev === host.dev ? "host" : "own";
+  } catch {
+    return "unknown";
   }
 }

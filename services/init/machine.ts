@@ -82,6 +82,8 @@ export interface MachineOptions {
   servicesFile?: string;
   /** container mode: leave out the built-in service table. */
   noTable?: boolean;
+  /** Container mode: networkd may configure the network (the node has a namespace of its own). */
+  manageNetwork?: boolean;
   /** container mode test hook: a controller that always throws. */
   faultyController?: boolean;
   /** Serves the local API; called once the run directory exists (after the system phase). */
@@ -213,7 +215,7 @@ export class Machine {
     }
     if (!this.opts.noTable) {
       const networkStateDir = this.opts.mode === "metal" ? "/run/network" : join(this.opts.stateDir, "network");
-      for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir })) this.supervisor.add(s);
+      for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir, manageNetwork: this.opts.manageNetwork === true })) this.supervisor.add(s);
     }
     if (this.opts.api) this.addApid(this.opts.api);
     if (this.opts.trustd) this.addTrustd(this.opts.trustd);

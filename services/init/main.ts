@@ -28,6 +28,7 @@ import { isSlot, type Slot } from "../../core/install/grub.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
 import { ServiceAccessError } from "./access.ts";
+import { netnsOwner } from "../../core/sys/netns.ts";
 
 const HELP = `Usage: bunker init [--mode=metal|container] [--state-dir DIR] [--config FILE]
                    [--api-listen HOST:PORT] [--trustd-listen HOST:PORT] [--trustd-port PORT]
@@ -62,6 +63,10 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
                      half-life), and of those trustd signs, so tests can watch a renewal.
   --services FILE    container mode: extra services to run (YAML/JSON list), for tests.
   --no-table         container mode: leave out the built-in service table.
+  --manage-network   container mode: networkd configures links, addresses, routes and DHCP, for
+                     a node started in a network namespace of its own (ip netns exec). Without
+                     it networkd only observes: the namespace may be the host's. Refused where
+                     the namespace is known to be the host's.
   --disk PATH --slot A|B
                      container mode: act as if booted from slot A or B of the installed disk
                      (or disk image file) PATH: Upgrade, Rollback and Reset work on it.
@@ -84,7 +89,7 @@ const POWER_GRACE_MS = 250;
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseCli("init", argv, HELP, {
     mode: { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" },
-    services: { type: "string" }, "no-table": { type: "boolean" },
+    services: { type: "string" }, "no-table": { type: "boolean" }, "manage-network": { type: "boolean" },
     "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
     "trustd-listen": { type: "string" }, "trustd-port": { type: "string" },
     "etcd-client-port": { type: "string" }, "etcd-peer-port": { type: "string" },
@@ -102,10 +107,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (mode === "metal" && process.pid !== 1) { console.error("init: --mode=metal runs only as PID 1; use --mode=container on a host"); return 2; }
   if (mode === "container" && !args["state-dir"]) { console.error("init: --mode=container needs --state-dir DIR"); return 2; }
+  if (args["manage-network"] && mode === "container" && netnsOwner() === "host") {
+    console.error("init: --manage-network in the host's network namespace would let networkd take the host's addresses and routes; start the node in a namespace of its own (ip netns exec NAME bunker init ...)");
+    return 2;
+  }
   const faults = args["inject-fault"] ?? [];
   for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"] || args["trustd-listen"] || args["trustd-port"] || args["etcd-client-port"] || args["etcd-peer-port"])) {
-    console.error("init: --trustd-listen, --trustd-port, --etcd-client-port, --etcd-peer-port, --services, --no-table, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
+  if (mode === "metal" && (args.services || args["no-table"] || args["manage-network"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"] || args["trustd-listen"] || args["trustd-port"] || args["etcd-client-port"] || args["etcd-peer-port"])) {
+    console.error("init: --trustd-listen, --trustd-port, --etcd-client-port, --etcd-peer-port, --services, --no-table, --manage-network, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
     return 2;
   }
 
@@ -206,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
     workDir: mode === "metal" ? "/run/bunker" : undefined,
     // Only a node not booted from an installed disk installs (never one whose disk was not found).
     installFromConfig: args["install-disk"] !== undefined ? resolve(args["install-disk"]) : mode === "metal" && bootedSlot(cmdline) === null,
-    noTable: args["no-table"],
+    noTable: args["no-table"], manageNetwork: args["manage-network"] === true,
     api: listen === undefined ? undefined : { listen, uid: apidUid, gid: apidUid, certLifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
     // trustd's gid is apid's (API_GROUP): the group of init's socket, where it publishes its status.
     trustd: trustdListen === undefined ? undefined : { listen: trustdListen, uid: trustdUid, gid: apidUid, lifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },

@@ -39,6 +39,8 @@ export interface TableContext {
   socketPath: string;
   /** networkd's writable directory (resolv.conf, hosts, status): /run/network on a node. */
   networkStateDir: string;
+  /** Container mode: networkd configures the network (a namespace of the node's own), or only observes it. */
+  manageNetwork?: boolean;
 }
 
 export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
@@ -59,7 +61,11 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
       runner: {
         // Container mode never moves the host's clock (it is not namespaced), and the host's
         // kernel command line is not the emulated node's.
-        argv: [...self, "--init-socket", t.socketPath, "--state-dir", t.networkStateDir, ...(t.mode === "container" ? ["--no-time", "--cmdline", "/dev/null"] : [])],
+        // A container-mode node only observes the network unless told it has a namespace of its
+        // own (--manage-network): in the host's, DHCP on the host's links and removing addresses
+        // networkd did not make would take the host's network away.
+        argv: [...self, "--init-socket", t.socketPath, "--state-dir", t.networkStateDir,
+          ...(t.mode === "container" ? ["--no-time", "--cmdline", "/dev/null", ...(t.manageNetwork ? [] : ["--observe"])] : [])],
         argv0: "networkd", uid: NETWORKD_UID, gid: API_GROUP, noNewPrivs: true,
         // A host process's OOM preference is the host's business (and lowering it needs
         // CAP_SYS_RESOURCE, which containers often lack): only a node sets it.

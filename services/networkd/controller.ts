@@ -31,6 +31,12 @@ export interface ControllerOptions {
   intervalMs?: number;
   /** Sets the kernel hostname (needs CAP_SYS_ADMIN in the UTS namespace). */
   setHostname?: boolean;
+  /**
+   * Change nothing in the kernel's network (no links, addresses or routes made or removed, no
+   * DHCP): only observe and publish. For a container-mode node that shares the host's network
+   * namespace, where every address and route is the host's, not the node's.
+   */
+  observe?: boolean;
   clock?: ClockAdjuster;
   /** DHCP retransmission tuning (tests shorten it). */
   dhcp?: { initialTimeoutMs?: number; maxTimeoutMs?: number; idleMs?: number };
@@ -146,13 +152,15 @@ export class NetworkController {
     const spec = mergeLayers(inputs);
     this.spec = spec;
 
-    const res = await reconcile(nl, spec, this.owned);
-    for (const c of res.changes) this.log(`networkd: ${c}`);
-    for (const e of res.errors) this.log(`networkd: ${e}`);
-    writeAtomic(this.o.stateDir, "owned-links.json", JSON.stringify([...this.owned].sort()) + "\n");
-
-    await this.syncDhcp(spec);
-    const errors = [...res.errors];
+    const errors: string[] = [];
+    if (!this.o.observe) {
+      const res = await reconcile(nl, spec, this.owned);
+      for (const c of res.changes) this.log(`networkd: ${c}`);
+      for (const e of res.errors) this.log(`networkd: ${e}`);
+      writeAtomic(this.o.stateDir, "owned-links.json", JSON.stringify([...this.owned].sort()) + "\n");
+      await this.syncDhcp(spec);
+      errors.push(...res.errors);
+    }
 
     // Hostname.
     if (this.o.setHostname) {

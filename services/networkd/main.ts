@@ -32,12 +32,14 @@ Options:
   --once              apply once, print the status as JSON and exit (DHCP not awaited)
   --no-hostname       do not set the kernel hostname
   --no-time           do not synchronise the clock
+  --observe           change nothing in the network (links, addresses, routes, DHCP): only
+                      observe it and publish the status (a container sharing the host's network)
   -h, --help          this help`;
 
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseCli("networkd", argv, HELP, {
     config: { type: "string" }, "init-socket": { type: "string" }, "state-dir": { type: "string" }, cmdline: { type: "string" }, interval: { type: "string" },
-    once: { type: "boolean" }, "no-hostname": { type: "boolean" }, "no-time": { type: "boolean" },
+    once: { type: "boolean" }, "no-hostname": { type: "boolean" }, "no-time": { type: "boolean" }, observe: { type: "boolean" },
   });
   if (typeof parsed === "number") return parsed;
   const args = parsed.values;
@@ -102,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  if (args.observe) log("networkd: observing only: links, addresses, routes and DHCP are left as they are");
   const nl = Rtnl.open();
   const monitor = args.once ? undefined : NetlinkMonitor.open();
   const ctl = new NetworkController({
@@ -113,7 +116,8 @@ export async function main(argv: string[]): Promise<number> {
     stateDir: args["state-dir"] ?? "/run/network",
     intervalMs: interval,
     // Under init, init sets the hostname from what networkd publishes (no CAP_SYS_ADMIN here).
-    setHostname: !args["no-hostname"] && !link,
+    setHostname: !args["no-hostname"] && !link && !args.observe,
+    ...(args.observe ? { observe: true } : {}),
     ...(args["no-time"] || args.once ? {} : { clock: { step: stepClock, slew: slewClock, synced: (ms: number) => markSynced(ms * 1000) } }),
     log,
     ...(link ? { onStatus: (s: NetworkStatus) => link!.publish(s) } : {}),
