@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { Netns, netnsSkipReason } from "../../test/lib/netns.ts";
 import { freePort } from "../../test/lib/container-node.ts";
-import { eventually } from "../../test/lib/fixture-server.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { startForwards } from "./forward.ts";
 
 let ns: Netns | undefined;

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { bunker } from "../api/gen/api.js";
 import { MachineService as M } from "../api/gen/services.ts";
 import { connectUnix, rawCall, type RawAnswer } from "../../test/lib/raw-h2.ts";
-import { eventually } from "../../test/lib/fixture-server.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { encodeFrame } from "./framing.ts";
 import { GrpcServer, type CallContext, type ServerOptions } from "./server.ts";
 import { GrpcError, Status } from "./status.ts";

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { Store } from "./store.ts";
 import { ControllerRuntime } from "./controller.ts";
 import { ManualClock } from "../time/clock.ts";
-import { eventually } from "../../test/lib/fixture-server.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 
 const input = { namespace: "config", type: "Inputs.test.bunker.dev" };
 const output = { namespace: "runtime", type: "Outputs.test.bunker.dev" };

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Store } from "./store.ts";
-import { eventually } from "../../test/lib/fixture-server.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError, OwnerError, type WatchEvent } from "./resource.ts";
 import { columnValue, definitionOfDefinitions, registerDefinition, resolveDefinition } from "./definitions.ts";
 

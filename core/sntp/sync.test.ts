@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseServer, querySntp, TimeSync, type ClockAdjuster } from "./client.ts";
 import { decodeReply, encodeReply, encodeRequest, fromNtp, SntpError, toNtp } from "./packet.ts";
 import { readKernelClock } from "../sys/clock.ts";
-import { eventually } from "../../test/lib/fixture-server.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 
 /** A loopback SNTP server whose clock runs `skewMs` ahead of ours. */
 async function fakeServer(skewMs: number, opts: { stratum?: number } = {}) {

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { Store } from "../../core/resources/index.ts";
 import { sleep } from "./conditions.ts";
-import { eventually } from "../../test/lib/fixture-server.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { SEQUENCES, type SequenceSpec } from "./resources.ts";
 import { BusyError, PreemptedError, Sequencer, type Phase } from "./sequencer.ts";
 

@@ -8,7 +8,7 @@ import { SERVICES } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
 import { EXIT_OUTPUT_BYTES, exitOutput, restartDelay, Supervisor } from "./supervisor.ts";
 import { RingBuffer } from "./ringbuffer.ts";
-import { eventually } from "../../test/lib/fixture-server.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 
 const dirs: string[] = [];
 const sups: Supervisor[] = [];

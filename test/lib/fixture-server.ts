@@ -6,6 +6,8 @@ import { MachineService as M } from "../../core/api/gen/services.ts";
 import { GrpcServer, type ServerOptions } from "../../core/grpc/server.ts";
 import { GrpcError, Status, statusName } from "../../core/grpc/status.ts";
 
+export { eventually } from "./eventually.ts";
+
 export interface Observed {
   /** Status names of the abort reasons seen by handlers, per method name. */
   aborts: Record<string, string[]>;
@@ -69,23 +71,4 @@ export function fixtureServer(options: ServerOptions = {}): { server: GrpcServer
     yield { data: new Uint8Array(Number(req.path)) };
   });
   return { server, observed };
-}
-
-/**
- * Waits until check() is true, polling every 20 ms for up to ms; returns its last value. The check
- * may be async (an RPC, a file read); one that throws counts as false until the last try, whose
- * error is thrown so a failing wait says why.
- */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const last = Date.now() >= end;
-    try {
-      if (await check()) return true;
-    } catch (e) {
-      if (last) throw e;
-    }
-    if (last) return false;
-    await sleep(20);
-  }
 }

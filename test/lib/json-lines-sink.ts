@@ -4,7 +4,7 @@
  * (closing a server alone leaves them open), so a test can make the peer go away.
  */
 import { createServer, type Socket } from "node:net";
-import { eventually } from "./fixture-server.ts";
+import { eventually } from "./eventually.ts";
 
 export interface JsonLinesSink { records: any[]; close(): Promise<void> }
 
