@@ -56,7 +56,7 @@ test("serves through the compiled binary, reloads certificates on SIGHUP, stops 
   const connect = () => GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
   try {
     // Until apid listens, a call fails.
-    let res;
+    let res: { hostname?: string | null } | undefined;
     await eventually(async () => {
       const c = connect();
       res = await c.unary(M.Version, {}, { timeoutMs: 1000 }).catch(() => undefined);
