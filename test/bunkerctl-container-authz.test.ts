@@ -15,6 +15,7 @@ import { parse, stringify } from "yaml";
 import { newClusterCA, type CertAndKey } from "../core/pki/issue.ts";
 import { generateSecrets, saveSecrets } from "../core/secrets/secrets.ts";
 import { ContainerNode, ctl, freePort, TestCluster } from "./lib/remote-cluster.ts";
+import { eventually } from "./lib/eventually.ts";
 
 const secrets = generateSecrets();
 const cluster = new TestCluster(secrets.os);
@@ -61,7 +62,7 @@ beforeAll(async () => {
     if (h.code !== 0) throw new Error(`node ${k} not ready: ${h.out}${h.err}`);
   }
   // A node in maintenance mode answers Version but not resources (health): wait until it answers.
-  for (let i = 0; i < 100 && (await ctl(undefined, "version", "--insecure", "-n", ep.m)).code !== 0; i++) await Bun.sleep(100);
+  if (!(await eventually(async () => (await ctl(undefined, "version", "--insecure", "-n", ep.m)).code === 0, 20_000))) throw new Error("the maintenance node does not answer Version");
 }, 120_000);
 
 afterAll(async () => {

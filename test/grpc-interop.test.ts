@@ -190,10 +190,7 @@ describe.skipIf(!have)("our client -> python3-grpcio server over mutual TLS", ()
     expect(got).toEqual(["f0", "f1", "f2"]);
     const seen = async () => Number((await client.unary(M.Reboot, {})).actorId);
     let n = 0;
-    for (let i = 0; i < 100 && n === 0; i++) {
-      n = await seen();
-      if (n === 0) await Bun.sleep(50);
-    }
+    await eventually(async () => (n = await seen()) !== 0);
     expect(n).toBe(1);
   });
 

@@ -16,6 +16,7 @@ import type { MachineStatusSpec } from "../services/init/resources.ts";
 import { freePort, generateCluster, startNode, type Credentials, type Node } from "./lib/container-node.ts";
 import { generateStubs, havePythonGrpc, runPython } from "./lib/python-grpc.ts";
 import { rejection } from "./lib/rejection.ts";
+import { eventually } from "./lib/eventually.ts";
 
 const have = havePythonGrpc();
 if (!have) console.warn("init api: python scenarios skipped, python3-grpcio/python3-grpc-tools missing (scripts/deps.sh installs them)");
@@ -47,7 +48,10 @@ test.skipIf(!have)("python3-grpcio through apid over mTLS: Version, ServiceList,
   nodes.push(node);
   const dry = join(cluster.dir, "dry.yaml");
   writeFileSync(dry, readFileSync(cluster.controlplane, "utf8").replace(/^machine:\n/m, "machine:\n  network:\n    hostname: renamed\n"));
-  await Bun.sleep(800); // a few ticks in the log
+  // The client asks for the last 3 lines of the ticker's log: wait until it has written them.
+  const local = initClient(node.socket);
+  const ticks = async () => (await Array.fromAsync(local.stream(MachineService.Logs, { id: "ticker", tail: -1 }))).length;
+  expect(await eventually(async () => (await ticks()) >= 3, 10_000)).toBe(true);
   const r = await runPython(stubs, "node_client.py", ["--target", `127.0.0.1:${port}`, "--ca", cluster.admin.caPath,
     "--cert", cluster.admin.crtPath, "--key", cluster.admin.keyPath, "--config", dry]);
   expect(r.stderr).toBe("");
@@ -63,7 +67,8 @@ test.skipIf(!have)("python3-grpcio through apid over mTLS: Version, ServiceList,
   expect(out.bad_config.error.details).toContain("machine.type");
   expect(out.error.error.code).toBe("NOT_FOUND");
   // The dry run changed nothing.
-  expect((await getSpec<{ hostname: string }>(initClient(node.socket), "hostname", "hostname"))?.hostname).not.toBe("renamed");
+  expect((await getSpec<{ hostname: string }>(local, "hostname", "hostname"))?.hostname).not.toBe("renamed");
+  local.close();
 }, 60_000);
 
 test.skipIf(!have)("maintenance mode: no client certificate, ApplyConfiguration accepted, Reboot refused; then the node boots with mTLS", async () => {
@@ -85,10 +90,11 @@ test.skipIf(!have)("maintenance mode: no client certificate, ApplyConfiguration 
   expect(await getSpec<MachineStatusSpec>(local, "machinestatus", "machine")).toMatchObject({ stage: "running" });
   // apid restarts out of maintenance with certificates from machine.ca: the admin certificate works.
   let v: { maintenance?: boolean | null } | undefined;
-  for (let i = 0; i < 100 && !v; i++) {
+  await eventually(async () => {
     const c = tlsClient(port, cluster.admin);
-    try { v = await c.unary(MachineService.Version, {}, { timeoutMs: 2000 }); } catch { await Bun.sleep(100); } finally { c.close(); }
-  }
+    try { v = await c.unary(MachineService.Version, {}, { timeoutMs: 2000 }); } catch { /* not restarted yet */ } finally { c.close(); }
+    return v !== undefined;
+  }, 15_000);
   expect(v?.maintenance).toBe(false);
   local.close();
 }, 60_000);

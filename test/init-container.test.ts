@@ -11,6 +11,7 @@ import { MachineService } from "../core/api/gen/services.ts";
 import { getSpec, initClient } from "../services/init/api/client.ts";
 import type { HostnameSpec, MachineStatusSpec } from "../services/init/resources.ts";
 import { edit, fixture } from "../core/config/testdata/fixtures.ts";
+import { eventually } from "./lib/eventually.ts";
 
 const worker = fixture("worker.yaml");
 
@@ -23,7 +24,7 @@ async function startInit(extra: string[] = []) {
   const p = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--no-table", ...extra], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   cleanup.push(() => { p.kill(9); rmSync(dir, { recursive: true, force: true }); });
   const sock = join(dir, "init.sock");
-  for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(25);
+  if (!(await eventually(() => existsSync(sock)))) throw new Error(`init did not open ${sock}`);
   return { dir, p, sock };
 }
 
@@ -36,11 +37,7 @@ test("booting with --config FILE reaches stage running with the configured hostn
   const c = initClient(sock);
   cleanup.push(() => c.close());
   let st: MachineStatusSpec | undefined;
-  for (let i = 0; i < 100; i++) {
-    st = await getSpec<MachineStatusSpec>(c, "machinestatus", "machine");
-    if (st?.ready) break;
-    await Bun.sleep(20);
-  }
+  await eventually(async () => (st = await getSpec<MachineStatusSpec>(c, "machinestatus", "machine"))?.ready === true, 10_000);
   expect(st).toMatchObject({ stage: "running", ready: true });
   expect(await getSpec<HostnameSpec>(c, "hostname", "hostname")).toEqual({ hostname: "node7", domainname: "lab.example", source: "config" });
 }, 15_000);
@@ -54,7 +51,7 @@ test("a broken --config leaves init up, in maintenance, saying why, and a good c
   const c = initClient(sock);
   cleanup.push(() => c.close());
   let st: MachineStatusSpec | undefined;
-  for (let i = 0; i < 100 && st?.stage !== "maintenance"; i++) { st = await getSpec<MachineStatusSpec>(c, "machinestatus", "machine"); await Bun.sleep(20); }
+  await eventually(async () => (st = await getSpec<MachineStatusSpec>(c, "machinestatus", "machine"))?.stage === "maintenance");
   expect(st!.stage).toBe("maintenance");
   expect(st!.unmetConditions.find((u) => u.name === "config")?.reason).toContain(`machine config from ${cfg} is not valid:\n${cfg}:4:9: error: machine.type: `);
   expect(p.exitCode).toBeNull();

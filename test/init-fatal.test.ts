@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { getSpec, initClient } from "../services/init/api/client.ts";
 import type { InitStatusSpec } from "../services/init/resources.ts";
+import { eventually } from "./lib/eventually.ts";
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 
@@ -16,16 +17,19 @@ test("an uncaught error is logged, init keeps serving, and exits 12 after 10 s",
   const dir = mkdtempSync(join(tmpdir(), "bunker-fatal-"));
   const p = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--no-table", "--inject-fault", "uncaught"],
     { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  // init's stderr as it comes, so the test can wait for the injected error to have happened.
+  let log = "";
+  const logDone = (async () => { for await (const chunk of p.stderr.pipeThrough(new TextDecoderStream())) log += chunk; })();
   try {
     const sock = join(dir, "init.sock");
-    for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(25);
-    await Bun.sleep(1000); // past the injected error
+    expect(await eventually(() => existsSync(sock))).toBe(true);
+    expect(await eventually(() => log.includes("fatal: Error: injected uncaught error"), 10_000)).toBe(true);
     const c = initClient(sock);
     const v = (await getSpec<InitStatusSpec>(c, "initstatus", "init"))!;
     c.close();
     expect(v.mode).toBe("container");
     const code = await p.exited;
-    const log = await new Response(p.stderr).text();
+    await logDone;
     expect(code).toBe(12);
     expect(log).toContain("fatal: Error: injected uncaught error (test hook)");
     expect(log).toContain("rebooting in 10 s");

@@ -13,6 +13,7 @@ import { MachineService } from "../core/api/gen/services.ts";
 import type { GrpcClient } from "../core/grpc/client.ts";
 import { getSpec, initClient } from "../services/init/api/client.ts";
 import type { InitStatusSpec } from "../services/init/resources.ts";
+import { eventually } from "./lib/eventually.ts";
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 const root = process.getuid?.() === 0;
@@ -62,7 +63,8 @@ beforeAll(async () => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run scripts/build.ts first`);
   dir = mkdtempSync(join(tmpdir(), "bunker-pid1-"));
   const stops = join(dir, "stops");
-  const trapper = (id: string) => `trap 'echo ${id} >> ${stops}; exit 0' TERM; while :; do sleep 0.05; done`;
+  // Each shell says when its trap is in place (ID.trap), so the test's SIGTERM cannot come before it.
+  const trapper = (id: string) => `trap 'echo ${id} >> ${stops}; exit 0' TERM; touch ${join(dir, id)}.trap; while :; do sleep 0.05; done`;
   writeFileSync(join(dir, "services.yaml"), JSON.stringify([
     // Each inner sh exits at once, orphaning its sleep, which is re-parented to PID 1 and exits.
     { id: "orphaner", argv: ["/bin/sh", "-c", "for i in $(seq 1 20); do sh -c 'sleep 0.05 &'; sleep 0.05; done; exec sleep 1000"] },
@@ -70,7 +72,7 @@ beforeAll(async () => {
     { id: "base", argv: ["/bin/sh", "-c", trapper("base")] },
     { id: "mid", dependsOn: ["base"], argv: ["/bin/sh", "-c", trapper("mid")] },
     { id: "top", dependsOn: ["mid"], argv: ["/bin/sh", "-c", trapper("top")] },
-    { id: "stubborn", dependsOn: ["base"], stopGraceMs: 500, argv: ["/bin/sh", "-c", `trap 'echo stubborn-got-term >> ${stops}' TERM; while :; do sleep 0.05; done`] },
+    { id: "stubborn", dependsOn: ["base"], stopGraceMs: 500, argv: ["/bin/sh", "-c", `trap 'echo stubborn-got-term >> ${stops}' TERM; touch ${join(dir, "stubborn")}.trap; while :; do sleep 0.05; done`] },
   ]));
   proc = Bun.spawn([unshare!, "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL", bin, "init", "--mode=container",
     "--state-dir", dir, "--services", join(dir, "services.yaml"), "--no-table", "--inject-fault", "controller"],
@@ -99,9 +101,10 @@ test.skipIf(skip)("orphans re-parented to PID 1 are reaped: no zombies remain", 
     return s.reaped >= 20 ? s : undefined;
   });
   expect(stats.reaped).toBeGreaterThanOrEqual(20);
-  await Bun.sleep(200);
-  const zombies = childrenOf(initHostPid).filter((c) => c.state.startsWith("Z"));
-  expect(zombies).toEqual([]);
+  // An orphan that just died is a zombie until init reaps it: wait (bounded) for none to be left.
+  const zombies = () => childrenOf(initHostPid).filter((c) => c.state.startsWith("Z"));
+  await eventually(() => zombies().length === 0);
+  expect(zombies()).toEqual([]);
 }, 20_000);
 
 test.skipIf(skip)("a crash-looping service is restarted at a rate bounded by its backoff", async () => {
@@ -109,6 +112,7 @@ test.skipIf(skip)("a crash-looping service is restarted at a rate bounded by its
   await until("the crash loop to reach its cap", async () => (await restarts()) >= 4);
   const r0 = await restarts();
   const t0 = Date.now();
+  // A rate is measured over real time: a window of 2 s, judged by the time that really passed.
   await Bun.sleep(2000);
   const r1 = await restarts();
   const elapsed = Date.now() - t0;
@@ -132,7 +136,7 @@ test.skipIf(skip)("SIGTERM shuts down in reverse dependency order, SIGKILLs the 
     const list = await services();
     return ["base", "mid", "top", "stubborn"].every((id) => list.find((s) => s.id === id)?.state === "Running");
   });
-  await Bun.sleep(200); // let the shells install their traps
+  await until("every shell's trap in place", () => ["base", "mid", "top", "stubborn"].every((id) => existsSync(join(dir, `${id}.trap`))));
   process.kill(initHostPid, "SIGTERM");
   const code = await proc!.exited;
   expect(code).toBe(11);

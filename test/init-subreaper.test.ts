@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { getSpec, initClient } from "../services/init/api/client.ts";
 import type { InitStatusSpec } from "../services/init/resources.ts";
+import { eventually } from "./lib/eventually.ts";
 
 const bin = resolve(import.meta.dir, "../out/bunker");
 const dir = mkdtempSync(join(tmpdir(), "bunker-subreaper-"));
@@ -20,13 +21,10 @@ test("orphans of a service are re-parented to init and reaped, leaving no zombie
   ]));
   p = Bun.spawn([bin, "init", "--mode=container", "--state-dir", dir, "--services", join(dir, "svc.json"), "--no-table"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   const sock = join(dir, "init.sock");
-  for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(25);
+  expect(await eventually(() => existsSync(sock))).toBe(true);
   const c = initClient(sock);
   let reaped = 0;
-  for (let i = 0; i < 300 && reaped < 10; i++) {
-    reaped = (await getSpec<InitStatusSpec>(c, "initstatus", "init"))?.reaped ?? 0;
-    await Bun.sleep(20);
-  }
+  await eventually(async () => (reaped = (await getSpec<InitStatusSpec>(c, "initstatus", "init"))?.reaped ?? 0) >= 10, 10_000);
   c.close();
   expect(reaped).toBeGreaterThanOrEqual(10);
   const zombies = readdirSync("/proc").filter((n) => /^\d+$/.test(n)).filter((n) => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { Netns, netnsSkipReason } from "../../test/lib/netns.ts";
 import { freePort } from "../../test/lib/container-node.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { startForwards } from "./forward.ts";
 
 let ns: Netns | undefined;
@@ -44,12 +45,9 @@ test.skipIf(netnsSkipReason !== null)("bytes reach a server that only exists in 
   const port = await freePort();
   const [l] = startForwards(ns!.name, [{ listenPort: port, target: { host: "10.77.0.1", port: 7000 } }]);
   try {
-    // Up to 2 s for the echo server to listen.
+    // Until the echo server in the namespace listens, a round trip fails.
     let small: Buffer | undefined;
-    for (let i = 0; i < 40 && !small; i++) {
-      small = await roundTrip(port, Buffer.from("ping")).catch(() => undefined);
-      if (!small) await Bun.sleep(50);
-    }
+    await eventually(async () => (small = await roundTrip(port, Buffer.from("ping")).catch(() => undefined)) !== undefined);
     expect(small?.toString()).toBe("ping");
     const big = Buffer.alloc(8 * 1024 * 1024);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;

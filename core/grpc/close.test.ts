@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MachineService as M } from "../api/gen/services.ts";
-import { sleep } from "../../test/lib/fixture-server.ts";
+import { eventually, sleep } from "../../test/lib/fixture-server.ts";
 import { rejection } from "../../test/lib/rejection.ts";
 import { GrpcClient } from "./client.ts";
 import { GrpcServer } from "./server.ts";
@@ -13,10 +13,15 @@ import { Status } from "./status.ts";
 const dir = mkdtempSync(join(tmpdir(), "bunker-grpc-close-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A server whose Hostname answers after 300 ms and whose Logs never ends on its own. */
-async function slowServer(name: string): Promise<{ server: GrpcServer; client: GrpcClient }> {
+/**
+ * A server whose Hostname answers after 300 ms (the handler's own work, so a close can find it under
+ * way) and whose Logs never ends on its own; `started` counts the Hostname calls that reached it.
+ */
+async function slowServer(name: string): Promise<{ server: GrpcServer; client: GrpcClient; started: () => number }> {
   const server = new GrpcServer();
+  let started = 0;
   server.handle(M.Hostname, async (_req, ctx) => {
+    started++;
     await sleep(300, ctx.signal);
     if (ctx.signal.aborted) throw ctx.signal.reason;
     return { hostname: "answered" };
@@ -29,16 +34,16 @@ async function slowServer(name: string): Promise<{ server: GrpcServer; client: G
   });
   const sock = join(dir, `${name}.sock`);
   await server.listenUnix(sock);
-  return { server, client: GrpcClient.unix(sock) };
+  return { server, client: GrpcClient.unix(sock), started: () => started };
 }
 
 test("with a grace, a call under way still gets its answer; an endless stream is cut when the grace ends; no new call gets in", async () => {
-  const { server, client } = await slowServer("grace");
+  const { server, client, started } = await slowServer("grace");
   try {
     const answer = client.unary(M.Hostname, {});
     const lines: string[] = [];
     const follow = (async () => { for await (const e of client.stream(M.Logs, {})) lines.push(e.message ?? ""); })();
-    await sleep(100);
+    expect(await eventually(() => started() === 1 && lines.length > 0)).toBe(true);
     const closed = server.close(1500);
     expect((await answer).hostname).toBe("answered");
     expect(await rejection(follow)).toMatchObject({ code: Status.UNAVAILABLE });
@@ -51,10 +56,10 @@ test("with a grace, a call under way still gets its answer; an endless stream is
 });
 
 test("without a grace, a call under way is cancelled", async () => {
-  const { server, client } = await slowServer("now");
+  const { server, client, started } = await slowServer("now");
   try {
     const answer = client.unary(M.Hostname, {});
-    await sleep(100);
+    expect(await eventually(() => started() === 1)).toBe(true);
     await server.close();
     expect(await rejection(answer)).toMatchObject({ code: Status.UNAVAILABLE });
   } finally {

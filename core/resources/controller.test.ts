@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { Store } from "./store.ts";
 import { ControllerRuntime } from "./controller.ts";
 import { ManualClock } from "../time/clock.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 
 const input = { namespace: "config", type: "Inputs.test.bunker.dev" };
 const output = { namespace: "runtime", type: "Outputs.test.bunker.dev" };
@@ -94,7 +95,7 @@ test("changes that arrive during a run coalesce into one more run", async () => 
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   rt.register({ name: "slow", inputs: [input], outputs: [], async reconcile() { runs++; if (runs === 1) await gate; } });
-  await Bun.sleep(1);
+  expect(await eventually(() => runs === 1)).toBe(true);
   for (let i = 0; i < 10; i++) s.create({ ...input, id: `i${i}` }, {});
   release();
   await rt.idle();

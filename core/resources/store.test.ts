@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { Store } from "./store.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError, OwnerError, type WatchEvent } from "./resource.ts";
 import { columnValue, definitionOfDefinitions, registerDefinition, resolveDefinition } from "./definitions.ts";
 
@@ -102,7 +103,7 @@ test("watchIter yields the same stream and ends on abort", async () => {
       if (got.length === 3) ac.abort();
     }
   })();
-  await Bun.sleep(1);
+  expect(await eventually(() => got.length === 2)).toBe(true);
   s.update(ref("a"), { n: 1 });
   await done;
   expect(got).toEqual(["Created", "Bootstrapped", "Updated"]);

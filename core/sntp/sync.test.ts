@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parseServer, querySntp, TimeSync, type ClockAdjuster } from "./client.ts";
 import { decodeReply, encodeReply, encodeRequest, fromNtp, SntpError, toNtp } from "./packet.ts";
 import { readKernelClock } from "../sys/clock.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 
 /** A loopback SNTP server whose clock runs `skewMs` ahead of ours. */
 async function fakeServer(skewMs: number, opts: { stratum?: number } = {}) {
@@ -135,14 +136,15 @@ describe.skipIf(!chronyd || process.getuid?.() !== 0)(`chronyd as the server${ch
     proc = Bun.spawn([chronyd!, "-x", "-d", "-f", join(dir, "chrony.conf")], { stdout: "pipe", stderr: "pipe" });
     let sample: Awaited<ReturnType<typeof querySntp>> | undefined;
     let lastErr = "";
-    for (let i = 0; i < 30 && !sample; i++) {
+    // Until chronyd listens, a query fails.
+    await eventually(async () => {
       try {
         sample = await querySntp(`127.0.0.1:${port}`, 300);
       } catch (e) {
         lastErr = (e as Error).message;
-        await Bun.sleep(100);
       }
-    }
+      return sample !== undefined;
+    }, 6000);
     if (!sample) throw new Error(`chronyd never answered: ${lastErr}`);
     expect(sample.stratum).toBe(1); // chronyd serves its `local stratum 1`
     expect(Math.abs(sample!.offsetMs)).toBeLessThan(100);

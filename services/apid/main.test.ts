@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { MachineService as M } from "../../core/api/gen/services.ts";
 import { GrpcClient } from "../../core/grpc/client.ts";
 import { GrpcServer } from "../../core/grpc/server.ts";
-import { sleep } from "../../test/lib/fixture-server.ts";
+import { eventually, sleep } from "../../test/lib/fixture-server.ts";
 import { TestPki } from "../../test/lib/pki.ts";
 import { GrpcError, statusName } from "../../core/grpc/status.ts";
 import { Gateway } from "./gateway.ts";
@@ -55,13 +55,14 @@ test("serves through the compiled binary, reloads certificates on SIGHUP, stops 
   const cc = pki.client("ops", { roles: ["os:operator"] });
   const connect = () => GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
   try {
-    let res;
-    for (let i = 0; i < 100 && !res; i++) {
+    // Until apid listens, a call fails.
+    let res: { hostname?: string | null } | undefined;
+    await eventually(async () => {
       const c = connect();
       res = await c.unary(M.Version, {}, { timeoutMs: 1000 }).catch(() => undefined);
       c.close();
-      if (!res) await sleep(50);
-    }
+      return res !== undefined;
+    }, 10_000);
     expect(res?.hostname).toBe("os:operator");
 
     const streaming = connect();
@@ -74,8 +75,7 @@ test("serves through the compiled binary, reloads certificates on SIGHUP, stops 
     proc.kill("SIGHUP");
     const serial = (pair: { cert: string }) => new X509Certificate(pair.cert).serialNumber;
     let served = "";
-    for (let i = 0; i < 50 && served !== serial(second); i++) {
-      await sleep(50);
+    await eventually(async () => {
       served = await new Promise<string>((done) => {
         const s = tls.connect({ host: "127.0.0.1", port, ca: pki.ca.cert, cert: cc.cert, key: cc.key, ALPNProtocols: ["h2"] }, () => {
           done(s.getPeerX509Certificate()?.serialNumber ?? "");
@@ -83,7 +83,8 @@ test("serves through the compiled binary, reloads certificates on SIGHUP, stops 
         });
         s.on("error", () => done(""));
       });
-    }
+      return served === serial(second);
+    });
     expect(served).toBe(serial(second));
     // The stream opened before the reload still flows.
     let last = "";
@@ -121,6 +122,9 @@ test("relays only to the members --members lists; SIGHUP reads the list again, a
   const port = probe.port;
   probe.stop(true);
   const proc = Bun.spawn([bin, "apid", "--listen", `127.0.0.1:${port}`, "--cert", na.certPath, "--key", na.keyPath, "--ca", pki.ca.certPath, "--backend", sockA, "--members", members], { stderr: "pipe" });
+  // apid's stderr as it comes, so the test can wait for what it says about a reload.
+  let log = "";
+  const logDone = (async () => { for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) log += chunk; })();
   const cc = pki.client("reader", { roles: ["os:reader"] });
   const viaA = async (): Promise<string> => {
     const c = GrpcClient.tls({ address: `127.0.0.1:${port}`, ca: pki.ca.cert, cert: cc.cert, key: cc.key });
@@ -133,22 +137,23 @@ test("relays only to the members --members lists; SIGHUP reads the list again, a
     }
   };
   try {
+    // Until apid listens, a call fails otherwise.
     let first = "";
-    for (let i = 0; i < 100 && !first.startsWith("PERMISSION_DENIED"); i++) { first = await viaA(); if (!first.startsWith("PERMISSION_DENIED")) await sleep(50); }
+    await eventually(async () => (first = await viaA()).startsWith("PERMISSION_DENIED"), 10_000);
     expect(first).toBe(`PERMISSION_DENIED: node ${nodeB} is not a member of this cluster`);
     writeFileSync(members, `${nodeB} # node B\n`);
     proc.kill("SIGHUP");
     let now = "";
-    for (let i = 0; i < 100 && now !== "stub-B"; i++) { now = await viaA(); if (now !== "stub-B") await sleep(50); }
+    await eventually(async () => (now = await viaA()) === "stub-B");
     expect(now).toBe("stub-B");
     // A list that does not parse is refused whole: the one before stays.
     writeFileSync(members, `${nodeB}\nnot an address\n`);
     proc.kill("SIGHUP");
-    await sleep(300);
+    expect(await eventually(() => log.includes("reading the cluster members failed"))).toBe(true);
     expect(await viaA()).toBe("stub-B");
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
-    const log = await new Response(proc.stderr).text();
+    await logDone;
     expect(log).toContain("cluster members reloaded (1)");
     expect(log).toContain(`${members}:2: "not an address" is not HOST:PORT`);
   } finally {

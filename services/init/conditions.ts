@@ -2,13 +2,15 @@
 import { existsSync } from "node:fs";
 import type { Ref, Store } from "../../core/resources/index.ts";
 import { NETWORK_STATUS, TIME_STATUS } from "../../core/netresources/kinds.ts";
+import { systemClock, type Clock } from "../../core/time/clock.ts";
 import type { Condition } from "./service.ts";
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves `ms` from now on `clock`; rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => { signal.removeEventListener("abort", onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(t); reject(signal.reason); };
+    const cancel = clock.setTimeout(() => { signal.removeEventListener("abort", onAbort); resolve(); }, ms);
+    const onAbort = () => { cancel(); reject(signal.reason); };
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -54,9 +56,9 @@ export const networkOnline = (store: Store) =>
 /**
  * Met when networkd reports the clock synchronised, or not managed (time disabled). With
  * `timeoutMs`, also met when that time passes: boot goes on without a good clock, and
- * `onTimeout` is told so it can warn.
+ * `onTimeout` is told so it can warn. The timeout runs on `clock` (tests move a ManualClock).
  */
-export function timeSynced(store: Store, timeoutMs?: number, onTimeout?: () => void): Condition {
+export function timeSynced(store: Store, timeoutMs?: number, onTimeout?: () => void, clock: Clock = systemClock): Condition {
   const synced = resourcePresent<{ synced?: boolean; disabled?: boolean }>(store, TIME_STATUS, (s) => s.synced === true || s.disabled === true);
   return {
     describe: "time synced",
@@ -67,7 +69,7 @@ export function timeSynced(store: Store, timeoutMs?: number, onTimeout?: () => v
       try {
         await Promise.race([
           synced.wait(both),
-          sleep(timeoutMs, both).then(() => onTimeout?.()),
+          sleep(timeoutMs, both, clock).then(() => onTimeout?.()),
         ]);
       } finally {
         ac.abort();

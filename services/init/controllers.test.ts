@@ -5,6 +5,7 @@ import { ControllerRuntime, Store } from "../../core/resources/index.ts";
 import {
   ADDRESS_STATUSES, HOSTNAME_SPEC, LINK_STATUSES, NETWORK_CONFIG, NETWORK_STATUS, ROUTE_STATUSES, TIME_STATUS,
 } from "../../core/netresources/kinds.ts";
+import { ManualClock } from "../../core/time/clock.ts";
 import { timeSynced } from "./conditions.ts";
 import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import { ETCD_STATUS, HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES, type MachineStatusSpec } from "./resources.ts";
@@ -100,12 +101,23 @@ test("time synced: met when synced or not managed; with a timeout, boot goes on 
   store.create(TIME_STATUS, { synced: false, disabled: true });
   await timeSynced(store).wait(signal); // disabled counts as met
   store.update(TIME_STATUS, { synced: false });
+  // The timeout runs on a ManualClock: not met 1 ms before it, met at it.
+  const clock = new ManualClock();
   let timedOut = false;
-  await timeSynced(store, 50, () => { timedOut = true; }).wait(signal);
+  let met = false;
+  const timing = timeSynced(store, 50, () => { timedOut = true; }, clock).wait(signal).then(() => { met = true; });
+  expect(clock.pending()).toEqual([50]);
+  clock.advance(49);
+  await new Promise((r) => setImmediate(r)); // let any reaction to the clock run
+  expect({ timedOut, met }).toEqual({ timedOut: false, met: false });
+  clock.advance(1);
+  await timing;
   expect(timedOut).toBe(true);
+  expect(clock.pending()).toEqual([]);
   const waiting = timeSynced(store).wait(signal);
   let done = false;
   void waiting.then(() => { done = true; });
+  // Asserting that the wait does not end on its own needs real time to pass.
   await Bun.sleep(20);
   expect(done).toBe(false);
   store.update(TIME_STATUS, { synced: true });

@@ -10,6 +10,7 @@ import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem, checkIssuedBy, loadCertificate } from "../../core/pki/x509.ts";
 import { Trustd } from "../trustd/server.ts";
 import { ApiCertificates } from "./apicerts.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { trustdTargets } from "./joincert.ts";
 import type { ApiCertStatusSpec } from "./resources.ts";
 
@@ -28,14 +29,11 @@ const config = (token: string, endpointPort = port) => ({
   cluster: { controlPlane: { endpoint: `https://127.0.0.1:${endpointPort}` } },
 });
 
+/** The first value `f` gives that is not undefined, waiting (bounded) for it. */
 async function until<T>(f: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error("not within the time");
-    await Bun.sleep(20);
-  }
+  let v: T | undefined;
+  if (!(await eventually(() => (v = f()) !== undefined, ms))) throw new Error(`not within ${ms} ms`);
+  return v!;
 }
 
 test("a worker serves self-signed at first, then the certificate trustd signed for its own key, and reloads apid", async () => {

@@ -35,6 +35,8 @@ test("follow yields what is written after it starts and ends on abort", async ()
   const ac = new AbortController();
   const seen: string[] = [];
   const done = (async () => { for await (const c of r.follow(r.end, ac.signal)) { seen.push(dec(c.data)); if (seen.length === 2) ac.abort(); } })();
+  // A turn of the event loop lets the follower park on its wait, so the writes below test the
+  // wake-up path rather than a follower that finds the data already there.
   await Bun.sleep(1);
   r.write(enc("new1\n"));
   await Bun.sleep(1);

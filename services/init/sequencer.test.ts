@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { Store } from "../../core/resources/index.ts";
 import { sleep } from "./conditions.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { SEQUENCES, type SequenceSpec } from "./resources.ts";
 import { BusyError, PreemptedError, Sequencer, type Phase } from "./sequencer.ts";
 
@@ -16,11 +17,13 @@ test("phases run in order, tasks in a phase concurrently, each emitting events a
   const log: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  const task = (name: string) => ({
+  // a and b each wait (boundedly) until both are in flight: run one after the other, they never
+  // meet and maxInFlight stays 1.
+  const task = (name: string, meet = 1) => ({
     name,
-    async run() { inFlight++; maxInFlight = Math.max(maxInFlight, inFlight); log.push(`+${name}`); await Bun.sleep(10); log.push(`-${name}`); inFlight--; },
+    async run() { inFlight++; maxInFlight = Math.max(maxInFlight, inFlight); log.push(`+${name}`); await eventually(() => maxInFlight >= meet, 2000); log.push(`-${name}`); inFlight--; },
   });
-  seq.define({ name: "boot", preemptedBy: [], phases: () => [{ name: "one", tasks: [task("a"), task("b")] }, { name: "two", tasks: [task("c")] }] });
+  seq.define({ name: "boot", preemptedBy: [], phases: () => [{ name: "one", tasks: [task("a", 2), task("b", 2)] }, { name: "two", tasks: [task("c")] }] });
   await seq.run("boot");
   expect(maxInFlight).toBe(2);
   expect(log.indexOf("+c")).toBeGreaterThan(log.indexOf("-a"));
@@ -56,10 +59,11 @@ const waitForever: Phase = {
 test("reboot preempts a running boot; the boot ends aborted and the reboot runs", async () => {
   const { store, seq } = setup();
   let rebooted = false;
-  seq.define({ name: "boot", preemptedBy: ["reboot", "shutdown"], phases: () => [waitForever] });
+  let started = false;
+  seq.define({ name: "boot", preemptedBy: ["reboot", "shutdown"], phases: () => [{ name: "wait", tasks: [{ name: "forever", run: ({ signal }) => { started = true; return sleep(60_000, signal); } }] }] });
   seq.define({ name: "reboot", preemptedBy: [], phases: () => [{ name: "go", tasks: [{ name: "reboot", run() { rebooted = true; } }] }] });
   const boot = seq.run("boot");
-  await Bun.sleep(5);
+  expect(await eventually(() => started)).toBe(true);
   await seq.run("reboot");
   await expect(boot).rejects.toBeInstanceOf(PreemptedError);
   expect(rebooted).toBe(true);
@@ -86,10 +90,11 @@ test("a preempted sequence whose task ignores its signal delays the next one onl
   const store = new Store();
   const seq = new Sequencer({ store, preemptWaitMs: 50 });
   let rebooted = false;
-  seq.define({ name: "boot", preemptedBy: ["reboot"], phases: () => [{ name: "stuck", tasks: [{ name: "deaf", run: () => new Promise<void>(() => {}) }] }] });
+  let started = false;
+  seq.define({ name: "boot", preemptedBy: ["reboot"], phases: () => [{ name: "stuck", tasks: [{ name: "deaf", run: () => { started = true; return new Promise<void>(() => {}); } }] }] });
   seq.define({ name: "reboot", preemptedBy: [], phases: () => [{ name: "go", tasks: [{ name: "reboot", run() { rebooted = true; } }] }] });
   void seq.run("boot").catch(() => {});
-  await Bun.sleep(5);
+  expect(await eventually(() => started)).toBe(true);
   await seq.run("reboot");
   expect(rebooted).toBe(true);
 });

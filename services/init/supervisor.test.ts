@@ -8,6 +8,7 @@ import { SERVICES } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
 import { EXIT_OUTPUT_BYTES, exitOutput, restartDelay, Supervisor } from "./supervisor.ts";
 import { RingBuffer } from "./ringbuffer.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 
 const dirs: string[] = [];
 const sups: Supervisor[] = [];
@@ -36,7 +37,8 @@ test("a dependant starts only once its dependency is healthy; states and events 
   sup.add({ id: "b", dependsOn: ["a"], runner: sh(`echo b >> ${order}; exec sleep 30`) });
   sup.start();
   await sup.waitFor(() => sup.status("b").state === "Running");
-  for (let i = 0; i < 100 && readFileSync(order, "utf8").split("\n").length < 3; i++) await Bun.sleep(20);
+  // b's shell may not have written its line yet when the supervisor marks it Running.
+  await eventually(() => readFileSync(order, "utf8").split("\n").length >= 3);
   expect(readFileSync(order, "utf8")).toBe("a\nb\n");
   expect(sup.status("b").events.find((e) => e.state === "Running")!.time >= sup.status("a").events.find((e) => e.message === "health check passed")!.time).toBe(true);
   const b = store.get<ServiceStatus>({ ...SERVICES, id: "b" })!.spec;
@@ -102,6 +104,8 @@ test("policies: on-failure stops after success, never stops after failure", asyn
   sup.add({ id: "once", runner: sh("exit 1"), restart: { policy: "never" } });
   sup.start();
   await sup.waitFor(() => sup.status("ok").state === "Finished" && sup.status("once").state === "Failed");
+  // A window in which a wrong restart would show (baseDelayMs is 1): asserting that nothing
+  // happens needs real time to pass.
   await Bun.sleep(50);
   expect(sup.status("ok").restarts).toBe(0);
   expect(sup.status("once").restarts).toBe(0);
@@ -124,14 +128,15 @@ test("a service that ignores SIGTERM is killed after its grace period", async ()
 test("stopAll stops dependants before their dependencies", async () => {
   const { dir, sup } = setup();
   const log = join(dir, "stops");
-  const svc = (id: string) => sh(`trap 'echo ${id} >> ${log}; exit 0' TERM; while :; do sleep 0.05; done`);
+  // Each shell says when its trap is in place, so the stop cannot come before it.
+  const svc = (id: string) => sh(`trap 'echo ${id} >> ${log}; exit 0' TERM; touch ${dir}/${id}.trap; while :; do sleep 0.05; done`);
   sup.add({ id: "base", runner: svc("base") });
   sup.add({ id: "mid", dependsOn: ["base"], runner: svc("mid") });
   sup.add({ id: "top", dependsOn: ["mid"], runner: svc("top") });
   sup.add({ id: "side", dependsOn: ["base"], runner: svc("side") });
   sup.start();
   await sup.waitFor(() => sup.ids().every((id) => sup.status(id).state === "Running"));
-  await Bun.sleep(100); // let every shell install its trap
+  expect(await eventually(() => sup.ids().every((id) => existsSync(join(dir, `${id}.trap`))))).toBe(true);
   await sup.stopAll();
   const order = readFileSync(log, "utf8").trim().split("\n");
   expect(order.indexOf("top")).toBeLessThan(order.indexOf("mid"));
@@ -222,6 +227,7 @@ test("a service waiting for network online starts when the network status says s
   await sup.waitFor(() => sup.status("needs-net").state === "Waiting");
   expect(sup.status("needs-net").events.at(-1)!.message).toBe("waiting for network online");
   store.create(NETWORK_STATUS, { online: false });
+  // Nothing may start on online: false; only real time passing can show that it does not.
   await Bun.sleep(20);
   expect(sup.status("needs-net").state).toBe("Waiting");
   store.update(NETWORK_STATUS, { online: true });

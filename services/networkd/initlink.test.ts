@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { ManualClock } from "../../core/time/clock.ts";
 import { InitLink } from "./initlink.ts";
 import type { NetworkStatus } from "./types.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bunker-initlink-"));
 let link: InitLink | undefined;
@@ -12,12 +13,8 @@ afterEach(() => link?.close());
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 /** Waits (bounded) until `ok` holds; the work it waits for is a failed connect, not time. */
-async function eventually(ok: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (ok()) return;
-    await Bun.sleep(2);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+async function waitFor(ok: () => boolean, what: string): Promise<void> {
+  if (!(await eventually(ok))) throw new Error(`timed out waiting for ${what}`);
 }
 
 test("while init does not answer, each publishing retry waits twice as long as the one before, up to 10 s", async () => {
@@ -28,7 +25,7 @@ test("while init does not answer, each publishing retry waits twice as long as t
   link.publish({} as NetworkStatus);
   const waits: number[] = [];
   for (let round = 1; round <= 7; round++) {
-    await eventually(() => lines.length === round && clock.pending().length === 1, `failed round ${round}`);
+    await waitFor(() => lines.length === round && clock.pending().length === 1, `failed round ${round}`);
     waits.push(clock.pending()[0]!);
     expect(lines[round - 1]).toMatch(new RegExp(`^networkd: publishing the status to init: .*; retrying in ${waits.at(-1)} ms$`));
     clock.advance(clock.pending()[0]!);

@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { acceptsWithin, freeLoopbackPort } from "../../core/cluster/container.ts";
 import { tmpdir } from "node:os";
+import { eventually } from "./eventually.ts";
 import { join, resolve } from "node:path";
 import { currentContext, loadClientConfig } from "../../core/clientconfig/clientconfig.ts";
 
@@ -61,7 +62,8 @@ export async function startNode(port: number, args: string[] = []): Promise<Node
   const node = { dir, port, socket: join(dir, "init.sock"), proc, stop };
   try {
     await waitForPort(port);
-    for (let i = 0; i < 200 && !existsSync(node.socket); i++) await Bun.sleep(25);
+    // init opens its socket a little after its API port.
+    if (!(await eventually(() => existsSync(node.socket), 10_000))) throw new Error(`init did not open ${node.socket}`);
   } catch (err) {
     await node.stop();
     throw err;

@@ -6,6 +6,8 @@ import { MachineService as M } from "../../core/api/gen/services.ts";
 import { GrpcServer, type ServerOptions } from "../../core/grpc/server.ts";
 import { GrpcError, Status, statusName } from "../../core/grpc/status.ts";
 
+export { eventually } from "./eventually.ts";
+
 export interface Observed {
   /** Status names of the abort reasons seen by handlers, per method name. */
   aborts: Record<string, string[]>;
@@ -69,11 +71,4 @@ export function fixtureServer(options: ServerOptions = {}): { server: GrpcServer
     yield { data: new Uint8Array(Number(req.path)) };
   });
   return { server, observed };
-}
-
-/** Waits until check() is true, polling up to ms; returns its last value. */
-export async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await sleep(20);
-  return check();
 }

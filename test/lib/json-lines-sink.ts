@@ -4,6 +4,7 @@
  * (closing a server alone leaves them open), so a test can make the peer go away.
  */
 import { createServer, type Socket } from "node:net";
+import { eventually } from "./eventually.ts";
 
 export interface JsonLinesSink { records: any[]; close(): Promise<void> }
 
@@ -26,9 +27,5 @@ export async function tcpJsonSink(port: number): Promise<JsonLinesSink> {
 
 /** Polls `check` until it holds; throws naming `what` after `ms` (bounded: a loaded machine is slow, not stuck). */
 export async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await Bun.sleep(20);
-  }
+  if (!(await eventually(check, ms))) throw new Error(`not within ${ms} ms: ${what}`);
 }

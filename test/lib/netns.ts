@@ -2,6 +2,8 @@
  * Network namespaces for tests: created with unique names (pid + counter), deleted by the test.
  * Tests that need them skip, saying why, when not run as root or when `ip netns` is missing.
  */
+import { eventually } from "./eventually.ts";
+
 let counter = 0;
 
 function canUseNetns(): string | null {
@@ -59,14 +61,9 @@ export function vethPair(nsA: Netns, nsB: Netns, a = "eth0", b = "eth0"): void {
   nsB.ip("link", "set", tmpB, "name", b);
 }
 
-/** Polls `cond` every 50 ms until it holds or `ms` pass; returns whether it held. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await cond()) return true;
-    await Bun.sleep(50);
-  }
-  return await cond();
+/** Polls `cond` until it holds or `ms` pass; returns whether it held (eventually() by its older name). */
+export function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  return eventually(cond, ms);
 }
 
 /** The MAC of a link inside a namespace, as bytes. */

@@ -127,6 +127,7 @@ describe("a target that is not a member of the cluster", () => {
       const r = await versionVia(a.address, t);
       expect(r).toEqual({ code: "PERMISSION_DENIED", message: `node ${t} is not a member of this cluster` });
     }
+    // Nothing may reach the probe: only real time passing can show that no late dial comes.
     await sleep(300);
     expect(probe.accepted()).toBe(0);
     // The member still answers.
@@ -138,6 +139,7 @@ describe("a target that is not a member of the cluster", () => {
     const a = await node("node-lonely");
     expect((await versionVia(a.address, `127.0.0.1:${probe.port}`)).code).toBe("PERMISSION_DENIED");
     expect((await versionVia(a.address, b.address)).code).toBe("PERMISSION_DENIED");
+    // As above: a window in which no dial may come.
     await sleep(200);
     expect(probe.accepted()).toBe(0);
   });

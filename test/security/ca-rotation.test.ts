@@ -16,6 +16,7 @@ import { GrpcClient } from "../../core/grpc/client.ts";
 import { parse, stringify } from "yaml";
 import { generateSecrets, loadSecrets, saveSecrets } from "../../core/secrets/secrets.ts";
 import { ContainerNode, ctl, freePort, TestCluster } from "../lib/remote-cluster.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const secrets = generateSecrets();
 const cluster = new TestCluster(secrets.os);
@@ -88,11 +89,7 @@ const all = (value: string) => Object.fromEntries(endpoints.map((e) => [e, value
 /** Waits (bounded) until a node answers with the admin credentials. */
 async function waitUp(endpoint: string, c: Creds): Promise<void> {
   let last = "";
-  for (let i = 0; i < 150; i++) {
-    last = await version(endpoint, c);
-    if (last === "ok") return;
-    await Bun.sleep(200);
-  }
+  if (await eventually(async () => (last = await version(endpoint, c)) === "ok", 30_000)) return;
   throw new Error(`${endpoint} does not answer: ${last}`);
 }
 
@@ -233,6 +230,7 @@ test("a stopped node stops the rotation before the old CA is dropped, named; re-
         if ((await version(e, either)) !== "ok" && (await version(e, fresh)) !== "ok") lost.push(e);
       }
       rounds++;
+      // A sampling period while the rotation runs: each round looks for a node that answers neither.
       await Bun.sleep(50);
     }
   })();

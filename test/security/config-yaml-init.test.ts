@@ -15,6 +15,7 @@ import { fixture } from "../../core/config/testdata/fixtures.ts";
 import { GrpcError, Status } from "../../core/grpc/status.ts";
 import { initClient } from "../../services/init/api/client.ts";
 import { hostileConfigs } from "../../bench/config-hostile.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const bin = resolve(import.meta.dir, "../../out/bunker");
 const dir = mkdtempSync(join(tmpdir(), "bunker-yaml-init-"));
@@ -26,12 +27,11 @@ beforeAll(async () => {
   writeFileSync(cfg, fixture("worker.yaml"));
   proc = Bun.spawn([bin, "init", "--mode=container", "--state-dir", join(dir, "state"), "--no-table", "--config", cfg], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const sock = join(dir, "state", "init.sock");
-  for (let i = 0; i < 400 && !existsSync(sock); i++) await Bun.sleep(25);
+  if (!(await eventually(() => existsSync(sock), 10_000))) throw new Error(`init did not open ${sock}`);
   client = initClient(sock);
   // Answers once the API is up (bounded).
-  for (let i = 0; i < 100; i++) {
-    try { await client.unary(MachineService.Version, {}, { timeoutMs: 2000 }); break; } catch { await Bun.sleep(100); }
-  }
+  const c = client;
+  await eventually(async () => { await c.unary(MachineService.Version, {}, { timeoutMs: 2000 }); return true; }, 10_000);
 }, 30_000);
 
 afterAll(() => {

@@ -24,6 +24,7 @@ import { MachineService } from "../../core/api/gen/services.ts";
 import { toPemPair } from "../../core/pki/issue.ts";
 import { generateSecrets, saveSecrets } from "../../core/secrets/secrets.ts";
 import { ContainerNode, ctl, freePort, TestCluster } from "../lib/remote-cluster.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const MiB = 1024 * 1024;
 /** How far above its baseline apid's RSS may go during a flood. */
@@ -62,7 +63,7 @@ beforeAll(async () => {
   reader = { cert: r.crt, key: r.key };
   const h = await ctl(adminConfig, "health", "-e", ep.c, "-n", ep.c, "--wait-timeout", "60s");
   if (h.code !== 0) throw new Error(`node c not ready: ${h.out}${h.err}`);
-  for (let i = 0; i < 200 && (await ctl(undefined, "version", "--insecure", "-n", ep.m)).code !== 0; i++) await Bun.sleep(100);
+  if (!(await eventually(async () => (await ctl(undefined, "version", "--insecure", "-n", ep.m)).code === 0, 30_000))) throw new Error("the maintenance node does not answer Version");
 }, 120_000);
 
 afterAll(async () => {
@@ -91,6 +92,8 @@ function rssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
+// The flood and apid's memory are measured over real time: these pauses are sampling windows and
+// the flood's length, not waits for a condition.
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Resolves when the stream takes more data, closes, or `ms` pass. */

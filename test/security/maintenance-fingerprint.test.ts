@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { compactFingerprint, parseFingerprint } from "../../core/pki/fingerprint.ts";
 import { freePort, generateCluster, startNode, type Node } from "../lib/container-node.ts";
 import { ctl } from "../lib/remote-cluster.ts";
+import { eventually } from "../lib/eventually.ts";
 
 let node: Node | undefined;
 let impostor: http2.Http2SecureServer | undefined;
@@ -52,7 +53,7 @@ beforeAll(async () => {
   cluster = generateCluster(port);
   node = await startNode(port);
   void drain(node.proc.stderr);
-  for (let i = 0; i < 200 && logged().length === 0; i++) await Bun.sleep(50);
+  expect(await eventually(() => logged().length > 0, 10_000)).toBe(true);
   // The impostor: same protocol, its own self-signed certificate.
   const r = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "1", "-subj", "/CN=bunker", "-addext", "subjectAltName=IP:127.0.0.1",
     "-keyout", join(work, "imp.key"), "-out", join(work, "imp.crt")]);

@@ -18,6 +18,7 @@ import { GrpcError, Status } from "../../core/grpc/status.ts";
 import { toPemPair } from "../../core/pki/issue.ts";
 import { generateSecrets, saveSecrets } from "../../core/secrets/secrets.ts";
 import { ContainerNode, ctl, freePort, TestCluster } from "../lib/remote-cluster.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const secrets = generateSecrets();
 const cluster = new TestCluster(secrets.os);
@@ -49,11 +50,9 @@ beforeAll(async () => {
   adminConfig = cluster.config("admin", { client: cluster.client(["os:admin"]) }, [ep], [ep]);
   node = new ContainerNode(join(cluster.dir, "state"), ep, undefined);
   node.start();
-  for (let i = 0; i < 300; i++) {
-    if ((await ctl(undefined, "version", "--insecure", "-n", ep)).code === 0) return;
-    await Bun.sleep(100);
+  if (!(await eventually(async () => (await ctl(undefined, "version", "--insecure", "-n", ep)).code === 0, 30_000))) {
+    throw new Error("the node in maintenance mode never answered Version");
   }
-  throw new Error("the node in maintenance mode never answered Version");
 }, 120_000);
 
 afterAll(async () => {
@@ -101,8 +100,9 @@ test("no unauthenticated call succeeds after the first config is committed", asy
     }
     kept?.close();
   });
-  // Let the attackers get going, then the operator applies through the same insecure listener.
-  await Bun.sleep(1000);
+  // Let the attackers get going (each of the six has had answers), then the operator applies
+  // through the same insecure listener.
+  expect(await eventually(() => new Set(outcomes.map((o) => o.who)).size === 6, 15_000)).toBe(true);
   const op = insecure();
   // The attackers' dry runs keep init's config checker busy (one check at a time, four waiting):
   // the operator, as unauthenticated as they are here, gets UNAVAILABLE "busy" and tries again, as
@@ -111,7 +111,7 @@ test("no unauthenticated call succeeds after the first config is committed", asy
   for (let i = 0, end = Date.now() + 30_000; !applied && i < 100 && Date.now() < end; i++) {
     applied = await op.unary(MachineService.ApplyConfiguration, { data: enc(config) }, { timeoutMs: 20_000 }).catch(async (e: unknown) => {
       if (!(e instanceof GrpcError && e.code === Status.UNAVAILABLE && e.details.startsWith("busy"))) throw e;
-      await Bun.sleep(50);
+      await Bun.sleep(50); // a client's pause before it tries again, as "busy" tells it to
       return undefined;
     });
   }
@@ -134,7 +134,8 @@ test("no unauthenticated call succeeds after the first config is committed", asy
     }
     c.close();
   }
-  await Bun.sleep(2000); // the attackers keep trying against the restarted apid
+  // The attackers keep trying against the restarted apid: a window in which none may get in.
+  await Bun.sleep(2000);
   stop = true;
   await Promise.all(loops);
 

@@ -12,6 +12,7 @@ import { MachineService as M } from "../../core/api/gen/services.ts";
 import { GrpcServer, type ServerOptions } from "../../core/grpc/server.ts";
 import { TestPki } from "../lib/pki.ts";
 import { rawCall } from "../lib/raw-h2.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const pki = new TestPki();
 const sc = pki.server("server");
@@ -87,10 +88,7 @@ test("a connection closed by the handshake timeout frees its place under the per
   const s = await rawTcp(port);
   expect(await closedWithin(s, 30_000)).toBe(true);
   let status: number | undefined;
-  for (let i = 0; i < 50 && status !== 0; i++) {
-    status = await versionFrom(port, "127.0.0.1").catch(() => undefined);
-    if (status !== 0) await Bun.sleep(100);
-  }
+  await eventually(async () => (status = await versionFrom(port, "127.0.0.1").catch(() => undefined)) === 0);
   expect(status).toBe(0);
 }, 40_000);
 
@@ -113,10 +111,7 @@ test("connections over the per-address cap are closed; another address still get
   expect(await versionFrom(port, "127.0.0.2")).toBe(0);
   for (const h of held) h.destroy();
   let status: number | undefined;
-  for (let i = 0; i < 50 && status !== 0; i++) {
-    status = await versionFrom(port, "127.0.0.1").catch(() => undefined);
-    if (status !== 0) await Bun.sleep(100);
-  }
+  await eventually(async () => (status = await versionFrom(port, "127.0.0.1").catch(() => undefined)) === 0);
   expect(status).toBe(0);
 }, 60_000);
 
