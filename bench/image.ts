@@ -1,17 +1,21 @@
 /**
- * The image: artifact sizes against the budgets, QEMU boot time (TCG, -cpu max) of our kernel with
- * a busybox initramfs (the floor) next to our image in the same run, and the smallest VM memory
- * our image boots in. Writes bench/results/image.md.
- * Usage: bun bench/image.ts [--runs N] [--no-compress]   (needs `just image` first for out/image)
+ * The image: artifact sizes against the budgets; the SquashFS root's compression choices (zstd
+ * levels, xz, block sizes), each by the size of what the bootloader loads and by QEMU boot time
+ * (TCG, -cpu max) next to our kernel with a busybox initramfs (the floor), interleaved in one run;
+ * and the smallest VM memory our image boots in. Writes bench/results/image.md.
+ * Usage: bun bench/image.ts [--runs N] [--no-compress] [--variants "zstd:19,1M;xz,1M;..."]
+ *        (needs `just image` first for out/image)
  *
- * Until the real `init` personality is in the binary, the image boots the stand-in PID 1 of
- * test/qemu/fixtures/stage-init.ts, and the marker is its STAGE-OK line (root verified, mounted,
- * switched, checked), printed right before the real init would start its services.
+ * The boots use the stand-in PID 1 of test/qemu/fixtures/stage-init.ts (a compiled Bun program
+ * like the real binary, read from the verified root the same way), and the marker is its STAGE-OK
+ * line, printed right after the shim switched into the verified root and Bun started.
+ * API-ready times with the real init: bench/boot.ts.
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildImage } from "../rootfs/build/main.ts";
+import { DEFAULT_ROOT_COMPRESSION, parseRootCompression, type RootCompression } from "../rootfs/build/rootfs.ts";
 import { kernel, stageBinary, testKey } from "../test/image/fixture.ts";
 import { withQemu, type QemuOptions } from "../test/qemu/runner.ts";
 import { busyboxInitramfs } from "./floor.ts";
@@ -26,7 +30,7 @@ const MB = 1e6;
 const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
 const size = (f: string) => statSync(join(outImage, f)).size;
 const lines: string[] = ["## Sizes (out/image, `just image`)", "", "| artifact | bytes | MB |", "|---|---:|---:|"];
-for (const f of ["vmlinuz", "initramfs.zst", "rootfs.sqsh", "bunker.iso"]) lines.push(`| ${f} | ${size(f)} | ${mb(size(f))} |`);
+for (const f of ["vmlinuz", "initramfs.zst", "bunker.iso"]) lines.push(`| ${f} | ${size(f)} | ${mb(size(f))} |`);
 const kPlusI = size("vmlinuz") + size("initramfs.zst");
 lines.push(`| kernel + initramfs | ${kPlusI} | ${mb(kPlusI)} |`);
 const bin = resolve(root, "out/bunker");
@@ -44,13 +48,8 @@ lines.push(
   budget("kernel + initramfs, compressed", kPlusI, 45 * MB),
   budget("ISO", size("bunker.iso"), 50 * MB),
   "",
-  "What holds the sizes back: the Bun binary is almost all of the initramfs (see its compressed sizes",
-  "above; the Bun runtime alone is 107 MB raw of it); the kernel (-O2, UBSAN bounds checks, server",
-  "NIC drivers, XFS, nftables) and the install tools in rootfs.sqsh (mke2fs, mkfs.fat, mtools, GRUB",
-  "images: 0.9 MB) add the rest, and",
-  "the ISO adds GRUB for BIOS and UEFI. xz would save about 3 MB but costs seconds of TCG boot",
-  "(research/qemu.md); `zstd --ultra -22 --long=27` saved 1 MB for 3 minutes of build and a 128 MiB",
-  "decompression window at boot, so the image keeps zstd -19.",
+  "The initramfs is the SquashFS root (binary, libraries, install tools, skeleton; stored, not",
+  "compressed again) and the small zstd pre-init archive; the SquashFS's compression is chosen below.",
 );
 
 // --- boot times -------------------------------------------------------------------------------
@@ -59,14 +58,19 @@ try {
   const vmlinuz = await kernel();
   const bbz = await busyboxInitramfs(work);
 
-  // Our image with the stand-in PID 1, at the shipped zstd level (19) and at 3 for comparison.
+  // Our image with the stand-in PID 1, once per SquashFS compression choice.
+  const variantText = args.includes("--variants") ? args[args.indexOf("--variants") + 1]! : "zstd:19,128K;zstd:19,1M;zstd:9,1M;xz,128K;xz,1M";
+  const variants = variantText.split(";").map((t) => ({ name: t, comp: parseRootCompression(t) }));
+  const label = (c: RootCompression) => `${c.algo === "zstd" ? `zstd -${c.level}` : "xz (x86 BCJ)"}, ${c.blockSize >= 1 << 20 ? `${c.blockSize >> 20} MiB` : `${c.blockSize >> 10} KiB`} blocks`;
+  const same = (a: RootCompression, b: RootCompression) => a.algo === b.algo && a.blockSize === b.blockSize && (a.algo === "xz" || a.level === b.level);
   const stage = await stageBinary();
-  const images: Record<string, string> = {};
-  for (const level of [19, 3]) {
-    const out = join(work, `img${level}`);
-    await buildImage({ out, binary: stage, kernel: vmlinuz, keyPem: testKey(), zstdLevel: level, iso: false, epoch: 1_700_000_000, build: { version: "bench", commit: "bench" } });
-    images[level] = out;
+  const images: { name: string; comp: RootCompression; dir: string }[] = [];
+  for (const v of variants) {
+    const dir = join(work, `img-${images.length}`);
+    await buildImage({ out: dir, binary: stage, kernel: vmlinuz, keyPem: testKey(), zstdLevel: 19, rootCompression: v.comp, iso: false, epoch: 1_700_000_000, build: { version: "bench", commit: "bench" } });
+    images.push({ ...v, dir });
   }
+  const shipped = images.find((i) => same(i.comp, DEFAULT_ROOT_COMPRESSION)) ?? images[0]!;
 
   /** Milliseconds to the marker, or null and the console line that says why it did not come. */
   async function bootTry(o: QemuOptions, marker: string): Promise<{ ms: number | null; why: string }> {
@@ -81,43 +85,49 @@ try {
   }
   const bootTime = async (o: QemuOptions, marker: string) => (await bootTry(o, marker)).ms;
   const append = "console=ttyS0,115200";
-  const cases: [string, QemuOptions, string][] = [
-    ["our kernel + busybox initramfs (floor)", { kernel: vmlinuz, initrd: bbz, append }, "BUSYBOX-READY"],
-    ["our image, initramfs zstd -19 (shipped)", { kernel: vmlinuz, initrd: join(images[19]!, "initramfs.zst"), append }, "STAGE-OK"],
-    ["our image, initramfs zstd -3", { kernel: vmlinuz, initrd: join(images[3]!, "initramfs.zst"), append }, "STAGE-OK"],
+  const cases: [string, QemuOptions, string, number][] = [
+    ["our kernel + busybox initramfs (floor)", { kernel: vmlinuz, initrd: bbz, append }, "BUSYBOX-READY", statSync(bbz).size],
+    ...images.map((i): [string, QemuOptions, string, number] => [
+      `root ${label(i.comp)}${i === shipped ? " (shipped)" : ""}`, { kernel: vmlinuz, initrd: join(i.dir, "initramfs.zst"), append }, "STAGE-OK", statSync(join(i.dir, "initramfs.zst")).size,
+    ]),
   ];
-  const med: number[] = [];
-  lines.push("", "Boot times vary by a second or more between runs on this shared 2-core machine: see all runs.");
-  lines.push("", `## QEMU start to console marker (TCG, -cpu max, 512 MiB, direct kernel boot; median of ${runs}, same run)`, "", "| boot | marker | median | all runs |", "|---|---|---:|---|");
-  for (const [name, o, marker] of cases) {
-    const t: number[] = [];
-    for (let i = 0; i < runs; i++) {
+  // Interleaved: run i of every case before run i+1 of any, so the machine's load falls on all alike.
+  const times: number[][] = cases.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    for (const [k, [, o, marker]] of cases.entries()) {
       const ms = await bootTime(o, marker);
-      if (ms !== null) t.push(ms);
+      if (ms !== null) times[k]!.push(ms);
     }
-    const m = t.length ? median(t) : NaN;
-    med.push(m);
-    lines.push(`| ${name} | ${marker} | ${(m / 1000).toFixed(2)} s | ${t.map((x) => (x / 1000).toFixed(2)).join(", ")} |`);
   }
-  const ratio = med[1]! / med[0]!;
+  const med = times.map((t) => (t.length ? median(t) : NaN));
+  lines.push("", "Boot times vary by a second or more between runs on this shared 2-core machine: see all runs.");
   lines.push(
     "",
-    `Ratio of our image (shipped) to the floor: **${ratio.toFixed(2)}x** (budget: API ready <= 2x the floor and <= 5 s).`,
-    "The marker is the stand-in PID 1's STAGE-OK, i.e. before any service starts: the API-ready time will be later.",
+    `## SquashFS compression: size and QEMU start to console marker (TCG, -cpu max, 512 MiB, direct kernel boot; median of ${runs}, interleaved)`,
+    "",
+    "The stand-in PID 1 is a compiled Bun program (the same Bun runtime as the real binary, a smaller script), so its sizes are a little below the real image's.",
+    "",
+    "| boot | initrd bytes | kernel + initrd | marker | median | x floor | all runs |",
+    "|---|---:|---:|---|---:|---:|---|",
   );
+  for (const [k, [name, , marker, bytes]] of cases.entries()) {
+    const total = k === 0 ? "" : mb(size("vmlinuz") + bytes);
+    lines.push(`| ${name} | ${bytes} | ${total} | ${marker} | ${(med[k]! / 1000).toFixed(2)} s | ${(med[k]! / med[0]!).toFixed(2)}x | ${times[k]!.map((x) => (x / 1000).toFixed(2)).join(", ")} |`);
+  }
+  lines.push("", `The shipped choice: ${label(shipped.comp)} (DEFAULT_ROOT_COMPRESSION in rootfs/build/rootfs.ts).`);
 
   // --- smallest memory ------------------------------------------------------------------------
-  lines.push("", "## Smallest VM memory that boots the image (to STAGE-OK, zstd -19)", "", "| memory | boots |", "|---|---|");
+  lines.push("", `## Smallest VM memory that boots the image (to STAGE-OK, ${label(shipped.comp)})`, "", "| memory | boots |", "|---|---|");
   let smallest = "";
-  for (const m of [256, 320, 384, 512]) {
-    const { ms, why } = await bootTry({ kernel: vmlinuz, initrd: join(images[19]!, "initramfs.zst"), append, memoryMiB: m }, "STAGE-OK");
+  for (const m of [160, 192, 224, 256, 320]) {
+    const { ms, why } = await bootTry({ kernel: vmlinuz, initrd: join(shipped.dir, "initramfs.zst"), append, memoryMiB: m }, "STAGE-OK");
     lines.push(`| ${m} MiB | ${ms === null ? `no: ${why}` : `yes (${(ms / 1000).toFixed(2)} s)`} |`);
     if (ms !== null && !smallest) smallest = `${m} MiB`;
   }
   lines.push(
     "",
-    `Smallest: ${smallest || "none of these"} (budget: <= 384 MiB with the API serving).`,
-    "While booting, the kernel holds the compressed initramfs and what it unpacks (the binary) at once.",
+    `Smallest: ${smallest || "none of these"} (budget: <= 256 MiB with the API serving: bench/boot.ts).`,
+    "While booting, the kernel holds the initrd it was given and the copy it unpacks (the SquashFS) at once; the binary's pages are then read from the SquashFS as they are touched.",
   );
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -10,6 +10,8 @@ what=${1:-all}
 APT_PKGS=(
   # image build: squashfs, cpio, compression, ISO, GRUB for BIOS and UEFI, the pre-init shim
   squashfs-tools cpio zstd xz-utils xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools musl-tools
+  # the dm-verity hash tree of the root (veritysetup)
+  cryptsetup-bin
   # kernel build from Debian's source
   linux-source bc flex bison libelf-dev libssl-dev build-essential
   # boots

@@ -126,8 +126,11 @@ export interface CpioListed {
   target?: string;
 }
 
-/** Calls `visit` for each entry of a (non-compressed) newc archive until it returns true. */
-function walkCpio(archive: Uint8Array, visit: (e: CpioListed, data: Uint8Array) => boolean | void): void {
+/**
+ * Calls `visit` for each entry of a (non-compressed) newc archive until it returns true. Returns
+ * the offset just past the trailer record (undefined when `visit` stopped the walk first).
+ */
+function walkCpio(archive: Uint8Array, visit: (e: CpioListed, data: Uint8Array) => boolean | void): number | undefined {
   const text = (o: number, n: number) => Buffer.from(archive.buffer, archive.byteOffset + o, n).toString("latin1");
   let off = 0;
   for (;;) {
@@ -138,11 +141,11 @@ function walkCpio(archive: Uint8Array, visit: (e: CpioListed, data: Uint8Array) 
     const mode = f(1), uid = f(2), gid = f(3), mtime = f(5), size = f(6), nameLen = f(11);
     const name = text(off + 110, nameLen - 1);
     const dataOff = off + 110 + nameLen + pad4(110 + nameLen);
-    if (name === "TRAILER!!!") return;
+    if (name === "TRAILER!!!") return dataOff;
     const data = archive.subarray(dataOff, dataOff + size);
     const entry: CpioListed = { path: name, mode, uid, gid, mtime, size };
     if ((mode & 0o170000) === S_IFLNK) entry.target = Buffer.from(data).toString("utf8");
-    if (visit(entry, data)) return;
+    if (visit(entry, data)) return undefined;
     off = dataOff + size + pad4(size);
   }
 }
@@ -162,4 +165,9 @@ export function readCpioFile(archive: Uint8Array, path: string): Uint8Array | un
     return found !== undefined;
   });
   return found;
+}
+
+/** The length of the newc archive at the start of `archive` (through its trailer), when more follows it. */
+export function cpioLength(archive: Uint8Array): number {
+  return walkCpio(archive, () => false)!;
 }

@@ -1,7 +1,7 @@
 /**
  * Where an image's files are, in one place for everyone who writes or reads them: rootfs/build
  * (which makes them), core/install and verify-image (which check and copy them), and init (which
- * finds the root and its proof in the initramfs at boot).
+ * checks the root it runs on).
  */
 
 /** The files of an image folder (rootfs/build's output, the URL a node upgrades from). */
@@ -22,15 +22,25 @@ export const MANIFEST_FILES = [IMAGE_FILES.manifest, IMAGE_FILES.signature] as c
 /** The files a boot slot holds besides MANIFEST_FILES, all named in the image's manifest. */
 export const SLOT_FILES = [IMAGE_FILES.kernel, IMAGE_FILES.initramfs] as const;
 
-/** Inside the initramfs, from its root: the read-only root image (also in the image folder). */
+/**
+ * Inside the initramfs, from its root: the read-only root image, a SquashFS with its dm-verity
+ * hash tree appended (not a separate file in the image folder: the initramfs is its only copy).
+ */
 export const ROOT_IMAGE = IMAGE_FILES.rootImage;
-/** Inside the initramfs: the root image's own signed manifest (it lists the files bound into the root). */
-export const ROOT_MANIFEST = "boot/rootfs.manifest.json";
-export const ROOT_SIGNATURE = "boot/rootfs.manifest.sig";
-/** Inside the initramfs, and on the running node at /etc/bunker/image.pub: the key images are signed with. */
+/**
+ * Inside the initramfs: the dm-verity parameters of ROOT_IMAGE, one line
+ * "<data blocks> <hash start block> <sha256 root hash> <salt>" (4096-byte blocks, hex), which the
+ * pre-init shim builds the verity table from. It travels in the same initramfs as the shim.
+ */
+export const ROOT_VERITY = "boot/root.verity";
+/** In the root: what image this is ({ version, commit, securityVersion }), covered by verity. */
+export const ROOT_INFO = "etc/bunker/image.json";
+/** In the root (so at /etc/bunker/image.pub on the running node): the key images are signed with. */
 export const IMAGE_PUBLIC_KEY = "etc/bunker/image.pub";
 /** Inside the initramfs: where the root is mounted before the switch. */
 export const NEW_ROOT = "newroot";
+/** The device-mapper name of the verified root (the pre-init shim creates it). */
+export const ROOT_DM_NAME = "bunker-root";
 
 /** The consoles of every boot path (the serial console last: it becomes /dev/console). */
 export const KERNEL_CMDLINE = "console=tty0 console=ttyS0,115200";

@@ -1,33 +1,32 @@
 /**
- * The initramfs: the pre-init shim as /init, the binary with its loader and libraries (their
- * only copy in the image), the SquashFS root with its signed manifest and the public key, and
- * the empty mount points the shim and init use. Written as cpio newc by core/image/cpio.ts,
- * then compressed with zstd (cached by the archive's digest: level 19 takes a minute).
+ * The initramfs: two cpio newc archives in one file, which the kernel unpacks one after the other.
+ *   1. the root archive, uncompressed: ROOT_IMAGE (the compressed SquashFS with its hash tree).
+ *      Stored, not compressed again: the kernel only copies it, and the SquashFS is read, checked
+ *      and decompressed block by block when the running system touches it.
+ *   2. the pre-init archive, zstd: the shim as /init, the root's dm-verity parameters
+ *      (ROOT_VERITY), /dev/console and the mount points. A few KB, and the only place the root
+ *      hash comes from. It comes last so that its files replace any of the same name an altered
+ *      root archive might carry (the kernel lets a later archive overwrite an earlier one's files).
+ * One file keeps every boot path (QEMU -initrd, GRUB, iPXE, an installed slot) loading one initrd;
+ * the same layout as an early-microcode archive in front of a compressed initramfs.
  */
-import { readFileSync } from "node:fs";
-import { writeCpio, type CpioEntry } from "../../core/image/cpio.ts";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { cpioLength, writeCpio, type CpioEntry } from "../../core/image/cpio.ts";
 import { sha256File } from "../../core/image/manifest.ts";
-import { IMAGE_PUBLIC_KEY, NEW_ROOT, ROOT_IMAGE, ROOT_MANIFEST, ROOT_SIGNATURE } from "../../core/image/layout.ts";
-import type { PayloadFile } from "./rootfs.ts";
+import { NEW_ROOT, ROOT_IMAGE, ROOT_VERITY } from "../../core/image/layout.ts";
 import { cached, run, sha256 } from "./tools.ts";
 
 export interface InitramfsParts {
   preinit: string;
-  payload: PayloadFile[];
+  /** ROOT_VERITY's line. */
+  verity: string;
   rootImage: string;
-  rootManifest: string;
-  rootSignature: string;
-  publicKey: string;
 }
 
-export function initramfsEntries(p: InitramfsParts): CpioEntry[] {
+export function preinitEntries(p: InitramfsParts): CpioEntry[] {
   return [
     { path: "init", type: "file", mode: 0o755, source: p.preinit },
-    ...p.payload.map((f): CpioEntry => ({ path: f.image, type: "file", mode: 0o755, source: f.source })),
-    { path: ROOT_IMAGE, type: "file", mode: 0o444, source: p.rootImage },
-    { path: ROOT_MANIFEST, type: "file", mode: 0o444, data: readFileSync(p.rootManifest) },
-    { path: ROOT_SIGNATURE, type: "file", mode: 0o444, data: readFileSync(p.rootSignature) },
-    { path: IMAGE_PUBLIC_KEY, type: "file", mode: 0o444, data: readFileSync(p.publicKey) },
+    { path: ROOT_VERITY, type: "file", mode: 0o444, data: Buffer.from(p.verity) },
     // The kernel opens /dev/console before /init runs, so the node must exist in the archive.
     { path: "dev/console", type: "char", mode: 0o600, major: 5, minor: 1 },
     { path: "proc", type: "dir" },
@@ -36,8 +35,23 @@ export function initramfsEntries(p: InitramfsParts): CpioEntry[] {
   ];
 }
 
-export function writeInitramfs(out: string, p: InitramfsParts, epoch: number): void {
-  writeCpio(out, initramfsEntries(p), epoch);
+export function rootEntries(p: InitramfsParts): CpioEntry[] {
+  return [{ path: ROOT_IMAGE, type: "file", mode: 0o444, source: p.rootImage }];
+}
+
+/** Writes the initramfs to `out`: the root archive, then zstd -`level` of the pre-init archive. */
+export async function writeInitramfs(out: string, work: string, p: InitramfsParts, epoch: number, level: number): Promise<void> {
+  const pre = `${work}/preinit.cpio`;
+  const root = `${work}/root.cpio`;
+  writeCpio(pre, preinitEntries(p), epoch);
+  writeCpio(root, rootEntries(p), epoch);
+  await zstdCached(pre, `${pre}.zst`, level);
+  const fd = openSync(out, "w");
+  try {
+    for (const part of [root, `${pre}.zst`]) writeSync(fd, readFileSync(part));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** zstd of a file at `level`, cached by the input's digest and the zstd version. */
@@ -49,4 +63,13 @@ export async function zstdCached(input: string, out: string, level: number): Pro
     await run(["zstd", "-q", `-${level}`, "-T2", "--no-progress", "-f", "-o", tmp, input]);
   });
   await run(["cp", c, out]);
+}
+
+/** Splits an initramfs written by writeInitramfs into the root archive and the zstd pre-init archive. */
+export function splitInitramfs(data: Uint8Array): { root: Uint8Array; preinitZst: Uint8Array } {
+  const n = cpioLength(data);
+  const rest = data.subarray(n);
+  const zstdMagic = rest.byteLength >= 4 && rest[0] === 0x28 && rest[1] === 0xb5 && rest[2] === 0x2f && rest[3] === 0xfd;
+  if (!zstdMagic) throw new Error(`initramfs: no zstd pre-init archive after the root archive (at byte ${n})`);
+  return { root: data.subarray(0, n), preinitZst: rest };
 }

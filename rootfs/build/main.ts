@@ -1,11 +1,14 @@
 /**
  * Builds the bootable image into one folder (default out/image):
- *   vmlinuz, initramfs.zst, rootfs.sqsh (also inside the initramfs; here for inspection),
- *   bunker.iso (BIOS + UEFI), boot.ipxe, image.pub, manifest.json + manifest.sig.
+ *   vmlinuz, initramfs.zst (the pre-init archive, zstd, then the root archive: the SquashFS with
+ *   its dm-verity hash tree), bunker.iso (BIOS + UEFI), boot.ipxe, image.pub,
+ *   manifest.json + manifest.sig.
  * Reproducible: the same commit, binary, kernel and signing key give byte-identical files.
  *
  * Usage: bun rootfs/build/main.ts [--out DIR] [--binary FILE] [--kernel BZIMAGE] [--key PEM]
- *                                 [--zstd-level N] [--no-iso] [--security-version N]
+ *                                 [--zstd-level N] [--root-compression ALGO[:LEVEL][,BLOCK]]
+ *                                 [--no-iso] [--security-version N]
+ * --root-compression: the SquashFS's, e.g. zstd:19 or xz,1M (default: see DEFAULT_ROOT_COMPRESSION).
  * The signing key (Ed25519, PKCS#8 PEM): --key, else $BUNKER_IMAGE_KEY, else
  * ${XDG_CONFIG_HOME:-~/.config}/bunker/image-signing-key.pem, generated on first use.
  * The security version signed into both manifests (anti-rollback, docs/image.md):
@@ -15,13 +18,13 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { describeFile, generateSigningKey, isSecurityVersion, loadSigningKey, rawPublicKey, SECURITY_VERSION_MAX, signManifest } from "../../core/image/manifest.ts";
-import { IMAGE_FILES as F, ROOT_IMAGE } from "../../core/image/layout.ts";
+import { IMAGE_FILES as F } from "../../core/image/layout.ts";
 import { personalities } from "../../services/personalities.ts";
 import { buildIso, ipxeScript } from "./boot.ts";
-import { writeInitramfs, zstdCached } from "./initramfs.ts";
+import { writeInitramfs } from "./initramfs.ts";
 import { Progress } from "./progress.ts";
 import { stageNodeTools } from "./nodetools.ts";
-import { buildPreinit, payloadOf, squash, stageRoot, type BuildInfo } from "./rootfs.ts";
+import { appendVerity, buildPreinit, DEFAULT_ROOT_COMPRESSION, parseRootCompression, payloadOf, squash, stageRoot, verityLine, type BuildInfo, type RootCompression, type Verity } from "./rootfs.ts";
 import { run } from "./tools.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -31,11 +34,16 @@ export interface ImageOptions {
   binary: string;
   kernel?: string;
   keyPem: string;
+  /** zstd level of the small pre-init archive. */
   zstdLevel: number;
+  /** The SquashFS's compression (default DEFAULT_ROOT_COMPRESSION). */
+  rootCompression?: RootCompression;
   iso: boolean;
   epoch: number;
   build: BuildInfo;
-  /** Signed into the root and image manifests; nodes refuse images below their floor (default 0). */
+  /** Extra files for the root (tests: a file the boot never reads, to damage); never for a release. */
+  extraRootFiles?: { path: string; data: Uint8Array }[];
+  /** Signed into the image manifest and written into the root; nodes refuse images below their floor (default 0). */
   securityVersion?: number;
 }
 
@@ -81,28 +89,31 @@ export async function buildImage(o: ImageOptions): Promise<void> {
     const preinit = await p.step("pre-init shim (musl-gcc -static -Os)", () => buildPreinit(join(repo, "rootfs/preinit/preinit.c")));
     const payload = await p.step("payload: the binary and its glibc libraries", () => payloadOf(o.binary));
 
-    const rootImage = join(stage, ROOT_IMAGE);
-    await p.step("root filesystem: SquashFS (zstd), with the install tools and GRUB images", async () => {
+    const pub = join(stage, F.publicKey);
+    writeFileSync(pub, rawPublicKey(loadSigningKey(o.keyPem).publicKey).toString("base64") + "\n");
+    const comp = o.rootCompression ?? DEFAULT_ROOT_COMPRESSION;
+    const rootImage = join(work, "rootfs.sqsh");
+    const compText = comp.algo === "zstd" ? `zstd -${comp.level}` : "xz";
+    await p.step(`root filesystem: SquashFS (${compText}, ${comp.blockSize / 1024} KiB blocks): the binary, its libraries, the install tools`, async () => {
       const dir = join(work, "root");
-      stageRoot(dir, join(repo, "rootfs/skeleton"), personalities.map((x) => x.name).sort(), payload, o.build);
+      const info = { ...o.build, securityVersion: o.securityVersion ?? 0 };
+      stageRoot(dir, join(repo, "rootfs/skeleton"), personalities.map((x) => x.name).sort(), payload, o.build, { publicKey: readFileSync(pub, "utf8"), info });
       await stageNodeTools(dir, work, payload);
-      await squash(dir, rootImage, o.epoch);
+      for (const f of o.extraRootFiles ?? []) {
+        mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+        writeFileSync(join(dir, f.path), f.data, { mode: 0o644 });
+      }
+      await squash(dir, rootImage, o.epoch, comp);
     });
 
-    const pub = join(stage, F.publicKey);
-    await p.step("root manifest: SHA-256 signed with Ed25519", () => {
-      writeFileSync(pub, rawPublicKey(loadSigningKey(o.keyPem).publicKey).toString("base64") + "\n");
-      const { json, sig } = signManifest("rootfs", { ...o.build }, [describeFile(ROOT_IMAGE, rootImage)], o.keyPem, { binds: payload.map((f) => f.image), securityVersion: o.securityVersion });
-      writeFileSync(join(work, "rootfs.manifest.json"), json);
-      writeFileSync(join(work, "rootfs.manifest.sig"), sig);
+    let verity: Verity | undefined;
+    await p.step("dm-verity hash tree (veritysetup, SHA-256, appended to the SquashFS)", async () => {
+      verity = await appendVerity(rootImage);
     });
 
     const initramfs = join(stage, F.initramfs);
-    await p.step(`initramfs: cpio newc, zstd -${o.zstdLevel} (cached by content)`, async () => {
-      const cpio = join(work, "initramfs.cpio");
-      writeInitramfs(cpio, { preinit, payload, rootImage, rootManifest: join(work, "rootfs.manifest.json"), rootSignature: join(work, "rootfs.manifest.sig"), publicKey: pub }, o.epoch);
-      await zstdCached(cpio, initramfs, o.zstdLevel);
-    });
+    await p.step(`initramfs: pre-init archive (zstd -${o.zstdLevel}, with the root hash), then the root archive (stored)`, () =>
+      writeInitramfs(initramfs, work, { preinit, verity: verityLine(verity!), rootImage }, o.epoch, o.zstdLevel));
     copyFileSync(kernel, join(stage, F.kernel));
     chmodSync(join(stage, F.kernel), 0o644);
 
@@ -110,7 +121,7 @@ export async function buildImage(o: ImageOptions): Promise<void> {
 
     await p.step("iPXE script and the signed manifest of every artifact", () => {
       writeFileSync(join(stage, F.ipxe), ipxeScript());
-      const names = [F.kernel, F.initramfs, ROOT_IMAGE, F.ipxe, F.publicKey, ...(o.iso ? [F.iso] : [])];
+      const names = [F.kernel, F.initramfs, F.ipxe, F.publicKey, ...(o.iso ? [F.iso] : [])];
       const { json, sig } = signManifest("image", { ...o.build, kernel: basename(dirname(kernel)) }, names.map((n) => describeFile(n, join(stage, n))), o.keyPem, { securityVersion: o.securityVersion });
       writeFileSync(join(stage, F.manifest), json);
       writeFileSync(join(stage, F.signature), sig);
@@ -140,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
     kernel: opt("--kernel") ? resolve(opt("--kernel")!) : undefined,
     keyPem: signingKey(opt("--key") ? resolve(opt("--key")!) : undefined),
     zstdLevel: Number(opt("--zstd-level") ?? 19),
+    rootCompression: opt("--root-compression") !== undefined ? parseRootCompression(opt("--root-compression")!) : undefined,
     iso: !argv.includes("--no-iso"),
     epoch: Number(epochText),
     build: { version: pkg.version, commit: await gitOr(["rev-parse", "--short=12", "HEAD"], "unknown") },
@@ -148,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
   if (!existsSync(o.binary)) throw new Error(`image: binary ${o.binary} does not exist (build it first: just build)`);
   if (!Number.isInteger(o.zstdLevel) || o.zstdLevel < 1 || o.zstdLevel > 19) throw new Error(`image: --zstd-level must be 1..19, got ${opt("--zstd-level")}`);
   await buildImage(o);
-  for (const n of [F.kernel, F.initramfs, ROOT_IMAGE, F.iso]) {
+  for (const n of [F.kernel, F.initramfs, F.iso]) {
     const f = join(o.out, n);
     if (existsSync(f)) process.stderr.write(`  ${n.padEnd(14)} ${(statSync(f).size / 1e6).toFixed(1).padStart(6)} MB\n`);
   }

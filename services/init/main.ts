@@ -20,10 +20,10 @@ import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine
 import { powerAction } from "./pid1.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { bootedSlot, confirmBoot, findInstallDisk } from "./bootslot.ts";
-import { IMAGE_PUBLIC_KEY, ROOT_IMAGE } from "../../core/image/layout.ts";
-import { enterRoot } from "./rootfs/enter-root.ts";
+import { IMAGE_PUBLIC_KEY } from "../../core/image/layout.ts";
+import { verifiedRoot } from "./rootfs/verified-root.ts";
 import type { KeyObject } from "node:crypto";
-import { parsePublicKey, securityVersionOf } from "../../core/image/manifest.ts";
+import { parsePublicKey } from "../../core/image/manifest.ts";
 import { isSlot, type Slot } from "../../core/install/grub.ts";
 import type { SequenceName } from "./sequencer.ts";
 import { setChildSubreaper } from "../../core/sys/process.ts";
@@ -162,18 +162,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (mode === "metal") logToKernel();
-  // The image's key lives in the initramfs, which is gone from view once the root is entered.
+  // The image's key lives in the verified root (the pre-init shim switched into it already).
   if (mode === "metal" && existsSync(`/${IMAGE_PUBLIC_KEY}`)) {
     try { imageKey = parsePublicKey(readFileSync(`/${IMAGE_PUBLIC_KEY}`, "utf8")); } catch (err) { log.warn(`image key /${IMAGE_PUBLIC_KEY}: ${errText(err)}; upgrades will be refused`); }
   }
   let imageVersion: string | undefined;
   let imageSecurityVersion: number | undefined;
-  // Started from the initramfs: verify the signed root and switch into it before anything else.
-  if (mode === "metal" && existsSync(`/${ROOT_IMAGE}`)) {
+  // The pre-init shim started this binary from the dm-verity root; check that, and read which
+  // image it is. A root that is not the verified one stops the boot: nothing else vouches for it.
+  if (mode === "metal") {
     try {
-      const root = enterRoot({ log: (line) => log.info(`rootfs: ${line}`) });
-      imageVersion = root.build.version;
-      imageSecurityVersion = securityVersionOf(root);
+      const root = verifiedRoot();
+      log.info(`rootfs: running on the verified root: ${root.device} (dm-verity), image ${root.version} security version ${root.securityVersion}`);
+      imageVersion = root.version;
+      imageSecurityVersion = root.securityVersion;
     } catch (err) {
       log.error(`rootfs: ${errText(err)}; rebooting in 10 s`);
       await Bun.sleep(10_000);

@@ -5,7 +5,7 @@
 import { createPrivateKey } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { buildImage } from "../../rootfs/build/main.ts";
+import { buildImage, type ImageOptions } from "../../rootfs/build/main.ts";
 import { cacheDir, run } from "../../rootfs/build/tools.ts";
 
 export const repo = resolve(import.meta.dir, "../..");
@@ -35,8 +35,8 @@ export async function stageBinary(): Promise<string> {
   return fixtureBinary("stage-init");
 }
 
-/** Builds an image with the fixed key; zstd -3 keeps test builds fast (the level is a parameter). */
-export async function testImage(out: string, binary: string, opts: { iso?: boolean; version?: string; securityVersion?: number } = {}): Promise<string> {
+/** Builds an image with the fixed key; zstd -3 keeps test builds fast (the level is a parameter; it is the small pre-init archive's). */
+export async function testImage(out: string, binary: string, opts: { iso?: boolean; version?: string; securityVersion?: number; extraRootFiles?: ImageOptions["extraRootFiles"] } = {}): Promise<string> {
   await buildImage({
     out,
     binary,
@@ -47,6 +47,7 @@ export async function testImage(out: string, binary: string, opts: { iso?: boole
     epoch: 1_700_000_000,
     build: { version: opts.version ?? "test", commit: "test" },
     securityVersion: opts.securityVersion,
+    extraRootFiles: opts.extraRootFiles,
   });
   return out;
 }

@@ -1,26 +1,36 @@
 /**
- * The built image: every file of the initramfs and the SquashFS against the allow-list; the Bun
- * binary stored once; two builds byte-identical; `bunker verify-image` catching a flipped byte.
+ * The built image: every file of the initramfs's two archives and of the SquashFS against the
+ * allow-list; the Bun binary stored once (in the SquashFS); the hash tree and root hash checked
+ * by veritysetup; two builds byte-identical; `bunker verify-image` catching a flipped byte.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listCpio, readCpioFile } from "../../core/image/cpio.ts";
+import { ROOT_VERITY } from "../../core/image/layout.ts";
 import { sha256File } from "../../core/image/manifest.ts";
+import { splitInitramfs } from "../../rootfs/build/initramfs.ts";
 import { run } from "../../rootfs/build/tools.ts";
 import { personalities } from "../../services/personalities.ts";
 import { realBinary, repo, testImage } from "./fixture.ts";
 
 let work = "";
 let img = "";
-let cpio: Buffer;
+let rootArchive: Uint8Array;
+let preinit: Buffer;
+let sqsh = "";
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "image-test-"));
   img = await testImage(join(work, "a"), await realBinary());
-  await run(["zstd", "-d", "-q", "-f", "-o", join(work, "initramfs.cpio"), join(img, "initramfs.zst")]);
-  cpio = readFileSync(join(work, "initramfs.cpio"));
+  const parts = splitInitramfs(readFileSync(join(img, "initramfs.zst")));
+  rootArchive = parts.root;
+  writeFileSync(join(work, "preinit.cpio.zst"), parts.preinitZst);
+  await run(["zstd", "-d", "-q", "-f", "-o", join(work, "preinit.cpio"), join(work, "preinit.cpio.zst")]);
+  preinit = readFileSync(join(work, "preinit.cpio"));
+  sqsh = join(work, "rootfs.sqsh");
+  writeFileSync(sqsh, readCpioFile(rootArchive, "rootfs.sqsh")!);
 }, 900_000);
 
 afterAll(() => {
@@ -49,17 +59,19 @@ async function squashfsListing(file: string): Promise<{ kind: string; path: stri
 }
 
 describe("image contents", () => {
-  test("the initramfs holds exactly the allow-listed files, all root-owned", () => {
-    const got = listCpio(cpio).map((e) => {
-      expect([e.path, e.uid, e.gid]).toEqual([e.path, 0, 0]);
-      return `${KIND[e.mode & 0o170000] ?? "?"} ${e.path}`;
-    });
-    expect(got).toEqual(allowList("initramfs"));
-    for (const line of got) expect(line).not.toMatch(FORBIDDEN);
+  test("the initramfs's two archives hold exactly the allow-listed files, all root-owned", () => {
+    for (const [name, archive] of [["root-archive", rootArchive], ["preinit-archive", preinit]] as const) {
+      const got = listCpio(archive).map((e) => {
+        expect([e.path, e.uid, e.gid]).toEqual([e.path, 0, 0]);
+        return `${KIND[e.mode & 0o170000] ?? "?"} ${e.path}`;
+      });
+      expect(got).toEqual(allowList(name));
+      for (const line of got) expect(line).not.toMatch(FORBIDDEN);
+    }
   });
 
   test("the SquashFS holds exactly the allow-listed files plus one link per personality", async () => {
-    const root = await squashfsListing(join(img, "rootfs.sqsh"));
+    const root = await squashfsListing(sqsh);
     const links = personalities.map((p) => `l usr/bin/${p.name}`);
     const want = [...allowList("squashfs"), ...links].sort();
     expect(root.map((e) => `${e.kind} ${e.path}`).sort()).toEqual(want);
@@ -69,24 +81,35 @@ describe("image contents", () => {
     }
   });
 
-  test("the Bun binary is stored once: in the initramfs; the SquashFS has empty placeholders", async () => {
-    const bin = readCpioFile(cpio, "usr/bin/bunker")!;
-    expect(bin.byteLength).toBe(statSync(await realBinary()).size);
-    const root = await squashfsListing(join(img, "rootfs.sqsh"));
-    for (const p of ["usr/bin/bunker", "lib/x86_64-linux-gnu/libc.so.6", "lib64/ld-linux-x86-64.so.2"]) {
-      expect(root.find((e) => e.path === p)?.size).toBe(0);
-    }
-    // The SquashFS is small because it does not carry the binary: what it holds is the install
-    // tools and GRUB images (about 2 MB before compression).
-    expect(statSync(join(img, "rootfs.sqsh")).size).toBeLessThan(2_000_000);
-    // The signed root manifest names those files as the ones init binds.
-    const m = JSON.parse(Buffer.from(readCpioFile(cpio, "boot/rootfs.manifest.json")!).toString());
-    expect(m.binds).toContain("usr/bin/bunker");
-    expect(m.artifacts[0].sha256).toBe(sha256File(join(img, "rootfs.sqsh")));
+  test("the Bun binary is stored once: in the SquashFS, which is in no other artifact of the folder", async () => {
+    const root = await squashfsListing(sqsh);
+    expect(root.find((e) => e.path === "usr/bin/bunker")?.size).toBe(statSync(await realBinary()).size);
+    expect(root.find((e) => e.path === "lib64/ld-linux-x86-64.so.2")!.size).toBeGreaterThan(100_000);
+    expect(readdirSync(img)).not.toContain("rootfs.sqsh");
+    // The pre-init archive is the shim and a few lines: small enough to sign or embed anywhere.
+    expect(preinit.byteLength).toBeLessThan(64 * 1024);
+  });
+
+  test("the root hash in the pre-init archive is the hash tree's, and veritysetup verifies the whole SquashFS", async () => {
+    const line = Buffer.from(readCpioFile(preinit, ROOT_VERITY)!).toString();
+    const m = line.match(/^(\d+) (\d+) ([0-9a-f]{64}) ([0-9a-f]{64})\n$/)!;
+    expect(m).not.toBeNull();
+    const [blocks, hashStart, rootHash, salt] = [Number(m[1]), Number(m[2]), m[3]!, m[4]!];
+    expect(hashStart).toBe(blocks);
+    expect(statSync(sqsh).size).toBeGreaterThan(blocks * 4096); // the tree follows the data
+    const verify = (hash: string) =>
+      Bun.spawnSync(["veritysetup", "verify", "--no-superblock", `--data-blocks=${blocks}`, `--hash-offset=${hashStart * 4096}`, `--salt=${salt}`, sqsh, sqsh, hash]);
+    expect(verify(rootHash).exitCode).toBe(0);
+    const other = (rootHash[0] === "0" ? "1" : "0") + rootHash.slice(1);
+    expect(verify(other).exitCode).not.toBe(0);
+    // image.json in the root says which image it is (covered by the same root hash).
+    await run(["unsquashfs", "-q", "-d", join(work, "info"), sqsh, "etc/bunker"]);
+    expect(JSON.parse(readFileSync(join(work, "info/etc/bunker/image.json"), "utf8"))).toEqual({ version: "test", commit: "test", securityVersion: 0 });
+    expect(readFileSync(join(work, "info/etc/bunker/image.pub"), "utf8")).toBe(readFileSync(join(img, "image.pub"), "utf8"));
   });
 
   test("os-release and the service users", async () => {
-    await run(["unsquashfs", "-q", "-d", join(work, "root"), join(img, "rootfs.sqsh"), "etc"]);
+    await run(["unsquashfs", "-q", "-d", join(work, "root"), sqsh, "etc"]);
     expect(readFileSync(join(work, "root/etc/os-release"), "utf8")).toContain('NAME="Bunker"');
     const users = readFileSync(join(work, "root/etc/passwd"), "utf8").split("\n").filter(Boolean).map((l) => l.split(":")[0]);
     expect(users).toEqual(["root", "apid", "trustd", "networkd", "dashboard", "nobody"]);
@@ -101,7 +124,7 @@ describe("reproducibility", () => {
       const b = await testImage(join(work, "b"), await realBinary());
       const files = readdirSync(img).sort();
       expect(readdirSync(b).sort()).toEqual(files);
-      expect(files).toEqual(["boot.ipxe", "bunker.iso", "image.pub", "initramfs.zst", "manifest.json", "manifest.sig", "rootfs.sqsh", "vmlinuz"]);
+      expect(files).toEqual(["boot.ipxe", "bunker.iso", "image.pub", "initramfs.zst", "manifest.json", "manifest.sig", "vmlinuz"]);
       for (const f of files) expect(`${f} ${sha256File(join(b, f))}`).toBe(`${f} ${sha256File(join(img, f))}`);
     } finally {
       if (prev === undefined) delete process.env.BUNKER_NO_BUILD_CACHE;
@@ -118,7 +141,7 @@ describe("bunker verify-image (the compiled binary)", () => {
 
   test("accepts the image, with the key pinned too", () => {
     const r = verify(img, "--pubkey", join(img, "image.pub"));
-    expect(r.out).toContain("verified: 6 artifact(s) match the signed manifest");
+    expect(r.out).toContain("verified: 5 artifact(s) match the signed manifest");
     expect(r.code).toBe(0);
   });
 
@@ -151,6 +174,6 @@ describe("bunker verify-image (the compiled binary)", () => {
     const r = Bun.spawnSync([join(repo, "out/bunker"), "verify-image", img, "-o", "json"]);
     const j = JSON.parse(r.stdout.toString());
     expect(j.ok).toBe(true);
-    expect(j.artifacts.length).toBe(6);
+    expect(j.artifacts.length).toBe(5);
   });
 });

@@ -1,29 +1,42 @@
 /**
  * Boot paths of the image in QEMU (TCG, -cpu max): kernel + initramfs directly, the ISO on BIOS
- * and on UEFI, iPXE over QEMU's TFTP, and a tampered SquashFS that must not boot. PID 1 is the
- * stand-in of fixtures/stage-init.ts, which runs init's root stage (services/init/rootfs) and
- * reports what it sees; the console must show each stage in order.
+ * and on UEFI, iPXE over QEMU's TFTP; and a damaged root: a flipped byte in a block the boot reads
+ * (the SquashFS superblock) or in the hash tree stops the boot with the verity message, one in a
+ * block the boot never reads boots and then fails when that file is read, and a SquashFS from
+ * another build under the original root hash does not boot. PID 1 is the stand-in of
+ * fixtures/stage-init.ts, which runs init's check of the root (services/init/rootfs) and reports
+ * what it sees; the console must show each stage in order.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readCpioFile, writeCpio } from "../../core/image/cpio.ts";
-import { KERNEL_CMDLINE } from "../../core/image/layout.ts";
-import { buildPreinit } from "../../rootfs/build/rootfs.ts";
-import { run } from "../../rootfs/build/tools.ts";
-import { realBinary, repo, stageBinary, testImage } from "../image/fixture.ts";
+import { createHash } from "node:crypto";
+import { readCpioFile } from "../../core/image/cpio.ts";
+import { KERNEL_CMDLINE, ROOT_VERITY } from "../../core/image/layout.ts";
+import { splitInitramfs } from "../../rootfs/build/initramfs.ts";
+import { realBinary, stageBinary, testImage } from "../image/fixture.ts";
 import { haveQemu, withQemu, type Qemu, type QemuOptions } from "./runner.ts";
 
 const BOOT_MS = 150_000;
 let work = "";
 let img = "";
 
+/** A file in the test image's root that the boot never reads: incompressible, so SquashFS stores
+ * it as it is and the test can find its bytes in the image to damage one. */
+const PROBE = "usr/share/bunker/probe";
+const probeData = (() => {
+  const parts: Buffer[] = [];
+  let h = Buffer.from("bunker verity probe");
+  for (let i = 0; i < (384 * 1024) / 32; i++) parts.push((h = createHash("sha256").update(h).digest()));
+  return Buffer.concat(parts);
+})();
+
 beforeAll(async () => {
   if (!haveQemu()) return;
   work = mkdtempSync(join(tmpdir(), "boot-test-"));
   mkdirSync(join(work, "empty"));
-  img = await testImage(join(work, "image"), await stageBinary());
+  img = await testImage(join(work, "image"), await stageBinary(), { extraRootFiles: [{ path: PROBE, data: probeData }] });
 }, 900_000);
 
 afterAll(() => {
@@ -33,11 +46,10 @@ afterAll(() => {
 /** The stages every good boot shows, in this order. */
 const STAGES = [
   "[preinit] mounted /proc /sys /dev",
+  "[preinit] root: /rootfs.sqsh on dm-verity, root hash ",
+  "[preinit] switched root: / is the verified SquashFS; starting /usr/bin/bunker as init",
   "[stage-init] started as init pid 1",
-  "[stage-init] root verified: rootfs.sqsh sha256",
-  "[stage-init] root mounted: /dev/loop0 read-only on /newroot",
-  "[stage-init] bound 6 file(s) from the initramfs",
-  "[stage-init] switched root",
+  "[stage-init] root: dm-0 (dm-verity) image test",
   "[stage-init] STAGE-OK os-release=Bunker root-write=EROFS",
 ];
 
@@ -54,7 +66,7 @@ async function bootsToStageOk(o: QemuOptions): Promise<Qemu> {
       last = i;
     }
     const ok = q.find("STAGE-OK")!.text;
-    expect(ok).toMatch(/binary-bytes=\d{8,}/); // the real binary is bound over the empty placeholder
+    expect(ok).toMatch(/binary-bytes=\d{8,}/); // the binary comes from the verified root
     expect(ok).toMatch(/libc-bytes=\d{6,}/);
     // The environment was replaced by the shim's fixed one.
     expect(q.find("started as init")!.text).toContain("env HOME,LANG,PATH,TERM");
@@ -66,7 +78,9 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
   test(
     "kernel + initramfs directly; cmdline words do not reach PID 1's environment",
     async () => {
-      await bootsToStageOk({ kernel: join(img, "vmlinuz"), initrd: join(img, "initramfs.zst"), append: `${KERNEL_CMDLINE} BUN_BE_BUN=1 BUN_OPTIONS=--inspect` });
+      const q = await bootsToStageOk({ kernel: join(img, "vmlinuz"), initrd: join(img, "initramfs.zst"), append: `${KERNEL_CMDLINE} BUN_BE_BUN=1 BUN_OPTIONS=--inspect stage.read=/${PROBE}` });
+      // The file the damage tests below corrupt reads whole when intact.
+      expect(q.find("READ-OK")?.text).toContain(`READ-OK /${PROBE} ${probeData.byteLength} bytes`);
     },
     BOOT_MS + 60_000,
   );
@@ -106,43 +120,55 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
     }
   }, BOOT_MS + 60_000);
 
-  test("a tampered SquashFS does not boot, and the console says why", async () => {
-    // Flip one byte of rootfs.sqsh inside the initramfs, keeping its signed manifest.
-    const cpio = readFileSync(await decompress());
-    const sqsh = readCpioFile(cpio, "rootfs.sqsh")!;
-    sqsh[Math.floor(sqsh.length / 2)]! ^= 0xff;
-    writeFileSync(join(work, "tampered.cpio"), cpio);
-    await run(["zstd", "-q", "-1", "-f", "-o", join(work, "tampered.zst"), join(work, "tampered.cpio")]);
-    await withQemu({ kernel: join(img, "vmlinuz"), initrd: join(work, "tampered.zst"), append: KERNEL_CMDLINE }, async (q) => {
-      await q.waitFor("FATAL:", BOOT_MS);
-      expect(q.find("FATAL:")!.text).toContain("root image does not match its signed manifest, refusing to mount it: rootfs.sqsh: sha256");
-      // It reboots (QEMU exits under -no-reboot) without ever mounting the root.
-      await q.waitExit(30_000);
-      expect(q.find("root mounted")).toBeUndefined();
-      expect(q.find("STAGE-OK")).toBeUndefined();
+  test("a flipped byte in a block the boot reads (the SquashFS superblock) stops the boot with the verity message", async () => {
+    await damagedDoesNotBoot(damage((sqsh) => void (sqsh[100]! ^= 0xff)), "data block 0 is corrupted");
+  }, BOOT_MS + 60_000);
+
+  test("a flipped byte in the hash tree stops the boot with the verity message", async () => {
+    const { hashStart } = verityOf();
+    await damagedDoesNotBoot(damage((sqsh) => void (sqsh[hashStart * 4096 + 17]! ^= 0x01)), "metadata block");
+  }, BOOT_MS + 60_000);
+
+  test("a flipped byte in a block the boot never reads: it boots, then reading that file is an I/O error", async () => {
+    const initrd = damage((sqsh) => {
+      const at = Buffer.from(sqsh.buffer, sqsh.byteOffset, sqsh.byteLength).indexOf(probeData.subarray(192 * 1024, 192 * 1024 + 64));
+      // SquashFS stored the incompressible probe as it is; found once, far from its neighbours.
+      expect(at).toBeGreaterThan(0);
+      sqsh[at + 10]! ^= 0x80;
+    });
+    await withQemu({ kernel: join(img, "vmlinuz"), initrd, append: `${KERNEL_CMDLINE} stage.read=/${PROBE}` }, async (q) => {
+      await q.waitFor("STAGE-OK", BOOT_MS);
+      await q.waitFor(`READ-FAIL /${PROBE}: EIO`, 30_000);
+      expect(q.find(/device-mapper: verity: .* is corrupted/)?.text).toMatch(/data block \d+ is corrupted/);
+      expect(q.find("READ-OK")).toBeUndefined();
     });
   }, BOOT_MS + 60_000);
 
+  test("a SquashFS from another build under the original root hash does not boot", async () => {
+    const other = await testImage(join(work, "other"), await stageBinary(), { iso: false, version: "other", extraRootFiles: [{ path: PROBE, data: probeData }] });
+    const mine = splitInitramfs(readFileSync(join(img, "initramfs.zst")));
+    const theirs = splitInitramfs(readFileSync(join(other, "initramfs.zst")));
+    expect(Buffer.compare(Buffer.from(readCpioFile(mine.root, "rootfs.sqsh")!), Buffer.from(readCpioFile(theirs.root, "rootfs.sqsh")!))).not.toBe(0);
+    const initrd = join(work, "swapped.img");
+    writeFileSync(initrd, Buffer.concat([theirs.root, mine.preinitZst]));
+    await damagedDoesNotBoot(initrd, "is corrupted");
+  }, BOOT_MS + 300_000);
   test("the real init starts from the image: root verified and switched, then init's boot sequence", async () => {
     const real = await testImage(join(work, "real"), await realBinary(), { iso: false });
     await withQemu({ kernel: join(real, "vmlinuz"), initrd: join(real, "initramfs.zst"), append: KERNEL_CMDLINE }, async (q) => {
       await q.waitFor("boot done: stage", BOOT_MS);
-      const order = ["[preinit] mounted", "rootfs: root verified", "rootfs: root mounted", "rootfs: switched root", "init starting: mode metal, pid 1", "boot done: stage"];
+      const order = ["[preinit] mounted", "[preinit] root: /rootfs.sqsh on dm-verity", "[preinit] switched root", "rootfs: running on the verified root: dm-0 (dm-verity)", "init starting: mode metal, pid 1", "boot done: stage"];
       const at = order.map((m) => q.lines.findIndex((l) => l.text.includes(m)));
       expect(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!))).toBe(true);
     });
   }, BOOT_MS + 60_000);
 
-  test("the shim, when the binary is missing, says why on the console and reboots (no panic)", async () => {
-    const cpio = join(work, "shim-only.cpio");
-    writeCpio(cpio, [
-      { path: "init", type: "file", mode: 0o755, source: await buildPreinit(join(repo, "rootfs/preinit/preinit.c")) },
-      { path: "dev/console", type: "char", mode: 0o600, major: 5, minor: 1 },
-      { path: "proc", type: "dir" },
-      { path: "sys", type: "dir" },
-    ]);
+  test("the shim, when the root image is missing, says why on the console and reboots (no panic)", async () => {
+    // The image's pre-init archive alone: its root hash and no root image to check it against.
+    const cpio = join(work, "shim-only.cpio.zst");
+    writeFileSync(cpio, splitInitramfs(readFileSync(join(img, "initramfs.zst"))).preinitZst);
     await withQemu({ kernel: join(img, "vmlinuz"), initrd: cpio, append: KERNEL_CMDLINE }, async (q) => {
-      await q.waitFor("[preinit] cannot execute /usr/bin/bunker: No such file or directory", BOOT_MS);
+      await q.waitFor("[preinit] cannot open /rootfs.sqsh: No such file or directory", BOOT_MS);
       await q.waitFor("[preinit] rebooting in 10 s", 5_000);
       // -no-reboot turns the guest's reboot into QEMU's own exit, status 0 (a kill at the
       // deadline would not be); the kernel's "Restarting system" line is not relied on, since
@@ -153,8 +179,36 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
   }, BOOT_MS + 60_000);
 });
 
-async function decompress(): Promise<string> {
-  const out = join(work, "initramfs.cpio");
-  await run(["zstd", "-d", "-q", "-f", "-o", out, join(img, "initramfs.zst")]);
+function verityOf(): { blocks: number; hashStart: number } {
+  const pre = join(work, "preinit.cpio");
+  writeFileSync(`${pre}.zst`, splitInitramfs(readFileSync(join(img, "initramfs.zst"))).preinitZst);
+  Bun.spawnSync(["zstd", "-d", "-q", "-f", "-o", pre, `${pre}.zst`]);
+  const [blocks, hashStart] = Buffer.from(readCpioFile(readFileSync(pre), ROOT_VERITY)!).toString().split(" ").map(Number);
+  return { blocks: blocks!, hashStart: hashStart! };
+}
+
+let damaged = 0;
+/** The image's initramfs with `edit` applied to the SquashFS (hash tree included), in place: the
+ * same root hash, the same sizes. Returns the new file. */
+function damage(edit: (sqsh: Uint8Array) => void): string {
+  const { root, preinitZst } = splitInitramfs(readFileSync(join(img, "initramfs.zst")));
+  const copy = Buffer.from(root);
+  edit(readCpioFile(copy, "rootfs.sqsh")!);
+  const out = join(work, `damaged-${++damaged}.img`);
+  writeFileSync(out, Buffer.concat([copy, preinitZst]));
   return out;
+}
+
+/** Boots `initrd`: the kernel names the bad block (`verity` is part of its line), the shim says it
+ * cannot mount the root, and the machine reboots without ever starting PID 1's binary. */
+async function damagedDoesNotBoot(initrd: string, verity: string): Promise<void> {
+  await withQemu({ kernel: join(img, "vmlinuz"), initrd, append: KERNEL_CMDLINE }, async (q) => {
+    await q.waitFor("[preinit] cannot mount the verified root", BOOT_MS);
+    expect(q.find("[preinit] cannot mount the verified root")!.text).toContain("I/O error");
+    expect(q.find(/device-mapper: verity: .* is corrupted/)?.text).toContain(verity);
+    await q.waitFor("[preinit] rebooting in 10 s", 5_000);
+    expect(await q.waitExit(60_000)).toBe(0);
+    expect(q.find("started as init")).toBeUndefined();
+    expect(q.find("STAGE-OK")).toBeUndefined();
+  });
 }
