@@ -12,7 +12,8 @@ import { Label } from "../../core/disklayout/plan.ts";
 import { downloadImage, ImageError } from "../../core/install/download.ts";
 import { otherSlot, type Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
-import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
+import { markSlotFailed, rollbackRunning } from "../../core/install/running.ts";
+import { runDiskJob } from "./diskjob.ts";
 import { belowFloor, floorOf, raiseFloorOf, slotSecurityVersion } from "../../core/install/antirollback.ts";
 import { securityVersionOf } from "../../core/image/manifest.ts";
 import { mountVolume } from "../../core/install/volume.ts";
@@ -556,7 +557,7 @@ export class Machine {
       // graceful: services stop in order before their data goes; otherwise the wipe comes first
       // and whatever still runs is stopped after it, on the way to the power action.
       phases: (args) => {
-        const wipe: Phase = { name: "wipe", tasks: [this.task("volumes", ({ args: a }) => this.wipeVolumes(a.volumes as ResettableLabel[] | undefined))] };
+        const wipe: Phase = { name: "wipe", tasks: [this.task("volumes", ({ args: a, signal }) => this.wipeVolumes(a.volumes as ResettableLabel[] | undefined, signal))] };
         return [
           { name: "stage", tasks: [this.task("stage", () => this.setStage("resetting"))] },
           ...(args.graceful === false ? [wipe, stopServices] : [stopServices, wipe]),
@@ -703,8 +704,10 @@ export class Machine {
         if (belowFloor(v, floor, force, `image ${url}`, "bunkerctl upgrade --force")) this.forcedDowngrade("upgrade", v, floor);
       };
       const image = await downloadImage(url, join(work, "image"), this.opts.imageKey, { signal, progress: say, accept });
-      const target = upgradeRunning(disk, slot, image, work, say);
-      say(`slot ${target} holds ${image.manifest.build.version ?? "the new image"}; it boots once at the next reboot and is kept when healthy`);
+      // The slot's copy and fsyncs run in a child (diskjob.ts), which checks the folder again.
+      const r = await runDiskJob({ kind: "upgrade", disk, booted: slot, image: image.dir, key: publicKeyPem(this.opts.imageKey), work }, { progress: say, signal });
+      if (r.kind !== "upgrade") throw new Error(`upgrade: the disk job answered a ${r.kind} result`);
+      say(`slot ${r.slot} holds ${image.manifest.build.version ?? "the new image"}; it boots once at the next reboot and is kept when healthy`);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -769,14 +772,17 @@ export class Machine {
     throw signal.reason;
   }
 
-  /** Reset's wipe: the install disk's volumes (empty = STATE and EPHEMERAL), and the saved config wherever it is. */
-  private wipeVolumes(requested: ResettableLabel[] | undefined): void {
+  /**
+   * Reset's wipe: the install disk's volumes (empty = STATE and EPHEMERAL), and the saved config
+   * wherever it is. The emptying runs in a child (diskjob.ts): a volume of many files takes long.
+   */
+  private async wipeVolumes(requested: ResettableLabel[] | undefined, signal: AbortSignal): Promise<void> {
     const volumes = requested?.length ? requested : [...RESETTABLE];
     const say = this.progress("reset");
     if (this.opts.install) {
       const work = this.scratch("reset");
       try {
-        resetRunning(this.opts.install.disk, volumes, this.stateMounted ? { [Label.STATE]: this.opts.stateDir } : {}, work, say);
+        await runDiskJob({ kind: "reset", disk: this.opts.install.disk, volumes, mounted: this.stateMounted ? { [Label.STATE]: this.opts.stateDir } : {}, work }, { progress: say, signal });
       } finally {
         rmSync(work, { recursive: true, force: true });
       }
@@ -869,6 +875,11 @@ export class Machine {
   request(name: SequenceName, args: Record<string, unknown> = {}): Promise<void> {
     return this.sequencer.run(name, args);
   }
+}
+
+/** The image key as the disk job child takes it. */
+function publicKeyPem(key: KeyObject): string {
+  return key.export({ type: "spki", format: "pem" }).toString();
 }
 
 /** bunker-XXXXXX from the machine's DMI uuid (stable across reboots), or plain "bunker". */

@@ -4,7 +4,8 @@
  * installs itself there. Everything that can refuse comes before the first write: the disk
  * choice, the disk being blank (or wipe: true), the image URL, the image's signature against
  * the running image's key. Then core/install's install() partitions, formats, writes slot A,
- * GRUB for BIOS and UEFI and the config into STATE; init reboots into the installed system.
+ * GRUB for BIOS and UEFI and the config into STATE, in a child process (diskjob.ts) so that PID
+ * 1 goes on serving; init reboots into the installed system.
  */
 import type { KeyObject } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
@@ -14,9 +15,9 @@ import { NODE_TOOLS } from "../../core/disklayout/format.ts";
 import { discoverDisks } from "../../core/disks/disk.ts";
 import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
 import { openDisk } from "../../core/gpt/device.ts";
-import { prebuiltBootloader } from "../../core/install/bootloader.ts";
 import { downloadImage } from "../../core/install/download.ts";
-import { install, type InstallResult } from "../../core/install/install.ts";
+import type { InstallResult } from "../../core/install/install.ts";
+import { runDiskJob } from "./diskjob.ts";
 
 /** machine.install as the config holds it (after defaults). */
 export interface InstallSection {
@@ -70,6 +71,8 @@ export interface NodeInstallOptions {
   diskOverride?: string;
   signal?: AbortSignal;
   progress: (line: string) => void;
+  /** Called with the pid of the child that does the disk work. */
+  started?: (pid: number) => void;
 }
 
 /** Runs the install; throws (before writing anything when it can) naming what is wrong. */
@@ -84,13 +87,13 @@ export async function installNode(o: NodeInstallOptions): Promise<InstallResult 
   const dir = join(o.work, "image");
   try {
     const image = await downloadImage(o.section.image, dir, o.key, { signal: o.signal, progress: say });
-    const dev = openDisk(disk, { write: true });
-    try {
-      const r = install(dev, image, { wipe, config: o.configText, bootloader: prebuiltBootloader(join(NODE_TOOLS, "grub")) ?? undefined, progress: say, scratch: o.work });
-      return { ...r, disk, version: image.manifest.build.version ?? "unknown" };
-    } finally {
-      dev.close();
-    }
+    // Partitioning, mkfs, GRUB and the slot run in a child (diskjob.ts): PID 1 keeps serving.
+    const r = await runDiskJob({
+      kind: "install", disk, wipe, image: image.dir, key: o.key.export({ type: "spki", format: "pem" }).toString(),
+      config: o.configText, grub: join(NODE_TOOLS, "grub"), scratch: o.work,
+    }, { progress: say, signal: o.signal, started: o.started });
+    if (r.kind !== "install") throw new Error(`install: the disk job answered a ${r.kind} result`);
+    return { slot: r.slot, wiped: r.wiped, partitions: r.partitions, disk, version: r.version };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

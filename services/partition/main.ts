@@ -27,6 +27,7 @@ import { formatBytes } from "../../core/format/bytes.ts";
 import { formatTable } from "../../core/format/table.ts";
 import { mountedFrom, OPTIONS, targetDisk, toJson, UsageError, withDisk, type Values } from "./args.ts";
 import { slotCommand } from "./slot-commands.ts";
+import { jobCommand } from "./job.ts";
 
 const HELP = `Usage: bunker partition COMMAND [OPTIONS]
 
@@ -49,6 +50,8 @@ Commands:
   boot-status --disk D   the confirmed slot, a pending trial, META's fallback
   reset --disk D [--volume STATE|EPHEMERAL]...
                          make STATE and EPHEMERAL (or the ones named) new and empty
+  job                    run one disk job given as JSON on stdin (init's install, upgrade and
+                         reset work, in a process of its own); JSON lines on stdout
 
 Options:
   --disk PATH            the one disk to plan for or write (a block device or an image file)
@@ -98,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
       case "meta": return metaCmd(needOne(rest, "meta"), values, json);
       case "install": case "upgrade": case "rollback": case "boot-status": case "reset":
         return slotCommand(cmd, values, json);
+      case "job": return await jobCommand();
       default: throw new UsageError(`unknown command "${cmd}"`);
     }
   } catch (err) {
