@@ -101,6 +101,7 @@ const Install = v.pipe(v.strictObject({
   wipe: bool(false, "Install over a disk that is not blank: its partition table and the start of every partition are cleared, so everything on it is lost."),
   image: v.optional(v.pipe(v.string(), form(f.imageURL), v.description("URL of the image for installs and upgrades; empty: the running one.")), ""),
   extraKernelArgs: list(str(f.kernelArg, "A kernel argument, e.g. console=ttyS0."), "Kernel arguments written to the boot entry."),
+  bootDeadline: v.optional(str(f.duration, "How long the first boot of an upgraded slot may take to become ready (from kernel start) before the node reboots into the slot it came from (Go duration: 5m, 90s)."), "5m"),
 }), v.description("Installation to disk (metal and qemu modes)."));
 
 /** machine.time alone (see NetworkSchema). */

@@ -14,6 +14,8 @@ import { otherSlot, type Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
 import { markSlotFailed, rollbackRunning } from "../../core/install/running.ts";
 import { runDiskJob } from "./diskjob.ts";
+import { DEFAULT_BOOT_DEADLINE, TrialDeadline } from "./deadline.ts";
+import { durationMs } from "../../core/config/forms.ts";
 import { belowFloor, floorOf, raiseFloorOf, slotSecurityVersion } from "../../core/install/antirollback.ts";
 import { securityVersionOf } from "../../core/image/manifest.ts";
 import { mountVolume } from "../../core/install/volume.ts";
@@ -113,8 +115,10 @@ export interface MachineOptions {
    * confirmed, META's anti-rollback floor rises to it. Unset: the floor is left alone.
    */
   imageSecurityVersion?: number;
-  /** This boot is an upgrade's trial (bunker.trial=1). */
+  /** This boot is an upgrade's trial (bunker.trial=1): a boot deadline is armed until ready. */
   trial?: boolean;
+  /** container mode test hook: the boot sequence blocks its thread for good before the slot is confirmed. */
+  hangBeforeReady?: boolean;
   /**
    * May install itself on the disk of machine.install (a node booted from an ISO or the network).
    * A string: container mode's stand-in for that disk (a disk image file).
@@ -212,7 +216,26 @@ export class Machine {
     if (this.opts.etcd) this.addEtcd(this.opts.etcd);
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     if (this.opts.mode === "container") this.checkServiceAccess();
+    // Before anything of the boot that could hang: the default deadline, until the config says.
+    this.armDeadline(undefined);
     await this.sequencer.run("boot");
+  }
+
+  /** The trial boot's deadline (deadline.ts); undefined on any other boot. */
+  private deadline: TrialDeadline | undefined;
+
+  /** Arms (or re-arms) the trial's deadline from machine.install.bootDeadline of `config` (default when absent). */
+  private armDeadline(config: Record<string, unknown> | undefined): void {
+    if (!this.opts.trial || !this.opts.install) return;
+    const text = (config?.machine as { install?: { bootDeadline?: string } } | undefined)?.install?.bootDeadline ?? DEFAULT_BOOT_DEADLINE;
+    const ms = durationMs(text);
+    this.deadline ??= new TrialDeadline(this.opts.mode);
+    if (this.deadline.ms === ms) return;
+    const left = this.deadline.arm(ms);
+    const { slot } = this.opts.install;
+    const said = `trial boot of slot ${slot}: ready within ${text} of boot start (${Math.round(left / 1000)} s from now), else the node reboots into slot ${otherSlot(slot)}`;
+    log.info(`boot deadline: ${said}`);
+    this.events.add("upgrade", `boot deadline: ${said}`, { deadlineMs: ms });
   }
 
   /**
@@ -452,6 +475,7 @@ export class Machine {
   /** Stops the timers and controllers (tests that run a Machine inside their own process). */
   stopBackground(): void {
     clearInterval(this.statusTimer);
+    this.deadline?.disarm();
     this.stopAddressWatch?.();
     this.stopTrustdWatch?.();
     this.etcd?.stop();
@@ -510,14 +534,25 @@ export class Machine {
           }
           if (cfg) this.putConfig(cfg);
           else if (!this.configError) log.warn("no machine config: maintenance mode, waiting for apply-config");
+          this.armDeadline(this.currentConfig());
         })] },
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls())] },
         // Not yet installed and the config names a disk: install there and reboot into it.
         ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start()), this.task("etcd", () => this.etcd?.configure())] },
         // Healthy enough to keep: the slot we booted from stays (a trial of a new slot becomes the slot).
-        ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => this.confirmSlot())] }] : []),
-        { name: "ready", tasks: [this.task("stage", () => this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError))] },
+        ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => {
+          if (this.opts.hangBeforeReady && this.opts.mode === "container") { log.warn("test hook: the boot hangs before ready"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); }
+          this.confirmSlot();
+        })] }] : []),
+        { name: "ready", tasks: [this.task("stage", () => {
+          this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError);
+          if (this.deadline?.disarm()) {
+            const said = `trial boot of slot ${this.opts.install!.slot} ready after ${Math.round(process.uptime())} s of init: deadline disarmed`;
+            log.info(`boot deadline: ${said}`);
+            this.events.add("upgrade", `boot deadline: ${said}`);
+          }
+        })] },
       ],
     });
 

@@ -28,6 +28,7 @@ import { formatTable } from "../../core/format/table.ts";
 import { mountedFrom, OPTIONS, targetDisk, toJson, UsageError, withDisk, type Values } from "./args.ts";
 import { slotCommand } from "./slot-commands.ts";
 import { jobCommand } from "./job.ts";
+import { trialDeadline } from "./deadline.ts";
 
 const HELP = `Usage: bunker partition COMMAND [OPTIONS]
 
@@ -52,6 +53,9 @@ Commands:
                          make STATE and EPHEMERAL (or the ones named) new and empty
   job                    run one disk job given as JSON on stdin (init's install, upgrade and
                          reset work, in a process of its own); JSON lines on stdout
+  trial-deadline --seconds N --watch PID --then reboot|kill
+                         init's boot deadline for an upgraded slot's trial: after N seconds,
+                         reboot (or kill PID, in container mode) unless killed first
 
 Options:
   --disk PATH            the one disk to plan for or write (a block device or an image file)
@@ -102,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
       case "install": case "upgrade": case "rollback": case "boot-status": case "reset":
         return slotCommand(cmd, values, json);
       case "job": return await jobCommand();
+      case "trial-deadline": return await trialDeadline(values);
       default: throw new UsageError(`unknown command "${cmd}"`);
     }
   } catch (err) {
