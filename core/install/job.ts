@@ -9,7 +9,12 @@
  * its signed manifest again itself, so what it writes is what was verified, whatever happened
  * to the folder between init's check and the child's start.
  */
-import { existsSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { IMAGE_FILES, MANIFEST_FILES } from "../image/layout.ts";
+import { openManifest } from "../image/manifest.ts";
+import { IsoImage } from "./iso9660.ts";
 import { openDisk } from "../gpt/device.ts";
 import { parsePublicKey } from "../image/manifest.ts";
 import { prebuiltBootloader } from "./bootloader.ts";
@@ -24,6 +29,8 @@ export type DiskJob =
     kind: "install"; disk: string; wipe: boolean;
     /** An image folder and the public key (PEM or raw base64) its manifest must be signed with. */
     image: string; key: string;
+    /** A boot medium (ISO 9660: a device or a file) whose /boot files are copied into `image` first. */
+    medium?: string;
     /** The machine config for STATE (YAML text); absent: none. */
     config?: string;
     /** Prebuilt GRUB images (the image's NODE_TOOLS/grub); absent or missing: grub-mkimage. */
@@ -63,7 +70,8 @@ export function parseJob(text: string): DiskJob {
       if (typeof j.wipe !== "boolean") throw new JobError(`"wipe" must be true or false`);
       if (j.config !== undefined && typeof j.config !== "string") throw new JobError(`"config" must be a string`);
       if (j.grub !== undefined) str(j, "grub");
-      return { kind: "install", disk: str(j, "disk"), wipe: j.wipe, image: str(j, "image"), key: str(j, "key"), config: j.config as string | undefined, grub: j.grub as string | undefined, scratch: str(j, "scratch") };
+      if (j.medium !== undefined) str(j, "medium");
+      return { kind: "install", disk: str(j, "disk"), wipe: j.wipe, image: str(j, "image"), key: str(j, "key"), config: j.config as string | undefined, grub: j.grub as string | undefined, scratch: str(j, "scratch"), ...(j.medium !== undefined ? { medium: j.medium as string } : {}) };
     case "upgrade": {
       const booted = str(j, "booted");
       if (booted !== "A" && booted !== "B") throw new JobError(`"booted" must be A or B, got ${JSON.stringify(booted)}`);
@@ -81,10 +89,44 @@ export function parseJob(text: string): DiskJob {
   }
 }
 
+/** Where a boot medium (the ISO) keeps its boot files and their signed manifest (rootfs/build/bootmanifest.ts). */
+export const MEDIUM_BOOT_DIR = "/boot";
+
+/**
+ * Copies the boot files of the ISO 9660 medium `medium` into `dir`: its signed manifest first,
+ * whose signature is checked against `key` before anything else is read, then each file the
+ * manifest names, no longer than its signed size. The caller checks the digests (verifyImage).
+ */
+export function copyBootFiles(medium: string, dir: string, key: KeyObject, progress: (line: string) => void): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const iso = new IsoImage(medium);
+  try {
+    for (const f of MANIFEST_FILES) iso.copyOut(`${MEDIUM_BOOT_DIR}/${f}`, join(dir, f));
+    let manifest;
+    try {
+      manifest = openManifest(readFileSync(join(dir, IMAGE_FILES.manifest)), readFileSync(join(dir, IMAGE_FILES.signature), "utf8"), key);
+    } catch (e) {
+      throw new Error(`boot medium ${medium}: ${(e as Error).message}`);
+    }
+    const listed = new Map(iso.list(MEDIUM_BOOT_DIR).map((e) => [e.name, e]));
+    for (const a of manifest.artifacts) {
+      if (a.name.includes("/") || a.name.startsWith(".")) throw new Error(`boot medium ${medium}: the manifest names ${JSON.stringify(a.name)}, not a file of ${MEDIUM_BOOT_DIR}`);
+      const e = listed.get(a.name);
+      if (!e || e.dir) throw new Error(`boot medium ${medium}: ${MEDIUM_BOOT_DIR}/${a.name}, named in its signed manifest, is missing`);
+      if (e.size !== a.size) throw new Error(`boot medium ${medium}: ${a.name}: size ${e.size}, the signed manifest says ${a.size}`);
+      progress(`copying ${a.name} (${(a.size / 1e6).toFixed(1)} MB) from the boot medium`);
+      iso.copyOut(`${MEDIUM_BOOT_DIR}/${a.name}`, join(dir, a.name));
+    }
+  } finally {
+    iso.close();
+  }
+}
+
 /** Runs `job` (synchronously: this is the child's whole work), reporting each step to `progress`. */
 export function runJob(job: DiskJob, progress: (line: string) => void): JobResult {
   switch (job.kind) {
     case "install": {
+      if (job.medium !== undefined) copyBootFiles(job.medium, job.image, parsePublicKey(job.key), progress);
       const image = verifyImage(job.image, parsePublicKey(job.key), { slotFilesOnly: true });
       progress(`image ${image.manifest.build.version ?? "?"}: signature and slot files verified`);
       const grub = job.grub !== undefined && existsSync(job.grub) ? prebuiltBootloader(job.grub) ?? undefined : undefined;

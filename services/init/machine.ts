@@ -22,6 +22,7 @@ import { mountVolume } from "../../core/install/volume.ts";
 import { writeAtomic } from "../../core/fileio/atomic.ts";
 import { confirmSlot } from "./bootslot.ts";
 import { installNode, installSection, NO_IMAGE_URL } from "./nodeinstall.ts";
+import { findBootMedium } from "./bootmedium.ts";
 import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
@@ -124,6 +125,12 @@ export interface MachineOptions {
    * A string: container mode's stand-in for that disk (a disk image file).
    */
   installFromConfig?: boolean | string;
+  /**
+   * The boot medium an empty machine.install.image installs from: a node looks for Bunker's
+   * ISO (bootmedium.ts) when this is undefined; a string is container mode's stand-in (an ISO
+   * file), null: none.
+   */
+  bootMedium?: string | null;
 }
 
 /** Why Upgrade and Rollback are refused on a node not booted from an installed disk. */
@@ -757,12 +764,20 @@ export class Machine {
   private queueInstall(): void {
     const section = installSection(this.currentConfig());
     if (!section) return;
-    if (!section.image) { this.noInstallImage(); return; }
+    if (!section.image && !this.bootMedium()) { this.noInstallImage(); return; }
     this.installError = undefined;
     setTimeout(() => {
       // A good install ends preempted by its own reboot: that is no error.
       this.request("install").catch((err) => { if (!(err instanceof PreemptedError)) log.error(`install: ${errText(err)}`); });
     }, APID_RESTART_DELAY_MS);
+  }
+
+  private medium: string | null | undefined;
+
+  /** The boot medium to install the running image from (found once), or null. */
+  private bootMedium(): string | null {
+    if (this.medium === undefined) this.medium = this.opts.bootMedium !== undefined ? this.opts.bootMedium : this.opts.mode === "metal" ? findBootMedium() : null;
+    return this.medium;
   }
 
   /** A disk named but no image to install: the node runs from its boot medium, and says why. */
@@ -781,13 +796,14 @@ export class Machine {
     const spec = this.config;
     const section = installSection(spec?.config);
     if (!spec || !section) return;
-    if (!section.image) { this.noInstallImage(); return; }
+    const medium = section.image ? null : this.bootMedium();
+    if (!section.image && !medium) { this.noInstallImage(); return; }
     const say = this.progress("install");
     const work = this.scratch("install");
     try {
       const r = await installNode({
         section, configText: spec.raw, key: this.opts.imageKey, work, signal, progress: say,
-        diskOverride: typeof this.opts.installFromConfig === "string" ? this.opts.installFromConfig : undefined,
+        diskOverride: typeof this.opts.installFromConfig === "string" ? this.opts.installFromConfig : undefined, medium,
       });
       say(`installed ${r.version} to slot ${r.slot} of ${r.disk} (${r.partitions} partitions${r.wiped.length ? `; wiped ${r.wiped.join(", ")}` : ""}), with the config in STATE; rebooting into it`);
     } catch (err) {
