@@ -22,7 +22,7 @@ import { Machine, type PowerRequest } from "../services/init/machine.ts";
 import { NO_IMAGE_URL } from "../services/init/nodeinstall.ts";
 import { EVENTS, MACHINE_STATUS, SERVICES, type EventSpec, type MachineStatusSpec } from "../services/init/resources.ts";
 import { edit } from "../core/config/testdata/fixtures.ts";
-import { testKey } from "./image/fixture.ts";
+import { stageBinary, testImage, testKey } from "./image/fixture.ts";
 import { workerConfig } from "./lib/machineconfig.ts";
 import { imageCopy, serveFolder } from "./lib/image-copies.ts";
 import { installFixture, type InstallFixture } from "./lib/install-fixture.ts";
@@ -31,8 +31,12 @@ let fx: InstallFixture | undefined;
 let server: ReturnType<typeof Bun.serve> | undefined;
 const trusted = () => loadSigningKey(testKey()).publicKey;
 
+let iso = "";
+
 beforeAll(async () => {
   fx = await installFixture("init-node-install-");
+  // The ISO a node boots from: it carries the signed manifest of its own boot files.
+  iso = join(await testImage(join(fx.work, "iso-image"), await stageBinary(), { iso: true }), "bunker.iso");
   // work/NAME/FILE: the image, and a copy signed by another key.
   imageCopy(fx.image, join(fx.work, "other-key"), { version: "other", key: generateSigningKey() });
   server = serveFolder(fx.work);
@@ -51,7 +55,7 @@ const config = (image: string, wipe = false) =>
 interface Node { machine: Machine; powered: PowerRequest[]; text: string }
 
 /** A container-mode init booted with `cfg`, installing to `disk`; returns once the boot sequence ended. */
-async function boot(name: string, disk: string, cfg: string | null): Promise<Node> {
+async function boot(name: string, disk: string, cfg: string | null, bootMedium?: string): Promise<Node> {
   const stateDir = join(fx!.work, `${name}-state`);
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, "svc.yaml"), JSON.stringify([{ id: "sleeper", argv: ["/bin/sleep", "1000"] }]));
@@ -60,7 +64,7 @@ async function boot(name: string, disk: string, cfg: string | null): Promise<Nod
   const machine = new Machine({
     mode: "container", stateDir, runDir: stateDir, noTable: true, servicesFile: join(stateDir, "svc.yaml"),
     configFile: cfg === null ? undefined : join(stateDir, "boot.yaml"), installFromConfig: disk, imageKey: trusted(),
-    workDir: join(fx!.work, `${name}-work`), onPower: (a) => powered.push(a),
+    workDir: join(fx!.work, `${name}-work`), onPower: (a) => powered.push(a), bootMedium,
   });
   await machine.boot().catch(() => {}); // an install's boot sequence ends preempted by the reboot
   for (let i = 0; i < 200 && machine.sequencer.running() !== undefined; i++) await Bun.sleep(25);
@@ -165,6 +169,49 @@ describe("init installs itself on machine.install's disk", () => {
     } finally { await finish(n); }
     expect(statSync(disk).mtimeMs).toBe(before);
   }, 120_000);
+
+  test("no image URL, booted from the ISO: the running image is installed from the medium's signed boot files", async () => {
+    const disk = fx!.blankDisk("frommedium.img");
+    const n = await boot("frommedium", disk, config(""), iso);
+    try {
+      expect(n.powered).toEqual(["reboot"]);
+      const said = n.machine.store.list<EventSpec>(EVENTS).map((e) => e.spec).filter((e) => e.source === "install").map((e) => e.message).join("\n");
+      expect(said).toContain(`the running image, from the boot medium ${iso} (its signed manifest of boot files)`);
+      expect(said).toMatch(/image test: signature and slot files verified/);
+    } finally { await finish(n); }
+    const dev = openDisk(disk);
+    try {
+      const table = tableOf(dev);
+      const at = extent(table, findVolume(table, Label.BOOT_A)).offset;
+      expect(bootState(dev).slot).toBe("A");
+      // Slot A holds the ISO's own boot files, byte for byte, and their signed manifest.
+      for (const f of ["vmlinuz", "initramfs.zst"]) {
+        const got = Bun.spawnSync(["debugfs", "-R", `cat /${f}`, `${disk}?offset=${at}`]).stdout;
+        expect({ f, sha: new Bun.CryptoHasher("sha256").update(got).digest("hex") }).toEqual({ f, sha: sha(join(fx!.work, "iso-image", f)) });
+      }
+      expect(readExt4File(dev, table, Label.STATE, "/config.yaml")).toBe(n.text);
+    } finally { dev.close(); }
+  }, 300_000);
+
+  test("a boot medium whose boot files do not match its signed manifest is refused before anything is written", async () => {
+    // The ISO with one byte of its initramfs changed (found by its content, as the ISO stores it whole).
+    const bad = join(fx!.work, "tampered.iso");
+    const bytes = readFileSync(iso);
+    const initramfs = readFileSync(join(fx!.work, "iso-image", "initramfs.zst"));
+    const at = bytes.indexOf(initramfs.subarray(0, 4096));
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 100_000] = bytes[at + 100_000]! ^ 0xff;
+    writeFileSync(bad, bytes);
+    const disk = fx!.blankDisk("tamperedmedium.img");
+    const before = statSync(disk).mtimeMs;
+    const n = await boot("tamperedmedium", disk, config(""), bad);
+    try {
+      expect(n.powered).toEqual([]);
+      const c = (await unmet(n, "install")).find((x) => x.name === "install");
+      expect(c?.reason).toMatch(/install refused: .*initramfs\.zst: (sha256|size)/);
+    } finally { await finish(n); }
+    expect(statSync(disk).mtimeMs).toBe(before);
+  }, 300_000);
 
   test("an image signed by another key is refused before anything is written", async () => {
     const disk = fx!.blankDisk("otherkey.img");

@@ -27,6 +27,7 @@ export const APPLY_EFFECTS: readonly { path: string; effect: ApplyEffect; why: s
   { path: "machine.network", effect: "live", why: "networkd reconciles links, addresses, routes and the hostname from the new config at once" },
   { path: "machine.install", effect: "live", why: "nothing running uses it: the next install or upgrade reads the config then" },
   { path: "machine.install.extraKernelArgs", effect: "reboot", why: "for the boot entry; the running kernel keeps its arguments" },
+  { path: "machine.install.bootDeadline", effect: "live", why: "read by the next trial boot of an upgraded slot; a trial under way keeps the deadline it started with" },
   { path: "machine.time", effect: "live", why: "networkd takes the new time section from the same config it reconciles" },
   { path: "machine.sysctls", effect: "live", why: "written to /proc/sys at once" },
   { path: "machine.files", effect: "reboot", why: "files are written at boot, not while running" },

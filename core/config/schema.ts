@@ -99,8 +99,9 @@ const Install = v.pipe(v.strictObject({
   disk: v.optional(str(f.devicePath, "The disk to install to, e.g. /dev/sda or /dev/disk/by-id/...; not with diskSelector.")),
   diskSelector: v.optional(DiskSelector),
   wipe: bool(false, "Install over a disk that is not blank: its partition table and the start of every partition are cleared, so everything on it is lost."),
-  image: v.optional(v.pipe(v.string(), form(f.imageURL), v.description("URL of the image for installs and upgrades; empty: the running one.")), ""),
+  image: v.optional(v.pipe(v.string(), form(f.imageURL), v.description("URL of the image folder to install; empty: the running image, from the ISO the node booted from (a -kernel or iPXE boot has none to install from).")), ""),
   extraKernelArgs: list(str(f.kernelArg, "A kernel argument, e.g. console=ttyS0."), "Kernel arguments written to the boot entry."),
+  bootDeadline: v.optional(str(f.duration, "How long the first boot of an upgraded slot may take to become ready (from kernel start) before the node reboots into the slot it came from (Go duration: 5m, 90s)."), "5m"),
 }), v.description("Installation to disk (metal and qemu modes)."));
 
 /** machine.time alone (see NetworkSchema). */

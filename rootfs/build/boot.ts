@@ -30,12 +30,16 @@ export function grubConfig(): string {
 
 const GRUB_MODULES = "linux normal iso9660 search serial terminal echo part_gpt part_msdos fat";
 
-/** Builds the ISO; `epoch` fixes every timestamp xorriso and mformat would take from the clock. */
-export async function buildIso(out: string, kernel: string, initramfs: string, work: string, epoch: number): Promise<void> {
+/**
+ * Builds the ISO; `epoch` fixes every timestamp xorriso and mformat would take from the clock.
+ * `prepareBoot` adds to the ISO's /boot folder once the boot files are in it (their signed manifest).
+ */
+export async function buildIso(out: string, kernel: string, initramfs: string, work: string, epoch: number, prepareBoot?: (bootDir: string) => void): Promise<void> {
   const root = join(work, "iso");
   mkdirSync(join(root, "boot/grub"), { recursive: true });
   copyFileSync(kernel, join(root, "boot", F.kernel));
   copyFileSync(initramfs, join(root, "boot", F.initramfs));
+  prepareBoot?.(join(root, "boot"));
   writeFileSync(join(root, "boot/grub/grub.cfg"), grubConfig());
   const date = new Date(epoch * 1000).toISOString().replace(/[-:T]/g, "").slice(0, 14) + "00";
   await run(

@@ -17,8 +17,9 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import { writeBootManifest } from "./bootmanifest.ts";
 import { describeFile, generateSigningKey, isSecurityVersion, loadSigningKey, rawPublicKey, SECURITY_VERSION_MAX, signManifest } from "../../core/image/manifest.ts";
-import { IMAGE_FILES as F } from "../../core/image/layout.ts";
+import { IMAGE_FILES as F, ROOT_IMAGE, SLOT_FILES } from "../../core/image/layout.ts";
 import { personalities } from "../../services/personalities.ts";
 import { buildIso, ipxeScript } from "./boot.ts";
 import { writeInitramfs } from "./initramfs.ts";
@@ -117,7 +118,9 @@ export async function buildImage(o: ImageOptions): Promise<void> {
     copyFileSync(kernel, join(stage, F.kernel));
     chmodSync(join(stage, F.kernel), 0o644);
 
-    if (o.iso) await p.step("ISO: GRUB for BIOS and UEFI (grub-mkrescue)", () => buildIso(join(stage, F.iso), kernel, initramfs, work, o.epoch));
+    // The ISO's /boot holds the signed manifest of its own boot files: a node booted from it installs with no URL.
+    const bootManifest = (dir: string) => { writeBootManifest(dir, SLOT_FILES, o.keyPem, { ...o.build, kernel: basename(dirname(kernel)) }, o.securityVersion); };
+    if (o.iso) await p.step("ISO: GRUB for BIOS and UEFI (grub-mkrescue)", () => buildIso(join(stage, F.iso), kernel, initramfs, work, o.epoch, bootManifest));
 
     await p.step("iPXE script and the signed manifest of every artifact", () => {
       writeFileSync(join(stage, F.ipxe), ipxeScript());

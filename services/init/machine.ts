@@ -12,13 +12,17 @@ import { Label } from "../../core/disklayout/plan.ts";
 import { downloadImage, ImageError } from "../../core/install/download.ts";
 import { otherSlot, type Slot } from "../../core/install/grub.ts";
 import { RESETTABLE, type ResettableLabel } from "../../core/install/reset.ts";
-import { markSlotFailed, resetRunning, rollbackRunning, upgradeRunning } from "../../core/install/running.ts";
+import { markSlotFailed, rollbackRunning } from "../../core/install/running.ts";
+import { runDiskJob } from "./diskjob.ts";
+import { DEFAULT_BOOT_DEADLINE, TrialDeadline } from "./deadline.ts";
+import { durationMs } from "../../core/config/forms.ts";
 import { belowFloor, floorOf, raiseFloorOf, slotSecurityVersion } from "../../core/install/antirollback.ts";
 import { securityVersionOf } from "../../core/image/manifest.ts";
 import { mountVolume } from "../../core/install/volume.ts";
 import { writeAtomic } from "../../core/fileio/atomic.ts";
 import { confirmSlot } from "./bootslot.ts";
 import { installNode, installSection, NO_IMAGE_URL } from "./nodeinstall.ts";
+import { findBootMedium } from "./bootmedium.ts";
 import { MS } from "../../core/sys/mount.ts";
 import { ControllerRuntime, Store, type Kind } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
@@ -116,13 +120,21 @@ export interface MachineOptions {
    * confirmed, META's anti-rollback floor rises to it. Unset: the floor is left alone.
    */
   imageSecurityVersion?: number;
-  /** This boot is an upgrade's trial (bunker.trial=1). */
+  /** This boot is an upgrade's trial (bunker.trial=1): a boot deadline is armed until ready. */
   trial?: boolean;
+  /** container mode test hook: the boot sequence blocks its thread for good before the slot is confirmed. */
+  hangBeforeReady?: boolean;
   /**
    * May install itself on the disk of machine.install (a node booted from an ISO or the network).
    * A string: container mode's stand-in for that disk (a disk image file).
    */
   installFromConfig?: boolean | string;
+  /**
+   * The boot medium an empty machine.install.image installs from: a node looks for Bunker's
+   * ISO (bootmedium.ts) when this is undefined; a string is container mode's stand-in (an ISO
+   * file), null: none.
+   */
+  bootMedium?: string | null;
 }
 
 /** Why Upgrade and Rollback are refused on a node not booted from an installed disk. */
@@ -222,7 +234,26 @@ export class Machine {
     if (this.opts.etcd) this.addEtcd(this.opts.etcd);
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     if (this.opts.mode === "container") this.checkServiceAccess();
+    // Before anything of the boot that could hang: the default deadline, until the config says.
+    this.armDeadline(undefined);
     await this.sequencer.run("boot");
+  }
+
+  /** The trial boot's deadline (deadline.ts); undefined on any other boot. */
+  private deadline: TrialDeadline | undefined;
+
+  /** Arms (or re-arms) the trial's deadline from machine.install.bootDeadline of `config` (default when absent). */
+  private armDeadline(config: Record<string, unknown> | undefined): void {
+    if (!this.opts.trial || !this.opts.install) return;
+    const text = (config?.machine as { install?: { bootDeadline?: string } } | undefined)?.install?.bootDeadline ?? DEFAULT_BOOT_DEADLINE;
+    const ms = durationMs(text);
+    this.deadline ??= new TrialDeadline(this.opts.mode);
+    if (this.deadline.ms === ms) return;
+    const left = this.deadline.arm(ms);
+    const { slot } = this.opts.install;
+    const said = `trial boot of slot ${slot}: ready within ${text} of boot start (${Math.round(left / 1000)} s from now), else the node reboots into slot ${otherSlot(slot)}`;
+    log.info(`boot deadline: ${said}`);
+    this.events.add("upgrade", `boot deadline: ${said}`, { deadlineMs: ms });
   }
 
   /**
@@ -462,6 +493,7 @@ export class Machine {
   /** Stops the timers and controllers (tests that run a Machine inside their own process). */
   stopBackground(): void {
     clearInterval(this.statusTimer);
+    this.deadline?.disarm();
     this.stopAddressWatch?.();
     this.stopTrustdWatch?.();
     this.etcd?.stop();
@@ -521,14 +553,25 @@ export class Machine {
           }
           if (cfg) this.putConfig(cfg);
           else if (!this.configError) log.warn("no machine config: maintenance mode, waiting for apply-config");
+          this.armDeadline(this.currentConfig());
         })] },
         { name: "apply-config", tasks: [this.task("config-sysctls", () => this.applyConfigSysctls()), this.task("log-shipping", () => this.configureLogShipping())] },
         // Not yet installed and the config names a disk: install there and reboot into it.
         ...(this.mayInstall() ? [{ name: "install", tasks: [this.task("install", ({ signal }) => this.installFromConfig(signal))] }] : []),
         { name: "services", tasks: [this.task("start-services", () => this.supervisor.start()), this.task("etcd", () => this.etcd?.configure())] },
         // Healthy enough to keep: the slot we booted from stays (a trial of a new slot becomes the slot).
-        ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => this.confirmSlot())] }] : []),
-        { name: "ready", tasks: [this.task("stage", () => this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError))] },
+        ...(this.opts.install ? [{ name: "boot-slot", tasks: [this.task("confirm", () => {
+          if (this.opts.hangBeforeReady && this.opts.mode === "container") { log.warn("test hook: the boot hangs before ready"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); }
+          this.confirmSlot();
+        })] }] : []),
+        { name: "ready", tasks: [this.task("stage", () => {
+          this.setStage(this.store.get(MACHINE_CONFIG) ? "running" : "maintenance", this.configError);
+          if (this.deadline?.disarm()) {
+            const said = `trial boot of slot ${this.opts.install!.slot} ready after ${Math.round(process.uptime())} s of init: deadline disarmed`;
+            log.info(`boot deadline: ${said}`);
+            this.events.add("upgrade", `boot deadline: ${said}`);
+          }
+        })] },
       ],
     });
 
@@ -570,7 +613,7 @@ export class Machine {
       // graceful: services stop in order before their data goes; otherwise the wipe comes first
       // and whatever still runs is stopped after it, on the way to the power action.
       phases: (args) => {
-        const wipe: Phase = { name: "wipe", tasks: [this.task("volumes", ({ args: a }) => this.wipeVolumes(a.volumes as ResettableLabel[] | undefined))] };
+        const wipe: Phase = { name: "wipe", tasks: [this.task("volumes", ({ args: a, signal }) => this.wipeVolumes(a.volumes as ResettableLabel[] | undefined, signal))] };
         // graceful: a control plane leaves etcd first (as Talos does), so the others do not count
         // a wiped member towards their quorum; it joins again as new once configured again.
         const leave: Phase = { name: "etcd", tasks: [this.task("leave", async () => { this.events.add("etcd", `reset: ${await this.etcd!.leaveForReset()}`); })] };
@@ -720,8 +763,10 @@ export class Machine {
         if (belowFloor(v, floor, force, `image ${url}`, "bunkerctl upgrade --force")) this.forcedDowngrade("upgrade", v, floor);
       };
       const image = await downloadImage(url, join(work, "image"), this.opts.imageKey, { signal, progress: say, accept });
-      const target = upgradeRunning(disk, slot, image, work, say);
-      say(`slot ${target} holds ${image.manifest.build.version ?? "the new image"}; it boots once at the next reboot and is kept when healthy`);
+      // The slot's copy and fsyncs run in a child (diskjob.ts), which checks the folder again.
+      const r = await runDiskJob({ kind: "upgrade", disk, booted: slot, image: image.dir, key: publicKeyPem(this.opts.imageKey), work }, { progress: say, signal });
+      if (r.kind !== "upgrade") throw new Error(`upgrade: the disk job answered a ${r.kind} result`);
+      say(`slot ${r.slot} holds ${image.manifest.build.version ?? "the new image"}; it boots once at the next reboot and is kept when healthy`);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -736,12 +781,20 @@ export class Machine {
   private queueInstall(): void {
     const section = installSection(this.currentConfig());
     if (!section) return;
-    if (!section.image) { this.noInstallImage(); return; }
+    if (!section.image && !this.bootMedium()) { this.noInstallImage(); return; }
     this.installError = undefined;
     setTimeout(() => {
       // A good install ends preempted by its own reboot: that is no error.
       this.request("install").catch((err) => { if (!(err instanceof PreemptedError)) log.error(`install: ${errText(err)}`); });
     }, APID_RESTART_DELAY_MS);
+  }
+
+  private medium: string | null | undefined;
+
+  /** The boot medium to install the running image from (found once), or null. */
+  private bootMedium(): string | null {
+    if (this.medium === undefined) this.medium = this.opts.bootMedium !== undefined ? this.opts.bootMedium : this.opts.mode === "metal" ? findBootMedium() : null;
+    return this.medium;
   }
 
   /** A disk named but no image to install: the node runs from its boot medium, and says why. */
@@ -760,13 +813,14 @@ export class Machine {
     const spec = this.config;
     const section = installSection(spec?.config);
     if (!spec || !section) return;
-    if (!section.image) { this.noInstallImage(); return; }
+    const medium = section.image ? null : this.bootMedium();
+    if (!section.image && !medium) { this.noInstallImage(); return; }
     const say = this.progress("install");
     const work = this.scratch("install");
     try {
       const r = await installNode({
         section, configText: spec.raw, key: this.opts.imageKey, work, signal, progress: say,
-        diskOverride: typeof this.opts.installFromConfig === "string" ? this.opts.installFromConfig : undefined,
+        diskOverride: typeof this.opts.installFromConfig === "string" ? this.opts.installFromConfig : undefined, medium,
       });
       say(`installed ${r.version} to slot ${r.slot} of ${r.disk} (${r.partitions} partitions${r.wiped.length ? `; wiped ${r.wiped.join(", ")}` : ""}), with the config in STATE; rebooting into it`);
     } catch (err) {
@@ -786,14 +840,17 @@ export class Machine {
     throw signal.reason;
   }
 
-  /** Reset's wipe: the install disk's volumes (empty = STATE and EPHEMERAL), and the saved config wherever it is. */
-  private wipeVolumes(requested: ResettableLabel[] | undefined): void {
+  /**
+   * Reset's wipe: the install disk's volumes (empty = STATE and EPHEMERAL), and the saved config
+   * wherever it is. The emptying runs in a child (diskjob.ts): a volume of many files takes long.
+   */
+  private async wipeVolumes(requested: ResettableLabel[] | undefined, signal: AbortSignal): Promise<void> {
     const volumes = requested?.length ? requested : [...RESETTABLE];
     const say = this.progress("reset");
     if (this.opts.install) {
       const work = this.scratch("reset");
       try {
-        resetRunning(this.opts.install.disk, volumes, this.stateMounted ? { [Label.STATE]: this.opts.stateDir } : {}, work, say);
+        await runDiskJob({ kind: "reset", disk: this.opts.install.disk, volumes, mounted: this.stateMounted ? { [Label.STATE]: this.opts.stateDir } : {}, work }, { progress: say, signal });
       } finally {
         rmSync(work, { recursive: true, force: true });
       }
@@ -901,6 +958,11 @@ export class Machine {
   request(name: SequenceName, args: Record<string, unknown> = {}): Promise<void> {
     return this.sequencer.run(name, args);
   }
+}
+
+/** The image key as the disk job child takes it. */
+function publicKeyPem(key: KeyObject): string {
+  return key.export({ type: "spki", format: "pem" }).toString();
 }
 
 /** bunker-XXXXXX from the machine's DMI uuid (stable across reboots), or plain "bunker". */

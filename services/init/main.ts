@@ -70,11 +70,17 @@ The machine daemon: boot sequence, service supervisor, resource store and the lo
   --disk PATH --slot A|B
                      container mode: act as if booted from slot A or B of the installed disk
                      (or disk image file) PATH: Upgrade, Rollback and Reset work on it.
+  --trial            container mode, with --disk: act as an upgrade's trial boot (bunker.trial=1):
+                     the boot deadline (machine.install.bootDeadline) kills init when the boot
+                     is not ready in time (a node reboots into the other slot instead).
   --install-disk PATH
                      container mode: act as a node booted from an ISO whose config asks for an
                      install (machine.install): install to PATH (a disk image file) instead of
                      the config's disk, then reboot (exit ${EXIT.reboot}). A node does this by itself
                      when booted without bunker.slot= on its command line.
+  --boot-medium FILE container mode, with --install-disk: the ISO file standing in for the
+                     medium the node booted from, which an empty machine.install.image installs
+                     from (a node finds its ISO by itself).
   --image-key FILE   container mode: the public key upgrade images must be signed with
                      (image.pub of a build); a node uses its initramfs's etc/bunker/image.pub.
 
@@ -93,9 +99,10 @@ export async function main(argv: string[]): Promise<number> {
     "api-listen": { type: "string" }, "cert-lifetime": { type: "string" },
     "trustd-listen": { type: "string" }, "trustd-port": { type: "string" },
     "etcd-client-port": { type: "string" }, "etcd-peer-port": { type: "string" },
-    disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" }, "install-disk": { type: "string" },
+    disk: { type: "string" }, slot: { type: "string" }, "image-key": { type: "string" }, "install-disk": { type: "string" }, trial: { type: "boolean" }, "boot-medium": { type: "string" },
     // Test hooks (container mode only): "controller" adds a controller that always throws,
-    // "uncaught" throws an uncaught error shortly after boot.
+    // "uncaught" throws an uncaught error shortly after boot, "hang-before-ready" blocks
+    // the boot sequence for good before the slot is confirmed.
     "inject-fault": { type: "string", multiple: true },
   });
   if (typeof parsed === "number") return parsed;
@@ -112,9 +119,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const faults = args["inject-fault"] ?? [];
-  for (const f of faults) if (f !== "controller" && f !== "uncaught") { console.error(`init: --inject-fault ${f}: expected controller or uncaught`); return 2; }
-  if (mode === "metal" && (args.services || args["no-table"] || args["manage-network"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args["image-key"] || args["install-disk"] || args["trustd-listen"] || args["trustd-port"] || args["etcd-client-port"] || args["etcd-peer-port"])) {
-    console.error("init: --trustd-listen, --trustd-port, --etcd-client-port, --etcd-peer-port, --services, --no-table, --manage-network, --cert-lifetime, --disk, --slot, --image-key, --install-disk and test hooks are for container mode only");
+  for (const f of faults) if (f !== "controller" && f !== "uncaught" && f !== "hang-before-ready") { console.error(`init: --inject-fault ${f}: expected controller, uncaught or hang-before-ready`); return 2; }
+  if (mode === "metal" && (args.services || args["no-table"] || args["manage-network"] || faults.length || args["cert-lifetime"] || args.disk || args.slot || args.trial || args["boot-medium"] || args["image-key"] || args["install-disk"] || args["trustd-listen"] || args["trustd-port"] || args["etcd-client-port"] || args["etcd-peer-port"])) {
+    console.error("init: --trustd-listen, --trustd-port, --etcd-client-port, --etcd-peer-port, --services, --no-table, --manage-network, --cert-lifetime, --disk, --slot, --trial, --image-key, --install-disk, --boot-medium and test hooks are for container mode only");
     return 2;
   }
 
@@ -213,10 +220,12 @@ export async function main(argv: string[]): Promise<number> {
 
   const opts: MachineOptions = {
     mode, stateDir, runDir, configFile: args.config, servicesFile: args.services,
-    install, stateOnDisk: mode === "metal", imageKey, imageVersion, imageSecurityVersion, trial: /(?:^|\s)bunker\.trial=1(?:\s|$)/.test(cmdline),
+    install, stateOnDisk: mode === "metal", imageKey, imageVersion, imageSecurityVersion, trial: args.trial === true || /(?:^|\s)bunker\.trial=1(?:\s|$)/.test(cmdline),
+    hangBeforeReady: faults.includes("hang-before-ready"),
     workDir: mode === "metal" ? "/run/bunker" : undefined,
     // Only a node not booted from an installed disk installs (never one whose disk was not found).
     installFromConfig: args["install-disk"] !== undefined ? resolve(args["install-disk"]) : mode === "metal" && bootedSlot(cmdline) === null,
+    bootMedium: args["boot-medium"] !== undefined ? resolve(args["boot-medium"]) : undefined,
     noTable: args["no-table"], manageNetwork: args["manage-network"] === true,
     api: listen === undefined ? undefined : { listen, uid: apidUid, gid: apidUid, certLifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
     // trustd's gid is apid's (API_GROUP): the group of init's socket, where it publishes its status.

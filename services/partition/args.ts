@@ -24,6 +24,9 @@ export const OPTIONS = {
   pubkey: { type: "string" },
   config: { type: "string" },
   volume: { type: "string", multiple: true },
+  seconds: { type: "string" },
+  watch: { type: "string" },
+  then: { type: "string" },
   output: { type: "string", short: "o" },
   help: { type: "boolean", short: "h" },
 } as const;

@@ -28,6 +28,8 @@ import { formatBytes } from "../../core/format/bytes.ts";
 import { formatTable } from "../../core/format/table.ts";
 import { mountedFrom, OPTIONS, targetDisk, toJson, UsageError, withDisk, type Values } from "./args.ts";
 import { slotCommand } from "./slot-commands.ts";
+import { jobCommand } from "./job.ts";
+import { trialDeadline } from "./deadline.ts";
 
 const HELP = `Usage: bunker partition COMMAND [OPTIONS]
 
@@ -50,6 +52,11 @@ Commands:
   boot-status --disk D   the confirmed slot, a pending trial, META's fallback
   reset --disk D [--volume STATE|EPHEMERAL]...
                          make STATE and EPHEMERAL (or the ones named) new and empty
+  job                    run one disk job given as JSON on stdin (init's install, upgrade and
+                         reset work, in a process of its own); JSON lines on stdout
+  trial-deadline --seconds N --watch PID --then reboot|kill
+                         init's boot deadline for an upgraded slot's trial: after N seconds,
+                         reboot (or kill PID, in container mode) unless killed first
 
 Options:
   --disk PATH            the one disk to plan for or write (a block device or an image file)
@@ -70,7 +77,7 @@ Options:
 
 Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.`;
 
-const COMMANDS = ["show", "plan", "apply", "repair", "grow", "meta", "install", "upgrade", "rollback", "boot-status", "reset"];
+const COMMANDS = ["show", "plan", "apply", "repair", "grow", "meta", "install", "upgrade", "rollback", "boot-status", "reset", "job", "trial-deadline"];
 
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseCli("partition", argv, HELP, OPTIONS, [0, Infinity]);
@@ -96,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
       case "meta": return metaCmd(needOne(rest, "meta"), values, json);
       case "install": case "upgrade": case "rollback": case "boot-status": case "reset":
         return slotCommand(cmd, values, json);
+      case "job": return await jobCommand();
+      case "trial-deadline": return await trialDeadline(values);
       default: {
         console.error(`${unknownCommand("partition", cmd, COMMANDS)}\n(partition --help lists the commands)`);
         return 2;
