@@ -24,7 +24,7 @@ import { peerCred, type PeerCred } from "../sys/socket.ts";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
 import { headersToMetadata, metadataToHeaders, parseTimeout, type Metadata } from "./metadata.ts";
 import type { AnyMethod, Method } from "./method.ts";
-import { encodeGrpcMessage, GrpcError, Status } from "./status.ts";
+import { encodeGrpcMessage, GrpcError, Status, statusOf } from "./status.ts";
 
 /** Who is calling: the verified TLS client, or the process at the other end of a unix socket. */
 export type Peer =
@@ -303,7 +303,7 @@ export class GrpcServer {
     if (headers[":method"] !== "POST") return plainHttp(stream, 405);
     if (!String(headers["content-type"] ?? "").startsWith("application/grpc")) return plainHttp(stream, 415);
 
-    const call = new ServerCall(stream, this.opts);
+    const call = new ServerCall(stream, this.opts, (err) => this.reporter.report(err, `call ${path}`));
     this.calls.add(call.ac);
     stream.once("close", () => {
       this.calls.delete(call.ac);
@@ -355,6 +355,8 @@ class ServerCall {
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
     private readonly opts: Opts,
+    /** Told the errors whose text the caller does not see (statusOf). */
+    private readonly onHidden: (err: Error) => void,
   ) {}
 
   /** Request bytes this call holds against its connection's (and the server's) budget. */
@@ -485,9 +487,9 @@ class ServerCall {
   }
 
   private fail(err: unknown): void {
-    if (err instanceof GrpcError) return this.finish(err.code, err.details);
-    const e = err as Error;
-    this.finish(Status.UNKNOWN, e?.message ?? String(err));
+    const { error, hidden } = statusOf(err);
+    if (hidden) this.onHidden(err instanceof Error ? err : new Error(String(err)));
+    this.finish(error.code, error.details);
   }
 
   /** One response as a frame; throws INTERNAL if it does not encode, RESOURCE_EXHAUSTED if too big. */

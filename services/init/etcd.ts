@@ -20,6 +20,7 @@
  * Care of a running member: leave (also reset's first step), remove-member, forfeit-leadership,
  * defragment, alarms (list, disarm), snapshot.
  */
+import { BunkerError } from "../../core/errors.ts";
 import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { isIP } from "node:net";
@@ -48,8 +49,8 @@ export interface EtcdConfig {
   cluster?: { etcd?: { ca?: { crt?: string; key?: string } }; controlPlane?: { endpoint?: string; nodes?: string[] } };
 }
 
-export class EtcdRefusal extends Error {
-  constructor(message: string) { super(message); this.name = "EtcdRefusal"; }
+export class EtcdRefusal extends BunkerError {
+  constructor(message: string) { super("failed_precondition", message); this.name = "EtcdRefusal"; }
 }
 
 const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
