@@ -1,8 +1,7 @@
 /**
  * The handlers in the shape of the gRPC contract (core/api/proto): one function per RPC of
- * MachineService and ResourceService, taking and returning the generated message properties.
- * When the gRPC server library serves init's socket, it registers these; the JSON-lines
- * protocol keeps using the handlers directly.
+ * MachineService and ResourceService, taking and returning the generated message properties
+ * (a wrong field is a type error), registered by api/server.ts on init's socket.
  */
 import { release } from "node:os";
 import { bunker } from "../../../core/api/gen/api.js";

@@ -1,7 +1,7 @@
 /**
- * The machine API as plain typed functions over the store, supervisor and sequencer. The
- * gRPC transport (api/server.ts, through the contract adapters in api/contract.ts) maps RPCs to
- * these and errors to status codes.
+ * The machine API as typed functions over the store, supervisor and sequencer. The gRPC
+ * transport (api/server.ts, through the contract adapters in api/contract.ts) maps RPCs to
+ * these; their errors are BunkerErrors (core/errors.ts), which core/grpc maps to status codes.
  */
 import { buildInfo } from "../../../core/buildinfo/buildinfo.ts";
 import {
