@@ -4,7 +4,6 @@
  * kernel, the initramfs); the manifest's signature is checked against the trusted key before
  * the large files are fetched, and each file is cut off at the size the manifest gives it.
  */
-import { BunkerError } from "../errors.ts";
 import type { KeyObject } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -15,9 +14,9 @@ import { verifyImage, type VerifiedImage } from "./image.ts";
 const MANIFEST_MAX = 1 << 20;
 
 /** An image that could not be fetched (`unreachable`) or does not match its signed manifest. */
-export class ImageError extends BunkerError {
+export class ImageError extends Error {
   constructor(message: string, readonly unreachable: boolean) {
-    super(unreachable ? "unavailable" : "failed_precondition", message);
+    super(message);
     this.name = "ImageError";
   }
 }

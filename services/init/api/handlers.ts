@@ -292,7 +292,7 @@ export function createHandlers(m: Machine, clock: Clock = systemClock) {
       try {
         await m.sequencer.run("upgrade", { image: url, force: p.force === true });
       } catch (err) {
-        if (err instanceof ImageError) throw new BunkerError(err.code, `upgrade refused, nothing changed: ${err.message}`, { cause: err });
+        if (err instanceof ImageError) throw new BunkerError(err.unreachable ? "unavailable" : "failed_precondition", `upgrade refused, nothing changed: ${err.message}`, { cause: err });
         throw err;
       }
       if (p.stage === true) return { message: `staged: slot ${otherSlot(m.opts.install.slot)} boots once at the next reboot` };
