@@ -25,14 +25,14 @@ test("the caller's event loop keeps turning while a slow document is checked", a
 test("a check that runs past its time is terminated and refused", async () => {
   const err = await loadConfigOffThread(slow, {}, { timeoutMs: 1 }).catch((e) => e);
   expect(err).toBeInstanceOf(ConfigCheckError);
-  expect(err.code).toBe("timeout");
+  expect(err.reason).toBe("timeout");
   expect(err.message).toBe("checking the config took longer than 0.001 s: refused");
   // The next one runs normally.
   expect((await loadConfigOffThread(sample)).config).toBeDefined();
 });
 
 test("checks run one at a time; past the waiting room, callers are told it is busy", async () => {
-  const runs = Array.from({ length: 4 }, () => loadConfigOffThread(slow, {}, { maxWaiting: 2 }).then(() => "done", (e) => (e as ConfigCheckError).code));
+  const runs = Array.from({ length: 4 }, () => loadConfigOffThread(slow, {}, { maxWaiting: 2 }).then(() => "done", (e) => (e as ConfigCheckError).reason));
   expect(await Promise.all(runs)).toEqual(["done", "done", "done", "busy"]);
   // Three slow checks in a row: on a loaded machine that is more than bun's 5 s default.
 }, 60_000);

@@ -7,12 +7,14 @@
  * time; a few more may wait, the rest are refused as busy, so a flood of dry-runs costs one
  * Worker, not one each.
  */
+import { BunkerError } from "../errors.ts";
 import { dirname } from "node:path";
 import { MAX_CONFIG_BYTES, oversizeMessage, type LoadOptions, type LoadResult } from "./load.ts";
 
-export class ConfigCheckError extends Error {
-  constructor(readonly code: "busy" | "timeout" | "failed", message: string) {
-    super(message);
+/** The off-thread check could not give an answer: busy is UNAVAILABLE, the others INVALID_ARGUMENT. */
+export class ConfigCheckError extends BunkerError {
+  constructor(readonly reason: "busy" | "timeout" | "failed", message: string) {
+    super(reason === "busy" ? "unavailable" : "invalid_argument", message);
     this.name = "ConfigCheckError";
   }
 }

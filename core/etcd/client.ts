@@ -4,6 +4,7 @@
  * a learner, promote) and to report on it (status per member). Errors are EtcdError, naming the
  * endpoint and what etcd said; nothing is logged here.
  */
+import { BunkerError } from "../errors.ts";
 import { request } from "node:https";
 import { GrpcClient } from "../grpc/client.ts";
 import type { Codec, Method } from "../grpc/method.ts";
@@ -38,9 +39,10 @@ export interface EtcdStatus {
   errors: string[];
 }
 
-export class EtcdError extends Error {
+/** etcd did not answer, or answered with an error: UNAVAILABLE to an API caller. */
+export class EtcdError extends BunkerError {
   constructor(readonly endpoint: string, message: string, readonly status?: number) {
-    super(`etcd at ${endpoint}: ${message}`);
+    super("unavailable", `etcd at ${endpoint}: ${message}`);
     this.name = "EtcdError";
   }
 }

@@ -3,6 +3,7 @@
  * (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
  */
 import type { Metadata } from "./metadata.ts";
+import { BunkerError, type ErrorCode } from "../errors.ts";
 
 export const Status = {
   OK: 0,
@@ -43,6 +44,28 @@ export class GrpcError extends Error {
     super(`${statusName(code)}: ${details}`);
     this.name = "GrpcError";
   }
+}
+
+const STATUS_OF: Record<ErrorCode, StatusCode> = {
+  invalid_argument: Status.INVALID_ARGUMENT, not_found: Status.NOT_FOUND, already_exists: Status.ALREADY_EXISTS,
+  failed_precondition: Status.FAILED_PRECONDITION, aborted: Status.ABORTED, permission_denied: Status.PERMISSION_DENIED,
+  unavailable: Status.UNAVAILABLE, deadline_exceeded: Status.DEADLINE_EXCEEDED, resource_exhausted: Status.RESOURCE_EXHAUSTED,
+  unimplemented: Status.UNIMPLEMENTED, internal: Status.INTERNAL,
+};
+
+/** What a caller reads for an error that carries no code: its own text stays on the node. */
+export const INTERNAL_MESSAGE = "internal error: the node logged the details";
+
+/**
+ * The one place an error becomes a gRPC status (core/errors.ts has the taxonomy). A GrpcError
+ * passes as it is, a BunkerError keeps its message under its code's status; anything else is
+ * INTERNAL with a fixed message, because an untyped error's text was written for no caller and
+ * may hold anything (a path, a key, a token): `hidden` is true then, and the server logs it.
+ */
+export function statusOf(err: unknown): { error: GrpcError; hidden: boolean } {
+  if (err instanceof GrpcError) return { error: err, hidden: false };
+  if (err instanceof BunkerError) return { error: new GrpcError(STATUS_OF[err.code], err.message), hidden: false };
+  return { error: new GrpcError(Status.INTERNAL, INTERNAL_MESSAGE), hidden: true };
 }
 
 /**

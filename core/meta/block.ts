@@ -9,6 +9,7 @@
  *
  * Pure functions; where the block lives on disk is in store.ts. docs/meta.md has the format.
  */
+import { BunkerError } from "../errors.ts";
 import { createHash } from "node:crypto";
 
 export const MAGIC1 = 0x5a4b3c2d;
@@ -59,7 +60,7 @@ export function encodeBlock(values: MetaValues, blockSize = BLOCK_SIZE): Uint8Ar
   for (const [tag, value] of [...values].sort((a, b) => a[0] - b[0])) {
     checkTag(tag);
     if (at + 8 + value.length > limit) {
-      throw new Error(`META is full: tag ${tag} (${value.length} bytes) does not fit; ${Math.max(0, limit - at - 8)} bytes left of a ${blockSize}-byte block`);
+      throw new BunkerError("invalid_argument", `META is full: tag ${tag} (${value.length} bytes) does not fit; ${Math.max(0, limit - at - 8)} bytes left of a ${blockSize}-byte block`);
     }
     v.setUint32(at, tag);
     v.setUint32(at + 4, value.length);

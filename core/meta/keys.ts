@@ -3,11 +3,12 @@
  * them): a tag number in decimal or 0x hex, or a tag's name from block.ts. Also which keys the
  * API may not change: those Bunker itself keeps consistent with the disk.
  */
+import { BunkerError } from "../errors.ts";
 import { Tag } from "./block.ts";
 
 /** A key that cannot be read or changed this way; the message says which and why. */
-export class MetaKeyError extends Error {
-  override name = "MetaKeyError";
+export class MetaKeyError extends BunkerError {
+  constructor(message: string) { super("failed_precondition", message); }
 }
 
 const NAMES = new Map<number, string>(Object.entries(Tag).map(([name, tag]) => [tag, name]));

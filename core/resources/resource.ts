@@ -2,6 +2,7 @@
  * The shape of a resource: metadata that every resource carries, and a typed spec. Resources are
  * plain data (JSON-serialisable) so they can cross the API unchanged.
  */
+import { BunkerError, type ErrorCode } from "../errors.ts";
 
 export type Phase = "running" | "tearingDown";
 
@@ -47,27 +48,26 @@ export function refString(r: Ref): string {
 }
 
 /** The base of every store error, naming the resource concerned. */
-export class ResourceError extends Error {
-  constructor(readonly ref: Ref, message: string) {
-    super(`${refString(ref)}: ${message}`);
-    this.name = new.target.name;
+export class ResourceError extends BunkerError {
+  constructor(readonly ref: Ref, message: string, code: ErrorCode) {
+    super(code, `${refString(ref)}: ${message}`);
   }
 }
 export class NotFoundError extends ResourceError {
-  constructor(ref: Ref) { super(ref, "not found"); }
+  constructor(ref: Ref) { super(ref, "not found", "not_found"); }
 }
 export class AlreadyExistsError extends ResourceError {
-  constructor(ref: Ref) { super(ref, "already exists"); }
+  constructor(ref: Ref) { super(ref, "already exists", "already_exists"); }
 }
 /** An update named a version that is no longer the current one: someone else wrote first. */
 export class ConflictError extends ResourceError {
   constructor(ref: Ref, readonly expected: number, readonly actual: number) {
-    super(ref, `version conflict: expected ${expected}, current is ${actual}`);
+    super(ref, `version conflict: expected ${expected}, current is ${actual}`, "aborted");
   }
 }
 /** A write by a controller or owner that does not own the resource. */
 export class OwnerError extends ResourceError {
   constructor(ref: Ref, readonly owner: string, readonly writer: string) {
-    super(ref, `owned by "${owner || "(none)"}", cannot be written by "${writer || "(none)"}"`);
+    super(ref, `owned by "${owner || "(none)"}", cannot be written by "${writer || "(none)"}"`, "permission_denied");
   }
 }

@@ -9,7 +9,7 @@ import { ReadStream, WriteStream } from "node:tty";
 import { parseArgs } from "node:util";
 import { GrpcClient } from "../../core/grpc/client.ts";
 import { parseDuration } from "../bunkerctl/client/output.ts";
-import { DEFAULT_NODE_SOCKET } from "../init/api/errors.ts";
+import { DEFAULT_NODE_SOCKET } from "../init/api/socket.ts";
 import { wantColor } from "./render.ts";
 import { clientCaller } from "./source.ts";
 import { runOnTerminal } from "./terminal.ts";

@@ -10,14 +10,14 @@ import { formatProblems, loadConfig, loadConfigOffThread, MachineConfigSchema, t
 import { redactConfig, redactedYaml, scrubText } from "../../core/config/redact.ts";
 import type { AnySchema } from "../../core/config/schemawalk.ts";
 import { sleep } from "./conditions.ts";
+import { BunkerError } from "../../core/errors.ts";
 import type { MachineConfigSpec } from "./resources.ts";
 import { Backoff } from "../../core/time/backoff.ts";
 
 /** A config that loadConfig refused; the message lists each problem as SOURCE:LINE:COLUMN: error: PATH: what. */
-export class ConfigError extends Error {
+export class ConfigError extends BunkerError {
   constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
+    super("invalid_argument", message);
   }
 }
 

@@ -8,7 +8,7 @@ import { parseCli } from "../cli.ts";
 import { join, resolve } from "node:path";
 import { serveApi } from "./api/server.ts";
 import { createHandlers } from "./api/handlers.ts";
-import { DEFAULT_NODE_SOCKET } from "./api/errors.ts";
+import { DEFAULT_NODE_SOCKET } from "./api/socket.ts";
 import type { GrpcServer } from "../../core/grpc/server.ts";
 import { errText, log, logToKernel } from "./log.ts";
 import { watchBanner } from "./banner.ts";

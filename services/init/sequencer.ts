@@ -6,6 +6,7 @@
  * and the next one starts once it has wound down. Every phase and task is an event and a line in
  * the sequence's status resource.
  */
+import { BunkerError } from "../../core/errors.ts";
 import type { Store } from "../../core/resources/index.ts";
 import { SEQUENCES, type SequenceSpec } from "./resources.ts";
 
@@ -34,9 +35,10 @@ export interface SequenceDef {
   phases(args: Record<string, unknown>): Phase[];
 }
 
-export class BusyError extends Error {
+/** Another sequence runs: UNAVAILABLE, the caller may try again once it ends. */
+export class BusyError extends BunkerError {
   constructor(readonly running: string, readonly requested: string) {
-    super(`busy: ${running} in progress`);
+    super("unavailable", `busy: ${running} in progress`);
     this.name = "BusyError";
   }
 }

@@ -69,6 +69,8 @@ export interface ServiceEvent {
   time: string;
   state: ServiceState;
   message: string;
+  /** Set on the events of the health check: its result, so readers need not parse the message. */
+  health?: "passed" | "failed";
 }
 
 /** The Service resource's spec. */

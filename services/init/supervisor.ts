@@ -7,6 +7,7 @@
  * 64 events and published as a Service resource. A failing service never throws into init: every
  * failure becomes a state.
  */
+import { BunkerError } from "../../core/errors.ts";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
@@ -118,7 +119,7 @@ export class Supervisor {
 
   private get(id: string): Instance {
     const s = this.services.get(id);
-    if (!s) throw new Error(`service ${id}: not found`);
+    if (!s) throw new BunkerError("not_found", `service ${id}: not found`);
     return s;
   }
 
@@ -170,9 +171,9 @@ export class Supervisor {
     for (const f of [...this.listeners]) f();
   }
 
-  private event(s: Instance, state: ServiceState, message: string, output?: string[]): void {
+  private event(s: Instance, state: ServiceState, message: string, output?: string[], health?: ServiceEvent["health"]): void {
     s.state = state;
-    const ev: ServiceEvent = { time: new Date().toISOString(), state, message };
+    const ev: ServiceEvent = { time: new Date().toISOString(), state, message, ...(health ? { health } : {}) };
     s.events.push(ev);
     if (s.events.length > MAX_EVENTS) s.events.splice(0, s.events.length - MAX_EVENTS);
     try { this.opts.onEvent?.(s.spec.id, ev, output); } catch { /* a broken observer must not break the service */ }
@@ -337,7 +338,7 @@ export class Supervisor {
         if (first || ok !== s.healthy) {
           first = false;
           s.healthy = ok;
-          this.event(s, s.state, ok ? "health check passed" : `health check failed: ${why}`);
+          this.event(s, s.state, ok ? "health check passed" : `health check failed: ${why}`, undefined, ok ? "passed" : "failed");
         }
         await sleep(h.intervalMs ?? 5000, signal);
       }

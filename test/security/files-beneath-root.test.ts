@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ApiError } from "../../services/init/api/errors.ts";
+import { BunkerError } from "../../core/errors.ts";
 import { listFiles, readFile } from "../../services/init/api/files.ts";
 
 setDefaultTimeout(120_000);
@@ -42,7 +42,7 @@ const read = async (path: string, roots = [root]) => {
   for await (const chunk of readFile(path, roots)) text += Buffer.from(chunk).toString();
   return text;
 };
-const failure = (p: Promise<unknown>) => p.then(() => "no error", (e) => (e instanceof ApiError ? e.code : `not an ApiError: ${e}`));
+const failure = (p: Promise<unknown>) => p.then(() => "no error", (e) => (e instanceof BunkerError ? e.code : `not a BunkerError: ${e}`));
 
 test("plain files and symlinks that stay inside the root are read", async () => {
   expect(await read(join(root, "plain"))).toBe(INSIDE);

@@ -7,7 +7,7 @@ import { isRole } from "../../../core/api/roles.ts";
 import { clientConfigToYaml } from "../../../core/clientconfig/clientconfig.ts";
 import { endpointHost } from "../../../core/genconfig/genconfig.ts";
 import { fromPemPair, issueClientCert, LIFETIME, toPemPair } from "../../../core/pki/issue.ts";
-import { ApiError } from "./errors.ts";
+import { BunkerError } from "../../../core/errors.ts";
 
 /** The slice of the machine config this needs (base64 PEM, as the YAML holds it). */
 export interface CredsConfig {
@@ -21,12 +21,12 @@ const b64 = (s: string) => Buffer.from(s).toString("base64");
 export function generateClientConfiguration(config: CredsConfig | undefined, req: { roles: string[]; ttlSeconds: number; context: string }, now = new Date()) {
   const ca = config?.machine?.ca;
   if (!ca?.crt || !ca.key) {
-    throw new ApiError("failed_precondition", "this node holds no cluster CA key (only a controlplane does): ask a controlplane node");
+    throw new BunkerError("failed_precondition", "this node holds no cluster CA key (only a controlplane does): ask a controlplane node");
   }
-  if (!req.roles.length) throw new ApiError("invalid_argument", "roles: name at least one of os:admin, os:operator, os:reader, os:etcd:backup");
+  if (!req.roles.length) throw new BunkerError("invalid_argument", "roles: name at least one of os:admin, os:operator, os:reader, os:etcd:backup");
   const bad = req.roles.filter((r) => !isRole(r));
-  if (bad.length) throw new ApiError("invalid_argument", `roles: ${bad.join(", ")} unknown (expected os:admin, os:operator, os:reader, os:etcd:backup)`);
-  if (req.ttlSeconds > MAX_TTL_SECONDS) throw new ApiError("invalid_argument", `ttl_seconds: at most ${MAX_TTL_SECONDS} (10 years)`);
+  if (bad.length) throw new BunkerError("invalid_argument", `roles: ${bad.join(", ")} unknown (expected os:admin, os:operator, os:reader, os:etcd:backup)`);
+  if (req.ttlSeconds > MAX_TTL_SECONDS) throw new BunkerError("invalid_argument", `ttl_seconds: at most ${MAX_TTL_SECONDS} (10 years)`);
   const lifetime = req.ttlSeconds > 0 ? req.ttlSeconds * 1000 : LIFETIME.admin;
   const caPair = fromPemPair({ crt: Buffer.from(ca.crt, "base64").toString("utf8"), key: Buffer.from(ca.key, "base64").toString("utf8") }, "machine.ca");
   const name = [...req.roles].sort().join("+").replaceAll("os:", "");

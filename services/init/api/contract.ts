@@ -1,8 +1,7 @@
 /**
  * The handlers in the shape of the gRPC contract (core/api/proto): one function per RPC of
- * MachineService and ResourceService, taking and returning the generated message properties.
- * When the gRPC server library serves init's socket, it registers these; the JSON-lines
- * protocol keeps using the handlers directly.
+ * MachineService and ResourceService, taking and returning the generated message properties
+ * (a wrong field is a type error), registered by api/server.ts on init's socket.
  */
 import { release } from "node:os";
 import { bunker } from "../../../core/api/gen/api.js";
@@ -11,7 +10,7 @@ import type { RequestOf, ResponseOf } from "../../../core/grpc/method.ts";
 import type { Resource, ResourceDefinition, WatchEvent } from "../../../core/resources/index.ts";
 import type { EventSpec } from "../resources.ts";
 import type { ApplyMode, CallContext, Handlers, LogPiece } from "./handlers.ts";
-import { ApiError } from "./errors.ts";
+import { BunkerError } from "../../../core/errors.ts";
 import { MAX_CONFIG_BYTES, oversizeMessage } from "../../../core/config/config.ts";
 import { readers } from "./readers.ts";
 import { listFiles, readFile } from "./files.ts";
@@ -91,8 +90,8 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
           id: s.id, state: s.state, pid: s.pid ?? 0, restarts: s.restarts,
           health: {
             unknown: s.healthy === undefined, healthy: s.healthy === true,
-            message: s.healthy === false ? ([...s.events].reverse().find((e) => e.message.startsWith("health check failed"))?.message ?? "") : "",
-            lastChange: ms([...s.events].reverse().find((e) => e.message.startsWith("health check"))?.time),
+            message: s.healthy === false ? ([...s.events].reverse().find((e) => e.health === "failed")?.message ?? "") : "",
+            lastChange: ms([...s.events].reverse().find((e) => e.health)?.time),
           },
           events: s.events.map((e) => ({ time: ms(e.time), state: e.state, message: e.message })),
           lastExit: s.lastExit ? { time: ms(s.lastExit.time), code: s.lastExit.code ?? 0, signal: s.lastExit.signal ?? "", output: s.lastExit.output ?? [] } : undefined,
@@ -124,10 +123,10 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async Reset(req) { h.reset({ graceful: req.graceful === true, reboot: req.reboot === true, wipeVolumes: req.wipeVolumes ?? [] }); return { actorId: "" }; },
     async ApplyConfiguration(req) {
       const mode = APPLY_MODES[req.mode ?? 0];
-      if (!mode) throw new ApiError("invalid_argument", `mode ${req.mode}: unknown`);
+      if (!mode) throw new BunkerError("invalid_argument", `mode ${req.mode}: unknown`);
       // Refused before decoding: the body may be up to the transport's 4 MiB.
       const size = req.data?.length ?? 0;
-      if (size > MAX_CONFIG_BYTES) throw new ApiError("invalid_argument", oversizeMessage(size));
+      if (size > MAX_CONFIG_BYTES) throw new BunkerError("invalid_argument", oversizeMessage(size));
       const r = await h["apply-config"]({ data: new TextDecoder().decode(req.data ?? new Uint8Array()), mode, dryRun: req.dryRun === true, tryTimeoutSeconds: req.tryTimeoutSeconds ?? 0 });
       return {
         mode: APPLY_MODE_NUM[r.mode]!, message: r.message, diff: r.diff, warnings: r.warnings, tryDeadline: r.tryDeadline,
@@ -137,7 +136,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
     async ConfirmConfiguration() { return h["confirm-config"](); },
     async MachineConfiguration() {
       const raw = h["config.raw"]();
-      if (raw === undefined) throw new ApiError("failed_precondition", "no machine config has been applied yet (maintenance mode): apply one with apply-config");
+      if (raw === undefined) throw new BunkerError("failed_precondition", "no machine config has been applied yet (maintenance mode): apply one with apply-config");
       return { data: new TextEncoder().encode(raw) };
     },
     Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo,

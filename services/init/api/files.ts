@@ -13,7 +13,7 @@ import { closeSync, fstatSync, lstatSync, read, readdirSync, readlinkSync, realp
 import { isAbsolute } from "node:path";
 import { SysError } from "../../../core/sys/libc.ts";
 import { AT_FDCWD, O, OPENAT2_ERRNO as E, openat2, RESOLVE } from "../../../core/sys/openat2.ts";
-import { ApiError } from "./errors.ts";
+import { BunkerError } from "../../../core/errors.ts";
 
 /** On a node: configuration, logs and runtime state, and the kernel's views; not the whole root. */
 export const NODE_ROOTS = ["/etc", "/var", "/run", "/tmp", "/system", "/proc", "/sys"];
@@ -33,10 +33,10 @@ export interface FileEntry {
 /** `path` split at the root it lies under (the longest; roots compared as given and by their real paths). */
 function locate(path: string, roots: readonly string[]): { shown: string; root: string; rest: string } {
   if (typeof path !== "string" || !path || !isAbsolute(path) || path.includes("\0")) {
-    throw new ApiError("invalid_argument", `path ${JSON.stringify(path)}: expected an absolute path`);
+    throw new BunkerError("invalid_argument", `path ${JSON.stringify(path)}: expected an absolute path`);
   }
   const parts = path.split("/").filter((c) => c !== "" && c !== ".");
-  if (parts.includes("..")) throw new ApiError("invalid_argument", `path ${JSON.stringify(path)}: ".." is not allowed; name the path itself`);
+  if (parts.includes("..")) throw new BunkerError("invalid_argument", `path ${JSON.stringify(path)}: ".." is not allowed; name the path itself`);
   const shown = `/${parts.join("/")}`;
   const candidates = roots.flatMap((r) => {
     const own = `/${r.split("/").filter((c) => c !== "" && c !== ".").join("/")}`;
@@ -47,21 +47,21 @@ function locate(path: string, roots: readonly string[]): { shown: string; root: 
     const inside = shown === c || shown.startsWith(c === "/" ? "/" : `${c}/`);
     if (inside && (root === undefined || c.length > root.length)) root = c;
   }
-  if (root === undefined) throw new ApiError("permission_denied", `${path} is outside the readable roots: ${roots.join(", ")}`);
+  if (root === undefined) throw new BunkerError("permission_denied", `${path} is outside the readable roots: ${roots.join(", ")}`);
   return { shown, root, rest: shown.slice(root.length).replace(/^\//, "") || "." };
 }
 
 /** An openat2 failure as the API says it. */
-function openError(err: unknown, path: string, root: string): ApiError {
-  if (!(err instanceof SysError)) return new ApiError("internal", `${path}: ${(err as Error)?.message ?? String(err)}`);
+function openError(err: unknown, path: string, root: string): BunkerError {
+  if (!(err instanceof SysError)) return new BunkerError("internal", `${path}: ${(err as Error)?.message ?? String(err)}`);
   switch (err.errno) {
-    case E.ENOENT: return new ApiError("not_found", `${path}: no such file or directory`);
-    case E.ENOTDIR: return new ApiError("not_found", `${path}: a component on the way is not a directory`);
-    case E.EXDEV: return new ApiError("permission_denied", `${path} leads outside ${root} (a symlink pointing out of the readable root is not followed)`);
-    case E.ELOOP: return new ApiError("permission_denied", `${path}: a symlink loop, or a /proc magic link (fd, root, cwd), which is not followed`);
-    case E.EACCES: return new ApiError("permission_denied", `${path}: permission denied`);
-    case E.ENOSYS: return new ApiError("unimplemented", "this kernel has no openat2 (Linux 5.6 or later is needed to read files safely)");
-    default: return new ApiError("internal", `${path}: ${err.message}`);
+    case E.ENOENT: return new BunkerError("not_found", `${path}: no such file or directory`);
+    case E.ENOTDIR: return new BunkerError("not_found", `${path}: a component on the way is not a directory`);
+    case E.EXDEV: return new BunkerError("permission_denied", `${path} leads outside ${root} (a symlink pointing out of the readable root is not followed)`);
+    case E.ELOOP: return new BunkerError("permission_denied", `${path}: a symlink loop, or a /proc magic link (fd, root, cwd), which is not followed`);
+    case E.EACCES: return new BunkerError("permission_denied", `${path}: permission denied`);
+    case E.ENOSYS: return new BunkerError("unimplemented", "this kernel has no openat2 (Linux 5.6 or later is needed to read files safely)");
+    default: return new BunkerError("internal", `${path}: ${err.message}`);
   }
 }
 
@@ -76,7 +76,7 @@ function openBeneath(path: string, roots: readonly string[], flags: number, hops
     where = locate(path, roots);
   } catch (err) {
     // Name what the caller asked for too when a symlink led here.
-    if (err instanceof ApiError && asked !== path) throw new ApiError(err.code, `${asked} (which leads to ${path}): ${err.message}`);
+    if (err instanceof BunkerError && asked !== path) throw new BunkerError(err.code, `${asked} (which leads to ${path}): ${err.message}`);
     throw err;
   }
   const { shown, root, rest } = where;
@@ -175,9 +175,9 @@ export async function* readFile(path: string, roots: readonly string[], signal?:
   const { fd } = openBeneath(path, roots, O.RDONLY | O.NONBLOCK);
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw new ApiError("invalid_argument", `${path}: is a directory (use List)`);
+    if (st.isDirectory()) throw new BunkerError("invalid_argument", `${path}: is a directory (use List)`);
     // A FIFO, socket or device could block init or have effects when read: regular files only.
-    if (!st.isFile()) throw new ApiError("invalid_argument", `${path}: not a regular file`);
+    if (!st.isFile()) throw new BunkerError("invalid_argument", `${path}: not a regular file`);
     const buf = Buffer.alloc(CHUNK);
     while (!signal?.aborted) {
       const bytesRead = await new Promise<number>((resolve, reject) => read(fd, buf, 0, CHUNK, null, (err, n) => (err ? reject(err) : resolve(n))));

@@ -1,7 +1,7 @@
 /** What `poweroff`, `reboot` and `shutdown` share: ask init over its local socket. */
 import { MachineService } from "../../../core/api/gen/services.ts";
 import { initClient } from "./client.ts";
-import { DEFAULT_NODE_SOCKET } from "./errors.ts";
+import { DEFAULT_NODE_SOCKET } from "./socket.ts";
 import { parseCli } from "../../cli.ts";
 
 export async function powerCommand(name: string, method: "reboot" | "shutdown", argv: string[]): Promise<number> {

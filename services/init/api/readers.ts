@@ -11,7 +11,7 @@ import { readLoadAvg, readMemory } from "../../../core/procfs/meminfo.ts";
 import { readMounts } from "../../../core/procfs/mounts.ts";
 import { isProtocol, readNetstat } from "../../../core/procfs/netstat.ts";
 import { readProcesses } from "../../../core/procfs/processes.ts";
-import { ApiError } from "./errors.ts";
+import { BunkerError } from "../../../core/errors.ts";
 
 const F = bunker.machine.v1.NetstatRequest.Filter;
 
@@ -27,7 +27,7 @@ export const readers = {
   async Netstat(req: bunker.machine.v1.INetstatRequest) {
     const protocols = req.protocols ?? [];
     const bad = protocols.filter((p) => !isProtocol(p));
-    if (bad.length) throw new ApiError("invalid_argument", `protocols: unknown ${bad.join(", ")} (expected tcp, tcp6, udp, udp6, raw, raw6)`);
+    if (bad.length) throw new BunkerError("invalid_argument", `protocols: unknown ${bad.join(", ")} (expected tcp, tcp6, udp, udp6, raw, raw6)`);
     const filter = req.filter === F.FILTER_LISTENING ? "listening" : req.filter === F.FILTER_CONNECTED ? "connected" : "all";
     return { records: readNetstat({ filter, protocols: protocols.filter(isProtocol), pid: req.pid === true }) };
   },

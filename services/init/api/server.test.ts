@@ -14,7 +14,7 @@ import { machineServiceImpl, resourceServiceImpl } from "./contract.ts";
 import { MachineService, ResourceService } from "../../../core/api/gen/services.ts";
 import type { GrpcClient } from "../../../core/grpc/client.ts";
 import type { GrpcServer } from "../../../core/grpc/server.ts";
-import { Status } from "../../../core/grpc/status.ts";
+import { INTERNAL_MESSAGE, Status } from "../../../core/grpc/status.ts";
 import { bunker } from "../../../core/api/gen/api.js";
 import { spawnTracked } from "../children.ts";
 import { SEQUENCES, type MachineStatusSpec, type SequenceSpec } from "../resources.ts";
@@ -132,6 +132,33 @@ test("errors carry their gRPC status: bad config, unknown type, busy-free refusa
   // A worker holds no CA key: it cannot mint client certificates.
   expect(await rejection(client.unary(MachineService.GenerateClientConfiguration, { roles: ["os:reader"] }))).toMatchObject({ code: Status.FAILED_PRECONDITION });
   expect(machine.supervisor.status("echo").state).toBe("Running"); // a refused upgrade stops nothing
+});
+
+test("a typed error reaches the client with its status and message; an untyped one is INTERNAL without its text", async () => {
+  const details = async (p: Promise<unknown>) => { const e = await rejection(p); return [e.code, e.details]; };
+  expect(await details(client.unary(ResourceService.Get, { type: "services", id: "nope" }))).toEqual([Status.NOT_FOUND, "runtime/Services.runtime.bunker.dev/nope: not found"]);
+  expect(await details(client.unary(MachineService.ServiceRestart, { id: "nope" }))).toEqual([Status.NOT_FOUND, "service nope: not found"]);
+  expect(await details(client.unary(MachineService.ServiceStart, { id: "" }))).toEqual([Status.INVALID_ARGUMENT, "id: expected a non-empty string"]);
+  expect(await details(client.unary(MachineService.ConfirmConfiguration, {}))).toEqual([Status.FAILED_PRECONDITION, "no configuration is being tried (apply one with mode try first)"]);
+
+  // The same handlers behind a second socket, one of them failing as a library fault would.
+  const logged: string[] = [];
+  const path = join(dir, "faulty.sock");
+  const faulty = await serveApi({
+    path, handlers: { ...createHandlers(machine), hostname: () => { throw new Error("cannot read /secrets/key=Zm9vYmFy"); } },
+    trust: { adminUids: new Set([0, process.getuid?.() ?? 0]), apidUid: APID_UID, maintenance: () => false },
+    onError: (m) => logged.push(m),
+  });
+  const c = initClient(path);
+  try {
+    const [code, text] = await details(c.unary(MachineService.Hostname, {}));
+    expect(code).toBe(Status.INTERNAL);
+    expect(text).toBe(INTERNAL_MESSAGE);
+    expect(logged.join("\n")).toContain("Zm9vYmFy");
+  } finally {
+    c.close();
+    await faulty.close();
+  }
 });
 
 test("apply-config modes: dry run lists changes, live refuses reboot-only changes, staged only saves", async () => {

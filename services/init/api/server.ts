@@ -1,7 +1,8 @@
 /**
  * init's local API: MachineService and ResourceService over gRPC (core/grpc, plaintext HTTP/2 on
  * a unix socket). Every call is authorised first (api/authorize.ts, from the kernel's
- * SO_PEERCRED), then runs the contract adapters; handler errors become their gRPC status.
+ * SO_PEERCRED), then runs the contract adapters. A handler's error becomes its gRPC status in
+ * core/grpc (statusOf): BunkerError codes map one to one, anything else is INTERNAL.
  */
 import { chownSync } from "node:fs";
 import { MachineService, ResourcePublisher, ResourceService } from "../../../core/api/gen/services.ts";
@@ -13,8 +14,7 @@ import { authorizeCall, type Trust } from "./authorize.ts";
 import { requestLimit } from "../../../core/api/limits.ts";
 import { resourcePublisherImpl, type PublisherEntry } from "./publisher.ts";
 import { machineServiceImpl, resourceServiceImpl } from "./contract.ts";
-import { ApiError, toGrpcError } from "./errors.ts";
-import { toApiError, type Handlers } from "./handlers.ts";
+import type { Handlers } from "./handlers.ts";
 
 export interface ServeOptions {
   path: string;
@@ -28,11 +28,6 @@ export interface ServeOptions {
 }
 
 type AnyFn = (req: unknown, ctx: GrpcContext) => unknown;
-
-function toStatus(err: unknown): GrpcError {
-  if (err instanceof GrpcError) return err;
-  return toGrpcError(err instanceof ApiError ? err : toApiError(err));
-}
 
 /** Serves init's API on a unix socket (mode 0660); resolves once listening. */
 export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
@@ -80,20 +75,12 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
       if (method.responseStream) {
         server.handle(method, async function* (req: unknown, ctx: GrpcContext) {
           admit(ctx, req);
-          try {
-            yield* fn(req, ctx) as AsyncIterable<unknown>;
-          } catch (err) {
-            throw toStatus(err);
-          }
+          yield* fn(req, ctx) as AsyncIterable<unknown>;
         } as never, { maxRequestBytes: requestLimit(method.path) });
       } else {
         server.handle(method, (async (req: unknown, ctx: GrpcContext) => {
           admit(ctx, req);
-          try {
-            return await fn(req, ctx);
-          } catch (err) {
-            throw toStatus(err);
-          }
+          return await fn(req, ctx);
         }) as never, { maxRequestBytes: requestLimit(method.path) });
       }
     }
