@@ -32,8 +32,8 @@ const ENV_HEADER = "# GRUB Environment Block\n";
  * The kernel command line of an installed boot: the consoles of the image's other boot paths,
  * and panic=10: a kernel panic reboots, so a broken slot falls back. softlockup_panic and
  * hung_task_panic make the kernel's lockup detectors panic (so reboot) instead of only warning,
- * so a kernel that hangs falls back too; they take effect where the kernel is built with
- * CONFIG_SOFTLOCKUP_DETECTOR and CONFIG_DETECT_HUNG_TASK (a kernel without them ignores them).
+ * so a kernel that hangs falls back too. Our kernel builds both detectors in and panics by
+ * default (kernel-config/bunker.fragment); the arguments keep that true for any kernel with them.
  * A userland that hangs is init's boot deadline's (services/init/deadline.ts).
  */
 export const INSTALLED_CMDLINE = `${KERNEL_CMDLINE} panic=10 softlockup_panic=1 hung_task_panic=1`;
