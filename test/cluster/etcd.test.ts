@@ -14,8 +14,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
-import { issueEtcdCert, issueLeaf, newEtcdCA, fromPemPair, type CertAndKey } from "../../core/pki/issue.ts";
+import { issueEtcdCert, newEtcdCA, type CertAndKey } from "../../core/pki/issue.ts";
 import { startContainerNode } from "../../core/cluster/container.ts";
 import { loadState } from "../../core/cluster/state.ts";
 import { etcdConfigFile } from "../../services/init/etcd.ts";
@@ -23,10 +22,9 @@ import { bin } from "../lib/container-node.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
 import { netnsSkipReason } from "../lib/netns.ts";
+import { clusterEtcdCA, Etcdctl, etcdctlPath, etcdPath, writeEtcdClient } from "../lib/etcdctl.ts";
 import { ClusterHome } from "../lib/cluster-home.ts";
 
-const etcdctlPath = ["/usr/bin/etcdctl", "/usr/local/bin/etcdctl"].find((p) => existsSync(p));
-const etcdPath = ["/usr/bin/etcd", "/usr/local/bin/etcd"].find((p) => existsSync(p));
 const skip = netnsSkipReason !== null || !etcdctlPath || !etcdPath;
 const name = `e${process.pid % 100000}`;
 const CPS = ["10.5.0.2", "10.5.0.3", "10.5.0.4"];
@@ -53,36 +51,14 @@ function powerOn(i: number): void {
   startContainerNode(dir, loadState(dir)!, nodeName(i), [bin]);
 }
 
-/** Writes keys PREFIX000.. in transactions through etcdctl (at most 128 operations each, etcd's limit). */
-async function putMany(endpoints: string[], prefix: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i += 125) {
-    const puts = Array.from({ length: Math.min(125, n - i) }, (_, j) => `put ${prefix}${String(i + j).padStart(4, "0")} v${i + j}`);
-    // No compares (the first blank line), the puts, no failure branch.
-    const r = await etcdctl(endpoints, ["txn"], undefined, `\n${puts.join("\n")}\n\n\n`);
-    if (r.code !== 0 || !r.out.includes("SUCCESS")) throw new Error(`txn at ${i}: ${r.err.trim() || r.out.trim()}`);
-  }
-}
-/** How many keys under `prefix` one member holds itself (a serializable read: its own data, no leader asked). */
-async function localCount(endpoint: string, prefix: string): Promise<number> {
-  const r = await etcdctl([endpoint], ["get", prefix, "--prefix", "--keys-only", "--limit", "1", "--consistency", "s", "-w", "json"]);
-  if (r.code !== 0) throw new Error(r.err.trim().split("\n").at(-1));
-  return Number(JSON.parse(r.out).count ?? 0);
-}
-async function startedVoters(endpoint: string): Promise<Member[] | undefined> {
-  const m = await members(endpoint);
-  return m?.filter((x) => !!x.name && !x.isLearner);
-}
+let ec: Etcdctl;
+const etcdctl = (endpoints: string[], args: string[], creds?: { cert: string; key: string } | null, stdin?: string) => ec.run(endpoints, args, creds === undefined ? ec.client : creds, stdin);
+const putMany = (endpoints: string[], prefix: string, n: number) => ec.putMany(endpoints, prefix, n);
+const localCount = (endpoint: string, prefix: string) => ec.localCount(endpoint, prefix);
+const members = (endpoint: string) => ec.members(endpoint);
+const startedVoters = (endpoint: string) => ec.startedVoters(endpoint);
+const statuses = (endpoints: string[]) => ec.statuses(endpoints);
 const ctl = (...args: string[]) => home.ctl(...args);
-
-/** etcdctl inside the cluster's namespace; `creds` null: no client certificate at all. */
-async function etcdctl(endpoints: string[], args: string[], creds: { cert: string; key: string } | null = { cert: join(root, "client.crt"), key: join(root, "client.key") }, stdin?: string) {
-  const argv = ["ip", "netns", "exec", `bunker-${name}`, etcdctlPath!, "--endpoints", endpoints.map((e) => `https://${e}:2379`).join(","),
-    "--cacert", join(root, "etcd-ca.crt"), "--dial-timeout", "3s", "--command-timeout", "10s",
-    ...(creds ? ["--cert", creds.cert, "--key", creds.key] : []), ...args];
-  const p = Bun.spawn(argv, { stdin: stdin === undefined ? "ignore" : new Blob([stdin]), stdout: "pipe", stderr: "pipe", env: { ...process.env, ETCDCTL_API: "3" } });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
 
 /** Polls until `fn` returns a value (not undefined), at most `ms`; the last failure otherwise. */
 async function eventually<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
@@ -98,41 +74,15 @@ async function eventually<T>(fn: () => Promise<T | undefined>, ms: number, what:
   }
 }
 
-type Member = { ID: string | number; name?: string; peerURLs: string[]; clientURLs?: string[]; isLearner?: boolean };
-async function members(endpoint: string): Promise<Member[] | undefined> {
-  const r = await etcdctl([endpoint], ["member", "list", "-w", "json"]);
-  if (r.code !== 0) throw new Error(r.err.trim().split("\n").at(-1));
-  return (JSON.parse(r.out).members ?? []) as Member[];
-}
-type EndpointStatus = { Endpoint: string; Status: { header: { member_id: number }; leader: number; raftIndex: number; dbSize: number } };
-async function statuses(endpoints: string[]): Promise<EndpointStatus[]> {
-  const r = await etcdctl(endpoints, ["endpoint", "status", "-w", "json"]);
-  if (r.code !== 0) throw new Error(r.err.trim().split("\n").at(-1));
-  return JSON.parse(r.out) as EndpointStatus[];
-}
-
-function writeClient(ca: CertAndKey, prefix: string): { cert: string; key: string } {
-  const c = issueLeaf(ca, { commonName: "test-client", lifetime: 3600_000, usage: ["clientAuth"] });
-  const cert = join(root, `${prefix}.crt`);
-  const key = join(root, `${prefix}.key`);
-  writeFileSync(cert, certificatePem(c.certificate));
-  writeFileSync(key, privateKeyPem(c.key), { mode: 0o600 });
-  return { cert, key };
-}
-
 beforeAll(async () => {
   if (skip) return;
   home = new ClusterHome();
   ({ root, state, bunkerconfig } = home);
   created = await ctl("cluster", "create", "--provisioner", "container", "--name", name, "--controlplanes", "3", "--workers", "0", "--no-bootstrap", "--wait", "--wait-timeout", "3m");
   if (created.code !== 0) return;
-  const cfg = parse(readFileSync(join(state, name, "controlplane.yaml"), "utf8"));
-  const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
-  const ca = fromPemPair({ crt: unb64(cfg.cluster.etcd.ca.crt), key: unb64(cfg.cluster.etcd.ca.key) }, "etcd CA");
-  etcdCa = ca;
-  writeFileSync(join(root, "etcd-ca.crt"), certificatePem(ca.certificate));
-  writeClient(ca, "client");
-  writeClient(newEtcdCA(), "stranger");
+  etcdCa = clusterEtcdCA(join(state, name));
+  ec = new Etcdctl(`bunker-${name}`, root, etcdCa);
+  writeEtcdClient(newEtcdCA(), root, "stranger");
 }, 240_000);
 
 afterAll(async () => {
