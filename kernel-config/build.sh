@@ -45,7 +45,20 @@ if [ -z "$src_sum" ]; then
 fi
 hash=$( { sha256sum < "$fragment"; sha256sum < "$0"; echo "$src_sum"; } | sha256sum | cut -c1-16)
 out=$cache/$hash
-if [ -f "$out/bzImage" ] || { [ "$config_only" = 1 ] && [ -f "$out/config" ]; }; then
+done_already() { [ -f "$out/bzImage" ] || { [ "$config_only" = 1 ] && [ -f "$out/config" ]; }; }
+if done_already; then
+  [ "$print_dir" = 1 ] && echo "$out" || say "cached: $out"
+  exit 0
+fi
+# One build of a configuration at a time: two (test files, an image build beside the suite)
+# would configure and compile into the same folder and spoil each other. The second waits for
+# the first and then takes its result.
+exec 9>"$cache/.lock-$hash"
+if ! flock -n 9; then
+  say "another build of $hash is running; waiting for it"
+  flock 9
+fi
+if done_already; then
   [ "$print_dir" = 1 ] && echo "$out" || say "cached: $out"
   exit 0
 fi

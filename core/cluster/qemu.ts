@@ -1,26 +1,43 @@
 /**
  * The QEMU provisioner: each node is a VM (TCG, or KVM where asked) booted from the built image's
- * kernel and initramfs, its NIC a tap on the bridge in the cluster's namespace (QEMU runs inside
+ * kernel and initrds (the etcd extension and the base initramfs, as a bootloader loads them), its NIC a tap on the bridge in the cluster's namespace (QEMU runs inside
  * that namespace, so its taps never touch the host's), its serial console in
  * nodes/NAME/console.log. Nodes boot into maintenance mode; dnsmasq, also inside the namespace,
  * gives each its planned address by MAC, so the address it has before its config is the one its
  * config names. The configs are applied through maintenance mode by the caller.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { EXTENSIONS, IMAGE_FILES } from "../image/layout.ts";
 import { join } from "node:path";
 import { consoleLog, nodeDir, spawnDetached, startForwarder, type Provision } from "./container.ts";
 import { makeTapNetwork } from "./netsetup.ts";
 import type { ClusterPlan } from "./plan.ts";
 import { saveState } from "./state.ts";
 
-export interface QemuImage { kernel: string; initrd: string }
+export interface QemuImage {
+  kernel: string;
+  /** The initrds in the order a bootloader loads them: the extensions, then the base initramfs. */
+  initrds: string[];
+}
 
-/** The image folder's boot files (rootfs/build writes vmlinuz and initramfs.zst). */
+/** The image folder's boot files (rootfs/build writes vmlinuz, etcd.ext and initramfs.zst). */
 export function imageFiles(dir: string): QemuImage {
-  const kernel = join(dir, "vmlinuz");
-  const initrd = join(dir, "initramfs.zst");
+  const kernel = join(dir, IMAGE_FILES.kernel);
+  const initrd = join(dir, IMAGE_FILES.initramfs);
   for (const f of [kernel, initrd]) if (!existsSync(f)) throw new Error(`${f} is missing: build the image first (bun rootfs/build/main.ts --out ${dir}) or give --image DIR`);
-  return { kernel, initrd };
+  const extensions = EXTENSIONS.map((e) => join(dir, e.file)).filter((f) => existsSync(f));
+  return { kernel, initrds: [...extensions, initrd] };
+}
+
+/**
+ * The one file QEMU's -initrd takes: the initrds one after the other, as GRUB and iPXE put them
+ * in memory (the kernel unpacks concatenated archives in turn). Written once into the cluster's folder.
+ */
+function oneInitrd(dir: string, initrds: string[]): string {
+  if (initrds.length === 1) return initrds[0]!;
+  const out = join(dir, "initrd.img");
+  writeFileSync(out, Buffer.concat(initrds.map((f) => readFileSync(f))), { mode: 0o600 });
+  return out;
 }
 
 /** A stable, locally administered MAC per node: 52:54:00 (QEMU's), then the cluster's third octet and the node's index. */
@@ -62,12 +79,16 @@ export async function createQemuCluster(c: QemuCreate): Promise<void> {
   ].join("\n"));
   const ntp = spawnDetached(["ip", "netns", "exec", plan.netns, chronyd, "-x", "-d", "-f", join(dir, "chrony.conf")], join(dir, "chronyd.log"));
   step(`chronyd (pid ${ntp}) serves the host's time at ${plan.gateway}`);
+  const initrd = oneInitrd(dir, c.image.initrds);
   plan.nodes.forEach((n, i) => {
     mkdirSync(nodeDir(dir, n.name), { recursive: true, mode: 0o700 });
+    // Its own config, as container nodes keep theirs: the caller applies it through maintenance
+    // mode, and applies it again to a VM powered off and on (it has no disk to keep it).
+    writeFileSync(join(nodeDir(dir, n.name), "config.yaml"), c.configs.byNode.get(n.name)!, { mode: 0o600 });
     const argv = ["ip", "netns", "exec", plan.netns, "qemu-system-x86_64", "-accel", c.accel, "-cpu", "max", "-m", String(c.memoryMiB), "-smp", "1",
       // A guest reboot restarts the VM (bunkerctl reboot); a power-off ends QEMU.
       "-display", "none", "-monitor", "none", "-serial", `file:${consoleLog(dir, n.name)}`,
-      "-kernel", c.image.kernel, "-initrd", c.image.initrd, "-append", "console=ttyS0,115200",
+      "-kernel", c.image.kernel, "-initrd", initrd, "-append", "console=ttyS0,115200",
       "-netdev", `tap,id=n0,ifname=${n.port},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=n0,mac=${nodeMac(plan, i)}`];
     const pid = spawnDetached(argv, join(nodeDir(dir, n.name), "qemu.log"));
     state.nodes.push({ name: n.name, pid });

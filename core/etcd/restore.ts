@@ -9,8 +9,9 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { ETCD_EXTENSION } from "../image/layout.ts";
 
-export const ETCDCTL_BINARIES = ["/usr/bin/etcdctl", "/usr/local/bin/etcdctl"];
+export const ETCDCTL_BINARIES = [`/${ETCD_EXTENSION.mountPoint}/bin/etcdctl`, "/usr/bin/etcdctl", "/usr/local/bin/etcdctl"];
 
 export class RestoreError extends Error {
   constructor(message: string) { super(message); this.name = "RestoreError"; }

@@ -3,12 +3,20 @@ import { grubConfig as isoGrubConfig, ipxeScript } from "../../rootfs/build/boot
 import { grubConfig as installedGrubConfig } from "../install/grub.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { IMAGE_FILES, IMAGE_PUBLIC_KEY, KERNEL_CMDLINE, MANIFEST_FILES, NEW_ROOT, ROOT_DM_NAME, ROOT_IMAGE, ROOT_INFO, ROOT_VERITY, SLOT_FILES } from "./layout.ts";
+import { EXTENSIONS, IMAGE_FILES, IMAGE_PUBLIC_KEY, KERNEL_CMDLINE, MANIFEST_FILES, NEW_ROOT, ROOT_DM_NAME, ROOT_IMAGE, ROOT_INFO, ROOT_VERITY, SLOT_FILES } from "./layout.ts";
 
 test("every boot path (iPXE, the ISO's GRUB, an installed disk's GRUB) loads a slot's files by the image's names, with the consoles", () => {
   for (const cfg of [ipxeScript(), isoGrubConfig(), installedGrubConfig()]) {
     for (const f of SLOT_FILES) expect(cfg).toContain(f);
     expect(cfg).toContain(KERNEL_CMDLINE);
+    // Every initrd line names the extensions before the base initramfs, whose pre-init archive
+    // must be the last one the kernel unpacks.
+    const loads = cfg.split("\n").filter((l) => /^\s*initrd /.test(l)).join(" ");
+    for (const e of EXTENSIONS) {
+      expect(loads).toContain(e.file);
+      expect(loads.indexOf(e.file)).toBeLessThan(loads.indexOf(IMAGE_FILES.initramfs));
+    }
+    expect(loads.trimEnd()).toEndWith(IMAGE_FILES.initramfs);
   }
 });
 
@@ -27,4 +35,6 @@ test("the pre-init shim (C) uses the same paths and device name as the build", (
   expect(define("ROOT_VERITY")).toBe(`/${ROOT_VERITY}`);
   expect(define("NEW_ROOT")).toBe(`/${NEW_ROOT}`);
   expect(define("DM_NAME")).toBe(ROOT_DM_NAME);
+  // Its table of extensions: image, verity line and device name of each, as layout.ts has them.
+  for (const e of EXTENSIONS) expect(c).toContain(`{"/${e.image}", "/${e.verity}", "${e.dmName}"}`);
 });

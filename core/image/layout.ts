@@ -10,6 +10,7 @@ export const IMAGE_FILES = {
   initramfs: "initramfs.zst",
   rootImage: "rootfs.sqsh",
   iso: "bunker.iso",
+  etcdExtension: "etcd.ext",
   ipxe: "boot.ipxe",
   publicKey: "image.pub",
   manifest: "manifest.json",
@@ -21,6 +22,45 @@ export const MANIFEST_FILES = [IMAGE_FILES.manifest, IMAGE_FILES.signature] as c
 
 /** The files a boot slot holds besides MANIFEST_FILES, all named in the image's manifest. */
 export const SLOT_FILES = [IMAGE_FILES.kernel, IMAGE_FILES.initramfs] as const;
+
+/**
+ * An extension of the image: programs only some nodes need, kept out of the base root so that
+ * the base stays small. A read-only SquashFS with its dm-verity hash tree appended, inside a
+ * stored cpio archive of its own (`file`) that every bootloader entry loads before the base
+ * initramfs. Its verity parameters travel in the base initramfs's pre-init archive, beside the
+ * root's, so an extension from another build, or altered, does not read. The pre-init shim puts
+ * it behind dm-verity as `dmName`; init mounts it at `mountPoint` only on the nodes that need it.
+ */
+export interface Extension {
+  name: string;
+  /** The image folder's (and a boot slot's, and the ISO's /boot) file: a stored cpio archive. */
+  file: string;
+  /** Inside that archive, so in the initramfs: the SquashFS with its hash tree. */
+  image: string;
+  /** Inside the pre-init archive: its dm-verity line, as ROOT_VERITY's. */
+  verity: string;
+  dmName: string;
+  /** In the root: where it is mounted (an empty folder of the base root). */
+  mountPoint: string;
+}
+
+/** etcd 3.4 and etcdctl, mounted on control planes only (docs/image.md, "extensions"). */
+export const ETCD_EXTENSION: Extension = {
+  name: "etcd",
+  file: IMAGE_FILES.etcdExtension,
+  image: "ext/etcd.sqsh",
+  verity: "boot/ext/etcd.verity",
+  dmName: "bunker-ext-etcd",
+  mountPoint: "ext/etcd",
+};
+
+export const EXTENSIONS: readonly Extension[] = [ETCD_EXTENSION];
+
+/**
+ * Files a slot takes when the image's manifest lists them: the extensions. An image built
+ * without them (or before them) still installs and boots, without what they carry.
+ */
+export const OPTIONAL_SLOT_FILES: readonly string[] = EXTENSIONS.map((e) => e.file);
 
 /**
  * Inside the initramfs, from its root: the read-only root image, a SquashFS with its dm-verity

@@ -7,9 +7,9 @@
 import type { KeyObject } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { IMAGE_FILES, MANIFEST_FILES, SLOT_FILES } from "../image/layout.ts";
+import { IMAGE_FILES, MANIFEST_FILES } from "../image/layout.ts";
 import { openManifest, securityVersionOf, type Manifest } from "../image/manifest.ts";
-import { verifyImage, type VerifiedImage } from "./image.ts";
+import { slotFilesOf, verifyImage, type VerifiedImage } from "./image.ts";
 
 const MANIFEST_MAX = 1 << 20;
 
@@ -81,7 +81,8 @@ export async function downloadImage(url: string, dir: string, trusted: KeyObject
   }
   say(`manifest of ${url}: signature good (version ${manifest.build.version ?? "?"}); security version ${securityVersionOf(manifest)}`);
   o.accept?.(manifest);
-  for (const name of SLOT_FILES) {
+  const slotFiles = slotFilesOf(manifest);
+  for (const name of slotFiles) {
     const a = manifest.artifacts.find((x) => x.name === name);
     if (!a) throw new ImageError(`image ${url}: the manifest does not list ${name}`, false);
     say(`fetching ${name} (${(a.size / 1e6).toFixed(1)} MB)`);
@@ -93,6 +94,6 @@ export async function downloadImage(url: string, dir: string, trusted: KeyObject
   } catch (e) {
     throw new ImageError((e as Error).message.replace(`image ${dir}`, `image ${url}`), false);
   }
-  say(`${SLOT_FILES.join(" and ")} match the signed manifest`);
+  say(`${slotFiles.join(", ")} match the signed manifest`);
   return image;
 }

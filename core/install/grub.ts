@@ -10,7 +10,7 @@
  *                   if that boot never confirms (panic, hang, failed init), the next boot is
  *                   the confirmed slot again, by itself.
  */
-import { IMAGE_FILES as F, KERNEL_CMDLINE } from "../image/layout.ts";
+import { EXTENSIONS, IMAGE_FILES as F, KERNEL_CMDLINE } from "../image/layout.ts";
 
 export type Slot = "A" | "B";
 export const SLOTS: readonly Slot[] = ["A", "B"];
@@ -44,7 +44,13 @@ export function grubConfig(): string {
     `  search --no-floppy --set=root --label "BOOT-\$${slotVar}"`,
     `  echo "Bunker: booting slot \$${slotVar}"`,
     `  linux /${F.kernel} ${INSTALLED_CMDLINE} bunker.slot=\$${slotVar} bunker.trial=${trialVar}`,
-    `  initrd /${F.initramfs}`,
+    // The extensions load first (the base initramfs's pre-init archive must come last); a slot
+    // written from an image without them (an older one) boots the base alone.
+    `  if [ ${EXTENSIONS.map((e) => `-f /${e.file}`).join(" -a ")} ]; then`,
+    `    initrd ${EXTENSIONS.map((e) => `/${e.file} `).join("")}/${F.initramfs}`,
+    "  else",
+    `    initrd /${F.initramfs}`,
+    "  fi",
     "}",
   ];
   return [

@@ -20,7 +20,9 @@ function makeIso(name: string, keyPem: string, change?: (boot: string) => void):
   writeFileSync(join(boot, "vmlinuz"), Buffer.alloc(300_000, 7));
   // Longer than 8.3 and mixed content: the name must come back whole from Rock Ridge.
   writeFileSync(join(boot, "initramfs.zst"), Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251)));
-  writeBootManifest(boot, ["vmlinuz", "initramfs.zst"], keyPem, { version: name });
+  // An extension too: the slot takes it because the manifest lists it.
+  writeFileSync(join(boot, "etcd.ext"), Buffer.alloc(7000, 3));
+  writeBootManifest(boot, ["vmlinuz", "initramfs.zst", "etcd.ext"], keyPem, { version: name });
   change?.(boot);
   const iso = join(work, `${name}.iso`);
   const r = Bun.spawnSync(["xorriso", "-as", "mkisofs", "-R", "-V", "BUNKER", "-o", iso, root], { stderr: "pipe" });
@@ -34,15 +36,17 @@ test.skipIf(!have)("the boot files come out of an ISO byte for byte, checked aga
   expect(isBunkerIso(iso)).toBe(true);
   const img = new IsoImage(iso);
   try {
-    expect(img.list("/boot").map((e) => e.name).sort()).toEqual(["grub", "initramfs.zst", "manifest.json", "manifest.sig", "vmlinuz"]);
+    expect(img.list("/boot").map((e) => e.name).sort()).toEqual(["etcd.ext", "grub", "initramfs.zst", "manifest.json", "manifest.sig", "vmlinuz"]);
   } finally { img.close(); }
   const out = join(work, "good-out");
   const said: string[] = [];
   copyBootFiles(iso, out, loadSigningKey(key).publicKey, (l) => said.push(l));
   // In the manifest's order (sorted by name).
-  expect(said).toEqual(["copying initramfs.zst (0.0 MB) from the boot medium", "copying vmlinuz (0.3 MB) from the boot medium"]);
-  for (const f of ["vmlinuz", "initramfs.zst"]) expect(readFileSync(join(out, f)).equals(readFileSync(join(work, "good-root/boot", f)))).toBe(true);
-  expect(verifyImage(out, loadSigningKey(key).publicKey, { slotFilesOnly: true }).manifest.build.version).toBe("good");
+  expect(said).toEqual(["copying etcd.ext (0.0 MB) from the boot medium", "copying initramfs.zst (0.0 MB) from the boot medium", "copying vmlinuz (0.3 MB) from the boot medium"]);
+  for (const f of ["vmlinuz", "initramfs.zst", "etcd.ext"]) expect(readFileSync(join(out, f)).equals(readFileSync(join(work, "good-root/boot", f)))).toBe(true);
+  const v = verifyImage(out, loadSigningKey(key).publicKey, { slotFilesOnly: true });
+  expect(v.manifest.build.version).toBe("good");
+  expect(v.slotFiles).toEqual(["vmlinuz", "initramfs.zst", "etcd.ext"]);
 });
 
 test.skipIf(!have)("a medium signed by another key, or missing a file its manifest names, is refused naming it", () => {

@@ -20,7 +20,7 @@ import { Tag } from "../meta/block.ts";
 import { getText, readMeta, setText, updateMeta } from "../meta/store.ts";
 import { decodeGrubenv, encodeGrubenv, GRUB_DIR, isSlot, otherSlot, slotFsLabel, type Slot } from "./grub.ts";
 import { readFatFile, rewriteFatFile } from "./fat.ts";
-import { MANIFEST_FILES, SLOT_FILES } from "../image/layout.ts";
+import { MANIFEST_FILES } from "../image/layout.ts";
 import type { VerifiedImage } from "./image.ts";
 
 const GRUBENV_PATH = `${GRUB_DIR}/grubenv`;
@@ -34,8 +34,8 @@ export function tableOf(dev: DiskDevice): GptTable {
 export const slotLabel = (s: Slot) => (s === "A" ? Label.BOOT_A : Label.BOOT_B);
 
 /**
- * Makes slot `slot`'s ext4 filesystem anew from the image (kernel, initramfs, and the signed
- * manifest so the slot can be checked later). mke2fs -d builds it whole from a staging folder:
+ * Makes slot `slot`'s ext4 filesystem anew from the image (kernel, initramfs, the extensions it
+ * has, and the signed manifest so the slot can be checked later). mke2fs -d builds it whole from a staging folder:
  * nothing of the old filesystem is reused, and the other slot is not opened.
  */
 export function writeSlot(dev: DiskDevice, table: GptTable, slot: Slot, image: VerifiedImage, scratch = tmpdir()): void {
@@ -43,8 +43,7 @@ export function writeSlot(dev: DiskDevice, table: GptTable, slot: Slot, image: V
   // `scratch`: a node's /tmp (64 MiB) cannot hold the kernel and initramfs; the installer there stages on /run.
   const staging = mkdtempSync(join(scratch, `bunker-slot-${slot}-`));
   try {
-    for (const f of SLOT_FILES) copyFileSync(image.files[f], join(staging, f));
-    for (const f of MANIFEST_FILES) copyFileSync(join(image.dir, f), join(staging, f));
+    for (const f of [...image.slotFiles, ...MANIFEST_FILES]) copyFileSync(join(image.dir, f), join(staging, f));
     runTool(["mke2fs", "-t", "ext4", "-F", "-q", "-b", "4096", "-L", slotFsLabel(slot), "-d", staging, "-E", `offset=${offset}`, dev.path, `${Math.floor(size / 1024)}k`]);
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -4,11 +4,13 @@
  *      Stored, not compressed again: the kernel only copies it, and the SquashFS is read, checked
  *      and decompressed block by block when the running system touches it.
  *   2. the pre-init archive, zstd: the shim as /init, the root's dm-verity parameters
- *      (ROOT_VERITY), /dev/console and the mount points. A few KB, and the only place the root
+ *      (ROOT_VERITY) and the extensions' (core/image/layout.ts), /dev/console and the mount points. A few KB, and the only place the root
  *      hash comes from. It comes last so that its files replace any of the same name an altered
  *      root archive might carry (the kernel lets a later archive overwrite an earlier one's files).
  * One file keeps every boot path (QEMU -initrd, GRUB, iPXE, an installed slot) loading one initrd;
- * the same layout as an early-microcode archive in front of a compressed initramfs.
+ * the same layout as an early-microcode archive in front of a compressed initramfs. An extension's
+ * archive (rootfs/build/extension.ts) is a separate file that bootloaders load before this one, so
+ * the pre-init archive stays last of all.
  */
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { cpioLength, writeCpio, type CpioEntry } from "../../core/image/cpio.ts";
@@ -21,12 +23,15 @@ export interface InitramfsParts {
   /** ROOT_VERITY's line. */
   verity: string;
   rootImage: string;
+  /** The extensions' dm-verity lines, at their Extension.verity paths. */
+  extensions?: { verity: string; line: string }[];
 }
 
 export function preinitEntries(p: InitramfsParts): CpioEntry[] {
   return [
     { path: "init", type: "file", mode: 0o755, source: p.preinit },
     { path: ROOT_VERITY, type: "file", mode: 0o444, data: Buffer.from(p.verity) },
+    ...(p.extensions ?? []).map((e): CpioEntry => ({ path: e.verity, type: "file", mode: 0o444, data: Buffer.from(e.line) })),
     // The kernel opens /dev/console before /init runs, so the node must exist in the archive.
     { path: "dev/console", type: "char", mode: 0o600, major: 5, minor: 1 },
     { path: "proc", type: "dir" },

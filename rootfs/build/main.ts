@@ -1,8 +1,8 @@
 /**
  * Builds the bootable image into one folder (default out/image):
- *   vmlinuz, initramfs.zst (the pre-init archive, zstd, then the root archive: the SquashFS with
- *   its dm-verity hash tree), bunker.iso (BIOS + UEFI), boot.ipxe, image.pub,
- *   manifest.json + manifest.sig.
+ *   vmlinuz, initramfs.zst (the root archive: the SquashFS with its dm-verity hash tree, then
+ *   the pre-init archive, zstd), etcd.ext (the etcd extension, loaded before initramfs.zst),
+ *   bunker.iso (BIOS + UEFI), boot.ipxe, image.pub, manifest.json + manifest.sig.
  * Reproducible: the same commit, binary, kernel and signing key give byte-identical files.
  *
  * Usage: bun rootfs/build/main.ts [--out DIR] [--binary FILE] [--kernel BZIMAGE] [--key PEM]
@@ -19,9 +19,10 @@ import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { writeBootManifest } from "./bootmanifest.ts";
 import { describeFile, generateSigningKey, isSecurityVersion, loadSigningKey, rawPublicKey, SECURITY_VERSION_MAX, signManifest } from "../../core/image/manifest.ts";
-import { IMAGE_FILES as F, ROOT_IMAGE, SLOT_FILES } from "../../core/image/layout.ts";
+import { ETCD_EXTENSION, IMAGE_FILES as F, ROOT_IMAGE, SLOT_FILES } from "../../core/image/layout.ts";
 import { personalities } from "../../services/personalities.ts";
 import { buildIso, ipxeScript } from "./boot.ts";
+import { buildEtcdExtension, type BuiltExtension } from "./extension.ts";
 import { writeInitramfs } from "./initramfs.ts";
 import { Progress } from "./progress.ts";
 import { stageNodeTools } from "./nodetools.ts";
@@ -76,7 +77,7 @@ async function gitOr(args: string[], fallback: string): Promise<string> {
 }
 
 export async function buildImage(o: ImageOptions): Promise<void> {
-  const p = new Progress(o.iso ? 8 : 7);
+  const p = new Progress(o.iso ? 9 : 8);
   const work = mkdtempSync(join(tmpdir(), "bunker-image-"));
   const stage = `${o.out}.tmp-${process.pid}`;
   rmSync(stage, { recursive: true, force: true });
@@ -112,19 +113,23 @@ export async function buildImage(o: ImageOptions): Promise<void> {
       verity = await appendVerity(rootImage);
     });
 
+    const etcdExt = join(stage, ETCD_EXTENSION.file);
+    const ext: BuiltExtension = await p.step(`extension ${ETCD_EXTENSION.name}: etcd and etcdctl, SquashFS and hash tree in ${ETCD_EXTENSION.file}`, () =>
+      buildEtcdExtension(ETCD_EXTENSION, etcdExt, work, o.epoch, comp));
+
     const initramfs = join(stage, F.initramfs);
-    await p.step(`initramfs: pre-init archive (zstd -${o.zstdLevel}, with the root hash), then the root archive (stored)`, () =>
-      writeInitramfs(initramfs, work, { preinit, verity: verityLine(verity!), rootImage }, o.epoch, o.zstdLevel));
+    await p.step(`initramfs: the root archive (stored), then the pre-init archive (zstd -${o.zstdLevel}, with the root's and the extension's hashes)`, () =>
+      writeInitramfs(initramfs, work, { preinit, verity: verityLine(verity!), rootImage, extensions: [{ verity: ext.ext.verity, line: verityLine(ext.verity) }] }, o.epoch, o.zstdLevel));
     copyFileSync(kernel, join(stage, F.kernel));
     chmodSync(join(stage, F.kernel), 0o644);
 
     // The ISO's /boot holds the signed manifest of its own boot files: a node booted from it installs with no URL.
-    const bootManifest = (dir: string) => { writeBootManifest(dir, SLOT_FILES, o.keyPem, { ...o.build, kernel: basename(dirname(kernel)) }, o.securityVersion); };
-    if (o.iso) await p.step("ISO: GRUB for BIOS and UEFI (grub-mkrescue)", () => buildIso(join(stage, F.iso), kernel, initramfs, work, o.epoch, bootManifest));
+    const bootManifest = (dir: string) => { writeBootManifest(dir, [...SLOT_FILES, ETCD_EXTENSION.file], o.keyPem, { ...o.build, kernel: basename(dirname(kernel)) }, o.securityVersion); };
+    if (o.iso) await p.step("ISO: GRUB for BIOS and UEFI (grub-mkrescue)", () => buildIso(join(stage, F.iso), kernel, [etcdExt, initramfs], work, o.epoch, bootManifest));
 
     await p.step("iPXE script and the signed manifest of every artifact", () => {
       writeFileSync(join(stage, F.ipxe), ipxeScript());
-      const names = [F.kernel, F.initramfs, F.ipxe, F.publicKey, ...(o.iso ? [F.iso] : [])];
+      const names = [F.kernel, F.initramfs, ETCD_EXTENSION.file, F.ipxe, F.publicKey, ...(o.iso ? [F.iso] : [])];
       const { json, sig } = signManifest("image", { ...o.build, kernel: basename(dirname(kernel)) }, names.map((n) => describeFile(n, join(stage, n))), o.keyPem, { securityVersion: o.securityVersion });
       writeFileSync(join(stage, F.manifest), json);
       writeFileSync(join(stage, F.signature), sig);
@@ -163,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
   if (!existsSync(o.binary)) throw new Error(`image: binary ${o.binary} does not exist (build it first: just build)`);
   if (!Number.isInteger(o.zstdLevel) || o.zstdLevel < 1 || o.zstdLevel > 19) throw new Error(`image: --zstd-level must be 1..19, got ${opt("--zstd-level")}`);
   await buildImage(o);
-  for (const n of [F.kernel, F.initramfs, F.iso]) {
+  for (const n of [F.kernel, F.initramfs, ETCD_EXTENSION.file, F.iso]) {
     const f = join(o.out, n);
     if (existsSync(f)) process.stderr.write(`  ${n.padEnd(14)} ${(statSync(f).size / 1e6).toFixed(1).padStart(6)} MB\n`);
   }

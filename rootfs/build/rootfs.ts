@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { IMAGE_PUBLIC_KEY, ROOT_INFO } from "../../core/image/layout.ts";
+import { EXTENSIONS, IMAGE_PUBLIC_KEY, ROOT_INFO } from "../../core/image/layout.ts";
 import { sha256File } from "../../core/image/manifest.ts";
 import { cached, run, sha256 } from "./tools.ts";
 
@@ -38,7 +38,7 @@ export async function sharedLibraries(program: string): Promise<PayloadFile[]> {
 }
 
 /** Directories that exist (empty) in the root: mount points and writable places. */
-export const MOUNT_POINTS = ["proc", "sys", "dev", "run", "tmp", "system", "var", "boot"];
+export const MOUNT_POINTS = ["proc", "sys", "dev", "run", "tmp", "system", "var", "boot", ...EXTENSIONS.map((e) => e.mountPoint)];
 
 export interface BuildInfo {
   version: string;

@@ -8,8 +8,13 @@
  *   4. create the device-mapper device "bunker-root" with one "verity" target over it
  *      (DM_DEV_CREATE, DM_TABLE_LOAD, DM_DEV_SUSPEND to resume); every block read from it is
  *      checked against the root hash, and one that does not match is an I/O error;
- *   5. mount it read-only on /newroot, move /proc /sys /dev into it, switch root (MS_MOVE, chroot);
- *   6. replace the environment the kernel built from unknown command-line words (a compiled Bun
+ *   5. for each extension the bootloader loaded (core/image/layout.ts EXTENSIONS: an archive of
+ *      its own, loaded before this one) whose verity line is in this archive: the same loop and
+ *      verity device, named for it, left unmounted (init mounts it where it is needed) and the
+ *      file unlinked, so its memory goes once init drops the device. A missing or broken
+ *      extension is said on the console and skipped: the base system boots without it;
+ *   6. mount the root read-only on /newroot, move /proc /sys /dev into it, switch root (MS_MOVE, chroot);
+ *   7. replace the environment the kernel built from unknown command-line words (a compiled Bun
  *      binary obeys BUN_OPTIONS and BUN_BE_BUN) with a fixed one, and exec /usr/bin/bunker as
  *      `init`, keeping PID 1.
  * On failure it says why on the console, waits 10 s and reboots: a panic loop would hide the
@@ -37,6 +42,13 @@
 #define ROOT_VERITY "/boot/root.verity"
 #define NEW_ROOT "/newroot"
 #define DM_NAME "bunker-root"
+
+/* core/image/layout.ts EXTENSIONS: the image in the initramfs, its verity line, its dm name. */
+static const struct {
+	const char *image, *verity, *dm;
+} extensions[] = {
+	{"/ext/etcd.sqsh", "/boot/ext/etcd.verity", "bunker-ext-etcd"},
+};
 #ifdef UNVERIFIED_TEST_ROOT
 #define VERIFIED_ROOT 0
 #else
@@ -47,6 +59,7 @@
 #define LOOP_CTL_GET_FREE 0x4C82
 #define LOOP_CONFIGURE 0x4C0A
 #define LO_FLAGS_READ_ONLY 1
+#define LO_FLAGS_AUTOCLEAR 4
 struct loop_info64 {
 	uint64_t lo_device, lo_inode, lo_rdevice, lo_offset, lo_sizelimit;
 	uint32_t lo_number, lo_encrypt_type, lo_encrypt_key_size, lo_flags;
@@ -78,6 +91,7 @@ struct dm_target_spec {
 #define DM_DEV_SUSPEND DM_IOCTL_NR(6)
 #define DM_TABLE_LOAD DM_IOCTL_NR(9)
 #define DM_READONLY_FLAG 1
+#define DM_DEV_REMOVE DM_IOCTL_NR(4)
 
 static void say(const char *a, const char *b) {
 	int fd = open("/dev/console", O_WRONLY | O_NOCTTY);
@@ -110,6 +124,24 @@ static int put(char *buf, size_t cap, size_t *len, const char *text) {
 	memcpy(buf + *len, text, n + 1);
 	*len += n;
 	return 1;
+}
+
+/* say() with errno's text; returns -1 for the caller to pass on. */
+static int say_errno(const char *what) {
+	say(what, strerror(errno));
+	return -1;
+}
+
+/* "<what><name>: <errno's text>"; returns -1. */
+static int say_errno2(const char *what, const char *name) {
+	char line[192];
+	size_t n = 0;
+	line[0] = 0;
+	put(line, sizeof line, &n, what);
+	put(line, sizeof line, &n, name);
+	put(line, sizeof line, &n, ": ");
+	say(line, strerror(errno));
+	return -1;
 }
 
 /* Decimal text of v in out[24]; returns where it starts inside out. */
@@ -156,69 +188,92 @@ static void mnt(const char *type, const char *dir, unsigned long flags) {
 }
 
 /* "<data blocks> <hash start block> <root hash hex> <salt hex>\n", checked strictly: a file that
- * says anything else stops the boot rather than building a table from it. */
-static void read_verity(unsigned long long *blocks, unsigned long long *hash_start, char *hash, char *salt) {
+ * says anything else is refused rather than building a table from it. Returns -1 having said why. */
+static int read_verity(const char *path, unsigned long long *blocks, unsigned long long *hash_start, char *hash, char *salt) {
 	char buf[256];
-	int fd = open(ROOT_VERITY, O_RDONLY);
-	if (fd < 0) fail("cannot open " ROOT_VERITY ": ");
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		say("cannot open the verity parameters: ", path);
+		return -1;
+	}
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
-	if (n <= 0) fail("cannot read " ROOT_VERITY ": ");
+	if (n <= 0) {
+		say("cannot read the verity parameters: ", path);
+		return -1;
+	}
 	buf[n] = 0;
 	const char *p = buf;
 	if (!parse_num(&p, blocks) || !parse_num(&p, hash_start) || !parse_hex64(&p, hash, ' ') || !parse_hex64(&p, salt, '\n') ||
 	    p != buf + n || *blocks == 0 || *hash_start < *blocks || *blocks > (~0ULL >> 4)) {
-		say(ROOT_VERITY " is malformed: ", "want '<data blocks> <hash start block> <sha256 root hash> <salt>'");
-		stop();
+		say(path, " is malformed: want '<data blocks> <hash start block> <sha256 root hash> <salt>'");
+		return -1;
 	}
+	return 0;
 }
 
-static unsigned attach_loop(void) {
+/* Attaches `image` read-only to a free loop device; its number, or -1 having said why. With
+ * `held`, the loop device stays open there for the caller to close: a device set to clear itself
+ * would be cleared as soon as its last opener closes it, so it must stay open until device-mapper
+ * holds it. */
+static int attach_loop(const char *image, uint32_t flags, int *held) {
 	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-	if (ctl < 0) fail("cannot open /dev/loop-control: ");
+	if (ctl < 0) return say_errno("cannot open /dev/loop-control: ");
 	int n = ioctl(ctl, LOOP_CTL_GET_FREE);
-	if (n < 0) fail("LOOP_CTL_GET_FREE: ");
 	close(ctl);
+	if (n < 0) return say_errno("LOOP_CTL_GET_FREE: ");
 	char dev[32] = "/dev/loop";
 	size_t dl = strlen(dev);
 	char nb[24];
 	put(dev, sizeof dev, &dl, num(nb, (unsigned)n));
-	int img = open(ROOT_IMAGE, O_RDONLY | O_CLOEXEC);
-	if (img < 0) fail("cannot open " ROOT_IMAGE ": ");
+	int img = open(image, O_RDONLY | O_CLOEXEC);
+	if (img < 0) return say_errno2("cannot open ", image);
 	int lo = open(dev, O_RDONLY | O_CLOEXEC);
-	if (lo < 0) fail("cannot open the loop device: ");
+	if (lo < 0) {
+		close(img);
+		return say_errno("cannot open the loop device: ");
+	}
 	struct loop_config c;
 	memset(&c, 0, sizeof c);
 	c.fd = (uint32_t)img;
-	c.info.lo_flags = LO_FLAGS_READ_ONLY;
-	if (ioctl(lo, LOOP_CONFIGURE, &c) != 0) fail("LOOP_CONFIGURE " ROOT_IMAGE ": ");
+	c.info.lo_flags = LO_FLAGS_READ_ONLY | flags;
+	int r = ioctl(lo, LOOP_CONFIGURE, &c);
+	int e = errno;
 	/* The loop device holds its own reference to the file; device-mapper will hold the loop's. */
 	close(img);
-	close(lo);
-	return (unsigned)n;
+	if (r != 0 || !held) close(lo);
+	errno = e;
+	if (r != 0) return say_errno2("LOOP_CONFIGURE ", image);
+	if (held) *held = lo;
+	return n;
 }
 
-static void dm_init(struct dm_ioctl *d, size_t size, uint32_t flags) {
+static void dm_init(struct dm_ioctl *d, size_t size, uint32_t flags, const char *name) {
 	memset(d, 0, size);
 	d->version[0] = 4; /* DM_VERSION_MAJOR; minor 0 asks for nothing newer */
 	d->data_size = (uint32_t)size;
 	d->data_start = sizeof *d;
 	d->flags = flags;
-	strcpy(d->name, DM_NAME);
+	strncpy(d->name, name, sizeof d->name - 1);
 }
 
-/* Returns the dm device's number. */
-static dev_t create_verity(unsigned loop, unsigned long long blocks, unsigned long long hash_start, const char *hash, const char *salt) {
+/* Creates device-mapper device `name`, a verity target over loop `loop`; the device number in
+ * *dev, or -1 having said why (a device half made is removed again). */
+static int create_verity(const char *name, unsigned loop, unsigned long long blocks, unsigned long long hash_start, const char *hash, const char *salt, dev_t *dev) {
 	int ctl = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
-	if (ctl < 0) fail("cannot open /dev/mapper/control: ");
+	if (ctl < 0) return say_errno("cannot open /dev/mapper/control: ");
 	union {
 		struct dm_ioctl io;
 		char raw[sizeof(struct dm_ioctl) + sizeof(struct dm_target_spec) + 320];
 	} b;
-	dm_init(&b.io, sizeof b.io, DM_READONLY_FLAG);
-	if (ioctl(ctl, DM_DEV_CREATE, &b) != 0) fail("DM_DEV_CREATE " DM_NAME ": ");
+	dm_init(&b.io, sizeof b.io, DM_READONLY_FLAG, name);
+	if (ioctl(ctl, DM_DEV_CREATE, &b) != 0) {
+		say_errno2("DM_DEV_CREATE ", name);
+		close(ctl);
+		return -1;
+	}
 
-	dm_init(&b.io, sizeof b, DM_READONLY_FLAG);
+	dm_init(&b.io, sizeof b, DM_READONLY_FLAG, name);
 	b.io.target_count = 1;
 	struct dm_target_spec *t = (struct dm_target_spec *)(b.raw + sizeof b.io);
 	t->sector_start = 0;
@@ -232,24 +287,54 @@ static dev_t create_verity(unsigned loop, unsigned long long blocks, unsigned lo
 	const char *parts[] = {"1 ", lo, " ", lo, " 4096 4096 ", num(bb, blocks), " ", num(hb, hash_start), " sha256 ", hash, " ", salt};
 	int ok = 1;
 	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) ok &= put(params, 320, &len, parts[i]);
-	if (!ok) {
-		say("verity table too long", "");
-		stop();
+	int r = -1;
+	if (!ok) say("verity table too long for ", name);
+	else if (ioctl(ctl, DM_TABLE_LOAD, &b) != 0) say_errno2("DM_TABLE_LOAD verity ", name);
+	else {
+		dm_init(&b.io, sizeof b.io, 0, name); /* DM_DEV_SUSPEND without DM_SUSPEND_FLAG: resume */
+		if (ioctl(ctl, DM_DEV_SUSPEND, &b) != 0) say_errno2("DM_DEV_SUSPEND (resume) ", name);
+		else {
+			*dev = (dev_t)b.io.dev;
+			r = 0;
+		}
 	}
-	if (ioctl(ctl, DM_TABLE_LOAD, &b) != 0) fail("DM_TABLE_LOAD verity: ");
-
-	dm_init(&b.io, sizeof b.io, 0); /* DM_DEV_SUSPEND without DM_SUSPEND_FLAG: resume */
-	if (ioctl(ctl, DM_DEV_SUSPEND, &b) != 0) fail("DM_DEV_SUSPEND (resume) " DM_NAME ": ");
+	if (r != 0) {
+		dm_init(&b.io, sizeof b.io, 0, name);
+		ioctl(ctl, DM_DEV_REMOVE, &b);
+	}
 	close(ctl);
-	return (dev_t)b.io.dev;
+	return r;
+}
+
+/* An extension: put it behind verity like the root, or say why not and go on without it. Its
+ * file is unlinked either way: the loop device (set to clear itself when its last user closes
+ * it) keeps the data for as long as the verity device exists, and no more. */
+static void attach_extension(const char *image, const char *verity, const char *name) {
+	if (access(image, F_OK) != 0) {
+		say("extension not loaded by the bootloader: ", name);
+		return;
+	}
+	unsigned long long blocks, hash_start;
+	char hash[65], salt[65];
+	dev_t dev;
+	int loop = -1, held = -1;
+	if (access(verity, F_OK) != 0) say("this image has no verity parameters for the extension, so it is not used: ", image);
+	else if (read_verity(verity, &blocks, &hash_start, hash, salt) == 0 && (loop = attach_loop(image, LO_FLAGS_AUTOCLEAR, &held)) >= 0) {
+		if (create_verity(name, (unsigned)loop, blocks, hash_start, hash, salt, &dev) == 0) say("extension on dm-verity, not mounted: ", name);
+		else say("extension skipped: ", name);
+		close(held); /* device-mapper holds the loop device now, or nobody does and it clears */
+	}
+	unlink(image);
 }
 
 static void enter_root(void) {
 	unsigned long long blocks, hash_start;
 	char hash[65], salt[65];
-	read_verity(&blocks, &hash_start, hash, salt);
-	unsigned loop = attach_loop();
-	dev_t dm = create_verity(loop, blocks, hash_start, hash, salt);
+	dev_t dm;
+	if (read_verity(ROOT_VERITY, &blocks, &hash_start, hash, salt) != 0) stop();
+	int loop = attach_loop(ROOT_IMAGE, 0, 0);
+	if (loop < 0 || create_verity(DM_NAME, (unsigned)loop, blocks, hash_start, hash, salt, &dm) != 0) stop();
+	for (size_t i = 0; i < sizeof extensions / sizeof *extensions; i++) attach_extension(extensions[i].image, extensions[i].verity, extensions[i].dm);
 	char node[48] = "/dev/dm-";
 	size_t nl = strlen(node);
 	char mb[24];

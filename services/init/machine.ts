@@ -55,7 +55,7 @@ import { compactFingerprint, opensslFingerprint } from "../../core/pki/fingerpri
 import { joinedNodes, trustdSecrets, trustdSecretsPath, trustdService, writeTrustdSecrets, type TrustdPlan } from "./trustd.ts";
 import { TRUSTD_NODES, TRUSTD_STATUSES, type TrustdStatusSpec } from "../../core/api/trustdstatus.ts";
 import { ADDRESS_STATUSES } from "../../core/netresources/kinds.ts";
-import { EtcdNode } from "./etcd.ts";
+import { EtcdNode, type EtcdOptions } from "./etcd.ts";
 import { ETCD_MEMBERS, ETCD_STATUS, type EtcdMemberSpec, type EtcdStatusSpec } from "./resources.ts";
 
 const SIGHUP = 1;
@@ -99,7 +99,7 @@ export interface MachineOptions {
   /** Worker: the port trustd listens on at the control planes (default 50001). */
   trustdPort?: number;
   /** Run etcd on a control plane (skipped on a worker and where no etcd binary is): its data, ports and uid. */
-  etcd?: { dataDir: string; clientPort?: number; peerPort?: number; uid?: number; gid?: number };
+  etcd?: { dataDir: string; clientPort?: number; peerPort?: number; uid?: number; gid?: number; extension?: EtcdOptions["extension"] };
   /** Ends the machine: called after the shutdown/reboot sequence has stopped everything. */
   onPower: (action: PowerRequest) => void;
   /**
@@ -403,7 +403,7 @@ export class Machine {
 
   private addEtcd(e: NonNullable<MachineOptions["etcd"]>): void {
     const node = new EtcdNode({
-      dataDir: e.dataDir, runDir: this.opts.runDir, clientPort: e.clientPort, peerPort: e.peerPort, uid: e.uid, gid: e.gid,
+      dataDir: e.dataDir, runDir: this.opts.runDir, clientPort: e.clientPort, peerPort: e.peerPort, uid: e.uid, gid: e.gid, extension: e.extension,
       current: () => ({ config: this.currentConfig(), hostname: this.hostname() }),
       start: () => this.supervisor.restart("etcd"),
       stop: () => this.supervisor.stop("etcd"),

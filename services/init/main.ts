@@ -16,6 +16,8 @@ import { APID_UID } from "./apid.ts";
 import { DASHBOARD_UID } from "./table.ts";
 import { TRUSTD_UID } from "./trustd.ts";
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, ETCD_UID } from "./etcd.ts";
+import { mountExtension, releaseExtension } from "./rootfs/extensions.ts";
+import { ETCD_EXTENSION } from "../../core/image/layout.ts";
 import { EXIT, Machine, type MachineOptions, type PowerRequest } from "./machine.ts";
 import { powerAction } from "./pid1.ts";
 import { existsSync, readFileSync } from "node:fs";
@@ -232,7 +234,11 @@ export async function main(argv: string[]): Promise<number> {
     trustd: trustdListen === undefined ? undefined : { listen: trustdListen, uid: trustdUid, gid: apidUid, lifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
     trustdPort,
     etcd: mode === "metal" || trustdListen !== undefined || args["etcd-client-port"] !== undefined || args["etcd-peer-port"] !== undefined
-      ? { dataDir: mode === "metal" ? "/var/lib/etcd" : join(stateDir, "etcd"), clientPort: etcdPorts[0], peerPort: etcdPorts[1], uid: process.getuid?.() === 0 ? ETCD_UID : undefined }
+      ? {
+        dataDir: mode === "metal" ? "/var/lib/etcd" : join(stateDir, "etcd"), clientPort: etcdPorts[0], peerPort: etcdPorts[1], uid: process.getuid?.() === 0 ? ETCD_UID : undefined,
+        // Only a node has the image's extension; container mode uses the host's etcd.
+        extension: mode === "metal" ? { mount: () => mountExtension(ETCD_EXTENSION), release: () => releaseExtension(ETCD_EXTENSION) } : undefined,
+      }
       : undefined,
     faultyController: faults.includes("controller"), onPower,
     startApi: async () => {

@@ -24,6 +24,7 @@ import { certificatePem } from "../../core/pki/x509.ts";
 import { netnsSkipReason } from "../lib/netns.ts";
 import { clusterEtcdCA, Etcdctl, etcdctlPath, etcdPath, writeEtcdClient } from "../lib/etcdctl.ts";
 import { ClusterHome } from "../lib/cluster-home.ts";
+import { waitFor } from "../lib/eventually.ts";
 
 const skip = netnsSkipReason !== null || !etcdctlPath || !etcdPath;
 const name = `e${process.pid % 100000}`;
@@ -60,19 +61,7 @@ const startedVoters = (endpoint: string) => ec.startedVoters(endpoint);
 const statuses = (endpoints: string[]) => ec.statuses(endpoints);
 const ctl = (...args: string[]) => home.ctl(...args);
 
-/** Polls until `fn` returns a value (not undefined), at most `ms`; the last failure otherwise. */
-async function eventually<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  let last = "";
-  for (let i = 0; ; i++) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) { last = err instanceof Error ? err.message : String(err); }
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms / 1000} s${last ? ` (last: ${last})` : ""}`);
-    await Bun.sleep(Math.min(500 * (i + 1), 3000));
-  }
-}
+const eventually = <T>(fn: () => Promise<T | undefined>, ms: number, what: string) => waitFor(fn, { timeoutMs: ms, what });
 
 beforeAll(async () => {
   if (skip) return;

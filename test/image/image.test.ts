@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listCpio, readCpioFile } from "../../core/image/cpio.ts";
-import { ROOT_VERITY } from "../../core/image/layout.ts";
+import { ETCD_EXTENSION, ROOT_VERITY } from "../../core/image/layout.ts";
 import { sha256File } from "../../core/image/manifest.ts";
 import { splitInitramfs } from "../../rootfs/build/initramfs.ts";
 import { run } from "../../rootfs/build/tools.ts";
@@ -108,11 +108,32 @@ describe("image contents", () => {
     expect(readFileSync(join(work, "info/etc/bunker/image.pub"), "utf8")).toBe(readFileSync(join(img, "image.pub"), "utf8"));
   });
 
+  test("the etcd extension: its own archive with etcd and etcdctl, signed in the manifest, its root hash in the pre-init archive", async () => {
+    const archive = readFileSync(join(img, ETCD_EXTENSION.file));
+    expect(listCpio(archive).map((e) => `${KIND[e.mode & 0o170000] ?? "?"} ${e.path}`)).toEqual(allowList("etcd-extension"));
+    const ext = join(work, "etcd.sqsh");
+    writeFileSync(ext, readCpioFile(archive, ETCD_EXTENSION.image)!);
+    const listing = await squashfsListing(ext);
+    expect(listing.map((e) => `${e.kind} ${e.path}`).sort()).toEqual(allowList("etcd-squashfs").sort());
+    // The programs are the host's etcd 3.4 (they need only glibc, which the base root has).
+    expect(listing.find((e) => e.path === "bin/etcd")!.size).toBe(statSync("/usr/bin/etcd").size);
+    const m = Buffer.from(readCpioFile(preinit, ETCD_EXTENSION.verity)!).toString().match(/^(\d+) (\d+) ([0-9a-f]{64}) ([0-9a-f]{64})\n$/)!;
+    expect(m).not.toBeNull();
+    const verify = (hash: string) =>
+      Bun.spawnSync(["veritysetup", "verify", "--no-superblock", `--data-blocks=${m[1]}`, `--hash-offset=${Number(m[2]) * 4096}`, `--salt=${m[4]}`, ext, ext, hash]).exitCode;
+    expect(verify(m[3]!)).toBe(0);
+    // The root's hash does not verify it: each has its own tree.
+    const rootHash = Buffer.from(readCpioFile(preinit, ROOT_VERITY)!).toString().split(" ")[2]!;
+    expect(verify(rootHash)).not.toBe(0);
+    const manifest = JSON.parse(readFileSync(join(img, "manifest.json"), "utf8")) as { artifacts: { name: string; sha256: string }[] };
+    expect(manifest.artifacts.find((a) => a.name === ETCD_EXTENSION.file)?.sha256).toBe(sha256File(join(img, ETCD_EXTENSION.file)));
+  });
+
   test("os-release and the service users", async () => {
     await run(["unsquashfs", "-q", "-d", join(work, "root"), sqsh, "etc"]);
     expect(readFileSync(join(work, "root/etc/os-release"), "utf8")).toContain('NAME="Bunker"');
     const users = readFileSync(join(work, "root/etc/passwd"), "utf8").split("\n").filter(Boolean).map((l) => l.split(":")[0]);
-    expect(users).toEqual(["root", "apid", "trustd", "networkd", "dashboard", "nobody"]);
+    expect(users).toEqual(["root", "apid", "trustd", "networkd", "dashboard", "etcd", "nobody"]);
   });
 });
 
@@ -124,7 +145,7 @@ describe("reproducibility", () => {
       const b = await testImage(join(work, "b"), await realBinary());
       const files = readdirSync(img).sort();
       expect(readdirSync(b).sort()).toEqual(files);
-      expect(files).toEqual(["boot.ipxe", "bunker.iso", "image.pub", "initramfs.zst", "manifest.json", "manifest.sig", "vmlinuz"]);
+      expect(files).toEqual(["boot.ipxe", "bunker.iso", "etcd.ext", "image.pub", "initramfs.zst", "manifest.json", "manifest.sig", "vmlinuz"]);
       for (const f of files) expect(`${f} ${sha256File(join(b, f))}`).toBe(`${f} ${sha256File(join(img, f))}`);
     } finally {
       if (prev === undefined) delete process.env.BUNKER_NO_BUILD_CACHE;
@@ -141,7 +162,7 @@ describe("bunker verify-image (the compiled binary)", () => {
 
   test("accepts the image, with the key pinned too", () => {
     const r = verify(img, "--pubkey", join(img, "image.pub"));
-    expect(r.out).toContain("verified: 5 artifact(s) match the signed manifest");
+    expect(r.out).toContain("verified: 6 artifact(s) match the signed manifest");
     expect(r.code).toBe(0);
   });
 
@@ -174,6 +195,6 @@ describe("bunker verify-image (the compiled binary)", () => {
     const r = Bun.spawnSync([join(repo, "out/bunker"), "verify-image", img, "-o", "json"]);
     const j = JSON.parse(r.stdout.toString());
     expect(j.ok).toBe(true);
-    expect(j.artifacts.length).toBe(5);
+    expect(j.artifacts.length).toBe(6);
   });
 });

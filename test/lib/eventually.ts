@@ -18,3 +18,21 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
     await Bun.sleep(20);
   }
 }
+
+/**
+ * Waits until fn() returns a value (not undefined) and returns it, polling with a growing pause
+ * (0.5 s, 1 s, ... up to 3 s: each try may be a process or an RPC) for up to timeoutMs; throws
+ * naming `what` and fn's last error otherwise.
+ */
+export async function waitFor<T>(fn: () => Promise<T | undefined>, o: { timeoutMs: number; what: string }): Promise<T> {
+  const end = Date.now() + o.timeoutMs;
+  let last = "";
+  for (let i = 0; ; i++) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) { last = err instanceof Error ? err.message : String(err); }
+    if (Date.now() > end) throw new Error(`${o.what}: not within ${o.timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
+    await Bun.sleep(Math.min(500 * (i + 1), 3000));
+  }
+}

@@ -1,5 +1,6 @@
 /** etcd as init runs it: its uid, ports, binary, config file, and the refusal of an etcd action. */
 import { BunkerError } from "../../../core/errors.ts";
+import { ETCD_EXTENSION } from "../../../core/image/layout.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { isIP } from "node:net";
@@ -8,8 +9,8 @@ import { isIP } from "node:net";
 export const ETCD_UID = 54;
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
-/** Where init looks for the etcd binary, in order. */
-export const ETCD_BINARIES = ["/usr/bin/etcd", "/usr/local/bin/etcd"];
+/** Where init looks for the etcd binary, in order: the image's extension (a node), then the host's (container mode). */
+export const ETCD_BINARIES = [`/${ETCD_EXTENSION.mountPoint}/bin/etcd`, "/usr/bin/etcd", "/usr/local/bin/etcd"];
 
 /** The slice of a machine config this needs (base64 PEM, as the YAML holds it). */
 export interface EtcdConfig {

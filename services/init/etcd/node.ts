@@ -8,6 +8,7 @@
 import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { alarm, defragment, EtcdError, health, hexId, memberAdd, memberList, memberPromote, memberRemove, moveLeader, snapshot, status, type EtcdAlarm, type EtcdMember, type EtcdTls } from "../../../core/etcd/client.ts";
+import type { ExtensionState } from "../rootfs/extensions.ts";
 import { etcdctlBinary, fileSha256, restoreSnapshot, RestoreError } from "../../../core/etcd/restore.ts";
 import { writeFileAtomic } from "../../../core/fileio/atomic.ts";
 import { LIFETIME, needsRenewal, type CertAndKey } from "../../../core/pki/issue.ts";
@@ -38,6 +39,11 @@ export interface EtcdOptions {
   uid?: number;
   gid?: number;
   binary?: string;
+  /**
+   * The image's etcd extension (a node, not container mode): mounted when the config makes this
+   * node a control plane, released when it makes it a worker.
+   */
+  extension?: { mount: () => ExtensionState; release: () => ExtensionState };
   current: () => { config: EtcdConfig | undefined; hostname: string };
   addresses?: () => string[];
   /** Starts (or restarts) the etcd service now. */
@@ -89,9 +95,30 @@ export class EtcdNode {
 
   /** Why this node runs no etcd at all (worker, no binary), or undefined. */
   notHere(): string | undefined {
+    const { config } = this.o.current();
+    const ca = etcdCA(config);
+    if (typeof ca === "string") {
+      if (config && this.o.extension) this.extensionSays(this.o.extension.release);
+      return ca;
+    }
+    if (this.o.extension) {
+      const r = this.extensionSays(this.o.extension.mount);
+      if (r.state !== "mounted") return r.message;
+    }
     if (!this.binary) return `no etcd binary (looked for ${ETCD_BINARIES.join(", ")}): install Debian's etcd-server`;
-    const ca = etcdCA(this.o.current().config);
-    return typeof ca === "string" ? ca : undefined;
+    return undefined;
+  }
+
+  private extensionNote = "";
+  /** Runs an extension action; its message goes to the events once (failures are "absent", with why). */
+  private extensionSays(action: () => ExtensionState): ExtensionState {
+    let r: ExtensionState;
+    try { r = action(); } catch (err) { r = { state: "absent", message: err instanceof Error ? err.message : String(err) }; }
+    if (r.message !== this.extensionNote) {
+      this.extensionNote = r.message;
+      this.o.onEvent(r.message);
+    }
+    return r;
   }
 
   private self() {
