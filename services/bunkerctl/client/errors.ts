@@ -2,8 +2,9 @@
  * A failed call in words an operator can act on, with the exit code scripts rely on. gRPC
  * statuses alone say little ("UNAVAILABLE: connection closed"); this adds what to check next.
  */
-import { checkIssuedBy, EKU_OIDS, loadCertificate } from "../../../core/pki/x509.ts";
-import { GrpcError, Status, statusName } from "../../../core/grpc/status.ts";
+import { EKU_OIDS, loadCertificate, signingProblems, validityProblems } from "../../../core/pki/x509.ts";
+import { REASON } from "../../../core/errors.ts";
+import { closedDuringCall, GrpcError, reasonOf, Status, statusName } from "../../../core/grpc/status.ts";
 import { PIN_MISMATCH } from "../../../core/grpc/client.ts";
 import { EXIT } from "./exitcodes.ts";
 import { ConfigError, type Target } from "./target.ts";
@@ -25,7 +26,8 @@ export function certificateProblems(target: Pick<Target, "ca" | "cert">, now = n
     if (now < cert.notBefore) problems.push(`it is not valid before ${cert.notBefore.toISOString()}`);
     if (target.ca) {
       const ca = loadCertificate(target.ca, "CA certificate");
-      const chain = checkIssuedBy(cert, ca, now).filter((p) => !p.includes("certificate expired") && !p.includes("certificate is not valid before"));
+      // The certificate's own dates are checked above; the CA's count here.
+      const chain = [...signingProblems(cert, ca), ...validityProblems(ca, "CA", now)];
       if (chain.length) problems.push(`it was not issued by the context's CA (${chain[0]})`);
     }
     return problems;
@@ -34,6 +36,8 @@ export function certificateProblems(target: Pick<Target, "ca" | "cert">, now = n
   }
 }
 
+// The TLS library's alert names and the system's error names reach us only in the text of an
+// error (a relayed one carries nothing else): these are read there, for the words of the message.
 const TLS_CLIENT_REFUSED = /CERTIFICATE_REQUIRED|BAD_CERTIFICATE|CERTIFICATE_EXPIRED|UNKNOWN_CA|UNSUPPORTED_CERTIFICATE|CERTIFICATE_UNKNOWN|ACCESS_DENIED|DECRYPT_ERROR/i;
 const TLS_SERVER_UNTRUSTED = /self[- ]signed certificate|unable to (get|verify)|certificate (has expired|is not yet valid)|ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match|altnames|CERT_/i;
 const NOT_REACHED = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET/;
@@ -91,7 +95,7 @@ export function explain(err: unknown, target: Target, where: string): Explained 
       exit: EXIT.DENIED,
     };
   }
-  if (/connection closed before the call ended/.test(d)) {
+  if (closedDuringCall(err) || reasonOf(err) === REASON.closed) {
     return { message: `${where}: the node closed the connection during the call: is it restarting, rebooting or shutting down? (${said})`, exit: EXIT.UNREACHABLE };
   }
   if (NOT_REACHED.test(d)) {
