@@ -24,9 +24,10 @@ export type ErrorCode =
  * metadata core/grpc/status.ts REASON_KEY): busy, the same call works once what runs has ended;
  * unreachable, the node's API was not reached, so no request was sent and another endpoint may
  * be tried; closed, the connection closed during the call (a power action under way);
- * not-member, the relay refused a node that is not (yet) a member.
+ * not-member, the relay refused a node that is not (yet) a member; missing-role, the caller's
+ * certificate holds none of the roles the call needs.
  */
-export const REASON = { busy: "busy", unreachable: "unreachable", closed: "closed", notMember: "not-member" } as const;
+export const REASON = { busy: "busy", unreachable: "unreachable", closed: "closed", notMember: "not-member", missingRole: "missing-role" } as const;
 
 /** An error with a code; its message is meant for the caller and must hold no secret. */
 export class BunkerError extends Error {

@@ -82,7 +82,7 @@ function closedWithoutStatus(rst: number, session: http2.ClientHttp2Session, ses
     const settled = sessionsSettled.has(session);
     return new GrpcError(Status.UNAVAILABLE, settled
       ? "connection closed before the call ended"
-      : "connection closed before the server's HTTP/2 settings arrived (the TLS handshake was refused, e.g. the client certificate)", {}, { beforeHandshake: false, closedDuringCall: settled });
+      : "connection closed before the server's HTTP/2 settings arrived (the TLS handshake was refused, e.g. the client certificate)", {}, { beforeHandshake: false, closedDuringCall: settled, refusedAfterHandshake: !settled });
   }
   switch (rst) {
     case c.NGHTTP2_NO_ERROR: return new GrpcError(Status.UNAVAILABLE, "stream ended without a gRPC status");

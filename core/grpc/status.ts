@@ -46,6 +46,11 @@ export interface ConnectionFailure {
   errno?: string;
   /** The connection closed while the call was under way (after the server's HTTP/2 settings). */
   closedDuringCall?: boolean;
+  /**
+   * The connection closed after our side of the TLS handshake but before the server spoke
+   * HTTP/2: how a TLS 1.3 server refuses a client certificate.
+   */
+  refusedAfterHandshake?: boolean;
 }
 
 /** A failed call: its status code, message and the trailing metadata that came with it. */

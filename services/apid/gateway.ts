@@ -174,7 +174,7 @@ export class Gateway {
     const caller = identify(ctx, maintenance);
     if ("error" in caller) throw caller.error;
     const decision = maintenance ? authorizeMaintenance(ctx.method.path) : authorize(ctx.method.path, caller.roles);
-    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason);
+    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason, decision.roleMissing ? { [REASON_KEY]: REASON.missingRole } : {});
     const node = ctx.metadata.node;
     const remote = typeof node === "string" && node !== "" ? node : undefined;
     if (remote && maintenance) {

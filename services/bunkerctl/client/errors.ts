@@ -56,7 +56,7 @@ export function explain(err: unknown, target: Target, where: string): Explained 
     case Status.PERMISSION_DENIED:
       // The role table's refusals name the roles needed; other refusals (a path outside the
       // allowed roots) are about the request, not the certificate.
-      return { message: `${where}: permission denied: ${d}${/needs one of/.test(d) ? "\n  ask an admin for a certificate with one of those roles (`bunkerctl config info` shows yours)" : ""}`, exit: EXIT.DENIED };
+      return { message: `${where}: permission denied: ${d}${reasonOf(err) === REASON.missingRole ? "\n  ask an admin for a certificate with one of those roles (`bunkerctl config info` shows yours)" : ""}`, exit: EXIT.DENIED };
     case Status.UNAUTHENTICATED:
       return { message: `${where}: not authenticated: ${d}${target.insecure ? "\n  the node is not in maintenance mode: drop --insecure and use a context with a client certificate" : ""}`, exit: EXIT.DENIED };
     case Status.DEADLINE_EXCEEDED:
@@ -86,8 +86,9 @@ export function explain(err: unknown, target: Target, where: string): Explained 
   }
   // A refused client certificate shows as a TLS alert, a close before HTTP/2 began, or (when
   // the alert is lost in the race) a reset; our own check of the certificate tells which.
-  const problems = /ECONNRESET/.test(d) || TLS_CLIENT_REFUSED.test(d) || /TLS handshake was refused/.test(d) ? certificateProblems(target) : [];
-  if (TLS_CLIENT_REFUSED.test(d) || /TLS handshake was refused/.test(d) || problems.length) {
+  const handshakeRefused = err.connection?.refusedAfterHandshake === true;
+  const problems = /ECONNRESET/.test(d) || TLS_CLIENT_REFUSED.test(d) || handshakeRefused ? certificateProblems(target) : [];
+  if (TLS_CLIENT_REFUSED.test(d) || handshakeRefused || problems.length) {
     return {
       message: `${where}: the node closed the connection after the TLS handshake: it refused the client certificate` +
         (problems.length ? `: ${problems.join("; ")}` : " (is it signed by this cluster's CA? a rotated CA?)") +
