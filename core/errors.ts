@@ -19,11 +19,28 @@ export type ErrorCode =
   | "unimplemented"       // not supported by this node
   | "internal";           // a fault of the node, not of the call
 
+/**
+ * The reasons a client acts on, finer than a code (BunkerError.reason; on the wire the trailing
+ * metadata core/grpc/status.ts REASON_KEY): busy, the same call works once what runs has ended;
+ * unreachable, the node's API was not reached, so no request was sent and another endpoint may
+ * be tried; closed, the connection closed during the call (a power action under way);
+ * not-member, the relay refused a node that is not (yet) a member; missing-role, the caller's
+ * certificate holds none of the roles the call needs.
+ */
+export const REASON = { busy: "busy", unreachable: "unreachable", closed: "closed", notMember: "not-member", missingRole: "missing-role" } as const;
+
 /** An error with a code; its message is meant for the caller and must hold no secret. */
 export class BunkerError extends Error {
-  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /**
+   * A word a program reading the error may act on, finer than the code ("busy": the same call
+   * works once what runs has ended). The gRPC server sends it beside the status.
+   */
+  readonly reason: string | undefined;
+
+  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown; reason?: string }) {
     super(message, options);
     this.name = new.target.name;
+    this.reason = options?.reason;
   }
 }
 

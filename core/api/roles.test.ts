@@ -48,7 +48,7 @@ test("an RPC missing from the table is admin-only (a future or unknown method)",
 test("one allowing role among several is enough; the denial names what is needed", () => {
   expect(may(M.Reboot.path, "os:reader", "os:operator")).toBe(true);
   const d = authorize(M.Reset.path, ["os:operator"]);
-  expect(d).toEqual({ allowed: false, reason: "Reset needs one of os:admin; the caller has os:operator" });
+  expect(d).toEqual({ allowed: false, reason: "Reset needs one of os:admin; the caller has os:operator", roleMissing: true });
   expect(authorize(M.Version.path, []).reason).toBe("Version needs one of os:admin, os:operator, os:reader; the caller has no role");
 });
 

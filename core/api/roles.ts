@@ -127,6 +127,8 @@ export interface Decision {
   allowed: boolean;
   /** Why, in words fit for a PERMISSION_DENIED message. */
   reason: string;
+  /** Refused because the caller holds none of the roles the call needs (another certificate would do). */
+  roleMissing?: boolean;
 }
 
 /** Services of package bunker.internal: init's local socket only, for no role at all. */
@@ -142,7 +144,7 @@ export function authorize(path: string, roles: readonly Role[]): Decision {
   const match = roles.find((r) => needed.includes(r));
   if (match) return { allowed: true, reason: `${match} may call ${method}` };
   const held = roles.length ? roles.join(", ") : "no role";
-  return { allowed: false, reason: `${method} needs one of ${needed.join(", ")}; the caller has ${held}` };
+  return { allowed: false, reason: `${method} needs one of ${needed.join(", ")}; the caller has ${held}`, roleMissing: true };
 }
 
 /** May anyone call `path` on a node in maintenance mode? */

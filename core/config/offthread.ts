@@ -13,8 +13,8 @@ import { MAX_CONFIG_BYTES, oversizeMessage, type LoadOptions, type LoadResult } 
 
 /** The off-thread check could not give an answer: busy is UNAVAILABLE, the others INVALID_ARGUMENT. */
 export class ConfigCheckError extends BunkerError {
-  constructor(readonly reason: "busy" | "timeout" | "failed", message: string) {
-    super(reason === "busy" ? "unavailable" : "invalid_argument", message);
+  constructor(override readonly reason: "busy" | "timeout" | "failed", message: string) {
+    super(reason === "busy" ? "unavailable" : "invalid_argument", message, { reason });
     this.name = "ConfigCheckError";
   }
 }

@@ -12,7 +12,7 @@ import type { TLSSocket } from "node:tls";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
 import { formatTimeout, headersToMetadata, metadataToHeaders, type Metadata } from "./metadata.ts";
 import type { Method } from "./method.ts";
-import { decodeGrpcMessage, GrpcError, Status } from "./status.ts";
+import { decodeGrpcMessage, GrpcError, Status, type ConnectionFailure } from "./status.ts";
 
 export interface CallOptions {
   metadata?: Metadata;
@@ -63,16 +63,26 @@ export const BEFORE_HANDSHAKE = "before the TLS handshake finished";
 /** Sessions whose server certificate was found to match the pin. */
 const sessionsPinned = new WeakSet<http2.ClientHttp2Session>();
 
+/** The system error code (ECONNREFUSED, ENOTFOUND, ...) of a connection's error, when it has one. */
+function errnoOf(err: Error | undefined): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
 /** The status of a stream that closed without grpc-status, from its RST_STREAM code (as the gRPC spec maps them). */
 function closedWithoutStatus(rst: number, session: http2.ClientHttp2Session, sessionError: Error | undefined): GrpcError {
   const c = http2.constants;
-  if (sessionError) return new GrpcError(Status.UNAVAILABLE, `connection failed${sessionsConnected.has(session) ? "" : ` ${BEFORE_HANDSHAKE}`}: ${sessionError.message}`);
+  if (sessionError) {
+    const connected = sessionsConnected.has(session);
+    return new GrpcError(Status.UNAVAILABLE, `connection failed${connected ? "" : ` ${BEFORE_HANDSHAKE}`}: ${sessionError.message}`, {}, { beforeHandshake: !connected, errno: errnoOf(sessionError) });
+  }
   if (session.destroyed || session.closed) {
     // A TLS 1.3 server refuses a client certificate after the client's handshake is done: the
     // connection then closes before the server ever spoke HTTP/2. Say which case this is.
-    return new GrpcError(Status.UNAVAILABLE, sessionsSettled.has(session)
+    const settled = sessionsSettled.has(session);
+    return new GrpcError(Status.UNAVAILABLE, settled
       ? "connection closed before the call ended"
-      : "connection closed before the server's HTTP/2 settings arrived (the TLS handshake was refused, e.g. the client certificate)");
+      : "connection closed before the server's HTTP/2 settings arrived (the TLS handshake was refused, e.g. the client certificate)", {}, { beforeHandshake: false, closedDuringCall: settled, refusedAfterHandshake: !settled });
   }
   switch (rst) {
     case c.NGHTTP2_NO_ERROR: return new GrpcError(Status.UNAVAILABLE, "stream ended without a gRPC status");
@@ -180,7 +190,10 @@ export class GrpcClient {
         };
         const onConnect = () => done();
         // The session's error is recorded by getSession's listener; close follows it.
-        const onClose = () => done(new GrpcError(Status.UNAVAILABLE, `connection failed: ${sessionErrors.get(session)?.message ?? "closed before the TLS handshake finished"}`));
+        const onClose = () => {
+          const err = sessionErrors.get(session);
+          done(new GrpcError(Status.UNAVAILABLE, `connection failed: ${err?.message ?? `closed ${BEFORE_HANDSHAKE}`}`, {}, { beforeHandshake: err === undefined, errno: errnoOf(err) }));
+        };
         const onAbort = () => done(new GrpcError(Status.CANCELLED, "call cancelled by the caller"));
         if (options.timeoutMs !== undefined) timer = setTimeout(() => done(new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${options.timeoutMs} ms exceeded`)), options.timeoutMs);
         session.once("connect", onConnect);
@@ -188,7 +201,10 @@ export class GrpcClient {
         options.signal?.addEventListener("abort", onAbort, { once: true });
       });
     }
-    if (session.destroyed || session.closed) throw new GrpcError(Status.UNAVAILABLE, `connection failed: ${sessionErrors.get(session)?.message ?? "closed"}`);
+    if (session.destroyed || session.closed) {
+      const err = sessionErrors.get(session);
+      throw new GrpcError(Status.UNAVAILABLE, `connection failed: ${err?.message ?? "closed"}`, {}, { beforeHandshake: false, errno: errnoOf(err) });
+    }
     const raw = (session.socket as TLSSocket | undefined)?.getPeerCertificate?.(true)?.raw;
     const got = raw ? createHash("sha256").update(raw).digest() : undefined;
     if (!got || got.length !== pin.length || !timingSafeEqual(got, pin)) {
@@ -222,8 +238,8 @@ export class GrpcClient {
     const session = this.getSession();
     if (this.pin) await this.checkPin(session, this.pin, options);
     const stream = session.request(headers);
-    const fail = (code: number, details: string) => {
-      if (status === undefined) status = new GrpcError(code, details);
+    const fail = (code: number, details: string, connection?: ConnectionFailure) => {
+      if (status === undefined) status = new GrpcError(code, details, {}, connection);
       queue.end(true);
       if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
     };
@@ -261,7 +277,10 @@ export class GrpcClient {
       }
       if (queue.full) stream.pause();
     });
-    stream.on("error", (err) => fail(Status.UNAVAILABLE, `${method.path}: ${sessionsConnected.has(session) ? "" : `connection failed ${BEFORE_HANDSHAKE}: `}${err.message}`));
+    stream.on("error", (err) => {
+      const connected = sessionsConnected.has(session);
+      fail(Status.UNAVAILABLE, `${method.path}: ${connected ? "" : `connection failed ${BEFORE_HANDSHAKE}: `}${err.message}`, { beforeHandshake: !connected, errno: errnoOf(err) });
+    });
     stream.on("close", () => {
       // A failed handshake or lost connection closes the stream first and reports the session's
       // error just after: look one turn later so the status names the real cause.

@@ -156,6 +156,8 @@ export class ServerCall {
   private fail(err: unknown): void {
     const { error, hidden } = statusOf(err);
     if (hidden) this.onHidden(err instanceof Error ? err : new Error(String(err)));
+    // The error's own trailing metadata (a reason; a relayed call's trailers) goes with its status.
+    this.trailers = { ...this.trailers, ...error.metadata };
     this.finish(error.code, error.details);
   }
 

@@ -254,6 +254,7 @@ export class GrpcServer {
         this.opts.authorize(ctx);
       } catch (err) {
         const e = err instanceof GrpcError ? err : new GrpcError(Status.PERMISSION_DENIED, (err as Error)?.message ?? String(err));
+        call.trailers = { ...call.trailers, ...e.metadata };
         return call.finish(e.code, e.details);
       }
     }

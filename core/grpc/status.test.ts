@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MachineService as M } from "../api/gen/services.ts";
-import { BunkerError, type ErrorCode } from "../errors.ts";
+import { BunkerError, REASON, type ErrorCode } from "../errors.ts";
 import { rejection } from "../../test/lib/rejection.ts";
 import { eventually } from "../../test/lib/fixture-server.ts";
 import { GrpcClient } from "./client.ts";
 import { GrpcServer } from "./server.ts";
-import { GrpcError, INTERNAL_MESSAGE, Status, statusName } from "./status.ts";
+import { closedDuringCall, GrpcError, INTERNAL_MESSAGE, notReached, reasonOf, Status, statusName } from "./status.ts";
 
 const CODES: Record<ErrorCode, keyof typeof Status> = {
   invalid_argument: "INVALID_ARGUMENT", not_found: "NOT_FOUND", already_exists: "ALREADY_EXISTS",
@@ -83,4 +83,34 @@ test("a GrpcError passes as it is", async () => {
   thrown = new GrpcError(Status.RESOURCE_EXHAUSTED, "too many");
   const e = (await rejection(client.unary(M.Hostname, {}))) as unknown as GrpcError;
   expect([e.code, e.details]).toEqual([Status.RESOURCE_EXHAUSTED, "too many"]);
+});
+
+test("a reason travels beside the status, in a stream too; a relayed GrpcError keeps its trailers", async () => {
+  thrown = new BunkerError("unavailable", "busy: boot in progress", { reason: REASON.busy });
+  const e = (await rejection(client.unary(M.Hostname, {}))) as unknown as GrpcError;
+  expect([e.code, reasonOf(e)]).toEqual([Status.UNAVAILABLE, REASON.busy]);
+  const s = await rejection((async () => { for await (const _ of client.stream(M.Logs, {})) { /* first */ } })());
+  expect(reasonOf(s)).toBe(REASON.busy);
+  // What a gateway does: it throws what its backend answered, metadata and all.
+  thrown = e;
+  expect(reasonOf(await rejection(client.unary(M.Hostname, {})))).toBe(REASON.busy);
+  thrown = new BunkerError("unavailable", "no reason");
+  expect(reasonOf(await rejection(client.unary(M.Hostname, {})))).toBeUndefined();
+});
+
+test("a connection that fails says so in its fields, not only in its text", async () => {
+  const nobody = GrpcClient.unix(join(dir, "nobody.sock"));
+  try {
+    const e = (await rejection(nobody.unary(M.Hostname, {}))) as unknown as GrpcError;
+    expect(e.code).toBe(Status.UNAVAILABLE);
+    expect(e.connection).toBeDefined();
+    expect(notReached(e)).toBe(true);
+    expect(closedDuringCall(e)).toBe(false);
+  } finally {
+    nobody.close();
+  }
+  // A status the server sent is no connection failure.
+  thrown = new BunkerError("unavailable", "down for now");
+  const e = await rejection(client.unary(M.Hostname, {}));
+  expect([notReached(e), closedDuringCall(e)]).toEqual([false, false]);
 });

@@ -35,6 +35,8 @@ export function readExt4File(dev: DiskDevice, table: GptTable, label: typeof Lab
   const { offset } = extent(table, findVolume(table, label));
   const r = Bun.spawnSync(["debugfs", "-R", `cat ${path}`, `${dev.path}?offset=${offset}`], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" }, timeout: 30_000 });
   const err = r.stderr.toString();
+  // debugfs exits 0 on a missing file or a bad filesystem and says which only on stderr: its
+  // words are all there is to read.
   if (r.exitCode !== 0 || /not found|Bad magic|Can't read|No such file/i.test(err)) {
     if (/File not found by ext2_lookup/.test(err)) return null;
     throw new Error(`debugfs on ${label} of ${dev.path}: ${err.trim() || `exit ${r.exitCode}`}`);

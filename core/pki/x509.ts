@@ -374,6 +374,11 @@ export function signatureValid(cert: Certificate, issuer: Certificate): boolean 
  * found (empty when the certificate is good).
  */
 export function checkIssuedBy(cert: Certificate, ca: Certificate, at = new Date()): string[] {
+  return [...signingProblems(cert, ca), ...validityProblems(cert, "certificate", at), ...validityProblems(ca, "CA", at)];
+}
+
+/** The part of checkIssuedBy that time does not change: names chain, the CA may sign, the signature is its. */
+export function signingProblems(cert: Certificate, ca: Certificate): string[] {
   const problems: string[] = [];
   if (Buffer.compare(cert.issuerDer, ca.subjectDer) !== 0) {
     problems.push(`issuer "${formatName(cert.issuer)}" is not the CA's subject "${formatName(ca.subject)}"`);
@@ -381,9 +386,13 @@ export function checkIssuedBy(cert: Certificate, ca: Certificate, at = new Date(
   if (!ca.extensions.basicConstraints?.ca) problems.push("the issuer is not a CA (basicConstraints)");
   if (ca.extensions.keyUsage && !ca.extensions.keyUsage.includes("keyCertSign")) problems.push("the issuer may not sign certificates (keyUsage)");
   if (!signatureValid(cert, ca)) problems.push("the signature is not the CA's");
-  for (const [c, name] of [[cert, "certificate"], [ca, "CA"]] as const) {
-    if (at < c.notBefore) problems.push(`the ${name} is not valid before ${c.notBefore.toISOString()}`);
-    if (at > c.notAfter) problems.push(`the ${name} expired at ${c.notAfter.toISOString()}`);
-  }
+  return problems;
+}
+
+/** Why `c` (called `name` in the text) is not valid at `at`: empty when it is. */
+export function validityProblems(c: Certificate, name: string, at = new Date()): string[] {
+  const problems: string[] = [];
+  if (at < c.notBefore) problems.push(`the ${name} is not valid before ${c.notBefore.toISOString()}`);
+  if (at > c.notAfter) problems.push(`the ${name} expired at ${c.notAfter.toISOString()}`);
   return problems;
 }

@@ -10,7 +10,8 @@ import { allMethods, MachineService as M, ResourcePublisher as P, ResourceServic
 import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { AnyMethod, Method } from "../../core/grpc/method.ts";
 import { GrpcServer } from "../../core/grpc/server.ts";
-import { GrpcError, Status, statusName } from "../../core/grpc/status.ts";
+import { REASON } from "../../core/errors.ts";
+import { GrpcError, reasonOf, Status, statusName } from "../../core/grpc/status.ts";
 import { eventually, sleep } from "../../test/lib/fixture-server.ts";
 import { TestPki, type CertPair } from "../../test/lib/pki.ts";
 import { Gateway } from "./gateway.ts";
@@ -198,6 +199,7 @@ describe("what reaches init", () => {
     const e = await c.unary(M.Reset, {}).catch((x) => x);
     c.close();
     expect((e as GrpcError).details).toBe("Reset needs one of os:admin; the caller has os:operator");
+    expect(reasonOf(e)).toBe(REASON.missingRole);
   });
 
   test("the backend's error status, message and trailers pass through", async () => {
@@ -334,6 +336,7 @@ describe("proxying to another node (metadata node)", () => {
       for (const node of ["127.0.0.1:1", "127.0.0.1", "localhost:22", "[::1]:50000", "203.0.113.9"]) {
         const e = await c.unary(M.Version, {}, { metadata: { node }, timeoutMs: 5000 }).catch((x) => x);
         expect([statusName((e as GrpcError).code), (e as GrpcError).details]).toEqual(["PERMISSION_DENIED", `node ${node} is not a member of this cluster`]);
+        expect(reasonOf(e)).toBe(REASON.notMember);
       }
       c.close();
     }

@@ -28,7 +28,8 @@ import { GrpcClient, type CallOptions } from "../../core/grpc/client.ts";
 import type { Metadata } from "../../core/grpc/metadata.ts";
 import type { Method } from "../../core/grpc/method.ts";
 import { GrpcServer, type CallContext } from "../../core/grpc/server.ts";
-import { GrpcError, Status } from "../../core/grpc/status.ts";
+import { closedDuringCall, GrpcError, notReached, REASON_KEY, Status } from "../../core/grpc/status.ts";
+import { REASON } from "../../core/errors.ts";
 import { PeerPool } from "./peers.ts";
 
 export const EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
@@ -173,7 +174,7 @@ export class Gateway {
     const caller = identify(ctx, maintenance);
     if ("error" in caller) throw caller.error;
     const decision = maintenance ? authorizeMaintenance(ctx.method.path) : authorize(ctx.method.path, caller.roles);
-    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason);
+    if (!decision.allowed) throw new GrpcError(Status.PERMISSION_DENIED, decision.reason, decision.roleMissing ? { [REASON_KEY]: REASON.missingRole } : {});
     const node = ctx.metadata.node;
     const remote = typeof node === "string" && node !== "" ? node : undefined;
     if (remote && maintenance) {
@@ -224,7 +225,7 @@ export class Gateway {
   private memberAddress(node: string): string {
     const address = canonicalAddress(node, this.o.peerPort ?? 50000);
     if (address === undefined || !this.members.has(address)) {
-      throw new GrpcError(Status.PERMISSION_DENIED, `node ${shown(node)} is not a member of this cluster`);
+      throw new GrpcError(Status.PERMISSION_DENIED, `node ${shown(node)} is not a member of this cluster`, { [REASON_KEY]: REASON.notMember });
     }
     return address;
   }
@@ -298,6 +299,11 @@ function relayError(err: unknown, relay: Relay): GrpcError {
 
 /** A backend failure as the client should see it: its own status, or UNAVAILABLE. */
 function backendError(err: unknown): GrpcError {
-  if (err instanceof GrpcError) return err;
+  if (err instanceof GrpcError) {
+    // What apid's own client saw of its connection to init does not cross the wire by itself:
+    // a reason tells the caller (another endpoint may be tried; a power action went through).
+    const reason = notReached(err) ? REASON.unreachable : closedDuringCall(err) ? REASON.closed : undefined;
+    return reason ? new GrpcError(err.code, err.details, { ...err.metadata, [REASON_KEY]: reason }) : err;
+  }
   return new GrpcError(Status.UNAVAILABLE, `the node's API is not reachable: ${(err as Error)?.message ?? String(err)}`);
 }

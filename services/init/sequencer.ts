@@ -38,7 +38,7 @@ export interface SequenceDef {
 /** Another sequence runs: UNAVAILABLE, the caller may try again once it ends. */
 export class BusyError extends BunkerError {
   constructor(readonly running: string, readonly requested: string) {
-    super("unavailable", `busy: ${running} in progress`);
+    super("unavailable", `busy: ${running} in progress`, { reason: "busy" });
     this.name = "BusyError";
   }
 }

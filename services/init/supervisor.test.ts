@@ -6,8 +6,7 @@ import { Store } from "../../core/resources/index.ts";
 import { fileExists, NETWORK_STATUS, networkOnline } from "./conditions.ts";
 import { SERVICES } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
-import { EXIT_OUTPUT_BYTES, exitOutput, restartDelay, Supervisor } from "./supervisor.ts";
-import { RingBuffer } from "./ringbuffer.ts";
+import { restartDelay, Supervisor } from "./supervisor.ts";
 import { eventually } from "../../test/lib/eventually.ts";
 
 const dirs: string[] = [];
@@ -280,24 +279,6 @@ test("a failed exit keeps the last lines of that run (stdout and stderr), told t
   expect(sup.status("f").lastExit).toMatchObject({ code: 0, signal: null });
   expect(sup.status("f").lastExit!.output).toBeUndefined();
 }, 10_000);
-
-test("exitOutput: only the run's own bytes, at most 10 lines and 2 KiB, a cut line dropped or marked", () => {
-  const rb = new RingBuffer(1 << 16);
-  const enc = (s: string) => new TextEncoder().encode(s);
-  rb.write(enc("before\n"));
-  const from = rb.end;
-  expect(exitOutput(rb, from)).toEqual([]);
-  rb.write(enc("a\nb\n"));
-  expect(exitOutput(rb, from)).toEqual(["a", "b"]);
-  rb.write(enc(`${"y".repeat(3000)}\nlast\n`));
-  expect(exitOutput(rb, from)).toEqual(["last"]);
-  const r2 = new RingBuffer(1 << 16);
-  r2.write(enc("z".repeat(5000)));
-  const one = exitOutput(r2, 0);
-  expect(one).toHaveLength(1);
-  expect(one[0]!.startsWith("…")).toBe(true);
-  expect(Buffer.byteLength(one[0]!)).toBeLessThanOrEqual(EXIT_OUTPUT_BYTES + 4);
-});
 
 test("an exit by a signal keeps its last lines too, and says which signal", async () => {
   const told: string[][] = [];

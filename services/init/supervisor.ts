@@ -8,16 +8,15 @@
  * failure becomes a state.
  */
 import { BunkerError } from "../../core/errors.ts";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { doublingDelay } from "../../core/time/backoff.ts";
-import { EXEC_SPEC_ENV, type ExecSpec } from "../exec-helper/spec.ts";
-import { spawnTracked } from "./children.ts";
-import { selfCommand } from "../../core/sys/self.ts";
 import { sleep } from "./conditions.ts";
+import { exitOutput } from "./exitoutput.ts";
 import { RingBuffer } from "./ringbuffer.ts";
 import { SERVICES } from "./resources.ts";
+import { serviceCgroup, spawnService, type ServiceProcess } from "./spawnservice.ts";
 import {
   MAX_EVENTS, MAX_RESTART_DELAY_MS,
   type ServiceEvent, type ServiceSpec, type ServiceState, type ServiceStatus,
@@ -43,14 +42,13 @@ export interface SupervisorOptions {
   defaultEnv?: Record<string, string>;
 }
 
-type Proc = Bun.Subprocess<"ignore", "pipe", "pipe">;
 
 class Instance {
   state: ServiceState = "Waiting";
   events: ServiceEvent[] = [];
   restarts = 0;
   healthy: boolean | undefined;
-  proc: Proc | undefined;
+  proc: ServiceProcess | undefined;
   lastExit: ServiceStatus["lastExit"];
   abort = new AbortController();
   loop: Promise<void> | undefined;
@@ -236,7 +234,7 @@ export class Supervisor {
       if (signal.aborted) return { ok: true, message: "stopped", ranMs: 0 };
       // Where this run's output starts: an exit with an error reports the lines written since.
       const logFrom = s.logs.end;
-      const proc = this.spawn(s);
+      const proc = spawnService(s.spec, { cgroup: this.cgroupDir(s), defaultEnv: this.opts.defaultEnv });
       s.proc = proc;
       s.healthy = s.spec.health ? false : undefined;
       this.event(s, "Running", `process ${proc.pid} started`);
@@ -267,39 +265,7 @@ export class Supervisor {
   }
 
   private cgroupDir(s: Instance): string | undefined {
-    if (!this.opts.cgroupRoot) return undefined;
-    return `${this.opts.cgroupRoot}/${s.spec.runner.cgroup ?? s.spec.id}`;
-  }
-
-  private spawn(s: Instance): Proc {
-    const r = s.spec.runner;
-    const env = r.env ?? this.opts.defaultEnv ?? { PATH: "/usr/bin:/bin" };
-    const cgroup = this.cgroupDir(s);
-    if (cgroup && !existsSync(cgroup)) mkdirSync(cgroup, { recursive: true });
-    // Before the process joins: it never runs unbounded. A missing memory controller fails the
-    // start (and the restart policy retries) rather than run a service without its limit.
-    if (cgroup && s.spec.memoryMax !== undefined) {
-      try {
-        writeFileSync(`${cgroup}/memory.max`, String(s.spec.memoryMax));
-      } catch (err) {
-        throw new Error(`setting memory.max of ${cgroup} to ${s.spec.memoryMax}: ${(err as Error).message}`);
-      }
-    }
-    const needsHelper = r.capabilities !== undefined || r.noNewPrivs || cgroup !== undefined ||
-      r.oomScoreAdj !== undefined || r.rlimits !== undefined;
-    const common = { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true, cwd: r.cwd ?? "/" } as const;
-    if (!needsHelper) {
-      return spawnTracked(r.argv, { ...common, env, argv0: r.argv0, uid: r.uid, gid: r.gid });
-    }
-    const spec: ExecSpec = {
-      argv: r.argv, argv0: r.argv0, uid: r.uid, gid: r.gid, capabilities: r.capabilities,
-      noNewPrivs: r.noNewPrivs, cgroup, oomScoreAdj: r.oomScoreAdj, rlimits: r.rlimits, env,
-    };
-    // The helper is this binary: give it a clean environment so nothing in the service's env
-    // (BUN_OPTIONS, BUN_BE_BUN) can change how it runs.
-    return spawnTracked([...selfCommand(), "exec-helper"], {
-      ...common, argv0: "bunker", env: { [EXEC_SPEC_ENV]: JSON.stringify(spec), PATH: "/usr/bin:/bin" },
-    });
+    return serviceCgroup(s.spec, this.opts.cgroupRoot);
   }
 
   private async pump(s: Instance, stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
@@ -408,30 +374,6 @@ export class Supervisor {
     };
     await Promise.all([...this.services.keys()].map((id) => stopAfterDependents(id, [])));
   }
-}
-
-/** At most this many of the last lines a failed run wrote are kept with its exit. */
-export const EXIT_OUTPUT_LINES = 10;
-/** ... and at most this many bytes of them. */
-export const EXIT_OUTPUT_BYTES = 2048;
-
-/**
- * The last lines (stdout and stderr as they interleaved) written from position `from` on, bounded
- * by EXIT_OUTPUT_LINES and EXIT_OUTPUT_BYTES: what an operator needs to see why a service failed,
- * small enough for the console and the Service resource. Control characters become "?" so a
- * service's output cannot drive the console (escape sequences).
- */
-export function exitOutput(logs: RingBuffer, from: number, maxLines = EXIT_OUTPUT_LINES, maxBytes = EXIT_OUTPUT_BYTES): string[] {
-  const start = Math.max(from, logs.end - maxBytes);
-  let text = new TextDecoder().decode(logs.read(start).data);
-  // Cut inside a line: drop its head, unless it is the only line (then it is shown cut, marked).
-  if (Math.max(start, logs.start) > from) {
-    const nl = text.indexOf("\n");
-    text = nl >= 0 && nl < text.length - 1 ? text.slice(nl + 1) : `…${text}`;
-  }
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  return lines.slice(-maxLines).map((l) => l.replace(/\r$/, "").replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, "?"));
 }
 
 /** Exponential backoff with jitter: base * 2^(n-1), times a random 0.75..1.25, never above max. */

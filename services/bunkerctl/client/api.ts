@@ -4,9 +4,10 @@
  * be reached, and the `node` metadata that makes the endpoint's apid relay to another node.
  */
 import { MachineService } from "../../../core/api/gen/services.ts";
-import { BEFORE_HANDSHAKE, GrpcClient, type CallOptions } from "../../../core/grpc/client.ts";
+import { GrpcClient, type CallOptions } from "../../../core/grpc/client.ts";
 import type { Method } from "../../../core/grpc/method.ts";
-import { GrpcError, Status } from "../../../core/grpc/status.ts";
+import { GrpcError, notReached, reasonOf, Status } from "../../../core/grpc/status.ts";
+import { REASON } from "../../../core/errors.ts";
 import { DEFAULT_API_PORT, normalizeEndpoint, sameHost, type Target } from "./target.ts";
 import { doublingDelay } from "../../../core/time/backoff.ts";
 import type { bunker } from "../../../core/api/gen/api.js";
@@ -46,8 +47,8 @@ export function plain<T>(m: Method<unknown, T, boolean>, msg: T): T {
  * forward or an L4 load balancer in front of a dead node does. No request was sent either way.
  */
 function unreachable(err: unknown): boolean {
-  return err instanceof GrpcError && err.code === Status.UNAVAILABLE
-    && (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(err.details) || err.details.includes(BEFORE_HANDSHAKE));
+  // Our own connection (typed by the client), or apid's to the node's init (its reason).
+  return notReached(err) || (err instanceof GrpcError && err.code === Status.UNAVAILABLE && reasonOf(err) === REASON.unreachable);
 }
 
 export class Api {
@@ -119,7 +120,7 @@ export class Api {
       try {
         return await this.unary(MachineService.ApplyConfiguration, req, d);
       } catch (e) {
-        if (!(e instanceof GrpcError && e.code === Status.UNAVAILABLE && e.details.startsWith("busy:")) || attempt >= 5) throw e;
+        if (!(e instanceof GrpcError && e.code === Status.UNAVAILABLE && reasonOf(e) === REASON.busy) || attempt >= 5) throw e;
         await Bun.sleep(doublingDelay(attempt, 500, 4000));
       }
     }

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { saveClientConfig } from "../../../core/clientconfig/clientconfig.ts";
-import { GrpcError, Status } from "../../../core/grpc/status.ts";
+import { REASON } from "../../../core/errors.ts";
+import { GrpcError, REASON_KEY, Status } from "../../../core/grpc/status.ts";
 import { issueClientCert, issueLeaf, newClusterCA, toPemPair } from "../../../core/pki/issue.ts";
 import { destinations } from "./api.ts";
 import { certificateProblems, explain, WaitTimeout } from "./errors.ts";
@@ -63,16 +64,23 @@ test("the target's errors say what to do next", () => {
 test("explain: statuses to exit codes and advice", () => {
   const t = resolveTarget({}, config("c5"));
   const x = (code: number, msg: string) => explain(new GrpcError(code, msg), t, "n1");
-  expect(x(Status.PERMISSION_DENIED, "Reboot needs one of os:admin, os:operator; the caller has os:reader")).toEqual({
+  // The advice follows the reason the node sent, not the words of the message.
+  const missingRole = new GrpcError(Status.PERMISSION_DENIED, "Reboot needs one of os:admin, os:operator; the caller has os:reader", { [REASON_KEY]: REASON.missingRole });
+  expect(explain(missingRole, t, "n1")).toEqual({
     exit: EXIT.DENIED, message: "n1: permission denied: Reboot needs one of os:admin, os:operator; the caller has os:reader\n  ask an admin for a certificate with one of those roles (`bunkerctl config info` shows yours)",
   });
+  expect(x(Status.PERMISSION_DENIED, "a path outside the readable roots").message).toBe("n1: permission denied: a path outside the readable roots");
   expect(x(Status.NOT_FOUND, "no such service").exit).toBe(EXIT.FAILED);
   expect(x(Status.UNAVAILABLE, "/p: connect ECONNREFUSED 10.5.0.2:50000").message).toContain("connection refused");
   expect(x(Status.UNAVAILABLE, "/p: getaddrinfo ENOTFOUND nodex").message).toContain("the name does not resolve");
   expect(x(Status.DEADLINE_EXCEEDED, "deadline of 30000 ms exceeded").exit).toBe(EXIT.UNREACHABLE);
   expect(x(Status.UNAVAILABLE, "/p: TLSV1_ALERT_CERTIFICATE_REQUIRED").exit).toBe(EXIT.DENIED);
   expect(x(Status.UNAVAILABLE, "The pending stream has been canceled (caused by: self signed certificate in certificate chain)").message).toContain("use --insecure");
-  expect(x(Status.UNAVAILABLE, "connection closed before the call ended").exit).toBe(EXIT.UNREACHABLE);
+  const closed = explain(new GrpcError(Status.UNAVAILABLE, "connection closed before the call ended", {}, { beforeHandshake: false, closedDuringCall: true }), t, "n1");
+  expect(closed.exit).toBe(EXIT.UNREACHABLE);
+  expect(closed.message).toContain("the node closed the connection during the call");
+  // apid's own connection to init closed: its reason says so.
+  expect(explain(new GrpcError(Status.UNAVAILABLE, "connection closed before the call ended", { [REASON_KEY]: REASON.closed }), t, "n1").message).toContain("during the call");
   expect(explain(new WaitTimeout("gave up"), t, "n1")).toEqual({ exit: EXIT.TIMEOUT, message: "n1: gave up" });
 });
 

@@ -11,7 +11,8 @@
 import { MachineService as M, ResourceService as R } from "../../../core/api/gen/services.ts";
 import { TRUSTD_NODES, type TrustdNodeSpec } from "../../../core/api/trustdstatus.ts";
 import { TIME_STATUS, type TimeStatusSpec } from "../../../core/netresources/kinds.ts";
-import { GrpcError, Status } from "../../../core/grpc/status.ts";
+import { GrpcError, reasonOf, Status } from "../../../core/grpc/status.ts";
+import { REASON } from "../../../core/errors.ts";
 import type { Api, Destination } from "./api.ts";
 import { describe, fatalWhileWaiting, machineStatus } from "./machinestatus.ts";
 import { DEFAULT_API_PORT, normalizeEndpoint } from "./target.ts";
@@ -81,7 +82,7 @@ async function until<T>(what: string, deadline: number, say: (l: string) => void
     try { r = await fn(); } catch (e) {
       // A worker no control plane has signed for yet is not a member the relay accepts: it may
       // still join, so that is waited for, not fatal like other refusals.
-      const joining = e instanceof GrpcError && e.code === Status.PERMISSION_DENIED && /is not a member of this cluster/.test(e.details);
+      const joining = e instanceof GrpcError && e.code === Status.PERMISSION_DENIED && reasonOf(e) === REASON.notMember;
       if (fatalWhileWaiting(e) && !joining) throw e;
       r = why(e);
     }

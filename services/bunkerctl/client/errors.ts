@@ -2,8 +2,9 @@
  * A failed call in words an operator can act on, with the exit code scripts rely on. gRPC
  * statuses alone say little ("UNAVAILABLE: connection closed"); this adds what to check next.
  */
-import { checkIssuedBy, EKU_OIDS, loadCertificate } from "../../../core/pki/x509.ts";
-import { GrpcError, Status, statusName } from "../../../core/grpc/status.ts";
+import { EKU_OIDS, loadCertificate, signingProblems, validityProblems } from "../../../core/pki/x509.ts";
+import { REASON } from "../../../core/errors.ts";
+import { closedDuringCall, GrpcError, reasonOf, Status, statusName } from "../../../core/grpc/status.ts";
 import { PIN_MISMATCH } from "../../../core/grpc/client.ts";
 import { EXIT } from "./exitcodes.ts";
 import { ConfigError, type Target } from "./target.ts";
@@ -25,7 +26,8 @@ export function certificateProblems(target: Pick<Target, "ca" | "cert">, now = n
     if (now < cert.notBefore) problems.push(`it is not valid before ${cert.notBefore.toISOString()}`);
     if (target.ca) {
       const ca = loadCertificate(target.ca, "CA certificate");
-      const chain = checkIssuedBy(cert, ca, now).filter((p) => !p.includes("certificate expired") && !p.includes("certificate is not valid before"));
+      // The certificate's own dates are checked above; the CA's count here.
+      const chain = [...signingProblems(cert, ca), ...validityProblems(ca, "CA", now)];
       if (chain.length) problems.push(`it was not issued by the context's CA (${chain[0]})`);
     }
     return problems;
@@ -34,6 +36,8 @@ export function certificateProblems(target: Pick<Target, "ca" | "cert">, now = n
   }
 }
 
+// The TLS library's alert names and the system's error names reach us only in the text of an
+// error (a relayed one carries nothing else): these are read there, for the words of the message.
 const TLS_CLIENT_REFUSED = /CERTIFICATE_REQUIRED|BAD_CERTIFICATE|CERTIFICATE_EXPIRED|UNKNOWN_CA|UNSUPPORTED_CERTIFICATE|CERTIFICATE_UNKNOWN|ACCESS_DENIED|DECRYPT_ERROR/i;
 const TLS_SERVER_UNTRUSTED = /self[- ]signed certificate|unable to (get|verify)|certificate (has expired|is not yet valid)|ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match|altnames|CERT_/i;
 const NOT_REACHED = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET/;
@@ -52,7 +56,7 @@ export function explain(err: unknown, target: Target, where: string): Explained 
     case Status.PERMISSION_DENIED:
       // The role table's refusals name the roles needed; other refusals (a path outside the
       // allowed roots) are about the request, not the certificate.
-      return { message: `${where}: permission denied: ${d}${/needs one of/.test(d) ? "\n  ask an admin for a certificate with one of those roles (`bunkerctl config info` shows yours)" : ""}`, exit: EXIT.DENIED };
+      return { message: `${where}: permission denied: ${d}${reasonOf(err) === REASON.missingRole ? "\n  ask an admin for a certificate with one of those roles (`bunkerctl config info` shows yours)" : ""}`, exit: EXIT.DENIED };
     case Status.UNAUTHENTICATED:
       return { message: `${where}: not authenticated: ${d}${target.insecure ? "\n  the node is not in maintenance mode: drop --insecure and use a context with a client certificate" : ""}`, exit: EXIT.DENIED };
     case Status.DEADLINE_EXCEEDED:
@@ -82,8 +86,9 @@ export function explain(err: unknown, target: Target, where: string): Explained 
   }
   // A refused client certificate shows as a TLS alert, a close before HTTP/2 began, or (when
   // the alert is lost in the race) a reset; our own check of the certificate tells which.
-  const problems = /ECONNRESET/.test(d) || TLS_CLIENT_REFUSED.test(d) || /TLS handshake was refused/.test(d) ? certificateProblems(target) : [];
-  if (TLS_CLIENT_REFUSED.test(d) || /TLS handshake was refused/.test(d) || problems.length) {
+  const handshakeRefused = err.connection?.refusedAfterHandshake === true;
+  const problems = /ECONNRESET/.test(d) || TLS_CLIENT_REFUSED.test(d) || handshakeRefused ? certificateProblems(target) : [];
+  if (TLS_CLIENT_REFUSED.test(d) || handshakeRefused || problems.length) {
     return {
       message: `${where}: the node closed the connection after the TLS handshake: it refused the client certificate` +
         (problems.length ? `: ${problems.join("; ")}` : " (is it signed by this cluster's CA? a rotated CA?)") +
@@ -91,7 +96,7 @@ export function explain(err: unknown, target: Target, where: string): Explained 
       exit: EXIT.DENIED,
     };
   }
-  if (/connection closed before the call ended/.test(d)) {
+  if (closedDuringCall(err) || reasonOf(err) === REASON.closed) {
     return { message: `${where}: the node closed the connection during the call: is it restarting, rebooting or shutting down? (${said})`, exit: EXIT.UNREACHABLE };
   }
   if (NOT_REACHED.test(d)) {

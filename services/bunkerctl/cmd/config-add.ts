@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { addContext, type ClientContext } from "../../../core/clientconfig/clientconfig.ts";
 import { fromPemPair } from "../../../core/pki/issue.ts";
-import { checkIssuedBy, loadCertificate } from "../../../core/pki/x509.ts";
+import { loadCertificate, signingProblems } from "../../../core/pki/x509.ts";
 import { BUNKERCONFIG_HELP, BUNKERCONFIG_OPTION, clientConfigPath, fail, parseCommandArgs, usageError } from "../args.ts";
 import { editClientConfig } from "../clientconfig-cmd.ts";
 
@@ -53,7 +53,7 @@ export function run(argv: string[]): number {
     const caCert = loadCertificate(ca, `--ca ${v.ca}`);
     const pair = fromPemPair({ crt, key }, `--crt ${v.crt} and --key ${v.key}`);
     // A certificate of another cluster would only fail later, at the first call, as a TLS alert.
-    const chain = checkIssuedBy(pair.certificate, caCert).filter((p) => !/expired|not valid before/.test(p));
+    const chain = signingProblems(pair.certificate, caCert);
     if (chain.length) throw new Error(`--crt ${v.crt} was not issued by --ca ${v.ca}: ${chain.join("; ")}`);
     if (new Date() > pair.certificate.notAfter) console.error(`warning: --crt ${v.crt} expired at ${pair.certificate.notAfter.toISOString()}`);
     const b64 = (s: string) => Buffer.from(s).toString("base64");

@@ -17,7 +17,7 @@ test("the dashboard's uid reads as os:reader and can change nothing", () => {
   expect(authorizeCall(M.Dmesg.path, 53, {}, withDashboard).allowed).toBe(true);
   expect(authorizeCall(R.List.path, 53, {}, withDashboard).allowed).toBe(true);
   // Roles it sends are not believed: only apid relays roles.
-  expect(authorizeCall(M.Reboot.path, 53, roles("os:admin"), withDashboard)).toEqual({ allowed: false, reason: "uid 53 reads only: Reboot needs one of os:admin, os:operator; the caller has os:reader" });
+  expect(authorizeCall(M.Reboot.path, 53, roles("os:admin"), withDashboard)).toEqual({ allowed: false, reason: "uid 53 reads only: Reboot needs one of os:admin, os:operator; the caller has os:reader", roleMissing: true });
   expect(authorizeCall(M.MachineConfiguration.path, 53, {}, withDashboard).allowed).toBe(false);
   expect(authorizeCall(P.Put.path, 53, {}, withDashboard).allowed).toBe(false);
   expect(authorizeCall(M.Version.path, 53, {}, node).allowed).toBe(false); // not listed: refused

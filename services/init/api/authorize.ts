@@ -42,7 +42,7 @@ export type Verdict =
   /** A service's call: a read must be of one of `reads` (checked on the request). */
   | { allowed: true; roles: readonly Role[]; via: "service"; service: string; reads: readonly Kind[] }
   /** `precondition`: refused for the node's state (FAILED_PRECONDITION), not for the caller's roles. */
-  | { allowed: false; reason: string; precondition?: boolean };
+  | { allowed: false; reason: string; precondition?: boolean; roleMissing?: boolean };
 
 const SERVICE_READS: ReadonlySet<string> = new Set([ResourceService.Get.path, ResourceService.List.path, ResourceService.Watch.path]);
 
@@ -72,12 +72,12 @@ export function authorizeCall(path: string, uid: number, md: Metadata, t: Trust)
     }
     const roles = parseRoleList(typeof relayed === "string" ? relayed : undefined);
     const d = authorize(path, roles);
-    return d.allowed ? { allowed: true, roles, via: "apid" } : { allowed: false, reason: d.reason };
+    return d.allowed ? { allowed: true, roles, via: "apid" } : { allowed: false, reason: d.reason, roleMissing: d.roleMissing };
   }
   if (t.adminUids.has(uid)) return { allowed: true, roles: ["os:admin"], via: "console" };
   if (t.readerUids?.has(uid)) {
     const d = authorize(path, ["os:reader"]);
-    return d.allowed ? { allowed: true, roles: ["os:reader"], via: "console" } : { allowed: false, reason: `uid ${uid} reads only: ${d.reason}` };
+    return d.allowed ? { allowed: true, roles: ["os:reader"], via: "console" } : { allowed: false, reason: `uid ${uid} reads only: ${d.reason}`, roleMissing: d.roleMissing };
   }
   return { allowed: false, reason: `uid ${uid} may not use init's socket (only root, init's uid, apid's, the dashboard's and those of publishing services)` };
 }

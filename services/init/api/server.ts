@@ -9,7 +9,8 @@ import { MachineService, ResourcePublisher, ResourceService } from "../../../cor
 import type { Store } from "../../../core/resources/index.ts";
 import type { AnyMethod } from "../../../core/grpc/method.ts";
 import { GrpcServer, type CallContext as GrpcContext } from "../../../core/grpc/server.ts";
-import { GrpcError, Status } from "../../../core/grpc/status.ts";
+import { REASON } from "../../../core/errors.ts";
+import { GrpcError, REASON_KEY, Status } from "../../../core/grpc/status.ts";
 import { authorizeCall, type Trust } from "./authorize.ts";
 import { requestLimit } from "../../../core/api/limits.ts";
 import { resourcePublisherImpl, type PublisherEntry } from "./publisher.ts";
@@ -43,12 +44,12 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
   const authorizeHeaders = (ctx: GrpcContext) => {
     if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
     const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
-    if (!v.allowed) throw new GrpcError(Status.PERMISSION_DENIED, v.reason);
+    if (!v.allowed) throw new GrpcError(Status.PERMISSION_DENIED, v.reason, v.roleMissing ? { [REASON_KEY]: REASON.missingRole } : {});
   };
   const admit = (ctx: GrpcContext, req: unknown) => {
     if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
     const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
-    if (!v.allowed) throw new GrpcError(v.precondition ? Status.FAILED_PRECONDITION : Status.PERMISSION_DENIED, v.reason);
+    if (!v.allowed) throw new GrpcError(v.precondition ? Status.FAILED_PRECONDITION : Status.PERMISSION_DENIED, v.reason, v.roleMissing ? { [REASON_KEY]: REASON.missingRole } : {});
     // A service reads only its kinds, named in full (no aliases: they could be re-pointed).
     if (v.via === "service" && ctx.method.service === "bunker.resource.v1.ResourceService") {
       const r = req as { namespace?: string | null; type?: string | null };

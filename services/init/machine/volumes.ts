@@ -1,0 +1,74 @@
+/**
+ * The install disk's volumes as init uses them: STATE mounted as the state dir at boot (so the
+ * saved config survives a reboot), and reset's wipe of STATE and EPHEMERAL.
+ */
+import { chmodSync, existsSync, rmSync } from "node:fs";
+import { Label } from "../../../core/disklayout/plan.ts";
+import { RESETTABLE, type ResettableLabel } from "../../../core/install/reset.ts";
+import { mountVolume } from "../../../core/install/volume.ts";
+import { MS } from "../../../core/sys/mount.ts";
+import { runDiskJob } from "../diskjob.ts";
+import type { EventHistory } from "../events.ts";
+import { errText, log } from "../log.ts";
+import type { MachineOptions } from "./options.ts";
+import { progress, scratch } from "./scratch.ts";
+
+type VolumeOptions = Pick<MachineOptions, "install" | "stateOnDisk" | "stateDir" | "etcd" | "workDir">;
+
+/**
+ * metal, booted from an installed disk: the state dir becomes the disk's STATE volume; true
+ * when it was mounted. When it cannot be, the node boots on with the tmpfs (and says so): a
+ * node that cannot keep its config is better than one that does not boot.
+ */
+export function mountState(opts: VolumeOptions, events: EventHistory): boolean {
+  if (!opts.stateOnDisk || !opts.install) return false;
+  try {
+    const v = mountVolume(opts.install.disk, Label.STATE, opts.stateDir, { flags: MS.NOSUID | MS.NODEV | MS.NOEXEC });
+    chmodSync(opts.stateDir, 0o700);
+    log.info(`state: ${v.device} (${v.fstype}, STATE of ${opts.install.disk}) on ${opts.stateDir}`);
+    return true;
+  } catch (err) {
+    const msg = `state: cannot mount STATE of ${opts.install.disk} (${errText(err)}); the config is kept in memory only and will not survive a reboot`;
+    log.error(msg);
+    events.add("state", msg);
+    return false;
+  }
+}
+
+export interface WipeRequest {
+  /** The volumes asked for; none: STATE and EPHEMERAL. */
+  requested: ResettableLabel[] | undefined;
+  /** Where the saved config is, wherever the state dir lives. */
+  savedConfigPath: string;
+  /** STATE is mounted as the state dir (the disk job empties it in place). */
+  stateMounted: boolean;
+  signal: AbortSignal;
+}
+
+/**
+ * Reset's wipe: the install disk's volumes, and the saved config wherever it is. The emptying
+ * runs in a child (diskjob.ts): a volume of many files takes long.
+ */
+export async function wipeVolumes(opts: VolumeOptions, events: EventHistory, w: WipeRequest): Promise<void> {
+  const volumes = w.requested?.length ? w.requested : [...RESETTABLE];
+  const say = progress(events, "reset");
+  if (opts.install) {
+    const work = scratch(opts.workDir, "reset");
+    try {
+      await runDiskJob({ kind: "reset", disk: opts.install.disk, volumes, mounted: w.stateMounted ? { [Label.STATE]: opts.stateDir } : {}, work }, { progress: say, signal: w.signal });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  } else if (volumes.includes(Label.EPHEMERAL)) {
+    // Without a disk etcd's data is the one thing of EPHEMERAL's that outlives init (container
+    // mode keeps it under the state dir): a reset node must come back without it.
+    if (opts.etcd && existsSync(opts.etcd.dataDir)) {
+      rmSync(opts.etcd.dataDir, { recursive: true, force: true });
+      say("EPHEMERAL: no install disk; etcd's data wiped");
+    } else say("EPHEMERAL: no install disk, nothing to wipe");
+  }
+  if (volumes.includes(Label.STATE)) {
+    rmSync(w.savedConfigPath, { force: true });
+    say("STATE: the saved config is gone; the next boot is in maintenance mode");
+  }
+}
