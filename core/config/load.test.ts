@@ -1,3 +1,8 @@
+/**
+ * The config loader, case by case: every rule of the schema and the semantic checks, with the
+ * place and words of each error. Over 400 lines on purpose: a table of small independent cases,
+ * one per rule, read best side by side.
+ */
 import { describe, expect, test } from "bun:test";
 import { stringify } from "yaml";
 import { formatProblems, loadConfig, type Problem } from "./config.ts";

@@ -10,6 +10,8 @@
  * taking writes, and the node, started again, catches up with all of them; a reset control plane
  * leaves (3 -> 2 members) and, started again with its config, joins again (3); snapshot,
  * remove-member, leave; and, quorum lost for good, a fresh node recovered from the snapshot.
+ * Over 400 lines on purpose: the cases run in order on one cluster (each leaves the state the
+ * next one starts from), and starting a cluster is what costs.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
