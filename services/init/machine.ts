@@ -48,7 +48,7 @@ import { checkServiceAccess, publishers, serviceOfUid } from "./machine/serviceu
 import { Slots } from "./machine/slots.ts";
 import { TrialBoot } from "./machine/trial.ts";
 import { TrustdLink } from "./machine/trustdlink.ts";
-import { mountState, wipeVolumes } from "./machine/volumes.ts";
+import { mountState, mountVar, wipeVolumes } from "./machine/volumes.ts";
 
 export { EXIT, NOT_INSTALLED, type MachineOptions, type Mode, type PowerRequest } from "./machine/options.ts";
 
@@ -73,6 +73,8 @@ export class Machine {
   private lastInitStatus = "";
   /** Whether the state dir is the install disk's STATE (mounted at boot), else a tmpfs or a plain folder. */
   stateMounted = false;
+  /** metal: EPHEMERAL of the install disk is /var (else /var is a tmpfs). */
+  varMounted = false;
 
   constructor(readonly opts: MachineOptions) {
     registerInitDefinitions(this.store);
@@ -250,7 +252,10 @@ export class Machine {
       mayInstall: () => this.selfInstall.allowed(),
       hasEtcd: () => this.etcd !== undefined,
       prepareState: () => {
-        if (metal) this.stateMounted = mountState(this.opts, this.events);
+        if (metal) {
+          this.stateMounted = mountState(this.opts, this.events);
+          this.varMounted = mountVar(this.opts, this.events);
+        }
         else mkdirSync(this.opts.stateDir, { recursive: true });
         this.publishBootStatus("");
       },
@@ -284,7 +289,7 @@ export class Machine {
       setStage: (stage) => this.setStage(stage),
       stopServices: () => this.supervisor.stopAll(),
       power: (action) => this.power(action),
-      wipeVolumes: (requested, signal) => wipeVolumes(this.opts, this.events, { requested, savedConfigPath: this.savedConfigPath, stateMounted: this.stateMounted, signal }),
+      wipeVolumes: (requested, signal) => wipeVolumes(this.opts, this.events, { requested, savedConfigPath: this.savedConfigPath, stateMounted: this.stateMounted, varMounted: this.varMounted, signal }),
       leaveEtcd: async () => { this.events.add("etcd", `reset: ${await this.etcd!.leaveForReset()}`); },
       upgradeImage: (url, signal, force) => this.slots.upgrade(url, signal, force),
       rollback: (force) => this.slots.rollback(force),

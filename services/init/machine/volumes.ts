@@ -1,12 +1,13 @@
 /**
  * The install disk's volumes as init uses them: STATE mounted as the state dir at boot (so the
- * saved config survives a reboot), and reset's wipe of STATE and EPHEMERAL.
+ * saved config survives a reboot), EPHEMERAL as /var (etcd's data), and reset's wipe of STATE
+ * and EPHEMERAL.
  */
-import { chmodSync, existsSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { Label } from "../../../core/disklayout/plan.ts";
 import { RESETTABLE, type ResettableLabel } from "../../../core/install/reset.ts";
 import { mountVolume } from "../../../core/install/volume.ts";
-import { MS } from "../../../core/sys/mount.ts";
+import { isMountPoint, MS, mountFs } from "../../../core/sys/mount.ts";
 import { runDiskJob } from "../diskjob.ts";
 import type { EventHistory } from "../events.ts";
 import { errText, log } from "../log.ts";
@@ -35,6 +36,34 @@ export function mountState(opts: VolumeOptions, events: EventHistory): boolean {
   }
 }
 
+/** Where EPHEMERAL is mounted on a node: what services keep between restarts (etcd's data). */
+export const VAR_DIR = "/var";
+
+/**
+ * metal: /var, where etcd keeps its data. Booted from an installed disk it is the disk's
+ * EPHEMERAL volume; without one (a node running from RAM: ISO, iPXE, -kernel) it is a tmpfs, so
+ * the data lives as long as the machine runs, as everything else of such a node does. Returns
+ * true when EPHEMERAL is mounted there.
+ */
+export function mountVar(opts: VolumeOptions, events: EventHistory, dir = VAR_DIR): boolean {
+  if (isMountPoint(dir)) return false;
+  if (opts.install) {
+    try {
+      const v = mountVolume(opts.install.disk, Label.EPHEMERAL, dir, { flags: MS.NOSUID | MS.NODEV });
+      log.info(`var: ${v.device} (${v.fstype}, EPHEMERAL of ${opts.install.disk}) on ${dir}`);
+      return true;
+    } catch (err) {
+      const msg = `var: cannot mount EPHEMERAL of ${opts.install.disk} (${errText(err)}); ${dir} is a tmpfs, and etcd's data will not survive a reboot`;
+      log.error(msg);
+      events.add("state", msg);
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+  mountFs("tmpfs", dir, "tmpfs", MS.NOSUID | MS.NODEV, "mode=755");
+  if (!opts.install) log.info(`var: no install disk: ${dir} is a tmpfs (what is kept there lasts until power-off)`);
+  return false;
+}
+
 export interface WipeRequest {
   /** The volumes asked for; none: STATE and EPHEMERAL. */
   requested: ResettableLabel[] | undefined;
@@ -42,6 +71,8 @@ export interface WipeRequest {
   savedConfigPath: string;
   /** STATE is mounted as the state dir (the disk job empties it in place). */
   stateMounted: boolean;
+  /** EPHEMERAL is mounted as /var (emptied in place too). */
+  varMounted?: boolean;
   signal: AbortSignal;
 }
 
@@ -55,7 +86,7 @@ export async function wipeVolumes(opts: VolumeOptions, events: EventHistory, w: 
   if (opts.install) {
     const work = scratch(opts.workDir, "reset");
     try {
-      await runDiskJob({ kind: "reset", disk: opts.install.disk, volumes, mounted: w.stateMounted ? { [Label.STATE]: opts.stateDir } : {}, work }, { progress: say, signal: w.signal });
+      await runDiskJob({ kind: "reset", disk: opts.install.disk, volumes, mounted: { ...(w.stateMounted ? { [Label.STATE]: opts.stateDir } : {}), ...(w.varMounted ? { [Label.EPHEMERAL]: VAR_DIR } : {}) }, work }, { progress: say, signal: w.signal });
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
