@@ -6,7 +6,7 @@
  * would need that state handed around.
  */
 import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { alarm, defragment, EtcdError, health, hexId, memberAdd, memberList, memberPromote, memberRemove, moveLeader, snapshot, status, type EtcdAlarm, type EtcdMember, type EtcdTls } from "../../../core/etcd/client.ts";
 import type { ExtensionState } from "../rootfs/extensions.ts";
 import { etcdctlBinary, fileSha256, restoreSnapshot, RestoreError } from "../../../core/etcd/restore.ts";
@@ -165,6 +165,8 @@ export class EtcdNode {
         const { config, hostname, address } = this.self();
         const ca = etcdCA(config);
         if (typeof ca === "string") throw new Error(ca);
+        // The folders above it (/var/lib on a node) stay open to etcd's uid; only its own is closed.
+        mkdirSync(dirname(this.o.dataDir), { recursive: true, mode: 0o755 });
         mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
         chmodSync(this.o.dataDir, 0o700);
         const o = owner();
@@ -393,7 +395,7 @@ export class EtcdNode {
     if (size < 0) throw new EtcdRefusal(`snapshot upload refused: offset ${offset}, but no upload was started (start at offset 0)`);
     if (offset !== size) throw new EtcdRefusal(`snapshot upload refused: offset ${offset}, but the upload holds ${size} bytes (pieces come in order; start again at 0)`);
     if (size + data.length > MAX_SNAPSHOT_BYTES) throw new EtcdRefusal(`snapshot upload refused: larger than ${MAX_SNAPSHOT_BYTES} bytes (etcd's largest database)`);
-    mkdirSync(join(this.o.dataDir, ".."), { recursive: true });
+    mkdirSync(dirname(this.o.dataDir), { recursive: true, mode: 0o755 });
     const fd = openSync(this.uploadPath, offset === 0 ? "w" : "a", 0o600);
     try {
       for (let done = 0; done < data.length;) done += writeSync(fd, data, done);
