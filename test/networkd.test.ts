@@ -73,8 +73,12 @@ describe.skipIf(netnsSkipReason !== null)(`networkd controllers${netnsSkipReason
   const v4v6 = () => node.ipJson<any[]>("addr", "show", "dev", "eth0")[0].addr_info.filter((a: any) => a.scope === "global").map((a: any) => `${a.local}/${a.prefixlen}`).sort();
 
   test("a static config is applied: MTU, up, v4 and v6 addresses, routes with a metric, resolv.conf, hosts", async () => {
+    // A machine's loopback starts down, and nothing configures it: networkd brings it up, or the
+    // node cannot reach its own addresses (etcd's health check on a control plane did not).
+    node.ip("link", "set", "lo", "down");
     ctl = controller(cfg(STATIC));
     await ctl.start();
+    expect(node.ipJson<any[]>("link", "show", "lo")[0].flags).toContain("UP");
     const link = node.ipJson<any[]>("link", "show", "eth0")[0];
     expect(link.mtu).toBe(1400);
     expect(link.flags).toContain("UP");

@@ -115,6 +115,10 @@ export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<str
     if (s.mtu !== undefined && l.mtu !== s.mtu) await attempt(`set mtu ${s.mtu} on ${s.name}`, () => nl.setMtu(l.index, s.mtu!, s.name));
     if (!l.up) await attempt(`set ${s.name} up`, () => nl.setUp(l.index, true, s.name));
   }
+  // The loopback: no layer configures it and a machine's starts down, but every connection to
+  // this node's own addresses goes through it (a control plane's etcd health check, for one).
+  const lo = byName().get("lo");
+  if (lo && !lo.up) await attempt("set lo up", () => nl.setUp(lo.index, true, "lo"));
   links = await nl.links();
   const idx = byName();
   const nameOf = new Map(links.map((l) => [l.index, l.name]));
