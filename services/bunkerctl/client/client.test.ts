@@ -51,6 +51,10 @@ test("the target: context, flags over context, nodes relayed unless the node is 
   expect([m.cert, destinations(m)]).toEqual([undefined, [
     { label: "10.5.0.9", endpoints: ["10.5.0.9:50000"] }, { label: "10.5.0.10", endpoints: ["10.5.0.10:50000"] },
   ]]);
+  // --insecure -e with a context at hand: the context's default nodes are not asked for (a node
+  // in maintenance mode relays to nobody and would refuse them).
+  const e = resolveTarget({ insecure: true, endpoints: ["127.0.0.1:41000"] }, config("c5", { nodes: ["10.5.0.2"] }));
+  expect(destinations(e)).toEqual([{ label: "127.0.0.1:41000", endpoints: ["127.0.0.1:41000"] }]);
 });
 
 test("the target's errors say what to do next", () => {

@@ -110,7 +110,9 @@ export function resolveTarget(flags: TargetFlags, configPath: string): Target {
         : `the client config ${configPath} has no contexts; create one with "bunkerctl gen config" and "bunkerctl config merge"`);
     }
   }
-  const nodes = nodesFlag.length ? nodesFlag : (ctx?.nodes ?? []);
+  // A node in maintenance mode relays nothing: with --insecure the context's default nodes would
+  // only make it refuse ("does not proxy to other nodes"), so only -n names nodes then.
+  const nodes = nodesFlag.length ? nodesFlag : insecure ? [] : (ctx?.nodes ?? []);
   let endpoints = endpointsFlag.length ? endpointsFlag : (ctx?.endpoints ?? []);
   // In maintenance mode nothing relays: every node is dialled itself.
   if (insecure && endpointsFlag.length === 0 && nodesFlag.length > 0) endpoints = nodesFlag;
