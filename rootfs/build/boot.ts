@@ -14,10 +14,19 @@ import { run } from "./tools.ts";
  */
 export const BOOT_INITRDS: readonly string[] = [...EXTENSIONS.map((e) => e.file), F.initramfs];
 
-/** iPXE script; names resolve relative to the script's own URL (TFTP or HTTP). */
+/**
+ * iPXE script; names resolve relative to the script's own URL (TFTP or HTTP). An extension that
+ * is not served next to the script is skipped with a line on the console: the node boots the
+ * base alone (a worker never needs etcd), where a failed `initrd` would end the script.
+ */
 export function ipxeScript(): string {
   // initrd=NAME: old iPXE builds need it to hand the initrds to an EFI-stub kernel.
-  return ["#!ipxe", "echo Bunker: loading kernel and initramfs", `kernel ${F.kernel} ${BOOT_INITRDS.map((n) => `initrd=${n}`).join(" ")} ${KERNEL_CMDLINE}`, ...BOOT_INITRDS.map((n) => `initrd ${n}`), "boot", ""].join("\n");
+  return [
+    "#!ipxe", "echo Bunker: loading kernel and initramfs",
+    `kernel ${F.kernel} ${BOOT_INITRDS.map((n) => `initrd=${n}`).join(" ")} ${KERNEL_CMDLINE}`,
+    ...EXTENSIONS.map((e) => `initrd ${e.file} || echo Bunker: no ${e.file} next to this script: booting without the ${e.name} extension`),
+    `initrd ${F.initramfs}`, "boot", "",
+  ].join("\n");
 }
 
 export function grubConfig(): string {

@@ -93,11 +93,12 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
     await bootsToStageOk({ cdrom: join(img, "bunker.iso"), uefi: true });
   }, BOOT_MS + 60_000);
 
-  test("iPXE over QEMU's user-network TFTP", async () => {
+  test("iPXE over QEMU's user-network TFTP, with only the base served: the node boots without the extension", async () => {
     const tftp = join(work, "tftp");
     mkdirSync(tftp, { recursive: true });
     for (const f of ["boot.ipxe", "vmlinuz", "initramfs.zst"]) copyFileSync(join(img, f), join(tftp, f));
-    await bootsToStageOk({ tftp: { dir: tftp, bootfile: "boot.ipxe" } });
+    const q = await bootsToStageOk({ tftp: { dir: tftp, bootfile: "boot.ipxe" } });
+    expect(q.find("[preinit] extension not loaded by the bootloader: bunker-ext-etcd")).toBeDefined();
   }, BOOT_MS + 60_000);
 
   test("iPXE over HTTP from 127.0.0.1 (QEMU user networking maps 10.0.2.2 to the host)", async () => {
@@ -107,14 +108,16 @@ describe.skipIf(!haveQemu())("boot paths (QEMU TCG)", () => {
       port: 0,
       fetch(req) {
         const name = new URL(req.url).pathname.slice(1);
-        if (!["boot.ipxe", "vmlinuz", "initramfs.zst"].includes(name)) return new Response("not found", { status: 404 });
+        if (!["boot.ipxe", "vmlinuz", "etcd.ext", "initramfs.zst"].includes(name)) return new Response("not found", { status: 404 });
         served.push(name);
         return new Response(Bun.file(join(img, name)));
       },
     });
     try {
-      await bootsToStageOk({ tftp: { dir: join(work, "empty"), bootfile: `http://10.0.2.2:${server.port}/boot.ipxe` } });
-      expect(served).toEqual(["boot.ipxe", "vmlinuz", "initramfs.zst"]);
+      const q = await bootsToStageOk({ tftp: { dir: join(work, "empty"), bootfile: `http://10.0.2.2:${server.port}/boot.ipxe` } });
+      // The extension comes before the base initramfs, and the shim puts it behind dm-verity.
+      expect(served).toEqual(["boot.ipxe", "vmlinuz", "etcd.ext", "initramfs.zst"]);
+      expect(q.find("[preinit] extension on dm-verity, not mounted: bunker-ext-etcd")).toBeDefined();
     } finally {
       server.stop(true);
     }
