@@ -52,7 +52,8 @@ describe.skipIf(skip)(`a QEMU cluster${skip ? " (skipped: needs qemu-system-x86_
   }, 60_000);
 
   test("every VM takes its config through maintenance mode and the cluster ends healthy, etcd included", () => {
-    expect(created.code).toBe(0);
+    // create's own words when it failed: the end of what it printed, errors first.
+    if (created.code !== 0) throw new Error(`cluster create exited ${created.code}:\n${created.err}\n${created.out.split("\n").slice(-30).join("\n")}`);
     for (const n of [1, 2, 3]) expect(created.out).toContain(`${name}-controlplane-${n}: config applied through maintenance mode (certificate pinned)`);
     expect(created.out).toContain(`${name}-worker-1: config applied through maintenance mode (certificate pinned)`);
     expect(created.out).toContain(`cluster ${name} is healthy`);
