@@ -93,13 +93,22 @@ struct dm_target_spec {
 #define DM_READONLY_FLAG 1
 #define DM_DEV_REMOVE DM_IOCTL_NR(4)
 
+/* One console line, built whole and written in one write(): a kernel message printed meanwhile
+ * cannot land inside it (the boot tests read the console line by line). */
 static void say(const char *a, const char *b) {
+	char line[512];
+	size_t n = 0;
+	const char *parts[] = {"[preinit] ", a, b, "\n"};
+	for (size_t i = 0; i < 4; i++) {
+		size_t l = strlen(parts[i]);
+		if (l > sizeof line - 2 - n) l = sizeof line - 2 - n; /* keep room for the newline */
+		memcpy(line + n, parts[i], l);
+		n += l;
+	}
+	if (line[n - 1] != '\n') line[n++] = '\n';
 	int fd = open("/dev/console", O_WRONLY | O_NOCTTY);
 	if (fd < 0) fd = 2;
-	write(fd, "[preinit] ", 10);
-	write(fd, a, strlen(a));
-	write(fd, b, strlen(b));
-	write(fd, "\n", 1);
+	write(fd, line, n);
 	if (fd != 2) close(fd);
 }
 
