@@ -4,6 +4,8 @@
  * (TCG, -cpu max) next to our kernel with a busybox initramfs (the floor), interleaved in one run;
  * and the smallest VM memory our image boots in. Writes bench/results/image.md.
  * Usage: bun bench/image.ts [--runs N] [--no-compress] [--variants "zstd:19,1M;xz,1M;..."]
+ *        bun bench/image.ts --sizes-only [--no-compress]   (the sizes alone, in a section of
+ *        their own at the top of bench/results/image.md; the rest of the file is kept)
  *        (needs `just image` first for out/image)
  *
  * The boots use the stand-in PID 1 of test/qemu/fixtures/stage-init.ts (a compiled Bun program
@@ -20,7 +22,7 @@ import { DEFAULT_ROOT_COMPRESSION, parseRootCompression, type RootCompression } 
 import { kernel, stageBinary, testKey } from "../test/image/fixture.ts";
 import { withQemu, type QemuOptions } from "../test/qemu/runner.ts";
 import { busyboxInitramfs } from "./floor.ts";
-import { median, root, writeResults } from "./lib.ts";
+import { median, root, writeResults, writeSection } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 3;
@@ -56,6 +58,12 @@ lines.push(
   "The initramfs is the SquashFS root (binary, libraries, install tools, skeleton; stored, not",
   "compressed again) and the small zstd pre-init archive; the SquashFS's compression is chosen below.",
 );
+
+if (args.includes("--sizes-only")) {
+  const when = `Measured ${new Date().toISOString().slice(0, 10)} on ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, with \`bun bench/image.ts --sizes-only\`.`;
+  writeSection("image", "The image: sizes, boot time against the busybox floor, smallest memory", "sizes", ["<!-- sizes: base and extensions -->", "", when, "", ...lines, "<!-- /sizes -->"].join("\n"));
+  process.exit(0);
+}
 
 // --- boot times -------------------------------------------------------------------------------
 const work = mkdtempSync(join(tmpdir(), "bench-image-"));
