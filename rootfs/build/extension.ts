@@ -18,15 +18,6 @@ export const ETCD_PROGRAMS = [
   { image: "bin/etcdctl", source: "/usr/bin/etcdctl", pkg: "etcd-client" },
 ] as const;
 
-export interface BuiltExtension {
-  ext: Extension;
-  /** The stored cpio archive (the image folder's file). */
-  archive: string;
-  verity: Verity;
-  /** What it carries, for the build's report and ext.json: "etcd 3.4.23". */
-  version: string;
-}
-
 /** The version line etcd prints ("etcd Version: 3.4.23"), or "unknown". */
 async function etcdVersion(binary: string): Promise<string> {
   const out = await run([binary, "--version"]).catch(() => "");
@@ -35,9 +26,10 @@ async function etcdVersion(binary: string): Promise<string> {
 
 /**
  * Builds `ext` into `work`: stages its programs (`programs` overrides where they come from, for
- * tests), makes the SquashFS and its hash tree, and writes the archive to `out`.
+ * tests), makes the SquashFS and its hash tree, and writes the archive to `out`. Returns its
+ * dm-verity parameters, for the pre-init archive.
  */
-export async function buildEtcdExtension(ext: Extension, out: string, work: string, epoch: number, comp: RootCompression, programs: readonly { image: string; source: string; pkg: string }[] = ETCD_PROGRAMS): Promise<BuiltExtension> {
+export async function buildEtcdExtension(ext: Extension, out: string, work: string, epoch: number, comp: RootCompression, programs: readonly { image: string; source: string; pkg: string }[] = ETCD_PROGRAMS): Promise<Verity> {
   const dir = join(work, `ext-${ext.name}`);
   mkdirSync(join(dir, "bin"), { recursive: true });
   for (const p of programs) {
@@ -51,5 +43,5 @@ export async function buildEtcdExtension(ext: Extension, out: string, work: stri
   await squash(dir, sqsh, epoch, comp);
   const verity = await appendVerity(sqsh);
   writeCpio(out, [{ path: ext.image, type: "file", mode: 0o444, source: sqsh }], epoch);
-  return { ext, archive: out, verity, version: `${ext.name} ${version}` };
+  return verity;
 }

@@ -22,7 +22,7 @@ import { describeFile, generateSigningKey, isSecurityVersion, loadSigningKey, ra
 import { ETCD_EXTENSION, IMAGE_FILES as F, ROOT_IMAGE, SLOT_FILES } from "../../core/image/layout.ts";
 import { personalities } from "../../services/personalities.ts";
 import { buildIso, ipxeScript } from "./boot.ts";
-import { buildEtcdExtension, type BuiltExtension } from "./extension.ts";
+import { buildEtcdExtension } from "./extension.ts";
 import { writeInitramfs } from "./initramfs.ts";
 import { Progress } from "./progress.ts";
 import { stageNodeTools } from "./nodetools.ts";
@@ -114,12 +114,12 @@ export async function buildImage(o: ImageOptions): Promise<void> {
     });
 
     const etcdExt = join(stage, ETCD_EXTENSION.file);
-    const ext: BuiltExtension = await p.step(`extension ${ETCD_EXTENSION.name}: etcd and etcdctl, SquashFS and hash tree in ${ETCD_EXTENSION.file}`, () =>
+    const extVerity = await p.step(`extension ${ETCD_EXTENSION.name}: etcd and etcdctl, SquashFS and hash tree in ${ETCD_EXTENSION.file}`, () =>
       buildEtcdExtension(ETCD_EXTENSION, etcdExt, work, o.epoch, comp));
 
     const initramfs = join(stage, F.initramfs);
     await p.step(`initramfs: the root archive (stored), then the pre-init archive (zstd -${o.zstdLevel}, with the root's and the extension's hashes)`, () =>
-      writeInitramfs(initramfs, work, { preinit, verity: verityLine(verity!), rootImage, extensions: [{ verity: ext.ext.verity, line: verityLine(ext.verity) }] }, o.epoch, o.zstdLevel));
+      writeInitramfs(initramfs, work, { preinit, verity: verityLine(verity!), rootImage, extensions: [{ verity: ETCD_EXTENSION.verity, line: verityLine(extVerity) }] }, o.epoch, o.zstdLevel));
     copyFileSync(kernel, join(stage, F.kernel));
     chmodSync(join(stage, F.kernel), 0o644);
 

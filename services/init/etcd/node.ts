@@ -98,26 +98,29 @@ export class EtcdNode {
     const { config } = this.o.current();
     const ca = etcdCA(config);
     if (typeof ca === "string") {
-      if (config && this.o.extension) this.extensionSays(this.o.extension.release);
+      if (config && this.o.extension) this.extensionSays("release");
       return ca;
     }
     if (this.o.extension) {
-      const r = this.extensionSays(this.o.extension.mount);
+      const r = this.extensionSays("mount");
       if (r.state !== "mounted") return r.message;
     }
     if (!this.binary) return `no etcd binary (looked for ${ETCD_BINARIES.join(", ")}): install Debian's etcd-server`;
     return undefined;
   }
 
-  private extensionNote = "";
-  /** Runs an extension action; its message goes to the events once (failures are "absent", with why). */
-  private extensionSays(action: () => ExtensionState): ExtensionState {
+  private extensionLast: { action: "mount" | "release"; r: ExtensionState } | undefined;
+  /**
+   * Mounts or releases the extension once per action and says so in the events; notHere() runs
+   * on every look at the service, and what the action came to holds until the next boot (mounted
+   * stays mounted, released or absent stays so), so the kernel is not asked again.
+   */
+  private extensionSays(action: "mount" | "release"): ExtensionState {
+    if (this.extensionLast?.action === action) return this.extensionLast.r;
     let r: ExtensionState;
-    try { r = action(); } catch (err) { r = { state: "absent", message: err instanceof Error ? err.message : String(err) }; }
-    if (r.message !== this.extensionNote) {
-      this.extensionNote = r.message;
-      this.o.onEvent(r.message);
-    }
+    try { r = this.o.extension![action](); } catch (err) { r = { state: "absent", message: err instanceof Error ? err.message : String(err) }; }
+    if (r.message !== this.extensionLast?.r.message) this.o.onEvent(r.message);
+    this.extensionLast = { action, r };
     return r;
   }
 

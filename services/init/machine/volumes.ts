@@ -4,7 +4,7 @@
  * and EPHEMERAL.
  */
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
-import { Label } from "../../../core/disklayout/plan.ts";
+import { Label, type VolumeLabel } from "../../../core/disklayout/plan.ts";
 import { RESETTABLE, type ResettableLabel } from "../../../core/install/reset.ts";
 import { mountVolume } from "../../../core/install/volume.ts";
 import { isMountPoint, MS, mountFs } from "../../../core/sys/mount.ts";
@@ -17,23 +17,33 @@ import { progress, scratch } from "./scratch.ts";
 type VolumeOptions = Pick<MachineOptions, "install" | "stateOnDisk" | "stateDir" | "etcd" | "workDir">;
 
 /**
+ * Mounts `label` of the install disk on `dir`; false, logged and in the events with what it means
+ * (`lost`), when it cannot be: the node boots on without it.
+ */
+function mountDiskVolume(opts: VolumeOptions, events: EventHistory, label: VolumeLabel, dir: string, flags: number, what: string, lost: string): boolean {
+  if (!opts.install) return false;
+  try {
+    const v = mountVolume(opts.install.disk, label, dir, { flags });
+    log.info(`${what}: ${v.device} (${v.fstype}, ${label} of ${opts.install.disk}) on ${dir}`);
+    return true;
+  } catch (err) {
+    const msg = `${what}: cannot mount ${label} of ${opts.install.disk} (${errText(err)}); ${lost}`;
+    log.error(msg);
+    events.add("state", msg);
+    return false;
+  }
+}
+
+/**
  * metal, booted from an installed disk: the state dir becomes the disk's STATE volume; true
  * when it was mounted. When it cannot be, the node boots on with the tmpfs (and says so): a
  * node that cannot keep its config is better than one that does not boot.
  */
 export function mountState(opts: VolumeOptions, events: EventHistory): boolean {
-  if (!opts.stateOnDisk || !opts.install) return false;
-  try {
-    const v = mountVolume(opts.install.disk, Label.STATE, opts.stateDir, { flags: MS.NOSUID | MS.NODEV | MS.NOEXEC });
-    chmodSync(opts.stateDir, 0o700);
-    log.info(`state: ${v.device} (${v.fstype}, STATE of ${opts.install.disk}) on ${opts.stateDir}`);
-    return true;
-  } catch (err) {
-    const msg = `state: cannot mount STATE of ${opts.install.disk} (${errText(err)}); the config is kept in memory only and will not survive a reboot`;
-    log.error(msg);
-    events.add("state", msg);
-    return false;
-  }
+  if (!opts.stateOnDisk) return false;
+  const mounted = mountDiskVolume(opts, events, Label.STATE, opts.stateDir, MS.NOSUID | MS.NODEV | MS.NOEXEC, "state", "the config is kept in memory only and will not survive a reboot");
+  if (mounted) chmodSync(opts.stateDir, 0o700);
+  return mounted;
 }
 
 /** Where EPHEMERAL is mounted on a node: what services keep between restarts (etcd's data). */
@@ -47,17 +57,7 @@ export const VAR_DIR = "/var";
  */
 export function mountVar(opts: VolumeOptions, events: EventHistory, dir = VAR_DIR): boolean {
   if (isMountPoint(dir)) return false;
-  if (opts.install) {
-    try {
-      const v = mountVolume(opts.install.disk, Label.EPHEMERAL, dir, { flags: MS.NOSUID | MS.NODEV });
-      log.info(`var: ${v.device} (${v.fstype}, EPHEMERAL of ${opts.install.disk}) on ${dir}`);
-      return true;
-    } catch (err) {
-      const msg = `var: cannot mount EPHEMERAL of ${opts.install.disk} (${errText(err)}); ${dir} is a tmpfs, and etcd's data will not survive a reboot`;
-      log.error(msg);
-      events.add("state", msg);
-    }
-  }
+  if (mountDiskVolume(opts, events, Label.EPHEMERAL, dir, MS.NOSUID | MS.NODEV, "var", `${dir} is a tmpfs, and etcd's data will not survive a reboot`)) return true;
   mkdirSync(dir, { recursive: true });
   mountFs("tmpfs", dir, "tmpfs", MS.NOSUID | MS.NODEV, "mode=755");
   if (!opts.install) log.info(`var: no install disk: ${dir} is a tmpfs (what is kept there lasts until power-off)`);
