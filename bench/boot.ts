@@ -4,8 +4,9 @@
  * same run; the smallest VM memory at which the node boots AND serves the API; idle RSS of each
  * Bunker process on a booted node, read through the API (`bunkerctl ps`). Writes
  * bench/results/boot.md.
- * Usage: bun bench/boot.ts [--runs N]   (needs out/image from `just image` or scripts/demo.sh,
- * built from the current out/bunker)
+ * Usage: bun bench/boot.ts [--runs N] [--also DIR]   (needs out/image from `just image` or
+ * scripts/demo.sh, built from the current out/bunker; --also boots a second image, e.g. one built
+ * with another --root-compression, interleaved with the first, to show what a choice costs)
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,8 +22,10 @@ const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 5;
 const img = resolve(root, "out/image");
 if (!existsSync(join(img, "manifest.json"))) throw new Error("out/image is missing: run `just image` (or scripts/demo.sh) first");
+const also = args.includes("--also") ? resolve(args[args.indexOf("--also") + 1]!) : undefined;
+if (also && !existsSync(join(also, "initramfs.zst"))) throw new Error(`--also ${also}: no initramfs.zst there`);
 const APPEND = "console=ttyS0,115200";
-const node = (memoryMiB = 512): QemuOptions => ({ kernel: join(img, "vmlinuz"), initrd: join(img, "initramfs.zst"), append: APPEND, memoryMiB });
+const node = (memoryMiB = 512, dir = img): QemuOptions => ({ kernel: join(dir, "vmlinuz"), initrd: join(dir, "initramfs.zst"), append: APPEND, memoryMiB });
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const MiB = 1024 * 1024;
 
@@ -61,9 +64,9 @@ const STAGES: [string, string][] = [
   ["console banner", "==== node"],
 ];
 
-async function nodeBoot(memoryMiB: number): Promise<{ ms: number | null; console?: number; stages?: [string, number | undefined][]; why: string }> {
+async function nodeBoot(memoryMiB: number, dir = img): Promise<{ ms: number | null; console?: number; stages?: [string, number | undefined][]; why: string }> {
   const port = await freePort();
-  return withQemu({ ...node(memoryMiB), hostfwd: [{ host: port, guest: 50000 }] }, async (q) => {
+  return withQemu({ ...node(memoryMiB, dir), hostfwd: [{ host: port, guest: 50000 }] }, async (q) => {
     const t0 = performance.now(); // withQemu calls this right after spawning QEMU
     let answered: number | null = null;
     let inFlight = 0;
@@ -102,7 +105,9 @@ try {
   const floor: number[] = [];
   const api: number[] = [];
   const banner: number[] = [];
+  const alsoApi: number[] = [];
   let stages: [string, number | undefined][] = [];
+  let alsoStages: [string, number | undefined][] = [];
   for (let i = 0; i < runs; i++) {
     floor.push(await floorBoot(bb));
     const r = await nodeBoot(512);
@@ -110,7 +115,21 @@ try {
     api.push(r.ms);
     if (r.console !== undefined) banner.push(r.console);
     if (i === Math.floor(runs / 2)) stages = r.stages ?? [];
+    if (also) {
+      const a = await nodeBoot(512, also);
+      if (a.ms === null) throw new Error(`the node of ${also} did not serve the API: ${a.why}`);
+      alsoApi.push(a.ms);
+      if (i === Math.floor(runs / 2)) alsoStages = a.stages ?? [];
+    }
   }
+  const stageTable = (st: [string, number | undefined][]) => [
+    "| stage | at | step |",
+    "|---|---:|---:|",
+    ...st.map(([what, at], k) => {
+      const prev = k === 0 ? 0 : st[k - 1]![1];
+      return `| ${what} | ${at === undefined ? "?" : s(at)} | ${at === undefined || prev === undefined ? "?" : `+${s(at - prev)}`} |`;
+    }),
+  ];
   const ratio = median(api) / median(floor);
   lines.push(
     `## QEMU start to the first successful \`bunkerctl version\` (TCG, -cpu max, 512 MiB, direct kernel boot; median of ${runs}, interleaved)`,
@@ -120,18 +139,15 @@ try {
     `| our kernel + busybox initramfs (floor) | ${FLOOR_MARKER} on the console | ${s(median(floor))} | ${floor.map(s).join(", ")} |`,
     `| the node (out/image) | the Version call of \`bunkerctl version --insecure\` answers on the host (then the command itself must) | ${s(median(api))} | ${api.map(s).join(", ")} |`,
     ...(banner.length ? [`| the node | its console banner (maintenance mode) | ${s(median(banner))} | ${banner.map(s).join(", ")} |`] : []),
+    ...(also ? [`| the node of --also (${also.split("/").pop()}) | as above (${(median(alsoApi) / median(floor)).toFixed(2)}x the floor) | ${s(median(alsoApi))} | ${alsoApi.map(s).join(", ")} |`] : []),
     "",
     `Ratio of API ready to the floor: **${ratio.toFixed(2)}x**; budget: <= 2x the floor and <= 5 s: ` +
       `${ratio <= 2 && median(api) <= 5000 ? "within budget" : `MISSED (${ratio > 2 ? `ratio over by ${(ratio - 2).toFixed(2)}x` : ""}${ratio > 2 && median(api) > 5000 ? ", " : ""}${median(api) > 5000 ? `${s(median(api) - 5000)} over 5 s` : ""})`}.`,
     "",
     "Where the time goes, in one of these boots (host clock at the console line, from QEMU's start):",
     "",
-    "| stage | at | step |",
-    "|---|---:|---:|",
-    ...stages.map(([what, at], k) => {
-      const prev = k === 0 ? 0 : stages[k - 1]![1];
-      return `| ${what} | ${at === undefined ? "?" : s(at)} | ${at === undefined || prev === undefined ? "?" : `+${s(at - prev)}`} |`;
-    }),
+    ...stageTable(stages),
+    ...(also ? ["", `The same for the image of --also (${also.split("/").pop()}):`, "", ...stageTable(alsoStages)] : []),
     "",
     "What holds it back: under TCG, Bun itself. The kernel copies the initramfs (the compressed SquashFS",
     "root, stored, and the small zstd pre-init archive) without decompressing the binary; the shim puts the",
