@@ -11,6 +11,7 @@ import { inNetns } from "../core/sys/netns.ts";
 import { macOf, Netns, netnsSkipReason, vethPair } from "../test/lib/netns.ts";
 import { Dnsmasq, dnsmasqSkipReason } from "../test/lib/dnsmasq.ts";
 import { median, percentile, writeResults } from "./lib.ts";
+import { cidrOf, ipOf } from "../core/ip/ip.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 10;
@@ -68,8 +69,9 @@ const lines: string[] = [];
   try {
     const idx = await nl.linkIndex("eth0");
     const N = 1000;
+    const gateway = ipOf("10.46.0.1");
     let t0 = performance.now();
-    for (let i = 0; i < N; i++) await nl.addRoute({ dst: `172.${16 + (i >> 8)}.${i & 0xff}.0/24`, gateway: "10.46.0.1", oif: idx });
+    for (let i = 0; i < N; i++) await nl.addRoute({ dst: cidrOf(`172.${16 + (i >> 8)}.${i & 0xff}.0/24`), gateway, oif: idx });
     const addMs = performance.now() - t0;
     const ours: number[] = [];
     let count = 0;

@@ -1,12 +1,13 @@
 /**
- * loadConfig: YAML text -> a validated MachineConfig with defaults, or every problem at once,
- * each with its YAML path and line:column.
+ * loadConfig: YAML text -> a validated MachineConfig with defaults and its parsed view, or every
+ * problem at once, each with its YAML path and line:column.
  */
 import * as v from "valibot";
 import { MachineConfigSchema, type MachineConfig } from "./schema.ts";
 import { parseSource, type Source } from "./source.ts";
 import { ROOT_PATH, formatPath, sortProblems, type PathSegment, type Problem } from "./problem.ts";
 import { checkSemantics, type Mode } from "./semantic.ts";
+import { parseConfig, type ParsedConfig } from "./parsed.ts";
 import { child, describeType, schemaAt, unwrap, type AnySchema } from "./schemawalk.ts";
 import { closest } from "./suggest.ts";
 import { fieldReference } from "./reference.ts";
@@ -17,8 +18,10 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
-  /** Present when there is no error. */
+  /** Present when there is no error: the operator's values, text as written, defaults in. */
   config?: MachineConfig;
+  /** Present with `config`: its values as consumers take them (parsed.ts), made here once. */
+  parsed?: ParsedConfig;
   errors: Problem[];
   warnings: Problem[];
 }
@@ -72,7 +75,8 @@ export function loadConfig(text: string, options: LoadOptions = {}): LoadResult 
     written: (path) => src.textOf(path) !== undefined,
     textOf: (path) => src.textOf(path),
   });
-  return { config: errors.length === 0 ? parsed.output : undefined, errors: sortProblems(errors), warnings: sortProblems(warnings) };
+  if (errors.length > 0) return { errors: sortProblems(errors), warnings: sortProblems(warnings) };
+  return { config: parsed.output, parsed: parseConfig(parsed.output), errors: [], warnings: sortProblems(warnings) };
 }
 
 function findListsForMaps(schema: AnySchema, value: unknown, path: PathSegment[], found: (path: PathSegment[]) => void): void {

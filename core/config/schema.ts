@@ -95,13 +95,16 @@ const DiskSelector = v.pipe(v.strictObject({
   busPath: v.optional(v.pipe(v.string(), v.description("Bus path, glob allowed (/pci0000:00/*)."))),
 }), v.description("Chooses the install disk by its properties; the first match wins."));
 
+/** machine.install.bootDeadline's default: a slow node's boot with room to spare, not a long wait for a hung one. */
+export const DEFAULT_BOOT_DEADLINE = "5m";
+
 const Install = v.pipe(v.strictObject({
   disk: v.optional(str(f.devicePath, "The disk to install to, e.g. /dev/sda or /dev/disk/by-id/...; not with diskSelector.")),
   diskSelector: v.optional(DiskSelector),
   wipe: bool(false, "Install over a disk that is not blank: its partition table and the start of every partition are cleared, so everything on it is lost."),
   image: v.optional(v.pipe(v.string(), form(f.imageURL), v.description("URL of the image folder to install; empty: the running image, from the ISO the node booted from (a -kernel or iPXE boot has none to install from).")), ""),
   extraKernelArgs: list(str(f.kernelArg, "A kernel argument, e.g. console=ttyS0."), "Kernel arguments written to the boot entry."),
-  bootDeadline: v.optional(str(f.duration, "How long the first boot of an upgraded slot may take to become ready (from kernel start) before the node reboots into the slot it came from (Go duration: 5m, 90s)."), "5m"),
+  bootDeadline: v.optional(str(f.duration, "How long the first boot of an upgraded slot may take to become ready (from kernel start) before the node reboots into the slot it came from (Go duration: 5m, 90s)."), DEFAULT_BOOT_DEADLINE),
 }), v.description("Installation to disk (metal and qemu modes)."));
 
 /** machine.time alone (see NetworkSchema). */

@@ -6,6 +6,7 @@ import { Rtnl } from "../netlink/rtnl.ts";
 import { inNetns } from "../sys/netns.ts";
 import { macOf, Netns, netnsSkipReason, vethPair, waitFor } from "../../test/lib/netns.ts";
 import { Dnsmasq, dnsmasqSkipReason } from "../../test/lib/dnsmasq.ts";
+import { ipOf } from "../ip/ip.ts";
 
 const skip = netnsSkipReason ?? dnsmasqSkipReason;
 
@@ -22,8 +23,8 @@ describe.skipIf(skip !== null)(`DHCP client with dnsmasq${skip ? ` (skipped: ${s
         events.push({ event, lease });
         // Apply the lease the way networkd does, so renewals can be unicast from the address.
         const old = events.slice(0, -1).reverse().find((e) => e.lease)?.lease;
-        if (lease) await nl.addAddress({ index: idx, address: lease.address, prefixLen: lease.prefixLen, validLifetime: lease.leaseTime });
-        else if (old) await nl.deleteAddress({ index: idx, address: old.address, prefixLen: old.prefixLen }).catch(() => undefined);
+        if (lease) await nl.addAddress({ index: idx, address: ipOf(lease.address), prefixLen: lease.prefixLen, validLifetime: lease.leaseTime });
+        else if (old) await nl.deleteAddress({ index: idx, address: ipOf(old.address), prefixLen: old.prefixLen }).catch(() => undefined);
       },
     });
     client.start();

@@ -9,6 +9,7 @@ import { Rtnl } from "../netlink/rtnl.ts";
 import { inNetns } from "../sys/netns.ts";
 import { macOf, Netns, netnsSkipReason, vethPair, waitFor } from "../../test/lib/netns.ts";
 import { Dnsmasq, dnsmasqSkipReason } from "../../test/lib/dnsmasq.ts";
+import { ipOf } from "../ip/ip.ts";
 
 const skip = netnsSkipReason ?? dnsmasqSkipReason;
 
@@ -33,9 +34,9 @@ test.skipIf(skip !== null)(`a lease that cannot be renewed expires and its addre
         events.push(event);
         if (lease) {
           current = lease;
-          await nl.addAddress({ index: idx, address: lease.address, prefixLen: lease.prefixLen, validLifetime: lease.leaseTime });
+          await nl.addAddress({ index: idx, address: ipOf(lease.address), prefixLen: lease.prefixLen, validLifetime: lease.leaseTime });
         } else if (current) {
-          await nl.deleteAddress({ index: idx, ...current }).catch(() => undefined);
+          await nl.deleteAddress({ index: idx, address: ipOf(current.address), prefixLen: current.prefixLen }).catch(() => undefined);
           current = null;
         }
       },

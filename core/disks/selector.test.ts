@@ -33,17 +33,17 @@ test("globs match whole values, case-sensitively", () => {
 });
 
 test("selectors combine fields; each disk says why it did not match", () => {
-  expect(matchDisks(disks, { size: ">= 500GB" }).map((d) => d.name)).toEqual(["nvme0n1", "sda"]);
-  expect(matchDisks(disks, { size: ">= 500GB", type: "hdd" }).map((d) => d.name)).toEqual(["sda"]);
+  expect(matchDisks(disks, { size: parseSizeCondition(">= 500GB") }).map((d) => d.name)).toEqual(["nvme0n1", "sda"]);
+  expect(matchDisks(disks, { size: parseSizeCondition(">= 500GB"), type: "hdd" }).map((d) => d.name)).toEqual(["sda"]);
   expect(matchDisks(disks, { model: "Samsung*" }).map((d) => d.name)).toEqual(["nvme0n1"]);
-  expect(matchDisks(disks, { transport: "virtio", size: "<= 10GiB" }).map((d) => d.name)).toEqual(["vda"]);
+  expect(matchDisks(disks, { transport: "virtio", size: parseSizeCondition("<= 10GiB") }).map((d) => d.name)).toEqual(["vda"]);
   expect(matchDisks(disks, {}).map((d) => d.name)).toEqual(["nvme0n1", "sda", "vda"]); // never the CD
-  expect(mismatches(disks[3]!, { size: ">= 10GB", model: "x*" })).toEqual(['size 8589934592 bytes is not >= 10GB', 'model is unknown (wanted "x*")']);
+  expect(mismatches(disks[3]!, { size: parseSizeCondition(">= 10GB"), model: "x*" })).toEqual(['size 8589934592 bytes is not >= 10GB', 'model is unknown (wanted "x*")']);
 });
 
 test("selectInstallDisk picks the first match or explains every disk", () => {
   expect(selectInstallDisk(disks, { type: "nvme" }).name).toBe("nvme0n1");
-  expect(() => selectInstallDisk(disks, { size: ">= 2TB" })).toThrow(
+  expect(() => selectInstallDisk(disks, { size: parseSizeCondition(">= 2TB") })).toThrow(
     'no disk matches diskSelector {"size":">= 2TB"} (nvme0n1: size 1000204886016 bytes is not >= 2TB; sda: size 1000000000000 bytes is not >= 2TB; sr0: read-only; vda: size 8589934592 bytes is not >= 2TB)');
   expect(() => selectInstallDisk([], {})).toThrow("no disk matches diskSelector {} (no disks found)");
 });

@@ -1,12 +1,13 @@
 /**
  * machine.install.diskSelector: pick the install disk by its facts instead of its name, which
  * can change between boots. Every field given must match; text fields take shell-style globs
- * (`*`, `?`); size takes a comparison such as ">= 10GB", "< 2TiB" or "64GiB" (exactly).
+ * (`*`, `?`); size takes a comparison such as ">= 10GB", "< 2TiB" or "64GiB" (exactly), parsed
+ * once where the selector is read (the config's parsed view, `partition --select`).
  */
 import type { Disk, DiskType } from "./disk.ts";
 
 export interface DiskSelector {
-  size?: string;
+  size?: SizeCondition;
   model?: string;
   serial?: string;
   wwid?: string;
@@ -55,10 +56,7 @@ const TEXT_FIELDS = ["model", "serial", "wwid", "name", "modalias", "busPath", "
 /** Why `disk` does not match `sel`, one reason per failed field; empty when it matches. */
 export function mismatches(disk: Disk, sel: DiskSelector): string[] {
   const out: string[] = [];
-  if (sel.size !== undefined) {
-    const c = parseSizeCondition(sel.size);
-    if (!compare(disk.size, c)) out.push(`size ${disk.size} bytes is not ${c.text}`);
-  }
+  if (sel.size !== undefined && !compare(disk.size, sel.size)) out.push(`size ${disk.size} bytes is not ${sel.size.text}`);
   for (const f of TEXT_FIELDS) {
     const want = sel[f];
     if (want === undefined) continue;
@@ -82,5 +80,7 @@ export function selectInstallDisk(disks: Disk[], sel: DiskSelector): Disk {
   const m = matchDisks(disks, sel);
   if (m[0]) return m[0];
   const why = disks.map((d) => `${d.name}: ${d.readOnly ? "read-only" : d.type === "cd" ? "a CD drive" : mismatches(d, sel).join(", ")}`);
-  throw new Error(`no disk matches diskSelector ${JSON.stringify(sel)}${why.length ? ` (${why.join("; ")})` : " (no disks found)"}`);
+  // The size as it was written: the selector as the operator gave it.
+  const written = JSON.stringify(sel, (k, x: unknown) => (k === "size" ? (x as SizeCondition).text : x));
+  throw new Error(`no disk matches diskSelector ${written}${why.length ? ` (${why.join("; ")})` : " (no disks found)"}`);
 }

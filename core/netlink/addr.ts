@@ -2,7 +2,7 @@
 import { AF, IFA, IFA_F, RT_SCOPE } from "./consts.ts";
 import { attr, decodeAttrs, get, NetlinkDecodeError, type Attr } from "./message.ts";
 import { withAttrs } from "./link.ts";
-import { formatIP, ipOf, type Family } from "../ip/ip.ts";
+import { formatIP, type Family, type IP } from "../ip/ip.ts";
 
 export const IFADDRMSG_LEN = 8;
 
@@ -19,9 +19,10 @@ export interface Address {
   preferredLifetime?: number;
 }
 
+/** What an add or delete names: the address as core/ip holds it (its bytes go on the wire). */
 export interface AddressSpec {
   index: number;
-  address: string;
+  address: IP;
   prefixLen: number;
   /** Seconds the kernel keeps the address (a DHCP lease); omitted: forever. */
   validLifetime?: number;
@@ -59,7 +60,7 @@ export function decodeAddress(payload: Uint8Array): Address {
 }
 
 export function addressBody(s: AddressSpec): Uint8Array {
-  const { family, bytes } = ipOf(s.address);
+  const { family, bytes } = s.address;
   const head = new Uint8Array(IFADDRMSG_LEN);
   const dv = new DataView(head.buffer);
   dv.setUint8(0, family === 6 ? AF.INET6 : AF.INET);

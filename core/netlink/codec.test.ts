@@ -3,6 +3,7 @@ import { decodeLink, newLinkBody, setLinkBody } from "./link.ts";
 import { addressBody, decodeAddress } from "./addr.ts";
 import { decodeRoute, routeBody } from "./route.ts";
 import { IFF } from "./consts.ts";
+import { cidrOf, ipOf } from "../ip/ip.ts";
 
 const u16 = (v: number) => [v & 0xff, v >> 8];
 const u32 = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
@@ -54,7 +55,7 @@ describe("link messages (struct ifinfomsg + IFLA_*)", () => {
 
 describe("address messages (struct ifaddrmsg + IFA_*)", () => {
   test("an IPv4 /24 carries local, address and broadcast", () => {
-    const b = addressBody({ index: 2, address: "10.5.0.2", prefixLen: 24 });
+    const b = addressBody({ index: 2, address: ipOf("10.5.0.2"), prefixLen: 24 });
     expect(Array.from(b)).toEqual([2, 24, 0, 0, ...u32(2), ...rta(2, [10, 5, 0, 2]), ...rta(1, [10, 5, 0, 2]), ...rta(4, [10, 5, 0, 255])]);
   });
 
@@ -67,12 +68,12 @@ describe("address messages (struct ifaddrmsg + IFA_*)", () => {
 
 describe("route messages (struct rtmsg + RTA_*)", () => {
   test("a default route via a gateway with a metric in the main table", () => {
-    const b = routeBody({ dst: "0.0.0.0/0", gateway: "10.5.0.1", priority: 1024 });
+    const b = routeBody({ dst: cidrOf("0.0.0.0/0"), gateway: ipOf("10.5.0.1"), priority: 1024 });
     expect(Array.from(b)).toEqual([2, 0, 0, 0, 254, 4, 0, 1, ...u32(0), ...rta(15, u32(254)), ...rta(5, [10, 5, 0, 1]), ...rta(6, u32(1024))]);
   });
 
   test("an on-link route in table 100 is scope link", () => {
-    const b = routeBody({ dst: "10.77.0.0/16", oif: 3, table: 100 });
+    const b = routeBody({ dst: cidrOf("10.77.0.0/16"), oif: 3, table: 100 });
     expect(Array.from(b)).toEqual([2, 16, 0, 0, 100, 4, 253, 1, ...u32(0), ...rta(15, u32(100)), ...rta(1, [10, 77, 0, 0]), ...rta(4, u32(3))]);
   });
 
@@ -82,6 +83,6 @@ describe("route messages (struct rtmsg + RTA_*)", () => {
   });
 
   test("a gateway of the other family is refused with the route named", () => {
-    expect(() => routeBody({ dst: "0.0.0.0/0", gateway: "fd00::1" })).toThrow("route 0.0.0.0/0: gateway fd00::1 is not the same IP family");
+    expect(() => routeBody({ dst: cidrOf("0.0.0.0/0"), gateway: ipOf("fd00::1") })).toThrow("route 0.0.0.0/0: gateway fd00::1 is not the same IP family");
   });
 });

@@ -2,7 +2,7 @@
 import { AF, RTA, RTAX_MTU, RTN, RTPROT, RT_SCOPE, RT_TABLE } from "./consts.ts";
 import { attr, decodeAttrs, get, NetlinkDecodeError, type Attr } from "./message.ts";
 import { withAttrs } from "./link.ts";
-import { formatIP, ipOf, type Family } from "../ip/ip.ts";
+import { formatCIDR, formatIP, type CIDR, type Family, type IP } from "../ip/ip.ts";
 
 export const RTMSG_LEN = 12;
 
@@ -23,12 +23,13 @@ export interface Route {
   mtu?: number;
 }
 
+/** What an add or delete names, as core/ip values (their bytes go on the wire). */
 export interface RouteSpec {
-  dst: string;
-  gateway?: string;
+  dst: CIDR;
+  gateway?: IP;
   oif?: number;
   priority?: number;
-  prefsrc?: string;
+  prefsrc?: IP;
   /** Default: main (254). */
   table?: number;
   /** Default: static (4); DHCP routes use 16 so they are told apart. */
@@ -66,16 +67,9 @@ export function decodeRoute(payload: Uint8Array): Route {
   return r;
 }
 
-function splitDst(dst: string): { family: Family; bytes: Uint8Array; prefix: number } {
-  const slash = dst.indexOf("/");
-  const ip = ipOf(slash < 0 ? dst : dst.slice(0, slash));
-  const prefix = slash < 0 ? (ip.family === 4 ? 32 : 128) : Number(dst.slice(slash + 1));
-  return { ...ip, prefix };
-}
-
 /** The body for RTM_NEWROUTE/DELROUTE. A route with no gateway is on-link (scope link). */
 export function routeBody(s: RouteSpec): Uint8Array {
-  const d = splitDst(s.dst);
+  const d = { ...s.dst.ip, prefix: s.dst.prefix };
   const table = s.table ?? RT_TABLE.MAIN;
   const head = new Uint8Array(RTMSG_LEN);
   head[0] = d.family === 6 ? AF.INET6 : AF.INET;
@@ -87,13 +81,13 @@ export function routeBody(s: RouteSpec): Uint8Array {
   const attrs: Attr[] = [attr.u32(RTA.TABLE, table)];
   if (d.prefix > 0) attrs.push(attr.bytes(RTA.DST, d.bytes));
   if (s.gateway) {
-    const gw = ipOf(s.gateway);
-    if (gw.family !== d.family) throw new Error(`route ${s.dst}: gateway ${s.gateway} is not the same IP family`);
+    const gw = s.gateway;
+    if (gw.family !== d.family) throw new Error(`route ${formatCIDR(s.dst)}: gateway ${formatIP(gw)} is not the same IP family`);
     attrs.push(attr.bytes(RTA.GATEWAY, gw.bytes));
   }
   if (s.oif !== undefined) attrs.push(attr.u32(RTA.OIF, s.oif));
   if (s.priority !== undefined) attrs.push(attr.u32(RTA.PRIORITY, s.priority));
-  if (s.prefsrc) attrs.push(attr.bytes(RTA.PREFSRC, ipOf(s.prefsrc).bytes));
+  if (s.prefsrc) attrs.push(attr.bytes(RTA.PREFSRC, s.prefsrc.bytes));
   if (s.mtu !== undefined) attrs.push(attr.nest(RTA.METRICS, [attr.u32(RTAX_MTU, s.mtu)]));
   return withAttrs(head, attrs);
 }

@@ -4,6 +4,7 @@ import { Rtnl } from "./rtnl.ts";
 import { NetlinkError } from "./socket.ts";
 import { inNetns } from "../sys/netns.ts";
 import { kernelCanMake, Netns, netnsSkipReason } from "../../test/lib/netns.ts";
+import { cidrOf, ipOf } from "../ip/ip.ts";
 
 const hasVlan = kernelCanMake("vlan");
 const hasBond = kernelCanMake("bond");
@@ -43,28 +44,28 @@ describe.skipIf(netnsSkipReason !== null)(`rtnetlink in a namespace${netnsSkipRe
   test("IPv4 and IPv6 addresses added and deleted match ip -j addr", async () => {
     const idx = await nl.linkIndex("eth0");
     await nl.setUp(idx, true, "eth0");
-    await nl.addAddress({ index: idx, address: "10.5.0.2", prefixLen: 24 });
-    await nl.addAddress({ index: idx, address: "fd00::2", prefixLen: 64 });
+    await nl.addAddress({ index: idx, address: ipOf("10.5.0.2"), prefixLen: 24 });
+    await nl.addAddress({ index: idx, address: ipOf("fd00::2"), prefixLen: 64 });
     const info = ns.ipJson<any[]>("addr", "show", "dev", "eth0")[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`);
     expect(info).toContain("10.5.0.2/24");
     expect(info).toContain("fd00::2/64");
     const ours = (await nl.addresses()).filter((a) => a.index === idx).map((a) => `${a.address}/${a.prefixLen}`);
     expect(ours.sort()).toEqual([...info].sort());
-    await nl.deleteAddress({ index: idx, address: "fd00::2", prefixLen: 64 });
+    await nl.deleteAddress({ index: idx, address: ipOf("fd00::2"), prefixLen: 64 });
     expect(ns.ipJson<any[]>("addr", "show", "dev", "eth0")[0].addr_info.map((a: any) => a.local)).not.toContain("fd00::2");
   });
 
   test("routes: default with a metric, a route in table 100, deletion; the list matches ip -j route", async () => {
     const idx = await nl.linkIndex("eth0");
-    await nl.addRoute({ dst: "0.0.0.0/0", gateway: "10.5.0.1", priority: 1024 });
-    await nl.addRoute({ dst: "10.77.0.0/16", oif: idx, table: 100 });
+    await nl.addRoute({ dst: cidrOf("0.0.0.0/0"), gateway: ipOf("10.5.0.1"), priority: 1024 });
+    await nl.addRoute({ dst: cidrOf("10.77.0.0/16"), oif: idx, table: 100 });
     const main = ns.ipJson<any[]>("route", "show");
     expect(main).toContainEqual(expect.objectContaining({ dst: "default", gateway: "10.5.0.1", metric: 1024, dev: "eth0", protocol: "static" }));
     expect(ns.ipJson<any[]>("route", "show", "table", "100")).toContainEqual(expect.objectContaining({ dst: "10.77.0.0/16", dev: "eth0", scope: "link" }));
     const ours = await nl.routes(4);
     expect(ours.map((r) => r.dst).sort()).toEqual(main.map((r) => (r.dst === "default" ? "0.0.0.0/0" : r.dst.includes("/") ? r.dst : `${r.dst}/32`)).sort());
     expect((await nl.routes(4, 100)).map((r) => r.dst)).toEqual(["10.77.0.0/16"]);
-    await nl.deleteRoute({ dst: "0.0.0.0/0", gateway: "10.5.0.1", priority: 1024 });
+    await nl.deleteRoute({ dst: cidrOf("0.0.0.0/0"), gateway: ipOf("10.5.0.1"), priority: 1024 });
     expect(ns.ipJson<any[]>("route", "show").find((r) => r.dst === "default")).toBeUndefined();
   });
 
@@ -106,7 +107,7 @@ describe.skipIf(netnsSkipReason !== null)(`rtnetlink in a namespace${netnsSkipRe
   });
 
   test("kernel refusals become errors naming errno, the kernel's reason and the operation", async () => {
-    const err = await nl.addAddress({ index: 9999, address: "10.1.1.1", prefixLen: 24 }).catch((e) => e);
+    const err = await nl.addAddress({ index: 9999, address: ipOf("10.1.1.1"), prefixLen: 24 }).catch((e) => e);
     expect(err).toBeInstanceOf(NetlinkError);
     expect(err.message).toBe("add address 10.1.1.1/24 to link #9999: ENODEV (ipv4: Device not found)");
     const dup = await nl.createLink({ kind: "bridge", name: "eth0" }).catch((e) => e);

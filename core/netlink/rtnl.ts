@@ -8,7 +8,7 @@ import { NetlinkSocket } from "./socket.ts";
 import { decodeLink, encodeIfinfo, newLinkBody, setLinkBody, type Link, type NewLinkSpec } from "./link.ts";
 import { addressBody, addressDumpBody, decodeAddress, type Address, type AddressSpec } from "./addr.ts";
 import { decodeRoute, routeBody, routeDumpBody, type Route, type RouteSpec } from "./route.ts";
-import type { Family } from "../ip/ip.ts";
+import { formatCIDR, formatIP, type Family } from "../ip/ip.ts";
 import type { NlMsg } from "./message.ts";
 
 export class Rtnl {
@@ -87,11 +87,11 @@ export class Rtnl {
 
   /** Adds an address, or updates its lifetimes when it is already there (NLM_F_REPLACE). */
   addAddress(s: AddressSpec): Promise<void> {
-    return this.nl.ack(RTM.NEWADDR, NLM_F.CREATE | NLM_F.REPLACE, addressBody(s), `add address ${s.address}/${s.prefixLen} to link #${s.index}`);
+    return this.nl.ack(RTM.NEWADDR, NLM_F.CREATE | NLM_F.REPLACE, addressBody(s), `add address ${formatIP(s.address)}/${s.prefixLen} to link #${s.index}`);
   }
 
   deleteAddress(s: AddressSpec): Promise<void> {
-    return this.nl.ack(RTM.DELADDR, 0, addressBody(s), `delete address ${s.address}/${s.prefixLen} from link #${s.index}`);
+    return this.nl.ack(RTM.DELADDR, 0, addressBody(s), `delete address ${formatIP(s.address)}/${s.prefixLen} from link #${s.index}`);
   }
 
   // ---- routes ----
@@ -114,5 +114,5 @@ export class Rtnl {
 }
 
 function describe(s: RouteSpec): string {
-  return `${s.dst}${s.gateway ? ` via ${s.gateway}` : ""}${s.oif !== undefined ? ` dev #${s.oif}` : ""}${s.priority !== undefined ? ` metric ${s.priority}` : ""}${s.table !== undefined ? ` table ${s.table}` : ""}`;
+  return `${formatCIDR(s.dst)}${s.gateway ? ` via ${formatIP(s.gateway)}` : ""}${s.oif !== undefined ? ` dev #${s.oif}` : ""}${s.priority !== undefined ? ` metric ${s.priority}` : ""}${s.table !== undefined ? ` table ${s.table}` : ""}`;
 }

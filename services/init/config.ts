@@ -6,7 +6,7 @@
  * broken one is refused with every problem at its line:column.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { formatProblems, loadConfig, loadConfigOffThread, MachineConfigSchema, type LoadResult, type MachineConfig, type Mode as ConfigMode } from "../../core/config/config.ts";
+import { formatProblems, loadConfig, loadConfigOffThread, MachineConfigSchema, type LoadResult, type MachineConfig, type Mode as ConfigMode, type ParsedConfig } from "../../core/config/config.ts";
 import { redactConfig, redactedYaml, scrubText } from "../../core/config/redact.ts";
 import type { AnySchema } from "../../core/config/schemawalk.ts";
 import { sleep } from "./conditions.ts";
@@ -21,8 +21,17 @@ export class ConfigError extends BunkerError {
   }
 }
 
+/**
+ * A config init holds: the resource's spec (the text and the checked document, as written) and
+ * the parsed view loadConfig made of it, which the machine's parts take (the boot deadline, the
+ * install disk's selector). The view stays in memory: the store and the API show the spec.
+ */
+export interface CheckedConfig extends MachineConfigSpec {
+  parsed: ParsedConfig;
+}
+
 /** Parses and validates a machine config for a node of this kind (metal, container). */
-export function parseMachineConfig(raw: string, source: string, mode: ConfigMode = "metal"): MachineConfigSpec {
+export function parseMachineConfig(raw: string, source: string, mode: ConfigMode = "metal"): CheckedConfig {
   return toSpec(raw, source, loadConfig(raw, { mode }));
 }
 
@@ -30,14 +39,14 @@ export function parseMachineConfig(raw: string, source: string, mode: ConfigMode
  * parseMachineConfig for a config from the API: checked in a Worker (core/config/offthread.ts), so
  * a hostile document does not hold PID 1's event loop. Throws ConfigCheckError when busy or too slow.
  */
-export async function parseUntrustedConfig(raw: string, source: string, mode: ConfigMode = "metal"): Promise<MachineConfigSpec> {
+export async function parseUntrustedConfig(raw: string, source: string, mode: ConfigMode = "metal"): Promise<CheckedConfig> {
   return toSpec(raw, source, await loadConfigOffThread(raw, { mode }));
 }
 
-function toSpec(raw: string, source: string, r: LoadResult): MachineConfigSpec {
-  if (!r.config) throw new ConfigError(`machine config from ${source} is not valid:\n${formatProblems(source, r.errors, r.warnings)}`);
+function toSpec(raw: string, source: string, r: LoadResult): CheckedConfig {
+  if (!r.config || !r.parsed) throw new ConfigError(`machine config from ${source} is not valid:\n${formatProblems(source, r.errors, r.warnings)}`);
   const warnings = r.warnings.map((w) => `${source}:${w.line}:${w.column}: ${w.path}: ${w.message}`);
-  return { raw, config: r.config, source, ...(warnings.length ? { warnings } : {}) };
+  return { raw, config: r.config, parsed: r.parsed, source, ...(warnings.length ? { warnings } : {}) };
 }
 
 const schema = MachineConfigSchema as unknown as AnySchema;
@@ -115,7 +124,7 @@ export interface ConfigSources {
 }
 
 /** The boot config, or undefined for maintenance mode. Throws when a named source is broken. */
-export async function loadBootConfig(src: ConfigSources, fetchOpts: FetchOptions = {}): Promise<MachineConfigSpec | undefined> {
+export async function loadBootConfig(src: ConfigSources, fetchOpts: FetchOptions = {}): Promise<CheckedConfig | undefined> {
   if (src.file) return parseMachineConfig(readFileSync(src.file, "utf8"), src.file, src.mode);
   const url = src.cmdline ? cmdlineConfigURL(src.cmdline) : undefined;
   if (url) return parseMachineConfig(await fetchConfig(url, fetchOpts), url, src.mode);

@@ -9,8 +9,6 @@ import { readFileSync } from "node:fs";
 import { selfCommand } from "../../core/sys/self.ts";
 import { spawnTracked } from "./children.ts";
 
-/** machine.install.bootDeadline's default: a slow node's boot with room to spare, not a long wait for a hung one. */
-export const DEFAULT_BOOT_DEADLINE = "5m";
 /** Never less than this from now, so a deadline met late still lets the console say why. */
 const MIN_LEFT_MS = 1000;
 

@@ -6,9 +6,9 @@
  * names each one tried and why.
  */
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { SecurityService } from "../../core/api/gen/services.ts";
 import { GrpcClient } from "../../core/grpc/client.ts";
+import { isIP } from "../../core/ip/ip.ts";
 import { createCsr } from "../../core/pki/csr.ts";
 import { splitSans } from "../../core/pki/issue.ts";
 import { generateKey, spkiDer } from "../../core/pki/keys.ts";

@@ -21,7 +21,7 @@ import { libc } from "../../core/sys/libc.ts";
 import type { PublisherEntry } from "./api/publisher.ts";
 import type { ApiCertificates } from "./apicerts.ts";
 import { isOurChild } from "./children.ts";
-import { parseMachineConfig, publishedConfig } from "./config.ts";
+import { parseMachineConfig, publishedConfig, type CheckedConfig } from "./config.ts";
 import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import type { EtcdNode } from "./etcd.ts";
 import { EventHistory } from "./events.ts";
@@ -119,7 +119,7 @@ export class Machine {
   get apiCerts(): ApiCertificates | undefined { return this.apid?.certs; }
 
   /** The applied config, secrets included (see machineConfig()). */
-  private config: MachineConfigSpec | undefined;
+  private config: CheckedConfig | undefined;
   /** A first config is being committed (or was): nothing that came without a certificate is served from then on. */
   private maintenanceClosed = false;
   /** The boot config source's error, kept until a config is applied. */
@@ -156,7 +156,7 @@ export class Machine {
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);
     if (this.opts.mode === "container") checkServiceAccess(this.supervisor, this.opts);
     // Before anything of the boot that could hang: the default deadline, until the config says.
-    this.trial.arm(undefined);
+    this.trial.arm();
     await this.sequencer.run("boot");
   }
 
@@ -193,7 +193,7 @@ export class Machine {
    * The MachineConfig resource holds the redacted copy (config.ts publishedConfig): the store is
    * what the API serves, so no secret goes into it.
    */
-  machineConfig(): MachineConfigSpec | undefined {
+  machineConfig(): CheckedConfig | undefined {
     return this.config;
   }
 
@@ -301,7 +301,7 @@ export class Machine {
     const r = await loadConfigAtBoot({ opts: this.opts, store: this.store, events: this.events, supervisor: this.supervisor, savedConfigPath: this.savedConfigPath }, signal);
     this.configError = r.error;
     if (r.spec) this.putConfig(r.spec);
-    this.trial.arm(this.currentConfig());
+    this.trial.arm(this.config?.parsed.bootDeadline);
   }
 
   /** The BootStatus resource; `confirmation` is what init made of this boot on the disk. */
@@ -314,7 +314,7 @@ export class Machine {
     this.store.modify<BootStatusSpec>(BOOT_STATUS, () => spec, { owner: "init" });
   }
 
-  private putConfig(cfg: MachineConfigSpec): void {
+  private putConfig(cfg: CheckedConfig): void {
     this.config = cfg;
     const published = publishedConfig(cfg);
     this.store.modify<MachineConfigSpec>(MACHINE_CONFIG, () => published, { owner: "" });

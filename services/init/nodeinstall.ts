@@ -17,9 +17,10 @@ import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.
 import { openDisk } from "../../core/gpt/device.ts";
 import { downloadImage } from "../../core/install/download.ts";
 import type { InstallResult } from "../../core/install/install.ts";
+import type { CheckedConfig } from "./config.ts";
 import { runDiskJob } from "./diskjob.ts";
 
-/** machine.install as the config holds it (after defaults). */
+/** machine.install as the install takes it: the selector from the config's parsed view (its size in bytes). */
 export interface InstallSection {
   disk?: string;
   diskSelector?: DiskSelector;
@@ -28,9 +29,13 @@ export interface InstallSection {
 }
 
 /** The config's install section when it asks for an install (a disk or a selector), else null. */
-export function installSection(config: Record<string, unknown> | undefined): InstallSection | null {
-  const i = (config?.machine as { install?: InstallSection } | undefined)?.install;
-  return i && (i.disk !== undefined || i.diskSelector !== undefined) ? i : null;
+export function installSection(c: CheckedConfig): InstallSection | null {
+  const i = c.config.machine.install;
+  if (!i || (i.disk === undefined && i.diskSelector === undefined)) return null;
+  const s: InstallSection = { wipe: i.wipe, image: i.image };
+  if (i.disk !== undefined) s.disk = i.disk;
+  if (c.parsed.diskSelector) s.diskSelector = c.parsed.diskSelector;
+  return s;
 }
 
 /**

@@ -9,7 +9,7 @@
  *   and `vlan=bond0.100:bond0`; `ip=` may then name the bond or the VLAN as its device.
  */
 import { BOND_MODES, type BondMode } from "../../core/netlink/consts.ts";
-import { ipOf, isIP, maskToPrefix } from "../../core/ip/ip.ts";
+import { maskToPrefix, parseIP, type CIDR, type IP } from "../../core/ip/ip.ts";
 
 export interface CmdlineNetwork {
   /** DHCP on every physical link (ip=dhcp with no device). */
@@ -17,8 +17,8 @@ export interface CmdlineNetwork {
   /** ip=off/none: the cmdline says nothing. */
   off?: boolean;
   device?: string;
-  address?: string; // CIDR
-  gateway?: string;
+  address?: CIDR;
+  gateway?: IP;
   hostname?: string;
   dhcp?: boolean;
   dns: string[];
@@ -43,23 +43,28 @@ export function parseIpArg(cmdline: string): CmdlineNetwork | undefined {
   const f = value.split(":");
   const [client = "", , gw = "", mask = "", hostname = "", device = "", autoconf = "", dns0 = "", dns1 = "", ntp0 = ""] = f;
   const out: CmdlineNetwork = { dns: [], ntp: [] };
-  for (const [name, v] of [["client-ip", client], ["gw-ip", gw], ["netmask", mask], ["dns0", dns0], ["dns1", dns1], ["ntp0", ntp0]] as const) {
-    if (v && !isIP(v)) throw new CmdlineError(value, `${name} "${v}" is not an IP address`);
-  }
+  const ip = (name: string, v: string): IP | undefined => {
+    if (!v) return undefined;
+    const parsed = parseIP(v);
+    if (!parsed) throw new CmdlineError(value, `${name} "${v}" is not an IP address`);
+    return parsed;
+  };
+  const clientIP = ip("client-ip", client), gwIP = ip("gw-ip", gw), maskIP = ip("netmask", mask);
+  for (const [name, v] of [["dns0", dns0], ["dns1", dns1], ["ntp0", ntp0]] as const) ip(name, v);
   if (device) out.device = device;
   if (hostname) out.hostname = hostname;
-  if (client) {
+  if (clientIP) {
     let prefix = 24;
-    if (mask) {
+    if (maskIP) {
       try {
-        prefix = maskToPrefix(ipOf(mask).bytes);
+        prefix = maskToPrefix(maskIP.bytes);
       } catch (e) {
         throw new CmdlineError(value, (e as Error).message);
       }
     }
-    out.address = `${client}/${prefix}`;
+    out.address = { ip: clientIP, prefix };
   }
-  if (gw) out.gateway = gw;
+  if (gwIP) out.gateway = gwIP;
   if (["dhcp", "on", "any"].includes(autoconf) || (!client && autoconf === "")) out.dhcp = true;
   out.dns = [dns0, dns1].filter(Boolean);
   out.ntp = [ntp0].filter(Boolean);

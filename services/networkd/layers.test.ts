@@ -4,6 +4,7 @@ import { mergeLayers, oneRoutePerKernelKey, DEFAULT_RESOLVERS, DEFAULT_TIME_SERV
 import { parseIpArg, parseLinkArgs } from "./cmdline.ts";
 import { networkConfigOf } from "./config.ts";
 import type { Link } from "../../core/netlink/link.ts";
+import { cidrOf, ipOf } from "../../core/ip/ip.ts";
 
 const link = (index: number, name: string, carrier: boolean, kind?: string): Link => ({
   index, name, hwType: 1, flags: 0, up: true, carrier, mtu: 1500, mac: `02:00:00:00:00:0${index}`, operState: carrier ? "up" : "down", ...(kind ? { kind } : {}),
@@ -14,7 +15,7 @@ const none = new Map();
 describe("kernel cmdline ip=", () => {
   test("the nfsroot form gives a static address, gateway, hostname, device, DNS and NTP", () => {
     expect(parseIpArg("console=ttyS0 ip=10.5.0.2:10.5.0.1:10.5.0.1:255.255.255.0:node1:eth1:off:1.1.1.1:9.9.9.9:10.5.0.1 quiet")).toEqual({
-      address: "10.5.0.2/24", gateway: "10.5.0.1", hostname: "node1", device: "eth1", dns: ["1.1.1.1", "9.9.9.9"], ntp: ["10.5.0.1"],
+      address: cidrOf("10.5.0.2/24"), gateway: ipOf("10.5.0.1"), hostname: "node1", device: "eth1", dns: ["1.1.1.1", "9.9.9.9"], ntp: ["10.5.0.1"],
     });
   });
   test("ip=dhcp, ip=off, device-only DHCP, absence, and the last ip= wins", () => {
@@ -63,8 +64,8 @@ describe("kernel cmdline bond= and vlan= (dracut's syntax)", () => {
     ]));
     expect(s.links.map((l) => l.name)).not.toContain("eth0");
     expect(s.links.map((l) => l.name)).not.toContain("eth2");
-    expect(s.addresses).toEqual([{ link: "bond0.7", address: "10.7.0.2/24", layer: "cmdline" }]);
-    expect(s.routes).toEqual([expect.objectContaining({ link: "bond0.7", dst: "0.0.0.0/0", gateway: "10.7.0.1" })]);
+    expect(s.addresses).toEqual([{ link: "bond0.7", address: cidrOf("10.7.0.2/24"), layer: "cmdline" }]);
+    expect(s.routes).toEqual([expect.objectContaining({ link: "bond0.7", dst: cidrOf("0.0.0.0/0"), gateway: ipOf("10.7.0.1") })]);
     const config = networkConfigOf(parse("network:\n  interfaces:\n    - {interface: bond0, bond: {interfaces: [eth0, eth2], mode: 802.3ad}, dhcp: false, addresses: [10.8.0.2/24]}\n"));
     const withConfig = mergeLayers({ links: all, leases: none, cmdline: parseIpArg(cmdline)!, cmdlineLinks: parseLinkArgs(cmdline), config });
     expect(withConfig.links.find((l) => l.name === "bond0")).toMatchObject({ layer: "config", bond: { mode: "802.3ad" }, dhcp: false });
@@ -78,7 +79,7 @@ describe("kernel cmdline bond= and vlan= (dracut's syntax)", () => {
 });
 
 describe("one route per kernel key (destination, table, metric)", () => {
-  const r = (link: string, gateway: string, layer: "default" | "cmdline" | "dhcp" | "config", metric = 1024) => ({ link, dst: "0.0.0.0/0", gateway, metric, table: 254, layer });
+  const r = (link: string, gateway: string, layer: "default" | "cmdline" | "dhcp" | "config", metric = 1024) => ({ link, dst: cidrOf("0.0.0.0/0"), gateway: ipOf(gateway), metric, table: 254, layer });
   test("across layers the higher wins; within a layer the later route takes the next free metric; the same route twice is one", () => {
     expect(oneRoutePerKernelKey([r("eth0", "10.0.2.2", "dhcp"), r("eth1", "10.7.0.1", "config")])).toEqual([r("eth1", "10.7.0.1", "config")]);
     // eth1's 1024 is taken and 1025 is eth2's own: it gets 1026.
@@ -106,8 +107,8 @@ describe("layers", () => {
   test("cmdline over defaults: a static address on one device, no default DHCP", () => {
     const s = mergeLayers({ links, leases: none, cmdline: parseIpArg("ip=10.5.0.2::10.5.0.1:255.255.0.0:n1:eth0:off:10.5.0.53")! });
     expect(s.links).toEqual([{ name: "eth0", layer: "cmdline", kind: "physical", dhcp: false }]);
-    expect(s.addresses).toEqual([{ link: "eth0", address: "10.5.0.2/16", layer: "cmdline" }]);
-    expect(s.routes).toEqual([{ link: "eth0", dst: "0.0.0.0/0", gateway: "10.5.0.1", metric: 1024, table: 254, layer: "cmdline" }]);
+    expect(s.addresses).toEqual([{ link: "eth0", address: cidrOf("10.5.0.2/16"), layer: "cmdline" }]);
+    expect(s.routes).toEqual([{ link: "eth0", dst: cidrOf("0.0.0.0/0"), gateway: ipOf("10.5.0.1"), metric: 1024, table: 254, layer: "cmdline" }]);
     expect(s.resolvers.servers).toEqual(["10.5.0.53"]);
     expect(s.hostname).toEqual({ hostname: "n1", layer: "cmdline" });
   });
@@ -124,10 +125,10 @@ machine:
 `).machine);
     const s = mergeLayers({ links, leases: none, config, cmdline: parseIpArg("ip=10.5.0.2::10.5.0.1:255.255.0.0::eth0:off")! });
     expect(s.addresses).toEqual([
-      { link: "eth0", address: "10.9.0.2/24", layer: "config" },
-      { link: "bond0.42", address: "10.42.0.2/24", layer: "config" },
+      { link: "eth0", address: cidrOf("10.9.0.2/24"), layer: "config" },
+      { link: "bond0.42", address: cidrOf("10.42.0.2/24"), layer: "config" },
     ]);
-    expect(s.routes).toEqual([{ link: "bond0.42", dst: "10.99.0.0/16", gateway: "10.42.0.1", metric: 1024, table: 254, layer: "config" }]);
+    expect(s.routes).toEqual([{ link: "bond0.42", dst: cidrOf("10.99.0.0/16"), gateway: ipOf("10.42.0.1"), metric: 1024, table: 254, layer: "config" }]);
     expect(s.links.map((l) => [l.name, l.kind, l.layer])).toEqual([["eth0", "physical", "config"], ["bond0", "bond", "config"], ["bond0.42", "vlan", "config"]]);
     expect(s.links.find((l) => l.name === "bond0")!.bond).toEqual({ mode: "802.3ad", miimon: 100, members: ["eth1"] });
   });
@@ -138,10 +139,10 @@ machine:
       domain: "lab.test", hostname: "dhcpname", mtu: 1450, classlessRoutes: [{ dst: "0.0.0.0/0", gateway: "10.44.0.1" }, { dst: "10.44.1.0/24", gateway: "0.0.0.0" }], remaining: 590,
     };
     const s = mergeLayers({ links, leases: new Map([["eth0", lease]]) });
-    expect(s.addresses).toEqual([{ link: "eth0", address: "10.44.0.12/24", layer: "dhcp", validLifetime: 590 }]);
+    expect(s.addresses).toEqual([{ link: "eth0", address: cidrOf("10.44.0.12/24"), layer: "dhcp", validLifetime: 590 }]);
     expect(s.routes).toEqual([
-      { link: "eth0", dst: "0.0.0.0/0", gateway: "10.44.0.1", metric: 1024, table: 254, layer: "dhcp" },
-      { link: "eth0", dst: "10.44.1.0/24", metric: 1024, table: 254, layer: "dhcp" },
+      { link: "eth0", dst: cidrOf("0.0.0.0/0"), gateway: ipOf("10.44.0.1"), metric: 1024, table: 254, layer: "dhcp" },
+      { link: "eth0", dst: cidrOf("10.44.1.0/24"), metric: 1024, table: 254, layer: "dhcp" },
     ]);
     expect(s.links.find((l) => l.name === "eth0")!.mtu).toBe(1450);
     expect([s.resolvers.servers, s.resolvers.search, s.timeServers.servers]).toEqual([["10.44.0.53"], ["lab.test"], ["10.44.0.1"]]);

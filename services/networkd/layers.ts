@@ -8,7 +8,8 @@ import type { LeaseInfo } from "../../core/dhcp/packet.ts";
 import type { CmdlineLinks, CmdlineNetwork } from "./cmdline.ts";
 import type { NetworkConfig, RouteConfig } from "./config.ts";
 import { LAYERS, type AddressSpec, type LinkSpec, type NetworkSpec, type RouteSpec } from "./types.ts";
-import { cidrOf, formatCIDR, networkOf } from "../../core/ip/ip.ts";
+import { cidrOf, formatCIDR, formatIP, ipOf, networkOf } from "../../core/ip/ip.ts";
+import { DEFAULT_ROUTE } from "../../core/config/network.ts";
 import { pickHostname } from "../../core/netresources/hostname.ts";
 
 export const DEFAULT_RESOLVERS = ["1.1.1.1", "8.8.8.8"];
@@ -36,7 +37,7 @@ export function defaultHostname(links: Link[]): string {
 
 function routeSpecs(link: string, routes: RouteConfig[], layer: RouteSpec["layer"]): RouteSpec[] {
   return routes.map((r) => {
-    const s: RouteSpec = { link, dst: r.network, metric: r.metric ?? DEFAULT_METRIC, table: r.table ?? MAIN_TABLE, layer };
+    const s: RouteSpec = { link, dst: r.network, metric: r.metric, table: r.table, layer };
     if (r.gateway) s.gateway = r.gateway;
     return s;
   });
@@ -84,7 +85,7 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
       const base: LinkSpec = made && made.kind !== "physical" ? made : { name: dev, layer: "cmdline", kind: "physical", dhcp: false };
       links.set(dev, { ...base, layer: "cmdline", dhcp: cmd.dhcp === true && !cmd.address });
       if (cmd.address) addresses.push({ link: dev, address: cmd.address, layer: "cmdline" });
-      if (cmd.gateway) routes.push({ link: dev, dst: cmd.gateway.includes(":") ? "::/0" : "0.0.0.0/0", gateway: cmd.gateway, metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "cmdline" });
+      if (cmd.gateway) routes.push({ link: dev, dst: DEFAULT_ROUTE[cmd.gateway.family], gateway: cmd.gateway, metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "cmdline" });
     }
   }
 
@@ -117,22 +118,23 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
     }
   }
 
-  // DHCP leases on links that still want DHCP.
+  // DHCP leases on links that still want DHCP. The lease's text was printed by core/dhcp from
+  // the packet's bytes; it is read back here, into the values the specs hold.
   const dhcpDns: string[] = [], dhcpNtp: string[] = [], dhcpSearch: string[] = [];
   let dhcpHostname: string | undefined, dhcpDomain: string | undefined;
   for (const [name, lease] of inp.leases) {
     const spec = links.get(name);
     if (!spec?.dhcp) continue;
-    addresses.push({ link: name, address: `${lease.address}/${lease.prefixLen}`, layer: "dhcp", validLifetime: Math.max(1, Math.floor(lease.remaining)) });
+    addresses.push({ link: name, address: { ip: ipOf(lease.address), prefix: lease.prefixLen }, layer: "dhcp", validLifetime: Math.max(1, Math.floor(lease.remaining)) });
     // RFC 3442: when classless routes are given, the router option is ignored.
     if (lease.classlessRoutes.length > 0) {
       for (const r of lease.classlessRoutes) {
-        const rs: RouteSpec = { link: name, dst: r.dst, metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "dhcp" };
-        if (r.gateway !== "0.0.0.0") rs.gateway = r.gateway;
+        const rs: RouteSpec = { link: name, dst: cidrOf(r.dst), metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "dhcp" };
+        if (r.gateway !== "0.0.0.0") rs.gateway = ipOf(r.gateway);
         routes.push(rs);
       }
     } else if (lease.routers[0]) {
-      routes.push({ link: name, dst: "0.0.0.0/0", gateway: lease.routers[0], metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "dhcp" });
+      routes.push({ link: name, dst: DEFAULT_ROUTE[4], gateway: ipOf(lease.routers[0]), metric: DEFAULT_METRIC, table: MAIN_TABLE, layer: "dhcp" });
     }
     if (spec.mtu === undefined && lease.mtu !== undefined) spec.mtu = lease.mtu;
     dhcpDns.push(...lease.dns);
@@ -146,7 +148,8 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
     for (const [v, layer] of c) if (v && v.length > 0) return [dedupe(v), layer];
     return [[], "default"];
   };
-  const [servers, rLayer] = pick<string>([cfg?.nameservers, "config"], [dhcpDns, "dhcp"], [cmd?.dns, "cmdline"], [DEFAULT_RESOLVERS, "default"]);
+  // Resolvers and host entries go into files: text, as ip(8) prints an address.
+  const [servers, rLayer] = pick<string>([cfg?.nameservers.map(formatIP), "config"], [dhcpDns, "dhcp"], [cmd?.dns, "cmdline"], [DEFAULT_RESOLVERS, "default"]);
   const [search] = pick<string>([cfg?.searchDomains, "config"], [dhcpSearch, "dhcp"]);
   const [ntp, tLayer] = pick<string>([cfg?.time.servers, "config"], [dhcpNtp, "dhcp"], [cmd?.ntp, "cmdline"], [DEFAULT_TIME_SERVERS, "default"]);
 
@@ -163,7 +166,7 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
     hostname,
     resolvers: { servers, search, layer: rLayer },
     timeServers: { servers: ntp, layer: tLayer },
-    extraHosts: cfg?.extraHostEntries ?? [],
+    extraHosts: cfg?.extraHostEntries.map((e) => ({ ip: formatIP(e.ip), aliases: e.aliases })) ?? [],
     ignored,
     timeDisabled: cfg?.time.disabled ?? false,
   };
@@ -179,7 +182,7 @@ export function mergeLayers(inp: Inputs): NetworkSpec {
 export function oneRoutePerKernelKey(routes: RouteSpec[]): RouteSpec[] {
   const rank = (r: RouteSpec) => LAYERS.indexOf(r.layer);
   const key = (r: RouteSpec, metric = r.metric) => {
-    return `${formatCIDR(networkOf(cidrOf(r.dst)))} ${r.table} ${metric}`;
+    return `${formatCIDR(networkOf(r.dst))} ${r.table} ${metric}`;
   };
   const best = new Map<string, number>();
   for (const r of routes) best.set(key(r), Math.max(best.get(key(r)) ?? -1, rank(r)));
@@ -188,7 +191,7 @@ export function oneRoutePerKernelKey(routes: RouteSpec[]): RouteSpec[] {
   const out: RouteSpec[] = [];
   for (const r of routes) {
     if (rank(r) < best.get(key(r))!) continue;
-    const whole = `${key(r)} ${r.link} ${r.gateway ?? "-"}`;
+    const whole = `${key(r)} ${r.link} ${r.gateway ? formatIP(r.gateway) : "-"}`;
     if (same.has(whole)) continue; // the very same route twice
     same.add(whole);
     let metric = r.metric;

@@ -13,7 +13,7 @@ import type { Link } from "../../core/netlink/link.ts";
 import type { Address } from "../../core/netlink/addr.ts";
 import type { Route } from "../../core/netlink/route.ts";
 import { IFA_F, RTPROT, RT_SCOPE } from "../../core/netlink/consts.ts";
-import { cidrOf, formatCIDR, formatIP, networkOf } from "../../core/ip/ip.ts";
+import { cidrOf, formatCIDR, formatIP, ipOf, networkOf, type CIDR } from "../../core/ip/ip.ts";
 import type { AddressSpec, NetworkSpec, RouteSpec } from "./types.ts";
 
 export interface ReconcileResult {
@@ -21,14 +21,14 @@ export interface ReconcileResult {
   errors: string[];
 }
 
-const addrKey = (link: string, cidr: string) => {
-  return `${link} ${formatCIDR(cidrOf(cidr))}`;
-};
-const normDst = (dst: string) => {
-  return formatCIDR(networkOf(cidrOf(dst)));
-};
+// Specs and the kernel's objects are compared by their text, as ip(8) prints it: the kernel's
+// addresses and routes arrive printed by core/ip (netlink decode), the specs' are printed here.
+const addrKey = (link: string, cidr: CIDR) => `${link} ${formatCIDR(cidr)}`;
 const routeKey = (link: string | undefined, dst: string, gw: string | undefined, metric: number, table: number) =>
-  `${link ?? "-"} ${normDst(dst)} ${gw ?? "-"} ${metric} ${table}`;
+  `${link ?? "-"} ${dst} ${gw ?? "-"} ${metric} ${table}`;
+/** A spec's destination as the kernel keeps it: without host bits. */
+const specDst = (r: RouteSpec) => formatCIDR(networkOf(r.dst));
+const specGateway = (r: RouteSpec) => (r.gateway ? formatIP(r.gateway) : undefined);
 
 export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<string>): Promise<ReconcileResult> {
   const changes: string[] = [], errors: string[] = [];
@@ -131,7 +131,7 @@ export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<str
   for (const a of have) haveKeys.set(`${nameOf.get(a.index)} ${a.address}/${a.prefixLen}`, a);
   for (const [key, a] of haveKeys) {
     if (want.has(key) || !ownedAddress(a)) continue;
-    await attempt(`delete address ${a.address}/${a.prefixLen} from ${nameOf.get(a.index)}`, () => nl.deleteAddress({ index: a.index, address: a.address, prefixLen: a.prefixLen }));
+    await attempt(`delete address ${a.address}/${a.prefixLen} from ${nameOf.get(a.index)}`, () => nl.deleteAddress({ index: a.index, address: ipOf(a.address), prefixLen: a.prefixLen }));
   }
   for (const [key, a] of want) {
     const l = idx.get(a.link);
@@ -140,22 +140,21 @@ export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<str
     // Re-add when missing, or to refresh a lease's lifetime when the kernel's copy runs out sooner.
     const refresh = cur && a.validLifetime !== undefined && (cur.validLifetime ?? Infinity) + 2 < a.validLifetime;
     if (cur && !refresh) continue;
-    const c = cidrOf(a.address);
-    const body: Parameters<Rtnl["addAddress"]>[0] = { index: l.index, address: formatIP(c.ip), prefixLen: c.prefix };
+    const body: Parameters<Rtnl["addAddress"]>[0] = { index: l.index, address: a.address.ip, prefixLen: a.address.prefix };
     if (a.validLifetime !== undefined) body.validLifetime = a.validLifetime;
-    await attempt(`${cur ? "refresh" : "add"} address ${a.address} on ${a.link}`, () => nl.addAddress(body));
+    await attempt(`${cur ? "refresh" : "add"} address ${formatCIDR(a.address)} on ${a.link}`, () => nl.addAddress(body));
   }
 
   // 5. Routes (after addresses, so gateways are reachable).
   const wantR = new Map<string, RouteSpec>();
-  for (const r of spec.routes) wantR.set(routeKey(r.link, r.dst, r.gateway, r.metric, r.table), r);
+  for (const r of spec.routes) wantR.set(routeKey(r.link, specDst(r), specGateway(r), r.metric, r.table), r);
   const haveR = (await nl.routes(0, 0)).filter((r) => ownedRoute(r) && wanted.has(nameOf.get(r.oif ?? -1) ?? ""));
   const haveRKeys = new Map<string, Route>();
   for (const r of haveR) haveRKeys.set(routeKey(nameOf.get(r.oif!), r.dst, r.gateway, r.priority ?? 0, r.table), r);
   for (const [key, r] of haveRKeys) {
     if (wantR.has(key)) continue;
-    const body: Parameters<Rtnl["deleteRoute"]>[0] = { dst: r.dst, table: r.table, priority: r.priority ?? 0 };
-    if (r.gateway) body.gateway = r.gateway;
+    const body: Parameters<Rtnl["deleteRoute"]>[0] = { dst: cidrOf(r.dst), table: r.table, priority: r.priority ?? 0 };
+    if (r.gateway) body.gateway = ipOf(r.gateway);
     if (r.oif !== undefined) body.oif = r.oif;
     await attempt(`delete route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} on ${nameOf.get(r.oif!)}`, () => nl.deleteRoute(body));
   }
@@ -163,9 +162,9 @@ export async function reconcile(nl: Rtnl, spec: NetworkSpec, ownedLinks: Set<str
     if (haveRKeys.has(key)) continue;
     const l = idx.get(r.link);
     if (!l) continue;
-    const body: Parameters<Rtnl["addRoute"]>[0] = { dst: normDst(r.dst), oif: l.index, priority: r.metric, table: r.table, protocol: r.layer === "dhcp" ? RTPROT.DHCP : RTPROT.STATIC };
+    const body: Parameters<Rtnl["addRoute"]>[0] = { dst: networkOf(r.dst), oif: l.index, priority: r.metric, table: r.table, protocol: r.layer === "dhcp" ? RTPROT.DHCP : RTPROT.STATIC };
     if (r.gateway) body.gateway = r.gateway;
-    await attempt(`add route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} on ${r.link}`, () => nl.addRoute(body));
+    await attempt(`add route ${formatCIDR(r.dst)}${r.gateway ? ` via ${formatIP(r.gateway)}` : ""} on ${r.link}`, () => nl.addRoute(body));
   }
 
   return { changes, errors };

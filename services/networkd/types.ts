@@ -1,7 +1,10 @@
 /**
  * The network resources as plain typed objects. Specs are what should be (merged from the
  * layers); statuses are what the kernel has. Every spec carries the layer it came from.
+ * Addresses and routes are core/ip values: they go to netlink as bytes. Resolvers and host
+ * entries are text: they go into files.
  */
+import type { CIDR, IP } from "../../core/ip/ip.ts";
 import type { BondMode } from "../../core/netlink/consts.ts";
 import type {
   AddressStatusSpec, LinkStatusSpec, ResolverStatusSpec, RouteStatusSpec, TimeServerStatusSpec,
@@ -23,8 +26,8 @@ export interface LinkSpec {
 
 export interface AddressSpec {
   link: string;
-  /** CIDR, e.g. 10.5.0.2/24 or fd00::2/64. */
-  address: string;
+  /** e.g. 10.5.0.2/24 or fd00::2/64. */
+  address: CIDR;
   layer: Layer;
   /** Seconds (DHCP leases); absent: forever. */
   validLifetime?: number;
@@ -32,9 +35,9 @@ export interface AddressSpec {
 
 export interface RouteSpec {
   link: string;
-  /** CIDR; 0.0.0.0/0 or ::/0 for a default route. */
-  dst: string;
-  gateway?: string;
+  /** 0.0.0.0/0 or ::/0 for a default route. */
+  dst: CIDR;
+  gateway?: IP;
   metric: number;
   table: number;
   layer: Layer;

@@ -7,7 +7,7 @@ import type { parseArgs } from "node:util";
 import { UsageError } from "../../core/cli/args.ts";
 import { openDisk, type DiskDevice } from "../../core/gpt/device.ts";
 import { discoverDisks, type Disk } from "../../core/disks/disk.ts";
-import { selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
+import { parseSizeCondition, selectInstallDisk, type DiskSelector } from "../../core/disks/selector.ts";
 
 export { UsageError };
 
@@ -53,13 +53,13 @@ export function withDisk<T>(path: string, values: Values, write: boolean, f: (de
 export const toJson = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? "0x" + x.toString(16) : x), 2);
 
 function parseSelector(items: string[]): DiskSelector {
-  const sel: Record<string, string> = {};
+  const sel: Record<string, unknown> = {};
   const fields = ["size", "model", "serial", "wwid", "name", "modalias", "busPath", "type", "transport"];
   for (const it of items) {
     const eq = it.indexOf("=");
     const k = it.slice(0, eq), v = it.slice(eq + 1);
     if (eq < 1 || !fields.includes(k)) throw new UsageError(`--select ${it}: expected FIELD=VALUE with FIELD one of ${fields.join(", ")}`);
-    sel[k] = v;
+    sel[k] = k === "size" ? parseSizeCondition(v) : v;
   }
   return sel as DiskSelector;
 }

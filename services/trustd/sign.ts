@@ -109,6 +109,7 @@ function isLoopback(ip: string): boolean {
 
 function isUnspecifiedOrMulticast(ip: string): boolean {
   if (ip === "0.0.0.0" || ip === "::" || ip === "255.255.255.255") return true;
-  if (parseIP(ip)?.family === 4) { const first = Number(ip.split(".")[0]); return first >= 224 && first <= 239; }
+  const parsed = parseIP(ip);
+  if (parsed?.family === 4) { const first = parsed.bytes[0]!; return first >= 224 && first <= 239; }
   return /^ff/i.test(ip);
 }

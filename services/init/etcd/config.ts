@@ -3,7 +3,7 @@ import { BunkerError } from "../../../core/errors.ts";
 import { ETCD_EXTENSION } from "../../../core/image/layout.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { isIP } from "node:net";
+import { parseIP } from "../../../core/ip/ip.ts";
 
 /** etcd's uid on a node and in container mode under root (53 is the dashboard's). */
 export const ETCD_UID = 54;
@@ -28,7 +28,7 @@ export function etcdBinary(candidates = ETCD_BINARIES): string | undefined {
   return candidates.find((p) => existsSync(p));
 }
 
-export const urlOf = (host: string, port: number): string => `https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+export const urlOf = (host: string, port: number): string => `https://${parseIP(host)?.family === 6 ? `[${host}]` : host}:${port}`;
 
 /** etcd 3.4's config file (YAML; JSON is YAML): every flag init sets, TLS on both sides. */
 export function etcdConfigFile(o: {

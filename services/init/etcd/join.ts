@@ -1,6 +1,6 @@
 /** Where this node's etcd is reached and whom it asks to join: addresses, URLs, --initial-cluster. */
-import { isIP } from "node:net";
 import type { EtcdMember } from "../../../core/etcd/client.ts";
+import { parseIP } from "../../../core/ip/ip.ts";
 import type { EtcdConfig } from "./config.ts";
 
 const isLoopback = (a: string) => a === "::1" || a.startsWith("127.");
@@ -15,7 +15,7 @@ export function ownAddress(config: EtcdConfig | undefined, addresses: string[]):
   const named = (config?.cluster?.controlPlane?.nodes ?? []).find((n) => mine.has(n));
   if (named) return named;
   const global = addresses.filter((a) => !isLoopback(a) && !isLinkLocal(a));
-  return global.find((a) => isIP(a) === 4) ?? global[0] ?? "127.0.0.1";
+  return global.find((a) => parseIP(a)?.family === 4) ?? global[0] ?? "127.0.0.1";
 }
 
 /** The other control planes to ask for a member: cluster.controlPlane.nodes and the endpoint's host, without this node. */

@@ -6,11 +6,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { scrubText } from "../../../core/config/redact.ts";
 import type { Store } from "../../../core/resources/index.ts";
-import { cmdlineConfigURL, loadBootConfig } from "../config.ts";
+import { cmdlineConfigURL, loadBootConfig, type CheckedConfig } from "../config.ts";
 import type { EventHistory } from "../events.ts";
 import { log } from "../log.ts";
 import { waitForGlobalAddress } from "../network-first.ts";
-import type { MachineConfigSpec } from "../resources.ts";
 import type { Supervisor } from "../supervisor.ts";
 import type { MachineOptions } from "./options.ts";
 
@@ -26,7 +25,7 @@ export interface BootConfigDeps {
 }
 
 /** The boot's config, or none (maintenance mode) with the reason when its source failed. */
-export async function loadConfigAtBoot(d: BootConfigDeps, signal: AbortSignal): Promise<{ spec?: MachineConfigSpec; error?: string }> {
+export async function loadConfigAtBoot(d: BootConfigDeps, signal: AbortSignal): Promise<{ spec?: CheckedConfig; error?: string }> {
   const { opts } = d;
   const cmdline = opts.mode === "metal" && existsSync("/proc/cmdline") ? readFileSync("/proc/cmdline", "utf8") : undefined;
   if (cmdline !== undefined && opts.configFile === undefined && cmdlineConfigURL(cmdline) !== undefined && d.supervisor.has("networkd")) {

@@ -9,7 +9,7 @@ import { findBootMedium } from "../bootmedium.ts";
 import type { EventHistory } from "../events.ts";
 import { errText, log } from "../log.ts";
 import { installNode, installSection, NO_IMAGE_URL } from "../nodeinstall.ts";
-import type { MachineConfigSpec } from "../resources.ts";
+import type { CheckedConfig } from "../config.ts";
 import { PreemptedError, type SequenceName } from "../sequencer.ts";
 import type { MachineOptions } from "./options.ts";
 import { progress, scratch } from "./scratch.ts";
@@ -21,7 +21,7 @@ export interface ConfigInstallDeps {
   opts: Pick<MachineOptions, "mode" | "install" | "installFromConfig" | "bootMedium" | "imageKey" | "workDir">;
   events: EventHistory;
   /** The applied config, secrets included. */
-  config(): MachineConfigSpec | undefined;
+  config(): CheckedConfig | undefined;
   request(name: SequenceName): Promise<void>;
   /** The refusal changed: publish the stage again, with it. */
   restage(): void;
@@ -42,7 +42,8 @@ export class ConfigInstall {
 
   /** After an apply-config: the install sequence, when the config now asks for one. */
   queue(): void {
-    const section = installSection(this.d.config()?.config);
+    const spec = this.d.config();
+    const section = spec ? installSection(spec) : null;
     if (!section) return;
     if (!section.image && !this.bootMedium()) { this.noImage(); return; }
     this.error = undefined;
@@ -73,7 +74,7 @@ export class ConfigInstall {
   async run(signal: AbortSignal): Promise<void> {
     const { opts, events } = this.d;
     const spec = this.d.config();
-    const section = installSection(spec?.config);
+    const section = spec ? installSection(spec) : null;
     if (!spec || !section) return;
     const medium = section.image ? null : this.bootMedium();
     if (!section.image && !medium) { this.noImage(); return; }

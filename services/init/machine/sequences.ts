@@ -7,7 +7,8 @@
 import type { ResettableLabel } from "../../../core/install/reset.ts";
 import { log } from "../log.ts";
 import * as pid1 from "../pid1.ts";
-import type { MachineConfigSpec, Stage } from "../resources.ts";
+import type { CheckedConfig } from "../config.ts";
+import type { Stage } from "../resources.ts";
 import type { Phase, Sequencer, Task } from "../sequencer.ts";
 import { applySysctls, KSPP_SYSCTLS } from "../sysctl.ts";
 
@@ -33,9 +34,9 @@ export interface MachineSteps {
   confirmSlot(): void;
   bootReady(): void;
 
-  parseConfig(raw: string): MachineConfigSpec;
+  parseConfig(raw: string): CheckedConfig;
   saveConfig(raw: string): void;
-  putConfig(spec: MachineConfigSpec): void;
+  putConfig(spec: CheckedConfig): void;
   refreshApid(): Promise<void>;
   refreshTrustd(): void;
   applyReady(): void;
@@ -91,7 +92,7 @@ export function defineSequences(sequencer: Sequencer, s: MachineSteps): void {
       ...(args.persist === false ? [] : [{ name: "save", tasks: [task("write-state", () => s.saveConfig(String(args.raw)))] }]),
       ...(args.staged ? [] : [
         { name: "apply", tasks: [
-          task("store", () => s.putConfig(args.spec as MachineConfigSpec)),
+          task("store", () => s.putConfig(args.spec as CheckedConfig)),
           task("config-sysctls", () => s.applyConfigSysctls()),
           task("log-shipping", () => s.configureLogShipping()),
           task("api-certificates", () => s.refreshApid()),

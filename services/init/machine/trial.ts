@@ -3,9 +3,9 @@
  * from machine.install.bootDeadline (the default before a config is read), and disarmed once the
  * boot is ready; both said in the log and as events of source "upgrade".
  */
-import { durationMs } from "../../../core/config/forms.ts";
+import { DEFAULT_DEADLINE, type Duration } from "../../../core/config/config.ts";
 import { otherSlot } from "../../../core/install/grub.ts";
-import { DEFAULT_BOOT_DEADLINE, TrialDeadline } from "../deadline.ts";
+import { TrialDeadline } from "../deadline.ts";
 import type { EventHistory } from "../events.ts";
 import { log } from "../log.ts";
 import type { MachineOptions } from "./options.ts";
@@ -16,11 +16,10 @@ export class TrialBoot {
 
   constructor(private readonly opts: Pick<MachineOptions, "trial" | "install" | "mode">, private readonly events: EventHistory) {}
 
-  /** Arms (or re-arms) the deadline from machine.install.bootDeadline of `config` (default when absent). */
-  arm(config: Record<string, unknown> | undefined): void {
+  /** Arms (or re-arms) the deadline: machine.install.bootDeadline as the config's parsed view holds it (the default before a config). */
+  arm(deadline: Duration = DEFAULT_DEADLINE): void {
     if (!this.opts.trial || !this.opts.install) return;
-    const text = (config?.machine as { install?: { bootDeadline?: string } } | undefined)?.install?.bootDeadline ?? DEFAULT_BOOT_DEADLINE;
-    const ms = durationMs(text);
+    const { text, ms } = deadline;
     this.deadline ??= new TrialDeadline(this.opts.mode);
     if (this.deadline.ms === ms) return;
     const left = this.deadline.arm(ms);
