@@ -7,7 +7,7 @@ import { fileExists, NETWORK_STATUS, networkOnline } from "./conditions.ts";
 import { SERVICES } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
 import { restartDelay, Supervisor } from "./supervisor.ts";
-import { eventually } from "../../test/lib/eventually.ts";
+import { eventually, nextTurn } from "../../test/lib/eventually.ts";
 import { ManualClock } from "../../core/time/clock.ts";
 
 const dirs: string[] = [];
@@ -21,11 +21,6 @@ function setup(clock?: ManualClock) {
   if (clock) clocks.push(clock);
   return { dir, store, sup };
 }
-/**
- * Lets every promise callback already queued run (a macrotask comes after all of them): what the
- * supervisor does in answer to an exit or a store event is done by then, with no time passing.
- */
-const settle = () => new Promise<void>((r) => setImmediate(r));
 /** The delays a service's "restarting in N ms" events announced, in order. */
 const announced = (sup: Supervisor, id: string) =>
   sup.status(id).events.filter((e) => e.message.startsWith("restarting in")).map((e) => Number(/in (\d+) ms/.exec(e.message)![1]));
@@ -92,7 +87,7 @@ test("a crash loop is restarted with doubling delays up to the cap, each waited 
     // The supervisor waits exactly the delay it announced: not started 1 ms before, started at it.
     expect(clock.pending()).toEqual([delay]);
     clock.advance(delay - 1);
-    await settle();
+    await nextTurn();
     expect(sup.status("crash").state).toBe("Failed");
     clock.advance(1);
     expect(clock.pending()).toEqual([]);
@@ -156,7 +151,7 @@ test("policies: on-failure stops after success, never stops after failure", asyn
   sup.start();
   await sup.waitFor(() => sup.status("ok").state === "Finished" && sup.status("once").state === "Failed");
   // A restart would be counted, and its wait set on the clock, as soon as the exit is handled.
-  await settle();
+  await nextTurn();
   expect(clock.pending()).toEqual([]);
   expect(sup.status("ok").restarts).toBe(0);
   expect(sup.status("once").restarts).toBe(0);
@@ -174,7 +169,7 @@ test("a service that ignores SIGTERM is killed after its grace period", async ()
   const stopping = sup.stop("stubborn").then(() => { stopped = true; });
   expect(clock.pending()).toEqual([300]);
   clock.advance(299);
-  await settle();
+  await nextTurn();
   expect(stopped).toBe(false);
   expect(sup.status("stubborn").state).toBe("Stopping");
   clock.advance(1);
@@ -263,20 +258,20 @@ test("a health check that hangs past its timeout marks the service unhealthy, ho
   // The first check comes after the initial delay, and fails at its timeout, not before.
   expect(clock.pending()).toEqual([700]);
   clock.advance(699);
-  await settle();
+  await nextTurn();
   expect(checks).toBe(0);
   clock.advance(1);
-  await settle();
+  await nextTurn();
   expect(checks).toBe(1);
   expect(clock.pending()).toEqual([50]);
   clock.advance(49);
-  await settle();
+  await nextTurn();
   expect(sup.status("slow").healthy).toBe(false); // not checked yet: false until a check passes
   expect(sup.status("slow").events.some((e) => e.message.startsWith("health check"))).toBe(false);
   clock.advance(1);
   await sup.waitFor(() => sup.status("slow").events.some((e) => e.message.startsWith("health check failed")));
   // The next check waits the interval.
-  await settle();
+  await nextTurn();
   expect(clock.pending()).toEqual([2000]);
   expect(sup.status("slow").events.at(-1)!.message).toBe("health check failed: timed out after 50 ms");
   expect(sup.status("slow").healthy).toBe(false);
@@ -308,7 +303,7 @@ test("a service waiting for network online starts when the network status says s
   expect(sup.status("needs-net").events.at(-1)!.message).toBe("waiting for network online");
   store.create(NETWORK_STATUS, { online: false });
   // A start would begin as soon as the store's event is handled, before the next macrotask.
-  await settle();
+  await nextTurn();
   expect(sup.status("needs-net").state).toBe("Waiting");
   store.update(NETWORK_STATUS, { online: true });
   await sup.waitFor(() => sup.status("needs-net").state === "Running");

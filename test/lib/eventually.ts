@@ -36,3 +36,12 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, o: { timeoutM
     await Bun.sleep(Math.min(500 * (i + 1), 3000));
   }
 }
+
+/**
+ * One turn of the event loop: every promise callback already queued has run when it resolves. A
+ * test that shows something does NOT happen in answer to an event (a store update, a clock moved)
+ * waits this long instead of a guessed time, when that answer would come without I/O.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
