@@ -12,6 +12,7 @@ import { parse, stringify } from "yaml";
 import { bin, freePort } from "./lib/container-node.ts";
 import { Dnsmasq, dnsmasqSkipReason } from "./lib/dnsmasq.ts";
 import { Netns, netnsSkipReason, sh, vethPair } from "./lib/netns.ts";
+import { eventually } from "./lib/eventually.ts";
 
 const skip = netnsSkipReason ?? dnsmasqSkipReason ?? (Bun.which("tmux") ? null : "needs tmux (scripts/deps.sh installs it)");
 const dir = mkdtempSync(join(tmpdir(), "bunker-dash-"));
@@ -31,12 +32,8 @@ const screen = (name: string, escapes = false) => tmux("capture-pane", "-p", ...
 
 /** Polls the pane until `re` matches (bounded); returns the last screen either way. */
 async function waitScreen(name: string, re: RegExp, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
-  let s = screen(name);
-  while (!re.test(s) && Date.now() < end) {
-    await Bun.sleep(200);
-    s = screen(name);
-  }
+  let s = "";
+  await eventually(() => re.test(s = screen(name)), ms, 200);
   return s;
 }
 

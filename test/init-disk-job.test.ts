@@ -7,6 +7,7 @@
  * arrives as the install's and upgrade's own lines. After the install init reboots (exit 10). Needs root (as the install tests), the host's mkfs and GRUB tools.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { eventually } from "./lib/eventually.ts";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { openDisk } from "../core/gpt/device.ts";
@@ -68,17 +69,14 @@ async function startInit(state: string, args: string[]): Promise<GrpcClient> {
   p = Bun.spawn([bin, "init", "--mode=container", "--state-dir", state, "--services", svc, "--no-table", "--image-key", join(fx!.work, "image.pub"), ...args],
     { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const sock = join(state, "init.sock");
-  for (let i = 0; i < 400 && !existsSync(sock); i++) await Bun.sleep(25);
+  await eventually(() => existsSync(sock), 10_000);
   return initClient(sock);
 }
 
 /** Waits (bounded) for init's disk job child, then samples until it ends: API answers, orphans seen, zombies at most. */
 async function duringJob(c: GrpcClient, init: number) {
   let child: number | undefined;
-  for (let i = 0; i < 2400 && child === undefined && p!.exitCode === null; i++) {
-    child = jobChildren(init)[0];
-    if (child === undefined) await Bun.sleep(25);
-  }
+  await eventually(() => (child = jobChildren(init)[0]) !== undefined || p!.exitCode !== null, 60_000);
   expect(child).toBeDefined();
   let answers = 0, maxZombies = 0, slowest = 0;
   const orphans = new Set<number>();

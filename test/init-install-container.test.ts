@@ -7,6 +7,7 @@
  * devices and mount(2)); the QEMU version on a real node is test/qemu/upgrade.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eventually } from "./lib/eventually.ts";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDisk } from "../core/gpt/device.ts";
@@ -100,7 +101,7 @@ async function finish(n: Node): Promise<void> {
 
 /** Waits (bounded) until the machine asked for a power action. */
 async function poweredOff(n: Node): Promise<PowerRequest> {
-  for (let i = 0; i < 200 && n.powered.length === 0; i++) await Bun.sleep(25);
+  await eventually(() => n.powered.length > 0);
   expect(n.powered.length).toBe(1);
   return n.powered[0]!;
 }

@@ -10,6 +10,7 @@
  * fsck.fat, e2fsck and debugfs. The QEMU version on a real node is test/qemu/node-install.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eventually } from "./lib/eventually.ts";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDisk } from "../core/gpt/device.ts";
@@ -67,7 +68,7 @@ async function boot(name: string, disk: string, cfg: string | null, bootMedium?:
     workDir: join(fx!.work, `${name}-work`), onPower: (a) => powered.push(a), bootMedium,
   });
   await machine.boot().catch(() => {}); // an install's boot sequence ends preempted by the reboot
-  for (let i = 0; i < 200 && machine.sequencer.running() !== undefined; i++) await Bun.sleep(25);
+  await eventually(() => machine.sequencer.running() === undefined);
   return { machine, powered, text: cfg ?? "" };
 }
 
@@ -85,11 +86,7 @@ const sha = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync
 /** The unmet conditions of MachineStatus, once the controller has one naming `name` (bounded wait). */
 async function unmet(n: Node, name: string): Promise<{ name: string; reason: string }[]> {
   let got: { name: string; reason: string }[] = [];
-  for (let i = 0; i < 200; i++) {
-    got = n.machine.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec.unmetConditions ?? [];
-    if (got.some((c) => c.name === name)) break;
-    await Bun.sleep(25);
-  }
+  await eventually(() => (got = n.machine.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec.unmetConditions ?? []).some((c) => c.name === name));
   return got;
 }
 
@@ -163,7 +160,9 @@ describe("init installs itself on machine.install's disk", () => {
       expect(n.machine.stage()).toBe("running");
       const events = n.machine.store.list<EventSpec>(EVENTS).map((e) => e.spec);
       expect(events).toContainEqual(expect.objectContaining({ source: "install", message: `not installing: ${NO_IMAGE_URL}` }));
-      await Bun.sleep(300); // the status controller's next pass
+      // The stage and its install error are one resource: once the status says running, the
+      // controller has seen whatever install error came with it.
+      expect(await eventually(() => n.machine.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec.stage === "running")).toBe(true);
       const conds = n.machine.store.get<MachineStatusSpec>(MACHINE_STATUS)?.spec.unmetConditions ?? [];
       expect(conds.map((c) => c.name)).not.toContain("install");
     } finally { await finish(n); }
@@ -227,7 +226,7 @@ describe("init installs itself on machine.install's disk", () => {
       expect(n.powered).toEqual([]);
       await n.machine.request("apply-config", { raw: text });
       // The install runs as a sequence of its own once the apply-config answered.
-      for (let i = 0; i < 1200 && n.powered.length === 0; i++) await Bun.sleep(50);
+      expect(await eventually(() => n.powered.length > 0, 60_000)).toBe(true);
       expect(n.powered).toEqual(["reboot"]);
     } finally { await finish(n); }
     const dev = openDisk(disk);

@@ -30,13 +30,9 @@ let initHostPid = 0;
 const stderrChunks: string[] = [];
 
 async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; init said:\n${stderrChunks.join("").slice(-3000)}`);
-    await Bun.sleep(50);
-  }
+  let v: T | undefined | false;
+  if (await eventually(async () => !!(v = await f()), ms)) return v as T;
+  throw new Error(`timed out waiting for ${what}; init said:\n${stderrChunks.join("").slice(-3000)}`);
 }
 
 function statusField(pid: number, field: string): string | undefined {

@@ -6,6 +6,7 @@
  * exiting 1 at every start forever.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eventually as within } from "./lib/eventually.ts";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,14 +28,9 @@ function collect(p: Bun.Subprocess<"ignore", "ignore", "pipe">): { text: string;
 }
 
 async function eventually<T>(what: string, f: () => T | Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await f();
-  while (!ok(v)) {
-    if (Date.now() > end) throw new Error(`${what}: not reached after ${ms} ms; last: ${JSON.stringify(v)}`);
-    await Bun.sleep(100);
-    v = await f();
-  }
-  return v;
+  let v: T | undefined;
+  if (await within(async () => ok(v = await f()), ms, 100)) return v!;
+  throw new Error(`${what}: not reached after ${ms} ms; last: ${JSON.stringify(v)}`);
 }
 
 test.skipIf(!asRoot)("a state dir under a folder closed to apid's uid: init refuses at start, naming the folder and the change; opened, it boots", async () => {

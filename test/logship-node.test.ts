@@ -21,6 +21,7 @@ import { LOG_DESTINATIONS } from "../services/init/resources.ts";
 import { bin, generateCluster } from "./lib/container-node.ts";
 import { until } from "./lib/json-lines-sink.ts";
 import { Netns, netnsSkipReason, sh } from "./lib/netns.ts";
+import { eventually } from "./lib/eventually.ts";
 
 if (netnsSkipReason) console.warn(`logship-node: skipped, ${netnsSkipReason}`);
 const NODE_IP = "198.51.100.1";
@@ -92,13 +93,9 @@ const status = (endpoint: string) => getSpec<LogDestinationSpec>(client, LOG_DES
 
 /** Polls the destination's status until `ok` holds (bounded); returns it. */
 async function statusUntil(endpoint: string, what: string, ok: (s: LogDestinationSpec) => boolean, ms = 30_000): Promise<LogDestinationSpec> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const s = await status(endpoint);
-    if (s && ok(s)) return s;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what} (last: ${JSON.stringify(s)})`);
-    await Bun.sleep(100);
-  }
+  let s: LogDestinationSpec | undefined;
+  if (await eventually(async () => (s = await status(endpoint)) !== undefined && ok(s), ms, 100)) return s!;
+  throw new Error(`not within ${ms} ms: ${what} (last: ${JSON.stringify(s)})`);
 }
 
 beforeAll(async () => {

@@ -122,6 +122,7 @@ describe("flow control and idle connections", () => {
     try {
       const it = c.stream(M.Read, { path: "x" });
       await it.next();
+      // A window in which the producer must NOT run ahead: only real time passing can show that.
       await sleep(300);
       // 200 chunks are 12.5 MiB; without backpressure all would be produced by now.
       expect(produced).toBeLessThan(100);
@@ -156,6 +157,7 @@ describe("flow control and idle connections", () => {
       const first = busy.stream(M.Logs, { follow: true }, { signal: ac.signal }).next()
         .then(() => { settled = "message"; }, (e) => { settled = code(e); });
       expect(await closed).toBe(true);
+      // Past idleSessionMs again: a window in which the busy connection must NOT be closed.
       await sleep(400);
       // The connection holding the quiet stream was not closed: the stream is still waiting.
       expect(settled).toBe("pending");
@@ -290,6 +292,5 @@ describe("over mutual TLS", () => {
     expect(o.aborts.Logs![0]).toBe("UNAVAILABLE");
     await it.return(undefined);
     c.close();
-    await sleep(1);
   });
 });

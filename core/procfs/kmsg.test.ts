@@ -17,7 +17,8 @@ test("following the kernel log for long keeps one abort listener, not one per po
   try {
     const it = readKmsg({ path: fifo, follow: true, pollMs: 1, signal: ac.signal })[Symbol.asyncIterator]();
     const next = it.next();
-    await Bun.sleep(100); // many polls of 1 ms, however slow the machine
+    // A window of many 1 ms polls (however slow the machine) in which listeners must NOT pile up.
+    await Bun.sleep(100);
     writeSync(writer, "6,1,1000,-;the record after the polls\n");
     const r = await next;
     expect(r.value?.message).toBe("the record after the polls");

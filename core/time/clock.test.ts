@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ManualClock, sleep, systemClock } from "./clock.ts";
+import { backgroundClock, ManualClock, sleep, systemClock } from "./clock.ts";
 
 test("a manual clock runs timers in time order as it is advanced, and only those due", () => {
   const c = new ManualClock(1000);
@@ -42,4 +42,10 @@ test("the system clock's timers fire and can be cancelled", async () => {
   expect(fired).toBe(false);
   const before = Date.now();
   expect(systemClock.now()).toBeGreaterThanOrEqual(before);
+});
+
+test("the background clock's timers fire, on the system's time", async () => {
+  const before = Date.now();
+  const at = await new Promise<number>((resolve) => { backgroundClock.setTimeout(() => resolve(backgroundClock.now()), 1); });
+  expect(at).toBeGreaterThanOrEqual(before);
 });

@@ -22,6 +22,19 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * The system clock for background timers (a certificate's renewal): one still pending does not
+ * keep the process alive.
+ */
+export const backgroundClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return () => clearTimeout(t);
+  },
+};
+
 /** Resolves `ms` from now on `clock`, or at once when `signal` aborts. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

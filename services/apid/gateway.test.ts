@@ -46,7 +46,7 @@ function stubBackend(name = "stub"): GrpcServer {
     ctx.signal.addEventListener("abort", () => backendAborts.push(statusName((ctx.signal.reason as GrpcError).code)), { once: true });
     for (let i = 0; i < 1000 && !ctx.signal.aborted; i++) {
       yield { message: `l${i}` };
-      await sleep(10, ctx.signal);
+      await sleep(10, ctx.signal); // the backend's pace: a line every 10 ms until cancelled
     }
   });
   return s;

@@ -38,7 +38,7 @@ test("serves through the compiled binary, reloads certificates on SIGHUP, stops 
     .handle(M.Logs, async function* (_r, ctx) {
       for (let i = 0; i < 2000 && !ctx.signal.aborted; i++) {
         yield { message: `l${i}` };
-        await sleep(10, ctx.signal);
+        await sleep(10, ctx.signal); // the backend's pace: a line every 10 ms until cancelled
       }
     });
   await backend.listenUnix(sock);

@@ -31,6 +31,7 @@ import { JoinError, registerNode, requestNodeCertificate, TRUSTD_PORT, trustdTar
 export const REGISTER_EVERY_MS = 60_000;
 import type { ApiCertStatusSpec } from "./resources.ts";
 import { doublingDelay } from "../../core/time/backoff.ts";
+import { backgroundClock, type Cancel, type Clock } from "../../core/time/clock.ts";
 
 export interface ApiCertsOptions {
   dir: string;
@@ -47,7 +48,12 @@ export interface ApiCertsOptions {
    */
   onIssued?: (mode: ApidMode, fingerprint: Buffer) => void;
   onError?: (err: unknown) => void;
-  now?: () => Date;
+  /**
+   * What renewals, retries and registrations wait by, and what "now" is for a new certificate's
+   * validity (tests move a ManualClock). Default: the system clock, its timers not holding the
+   * process open.
+   */
+  clock?: Clock;
   /** The node's addresses for the SANs (default: the kernel's, nodeAddresses()). */
   addresses?: () => string[];
   /** Worker: the port trustd listens on at the control planes (default 50001). */
@@ -89,20 +95,24 @@ const addressKey = (a: string[]) => [...new Set(a)].sort().join(" ");
 const FIRST_JOIN_DELAY_MS = 1000;
 
 export class ApiCertificates {
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: Cancel | undefined;
   private current: { config?: CertConfig; hostname: string } = { hostname: "bunker" };
   private issuedAddresses = "";
   private served: Buffer | undefined;
   /** Worker: the certificate trustd signed that apid serves, for which CA, and until when. */
   private joined: { ca: string; notAfter: Date; key: string; crtPem: string } | undefined;
-  private joinTimer: ReturnType<typeof setTimeout> | undefined;
-  private registerTimer: ReturnType<typeof setTimeout> | undefined;
+  private joinTimer: Cancel | undefined;
+  private registerTimer: Cancel | undefined;
   private joining = false;
   private joinAgain = false;
   private failures = 0;
   private stopped = false;
 
-  constructor(private readonly o: ApiCertsOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly o: ApiCertsOptions) {
+    this.clock = o.clock ?? backgroundClock;
+  }
 
   path(name: keyof typeof FILES): string { return join(this.o.dir, FILES[name]); }
 
@@ -112,10 +122,10 @@ export class ApiCertificates {
   /** Writes the certificates for this config (undefined: maintenance) and schedules renewal. */
   issue(config: CertConfig | undefined, hostname: string): ApidMode {
     this.current = { config, hostname };
-    clearTimeout(this.timer);
+    this.timer?.();
     mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
     if (this.o.uid !== undefined) chownSync(this.o.dir, this.o.uid, this.o.gid ?? this.o.uid);
-    const now = this.o.now?.() ?? new Date();
+    const now = new Date(this.clock.now());
     const lifetime = this.o.lifetimeMs ?? LIFETIME.node;
     const addresses = (this.o.addresses ?? nodeAddresses)();
     this.issuedAddresses = addressKey(addresses);
@@ -158,8 +168,7 @@ export class ApiCertificates {
     }
     this.report({ mode, signer: mode === "controlplane" ? "cluster CA (this node)" : "self-signed", notAfter: new Date(now.getTime() + lifetime).toISOString() });
     // Renew at half-life: the certificate then still has half its life left to reach apid.
-    this.timer = setTimeout(() => this.renew(), lifetime / 2);
-    this.timer.unref?.();
+    this.timer = this.clock.setTimeout(() => this.renew(), lifetime / 2);
     if (this.served) this.o.onIssued?.(mode, this.served);
     return mode;
   }
@@ -177,10 +186,9 @@ export class ApiCertificates {
   }
 
   private scheduleJoin(delayMs: number): void {
-    clearTimeout(this.joinTimer);
+    this.joinTimer?.();
     if (this.stopped) return;
-    this.joinTimer = setTimeout(() => { void this.join(); }, delayMs);
-    this.joinTimer.unref?.();
+    this.joinTimer = this.clock.setTimeout(() => { void this.join(); }, delayMs);
   }
 
   /** Worker: asks trustd for a certificate; on success apid reloads, else it keeps what it has. */
@@ -209,7 +217,7 @@ export class ApiCertificates {
         // notBefore is back-dated (NOT_BEFORE_SKEW): the life counts from when it was signed.
         const signed = c.notBefore.getTime() + NOT_BEFORE_SKEW;
         const half = signed + (c.notAfter.getTime() - signed) / 2;
-        this.scheduleJoin(Math.max(1000, half - Date.now()));
+        this.scheduleJoin(Math.max(1000, half - this.clock.now()));
       } catch (err) {
         if (this.current !== asked || this.stopped) return;
         this.failures++;
@@ -232,10 +240,9 @@ export class ApiCertificates {
   }
 
   private scheduleRegister(delayMs: number): void {
-    clearTimeout(this.registerTimer);
+    this.registerTimer?.();
     if (this.stopped) return;
-    this.registerTimer = setTimeout(() => { void this.registerEverywhere(); }, delayMs);
-    this.registerTimer.unref?.();
+    this.registerTimer = this.clock.setTimeout(() => { void this.registerEverywhere(); }, delayMs);
   }
 
   /**
@@ -262,8 +269,7 @@ export class ApiCertificates {
     } catch (err) {
       this.o.onError?.(err);
       // Try again soon rather than let the certificate run out.
-      this.timer = setTimeout(() => this.renew(), Math.min(60_000, (this.o.lifetimeMs ?? LIFETIME.node) / 10));
-      this.timer.unref?.();
+      this.timer = this.clock.setTimeout(() => this.renew(), Math.min(60_000, (this.o.lifetimeMs ?? LIFETIME.node) / 10));
     }
   }
 
@@ -272,7 +278,7 @@ export class ApiCertificates {
     return addressKey((this.o.addresses ?? nodeAddresses)()) !== this.issuedAddresses;
   }
 
-  stop(): void { this.stopped = true; clearTimeout(this.timer); clearTimeout(this.joinTimer); clearTimeout(this.registerTimer); }
+  stop(): void { this.stopped = true; this.timer?.(); this.joinTimer?.(); this.registerTimer?.(); }
 
   private writePair(cert: keyof typeof FILES, key: keyof typeof FILES, ck: CertAndKey): void {
     // The key first: a reader that sees the new certificate must find its key.

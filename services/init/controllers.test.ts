@@ -6,6 +6,7 @@ import {
   ADDRESS_STATUSES, HOSTNAME_SPEC, LINK_STATUSES, NETWORK_CONFIG, NETWORK_STATUS, ROUTE_STATUSES, TIME_STATUS,
 } from "../../core/netresources/kinds.ts";
 import { ManualClock } from "../../core/time/clock.ts";
+import { nextTurn } from "../../test/lib/eventually.ts";
 import { timeSynced } from "./conditions.ts";
 import { hostnameController, machineStatusController, networkConfigController, networkStatusController } from "./controllers.ts";
 import { ETCD_STATUS, HOSTNAME, MACHINE_CONFIG, MACHINE_STAGE, MACHINE_STATUS, SERVICES, type MachineStatusSpec } from "./resources.ts";
@@ -108,7 +109,7 @@ test("time synced: met when synced or not managed; with a timeout, boot goes on 
   const timing = timeSynced(store, 50, () => { timedOut = true; }, clock).wait(signal).then(() => { met = true; });
   expect(clock.pending()).toEqual([50]);
   clock.advance(49);
-  await new Promise((r) => setImmediate(r)); // let any reaction to the clock run
+  await nextTurn(); // let any reaction to the clock run
   expect({ timedOut, met }).toEqual({ timedOut: false, met: false });
   clock.advance(1);
   await timing;
@@ -117,8 +118,8 @@ test("time synced: met when synced or not managed; with a timeout, boot goes on 
   const waiting = timeSynced(store).wait(signal);
   let done = false;
   void waiting.then(() => { done = true; });
-  // Asserting that the wait does not end on its own needs real time to pass.
-  await Bun.sleep(20);
+  // An end in answer to the update above would have come by the next turn.
+  await nextTurn();
   expect(done).toBe(false);
   store.update(TIME_STATUS, { synced: true });
   await waiting;

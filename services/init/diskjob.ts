@@ -12,6 +12,7 @@
  */
 import type { DiskJob, JobResult } from "../../core/install/job.ts";
 import { selfCommand } from "../../core/sys/self.ts";
+import { systemClock, type Clock } from "../../core/time/clock.ts";
 import { spawnTracked } from "./children.ts";
 
 /** Longer than mkfs of the largest EPHEMERAL and a slot's copy on a slow disk together. */
@@ -23,6 +24,8 @@ export interface DiskJobOptions {
   progress: (line: string) => void;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** What the timeout runs on (tests move a ManualClock); default the system clock. */
+  clock?: Clock;
   /** Called with the child's pid once it runs (tests watch it). */
   started?: (pid: number) => void;
 }
@@ -49,7 +52,7 @@ export async function runDiskJob(job: DiskJob, o: DiskJobOptions): Promise<JobRe
   let killedFor: string | undefined;
   const kill = (why: string) => { if (killedFor === undefined) { killedFor = why; child.kill("SIGKILL"); } };
   const timeoutMs = o.timeoutMs ?? DISK_JOB_TIMEOUT_MS;
-  const timer = setTimeout(() => kill(`it ran longer than ${timeoutMs} ms`), timeoutMs);
+  const cancelTimeout = (o.clock ?? systemClock).setTimeout(() => kill(`it ran longer than ${timeoutMs} ms`), timeoutMs);
   const onAbort = () => kill("its sequence was stopped");
   o.signal?.addEventListener("abort", onAbort, { once: true });
   let result: JobResult | undefined;
@@ -84,7 +87,7 @@ export async function runDiskJob(job: DiskJob, o: DiskJobOptions): Promise<JobRe
     }
     return result;
   } finally {
-    clearTimeout(timer);
+    cancelTimeout();
     o.signal?.removeEventListener("abort", onAbort);
   }
 }

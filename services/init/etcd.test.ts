@@ -13,6 +13,7 @@ import { newEtcdCA } from "../../core/pki/issue.ts";
 import { writeFileAtomic } from "../../core/fileio/atomic.ts";
 import { privateKeyPem } from "../../core/pki/keys.ts";
 import { certificatePem } from "../../core/pki/x509.ts";
+import { eventually } from "../../test/lib/eventually.ts";
 import { clientTls, EtcdNode, etcdBinary, etcdCA, etcdConfigFile, initialCluster, joinCandidates, ownAddress, urlOf, writeEtcdCerts } from "./etcd.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -81,10 +82,8 @@ describe.skipIf(!etcdBinary() || !etcdctlPath)("against a real etcd", () => {
     proc = Bun.spawn([etcdBinary()!, "--config-file", conf], { stdout: "ignore", stderr: "ignore" });
     url = urlOf("127.0.0.1", client);
     tls = clientTls(ca, "test");
-    for (let i = 0; i < 100; i++) {
-      try { await health(url, tls, 2000); return; } catch { await Bun.sleep(200); }
-    }
-    throw new Error("etcd did not become healthy");
+    // A health call that still fails at the end is thrown, saying why etcd is not up.
+    await eventually(async () => { await health(url, tls, 2000); return true; }, 40_000);
   }, 60_000);
 
   /** etcdctl against the test's etcd, with a client certificate of the CA. */
@@ -154,7 +153,7 @@ describe.skipIf(!etcdBinary() || !etcdctlPath)("against a real etcd", () => {
     });
     try {
       node.configure();
-      for (let i = 0; i < 100 && !said.some((x) => x.includes("hostname")); i++) await Bun.sleep(100);
+      await eventually(() => said.some((x) => x.includes("hostname")), 10_000);
     } finally { node.stop(); }
     expect(said.find((x) => x.includes("hostname"))).toContain("already has this node's hostname solo");
     expect(started).toBe(0);
@@ -195,9 +194,7 @@ describe.skipIf(!etcdBinary() || !etcdctlPath)("against a real etcd", () => {
     const p2 = Bun.spawn([etcdBinary()!, "--config-file", conf], { stdout: "ignore", stderr: "ignore" });
     try {
       const url2 = urlOf("127.0.0.1", client);
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) { try { await health(url2, tls, 2000); up = true; } catch { await Bun.sleep(200); } }
-      expect(up).toBe(true);
+      expect(await eventually(async () => { await health(url2, tls, 2000); return true; }, 30_000)).toBe(true);
       const m = await memberList(url2, tls);
       expect(m.map((x) => x.name)).toEqual(["again"]);
       const got = await ctl(["get", "r", "--prefix", "--keys-only"], url2);

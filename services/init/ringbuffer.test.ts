@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { nextTurn } from "../../test/lib/eventually.ts";
 import { RingBuffer } from "./ringbuffer.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -37,9 +38,9 @@ test("follow yields what is written after it starts and ends on abort", async ()
   const done = (async () => { for await (const c of r.follow(r.end, ac.signal)) { seen.push(dec(c.data)); if (seen.length === 2) ac.abort(); } })();
   // A turn of the event loop lets the follower park on its wait, so the writes below test the
   // wake-up path rather than a follower that finds the data already there.
-  await Bun.sleep(1);
+  await nextTurn();
   r.write(enc("new1\n"));
-  await Bun.sleep(1);
+  await nextTurn();
   r.write(enc("new2\n"));
   await done;
   expect(seen).toEqual(["new1\n", "new2\n"]);

@@ -7,20 +7,34 @@ import { fileExists, NETWORK_STATUS, networkOnline } from "./conditions.ts";
 import { SERVICES } from "./resources.ts";
 import type { ServiceStatus } from "./service.ts";
 import { restartDelay, Supervisor } from "./supervisor.ts";
-import { eventually } from "../../test/lib/eventually.ts";
+import { eventually, nextTurn } from "../../test/lib/eventually.ts";
+import { ManualClock } from "../../core/time/clock.ts";
 
 const dirs: string[] = [];
 const sups: Supervisor[] = [];
-function setup() {
+function setup(clock?: ManualClock) {
   const dir = mkdtempSync(join(tmpdir(), "bunker-sup-"));
   dirs.push(dir);
   const store = new Store();
-  const sup = new Supervisor({ store });
+  const sup = new Supervisor({ store, clock });
   sups.push(sup);
+  if (clock) clocks.push(clock);
   return { dir, store, sup };
 }
+/** The delays a service's "restarting in N ms" events announced, in order. */
+const announced = (sup: Supervisor, id: string) =>
+  sup.status(id).events.filter((e) => e.message.startsWith("restarting in")).map((e) => Number(/in (\d+) ms/.exec(e.message)![1]));
+const clocks: ManualClock[] = [];
 afterEach(async () => {
-  for (const s of sups.splice(0)) await s.stopAll();
+  // A test that failed half-way may leave a stop waiting out its grace on a ManualClock: time is
+  // moved on for it until everything has stopped.
+  const mover = setInterval(() => { for (const c of clocks) c.advance(60_000); }, 10);
+  try {
+    await Promise.all(sups.splice(0).map((s) => s.stopAll()));
+  } finally {
+    clearInterval(mover);
+    clocks.splice(0);
+  }
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 const sh = (script: string) => ({ argv: ["/bin/sh", "-c", script] });
@@ -58,22 +72,54 @@ test("unknown dependencies and cycles are refused by name", () => {
   expect(() => s2.add({ id: "Bad Id", runner: sh("true") })).toThrow("id must be");
 });
 
-test("a crash loop is restarted with doubling delays up to the cap", async () => {
-  const { sup } = setup();
-  sup.add({ id: "crash", runner: sh("exit 3"), restart: { policy: "always", baseDelayMs: 10, maxDelayMs: 80 } });
+test("a crash loop is restarted with doubling delays up to the cap, each waited in full", async () => {
+  const clock = new ManualClock();
+  const { sup } = setup(clock);
+  sup.add({ id: "crash", runner: sh("exit 3"), restart: { policy: "always", baseDelayMs: 1000, maxDelayMs: 8000 } });
   sup.start();
-  await sup.waitFor(() => sup.status("crash").restarts >= 7);
+  // base 1 s doubling with jitter 0.75..1.25: 1, 2, 4, then the cap of 8 s.
+  const nominal = [1000, 2000, 4000, 8000, 8000, 8000];
+  for (const [i, n] of nominal.entries()) {
+    await sup.waitFor(() => sup.status("crash").restarts === i + 1);
+    const delay = announced(sup, "crash")[i]!;
+    expect(delay).toBeGreaterThanOrEqual(Math.floor(n * 0.75));
+    expect(delay).toBeLessThanOrEqual(Math.min(8000, Math.ceil(n * 1.25)));
+    // The supervisor waits exactly the delay it announced: not started 1 ms before, started at it.
+    expect(clock.pending()).toEqual([delay]);
+    clock.advance(delay - 1);
+    await nextTurn();
+    expect(sup.status("crash").state).toBe("Failed");
+    clock.advance(1);
+    expect(clock.pending()).toEqual([]);
+  }
+  await sup.waitFor(() => sup.status("crash").restarts === nominal.length + 1);
   await sup.stop("crash");
   const st = sup.status("crash");
-  const delays = st.events.filter((e) => e.message.startsWith("restarting in")).map((e) => Number(/in (\d+) ms/.exec(e.message)![1]));
-  // base 10 doubling with jitter 0.75..1.25: 10, 20, 40, then the cap of 80.
-  const nominal = [10, 20, 40, 80, 80, 80, 80];
-  delays.slice(0, 7).forEach((d, i) => {
-    expect(d).toBeGreaterThanOrEqual(Math.floor(nominal[i]! * 0.75));
-    expect(d).toBeLessThanOrEqual(Math.min(80, Math.ceil(nominal[i]! * 1.25)));
-  });
   expect(st.lastExit?.code).toBe(3);
   expect(st.events.some((e) => e.state === "Failed" && e.message === "exited with code 3")).toBe(true);
+}, 10_000);
+
+test("a run that lasts resetAfterMs resets the backoff to its base", async () => {
+  const clock = new ManualClock();
+  const { dir, sup } = setup(clock);
+  const go = join(dir, "go");
+  // Each run waits for the test to let it exit, so the test decides how long a run lasted.
+  sup.add({ id: "flaky", runner: sh(`while [ ! -f ${go} ]; do sleep 0.01; done; rm ${go}; exit 1`), restart: { policy: "always", baseDelayMs: 1000, maxDelayMs: 8000, resetAfterMs: 60_000 } });
+  sup.start();
+  const runAndExit = async (lastsMs: number, restarts: number) => {
+    await sup.waitFor(() => sup.status("flaky").state === "Running");
+    clock.advance(lastsMs);
+    writeFileSync(go, "");
+    await sup.waitFor(() => sup.status("flaky").restarts === restarts);
+    const delay = announced(sup, "flaky").at(-1)!;
+    clock.advance(delay);
+    return delay;
+  };
+  expect(await runAndExit(0, 1)).toBeLessThanOrEqual(1250);
+  expect(await runAndExit(0, 2)).toBeGreaterThanOrEqual(1500);
+  expect(await runAndExit(0, 3)).toBeGreaterThanOrEqual(3000);
+  // A minute's run: the next wait is the base again.
+  expect(await runAndExit(60_000, 4)).toBeLessThanOrEqual(1250);
 }, 10_000);
 
 test("a service keeps only its last 64 events, oldest dropped first", async () => {
@@ -98,26 +144,36 @@ test("restartDelay never exceeds 30 s whatever the settings", () => {
 });
 
 test("policies: on-failure stops after success, never stops after failure", async () => {
-  const { sup } = setup();
+  const clock = new ManualClock();
+  const { sup } = setup(clock);
   sup.add({ id: "ok", runner: sh("exit 0"), restart: { policy: "on-failure", baseDelayMs: 1 } });
   sup.add({ id: "once", runner: sh("exit 1"), restart: { policy: "never" } });
   sup.start();
   await sup.waitFor(() => sup.status("ok").state === "Finished" && sup.status("once").state === "Failed");
-  // A window in which a wrong restart would show (baseDelayMs is 1): asserting that nothing
-  // happens needs real time to pass.
-  await Bun.sleep(50);
+  // A restart would be counted, and its wait set on the clock, as soon as the exit is handled.
+  await nextTurn();
+  expect(clock.pending()).toEqual([]);
   expect(sup.status("ok").restarts).toBe(0);
   expect(sup.status("once").restarts).toBe(0);
   expect(sup.isUp("ok")).toBe(false); // on-failure may still restart later; only a clean "never" counts as up
 });
 
 test("a service that ignores SIGTERM is killed after its grace period", async () => {
-  const { dir, sup } = setup();
+  const clock = new ManualClock();
+  const { dir, sup } = setup(clock);
   const ready = join(dir, "ready");
   sup.add({ id: "stubborn", stopGraceMs: 300, runner: sh(`trap '' TERM; touch ${ready}; while :; do sleep 0.05; done`) });
   sup.start();
   await fileExists(ready, 10).wait(new AbortController().signal);
-  await sup.stop("stubborn");
+  let stopped = false;
+  const stopping = sup.stop("stubborn").then(() => { stopped = true; });
+  expect(clock.pending()).toEqual([300]);
+  clock.advance(299);
+  await nextTurn();
+  expect(stopped).toBe(false);
+  expect(sup.status("stubborn").state).toBe("Stopping");
+  clock.advance(1);
+  await stopping;
   const msgs = sup.status("stubborn").events.map((e) => `${e.state}: ${e.message}`);
   expect(msgs).toContain("Stopping: grace period of 300 ms elapsed, sending SIGKILL");
   expect(sup.status("stubborn").lastExit?.signal).toBe("SIGKILL");
@@ -189,14 +245,34 @@ test.skipIf(!root)("the exec helper applies uid, groups, bounding set, no_new_pr
 }, 15_000);
 
 test("a health check that hangs past its timeout marks the service unhealthy, holding back dependants", async () => {
-  const { sup } = setup();
+  const clock = new ManualClock();
+  const { sup } = setup(clock);
+  let checks = 0;
   sup.add({
     id: "slow", runner: sh("exec sleep 30"),
-    health: { initialDelayMs: 0, intervalMs: 20, timeoutMs: 50, check: (signal) => new Promise((_, rej) => signal.addEventListener("abort", () => rej(signal.reason))) },
+    health: { initialDelayMs: 700, intervalMs: 2000, timeoutMs: 50, check: (signal) => { checks++; return new Promise((_, rej) => signal.addEventListener("abort", () => rej(signal.reason))); } },
   });
   sup.add({ id: "after", dependsOn: ["slow"], runner: sh("exec sleep 30") });
   sup.start();
+  await sup.waitFor(() => sup.status("slow").state === "Running");
+  // The first check comes after the initial delay, and fails at its timeout, not before.
+  expect(clock.pending()).toEqual([700]);
+  clock.advance(699);
+  await nextTurn();
+  expect(checks).toBe(0);
+  clock.advance(1);
+  await nextTurn();
+  expect(checks).toBe(1);
+  expect(clock.pending()).toEqual([50]);
+  clock.advance(49);
+  await nextTurn();
+  expect(sup.status("slow").healthy).toBe(false); // not checked yet: false until a check passes
+  expect(sup.status("slow").events.some((e) => e.message.startsWith("health check"))).toBe(false);
+  clock.advance(1);
   await sup.waitFor(() => sup.status("slow").events.some((e) => e.message.startsWith("health check failed")));
+  // The next check waits the interval.
+  await nextTurn();
+  expect(clock.pending()).toEqual([2000]);
   expect(sup.status("slow").events.at(-1)!.message).toBe("health check failed: timed out after 50 ms");
   expect(sup.status("slow").healthy).toBe(false);
   expect(sup.status("after").state).toBe("Waiting");
@@ -226,8 +302,8 @@ test("a service waiting for network online starts when the network status says s
   await sup.waitFor(() => sup.status("needs-net").state === "Waiting");
   expect(sup.status("needs-net").events.at(-1)!.message).toBe("waiting for network online");
   store.create(NETWORK_STATUS, { online: false });
-  // Nothing may start on online: false; only real time passing can show that it does not.
-  await Bun.sleep(20);
+  // A start would begin as soon as the store's event is handled, before the next macrotask.
+  await nextTurn();
   expect(sup.status("needs-net").state).toBe("Waiting");
   store.update(NETWORK_STATUS, { online: true });
   await sup.waitFor(() => sup.status("needs-net").state === "Running");

@@ -12,6 +12,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import type { Store } from "../../core/resources/index.ts";
 import { libc } from "../../core/sys/libc.ts";
 import { doublingDelay } from "../../core/time/backoff.ts";
+import { systemClock, type Cancel, type Clock } from "../../core/time/clock.ts";
 import { sleep } from "./conditions.ts";
 import { exitOutput } from "./exitoutput.ts";
 import { RingBuffer } from "./ringbuffer.ts";
@@ -40,6 +41,11 @@ export interface SupervisorOptions {
   onOutput?: (id: string, chunk: Uint8Array, stream: "stdout" | "stderr", time: number) => void;
   /** The environment a service gets when its runner names none. */
   defaultEnv?: Record<string, string>;
+  /**
+   * What every wait is timed by (restart backoff, health checks, stop grace, how long a run lasted)
+   * and what event times read; tests move a ManualClock. Default: the system clock.
+   */
+  clock?: Clock;
 }
 
 
@@ -65,8 +71,11 @@ interface Outcome { ok: boolean; message: string; ranMs: number }
 export class Supervisor {
   private readonly services = new Map<string, Instance>();
   private listeners = new Set<() => void>();
+  private readonly clock: Clock;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   /** Declares a service; it starts with start(). */
   add(spec: ServiceSpec): void {
@@ -171,7 +180,7 @@ export class Supervisor {
 
   private event(s: Instance, state: ServiceState, message: string, output?: string[], health?: ServiceEvent["health"]): void {
     s.state = state;
-    const ev: ServiceEvent = { time: new Date().toISOString(), state, message, ...(health ? { health } : {}) };
+    const ev: ServiceEvent = { time: new Date(this.clock.now()).toISOString(), state, message, ...(health ? { health } : {}) };
     s.events.push(ev);
     if (s.events.length > MAX_EVENTS) s.events.splice(0, s.events.length - MAX_EVENTS);
     try { this.opts.onEvent?.(s.spec.id, ev, output); } catch { /* a broken observer must not break the service */ }
@@ -200,7 +209,7 @@ export class Supervisor {
         const delay = restartDelay(quickExits, s.spec.restart?.baseDelayMs ?? 500, s.spec.restart?.maxDelayMs ?? MAX_RESTART_DELAY_MS);
         s.restarts++;
         this.event(s, s.state, `restarting in ${delay} ms (restart ${s.restarts}, policy ${policy})`);
-        await sleep(delay, signal);
+        await sleep(delay, signal, this.clock);
       }
     } catch (err) {
       if (signal.aborted) return;
@@ -223,7 +232,7 @@ export class Supervisor {
   }
 
   private async runOnce(s: Instance, signal: AbortSignal): Promise<Outcome> {
-    const started = Date.now();
+    const started = this.clock.now();
     try {
       if (s.spec.preStart) {
         this.event(s, "Preparing", "running pre-start");
@@ -250,17 +259,17 @@ export class Supervisor {
       const ok = code === 0;
       // A clean exit or one we asked for (stop) needs no explanation; an error keeps its last words.
       const output = ok || s.stopping ? undefined : exitOutput(s.logs, logFrom);
-      s.lastExit = { code, signal: sig, time: new Date().toISOString(), ...(output ? { output } : {}) };
+      s.lastExit = { code, signal: sig, time: new Date(this.clock.now()).toISOString(), ...(output ? { output } : {}) };
       const message = sig ? `killed by ${sig}` : `exited with code ${code}`;
-      if (s.stopping) return { ok, message, ranMs: Date.now() - started };
+      if (s.stopping) return { ok, message, ranMs: this.clock.now() - started };
       this.event(s, ok ? "Finished" : "Failed", message, output);
-      return { ok, message, ranMs: Date.now() - started };
+      return { ok, message, ranMs: this.clock.now() - started };
     } catch (err) {
       s.proc = undefined;
       if (signal.aborted) return { ok: true, message: "stopped", ranMs: 0 };
       const message = `failed to start: ${err instanceof Error ? err.message : String(err)}`;
       this.event(s, "Failed", message);
-      return { ok: false, message, ranMs: Date.now() - started };
+      return { ok: false, message, ranMs: this.clock.now() - started };
     }
   }
 
@@ -271,7 +280,7 @@ export class Supervisor {
   private async pump(s: Instance, stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
     try {
       for await (const chunk of stream) {
-        const time = Date.now();
+        const time = this.clock.now();
         s.logs.write(chunk, name, time);
         this.opts.onOutput?.(s.spec.id, chunk, name, time);
       }
@@ -283,12 +292,12 @@ export class Supervisor {
   private async healthLoop(s: Instance, signal: AbortSignal): Promise<void> {
     const h = s.spec.health!;
     try {
-      await sleep(h.initialDelayMs ?? 1000, signal);
+      await sleep(h.initialDelayMs ?? 1000, signal, this.clock);
       let first = true;
       while (!signal.aborted) {
         const timeout = h.timeoutMs ?? 500;
         const ac = new AbortController();
-        const timer = setTimeout(() => ac.abort(new Error(`timed out after ${timeout} ms`)), timeout);
+        const cancel = this.clock.setTimeout(() => ac.abort(new Error(`timed out after ${timeout} ms`)), timeout);
         let ok = true;
         let why = "";
         try {
@@ -297,7 +306,7 @@ export class Supervisor {
           ok = false;
           why = err instanceof Error ? err.message : String(err);
         } finally {
-          clearTimeout(timer);
+          cancel();
         }
         if (signal.aborted) return;
         // The first result is always reported; later ones only when they change.
@@ -306,7 +315,7 @@ export class Supervisor {
           s.healthy = ok;
           this.event(s, s.state, ok ? "health check passed" : `health check failed: ${why}`, undefined, ok ? "passed" : "failed");
         }
-        await sleep(h.intervalMs ?? 5000, signal);
+        await sleep(h.intervalMs ?? 5000, signal, this.clock);
       }
     } catch {
       // Aborted: the process exited or is being stopped.
@@ -324,12 +333,12 @@ export class Supervisor {
       const grace = s.spec.stopGraceMs ?? 10_000;
       this.event(s, "Stopping", `sending SIGTERM, SIGKILL in ${grace} ms`);
       this.signalGroup(proc.pid, SIGTERM);
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancel: Cancel | undefined;
       const killed = await Promise.race([
         proc.exited.then(() => false),
-        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), grace); }),
+        new Promise<boolean>((resolve) => { cancel = this.clock.setTimeout(() => resolve(true), grace); }),
       ]);
-      clearTimeout(timer);
+      cancel?.();
       if (killed) {
         this.event(s, "Stopping", `grace period of ${grace} ms elapsed, sending SIGKILL`);
         this.signalGroup(proc.pid, SIGKILL);

@@ -13,6 +13,7 @@ import { currentContext, loadClientConfig } from "../../core/clientconfig/client
 import { bin } from "../lib/container-node.ts";
 import { netnsSkipReason } from "../lib/netns.ts";
 import { ClusterHome } from "../lib/cluster-home.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const skip = netnsSkipReason !== null;
 const name = `t${process.pid % 100000}`;
@@ -105,12 +106,10 @@ test.skipIf(skip)("openssl verifies the worker's apid certificate against the cl
 
 test.skipIf(skip)("every control plane lists the worker (registered with each, not only the one that signed)", async () => {
   for (const cp of ["10.5.0.2", "10.5.0.3", "10.5.0.4"]) {
-    let listed = false;
-    for (let i = 0; i < 40 && !listed; i++) {
+    const listed = await eventually(async () => {
       const r = await ctl("-n", cp, "get", "trustdnodes", "-o", "json");
-      listed = r.code === 0 && r.out.includes("10.5.0.5:50000");
-      if (!listed) await Bun.sleep(250);
-    }
+      return r.code === 0 && r.out.includes("10.5.0.5:50000");
+    }, 30_000, 250);
     expect({ cp, listed }).toEqual({ cp, listed: true });
   }
 });

@@ -16,6 +16,7 @@ import { createCsr } from "../../core/pki/csr.ts";
 import { generateKey } from "../../core/pki/keys.ts";
 import { freePort, generateCluster, startNode, type Node } from "../lib/container-node.ts";
 import { ctl } from "../lib/remote-cluster.ts";
+import { eventually as within } from "../lib/eventually.ts";
 
 /** Lifetime of what trustd signs here: renewals every 10 s, so a failed one shows quickly. */
 const LIFETIME_S = 20;
@@ -29,12 +30,12 @@ let token = "";
 const at = (p: number) => `127.0.0.1:${p}`;
 
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
+  let v: T | undefined;
   let last: unknown;
-  while (Date.now() < end) {
-    try { const v = await fn(); if (v !== undefined) return v; } catch (err) { last = err; }
-    await Bun.sleep(250);
-  }
+  const got = await within(async () => {
+    try { return (v = await fn()) !== undefined; } catch (err) { last = err; return false; }
+  }, ms, 250);
+  if (got) return v!;
   throw new Error(`${what}: not within ${ms} ms${last ? ` (${(last as Error).message})` : ""}`);
 }
 

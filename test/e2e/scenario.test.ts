@@ -13,6 +13,7 @@ import { KERNEL_CMDLINE } from "../../core/image/layout.ts";
 import { realBinary, testImage } from "../image/fixture.ts";
 import { freePort, haveQemu, withQemu, type Qemu, type QemuOptions } from "../qemu/runner.ts";
 import { ctl, ctlOk, genCluster, waitForApi, withHostname, type Cluster } from "./node.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const BOOT_MS = 240_000;
 let work = "";
@@ -101,8 +102,7 @@ describe.skipIf(!haveQemu())("a node in QEMU driven through its API", () => {
         expect(await ctlOk(["reboot"], c.bunkerconfig)).toContain("rebooting");
         await q.waitFor(/reboot: Restarting system|\[bunker\] power: reboot/, 120_000);
         const firstStarts = q.lines.filter((l) => l.text.includes("init starting")).length;
-        const deadline = performance.now() + BOOT_MS;
-        while (q.lines.filter((l) => l.text.includes("==== node running ====")).length < 2 && performance.now() < deadline) await Bun.sleep(500);
+        await eventually(() => q.lines.filter((l) => l.text.includes("==== node running ====")).length >= 2, BOOT_MS, 500);
         expect(q.lines.filter((l) => l.text.includes("==== node running ====")).length).toBe(2);
         expect(firstStarts).toBe(1);
         expect(fetched).toBe(2);

@@ -1,11 +1,11 @@
 /** The bounded wait of the tests: poll a condition instead of sleeping for a guessed time. */
 
 /**
- * Waits until check() is true, polling every 20 ms for up to ms; returns its last value. The check
- * may be async (an RPC, a file read); one that throws counts as false until the last try, whose
- * error is thrown so a failing wait says why.
+ * Waits until check() is true, polling every `everyMs` (20 ms) for up to ms; returns its last value.
+ * The check may be async (an RPC, a file read); one that throws counts as false until the last try,
+ * whose error is thrown so a failing wait says why. A check that costs a process gets a longer pause.
  */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, everyMs = 20): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
     const last = Date.now() >= end;
@@ -15,7 +15,7 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
       if (last) throw e;
     }
     if (last) return false;
-    await Bun.sleep(20);
+    await Bun.sleep(everyMs);
   }
 }
 
@@ -35,4 +35,13 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, o: { timeoutM
     if (Date.now() > end) throw new Error(`${o.what}: not within ${o.timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
     await Bun.sleep(Math.min(500 * (i + 1), 3000));
   }
+}
+
+/**
+ * One turn of the event loop: every promise callback already queued has run when it resolves. A
+ * test that shows something does NOT happen in answer to an event (a store update, a clock moved)
+ * waits this long instead of a guessed time, when that answer would come without I/O.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

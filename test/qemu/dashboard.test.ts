@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { KERNEL_CMDLINE } from "../../core/image/layout.ts";
 import { realBinary, testImage } from "../image/fixture.ts";
 import { haveQemu, withQemu } from "./runner.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const BOOT_MS = 240_000;
 let work = "";
@@ -85,15 +86,13 @@ test.skipIf(!haveQemu())("the node's screen (tty1, VGA text) shows the dashboard
     await q.waitFor("service dashboard: Running", BOOT_MS);
     // The screen holds the node's stage and its services once a refresh has come back.
     let screen: string[] | undefined;
-    const end = Date.now() + 180_000;
-    while (Date.now() < end) {
+    await eventually(async () => {
       screen = dashboardScreen(await vgaRows(qmp));
       // Settled: the DHCP address, a kernel line in the pane, and a refresh that fully answered
       // (an emulated CPU makes the first ones slow).
       const t = screen?.join("\n") ?? "";
-      if (/addresses: eth0 10\.0\.2\.15\/24/.test(t) && /^\[ *\d+\.\d{3}\] /m.test(t) && /UTC {2}updated$/.test(t)) break;
-      await Bun.sleep(2000);
-    }
+      return /addresses: eth0 10\.0\.2\.15\/24/.test(t) && /^\[ *\d+\.\d{3}\] /m.test(t) && /UTC {2}updated$/.test(t);
+    }, 180_000, 2000);
     const text = (screen ?? []).join("\n");
     console.log(`the node's screen:\n${text}`);
     expect(text).toMatch(/^host bunker(-[0-9a-f]{6})? {2}version \d+\.\d+\.\d+ {2}stage maintenance {2}not ready$/m);

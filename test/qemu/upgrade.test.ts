@@ -28,6 +28,7 @@ import { realBinary, testImage, testKey } from "../image/fixture.ts";
 import { imageCopy, serveFolder } from "../lib/image-copies.ts";
 import { ctl, ctlOk, genCluster, waitForApi, type Cluster } from "../e2e/node.ts";
 import { freePort, haveQemu, withQemu, type Qemu } from "./runner.ts";
+import { eventually } from "../lib/eventually.ts";
 
 const BOOT_MS = 240_000;
 let work = "", imgA = "", imgB = "", disk = "";
@@ -69,8 +70,7 @@ const bootedSlots = (q: Qemu) => q.lines.map((l) => l.text.match(/Bunker: bootin
 const count = (q: Qemu, s: string) => q.lines.filter((l) => l.text.includes(s)).length;
 /** Waits until the console has shown `marker` `n` times. */
 async function nth(q: Qemu, marker: string, n: number, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (count(q, marker) < n && performance.now() < deadline && q.exitCode === null) await Bun.sleep(500);
+  await eventually(() => count(q, marker) >= n || q.exitCode !== null, timeoutMs, 500);
   if (count(q, marker) < n) throw new Error(`'${marker}' seen ${count(q, marker)} times, expected ${n}; console:\n${q.tail(60)}`);
 }
 const bootStatus = async (c: Cluster) => (JSON.parse(await ctlOk(["get", "bootstatus", "-o", "json"], c.bunkerconfig)) as unknown[])[0];

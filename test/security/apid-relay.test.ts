@@ -51,7 +51,7 @@ async function stubInit(name: string): Promise<string> {
   s.handle(M.Logs, async function* (_req, ctx) {
     for (let i = 0; i < 100 && !ctx.signal.aborted; i++) {
       yield { message: `${name} ${i}` };
-      await sleep(50, ctx.signal).catch(() => {});
+      await sleep(50, ctx.signal).catch(() => {}); // the backend's pace: a line every 50 ms until cancelled
     }
   });
   const sock = join(dir, `${name}.sock`);

@@ -24,6 +24,7 @@ import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { rejection } from "../../../test/lib/rejection.ts";
 import { ManualClock } from "../../../core/time/clock.ts";
+import { eventually } from "../../../test/lib/eventually.ts";
 
 /** A valid worker config, and the same with a hostname (applies live) or another cluster secret (needs a reboot). */
 const worker = fixture("worker.yaml");
@@ -71,24 +72,26 @@ afterAll(async () => {
 });
 
 test("logs: tail then follow a service's output", async () => {
-  for (let i = 0; i < 500 && !machine.supervisor.logs("echo").tail(3).includes("line3"); i++) await Bun.sleep(10);
+  expect(await eventually(() => machine.supervisor.logs("echo").tail(3).includes("line3"))).toBe(true);
   const got = await Array.fromAsync(client.stream(MachineService.Logs, { id: "echo", tail: 2 }));
   expect(got.map((e) => e.message)).toEqual(["line2", "line3"]);
   const followed: string[] = [];
   const done = (async () => {
-    for await (const e of client.stream(MachineService.Logs, { id: "echo", tail: 0, follow: true })) {
+    for await (const e of client.stream(MachineService.Logs, { id: "echo", tail: 1, follow: true })) {
       followed.push(e.message ?? "");
       if (e.message === "extra") break; // leaving the loop cancels the call
     }
   })();
-  await Bun.sleep(50);
+  // The tail's line has arrived once the server is following: what is written now must come next.
+  expect(await eventually(() => followed.length > 0)).toBe(true);
   machine.supervisor.logs("echo").write(enc("extra\n"));
   await done;
-  expect(followed).toEqual(["extra"]);
+  expect(followed).toEqual(["line3", "extra"]);
 });
 
 test("logs: each line carries when it was written and from which stream, not when it was read", async () => {
-  for (let i = 0; i < 500 && !machine.supervisor.logs("tick").tail(2).includes("second"); i++) await Bun.sleep(10);
+  expect(await eventually(() => machine.supervisor.logs("tick").tail(2).includes("second"))).toBe(true);
+  // Real time must pass between the write and the read for the stamps to tell them apart.
   await Bun.sleep(200);
   const got = await Array.fromAsync(client.stream(MachineService.Logs, { id: "tick", tail: 2 }));
   expect(got.map((e) => [e.message, e.stream])).toEqual([["first", "stdout"], ["second", "stderr"]]);
@@ -110,7 +113,8 @@ test("resources: definitions, get by alias, watch with snapshot and Bootstrapped
       if (ev.type === bunker.resource.v1.EventType.EVENT_TYPE_UPDATED) break;
     }
   })();
-  await Bun.sleep(50);
+  // The update must come after the watch is in place: its snapshot ends with Bootstrapped.
+  expect(await eventually(() => seen.includes(bunker.resource.v1.EventType.EVENT_TYPE_BOOTSTRAPPED))).toBe(true);
   await apply(worker);
   await w;
   const E = bunker.resource.v1.EventType;
@@ -310,8 +314,7 @@ test("apply-config mode try: applied now, reverted at the deadline unless confir
   expect(clock.pending()).toEqual([1]);
   expect(await hostname()).toBe("tried");
   clock.advance(1);
-  for (let i = 0; i < 400 && (await hostname()) === "tried"; i++) await Bun.sleep(10);
-  expect(await hostname()).toBe(before);
+  expect(await eventually(async () => (await hostname()) === before)).toBe(true);
   expect(() => h["confirm-config"]()).toThrow("no configuration is being tried");
 
   await h["apply-config"]({ data: withHostname("kept"), mode: "try", tryTimeoutSeconds: 1 });
@@ -355,7 +358,7 @@ test.skipIf(!root)("SO_PEERCRED decides: another uid is refused, apid's uid is h
 
 test("reboot through the API runs the reboot sequence and ends in the power request", async () => {
   await client.unary(MachineService.Reboot, {});
-  for (let i = 0; i < 200 && powered.length === 0; i++) await Bun.sleep(10);
+  expect(await eventually(() => powered.length > 0)).toBe(true);
   expect(powered).toEqual(["reboot"]);
   expect(machine.supervisor.status("echo").state).toBe("Finished");
   // Once powering, every later request is refused: there is no second power action.
