@@ -152,10 +152,15 @@ try {
     "What holds it back: under TCG, Bun itself. The kernel copies the initramfs (the compressed SquashFS",
     "root, stored, and the small zstd pre-init archive) without decompressing the binary; the shim puts the",
     "root behind dm-verity and execs the binary, whose pages are then read, checked and decompressed as",
-    "they are touched. Three Bun processes (init, networkd, apid) each start the runtime and load the",
-    "bundled program (networkd and apid side by side); the longest single step is apid's, from its start",
-    "to its first TLS answer. The floor starts one static busybox. The figures move by seconds with the",
-    "load of the two host cores that QEMU shares with everything else.",
+    "they are touched. Decompression is not the cost: a root stored uncompressed (`--also` with an image",
+    "built `--root-compression none`) answers no sooner, because the kernel then copies 120 MB instead of",
+    "51 MB before /init. The cost is the runtime's start in an emulated CPU: a compiled Bun program that",
+    "only prints a line, as PID 1 from the same root, already takes about 2.1x the floor",
+    "(bench/results/image.md), while `bunker version` starts in about 30 ms on the host. On top of",
+    "that, each service is two Bun starts in a row (the exec-helper, which execs the service), and",
+    "apid's first answer needs init, then the exec-helper, then apid. The floor starts one static",
+    "busybox. The figures move by seconds with the load of the two host cores that QEMU shares with",
+    "everything else.",
   );
 
   // --- smallest memory that boots and serves the API -----------------------------------------
