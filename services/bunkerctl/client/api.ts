@@ -51,6 +51,18 @@ function unreachable(err: unknown): boolean {
   return notReached(err) || (err instanceof GrpcError && err.code === Status.UNAVAILABLE && reasonOf(err) === REASON.unreachable);
 }
 
+/**
+ * The node answered that it is busy. A node from before error reasons sends the same UNAVAILABLE
+ * with no reason, so no reason counts as busy. Its apid relaying to a node it cannot reach also
+ * answers UNAVAILABLE with no reason; that is asked again too, which costs at most the five
+ * bounded tries before its answer is shown, and applying the same config twice is harmless.
+ */
+function busy(err: unknown): boolean {
+  if (!(err instanceof GrpcError) || err.code !== Status.UNAVAILABLE || notReached(err)) return false;
+  const reason = reasonOf(err);
+  return reason === REASON.busy || reason === undefined;
+}
+
 export class Api {
   private readonly clients = new Map<string, GrpcClient>();
 
@@ -120,7 +132,7 @@ export class Api {
       try {
         return await this.unary(MachineService.ApplyConfiguration, req, d);
       } catch (e) {
-        if (!(e instanceof GrpcError && e.code === Status.UNAVAILABLE && reasonOf(e) === REASON.busy) || attempt >= 5) throw e;
+        if (!busy(e) || attempt >= 5) throw e;
         await Bun.sleep(doublingDelay(attempt, 500, 4000));
       }
     }
