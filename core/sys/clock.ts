@@ -2,8 +2,8 @@
  * The system clock: read and adjust it through adjtimex(2) and clock_settime(2). Adjusting needs
  * CAP_SYS_TIME. struct timex is laid out for LP64 (x86_64, arm64).
  */
-import { dlopen, FFIType } from "bun:ffi";
-import { bufPtr, check } from "./libc.ts";
+import { FFIType } from "bun:ffi";
+import { bufPtr, check, lazyLibc } from "./libc.ts";
 
 const { i32, ptr } = FFIType;
 const symbols = {
@@ -11,11 +11,7 @@ const symbols = {
   clock_settime: { args: [i32, ptr], returns: i32 },
   clock_gettime: { args: [i32, ptr], returns: i32 },
 } as const;
-let lib: ReturnType<typeof dlopen<typeof symbols>>["symbols"] | undefined;
-function clk() {
-  lib ??= dlopen("libc.so.6", symbols).symbols;
-  return lib;
-}
+const clk = lazyLibc(symbols);
 
 const CLOCK_REALTIME = 0;
 const TIMEX_SIZE = 208;

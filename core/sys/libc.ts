@@ -7,7 +7,7 @@
  * Calls return the raw libc result; use `check()` to turn -1 into a SysError carrying errno.
  * Strings go in as NUL-terminated buffers (`cstr()`).
  */
-import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr, read, type ConvertFns, type FFIFunction, type Pointer } from "bun:ffi";
 
 const { i32, u32, i64, u64, ptr: P, cstring } = FFIType;
 
@@ -47,14 +47,17 @@ const symbols = {
   syscall: { args: [i64, i32, P, P, u64], returns: i64 },
 } as const;
 
-type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
-let lib: Lib | undefined;
+/**
+ * A getter for some libc symbols that opens libc.so.6 on its first call, not at import: core/sys's
+ * modules each declare the few symbols they use and take their getter from here.
+ */
+export function lazyLibc<S extends Record<string, FFIFunction>>(syms: S): () => ConvertFns<S> {
+  let lib: ConvertFns<S> | undefined;
+  return () => (lib ??= dlopen("libc.so.6", syms).symbols);
+}
 
 /** The libc symbols; opens libc.so.6 on first call. */
-export function libc(): Lib {
-  lib ??= dlopen("libc.so.6", symbols).symbols;
-  return lib;
-}
+export const libc = lazyLibc(symbols);
 
 /** The calling thread's errno. */
 export function errno(): number {

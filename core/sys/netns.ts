@@ -3,17 +3,13 @@
  * thread, and a socket stays in the namespace it was created in, so opening a socket inside
  * `inNetns` yields a socket of that namespace while the process itself stays where it was.
  */
-import { dlopen, FFIType } from "bun:ffi";
+import { FFIType } from "bun:ffi";
 import { closeSync, openSync, statSync } from "node:fs";
-import { check } from "./libc.ts";
+import { check, lazyLibc } from "./libc.ts";
 
 const CLONE_NEWNET = 0x40000000;
 
-let lib: { setns: (fd: number, type: number) => number } | undefined;
-function ns() {
-  lib ??= dlopen("libc.so.6", { setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } }).symbols;
-  return lib;
-}
+const ns = lazyLibc({ setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
 
 /** Runs `fn` (synchronously) with this thread inside network namespace `name`, then comes back. */
 export function inNetns<T>(name: string, fn: () => T): T {

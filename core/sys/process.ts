@@ -1,11 +1,11 @@
 /**
  * Process credentials and exec: what a service runner needs between fork and exec that Bun.spawn
  * does not offer (supplementary groups, real/effective/saved ids, execve itself), plus the prctl
- * and rlimit constants. Its own dlopen so core/sys/libc.ts stays the shared table it is.
+ * and rlimit constants. Its own symbols, opened through libc.ts's lazyLibc, so the shared table stays as it is.
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { FFIType, ptr } from "bun:ffi";
 import { readFileSync } from "node:fs";
-import { check, cstr, libc } from "./libc.ts";
+import { check, cstr, lazyLibc, libc } from "./libc.ts";
 
 const { i32, u32, u64, ptr: P } = FFIType;
 
@@ -17,12 +17,7 @@ const symbols = {
   capset: { args: [P, P], returns: i32 },
 } as const;
 
-type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
-let lib: Lib | undefined;
-function proc(): Lib {
-  lib ??= dlopen("libc.so.6", symbols).symbols;
-  return lib;
-}
+const proc = lazyLibc(symbols);
 
 export const PR = {
   SET_PDEATHSIG: 1,

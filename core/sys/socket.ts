@@ -1,10 +1,10 @@
 /**
  * Socket options read through getsockopt(2): the peer credentials of a unix socket (SO_PEERCRED),
- * which is how init's local API knows which process called it. Its own dlopen of libc (opened on
- * first use) keeps the shared binding table in libc.ts unchanged.
+ * which is how init's local API knows which process called it. Its own symbols, opened on first
+ * use through libc.ts's lazyLibc, keep the shared binding table in libc.ts unchanged.
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
-import { SysError, errno } from "./libc.ts";
+import { FFIType, ptr } from "bun:ffi";
+import { SysError, errno, lazyLibc } from "./libc.ts";
 
 const { i32, ptr: P } = FFIType;
 
@@ -12,13 +12,7 @@ const symbols = {
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
 } as const;
 
-type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
-let lib: Lib | undefined;
-
-function sock(): Lib {
-  lib ??= dlopen("libc.so.6", symbols).symbols;
-  return lib;
-}
+const sock = lazyLibc(symbols);
 
 export const SOL_SOCKET = 1;
 export const SO_TYPE = 3;
