@@ -9,7 +9,7 @@ import { REASON } from "../../../core/errors.ts";
 import { GrpcServer } from "../../../core/grpc/server.ts";
 import { GrpcError, REASON_KEY, Status, statusName } from "../../../core/grpc/status.ts";
 import { issueLeaf, newClusterCA, toPemPair } from "../../../core/pki/issue.ts";
-import { Api } from "./api.ts";
+import { Api, busy } from "./api.ts";
 
 let server: GrpcServer | undefined;
 let api: Api | undefined;
@@ -71,3 +71,12 @@ test("a node that stays busy: five tries, then its answer", async () => {
   expect(await apply(n.endpoint)).toBe("UNAVAILABLE: busy: apply-config in progress");
   expect(n.calls()).toBe(5);
 }, 20_000);
+
+test("a connection that failed or closed on the client's side is no busy answer, with or without a reason", () => {
+  const unavailable = (connection?: ConstructorParameters<typeof GrpcError>[3]) => new GrpcError(Status.UNAVAILABLE, "connection closed", {}, connection);
+  expect(busy(unavailable())).toBe(true);
+  expect(busy(unavailable({ beforeHandshake: true }))).toBe(false);
+  expect(busy(unavailable({ beforeHandshake: false, closedDuringCall: true }))).toBe(false);
+  expect(busy(unavailable({ beforeHandshake: false, refusedAfterHandshake: true }))).toBe(false);
+  expect(busy(new GrpcError(Status.INTERNAL, "x"))).toBe(false);
+});

@@ -55,10 +55,12 @@ function unreachable(err: unknown): boolean {
  * The node answered that it is busy. A node from before error reasons sends the same UNAVAILABLE
  * with no reason, so no reason counts as busy. Its apid relaying to a node it cannot reach also
  * answers UNAVAILABLE with no reason; that is asked again too, which costs at most the five
- * bounded tries before its answer is shown, and applying the same config twice is harmless.
+ * bounded tries before its answer is shown. Only a status the server sent counts: a connection
+ * that failed or closed on our side (GrpcError.connection) is not an answer, and a call cut off
+ * mid-way may have been applied (a node leaving maintenance mode restarts its API).
  */
-function busy(err: unknown): boolean {
-  if (!(err instanceof GrpcError) || err.code !== Status.UNAVAILABLE || notReached(err)) return false;
+export function busy(err: unknown): boolean {
+  if (!(err instanceof GrpcError) || err.code !== Status.UNAVAILABLE || err.connection !== undefined) return false;
   const reason = reasonOf(err);
   return reason === REASON.busy || reason === undefined;
 }
