@@ -43,34 +43,21 @@ async function apply(endpoint: string): Promise<string> {
   }
 }
 
-test("busy with its reason: asked again until the node takes it", async () => {
-  const n = await node(2, () => new GrpcError(Status.UNAVAILABLE, "busy: other configs are being checked; try again", { [REASON_KEY]: REASON.busy }));
-  expect(await apply(n.endpoint)).toBe("OK");
-  expect(n.calls()).toBe(3);
-});
-
-test("an earlier node's busy (UNAVAILABLE with no reason): asked again the same way", async () => {
-  const n = await node(2, () => new GrpcError(Status.UNAVAILABLE, "busy: other configs are being checked; try again"));
-  expect(await apply(n.endpoint)).toBe("OK");
-  expect(n.calls()).toBe(3);
-});
-
-test("UNAVAILABLE with another reason, or another code, is not asked again", async () => {
-  const a = await node(1, () => new GrpcError(Status.UNAVAILABLE, "node-2: no route", { [REASON_KEY]: REASON.unreachable }));
-  expect(await apply(a.endpoint)).toStartWith("UNAVAILABLE");
-  expect(a.calls()).toBe(1);
-  api?.close();
-  await server?.close();
-  const b = await node(1, () => new GrpcError(Status.INVALID_ARGUMENT, "config.yaml:1:1: bad"));
-  expect(await apply(b.endpoint)).toBe("INVALID_ARGUMENT: config.yaml:1:1: bad");
-  expect(b.calls()).toBe(1);
-});
-
-test("a node that stays busy: five tries, then its answer", async () => {
-  const n = await node(99, () => new GrpcError(Status.UNAVAILABLE, "busy: apply-config in progress", { [REASON_KEY]: REASON.busy }));
-  expect(await apply(n.endpoint)).toBe("UNAVAILABLE: busy: apply-config in progress");
-  expect(n.calls()).toBe(5);
-}, 20_000);
+const busyNow = () => new GrpcError(Status.UNAVAILABLE, "busy: apply-config in progress", { [REASON_KEY]: REASON.busy });
+const cases: [what: string, refusals: number, error: () => GrpcError, answer: string, calls: number][] = [
+  ["busy with its reason: asked again until the node takes it", 2, busyNow, "OK", 3],
+  ["an earlier node's busy (UNAVAILABLE with no reason): asked again the same way", 2, () => new GrpcError(Status.UNAVAILABLE, "busy: other configs are being checked; try again"), "OK", 3],
+  ["UNAVAILABLE with another reason is not asked again", 1, () => new GrpcError(Status.UNAVAILABLE, "node-2: no route", { [REASON_KEY]: REASON.unreachable }), "UNAVAILABLE: node-2: no route", 1],
+  ["another code is not asked again", 1, () => new GrpcError(Status.INVALID_ARGUMENT, "config.yaml:1:1: bad"), "INVALID_ARGUMENT: config.yaml:1:1: bad", 1],
+  ["a node that stays busy: five tries, then its answer", 99, busyNow, "UNAVAILABLE: busy: apply-config in progress", 5],
+];
+for (const [what, refusals, error, answer, calls] of cases) {
+  test(what, async () => {
+    const n = await node(refusals, error);
+    expect(await apply(n.endpoint)).toBe(answer);
+    expect(n.calls()).toBe(calls);
+  }, 20_000);
+}
 
 test("a connection that failed or closed on the client's side is no busy answer, with or without a reason", () => {
   const unavailable = (connection?: ConstructorParameters<typeof GrpcError>[3]) => new GrpcError(Status.UNAVAILABLE, "connection closed", {}, connection);
