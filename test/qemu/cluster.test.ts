@@ -124,10 +124,15 @@ describe.skipIf(skip)(`a QEMU cluster${skip ? " (skipped: needs qemu-system-x86_
       throw new Error(tries.at(-1));
     }, { timeoutMs: 300_000, what: "the powered-on VM takes its config through maintenance mode" });
     if (tries.length) console.log(`apply-config tries before it took (or took without its answer):\n${[...new Set(tries)].join("\n")}`);
+    const consoleLog = join(dir, "nodes", node.name, "qemu.log");
     const voters = await waitFor(async () => {
       const v = await ec.startedVoters(CPS[0]!);
       return v.length === 3 && v.some((m) => m.peerURLs.includes(`https://${CPS[2]}:2380`)) ? v : undefined;
-    }, { timeoutMs: 300_000, what: "the powered-on control plane a voting member again" });
+    }, { timeoutMs: 300_000, what: "the powered-on control plane a voting member again" }).catch((err) => {
+      // What the node itself said is the only record of why it did not rejoin: the cluster is destroyed after.
+      const tail = existsSync(consoleLog) ? readFileSync(consoleLog, "utf8").split("\n").slice(-60).join("\n") : "(no console log)";
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nthe node's console, last lines:\n${tail}`);
+    });
     expect(voters).toHaveLength(3);
     await waitFor(async () => ((await ec.localCount(CPS[2]!, "down")) === 100 ? true : undefined), { timeoutMs: 120_000, what: "the rejoined member holds the writes it missed" });
     expect(await ec.localCount(CPS[2]!, "k")).toBe(300);
