@@ -31,6 +31,15 @@ test("a check that runs past its time is terminated and refused", async () => {
   expect((await loadConfigOffThread(sample)).config).toBeDefined();
 });
 
+test("the Worker's own start-up does not count against the check's time, but is bounded too", async () => {
+  // A checker that takes 1.5 s to start, under a 1 s bound that checking this small file meets.
+  const worker = join(import.meta.dir, "testdata/slow-start-worker.ts");
+  expect((await loadConfigOffThread(sample, { mode: "metal" }, { timeoutMs: 1000, worker })).config).toBeDefined();
+  const err = await loadConfigOffThread(sample, {}, { startupMs: 500, worker }).catch((e) => e);
+  expect(err).toBeInstanceOf(ConfigCheckError);
+  expect(err.message).toBe("the config checker did not start within 0.5 s");
+});
+
 test("checks run one at a time; past the waiting room, callers are told it is busy", async () => {
   const runs = Array.from({ length: 4 }, () => loadConfigOffThread(slow, {}, { maxWaiting: 2 }).then(() => "done", (e) => (e as ConfigCheckError).reason));
   expect(await Promise.all(runs)).toEqual(["done", "done", "done", "busy"]);

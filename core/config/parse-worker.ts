@@ -5,9 +5,13 @@
  * carries it.
  */
 import { loadConfig, type LoadOptions } from "./load.ts";
+import { WORKER_READY } from "./parse-worker-ready.ts";
 
 declare const self: Worker;
 
 self.onmessage = (e: MessageEvent<{ text: string; options: LoadOptions }>) => {
   postMessage(loadConfig(e.data.text, e.data.options));
 };
+
+// Loaded and listening: the caller starts the document's time bound from here.
+postMessage(WORKER_READY);
