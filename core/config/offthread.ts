@@ -21,7 +21,7 @@ export class ConfigCheckError extends BunkerError {
 }
 
 export interface OffThreadOptions {
-  /** How long one check may run before its Worker is terminated (default 10 s), counted from the Worker's start-up. */
+  /** How long one check may run before its Worker is terminated (default 10 s), counted once the Worker is ready. */
   timeoutMs?: number;
   /** How long the Worker may take to start (default 60 s): not the document's cost, but bounded too. */
   startupMs?: number;

@@ -6,10 +6,10 @@
  *   name the YAML path and its line:column; the loader's parsed view is taken as it is;
  * - init's NetworkConfigs resource (networkd under init), which carries only those two sections
  *   as init's loadConfig made them: JSON, since it crosses init's socket, so they are parsed here,
- *   once, where they arrive (fromSections), without a second check.
+ *   once, where they arrive (core/config's parseNetworkSections), without a second check.
  */
 import * as v from "valibot";
-import { formatProblems, loadConfig, NetworkSchema, parseNetworkSections, TimeSchema, type NetworkConfig, type NetworkSections } from "../../core/config/config.ts";
+import { formatProblems, loadConfig, NetworkSchema, parseNetworkSections, TimeSchema, type NetworkConfig } from "../../core/config/config.ts";
 
 export type { NetworkConfig, RouteConfig } from "../../core/config/config.ts";
 
@@ -18,11 +18,6 @@ export class ConfigError extends Error {
     super(`${where}: ${what}`);
     this.name = "ConfigError";
   }
-}
-
-/** The sections init checked, as the layers take them. */
-export function fromSections(s: NetworkSections): NetworkConfig {
-  return parseNetworkSections(s);
 }
 
 function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
@@ -43,7 +38,7 @@ export function networkConfigOf(sections: { network?: unknown; time?: unknown })
     ...(time.issues ?? []).map((i) => `${issuePath("machine.time", i)}: ${i.message}`),
   ];
   if (!net.success || !time.success) throw new ConfigError("network config", problems.join("; "));
-  return fromSections({ network: net.output, time: time.output });
+  return parseNetworkSections({ network: net.output, time: time.output });
 }
 
 /** Reads and checks a whole machine config file; errors carry FILE:LINE:COL and the YAML path. */

@@ -15,7 +15,8 @@ import type { NetworkStatus } from "./types.ts";
 import { parseIpArg, parseLinkArgs, type CmdlineLinks } from "./cmdline.ts";
 import { NetworkController } from "./controller.ts";
 import { InitLink, type ConfigSections } from "./initlink.ts";
-import { fromSections, type NetworkConfig } from "./config.ts";
+import { parseNetworkSections } from "../../core/config/config.ts";
+import type { NetworkConfig } from "./config.ts";
 
 const HELP = `Usage: networkd [--config FILE | --init-socket PATH] [--state-dir DIR] [options]
 
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   let link: InitLink | undefined;
   // init checked the config whole (core/config's loadConfig) before it made the resource: the
   // sections arrive typed, with defaults filled in, and are mapped, not checked again.
-  const fromInit = (c: ConfigSections): NetworkConfig | undefined => (c ? fromSections(c) : undefined);
+  const fromInit = (c: ConfigSections): NetworkConfig | undefined => (c ? parseNetworkSections(c) : undefined);
   // Until the controller exists, a change is kept and applied once it does.
   let early: { c: ConfigSections } | undefined;
   let onConfig: (c: ConfigSections) => void = (c) => { early = { c }; };
