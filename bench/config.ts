@@ -81,7 +81,7 @@ for (const [name, make] of Object.entries(hostileConfigs)) {
 lines.push("", `Worst in-process median: ${worstIn.toFixed(0)} ms; worst event-loop gap with the check in a Worker: ${worstGap.toFixed(0)} ms`
   + ` (load average ${loadavg()[0]!.toFixed(1)} on this machine at the end of the run: compare with the warm sample above).`,
   "", "The in-process figure is what PID 1 would pay on its event loop, beyond \"a few tens of ms\": so init checks",
-  "configs from the API in a Worker (core/config/offthread.ts), terminated after 10 s. Before the one-pass",
+  "configs from the API in a Worker (core/config/offthread.ts), terminated after 10 s of its CPU time. Before the one-pass",
   "alias resolution (2026-12-04, same machine), `parseSource` of a 52 KB document of 4,000 aliases over a",
   "20,000-item complex key took 7.4 s, and one of 200 KB (40,000 of each) did not finish within 300 s.");
 

@@ -26,7 +26,7 @@ test("a check that runs past its time is terminated and refused", async () => {
   const err = await loadConfigOffThread(slow, {}, { timeoutMs: 1 }).catch((e) => e);
   expect(err).toBeInstanceOf(ConfigCheckError);
   expect(err.reason).toBe("timeout");
-  expect(err.message).toBe("checking the config took longer than 0.001 s: refused");
+  expect(err.message).toBe("checking the config took longer than 0.001 s of CPU: refused");
   // The next one runs normally.
   expect((await loadConfigOffThread(sample)).config).toBeDefined();
 });
@@ -38,6 +38,16 @@ test("the Worker's own start-up does not count against the check's time, but is 
   const err = await loadConfigOffThread(sample, {}, { startupMs: 500, worker }).catch((e) => e);
   expect(err).toBeInstanceOf(ConfigCheckError);
   expect(err.message).toBe("the config checker did not start within 0.5 s");
+});
+
+test("the bound is the checker's CPU time: a check that waits for a CPU passes, within the wall-clock bound", async () => {
+  // 1.5 s asleep before a document that takes milliseconds: over a 1 s bound in wall time only.
+  const worker = join(import.meta.dir, "testdata/idle-worker.ts");
+  expect((await loadConfigOffThread(sample, { mode: "metal" }, { timeoutMs: 1000, worker })).config).toBeDefined();
+  const err = await loadConfigOffThread(sample, {}, { timeoutMs: 1000, wallMs: 1000, worker }).catch((e) => e);
+  expect(err).toBeInstanceOf(ConfigCheckError);
+  expect(err.reason).toBe("timeout");
+  expect(err.message).toBe("checking the config took longer than 1 s: refused");
 });
 
 test("checks run one at a time; past the waiting room, callers are told it is busy", async () => {

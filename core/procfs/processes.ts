@@ -42,6 +42,15 @@ export function readProcess(pid: number, proc = "/proc"): ProcessInfo | undefine
   return { ...stat, args, executable, uid };
 }
 
+/** CPU seconds one thread of this process has used (user and system), or undefined when it is gone. */
+export function threadCpuSeconds(tid: number, proc = "/proc"): number | undefined {
+  try {
+    return parseStat(readFileSync(`${proc}/self/task/${tid}/stat`, "utf8")).cpuSeconds;
+  } catch {
+    return undefined;
+  }
+}
+
 export function readProcesses(proc = "/proc"): ProcessInfo[] {
   const out: ProcessInfo[] = [];
   for (const name of readdirSync(proc)) {

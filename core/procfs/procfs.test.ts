@@ -7,7 +7,7 @@ import { parseKmsgRecord, readKmsg } from "./kmsg.ts";
 import { parseLoadavg, parseMeminfo, readLoadAvg, readMemory } from "./meminfo.ts";
 import { parseMounts, readMounts } from "./mounts.ts";
 import { decodeAddress, parseNetTable, readNetstat } from "./netstat.ts";
-import { parseStat, readProcesses } from "./processes.ts";
+import { parseStat, readProcesses, threadCpuSeconds } from "./processes.ts";
 
 test("meminfo: kB become bytes, every line kept", () => {
   const m = parseMeminfo("MemTotal:       16303088 kB\nMemFree:          123 kB\nHugePages_Total:       0\n");
@@ -37,6 +37,15 @@ test("processes: a command with spaces and parentheses; this process with its pa
   expect(me.executable).toBe(process.execPath);
   expect(me.args).toContain("test");
   expect(me.residentMemory).toBeGreaterThan(0);
+});
+
+test("a thread's CPU time grows while it runs, and a thread that is not there has none", () => {
+  // The main thread's id is the process id.
+  const before = threadCpuSeconds(process.pid)!;
+  const until = performance.now() + 100;
+  while (performance.now() < until);
+  expect(threadCpuSeconds(process.pid)!).toBeGreaterThan(before);
+  expect(threadCpuSeconds(2 ** 30)).toBeUndefined();
 });
 
 test("mounts: octal escapes decoded; the root filesystem has a size", () => {
