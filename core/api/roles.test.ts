@@ -11,7 +11,7 @@ test("every RPC of the API has an explicit entry (admin-only ones too)", () => {
 });
 
 test("reader: read RPCs only", () => {
-  for (const m of [M.Version, M.Hostname, M.ServiceList, M.Logs, M.Dmesg, M.Events, M.Memory, M.LoadAvg, M.CPUInfo, M.Processes, M.Mounts, M.Netstat, M.Disks, R.Get, R.List, R.Watch]) {
+  for (const m of [M.Version, M.Hostname, M.ServiceList, M.Logs, M.Dmesg, M.Events, M.Memory, M.LoadAvg, M.CPUInfo, M.SystemStat, M.Processes, M.Mounts, M.Netstat, M.Disks, R.Get, R.List, R.Watch]) {
     expect(may(m.path, "os:reader")).toBe(true);
   }
   for (const m of [M.ServiceStart, M.ServiceStop, M.ServiceRestart, M.Reboot, M.Shutdown, M.Reset, M.ApplyConfiguration, M.ConfirmConfiguration, M.List, M.Read, M.GenerateClientConfiguration, M.Upgrade, M.Rollback]) {

@@ -37,6 +37,7 @@ export const METHOD_ROLES: ReadonlyMap<string, readonly Role[]> = new Map([
   [M.Memory.path, READER],
   [M.LoadAvg.path, READER],
   [M.CPUInfo.path, READER],
+  [M.SystemStat.path, READER],
   [M.Processes.path, READER],
   [M.Mounts.path, READER],
   [M.Netstat.path, READER],

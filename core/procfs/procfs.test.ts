@@ -8,6 +8,7 @@ import { parseLoadavg, parseMeminfo, readLoadAvg, readMemory } from "./meminfo.t
 import { parseMounts, readMounts } from "./mounts.ts";
 import { decodeAddress, parseNetTable, readNetstat } from "./netstat.ts";
 import { parseStat, readProcesses, threadCpuSeconds } from "./processes.ts";
+import { busySeconds, parseSystemStat, readSystemStat } from "./systemstat.ts";
 
 test("meminfo: kB become bytes, every line kept", () => {
   const m = parseMeminfo("MemTotal:       16303088 kB\nMemFree:          123 kB\nHugePages_Total:       0\n");
@@ -21,6 +22,21 @@ test("loadavg", () => {
   expect(parseLoadavg("0.52 0.58 0.59 3/467 12345\n")).toEqual({ load1: 0.52, load5: 0.58, load15: 0.59, running: 3, total: 467, lastPid: 12345 });
   expect(() => parseLoadavg("nonsense")).toThrow("loadavg: unexpected format");
   expect(readLoadAvg().total).toBeGreaterThan(0);
+});
+
+test("stat: CPU ticks become seconds, in total and per CPU; the counters beside them", () => {
+  const s = parseSystemStat([
+    "cpu  100 2 30 4000 5 6 7 8 0 0", "cpu0 50 1 15 2000 2 3 3 4 0 0", "cpu1 50 1 15 2000 3 3 4 4 0 0",
+    "intr 12345 1 2", "ctxt 999", "btime 1700000000", "processes 321", "procs_running 2", "procs_blocked 1", "softirq 1 2 3",
+  ].join("\n"));
+  expect(s.cpuTotal).toEqual({ user: 1, nice: 0.02, system: 0.3, idle: 40, iowait: 0.05, irq: 0.06, softIrq: 0.07, steal: 0.08 });
+  expect(s.cpu.map((c) => c.idle)).toEqual([20, 20]);
+  expect(s).toMatchObject({ bootTime: 1700000000, contextSwitches: 999, processesCreated: 321, processesRunning: 2, processesBlocked: 1 });
+  expect(busySeconds(s.cpuTotal)).toBeCloseTo(1 + 0.02 + 0.3 + 0.06 + 0.07 + 0.08, 10);
+  expect(() => parseSystemStat("intr 1\n")).toThrow('stat: no "cpu" line');
+  const real = readSystemStat();
+  expect(real.cpu.length).toBe(cpus().length);
+  expect(real.bootTime).toBeLessThan(Date.now() / 1000);
 });
 
 test("cpuinfo: one entry per logical CPU, as the OS counts them", () => {

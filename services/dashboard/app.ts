@@ -89,7 +89,7 @@ export class Dashboard {
       const st = this.states[node]!;
       const log = st.log;
       const rows = this.o.screen.size().rows;
-      const got = await fetchView(this.o.caller(node), log, Math.max(1, rows), st.cpu, this.o.timeoutMs, st.view?.cpus);
+      const got = await fetchView(this.o.caller(node), log, Math.max(1, rows), st.cpu, this.o.timeoutMs);
       // Keep what answered: a refresh that failed entirely keeps the last data, with the error.
       st.view = got.view.hostname === "" && st.view && got.view.error ? { ...st.view, error: got.view.error, at: got.view.at } : got.view;
       st.viewLog = log;

@@ -10,7 +10,8 @@ import type { CallOptions, GrpcClient } from "../../core/grpc/client.ts";
 import type { Method } from "../../core/grpc/method.ts";
 import { ADDRESS_STATUSES, ROUTE_STATUSES, type AddressStatusSpec, type RouteStatusSpec } from "../../core/netresources/kinds.ts";
 import { plain } from "../bunkerctl/client/api.ts";
-import { GrpcError } from "../../core/grpc/status.ts";
+import { GrpcError, Status } from "../../core/grpc/status.ts";
+import { busySeconds, type CpuTime } from "../../core/procfs/systemstat.ts";
 import type { ServiceRow, Snapshot } from "./render.ts";
 
 export interface Caller {
@@ -33,31 +34,36 @@ const MACHINE_STATUS = { namespace: "runtime", type: "MachineStatuses.runtime.bu
 /** What one node's part of the screen needs; the nodes list and the log source come from the caller. */
 export type NodeView = Omit<Snapshot, "nodes" | "node" | "logSource">;
 
-/** CPU time of the node's processes at one moment, for the share busy between two refreshes. */
-export interface CpuSample { at: number; seconds: Map<number, number> }
+/** The node's CPU time since boot at one moment (/proc/stat), for the share busy between two refreshes. */
+export interface CpuSample { busy: number; total: number }
 
 export interface Fetched { view: NodeView; cpu?: CpuSample; services: string[] }
 
 /**
  * One refresh of one node: every call at once, each bounded by `timeoutMs`. A call that fails
- * leaves its part empty and names itself in `error` (the others still show).
+ * leaves its part empty and names itself in `error` (the others still show). The CPU share
+ * comes from SystemStat, one small file on the node: every process's CPU time (Processes) was
+ * the most costly part of a refresh, and on an emulated CPU it cost the node more than the rest.
  */
-export async function fetchView(c: Caller, logSource: string, logLines: number, prevCpu: CpuSample | undefined, timeoutMs: number, knownCpus?: number): Promise<Fetched> {
+export async function fetchView(c: Caller, logSource: string, logLines: number, prevCpu: CpuSample | undefined, timeoutMs: number): Promise<Fetched> {
   const o = { timeoutMs };
   const errors: string[] = [];
   const settle = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
     try { return await p; } catch (e) { errors.push(`${what}: ${e instanceof GrpcError ? e.details : (e as Error).message}`); return undefined; }
   };
   const list = <T>(kind: { namespace: string; type: string }) => c.unary(R.List, kind, o).then((r) => (r.resources ?? []).map((x) => JSON.parse(x.specJson ?? "{}") as T));
-  const [version, status, services, memory, load, cpus, procs, addrs, routes, log] = await Promise.all([
+  // A node from before SystemStat has no CPU share to give: shown without one, not as an error.
+  const systemStat = c.unary(M.SystemStat, {}, o).catch((e) => {
+    if (e instanceof GrpcError && e.code === Status.UNIMPLEMENTED) return undefined;
+    throw e;
+  });
+  const [version, status, services, memory, load, stat, addrs, routes, log] = await Promise.all([
     settle("version", c.unary(M.Version, {}, o)),
     settle("machine status", c.unary(R.Get, MACHINE_STATUS, o)),
     settle("services", c.unary(M.ServiceList, {}, o)),
     settle("memory", c.unary(M.Memory, {}, o)),
     settle("load", c.unary(M.LoadAvg, {}, o)),
-    // The CPUs of a running node do not change: asked once.
-    knownCpus ? undefined : settle("cpu", c.unary(M.CPUInfo, {}, o)),
-    settle("processes", c.unary(M.Processes, {}, o)),
+    settle("cpu", systemStat),
     settle("addresses", list<AddressStatusSpec>(ADDRESS_STATUSES)),
     settle("routes", list<RouteStatusSpec>(ROUTE_STATUSES)),
     settle(`log ${logSource}`, readLog(c, logSource, logLines, o)),
@@ -70,31 +76,29 @@ export async function fetchView(c: Caller, logSource: string, logLines: number, 
   const at = Date.now();
   let cpu: CpuSample | undefined;
   let cpuPercent: number | undefined;
-  const ncpu = knownCpus || (cpus?.cpus?.length ?? 0);
-  if (procs) {
-    cpu = { at, seconds: new Map((procs.processes ?? []).map((p) => [p.pid ?? 0, p.cpuSeconds ?? 0])) };
-    if (prevCpu && ncpu > 0 && at > prevCpu.at) {
-      // Processes alive at both samples: one that came and went between them is not counted.
-      let busy = 0;
-      for (const [pid, s] of cpu.seconds) {
-        const before = prevCpu.seconds.get(pid);
-        if (before !== undefined && s >= before) busy += s - before;
-      }
-      cpuPercent = Math.min(100, (busy / ((at - prevCpu.at) / 1000) / ncpu) * 100);
-    }
+  if (stat?.cpuTotal) {
+    const t = cpuTime(stat.cpuTotal);
+    cpu = { busy: busySeconds(t), total: busySeconds(t) + t.idle + t.iowait };
+    if (prevCpu && cpu.total > prevCpu.total) cpuPercent = Math.min(100, Math.max(0, ((cpu.busy - prevCpu.busy) / (cpu.total - prevCpu.total)) * 100));
   }
   const view: NodeView = {
     hostname: version?.hostname ?? "", version: version?.version ?? "",
     stage: ms.stage ?? "?", ready: ms.ready === true, unmet: ms.unmetConditions ?? [],
     addresses: (addrs ?? []).filter((a) => a.scope === "global" && a.link !== "lo").map((a) => ({ link: a.link, address: a.address })),
     routes: (routes ?? []).filter((r) => r.table === 254 || r.table === undefined).map((r) => ({ dst: r.dst, gateway: r.gateway, link: r.link })),
-    cpus: ncpu, cpuPercent,
+    cpus: stat?.cpu?.length ?? 0, cpuPercent,
     load: [load?.load1 ?? 0, load?.load5 ?? 0, load?.load15 ?? 0],
     memory: { total: Number(memory?.total ?? 0), available: Number(memory?.available ?? 0) },
     services: rows, log: log ?? [], at,
     ...(errors.length > 0 ? { error: errors.join("; ") } : {}),
   };
   return { view, cpu, services: rows.map((r) => r.id) };
+}
+
+/** A CPUTime message as plain data: a state the kernel did not count is absent, so 0. */
+function cpuTime(m: Partial<Record<keyof CpuTime, number | null>>): CpuTime {
+  const v = (k: keyof CpuTime) => Number(m[k] ?? 0);
+  return { user: v("user"), nice: v("nice"), system: v("system"), idle: v("idle"), iowait: v("iowait"), irq: v("irq"), softIrq: v("softIrq"), steal: v("steal") };
 }
 
 /** The last `n` lines of the kernel log or of a service, as the pane shows them. */

@@ -1262,6 +1262,102 @@ export namespace bunker {
                 type $Shape = bunker.machine.v1.CPUInfoResponse.$Properties;
             }
 
+            interface ISystemStatRequest extends bunker.machine.v1.SystemStatRequest.$Properties {
+            }
+
+            class SystemStatRequest {
+                constructor(properties?: bunker.machine.v1.SystemStatRequest.$Properties);
+                $unknowns?: Uint8Array[];
+                static create(properties: bunker.machine.v1.SystemStatRequest.$Shape): bunker.machine.v1.SystemStatRequest & bunker.machine.v1.SystemStatRequest.$Shape;
+                static create(properties?: bunker.machine.v1.SystemStatRequest.$Properties): bunker.machine.v1.SystemStatRequest;
+                static encode(message: bunker.machine.v1.SystemStatRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.SystemStatRequest & bunker.machine.v1.SystemStatRequest.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.SystemStatRequest;
+                static toObject(message: bunker.machine.v1.SystemStatRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace SystemStatRequest {
+                interface $Properties {
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.SystemStatRequest.$Properties;
+            }
+
+            interface ICPUTime extends bunker.machine.v1.CPUTime.$Properties {
+            }
+
+            class CPUTime {
+                constructor(properties?: bunker.machine.v1.CPUTime.$Properties);
+                $unknowns?: Uint8Array[];
+                user: number;
+                nice: number;
+                system: number;
+                idle: number;
+                iowait: number;
+                irq: number;
+                softIrq: number;
+                steal: number;
+                static create(properties: bunker.machine.v1.CPUTime.$Shape): bunker.machine.v1.CPUTime & bunker.machine.v1.CPUTime.$Shape;
+                static create(properties?: bunker.machine.v1.CPUTime.$Properties): bunker.machine.v1.CPUTime;
+                static encode(message: bunker.machine.v1.CPUTime.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.CPUTime & bunker.machine.v1.CPUTime.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.CPUTime;
+                static toObject(message: bunker.machine.v1.CPUTime, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace CPUTime {
+                interface $Properties {
+                    user?: (number|null);
+                    nice?: (number|null);
+                    system?: (number|null);
+                    idle?: (number|null);
+                    iowait?: (number|null);
+                    irq?: (number|null);
+                    softIrq?: (number|null);
+                    steal?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.CPUTime.$Properties;
+            }
+
+            interface ISystemStatResponse extends bunker.machine.v1.SystemStatResponse.$Properties {
+            }
+
+            class SystemStatResponse {
+                constructor(properties?: bunker.machine.v1.SystemStatResponse.$Properties);
+                $unknowns?: Uint8Array[];
+                bootTime: number;
+                cpuTotal?: (bunker.machine.v1.CPUTime.$Properties|null);
+                cpu: bunker.machine.v1.CPUTime.$Properties[];
+                contextSwitches: number;
+                processesCreated: number;
+                processesRunning: number;
+                processesBlocked: number;
+                static create(properties: bunker.machine.v1.SystemStatResponse.$Shape): bunker.machine.v1.SystemStatResponse & bunker.machine.v1.SystemStatResponse.$Shape;
+                static create(properties?: bunker.machine.v1.SystemStatResponse.$Properties): bunker.machine.v1.SystemStatResponse;
+                static encode(message: bunker.machine.v1.SystemStatResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bunker.machine.v1.SystemStatResponse & bunker.machine.v1.SystemStatResponse.$Shape;
+                static fromObject(object: { [k: string]: any }): bunker.machine.v1.SystemStatResponse;
+                static toObject(message: bunker.machine.v1.SystemStatResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+                toJSON(): { [k: string]: any };
+            }
+
+            namespace SystemStatResponse {
+                interface $Properties {
+                    bootTime?: (number|null);
+                    cpuTotal?: (bunker.machine.v1.CPUTime.$Properties|null);
+                    cpu?: (bunker.machine.v1.CPUTime.$Properties[]|null);
+                    contextSwitches?: (number|null);
+                    processesCreated?: (number|null);
+                    processesRunning?: (number|null);
+                    processesBlocked?: (number|null);
+                    $unknowns?: Uint8Array[];
+                }
+                type $Shape = bunker.machine.v1.SystemStatResponse.$Properties;
+            }
+
             interface IProcessesRequest extends bunker.machine.v1.ProcessesRequest.$Properties {
             }
 

@@ -7374,6 +7374,633 @@ export const bunker = $root.bunker = (() => {
                 return CPUInfoResponse;
             })();
 
+            v1.SystemStatRequest = (function() {
+
+                const SystemStatRequest = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                SystemStatRequest.create = function(properties) {
+                    return new SystemStatRequest(properties);
+                };
+
+                SystemStatRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                SystemStatRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.machine.v1.SystemStatRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        reader.skipType(tag & 7, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                SystemStatRequest.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.machine.v1.SystemStatRequest)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.machine.v1.SystemStatRequest: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    return new $root.bunker.machine.v1.SystemStatRequest();
+                };
+
+                SystemStatRequest.toObject = function () {
+                    return {};
+                };
+
+                SystemStatRequest.prototype.toJSON = function() {
+                    return SystemStatRequest.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return SystemStatRequest;
+            })();
+
+            v1.CPUTime = (function() {
+
+                const CPUTime = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                CPUTime.prototype.user = 0;
+                CPUTime.prototype.nice = 0;
+                CPUTime.prototype.system = 0;
+                CPUTime.prototype.idle = 0;
+                CPUTime.prototype.iowait = 0;
+                CPUTime.prototype.irq = 0;
+                CPUTime.prototype.softIrq = 0;
+                CPUTime.prototype.steal = 0;
+
+                CPUTime.create = function(properties) {
+                    return new CPUTime(properties);
+                };
+
+                CPUTime.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.user != null && $Object.hasOwnProperty.call(message, "user") && !$Object.is(message.user, 0))
+                        writer.uint32(9).double(message.user);
+                    if (message.nice != null && $Object.hasOwnProperty.call(message, "nice") && !$Object.is(message.nice, 0))
+                        writer.uint32(17).double(message.nice);
+                    if (message.system != null && $Object.hasOwnProperty.call(message, "system") && !$Object.is(message.system, 0))
+                        writer.uint32(25).double(message.system);
+                    if (message.idle != null && $Object.hasOwnProperty.call(message, "idle") && !$Object.is(message.idle, 0))
+                        writer.uint32(33).double(message.idle);
+                    if (message.iowait != null && $Object.hasOwnProperty.call(message, "iowait") && !$Object.is(message.iowait, 0))
+                        writer.uint32(41).double(message.iowait);
+                    if (message.irq != null && $Object.hasOwnProperty.call(message, "irq") && !$Object.is(message.irq, 0))
+                        writer.uint32(49).double(message.irq);
+                    if (message.softIrq != null && $Object.hasOwnProperty.call(message, "softIrq") && !$Object.is(message.softIrq, 0))
+                        writer.uint32(57).double(message.softIrq);
+                    if (message.steal != null && $Object.hasOwnProperty.call(message, "steal") && !$Object.is(message.steal, 0))
+                        writer.uint32(65).double(message.steal);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                CPUTime.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.machine.v1.CPUTime();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.user = value;
+                                else
+                                    delete message.user;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.nice = value;
+                                else
+                                    delete message.nice;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.system = value;
+                                else
+                                    delete message.system;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.idle = value;
+                                else
+                                    delete message.idle;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.iowait = value;
+                                else
+                                    delete message.iowait;
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.irq = value;
+                                else
+                                    delete message.irq;
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.softIrq = value;
+                                else
+                                    delete message.softIrq;
+                                continue;
+                            }
+                        case 8: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.steal = value;
+                                else
+                                    delete message.steal;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                CPUTime.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.machine.v1.CPUTime)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.machine.v1.CPUTime: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.machine.v1.CPUTime();
+                    if (object.user != null)
+                        if (!$Object.is($Number(object.user), 0))
+                            message.user = $Number(object.user);
+                    if (object.nice != null)
+                        if (!$Object.is($Number(object.nice), 0))
+                            message.nice = $Number(object.nice);
+                    if (object.system != null)
+                        if (!$Object.is($Number(object.system), 0))
+                            message.system = $Number(object.system);
+                    if (object.idle != null)
+                        if (!$Object.is($Number(object.idle), 0))
+                            message.idle = $Number(object.idle);
+                    if (object.iowait != null)
+                        if (!$Object.is($Number(object.iowait), 0))
+                            message.iowait = $Number(object.iowait);
+                    if (object.irq != null)
+                        if (!$Object.is($Number(object.irq), 0))
+                            message.irq = $Number(object.irq);
+                    if (object.softIrq != null)
+                        if (!$Object.is($Number(object.softIrq), 0))
+                            message.softIrq = $Number(object.softIrq);
+                    if (object.steal != null)
+                        if (!$Object.is($Number(object.steal), 0))
+                            message.steal = $Number(object.steal);
+                    return message;
+                };
+
+                CPUTime.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.defaults) {
+                        object.user = 0;
+                        object.nice = 0;
+                        object.system = 0;
+                        object.idle = 0;
+                        object.iowait = 0;
+                        object.irq = 0;
+                        object.softIrq = 0;
+                        object.steal = 0;
+                    }
+                    if (message.user != null && $Object.hasOwnProperty.call(message, "user"))
+                        object.user = options.json && !$isFinite(message.user) ? $String(message.user) : message.user;
+                    if (message.nice != null && $Object.hasOwnProperty.call(message, "nice"))
+                        object.nice = options.json && !$isFinite(message.nice) ? $String(message.nice) : message.nice;
+                    if (message.system != null && $Object.hasOwnProperty.call(message, "system"))
+                        object.system = options.json && !$isFinite(message.system) ? $String(message.system) : message.system;
+                    if (message.idle != null && $Object.hasOwnProperty.call(message, "idle"))
+                        object.idle = options.json && !$isFinite(message.idle) ? $String(message.idle) : message.idle;
+                    if (message.iowait != null && $Object.hasOwnProperty.call(message, "iowait"))
+                        object.iowait = options.json && !$isFinite(message.iowait) ? $String(message.iowait) : message.iowait;
+                    if (message.irq != null && $Object.hasOwnProperty.call(message, "irq"))
+                        object.irq = options.json && !$isFinite(message.irq) ? $String(message.irq) : message.irq;
+                    if (message.softIrq != null && $Object.hasOwnProperty.call(message, "softIrq"))
+                        object.softIrq = options.json && !$isFinite(message.softIrq) ? $String(message.softIrq) : message.softIrq;
+                    if (message.steal != null && $Object.hasOwnProperty.call(message, "steal"))
+                        object.steal = options.json && !$isFinite(message.steal) ? $String(message.steal) : message.steal;
+                    return object;
+                };
+
+                CPUTime.prototype.toJSON = function() {
+                    return CPUTime.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return CPUTime;
+            })();
+
+            v1.SystemStatResponse = (function() {
+
+                const SystemStatResponse = function (properties) {
+                    this.cpu = [];
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                SystemStatResponse.prototype.bootTime = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                SystemStatResponse.prototype.cpuTotal = null;
+                SystemStatResponse.prototype.cpu = $util.emptyArray;
+                SystemStatResponse.prototype.contextSwitches = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                SystemStatResponse.prototype.processesCreated = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                SystemStatResponse.prototype.processesRunning = 0;
+                SystemStatResponse.prototype.processesBlocked = 0;
+
+                SystemStatResponse.create = function(properties) {
+                    return new SystemStatResponse(properties);
+                };
+
+                SystemStatResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.bootTime != null && $Object.hasOwnProperty.call(message, "bootTime") && (typeof message.bootTime === "object" ? message.bootTime.low || message.bootTime.high : message.bootTime !== 0))
+                        writer.uint32(8).uint64(message.bootTime);
+                    if (message.cpuTotal != null && $Object.hasOwnProperty.call(message, "cpuTotal"))
+                        $root.bunker.machine.v1.CPUTime.encode(message.cpuTotal, writer.uint32(18).fork(), _depth + 1).ldelim();
+                    if (message.cpu != null && message.cpu.length)
+                        for (let i = 0; i < message.cpu.length; ++i)
+                            $root.bunker.machine.v1.CPUTime.encode(message.cpu[i], writer.uint32(26).fork(), _depth + 1).ldelim();
+                    if (message.contextSwitches != null && $Object.hasOwnProperty.call(message, "contextSwitches") && (typeof message.contextSwitches === "object" ? message.contextSwitches.low || message.contextSwitches.high : message.contextSwitches !== 0))
+                        writer.uint32(32).uint64(message.contextSwitches);
+                    if (message.processesCreated != null && $Object.hasOwnProperty.call(message, "processesCreated") && (typeof message.processesCreated === "object" ? message.processesCreated.low || message.processesCreated.high : message.processesCreated !== 0))
+                        writer.uint32(40).uint64(message.processesCreated);
+                    if (message.processesRunning != null && $Object.hasOwnProperty.call(message, "processesRunning") && message.processesRunning !== 0)
+                        writer.uint32(48).uint32(message.processesRunning);
+                    if (message.processesBlocked != null && $Object.hasOwnProperty.call(message, "processesBlocked") && message.processesBlocked !== 0)
+                        writer.uint32(56).uint32(message.processesBlocked);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                SystemStatResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.bunker.machine.v1.SystemStatResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.bootTime = value;
+                                else
+                                    delete message.bootTime;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                message.cpuTotal = $root.bunker.machine.v1.CPUTime.decode(reader, reader.size(), $undefined, _depth + 1, message.cpuTotal);
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.cpu && message.cpu.length))
+                                    message.cpu = [];
+                                message.cpu.push($root.bunker.machine.v1.CPUTime.decode(reader, reader.size(), $undefined, _depth + 1));
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.contextSwitches = value;
+                                else
+                                    delete message.contextSwitches;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.processesCreated = value;
+                                else
+                                    delete message.processesCreated;
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.processesRunning = value;
+                                else
+                                    delete message.processesRunning;
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.processesBlocked = value;
+                                else
+                                    delete message.processesBlocked;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                SystemStatResponse.fromObject = function (object, _depth) {
+                    if (object instanceof $root.bunker.machine.v1.SystemStatResponse)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".bunker.machine.v1.SystemStatResponse: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let message = new $root.bunker.machine.v1.SystemStatResponse();
+                    if (object.bootTime != null)
+                        if (typeof object.bootTime === "object" ? object.bootTime.low || object.bootTime.high : $Number(object.bootTime) !== 0)
+                            if ($util.Long)
+                                message.bootTime = $util.Long.fromValue(object.bootTime, true);
+                            else if (typeof object.bootTime === "string")
+                                message.bootTime = $parseInt(object.bootTime, 10);
+                            else if (typeof object.bootTime === "number")
+                                message.bootTime = object.bootTime;
+                            else if (typeof object.bootTime === "object")
+                                message.bootTime = new $util.LongBits(object.bootTime.low >>> 0, object.bootTime.high >>> 0).toNumber(true);
+                    if (object.cpuTotal != null) {
+                        if (!$util.isObject(object.cpuTotal))
+                            throw $TypeError(".bunker.machine.v1.SystemStatResponse.cpuTotal: object expected");
+                        message.cpuTotal = $root.bunker.machine.v1.CPUTime.fromObject(object.cpuTotal, _depth + 1);
+                    }
+                    if (object.cpu) {
+                        if (!$Array.isArray(object.cpu))
+                            throw $TypeError(".bunker.machine.v1.SystemStatResponse.cpu: array expected");
+                        message.cpu = $Array(object.cpu.length);
+                        for (let i = 0; i < object.cpu.length; ++i) {
+                            if (!$util.isObject(object.cpu[i]))
+                                throw $TypeError(".bunker.machine.v1.SystemStatResponse.cpu: object expected");
+                            message.cpu[i] = $root.bunker.machine.v1.CPUTime.fromObject(object.cpu[i], _depth + 1);
+                        }
+                    }
+                    if (object.contextSwitches != null)
+                        if (typeof object.contextSwitches === "object" ? object.contextSwitches.low || object.contextSwitches.high : $Number(object.contextSwitches) !== 0)
+                            if ($util.Long)
+                                message.contextSwitches = $util.Long.fromValue(object.contextSwitches, true);
+                            else if (typeof object.contextSwitches === "string")
+                                message.contextSwitches = $parseInt(object.contextSwitches, 10);
+                            else if (typeof object.contextSwitches === "number")
+                                message.contextSwitches = object.contextSwitches;
+                            else if (typeof object.contextSwitches === "object")
+                                message.contextSwitches = new $util.LongBits(object.contextSwitches.low >>> 0, object.contextSwitches.high >>> 0).toNumber(true);
+                    if (object.processesCreated != null)
+                        if (typeof object.processesCreated === "object" ? object.processesCreated.low || object.processesCreated.high : $Number(object.processesCreated) !== 0)
+                            if ($util.Long)
+                                message.processesCreated = $util.Long.fromValue(object.processesCreated, true);
+                            else if (typeof object.processesCreated === "string")
+                                message.processesCreated = $parseInt(object.processesCreated, 10);
+                            else if (typeof object.processesCreated === "number")
+                                message.processesCreated = object.processesCreated;
+                            else if (typeof object.processesCreated === "object")
+                                message.processesCreated = new $util.LongBits(object.processesCreated.low >>> 0, object.processesCreated.high >>> 0).toNumber(true);
+                    if (object.processesRunning != null)
+                        if ($Number(object.processesRunning) !== 0)
+                            message.processesRunning = object.processesRunning >>> 0;
+                    if (object.processesBlocked != null)
+                        if ($Number(object.processesBlocked) !== 0)
+                            message.processesBlocked = object.processesBlocked >>> 0;
+                    return message;
+                };
+
+                SystemStatResponse.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let object = {};
+                    if (options.arrays || options.defaults)
+                        object.cpu = [];
+                    if (options.defaults) {
+                        if ($util.Long) {
+                            let long = new $util.Long(0, 0, true);
+                            object.bootTime = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                        } else
+                            object.bootTime = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                        object.cpuTotal = null;
+                        if ($util.Long) {
+                            let long = new $util.Long(0, 0, true);
+                            object.contextSwitches = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                        } else
+                            object.contextSwitches = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                        if ($util.Long) {
+                            let long = new $util.Long(0, 0, true);
+                            object.processesCreated = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                        } else
+                            object.processesCreated = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                        object.processesRunning = 0;
+                        object.processesBlocked = 0;
+                    }
+                    if (message.bootTime != null && $Object.hasOwnProperty.call(message, "bootTime"))
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.bootTime = typeof message.bootTime === "number" ? $BigInt(message.bootTime) : $util.Long.fromBits(message.bootTime.low >>> 0, message.bootTime.high >>> 0, true).toBigInt();
+                        else if (typeof message.bootTime === "number")
+                            object.bootTime = options.longs === $String ? $String(message.bootTime) : message.bootTime;
+                        else
+                            object.bootTime = options.longs === $String ? $util.Long.prototype.toString.call(message.bootTime) : options.longs === $Number ? new $util.LongBits(message.bootTime.low >>> 0, message.bootTime.high >>> 0).toNumber(true) : message.bootTime;
+                    if (message.cpuTotal != null && $Object.hasOwnProperty.call(message, "cpuTotal"))
+                        object.cpuTotal = $root.bunker.machine.v1.CPUTime.toObject(message.cpuTotal, options, _depth + 1);
+                    if (message.cpu && message.cpu.length) {
+                        object.cpu = $Array(message.cpu.length);
+                        for (let j = 0; j < message.cpu.length; ++j)
+                            object.cpu[j] = $root.bunker.machine.v1.CPUTime.toObject(message.cpu[j], options, _depth + 1);
+                    }
+                    if (message.contextSwitches != null && $Object.hasOwnProperty.call(message, "contextSwitches"))
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.contextSwitches = typeof message.contextSwitches === "number" ? $BigInt(message.contextSwitches) : $util.Long.fromBits(message.contextSwitches.low >>> 0, message.contextSwitches.high >>> 0, true).toBigInt();
+                        else if (typeof message.contextSwitches === "number")
+                            object.contextSwitches = options.longs === $String ? $String(message.contextSwitches) : message.contextSwitches;
+                        else
+                            object.contextSwitches = options.longs === $String ? $util.Long.prototype.toString.call(message.contextSwitches) : options.longs === $Number ? new $util.LongBits(message.contextSwitches.low >>> 0, message.contextSwitches.high >>> 0).toNumber(true) : message.contextSwitches;
+                    if (message.processesCreated != null && $Object.hasOwnProperty.call(message, "processesCreated"))
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.processesCreated = typeof message.processesCreated === "number" ? $BigInt(message.processesCreated) : $util.Long.fromBits(message.processesCreated.low >>> 0, message.processesCreated.high >>> 0, true).toBigInt();
+                        else if (typeof message.processesCreated === "number")
+                            object.processesCreated = options.longs === $String ? $String(message.processesCreated) : message.processesCreated;
+                        else
+                            object.processesCreated = options.longs === $String ? $util.Long.prototype.toString.call(message.processesCreated) : options.longs === $Number ? new $util.LongBits(message.processesCreated.low >>> 0, message.processesCreated.high >>> 0).toNumber(true) : message.processesCreated;
+                    if (message.processesRunning != null && $Object.hasOwnProperty.call(message, "processesRunning"))
+                        object.processesRunning = message.processesRunning;
+                    if (message.processesBlocked != null && $Object.hasOwnProperty.call(message, "processesBlocked"))
+                        object.processesBlocked = message.processesBlocked;
+                    return object;
+                };
+
+                SystemStatResponse.prototype.toJSON = function() {
+                    return SystemStatResponse.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                return SystemStatResponse;
+            })();
+
             v1.ProcessesRequest = (function() {
 
                 const ProcessesRequest = function (properties) {

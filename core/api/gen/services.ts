@@ -19,7 +19,7 @@ export const ResourcePublisher = {
   } as Method<bunker.internal.v1.ReplaceRequest.$Properties, bunker.internal.v1.ReplaceResponse.$Properties, false>,
 } as const;
 
-/** bunker.machine.v1.MachineService: 39 methods. */
+/** bunker.machine.v1.MachineService: 40 methods. */
 export const MachineService = {
   Version: {
     path: "/bunker.machine.v1.MachineService/Version", service: "bunker.machine.v1.MachineService", name: "Version", responseStream: false,
@@ -93,6 +93,10 @@ export const MachineService = {
     path: "/bunker.machine.v1.MachineService/CPUInfo", service: "bunker.machine.v1.MachineService", name: "CPUInfo", responseStream: false,
     requestType: bunker.machine.v1.CPUInfoRequest, responseType: bunker.machine.v1.CPUInfoResponse,
   } as Method<bunker.machine.v1.CPUInfoRequest.$Properties, bunker.machine.v1.CPUInfoResponse.$Properties, false>,
+  SystemStat: {
+    path: "/bunker.machine.v1.MachineService/SystemStat", service: "bunker.machine.v1.MachineService", name: "SystemStat", responseStream: false,
+    requestType: bunker.machine.v1.SystemStatRequest, responseType: bunker.machine.v1.SystemStatResponse,
+  } as Method<bunker.machine.v1.SystemStatRequest.$Properties, bunker.machine.v1.SystemStatResponse.$Properties, false>,
   Processes: {
     path: "/bunker.machine.v1.MachineService/Processes", service: "bunker.machine.v1.MachineService", name: "Processes", responseStream: false,
     requestType: bunker.machine.v1.ProcessesRequest, responseType: bunker.machine.v1.ProcessesResponse,

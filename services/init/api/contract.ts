@@ -139,7 +139,7 @@ export function machineServiceImpl(h: Handlers): Impl<typeof MachineService, "Lo
       if (raw === undefined) throw new BunkerError("failed_precondition", "no machine config has been applied yet (maintenance mode): apply one with apply-config");
       return { data: new TextEncoder().encode(raw) };
     },
-    Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo,
+    Memory: readers.Memory, LoadAvg: readers.LoadAvg, CPUInfo: readers.CPUInfo, SystemStat: readers.SystemStat,
     Processes: readers.Processes, Mounts: readers.Mounts, Netstat: readers.Netstat, Disks: readers.Disks,
     async *List(req, ctx) {
       yield* listFiles(req.root ?? "", h.fileRoots(), { recurse: req.recurse === true, depth: req.recursionDepth ?? 0, signal: ctx.signal });

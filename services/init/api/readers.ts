@@ -11,6 +11,7 @@ import { readLoadAvg, readMemory } from "../../../core/procfs/meminfo.ts";
 import { readMounts } from "../../../core/procfs/mounts.ts";
 import { isProtocol, readNetstat } from "../../../core/procfs/netstat.ts";
 import { readProcesses } from "../../../core/procfs/processes.ts";
+import { readSystemStat } from "../../../core/procfs/systemstat.ts";
 import { BunkerError } from "../../../core/errors.ts";
 
 const F = bunker.machine.v1.NetstatRequest.Filter;
@@ -22,6 +23,7 @@ export const readers = {
   },
   async LoadAvg() { return readLoadAvg(); },
   async CPUInfo() { return { cpus: readCpus() }; },
+  async SystemStat() { return readSystemStat(); },
   async Processes() { return { processes: readProcesses() }; },
   async Mounts() { return { mounts: readMounts() }; },
   async Netstat(req: bunker.machine.v1.INetstatRequest) {

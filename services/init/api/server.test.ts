@@ -236,10 +236,15 @@ test("the gRPC contract adapters answer with messages that survive protobuf enco
   expect(events.length).toBe(3);
 });
 
-test("the machine readers: memory, load, CPUs, processes, mounts, sockets, disks, kernel log", async () => {
+test("the machine readers: memory, load, CPUs, CPU time, processes, mounts, sockets, disks, kernel log", async () => {
   expect((await client.unary(MachineService.Memory, {})).total).toBe(Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) * 1024);
   expect((await client.unary(MachineService.LoadAvg, {})).total).toBeGreaterThan(0);
   expect((await client.unary(MachineService.CPUInfo, {})).cpus).toHaveLength(cpus().length);
+  // This process's own CPU time since it started is inside the node's busy time since boot.
+  const stat = await client.unary(MachineService.SystemStat, {});
+  expect(stat.cpu).toHaveLength(cpus().length);
+  expect(stat.cpuTotal!.user! + stat.cpuTotal!.system!).toBeGreaterThanOrEqual(process.cpuUsage().user / 1e6 - 0.01);
+  expect(stat.bootTime).toBe(Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))![1]));
   const echoPid = machine.supervisor.status("echo").pid;
   expect((await client.unary(MachineService.Processes, {})).processes!.find((p) => p.pid === echoPid)).toMatchObject({ ppid: process.pid, command: "sleep" });
   expect((await client.unary(MachineService.Mounts, {})).mounts!.some((m) => m.target === "/")).toBe(true);
