@@ -16,7 +16,7 @@ import { freePort, withQemu, type QemuOptions } from "../test/qemu/runner.ts";
 import { GrpcClient } from "../core/grpc/client.ts";
 import { MachineService } from "../core/api/gen/services.ts";
 import { busyboxInitramfs, FLOOR_MARKER } from "./floor.ts";
-import { median, root, writeResults } from "./lib.ts";
+import { findArray, median, root, writeResults } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 5;
@@ -222,20 +222,3 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 writeResults("boot", "A booted node: API ready against the busybox floor, smallest memory, idle RSS", lines);
-
-/** The first array in a JSON answer whose objects carry `key` (per-node wrappers vary by command). */
-function findArray<T>(v: unknown, key: string): T[] {
-  if (Array.isArray(v)) {
-    if (v.some((x) => x && typeof x === "object" && key in x)) return v as T[];
-    for (const x of v) {
-      const r = findArray<T>(x, key);
-      if (r.length) return r;
-    }
-  } else if (v && typeof v === "object") {
-    for (const x of Object.values(v)) {
-      const r = findArray<T>(x, key);
-      if (r.length) return r;
-    }
-  }
-  return [];
-}

@@ -54,3 +54,20 @@ export function writeSection(name: string, title: string, tag: string, section: 
   writeFileSync(file, block.test(old) ? old.replace(block, () => section) : `${old.trimEnd()}\n\n${section}\n`);
   console.log(section);
 }
+
+/** The first array in a JSON answer whose objects carry `key` (per-node wrappers vary by command). */
+export function findArray<T>(v: unknown, key: string): T[] {
+  if (Array.isArray(v)) {
+    if (v.some((x) => x && typeof x === "object" && key in x)) return v as T[];
+    for (const x of v) {
+      const r = findArray<T>(x, key);
+      if (r.length) return r;
+    }
+  } else if (v && typeof v === "object") {
+    for (const x of Object.values(v)) {
+      const r = findArray<T>(x, key);
+      if (r.length) return r;
+    }
+  }
+  return [];
+}

@@ -74,6 +74,11 @@ export class Qemu {
     void this.pump(this.proc.stderr as ReadableStream<Uint8Array>);
   }
 
+  /** QEMU's process id on the host: what the guest costs the host is this process's CPU time. */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];
