@@ -88,7 +88,9 @@ export async function createQemuCluster(c: QemuCreate): Promise<void> {
     const argv = ["ip", "netns", "exec", plan.netns, "qemu-system-x86_64", "-accel", c.accel, "-cpu", "max", "-m", String(c.memoryMiB), "-smp", "1",
       // A guest reboot restarts the VM (bunkerctl reboot); a power-off ends QEMU.
       "-display", "none", "-monitor", "none", "-serial", `file:${consoleLog(dir, n.name)}`,
-      "-kernel", c.image.kernel, "-initrd", initrd, "-append", "console=ttyS0,115200",
+      // No display, so no one sees tty1: the dashboard on it is turned off, as it is most of
+      // what an idle node does (bench/results/idle.md) and four VMs share the host's cores.
+      "-kernel", c.image.kernel, "-initrd", initrd, "-append", "console=ttyS0,115200 bunker.dashboard=0",
       "-netdev", `tap,id=n0,ifname=${n.port},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=n0,mac=${nodeMac(plan, i)}`];
     const pid = spawnDetached(argv, join(nodeDir(dir, n.name), "qemu.log"));
     state.nodes.push({ name: n.name, pid });

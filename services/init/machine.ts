@@ -150,7 +150,7 @@ export class Machine {
     }
     if (!this.opts.noTable) {
       const networkStateDir = this.opts.mode === "metal" ? "/run/network" : join(this.opts.stateDir, "network");
-      for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir, manageNetwork: this.opts.manageNetwork === true })) this.supervisor.add(s);
+      for (const s of serviceTable(this.store, { mode: this.opts.mode, socketPath: this.socketPath, networkStateDir, manageNetwork: this.opts.manageNetwork === true, noDashboard: this.opts.noDashboard === true })) this.supervisor.add(s);
     }
     this.addClusterServices();
     if (this.opts.servicesFile) for (const s of loadInjectedServices(this.opts.servicesFile, this.store)) this.supervisor.add(s);

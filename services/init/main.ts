@@ -229,6 +229,7 @@ export async function main(argv: string[]): Promise<number> {
     installFromConfig: args["install-disk"] !== undefined ? resolve(args["install-disk"]) : mode === "metal" && bootedSlot(cmdline) === null,
     bootMedium: args["boot-medium"] !== undefined ? resolve(args["boot-medium"]) : undefined,
     noTable: args["no-table"], manageNetwork: args["manage-network"] === true,
+    noDashboard: /(?:^|\s)bunker\.dashboard=0(?:\s|$)/.test(cmdline),
     api: listen === undefined ? undefined : { listen, uid: apidUid, gid: apidUid, certLifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },
     // trustd's gid is apid's (API_GROUP): the group of init's socket, where it publishes its status.
     trustd: trustdListen === undefined ? undefined : { listen: trustdListen, uid: trustdUid, gid: apidUid, lifetimeMs: lifetimeS === undefined ? undefined : lifetimeS * 1000 },

@@ -41,6 +41,8 @@ export interface TableContext {
   networkStateDir: string;
   /** Container mode: networkd configures the network (a namespace of the node's own), or only observes it. */
   manageNetwork?: boolean;
+  /** The kernel command line said `bunker.dashboard=0`. */
+  noDashboard?: boolean;
 }
 
 export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
@@ -79,8 +81,11 @@ export function serviceTable(store: Store, t: TableContext): ServiceSpec[] {
     },
     {
       id: "dashboard", description: "the node's state on its screen (tty1)",
+      // Its refreshes are most of what an idle node does (bench/results/idle.md): a screen that no
+      // one sees (a VM started with no display) can be turned off.
       skip: () => personalitySkip("dashboard")() ?? (t.mode === "container"
         ? "container mode has no screen of its own: run `bunker dashboard --socket SOCKET` in a terminal"
+        : t.noDashboard ? "turned off on the kernel command line (bunker.dashboard=0)"
         : existsSync(DASHBOARD_TTY) ? undefined : `no ${DASHBOARD_TTY}: this kernel has no virtual console`),
       // Its own uid and no capabilities: the terminal is handed to it, and it may only read.
       preStart: () => {

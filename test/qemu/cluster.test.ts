@@ -63,6 +63,9 @@ describe.skipIf(skip)(`a QEMU cluster${skip ? " (skipped: needs qemu-system-x86_
     const s = await ctl("-n", WORKER, "services");
     expect(s.err).toBe("");
     expect(s.out).toMatch(/10\.5\.0\.5 +apid +Running/);
+    // The VMs have no display: create turned the dashboard off on their kernel command line.
+    expect(s.out).toMatch(/10\.5\.0\.5 +dashboard +Skipped/);
+    expect((await ctl("-n", WORKER, "service", "dashboard")).out).toContain("turned off on the kernel command line (bunker.dashboard=0)");
     const v = await ctl("-n", `${CPS[0]},${WORKER}`, "version", "-o", "json");
     expect((JSON.parse(v.out) as { hostname: string }[]).map((x) => x.hostname)).toEqual([`${name}-controlplane-1`, `${name}-worker-1`]);
     const caFile = join(work, "ca.crt");

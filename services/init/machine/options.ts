@@ -29,6 +29,8 @@ export interface MachineOptions {
   noTable?: boolean;
   /** Container mode: networkd may configure the network (the node has a namespace of its own). */
   manageNetwork?: boolean;
+  /** `bunker.dashboard=0` on the kernel command line: no dashboard on tty1 (a VM nobody looks at). */
+  noDashboard?: boolean;
   /** container mode test hook: a controller that always throws. */
   faultyController?: boolean;
   /** Serves the local API; called once the run directory exists (after the system phase). */
