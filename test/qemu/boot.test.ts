@@ -3,7 +3,8 @@
  * and on UEFI, iPXE over QEMU's TFTP; and a damaged root: a flipped byte in a block the boot reads
  * (the SquashFS superblock) or in the hash tree stops the boot with the verity message, one in a
  * block the boot never reads boots and then fails when that file is read, and a SquashFS from
- * another build under the original root hash does not boot. PID 1 is the stand-in of
+ * another build under the original root hash does not boot; the etcd extension mounts behind
+ * dm-verity and reads whole, and one altered by a byte never mounts. PID 1 is the stand-in of
  * fixtures/stage-init.ts, which runs init's check of the root (services/init/rootfs) and reports
  * what it sees; the console must show each stage in order.
  */
