@@ -25,9 +25,11 @@ export type ErrorCode =
  * unreachable, the node's API was not reached, so no request was sent and another endpoint may
  * be tried; closed, the connection closed during the call (a power action under way);
  * not-member, the relay refused a node that is not (yet) a member; missing-role, the caller's
- * certificate holds none of the roles the call needs.
+ * certificate holds none of the roles the call needs; config-taken, a maintenance-mode
+ * ApplyConfiguration came after the node's first config was taken (it is committed, or being
+ * committed): a client whose own earlier try lost its answer knows its config went in.
  */
-export const REASON = { busy: "busy", unreachable: "unreachable", closed: "closed", notMember: "not-member", missingRole: "missing-role" } as const;
+export const REASON = { busy: "busy", unreachable: "unreachable", closed: "closed", notMember: "not-member", missingRole: "missing-role", configTaken: "config-taken" } as const;
 
 /** An error with a code; its message is meant for the caller and must hold no secret. */
 export class BunkerError extends Error {

@@ -5,7 +5,8 @@ import { nodeConfigs } from "../../../core/cluster/configs.ts";
 import { createContainerCluster, consoleLog } from "../../../core/cluster/container.ts";
 import { createQemuCluster, imageFiles } from "../../../core/cluster/qemu.ts";
 import { parseFingerprint } from "../../../core/pki/fingerprint.ts";
-import { GrpcError, Status } from "../../../core/grpc/status.ts";
+import { GrpcError, reasonOf, Status } from "../../../core/grpc/status.ts";
+import { REASON } from "../../../core/errors.ts";
 import { destroyCluster } from "../../../core/cluster/destroy.ts";
 import { planCluster, PlanError } from "../../../core/cluster/plan.ts";
 import { defaultStateRoot, saveState, type ClusterState } from "../../../core/cluster/state.ts";
@@ -214,27 +215,32 @@ async function applyThroughMaintenance(dir: string, state: ClusterState, configs
     const log = consoleLog(dir, n.name);
     const endpoint = `127.0.0.1:${state.forwarder!.ports[n.name]}`;
     let last = "no maintenance certificate fingerprint on its console yet";
-    let tried = false;
+    let tries = 0;
     for (;;) {
       if (Date.now() > deadline) throw new Error(`${n.name}: applying its config: ${last} (console: ${log})`);
       // An apply whose answer was lost (apid restarts as the node leaves maintenance) took
       // effect all the same: the console says the node left maintenance mode.
-      if (tried && /apid: maintenance -> (controlplane|worker)/.test(readFileSync(log, "utf8"))) break;
+      if (tries > 0 && /apid: maintenance -> (controlplane|worker)/.test(readFileSync(log, "utf8"))) break;
       // Every fingerprint the console printed is this VM's: apid's certificate is made again when
       // the node's address arrives, and apid may serve either for a moment. The latest first.
       const printed = [...(existsSync(log) ? readFileSync(log, "utf8") : "").matchAll(/maintenance certificate SHA-256 fingerprint ([0-9A-F:]{95})/g)].map((m) => m[1]!).reverse();
       let applied = false;
       for (const fp of new Set(printed)) {
         const api = new Api({ context: "", configPath: undefined, endpoints: [endpoint], nodes: [], insecure: true, pinSha256: parseFingerprint(fp) }, 30_000);
-        tried = true;
+        const earlier = tries++ > 0;
         try {
           await api.apply({ data: Buffer.from(configs.get(n.name)!), mode: 0, dryRun: false, tryTimeoutSeconds: 0 }, { label: n.name, endpoints: [endpoint] });
           applied = true;
           break;
         } catch (e) {
           // apid may still be starting, or serve another certificate the console printed; the
-          // node's refusal of the config itself is final.
-          if (e instanceof GrpcError && e.code !== Status.UNAVAILABLE && e.code !== Status.DEADLINE_EXCEEDED) throw new Error(`${n.name}: applying its config: ${e.message}`);
+          // node's refusal of the config itself is final. After a try whose answer was lost (its
+          // deadline passed while a loaded VM checked the config), the node says its first config
+          // is taken: that try's, as no one else has this VM's pinned certificate and address
+          // before create hands out the client config; its console then says so, and health
+          // checks with the cluster's CA follow.
+          const taken = earlier && e instanceof GrpcError && e.code === Status.FAILED_PRECONDITION && reasonOf(e) === REASON.configTaken;
+          if (e instanceof GrpcError && e.code !== Status.UNAVAILABLE && e.code !== Status.DEADLINE_EXCEEDED && !taken) throw new Error(`${n.name}: applying its config: ${e.message}`);
           last = (e as Error).message;
         } finally {
           api.close();

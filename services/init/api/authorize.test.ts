@@ -42,10 +42,10 @@ test("in maintenance, apid's calls pass only the maintenance table; its maintena
   expect(authorizeCall(M.Reboot.path, 50, { ...roles("os:admin"), "x-bunker-maintenance": "1" }, node).allowed).toBe(false);
   // Configured (or committing its first config): a call that came without a certificate is
   // refused whatever it is, an apply as a failed precondition (the maintenance apply is one-shot).
-  expect(authorizeCall(M.Version.path, 50, mark, node)).toMatchObject({ allowed: false, precondition: false });
+  expect(authorizeCall(M.Version.path, 50, mark, node)).toMatchObject({ allowed: false, configTaken: false });
   expect(authorizeCall(M.Version.path, 50, { ...mark, ...roles("os:admin") }, node).allowed).toBe(false);
   const again = authorizeCall(M.ApplyConfiguration.path, 50, mark, node);
-  expect(again).toMatchObject({ allowed: false, precondition: true });
+  expect(again).toMatchObject({ allowed: false, configTaken: true });
   expect(again.allowed || again.reason).toMatch(/not in maintenance mode.*one-shot/);
   expect(authorizeCall(M.Reboot.path, 0, {}, maint).allowed).toBe(true); // the console is not limited
 });

@@ -41,8 +41,8 @@ export type Verdict =
   | { allowed: true; roles: readonly Role[]; via: "console" | "apid" }
   /** A service's call: a read must be of one of `reads` (checked on the request). */
   | { allowed: true; roles: readonly Role[]; via: "service"; service: string; reads: readonly Kind[] }
-  /** `precondition`: refused for the node's state (FAILED_PRECONDITION), not for the caller's roles. */
-  | { allowed: false; reason: string; precondition?: boolean; roleMissing?: boolean };
+  /** `configTaken`: a maintenance-mode apply after the first config was taken (FAILED_PRECONDITION, REASON.configTaken), not a matter of roles. */
+  | { allowed: false; reason: string; configTaken?: boolean; roleMissing?: boolean };
 
 const SERVICE_READS: ReadonlySet<string> = new Set([ResourceService.Get.path, ResourceService.List.path, ResourceService.Watch.path]);
 
@@ -62,7 +62,7 @@ export function authorizeCall(path: string, uid: number, md: Metadata, t: Trust)
     const open = t.maintenance();
     if (md[MAINTENANCE_HEADER] === "1" && !open) {
       return {
-        allowed: false, precondition: path === MachineService.ApplyConfiguration.path,
+        allowed: false, configTaken: path === MachineService.ApplyConfiguration.path,
         reason: "this node is not in maintenance mode (it has a config, or one is being committed): calls without a client certificate are refused, and ApplyConfiguration without one is one-shot; use a client certificate of the cluster",
       };
     }

@@ -24,7 +24,7 @@ import {
 } from "../resources.ts";
 import { BusyError, type SequenceName } from "../sequencer.ts";
 import type { ServiceStatus } from "../service.ts";
-import { BunkerError } from "../../../core/errors.ts";
+import { BunkerError, REASON } from "../../../core/errors.ts";
 import type { EtcdNode } from "../etcd.ts";
 import type { Segment } from "../ringbuffer.ts";
 import { NODE_ROOTS } from "./files.ts";
@@ -226,7 +226,9 @@ export function createHandlers(m: Machine, clock: Clock = systemClock) {
         // Claimed before the sequence awaits, so a second one racing it is refused here, and apid's
         // maintenance mark is refused from now on (api/authorize.ts).
         if (resolved === "staged") throw new BunkerError("failed_precondition", "mode staged: this node has no config yet (maintenance mode); apply the first config with mode auto, live or reboot");
-        if (!m.claimFirstConfig()) throw new BunkerError("failed_precondition", "a first config is already being committed to this node: the maintenance-mode apply is one-shot; use a client certificate of the cluster");
+        if (!m.claimFirstConfig()) {
+          throw new BunkerError("failed_precondition", "a first config is already being committed to this node: the maintenance-mode apply is one-shot; use a client certificate of the cluster", { reason: REASON.configTaken });
+        }
         try {
           if (resolved === "live") await m.sequencer.run("apply-config", { raw, spec: next });
           else await m.sequencer.run("apply-config", { raw, spec: next, staged: true });

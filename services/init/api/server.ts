@@ -49,7 +49,10 @@ export async function serveApi(o: ServeOptions): Promise<GrpcServer> {
   const admit = (ctx: GrpcContext, req: unknown) => {
     if (ctx.peer.transport !== "unix") throw new GrpcError(Status.PERMISSION_DENIED, "init answers only on its unix socket");
     const v = authorizeCall(ctx.method.path, ctx.peer.uid, ctx.metadata, o.trust);
-    if (!v.allowed) throw new GrpcError(v.precondition ? Status.FAILED_PRECONDITION : Status.PERMISSION_DENIED, v.reason, v.roleMissing ? { [REASON_KEY]: REASON.missingRole } : {});
+    if (!v.allowed) {
+      const word = v.roleMissing ? REASON.missingRole : v.configTaken ? REASON.configTaken : undefined;
+      throw new GrpcError(v.configTaken ? Status.FAILED_PRECONDITION : Status.PERMISSION_DENIED, v.reason, word ? { [REASON_KEY]: word } : {});
+    }
     // A service reads only its kinds, named in full (no aliases: they could be re-pointed).
     if (v.via === "service" && ctx.method.service === "bunker.resource.v1.ResourceService") {
       const r = req as { namespace?: string | null; type?: string | null };
