@@ -1,8 +1,8 @@
 /**
  * The network controller: inputs (kernel links, cmdline, machine config, DHCP leases) -> merged
  * spec -> reconcile with the kernel -> observed status. It runs a pass at start, whenever a
- * lease changes, and every `intervalMs` (which repairs drift). DHCP clients and time sync are
- * started and stopped as the spec asks for them.
+ * lease changes, when the kernel reports a change (the monitor), and every `intervalMs` as a
+ * safety net. DHCP clients and time sync are started and stopped as the spec asks for them.
  */
 import { Rtnl } from "../../core/netlink/rtnl.ts";
 import type { NetlinkMonitor } from "../../core/netlink/monitor.ts";
@@ -21,6 +21,9 @@ import type { NetworkSpec, NetworkStatus } from "./types.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
+/** The safety-net pass's default period (ControllerOptions.intervalMs). */
+export const DEFAULT_INTERVAL_MS = 60_000;
+
 export interface ControllerOptions {
   nl: Rtnl;
   config?: NetworkConfig;
@@ -28,6 +31,11 @@ export interface ControllerOptions {
   cmdlineLinks?: CmdlineLinks;
   /** Writable directory for resolv.conf, hosts, status.json and owned-links.json. */
   stateDir: string;
+  /**
+   * The safety net's period (default 60 s): kernel changes already start a pass through the
+   * monitor, and a node has no shell to change anything else. A pass is most of what networkd
+   * does at idle (bench/results/idle.md), so it is not run more often than that needs.
+   */
   intervalMs?: number;
   /** Sets the kernel hostname (needs CAP_SYS_ADMIN in the UTS namespace). */
   setHostname?: boolean;
@@ -128,7 +136,7 @@ export class NetworkController {
       this.pass = null;
       if (this.running) {
         if (this.timer) clearTimeout(this.timer);
-        this.timer = setTimeout(() => void this.runPass(), this.o.intervalMs ?? 10000);
+        this.timer = setTimeout(() => void this.runPass(), this.o.intervalMs ?? DEFAULT_INTERVAL_MS);
       }
     });
     return this.pass;

@@ -13,7 +13,7 @@ import { slewClock, stepClock, markSynced } from "../../core/sys/clock.ts";
 import { loadNetworkConfig } from "./config.ts";
 import type { NetworkStatus } from "./types.ts";
 import { parseIpArg, parseLinkArgs, type CmdlineLinks } from "./cmdline.ts";
-import { NetworkController } from "./controller.ts";
+import { DEFAULT_INTERVAL_MS, NetworkController } from "./controller.ts";
 import { InitLink, type ConfigSections } from "./initlink.ts";
 import { parseNetworkSections } from "../../core/config/config.ts";
 import type { NetworkConfig } from "./config.ts";
@@ -29,7 +29,7 @@ Options:
                       the status into init's store; the hostname is left to init
   --state-dir DIR     writable directory for resolv.conf, hosts and status.json (default /run/network)
   --cmdline FILE      kernel command line to read ip=, bond= and vlan= from (default /proc/cmdline)
-  --interval MS       reconcile period (default 10000); kernel changes also start a pass at once
+  --interval MS       period of the safety-net pass (default 60000); kernel changes start a pass at once
   --once              apply once, print the status as JSON and exit (DHCP not awaited)
   --no-hostname       do not set the kernel hostname
   --no-time           do not synchronise the clock
@@ -99,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`networkd: ${(e as Error).message}; ignoring the bond= and vlan= words`);
   }
-  const interval = args.interval ? Number(args.interval) : 10000;
+  const interval = args.interval ? Number(args.interval) : DEFAULT_INTERVAL_MS;
   if (!Number.isFinite(interval) || interval < 100) {
     console.error("networkd: --interval must be a number of milliseconds >= 100");
     return 2;
