@@ -79,7 +79,10 @@ describe.skipIf(skip !== null)(`networkd under init${skip ? ` (skipped: ${skip})
     expect(await getSpec<LinkStatusSpec>(c, "links", "eth0")).toMatchObject({ name: "eth0", up: true, carrier: true });
     await eventually("network online", async () => (await getSpec<NetworkStatusSpec>(c, "networkstatus", "status"))?.online === true);
     // Container mode never touches the host clock: the time status says it is not managed.
+    // networkd publishes kind by kind, so the time status may land a moment after the network's.
+    await eventually("the time status", async () => (await getSpec(c, "timestatus", "node")) !== undefined);
     expect(await getSpec<TimeStatusSpec>(c, "timestatus", "node")).toEqual({ synced: false, disabled: true });
+    await eventually("the hostname", async () => (await getSpec<HostnameSpec>(c, "hostname", "hostname"))?.source === "config");
     expect(await getSpec<HostnameSpec>(c, "hostname", "hostname")).toEqual({ hostname: "node1", domainname: "lab.test", source: "config" });
     // networkd runs as its own uid with only its capabilities.
     const svc = await getSpec<ServiceStatus>(c, "svc", "networkd");
