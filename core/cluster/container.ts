@@ -5,7 +5,7 @@
  * forward`, also detached) gives the host 127.0.0.1 ports onto the control planes' apid.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, createServer } from "node:net";
 import { makeNetwork } from "./netsetup.ts";
@@ -40,10 +40,13 @@ export async function freeLoopbackPort(): Promise<number> {
   return port;
 }
 
-/** Whether 127.0.0.1:port accepts a connection within `ms` (polled every 50 ms). */
-export async function acceptsWithin(port: number, ms: number): Promise<boolean> {
+/**
+ * Whether 127.0.0.1:port accepts a connection within `ms` (polled every 50 ms); gives up at once
+ * when `alive` says the process that should listen there has ended.
+ */
+export async function acceptsWithin(port: number, ms: number, alive: () => boolean = () => true): Promise<boolean> {
   const end = Date.now() + ms;
-  while (Date.now() < end) {
+  while (Date.now() < end && alive()) {
     const ok = await new Promise<boolean>((r) => {
       const c = connect(port, "127.0.0.1");
       c.once("connect", () => { c.destroy(); r(true); });
@@ -103,24 +106,65 @@ export function startContainerNode(dir: string, state: ClusterState, name: strin
   return pid;
 }
 
+/** How long the forwarder may take to listen: a Bun start, which on a host busy with booting VMs has taken seconds. */
+const FORWARDER_START_MS = 60_000;
+/** Starts of the forwarder that ended before listening (a port taken in the meantime) before create gives up. */
+const FORWARDER_TRIES = 3;
+
+/** Whether `pid` is still running (not gone, not a zombie waiting to be reaped). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return false;
+  }
+}
+
+/** The last lines of a log file, for an error message. */
+function tail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Starts the forwarder (detached) with a 127.0.0.1 port for each of `nodes`' apid, records it in
- * state.json, and waits until it listens.
+ * state.json, and waits until it listens. The ports are free when picked, but another program may
+ * take one before the forwarder binds it: a forwarder that ends before it listens is started
+ * again on new ports.
  */
 export async function startForwarder(c: Provision, nodes: { name: string; address: string }[]): Promise<void> {
   const { dir, state } = c;
   const step = c.step ?? (() => undefined);
-  const ports: Record<string, number> = {};
-  const maps: string[] = [];
-  for (const n of nodes) {
-    ports[n.name] = await freeLoopbackPort();
-    maps.push(`${ports[n.name]}=${n.address}:${API_PORT}`);
+  const log = join(dir, "forward.log");
+  for (let attempt = 1; ; attempt++) {
+    const ports: Record<string, number> = {};
+    const maps: string[] = [];
+    for (const n of nodes) {
+      ports[n.name] = await freeLoopbackPort();
+      maps.push(`${ports[n.name]}=${n.address}:${API_PORT}`);
+    }
+    const pid = spawnDetached([...c.self, "bunkerctl", "cluster", "forward", "--netns", state.plan.netns, ...maps.flatMap((m) => ["--map", m])], log);
+    state.forwarder = { pid, ports };
+    saveState(dir, state);
+    let listening = true;
+    for (const port of Object.values(ports)) {
+      if (!(await acceptsWithin(port, FORWARDER_START_MS, () => running(pid)))) {
+        listening = false;
+        break;
+      }
+    }
+    if (listening) {
+      step(`forwarding ${Object.entries(ports).map(([name, p]) => `127.0.0.1:${p} -> ${name}`).join(", ")} (pid ${pid})`);
+      return;
+    }
+    const said = tail(log);
+    if (running(pid) || attempt === FORWARDER_TRIES) {
+      throw new Error(`the port forwarder (pid ${pid}) does not listen on ${Object.values(ports).map((p) => `127.0.0.1:${p}`).join(", ")} ${running(pid) ? `within ${FORWARDER_START_MS / 1000} s` : "and has ended"} (${log}${said ? `: ${said}` : ""})`);
+    }
+    step(`the port forwarder ended before it listened (${said || "no output"}); starting it again on other ports`);
   }
-  const pid = spawnDetached([...c.self, "bunkerctl", "cluster", "forward", "--netns", state.plan.netns, ...maps.flatMap((m) => ["--map", m])], join(dir, "forward.log"));
-  state.forwarder = { pid, ports };
-  saveState(dir, state);
-  for (const port of Object.values(ports)) {
-    if (!(await acceptsWithin(port, 10_000))) throw new Error(`the port forwarder does not listen on 127.0.0.1:${port} (see ${join(dir, "forward.log")})`);
-  }
-  step(`forwarding ${Object.entries(ports).map(([name, p]) => `127.0.0.1:${p} -> ${name}`).join(", ")} (pid ${pid})`);
 }
