@@ -4,9 +4,9 @@
  * the spec in the environment; it joins the cgroup, sets oom_score_adj and rlimits while still
  * privileged, shrinks the capability bounding set, clears supplementary groups, sets gid then uid,
  * sets no_new_privs, and execs the target. The pid stays the same across exec, so Bun's watch of
- * the child (exit status, pipes) carries over to the service itself. Writing a tiny C helper
- * instead would add a second non-TypeScript program to the image; doing it in init between fork
- * and exec is impossible from JavaScript.
+ * the child (exit status, pipes) carries over to the service itself. Doing it in init between
+ * fork and exec is impossible from JavaScript; a static C helper like the pre-init shim would save
+ * this Bun start before every service (docs/init.md, "The runner").
  */
 import { writeFileSync } from "node:fs";
 import {
