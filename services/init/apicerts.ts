@@ -30,7 +30,7 @@ import { JoinError, registerNode, requestNodeCertificate, TRUSTD_PORT, trustdTar
 /** How often a worker shows its certificate to every control plane (SecurityService.Register). */
 export const REGISTER_EVERY_MS = 60_000;
 import type { ApiCertStatusSpec } from "./resources.ts";
-import { doublingDelay } from "../../core/time/backoff.ts";
+import { Backoff, doublingDelay } from "../../core/time/backoff.ts";
 import { backgroundClock, type Cancel, type Clock } from "../../core/time/clock.ts";
 
 export interface ApiCertsOptions {
@@ -60,7 +60,7 @@ export interface ApiCertsOptions {
   trustdPort?: number;
   /** Worker: the port apid serves on, told to trustd (control planes relay to it there). */
   apiPort?: number;
-  /** Worker: first retry delay after trustd could not sign, doubling up to retryMaxMs (defaults 2 s, 60 s). */
+  /** Worker: first retry delay after trustd could not sign (doubling up to retryMaxMs; defaults 2 s, 60 s) or a control plane did not take its registration (doubling up to registerEveryMs). */
   retryMs?: number;
   retryMaxMs?: number;
   /** How often a worker registers with every control plane (default REGISTER_EVERY_MS). */
@@ -103,6 +103,7 @@ export class ApiCertificates {
   private joined: { ca: string; notAfter: Date; key: string; crtPem: string } | undefined;
   private joinTimer: Cancel | undefined;
   private registerTimer: Cancel | undefined;
+  private registerBackoff: Backoff;
   private joining = false;
   private joinAgain = false;
   private failures = 0;
@@ -112,6 +113,7 @@ export class ApiCertificates {
 
   constructor(private readonly o: ApiCertsOptions) {
     this.clock = o.clock ?? backgroundClock;
+    this.registerBackoff = new Backoff(o.retryMs ?? 2000, o.registerEveryMs ?? REGISTER_EVERY_MS);
   }
 
   path(name: keyof typeof FILES): string { return join(this.o.dir, FILES[name]); }
@@ -248,17 +250,24 @@ export class ApiCertificates {
   /**
    * Worker: shows its certificate to every control plane it knows, now and every minute, so each
    * lists it as a member (and relays to it), also one that restarted or did not sign it. Failures
-   * are not this node's problem to report: its certificate status comes from renewing.
+   * are not this node's problem to report: its certificate status comes from renewing. A round in
+   * which a control plane did not take it (not up yet, restarting) is tried again soon, doubling
+   * from retryMs up to the minute, so a control plane lists the worker soon after it comes up.
    */
   private async registerEverywhere(): Promise<void> {
     const joined = this.joined;
     const config = this.current.config;
     const token = config?.machine?.token;
     if (!joined || !token || !config?.machine?.ca?.crt) return;
+    let failed = true;
     try {
-      await registerNode({ targets: await this.targets(config), crtPem: joined.crtPem, token, ca: trustedCas(config.machine), apiPort: this.o.apiPort });
+      failed = (await registerNode({ targets: await this.targets(config), crtPem: joined.crtPem, token, ca: trustedCas(config.machine), apiPort: this.o.apiPort })).length > 0;
     } finally {
-      this.scheduleRegister(this.o.registerEveryMs ?? REGISTER_EVERY_MS);
+      if (failed) this.scheduleRegister(this.registerBackoff.fail());
+      else {
+        this.registerBackoff.reset();
+        this.scheduleRegister(this.o.registerEveryMs ?? REGISTER_EVERY_MS);
+      }
     }
   }
 

@@ -18,8 +18,12 @@ const TOKEN = "abcdef.0123456789abcdef";
 const ca = newClusterCA();
 const dir = mkdtempSync(join(tmpdir(), "bunker-joincert-"));
 const server = new GrpcServer();
-server.handle(SecurityService.Certificate, new Trustd({ secrets: { ca: toPemPair(ca), token: TOKEN, reserved: [], hostname: "cp", sans: [] } }).certificate);
-const serving = issueLeaf(ca, { commonName: "cp", sans: ["127.0.0.1"], lifetime: 3600_000, usage: ["serverAuth"] });
+/** The common names of the certificates registered with the first control plane. */
+const registered: string[] = [];
+const trustd = new Trustd({ secrets: { ca: toPemPair(ca), token: TOKEN, reserved: [], hostname: "cp", sans: [] }, onRegistered: (r) => registered.push(r.commonName) });
+server.handle(SecurityService.Certificate, trustd.certificate);
+server.handle(SecurityService.Register, trustd.register);
+const serving = issueLeaf(ca, { commonName: "cp", sans: ["127.0.0.1", "127.0.0.2"], lifetime: 3600_000, usage: ["serverAuth"] });
 const { port } = await server.listenTls({ host: "127.0.0.1", port: 0, cert: certificatePem(serving.certificate), key: privateKeyPem(serving.key), requireClientCert: false });
 afterAll(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
 
@@ -71,6 +75,28 @@ test("a wrong token: the status names the control plane and why, and the current
     certs.stop();
   }
 });
+
+test("a control plane that is down when the worker registers lists it soon after it comes up, not a minute later", async () => {
+  // The second control plane, 127.0.0.2 on the same port, is not listening yet.
+  const cfg = { ...config(TOKEN), cluster: { controlPlane: { endpoint: `https://127.0.0.1:${port}`, nodes: ["127.0.0.2"] } } };
+  const certs = new ApiCertificates({ dir: join(dir, "r"), addresses: () => ["127.0.0.1"], trustdPort: port, retryMs: 50, registerEveryMs: 60_000, onError: () => {} });
+  const second = new GrpcServer();
+  const seenBySecond: string[] = [];
+  const trustd2 = new Trustd({ secrets: { ca: toPemPair(ca), token: TOKEN, reserved: [], hostname: "cp2", sans: [] }, onRegistered: (r) => seenBySecond.push(r.peer) });
+  second.handle(SecurityService.Register, trustd2.register);
+  try {
+    certs.issue(cfg, "worker-3");
+    // Joined through the first; its round of registrations has reached the first (and failed at the second).
+    await until(() => (registered.includes("worker-3") ? true : undefined));
+    await second.listenTls({ host: "127.0.0.2", port, cert: certificatePem(serving.certificate), key: privateKeyPem(serving.key), requireClientCert: false });
+    // Within seconds: the next round comes at the doubling retry, not at the minute's period.
+    await until(() => (seenBySecond.length > 0 ? true : undefined), 10_000);
+    expect(seenBySecond[0]).toBe("127.0.0.1");
+  } finally {
+    certs.stop();
+    await second.close();
+  }
+}, 20_000);
 
 test("trustd targets: the endpoint's address first, then each listed control plane, each once", async () => {
   expect(await trustdTargets("https://10.5.0.2:50000", 50001, ["10.5.0.2", "10.5.0.3", "fd00::4"])).toEqual([
