@@ -12,6 +12,7 @@ import { tmpdir, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { ctlOk, genCluster, waitForApi } from "../test/e2e/node.ts";
 import { freePort, withQemu, type Qemu } from "../test/qemu/runner.ts";
+import { parseStat } from "../core/procfs/processes.ts";
 import { findArray, root, writeResults } from "./lib.ts";
 
 const args = process.argv.slice(2);
@@ -20,13 +21,8 @@ const SECONDS = Number(opt("--seconds") ?? 60);
 const SETTLE_MS = 30_000; // past start-up, the first DHCP renewal timers and the first health checks
 const images = [resolve(root, "out/image"), ...(opt("--also") ? [resolve(opt("--also")!)] : [])];
 for (const d of images) if (!existsSync(join(d, "initramfs.zst"))) throw new Error(`${d}: no initramfs.zst (build the image first)`);
-const TICK = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s
 
-function hostCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / TICK;
-}
+const hostCpuSeconds = (pid: number): number => parseStat(readFileSync(`/proc/${pid}/stat`, "utf8")).cpuSeconds;
 
 type Proc = { pid: number; args: string; cpuSeconds: number };
 async function guestCpu(bunkerconfig: string): Promise<Map<number, Proc>> {

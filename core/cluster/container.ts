@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { connect, createServer } from "node:net";
 import { makeNetwork } from "./netsetup.ts";
+import { parseStat } from "../procfs/processes.ts";
 import type { NodeConfigs } from "./configs.ts";
 import { saveState, type ClusterState } from "./state.ts";
 
@@ -114,8 +115,7 @@ const FORWARDER_TRIES = 3;
 /** Whether `pid` is still running (not gone, not a zombie waiting to be reaped). */
 function running(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+    return !["Z", "X"].includes(parseStat(readFileSync(`/proc/${pid}/stat`, "utf8")).state);
   } catch {
     return false;
   }
@@ -162,8 +162,9 @@ export async function startForwarder(c: Provision, nodes: { name: string; addres
       return;
     }
     const said = tail(log);
-    if (running(pid) || attempt === FORWARDER_TRIES) {
-      throw new Error(`the port forwarder (pid ${pid}) does not listen on ${Object.values(ports).map((p) => `127.0.0.1:${p}`).join(", ")} ${running(pid) ? `within ${FORWARDER_START_MS / 1000} s` : "and has ended"} (${log}${said ? `: ${said}` : ""})`);
+    const stillRunning = running(pid);
+    if (stillRunning || attempt === FORWARDER_TRIES) {
+      throw new Error(`the port forwarder (pid ${pid}) does not listen on ${Object.values(ports).map((p) => `127.0.0.1:${p}`).join(", ")} ${stillRunning ? `within ${FORWARDER_START_MS / 1000} s` : "and has ended"} (${log}${said ? `: ${said}` : ""})`);
     }
     step(`the port forwarder ended before it listened (${said || "no output"}); starting it again on other ports`);
   }

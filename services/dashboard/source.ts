@@ -78,7 +78,8 @@ export async function fetchView(c: Caller, logSource: string, logLines: number, 
   let cpuPercent: number | undefined;
   if (stat?.cpuTotal) {
     const t = cpuTime(stat.cpuTotal);
-    cpu = { busy: busySeconds(t), total: busySeconds(t) + t.idle + t.iowait };
+    const busy = busySeconds(t);
+    cpu = { busy, total: busy + t.idle + t.iowait };
     if (prevCpu && cpu.total > prevCpu.total) cpuPercent = Math.min(100, Math.max(0, ((cpu.busy - prevCpu.busy) / (cpu.total - prevCpu.total)) * 100));
   }
   const view: NodeView = {
